@@ -1,0 +1,62 @@
+# Two commands do everything: `make dev` and `make test`. The rest are helpers.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON ?= python3
+VENV := .venv
+PY := $(VENV)/bin/python
+CDK := node_modules/.bin/cdk
+STAGE ?= dev
+
+export PYTHONPATH := layers/core/python:functions:.
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+export CDK_DISABLE_CLI_TELEMETRY := true
+
+.PHONY: help install dev test test-fast lint synth invoke openapi bench redrive clean
+
+help: ## List the commands
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: requirements-dev.txt layers/deps/requirements.txt
+	@echo "==> creating $(VENV) and installing Python dependencies"
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet --progress-bar off -r requirements-dev.txt
+	@touch $@
+
+node_modules/.installed: package.json package-lock.json
+	@echo "==> installing the CDK CLI (npm aws-cdk@2) into node_modules"
+	npm ci --no-audit --no-fund --loglevel=error
+	@touch $@
+
+install: $(VENV)/.installed node_modules/.installed ## Install everything into the project (.venv, node_modules)
+
+dev: install ## Run the local stack on http://127.0.0.1:3000 (PostgreSQL, S3/SQS, gateway, event pump)
+	$(PY) -m local.stack
+
+test: install ## Run every test (unit, integration, infra, e2e)
+	$(PY) -m pytest -n 2 --dist loadfile
+
+test-fast: install ## Unit and integration tests only
+	$(PY) -m pytest tests/unit tests/integration
+
+lint: install ## ruff and mypy
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check layers functions local
+	$(VENV)/bin/mypy layers/core/python/core functions local infra_cdk bench
+
+synth: install ## Synthesize the CDK app: make synth STAGE=dev|staging|prod
+	$(CDK) synth -c stage=$(STAGE) --quiet
+
+invoke: install ## Invoke a handler in-process: make invoke FN=ops EVENT=events/ops/get_health.json
+	@test -n "$(FN)" -a -n "$(EVENT)" || { echo "usage: make invoke FN=<function> EVENT=events/<function>/<event>.json"; exit 2; }
+	$(PY) -m local.invoke $(FN) $(EVENT)
+
+openapi: install ## Regenerate functions/ops/openapi.json from the handlers
+	$(PY) -m local.openapi
+
+bench: install ## Cold start of every function vs the reference app
+	$(PY) -m bench.coldstart
+
+clean: ## Remove build output and local data (keeps .venv)
+	rm -rf .build cdk.out .local .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""Shared code of every function, shipped as the `core` Lambda layer."""

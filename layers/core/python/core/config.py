@@ -1,0 +1,70 @@
+"""Settings from the environment, validated once per container.
+
+Plain pydantic (not pydantic-settings) keeps cold import small; every field
+reads the upper-case environment variable of its name.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+Stage = Literal["local", "dev", "staging", "prod"]
+
+
+class Settings(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    stage: Stage = "local"
+    # Local or explicit database: a SQLAlchemy URL (postgresql+pg8000://...).
+    database_url: str | None = None
+    # Cloud database: RDS Proxy endpoint, IAM auth token as the password.
+    db_host: str | None = None
+    db_port: int = 5432
+    db_name: str = "app"
+    db_user: str = "app"
+    db_iam_auth: bool = False
+    db_password: str | None = Field(default=None, repr=False)
+    db_connect_timeout_s: float = Field(default=5.0, gt=0)
+    db_pool_recycle_s: int = Field(default=900, gt=0, lt=1800)
+    # One connection per Lambda container; the in-process local gateway may use more.
+    db_pool_size: int = Field(default=1, ge=1, le=50)
+    assets_bucket: str | None = None
+    media_queue_url: str | None = None
+    cors_allowed_origins: tuple[str, ...] = ("http://localhost:3000", "http://127.0.0.1:3000")
+    hsts_max_age_s: int = 63072000
+    retry_after_s: int = Field(default=5, ge=1)
+
+    @field_validator("cors_allowed_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, value: object) -> object:
+        if isinstance(value, str):
+            return tuple(o.strip() for o in value.split(",") if o.strip())
+        return value
+
+    @model_validator(mode="after")
+    def _database_is_reachable(self) -> Settings:
+        if not self.database_url and not self.db_host:
+            raise ValueError("set DATABASE_URL, or DB_HOST for the RDS Proxy")
+        if self.database_url and not self.database_url.startswith("postgresql+pg8000://"):
+            raise ValueError("DATABASE_URL must use the postgresql+pg8000:// driver")
+        return self
+
+    @property
+    def is_cloud(self) -> bool:
+        return self.stage != "local"
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
+        env = os.environ if environ is None else environ
+        raw = {name: env[name.upper()] for name in cls.model_fields if name.upper() in env}
+        return cls.model_validate(raw)
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The container's settings; a bad environment fails the first request loudly."""
+    return Settings.from_env()

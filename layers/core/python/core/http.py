@@ -1,0 +1,180 @@
+"""The HTTP edge shared by every API function.
+
+One exception map and one error envelope (API.md), security and CORS headers
+on every response, and the Lambda entry point that wraps a resolver.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from http import HTTPStatus
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler.exceptions import ServiceError
+from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
+from aws_lambda_powertools.event_handler.openapi.exceptions import (
+    RequestUnsupportedContentType,
+    RequestValidationError,
+)
+
+from core.config import get_settings
+from core.errors import AppError, BadRequest, NotFound, UnsupportedMediaType, ValidationFailed
+
+logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "api"))
+
+JSON = "application/json; charset=utf-8"
+_NON_BODY_LOCATIONS = {"query", "path", "header", "cookie"}
+
+
+def envelope(status: int, code: str, message: str, details: list[Any], request_id: str) -> str:
+    error = {"code": code, "message": message, "details": details, "request_id": request_id}
+    return json.dumps({"error": error}, separators=(",", ":"), default=str)
+
+
+def _request_id(app: APIGatewayRestResolver) -> str:
+    try:
+        return str(app.current_event.request_context.request_id or "")
+    except Exception:  # noqa: BLE001 - an event without requestContext still gets an answer
+        return ""
+
+
+def error_response(app: APIGatewayRestResolver, err: AppError) -> Response:
+    body = envelope(err.status, err.code, err.message, err.details, _request_id(app))
+    return Response(status_code=err.status, content_type=JSON, body=body, headers=err.headers)
+
+
+def _field_details(errors: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    details = []
+    for e in errors:
+        loc = [str(part) for part in e.get("loc", ())]
+        where = loc[0] if loc else "body"
+        field = ".".join(loc[1:]) if len(loc) > 1 else where
+        details.append({"field": field, "in": where, "message": e.get("msg", ""), "type": e.get("type", "")})
+    return details
+
+
+def _validation_error(err: RequestValidationError) -> AppError:
+    errors = list(err.errors())
+    if any(e.get("type") == "json_invalid" for e in errors):
+        return BadRequest("Request body is not valid JSON")
+    details = _field_details(errors)
+    if any(d["in"] in _NON_BODY_LOCATIONS for d in details):
+        return BadRequest("Invalid request parameters", details=details)
+    return ValidationFailed(details=details)
+
+
+def _is_json(content_type: str | None) -> bool:
+    return bool(content_type) and content_type.split(";")[0].strip().lower() in (  # type: ignore[union-attr]
+        "application/json",
+        "application/problem+json",
+    )
+
+
+def _require_json_body(app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response:
+    """Forms and multipart bodies would otherwise be parsed into the JSON models."""
+    event = app.current_event
+    content_type = event.headers.get("content-type") or event.headers.get("Content-Type")
+    if event.body and event.http_method in ("POST", "PUT", "PATCH") and not _is_json(content_type):
+        raise UnsupportedMediaType("Send the body as application/json")
+    return next_middleware(app)
+
+
+def register_error_handlers(app: APIGatewayRestResolver) -> None:
+    @app.exception_handler(AppError)
+    def _app_error(err: AppError) -> Response:
+        if err.status >= 500:
+            logger.warning("request failed", extra={"status": err.status, "code": err.code})
+        return error_response(app, err)
+
+    @app.exception_handler(RequestUnsupportedContentType)
+    def _not_json(_: RequestUnsupportedContentType) -> Response:
+        return error_response(app, UnsupportedMediaType("Send the body as application/json"))
+
+    @app.exception_handler(RequestValidationError)
+    def _invalid(err: RequestValidationError) -> Response:
+        return error_response(app, _validation_error(err))
+
+    @app.exception_handler(ServiceError)
+    def _service_error(err: ServiceError) -> Response:
+        code = HTTPStatus(err.status_code).phrase.lower().replace(" ", "_")
+        return error_response(app, _status_error(err.status_code, code, str(err.msg)))
+
+    @app.not_found
+    def _no_route(_: Exception) -> Response:
+        return error_response(app, NotFound("No such route"))
+
+    @app.exception_handler(Exception)
+    def _bug(err: Exception) -> Response:
+        logger.exception("unhandled error")
+        return error_response(app, AppError())
+
+
+def _status_error(status: int, code: str, message: str) -> AppError:
+    err = AppError(message, code=code)
+    err.status = status
+    return err
+
+
+def make_resolver() -> APIGatewayRestResolver:
+    app = APIGatewayRestResolver(enable_validation=True)
+    register_error_handlers(app)
+    app.use(middlewares=[_require_json_body])
+    return app
+
+
+def _cors_headers(origin: str | None) -> dict[str, str]:
+    allowed = get_settings().cors_allowed_origins
+    if not origin or not ("*" in allowed or origin in allowed):
+        return {}
+    return {
+        "Access-Control-Allow-Origin": origin,
+        "Access-Control-Expose-Headers": "X-Request-Id, Retry-After",
+        "Vary": "Origin",
+    }
+
+
+def finalize(event: dict[str, Any], response: dict[str, Any]) -> dict[str, Any]:
+    """Headers every answer carries, whatever produced it."""
+    headers: dict[str, list[str]] = response.setdefault("multiValueHeaders", {})
+    request_id = ((event.get("requestContext") or {}).get("requestId")) or ""
+    incoming = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
+    extra = {
+        "X-Request-Id": request_id,
+        "X-Content-Type-Options": "nosniff",
+        "Strict-Transport-Security": f"max-age={get_settings().hsts_max_age_s}; includeSubDomains",
+        "Cache-Control": "no-store",
+        **_cors_headers(incoming.get("origin")),
+    }
+    if headers.get("Content-Type") == ["application/json"]:
+        headers["Content-Type"] = [JSON]
+    present = {k.lower() for k in headers}
+    for name, value in extra.items():
+        if name.lower() not in present:
+            headers[name] = [value]
+    return response
+
+
+def lambda_handler(app: APIGatewayRestResolver) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
+    """The Lambda entry point of an API function: resolve, then add the common headers."""
+
+    def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+        request_id = (event.get("requestContext") or {}).get("requestId")
+        logger.set_correlation_id(request_id)
+        try:
+            response = app.resolve(event, context)
+        except Exception:
+            logger.exception("resolver failed")
+            body = envelope(500, "internal_error", "Internal server error", [], request_id or "")
+            response = {
+                "statusCode": 500,
+                "body": body,
+                "isBase64Encoded": False,
+                "multiValueHeaders": {"Content-Type": [JSON]},
+            }
+        return finalize(event, response)
+
+    return handler

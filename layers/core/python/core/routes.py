@@ -1,0 +1,61 @@
+"""The one route table and function catalog.
+
+Handlers register exactly their rows; CDK builds API Gateway resources from
+them; the local gateway routes with them; the OpenAPI document is checked
+against them. Nothing here imports a function.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+BASE_PATH = "/api/v1"
+
+FunctionKind = Literal["api", "authorizer", "events", "task"]
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    name: str
+    kind: FunctionKind
+    description: str
+    uses_db: bool = True
+    # For kind "events": the logical queue whose messages feed this function.
+    queue: str | None = None
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    path: str  # full path, API Gateway style: /api/v1/posts/{id}
+    function: str
+    auth: bool
+
+    @property
+    def resolver_path(self) -> str:
+        """Powertools spells path parameters `<name>`."""
+        return re.sub(r"\{(\w+)\}", r"<\1>", self.path)
+
+
+FUNCTIONS: tuple[FunctionSpec, ...] = (
+    FunctionSpec("ops", "api", "Health check and the OpenAPI document"),
+    FunctionSpec("migrate", "task", "Applies Alembic migrations (CDK trigger, make dev)"),
+)
+
+ROUTES: tuple[Route, ...] = (
+    Route("GET", f"{BASE_PATH}/health", "ops", auth=False),
+    Route("GET", f"{BASE_PATH}/openapi.json", "ops", auth=False),
+)
+
+
+def function(name: str) -> FunctionSpec:
+    for spec in FUNCTIONS:
+        if spec.name == name:
+            return spec
+    raise KeyError(name)
+
+
+def routes_of(function_name: str) -> tuple[Route, ...]:
+    return tuple(r for r in ROUTES if r.function == function_name)

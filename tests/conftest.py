@@ -1,0 +1,89 @@
+"""Shared fixtures: one embedded PostgreSQL per test session, clean tables per test."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import pytest
+
+if TYPE_CHECKING:
+    from local.postgres import EmbeddedPostgres
+
+ROOT = Path(__file__).resolve().parent.parent
+SHARED = ROOT.parent / "shared"
+
+os.environ.setdefault("STAGE", "local")
+os.environ.setdefault("DATABASE_URL", "postgresql+pg8000://postgres@127.0.0.1:1/unset")
+os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "tests")
+os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
+os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+
+
+def reset_app_state() -> None:
+    """Forget cached settings and pooled connections after the environment changes."""
+    from core import db
+    from core.config import get_settings
+
+    db.dispose_engine()
+    get_settings.cache_clear()
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[EmbeddedPostgres]:
+    """A throwaway embedded PostgreSQL for the whole session (tests may stop and start it)."""
+    from local.postgres import EmbeddedPostgres, free_port
+
+    data_dir = ROOT / ".local" / f"test-pg-{os.getpid()}"
+    shutil.rmtree(data_dir, ignore_errors=True)
+    server = EmbeddedPostgres(data_dir, free_port(), fast=True)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.destroy()
+
+
+@pytest.fixture(scope="session")
+def database_url(postgres_server: EmbeddedPostgres) -> Iterator[str]:
+    """DATABASE_URL of the session's server, with migrations applied."""
+    url = postgres_server.url()
+    previous = os.environ.get("DATABASE_URL")
+    os.environ["DATABASE_URL"] = url
+    reset_app_state()
+    from core import db
+    from core.migrations import upgrade
+
+    upgrade(db.get_engine())
+    try:
+        yield url
+    finally:
+        reset_app_state()
+        if previous is None:
+            os.environ.pop("DATABASE_URL", None)
+        else:
+            os.environ["DATABASE_URL"] = previous
+
+
+@pytest.fixture
+def db(database_url: str) -> Iterator[str]:
+    """The database, emptied after the test so tests never see each other's rows."""
+    yield database_url
+    from sqlalchemy import text
+
+    from core import db as core_db
+
+    with core_db.get_engine().begin() as conn:
+        tables = (
+            conn.execute(
+                text("SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'")
+            )
+            .scalars()
+            .all()
+        )
+        if tables:
+            conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " CASCADE"))

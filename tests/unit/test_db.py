@@ -1,0 +1,77 @@
+"""Connection rules of ARCHITECTURE.md, checked on the engine we build."""
+
+import socket
+import ssl
+from typing import Any
+
+import pytest
+
+from core import db
+from core.config import Settings
+
+CLOUD = Settings(stage="prod", db_host="proxy.example", db_iam_auth=True)
+
+
+def test_one_pooled_connection_per_container() -> None:
+    engine = db.create_engine_for(CLOUD)
+    pool: Any = engine.pool
+    assert pool.size() == 1
+    assert pool._max_overflow == 0
+    assert pool._pre_ping is True
+    assert 0 < pool._recycle < 1800
+
+
+def test_nothing_pins_the_proxy_connection() -> None:
+    engine = db.create_engine_for(CLOUD)
+    dialect: Any = engine.dialect
+    assert getattr(dialect, "isolation_level", None) is None
+    assert getattr(dialect, "client_encoding", None) is None
+
+
+def test_tls_context_verifies_and_is_built_once() -> None:
+    context = db._tls_context()
+    assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
+    assert db._tls_context() is context
+
+
+def test_cloud_connect_uses_nodelay_socket_tls_and_iam_token(monkeypatch: pytest.MonkeyPatch) -> None:
+    opened: list[socket.socket] = []
+
+    def fake_open(host: str, port: int, timeout: float) -> socket.socket:
+        assert (host, port) == ("proxy.example", 5432)
+        a, b = socket.socketpair()
+        b.close()
+        opened.append(a)
+        return a
+
+    monkeypatch.setattr(db, "_open_socket", fake_open)
+    monkeypatch.setattr(db, "_iam_token", lambda settings: "iam-token")
+    engine = db.create_engine_for(CLOUD)
+    captured: dict[str, Any] = {}
+
+    class FakeDbapi:
+        @staticmethod
+        def Connection(*args: Any, **kwargs: Any) -> str:
+            captured.update(kwargs)
+            return "connection"
+
+    class FakeDialect:
+        loaded_dbapi = FakeDbapi
+
+    listener: Any = engine.dialect.dispatch.do_connect
+    result = next(iter(listener))(FakeDialect(), None, [], {"user": "app", "host": "proxy.example"})
+    assert result == "connection"
+    assert captured["sock"] is opened[0]
+    assert captured["password"] == "iam-token"
+    assert captured["ssl_context"] is db._tls_context()
+
+
+def test_open_socket_sets_tcp_nodelay() -> None:
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen(1)
+        sock = db._open_socket("127.0.0.1", server.getsockname()[1], 2)
+        try:
+            assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
+        finally:
+            sock.close()

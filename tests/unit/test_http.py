@@ -1,0 +1,170 @@
+"""The error envelope and headers, on a small resolver built the way functions build theirs."""
+
+import json
+from typing import Annotated, Any
+
+import pytest
+from aws_lambda_powertools.event_handler.openapi.params import Query
+from pydantic import BaseModel, Field
+
+from core import errors
+from core.http import lambda_handler, make_resolver
+from local.events import proxy_event
+
+app = make_resolver()
+
+
+class Thing(BaseModel):
+    name: str = Field(min_length=1, max_length=5)
+    size: int = Field(ge=0)
+
+
+@app.post("/api/v1/things")
+def create(thing: Thing) -> Thing:
+    return thing
+
+
+@app.get("/api/v1/things")
+def listing(limit: Annotated[int, Query(ge=1, le=100)] = 20) -> dict[str, int]:
+    return {"limit": limit}
+
+
+@app.get("/api/v1/boom/<kind>")
+def boom(kind: str) -> dict[str, str]:
+    if kind == "bug":
+        raise RuntimeError("SELECT secret FROM users -- traceback material")
+    raise {
+        "400": errors.BadRequest,
+        "401": errors.Unauthorized,
+        "403": errors.Forbidden,
+        "404": errors.NotFound,
+        "409": errors.Conflict,
+        "413": errors.PayloadTooLarge,
+        "422": errors.ValidationFailed,
+    }[kind]()
+
+
+@app.get("/api/v1/slow/<kind>")
+def slow(kind: str) -> dict[str, str]:
+    raise errors.RateLimited(7) if kind == "429" else errors.Unavailable(3)
+
+
+handler = lambda_handler(app)
+
+
+def call(method: str, path: str, **kwargs: Any) -> tuple[int, dict[str, Any], dict[str, list[str]]]:
+    response = handler(proxy_event(method, path, **kwargs), None)
+    return response["statusCode"], json.loads(response["body"]), response["multiValueHeaders"]
+
+
+def assert_envelope(body: dict[str, Any], code: str) -> None:
+    assert set(body) == {"error"}
+    assert set(body["error"]) == {"code", "message", "details", "request_id"}
+    assert body["error"]["code"] == code
+    assert body["error"]["request_id"]
+
+
+JSON_HEADERS = {"Content-Type": "application/json"}
+
+
+def test_valid_body_passes() -> None:
+    status, body, headers = call("POST", "/api/v1/things", body='{"name":"a","size":1}', headers=JSON_HEADERS)
+    assert (status, body) == (200, {"name": "a", "size": 1})
+    assert headers["Content-Type"] == ["application/json; charset=utf-8"]
+
+
+def test_body_that_is_not_json_is_400() -> None:
+    status, body, _ = call("POST", "/api/v1/things", body='{"name":', headers=JSON_HEADERS)
+    assert status == 400
+    assert_envelope(body, "bad_request")
+
+
+def test_wrong_content_type_is_415() -> None:
+    status, body, _ = call(
+        "POST", "/api/v1/things", body='{"name":"a","size":1}', headers={"Content-Type": "text/plain"}
+    )
+    assert status == 415
+    assert_envelope(body, "unsupported_media_type")
+
+
+def test_every_bad_field_is_listed() -> None:
+    status, body, _ = call("POST", "/api/v1/things", body='{"name":"toolong","size":-1,"x":1}', headers=JSON_HEADERS)
+    assert status == 422
+    assert_envelope(body, "validation_error")
+    assert {d["field"] for d in body["error"]["details"]} == {"name", "size"}
+
+
+def test_missing_fields_and_wrong_types_are_422() -> None:
+    status, body, _ = call("POST", "/api/v1/things", body='{"size":"big"}', headers=JSON_HEADERS)
+    assert status == 422
+    assert {d["field"] for d in body["error"]["details"]} == {"name", "size"}
+
+
+@pytest.mark.parametrize("value", ["0", "101", "ten"])
+def test_bad_query_parameter_is_400(value: str) -> None:
+    status, body, _ = call("GET", "/api/v1/things", query={"limit": value})
+    assert status == 400
+    assert_envelope(body, "bad_request")
+    assert body["error"]["details"][0]["field"] == "limit"
+
+
+@pytest.mark.parametrize(
+    ("kind", "code"),
+    [
+        ("400", "bad_request"),
+        ("401", "unauthorized"),
+        ("403", "forbidden"),
+        ("404", "not_found"),
+        ("409", "conflict"),
+        ("413", "payload_too_large"),
+        ("422", "validation_error"),
+    ],
+)
+def test_exception_map(kind: str, code: str) -> None:
+    status, body, _ = call("GET", f"/api/v1/boom/{kind}")
+    assert status == int(kind)
+    assert_envelope(body, code)
+
+
+@pytest.mark.parametrize(("kind", "code", "retry"), [("429", "rate_limited", "7"), ("503", "unavailable", "3")])
+def test_retry_after(kind: str, code: str, retry: str) -> None:
+    status, body, headers = call("GET", f"/api/v1/slow/{kind}")
+    assert status == int(kind)
+    assert_envelope(body, code)
+    assert headers["Retry-After"] == [retry]
+
+
+def test_a_bug_is_500_without_internals() -> None:
+    status, body, _ = call("GET", "/api/v1/boom/bug")
+    assert status == 500
+    assert_envelope(body, "internal_error")
+    assert "SELECT" not in json.dumps(body) and "Traceback" not in json.dumps(body)
+
+
+def test_unknown_route_and_method_are_404() -> None:
+    for method, path in [("GET", "/api/v1/nope"), ("DELETE", "/api/v1/things"), ("GET", "/")]:
+        status, body, _ = call(method, path)
+        assert status == 404
+        assert_envelope(body, "not_found")
+
+
+def test_security_headers_on_every_answer() -> None:
+    for path in ("/api/v1/things", "/api/v1/nope", "/api/v1/boom/bug"):
+        _, _body, headers = call("GET", path, request_id="req-123")
+        assert headers["X-Request-Id"] == ["req-123"]
+        assert headers["X-Content-Type-Options"] == ["nosniff"]
+        assert headers["Strict-Transport-Security"][0].startswith("max-age=")
+        assert headers["Cache-Control"] == ["no-store"]
+
+
+def test_cors_only_for_allowed_origins() -> None:
+    _, _, allowed = call("GET", "/api/v1/things", headers={"Origin": "http://localhost:3000"})
+    assert allowed["Access-Control-Allow-Origin"] == ["http://localhost:3000"]
+    _, _, denied = call("GET", "/api/v1/things", headers={"Origin": "https://evil.example"})
+    assert "Access-Control-Allow-Origin" not in denied
+
+
+def test_event_without_request_context_still_gets_an_envelope() -> None:
+    response = handler({"httpMethod": "GET", "path": "/api/v1/nope"}, None)
+    assert response["statusCode"] in (404, 500)
+    assert "error" in json.loads(response["body"])

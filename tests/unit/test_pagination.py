@@ -1,0 +1,49 @@
+import base64
+import json
+from datetime import UTC, datetime
+from uuid import uuid4
+
+import pytest
+
+from core.errors import BadRequest
+from core.pagination import decode_cursor, encode_cursor
+
+KEY_TYPES = (datetime, type(uuid4()))
+
+
+def test_round_trip() -> None:
+    key = (datetime(2026, 11, 23, 12, 0, 1, 123456, tzinfo=UTC), uuid4())
+    assert decode_cursor("posts", encode_cursor("posts", key), KEY_TYPES) == key
+
+
+def _forge(payload: object) -> str:
+    return base64.urlsafe_b64encode(json.dumps(payload).encode()).decode().rstrip("=")
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    [
+        "",
+        "not-base64!!",
+        "A" * 600,
+        base64.urlsafe_b64encode(b"\xff\xfe").decode(),
+        _forge([1, 2]),
+        _forge({"v": 2, "s": "posts", "k": ["2026-01-01T00:00:00+00:00", str(uuid4())]}),
+        _forge({"v": 1, "s": "comments", "k": ["2026-01-01T00:00:00+00:00", str(uuid4())]}),
+        _forge({"v": 1, "s": "posts", "k": ["2026-01-01T00:00:00", str(uuid4())]}),
+        _forge({"v": 1, "s": "posts", "k": ["2026-01-01T00:00:00+00:00", "x' OR 1=1 --"]}),
+        _forge({"v": 1, "s": "posts", "k": ["2026-01-01T00:00:00+00:00"]}),
+        _forge({"v": 1, "s": "posts", "k": [5, str(uuid4())]}),
+    ],
+)
+def test_tampered_cursors_are_bad_requests(cursor: str) -> None:
+    with pytest.raises(BadRequest) as info:
+        decode_cursor("posts", cursor, KEY_TYPES)
+    assert info.value.status == 400
+    assert info.value.details[0]["field"] == "cursor"
+
+
+def test_other_value_types() -> None:
+    assert decode_cursor("rooms", encode_cursor("rooms", (42, "abc")), (int, str)) == (42, "abc")
+    with pytest.raises(TypeError):
+        encode_cursor("rooms", (1.5,))
