@@ -22,15 +22,18 @@ os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "tests")
 os.environ.setdefault("POWERTOOLS_LOG_LEVEL", "WARNING")
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+os.environ.setdefault("JWT_SIGNING_KEYS", "test-2:" + "t" * 40 + ",test-1:" + "o" * 40)
+os.environ.setdefault("BCRYPT_COST", "4")
 
 
 def reset_app_state() -> None:
     """Forget cached settings and pooled connections after the environment changes."""
-    from core import db
+    from core import auth, db
     from core.config import get_settings
 
     db.dispose_engine()
     get_settings.cache_clear()
+    auth.signing_keys.cache_clear()
 
 
 @pytest.fixture(scope="session")

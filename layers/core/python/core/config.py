@@ -36,9 +36,21 @@ class Settings(BaseModel):
     media_queue_url: str | None = None
     cors_allowed_origins: tuple[str, ...] = ("http://localhost:3000", "http://127.0.0.1:3000")
     hsts_max_age_s: int = 63072000
+    # Auth. Keys are "kid:secret" pairs, the first one signs; in the cloud they
+    # come from the Secrets Manager secret JWT_SECRET_ARN instead.
+    jwt_signing_keys: tuple[str, ...] = ()
+    jwt_secret_arn: str | None = None
+    jwt_issuer: str = "social-serverless"
+    jwt_audience: str = "social-serverless-api"
+    access_token_ttl_s: int = Field(default=900, ge=60, le=3600)
+    refresh_token_ttl_s: int = Field(default=30 * 24 * 3600, ge=3600)
+    bcrypt_cost: int = Field(default=12, ge=4, le=16)
+    login_window_s: int = Field(default=900, ge=1)
+    login_max_failures_per_email: int = Field(default=5, ge=1)
+    login_max_failures_per_ip: int = Field(default=20, ge=1)
     retry_after_s: int = Field(default=5, ge=1)
 
-    @field_validator("cors_allowed_origins", mode="before")
+    @field_validator("cors_allowed_origins", "jwt_signing_keys", mode="before")
     @classmethod
     def _split_origins(cls, value: object) -> object:
         if isinstance(value, str):
@@ -51,6 +63,10 @@ class Settings(BaseModel):
             raise ValueError("set DATABASE_URL, or DB_HOST for the RDS Proxy")
         if self.database_url and not self.database_url.startswith("postgresql+pg8000://"):
             raise ValueError("DATABASE_URL must use the postgresql+pg8000:// driver")
+        for pair in self.jwt_signing_keys:
+            kid, _, secret = pair.partition(":")
+            if not kid or len(secret) < 32:
+                raise ValueError("JWT_SIGNING_KEYS entries are kid:secret with a secret of 32+ characters")
         return self
 
     @property

@@ -16,7 +16,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from core.config import Settings, get_settings
-from core.errors import Unavailable
+from core.errors import AppError, Unavailable
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Engine
@@ -153,6 +153,12 @@ def session_scope() -> Iterator[Session]:
         try:
             yield session
             session.commit()
+        except AppError as err:
+            if err.keep_writes:
+                session.commit()
+            else:
+                session.rollback()
+            raise
         except BaseException:
             with suppress(Exception):  # the connection may already be gone
                 session.rollback()
@@ -167,3 +173,10 @@ def ping() -> None:
 
     with _database_errors(), get_engine().connect() as conn:
         conn.execute(text("SELECT 1"))
+
+
+@contextmanager
+def read_connection() -> Iterator[Any]:
+    """A Core connection for a single read (the authorizer: no ORM import)."""
+    with _database_errors(), get_engine().connect() as conn:
+        yield conn

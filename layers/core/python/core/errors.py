@@ -17,8 +17,11 @@ class AppError(Exception):
         details: list[dict[str, Any]] | None = None,
         code: str | None = None,
         headers: dict[str, str] | None = None,
+        keep_writes: bool = False,
     ):
         super().__init__(message or self.default_message)
+        # True when what the request wrote must stay (a failed login is recorded, then refused).
+        self.keep_writes = keep_writes
         self.message = message or self.default_message
         self.details = details or []
         self.headers = headers or {}

@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import json
 import os
+import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from http import HTTPStatus
 from typing import Any
 
@@ -22,7 +24,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
 )
 
 from core.config import get_settings
-from core.errors import AppError, BadRequest, NotFound, UnsupportedMediaType, ValidationFailed
+from core.errors import AppError, BadRequest, NotFound, Unauthorized, UnsupportedMediaType, ValidationFailed
 
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "api"))
 
@@ -178,3 +180,24 @@ def lambda_handler(app: APIGatewayRestResolver) -> Callable[[dict[str, Any], Any
         return finalize(event, response)
 
     return handler
+
+
+@dataclass(frozen=True)
+class Caller:
+    """Who is calling, as the authorizer established it."""
+
+    user_id: uuid.UUID
+    session_id: uuid.UUID
+
+
+def caller(app: APIGatewayRestResolver) -> Caller:
+    """The authorizer context; its absence on an auth route is a 401, never a crash."""
+    context = app.current_event.request_context.authorizer.raw_event or {}
+    try:
+        return Caller(user_id=uuid.UUID(context["user_id"]), session_id=uuid.UUID(context["session_id"]))
+    except (KeyError, TypeError, ValueError) as exc:
+        raise Unauthorized() from exc
+
+
+def client_ip(app: APIGatewayRestResolver) -> str:
+    return str(app.current_event.request_context.identity.source_ip or "unknown")

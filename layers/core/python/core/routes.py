@@ -41,12 +41,20 @@ class Route:
 
 FUNCTIONS: tuple[FunctionSpec, ...] = (
     FunctionSpec("ops", "api", "Health check and the OpenAPI document"),
+    FunctionSpec("auth", "api", "Register, login, refresh, logout, me"),
+    FunctionSpec("authorizer", "authorizer", "Verifies access tokens for every auth route"),
     FunctionSpec("migrate", "task", "Applies Alembic migrations (CDK trigger, make dev)"),
 )
 
 ROUTES: tuple[Route, ...] = (
     Route("GET", f"{BASE_PATH}/health", "ops", auth=False),
     Route("GET", f"{BASE_PATH}/openapi.json", "ops", auth=False),
+    Route("POST", f"{BASE_PATH}/auth/register", "auth", auth=False),
+    Route("POST", f"{BASE_PATH}/auth/login", "auth", auth=False),
+    Route("POST", f"{BASE_PATH}/auth/refresh", "auth", auth=False),
+    Route("DELETE", f"{BASE_PATH}/auth/logout", "auth", auth=True),
+    Route("GET", f"{BASE_PATH}/auth/me", "auth", auth=True),
+    Route("PATCH", f"{BASE_PATH}/auth/me", "auth", auth=True),
 )
 
 

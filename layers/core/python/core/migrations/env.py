@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from core.models import Base
+from core.models.registry import Base
 
 config = context.config
 engine = config.attributes.get("engine")

@@ -1,0 +1,65 @@
+"""Request and response bodies of the auth routes (API.md, Auth)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from core.auth import MAX_PASSWORD_BYTES
+from core.types import Timestamp
+
+EMAIL = r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$"
+USERNAME = r"^[A-Za-z0-9_]{3,50}$"
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=False)
+
+
+class RegisterIn(Strict):
+    email: str = Field(max_length=254, pattern=EMAIL)
+    username: str = Field(pattern=USERNAME, description="3..50 of [A-Za-z0-9_]")
+    password: str = Field(min_length=8, description="8..72 UTF-8 bytes")
+
+    @field_validator("password")
+    @classmethod
+    def _fits_bcrypt(cls, value: str) -> str:
+        if len(value.encode()) > MAX_PASSWORD_BYTES:
+            raise ValueError(f"password must be at most {MAX_PASSWORD_BYTES} UTF-8 bytes")
+        return value
+
+
+class LoginIn(Strict):
+    email: str = Field(min_length=1, max_length=254)
+    password: str = Field(min_length=1, max_length=1024)
+
+
+class RefreshIn(Strict):
+    refresh_token: str = Field(min_length=1, max_length=256)
+
+
+class MePatch(Strict):
+    bio: str | None = Field(default=None, max_length=500)
+    avatar_url: str | None = Field(default=None, max_length=2048, pattern=r"^https://\S+$")
+
+
+class UserOut(BaseModel):
+    id: uuid.UUID
+    username: str
+    bio: str
+    avatar_url: str | None
+    created_at: Timestamp
+
+
+class MeOut(UserOut):
+    email: str
+
+
+class TokensOut(BaseModel):
+    user: MeOut
+    access_token: str
+    refresh_token: str
+    token_type: Literal["Bearer"] = "Bearer"  # noqa: S105 - the scheme name, not a secret
+    expires_in: int = Field(description="seconds until the access token expires")

@@ -1,0 +1,148 @@
+"""Passwords (bcrypt) and access tokens (HS256 JWT with a `kid`, so keys can rotate).
+
+Signing keys come from settings locally and from a Secrets Manager secret in
+the cloud (fetched once per container, boto3 imported only then).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+import time
+import uuid
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from core.config import Settings, get_settings
+from core.errors import Unauthorized
+
+ALGORITHM = "HS256"  # pinned: tokens naming any other algorithm are refused
+MAX_PASSWORD_BYTES = 72  # bcrypt ignores what follows; we refuse it instead
+
+
+@dataclass(frozen=True)
+class SigningKeys:
+    current_kid: str
+    secrets: dict[str, bytes]
+
+
+@dataclass(frozen=True)
+class AccessClaims:
+    user_id: uuid.UUID
+    session_id: uuid.UUID
+    jti: str
+    expires_at: int
+
+
+def _parse_pairs(pairs: tuple[str, ...] | list[str]) -> SigningKeys:
+    keys = {}
+    for pair in pairs:
+        kid, _, secret = pair.partition(":")
+        keys[kid] = secret.encode()
+    if not keys:
+        raise RuntimeError("no JWT signing keys: set JWT_SIGNING_KEYS or JWT_SECRET_ARN")
+    return SigningKeys(current_kid=next(iter(keys)), secrets=keys)
+
+
+def _keys_from_secret(arn: str) -> SigningKeys:
+    import boto3  # only when the keys live in Secrets Manager
+
+    raw = boto3.client("secretsmanager").get_secret_value(SecretId=arn)["SecretString"]
+    # {"keys": {"<kid>": "<secret>", ...}}, the signing key first.
+    document = json.loads(raw)
+    return _parse_pairs([f"{kid}:{secret}" for kid, secret in document["keys"].items()])
+
+
+@lru_cache(maxsize=1)
+def signing_keys() -> SigningKeys:
+    settings = get_settings()
+    if settings.jwt_signing_keys:
+        return _parse_pairs(settings.jwt_signing_keys)
+    if settings.jwt_secret_arn:
+        return _keys_from_secret(settings.jwt_secret_arn)
+    raise RuntimeError("no JWT signing keys: set JWT_SIGNING_KEYS or JWT_SECRET_ARN")
+
+
+def issue_access_token(user_id: uuid.UUID, session_id: uuid.UUID, settings: Settings | None = None) -> str:
+    import jwt
+
+    settings = settings or get_settings()
+    keys = signing_keys()
+    now = int(time.time())
+    claims = {
+        "iss": settings.jwt_issuer,
+        "aud": settings.jwt_audience,
+        "sub": str(user_id),
+        "sid": str(session_id),
+        "jti": uuid.uuid4().hex,
+        "iat": now,
+        "exp": now + settings.access_token_ttl_s,
+    }
+    return jwt.encode(claims, keys.secrets[keys.current_kid], algorithm=ALGORITHM, headers={"kid": keys.current_kid})
+
+
+def verify_access_token(token: str, settings: Settings | None = None) -> AccessClaims:
+    """Signature, algorithm, kid, expiry, issuer and audience; anything off is Unauthorized."""
+    import jwt
+
+    settings = settings or get_settings()
+    try:
+        header = jwt.get_unverified_header(token)
+        secret = signing_keys().secrets.get(str(header.get("kid")))
+        if secret is None or header.get("alg") != ALGORITHM:
+            raise Unauthorized("Invalid token")
+        claims: dict[str, Any] = jwt.decode(
+            token,
+            secret,
+            algorithms=[ALGORITHM],
+            audience=settings.jwt_audience,
+            issuer=settings.jwt_issuer,
+            options={"require": ["exp", "iat", "iss", "aud", "sub", "sid", "jti"]},
+        )
+        return AccessClaims(
+            user_id=uuid.UUID(claims["sub"]),
+            session_id=uuid.UUID(claims["sid"]),
+            jti=str(claims["jti"]),
+            expires_at=int(claims["exp"]),
+        )
+    except jwt.ExpiredSignatureError as exc:
+        raise Unauthorized("Token expired") from exc
+    except (jwt.InvalidTokenError, ValueError, TypeError, KeyError) as exc:
+        raise Unauthorized("Invalid token") from exc
+
+
+def new_refresh_token() -> tuple[str, str]:
+    """An opaque token for the client and the digest we store."""
+    token = secrets.token_urlsafe(32)
+    return token, refresh_token_digest(token)
+
+
+def refresh_token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def hash_password(password: str, cost: int | None = None) -> str:
+    import bcrypt
+
+    rounds = cost or get_settings().bcrypt_cost
+    return bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds)).decode()
+
+
+@lru_cache(maxsize=4)
+def _dummy_hash(cost: int) -> bytes:
+    import bcrypt
+
+    return bcrypt.hashpw(secrets.token_bytes(16).hex().encode(), bcrypt.gensalt(cost))
+
+
+def verify_password(password: str, password_hash: str | None) -> bool:
+    """Same bcrypt work whether or not the user exists, so timing tells nothing."""
+    import bcrypt
+
+    encoded = password.encode()
+    if password_hash is None or len(encoded) > MAX_PASSWORD_BYTES:
+        bcrypt.checkpw(encoded[:MAX_PASSWORD_BYTES], _dummy_hash(get_settings().bcrypt_cost))
+        return False
+    return bool(bcrypt.checkpw(encoded, password_hash.encode()))
