@@ -1,0 +1,686 @@
+"""Cold-start benchmark: every function against a fixed reference app, in one run.
+
+For each subject (the reference app in bench/reference_app, then every function
+of core.routes.FUNCTIONS) a fresh `python -c` child takes a `time.perf_counter()`
+as its very first statement, imports the Lambda entry module, makes the first
+invocation with a representative event (a real request that touches the
+database where the function does) and prints what it measured. Subjects are
+interleaved round-robin so machine noise hits them alike; each row is the median
+of --runs children. Ratios are function median / reference median and targets
+are printed, not asserted. See bench/README.md.
+
+    .venv/bin/python -m bench.coldstart              # table
+    .venv/bin/python -m bench.coldstart --json       # machine-readable
+    .venv/bin/python -m bench.coldstart --importtime ops   # where ops' cold start goes
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import secrets
+import shutil
+import statistics
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+LAYER = ROOT / "layers" / "core" / "python"
+FUNCTIONS_DIR = ROOT / "functions"
+EVENTS_DIR = ROOT / "events"
+REFERENCE_DIR = ROOT / "bench" / "reference_app"
+
+# What a Lambda sees: the layer (/opt/python), the function code (/var/task); plus the repo root.
+CHILD_PATH = [str(LAYER), str(FUNCTIONS_DIR), str(ROOT)]
+
+MIN_RUNS = 7
+REFERENCE = "reference"
+STARTUP = "python -c pass"
+# Targets from the issue, as a fraction of the reference median.
+TARGET_DB_API = 0.60
+TARGET_AUTHORIZER = 0.25
+MARKER = "@@coldstart@@ "
+# Packages the children must not find (--hide): dev-only packages that the Lambda layer would not ship.
+HIDDEN: list[str] = []
+# A throwaway local signing key (Settings wants kid:secret, 32+ characters).
+BENCH_SIGNING_KEYS = "bench:" + "coldstart-bench-signing-key-" * 2
+HEADERS = {"Accept": "application/json", "User-Agent": "coldstart-bench", "Origin": "http://localhost:3000"}
+
+# The child. Before `_t0` come only interpreter startup, the event literal (the
+# Lambda runtime hands the event over already parsed) and --hide; `time` and
+# `sys` are already loaded by startup, so nothing is imported before `_t0`.
+CHILD_TEMPLATE = """\
+import time
+_event = {event!r}
+class _Context:
+    function_name = {name!r}
+    function_version = "$LATEST"
+    invoked_function_arn = "arn:aws:lambda:us-east-1:000000000000:function:" + {name!r}
+    memory_limit_in_mb = 1024
+    aws_request_id = {request_id!r}
+    log_group_name = "/aws/lambda/" + {name!r}
+    log_stream_name = "coldstart-bench"
+    @staticmethod
+    def get_remaining_time_in_millis():
+        return 900000
+import sys
+for _name in {hidden!r}:
+    sys.modules[_name] = None  # --hide: as if not installed (ImportError on import)
+_t0 = time.perf_counter()
+_m0 = len(sys.modules)
+sys.path[:0] = {paths!r}
+_handler = getattr(__import__({module!r}, fromlist=["_"]), {attr!r})
+_t1 = time.perf_counter()
+_m1 = len(sys.modules)
+_error = None
+_result = None
+try:
+    _result = _handler(_event, _Context())
+except BaseException as exc:
+    _error = type(exc).__name__ + ": " + str(exc)
+_t2 = time.perf_counter()
+_m2 = len(sys.modules)
+import json
+_status = _effect = None
+if isinstance(_result, dict):
+    _status = _result.get("statusCode")
+    _statements = (_result.get("policyDocument") or {{}}).get("Statement") or [{{}}]
+    _effect = _statements[0].get("Effect")
+sys.stdout.flush()
+print("\\n" + {marker!r} + json.dumps({{
+    "import_ms": (_t1 - _t0) * 1000, "call_ms": (_t2 - _t1) * 1000, "total_ms": (_t2 - _t0) * 1000,
+    "modules_at_start": _m0, "modules_after_import": _m1, "modules_after_call": _m2,
+    "status": _status, "effect": _effect, "error": _error,
+}}), flush=True)
+"""
+
+
+@dataclass(frozen=True)
+class Fixture:
+    """What first requests can find: a user with a live sign-in session, and an access token for it."""
+
+    user_id: str | None = None
+    session_id: str | None = None
+    access_token: str | None = None
+
+
+@dataclass
+class Subject:
+    name: str
+    kind: str  # "reference", a FunctionKind, or "startup"
+    module: str
+    make_event: Callable[[], dict[str, Any]] = dict
+    variant: str = ""
+    attr: str = "handler"
+    uses_db: bool = True
+    target: float | None = None
+    event_note: str = ""
+    expected_error: str | None = None  # an authorizer denies with Exception("Unauthorized")
+    paths: list[str] = field(default_factory=lambda: list(CHILD_PATH))
+    samples: list[dict[str, Any]] = field(default_factory=list)
+    wall_ms: list[float] = field(default_factory=list)
+    failures: list[str] = field(default_factory=list)
+
+    @property
+    def label(self) -> str:
+        return f"{self.name} [{self.variant}]" if self.variant else self.name
+
+
+# ---------------------------------------------------------------- events
+
+
+def _fill_path(path: str) -> tuple[str, dict[str, str]]:
+    params = {name: str(uuid.uuid4()) for name in re.findall(r"\{(\w+)\}", path)}
+    filled = re.sub(r"\{(\w+)\}", lambda m: params[m.group(1)], path)
+    return filled, params
+
+
+def _first_get(routes: Sequence[Any]) -> Any:
+    gets = [r for r in routes if r.method == "GET"]
+    if gets:
+        return gets[0]
+    if routes:
+        return routes[0]
+    raise LookupError("no route in core.routes.ROUTES")
+
+
+def api_route(function_name: str) -> Any:
+    from core.routes import routes_of
+
+    try:
+        return _first_get(routes_of(function_name))
+    except LookupError:
+        raise LookupError(f"no route in core.routes.ROUTES for function {function_name!r}") from None
+
+
+def api_event(function_name: str, fixture: Fixture) -> dict[str, Any]:
+    """The function's first GET row, path parameters filled with random UUIDs.
+
+    Protected routes carry the authorizer context of the fixture user (random ids if there is none).
+    """
+    from local.events import proxy_event
+
+    route = api_route(function_name)
+    path, params = _fill_path(route.path)
+    authorizer = None
+    if route.auth:
+        user_id = fixture.user_id or str(uuid.uuid4())
+        authorizer = {"principalId": user_id, "user_id": user_id, "session_id": fixture.session_id or str(uuid.uuid4())}
+    return proxy_event(route.method, path, route=route, path_params=params, headers=HEADERS, authorizer=authorizer)
+
+
+def authorizer_event(token: str) -> dict[str, Any]:
+    """A REST API REQUEST authorizer event for the first protected GET route, `Authorization: Bearer <token>`."""
+    from core.routes import ROUTES
+    from local.events import proxy_event
+
+    route = _first_get([r for r in ROUTES if r.auth] or list(ROUTES))
+    path, params = _fill_path(route.path)
+    event = proxy_event(route.method, path, route=route, path_params=params,
+                        headers={**HEADERS, "Authorization": f"Bearer {token}"})
+    for key in ("body", "isBase64Encoded"):
+        event.pop(key, None)
+    method_arn = f"arn:aws:execute-api:us-east-1:000000000000:local/local/{route.method}{path}"
+    return {"type": "REQUEST", "methodArn": method_arn, **event}
+
+
+def sample_event(function_name: str) -> tuple[dict[str, Any], str]:
+    """events/<name>/'s first sample, else one synthetic SQS record."""
+    samples = sorted((EVENTS_DIR / function_name).glob("*.json"))
+    if samples:
+        data = json.loads(samples[0].read_text(encoding="utf-8"))
+        return dict(data), str(samples[0].relative_to(ROOT))
+    record = {
+        "messageId": str(uuid.uuid4()), "receiptHandle": "bench", "body": "{}",
+        "attributes": {"ApproximateReceiveCount": "1"}, "messageAttributes": {},
+        "md5OfBody": "99914b932bd37a50b983c5e7c90ae93b", "eventSource": "aws:sqs",
+        "eventSourceARN": f"arn:aws:sqs:us-east-1:000000000000:{function_name}", "awsRegion": "us-east-1",
+    }
+    return {"Records": [record]}, "synthetic SQS record (no events/<name>/*.json)"
+
+
+def reference_event() -> dict[str, Any]:
+    from core.routes import Route
+    from local.events import proxy_event
+
+    route = Route("GET", "/items/{item_id}", REFERENCE, auth=False)
+    return proxy_event("GET", "/items/1", route=route, path_params={"item_id": "1"}, headers=HEADERS)
+
+
+# ---------------------------------------------------------------- subjects
+
+
+def check_only(only: Sequence[str]) -> None:
+    from core.routes import FUNCTIONS
+
+    unknown = set(only) - {spec.name for spec in FUNCTIONS} - {REFERENCE}
+    if unknown:
+        raise SystemExit(f"unknown function(s): {', '.join(sorted(unknown))}")
+
+
+def subjects(fixture: Fixture, only: Sequence[str] = ()) -> list[Subject]:
+    """The reference first, then every function of core.routes.FUNCTIONS (catalog order)."""
+    from core.routes import FUNCTIONS
+
+    result = [Subject(REFERENCE, REFERENCE, "app", reference_event, paths=[str(REFERENCE_DIR), *CHILD_PATH],
+                      event_note="GET /items/1 (one ORM SELECT)")]
+    for spec in FUNCTIONS:
+        if only and spec.name not in only:
+            continue
+        name, module = spec.name, f"{spec.name}.handler"
+        if spec.kind == "api":
+            subject = Subject(name, "api", module, partial(api_event, name, fixture), uses_db=spec.uses_db,
+                              target=TARGET_DB_API if spec.uses_db else None)
+            try:
+                route = api_route(name)
+                subject.event_note = f"{route.method} {route.path}" + (" as the fixture user" if route.auth else "")
+            except LookupError as exc:
+                subject.event_note = str(exc)
+            result.append(subject)
+        elif spec.kind == "authorizer":
+            result.append(Subject(name, "authorizer", module, partial(authorizer_event, "x"), uses_db=spec.uses_db,
+                                  target=TARGET_AUTHORIZER, expected_error="Unauthorized",
+                                  event_note="REQUEST authorizer, Authorization: Bearer x (denied)"))
+            if fixture.access_token:
+                token = fixture.access_token
+                result.append(Subject(name, "authorizer", module, partial(authorizer_event, token),
+                                      variant="valid token", uses_db=spec.uses_db, target=TARGET_AUTHORIZER,
+                                      event_note="REQUEST authorizer, a valid token of a live session (allowed)"))
+        elif spec.kind == "events":
+            event, note = sample_event(name)
+            result.append(Subject(name, "events", module, partial(dict, event), uses_db=spec.uses_db, event_note=note))
+        else:
+            # Tasks run with an empty event (migrate: upgrade to head, already there).
+            result.append(Subject(name, spec.kind, module, dict, uses_db=spec.uses_db, event_note="{} (task)"))
+    return result
+
+
+# ---------------------------------------------------------------- running children
+
+
+def child_env(database_url: str, service: str, extra: dict[str, str]) -> dict[str, str]:
+    """A clean, Lambda-like environment: nothing inherited that changes how Python starts."""
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/local/bin:/usr/bin:/bin"),
+        "HOME": os.environ.get("HOME", "/tmp"),  # noqa: S108 - only a fallback HOME
+        "LANG": "C.UTF-8",
+        "TZ": "UTC",
+        "STAGE": "local",
+        "DATABASE_URL": database_url,
+        "JWT_SIGNING_KEYS": BENCH_SIGNING_KEYS,
+        "POWERTOOLS_SERVICE_NAME": service,
+        "AWS_REGION": "us-east-1",
+        "AWS_DEFAULT_REGION": "us-east-1",
+    }
+    env.update(extra)
+    return env
+
+
+def child_source(subject: Subject) -> str:
+    if subject.kind == "startup":
+        return "pass"
+    return CHILD_TEMPLATE.format(event=subject.make_event(), name=subject.name, request_id=str(uuid.uuid4()),
+                                 paths=subject.paths, module=subject.module, attr=subject.attr, marker=MARKER,
+                                 hidden=list(HIDDEN))
+
+
+def run_child(python: str, subject: Subject, env: dict[str, str], flags: Sequence[str] = ()) -> tuple[
+        dict[str, Any] | None, float, subprocess.CompletedProcess[str]]:
+    source = child_source(subject)
+    start = time.perf_counter()
+    proc = subprocess.run([python, *flags, "-c", source], cwd=ROOT, env=env, capture_output=True, text=True,
+                          timeout=300, check=False)
+    wall = (time.perf_counter() - start) * 1000
+    if subject.kind == "startup":
+        return ({} if proc.returncode == 0 else None), wall, proc
+    lines = [line for line in proc.stdout.splitlines() if line.startswith(MARKER)]
+    if proc.returncode != 0 or not lines:
+        return None, wall, proc
+    return json.loads(lines[-1][len(MARKER):]), wall, proc
+
+
+def _failure(subject: Subject, sample: dict[str, Any] | None, proc: subprocess.CompletedProcess[str]) -> str | None:
+    if sample is None:
+        tail = (proc.stderr.strip() or proc.stdout.strip()).splitlines()[-5:]
+        return f"child exited {proc.returncode}: " + " | ".join(tail)
+    error = sample.get("error")
+    if error and not (subject.expected_error and subject.expected_error in error):
+        return f"first call raised {error}"
+    status = sample.get("status")
+    if isinstance(status, int) and status >= 500:
+        return f"first call answered {status}"
+    return None
+
+
+def measure(python: str, items: list[Subject], runs: int, warmup: int, database_url: str,
+            extra_env: dict[str, str]) -> None:
+    """Round-robin: each round runs every subject once, starting one further along each time."""
+    envs = {s.label: child_env(database_url, s.name, extra_env) for s in items}
+    total = warmup + runs
+    for round_no in range(total):
+        measured = round_no >= warmup
+        label = f"round {round_no + 1 - warmup}/{runs}" if measured else f"warm-up {round_no + 1}/{warmup}"
+        shift = round_no % len(items)
+        parts = []
+        for subject in items[shift:] + items[:shift]:
+            sample, wall, proc = run_child(python, subject, envs[subject.label])
+            failure = _failure(subject, sample, proc) if subject.kind != "startup" or sample is None else None
+            if failure:
+                subject.failures.append(failure)
+            if measured:
+                subject.wall_ms.append(wall)
+                if sample:
+                    subject.samples.append(sample)
+            shown = sample["total_ms"] if sample else wall
+            parts.append(f"{subject.label} {shown:.0f}{'!' if failure else ''}")
+        progress(f"{label}: " + ", ".join(parts) + " ms")
+
+
+def progress(message: str) -> None:
+    print(f"[coldstart] {message}", file=sys.stderr, flush=True)
+
+
+# ---------------------------------------------------------------- database
+
+
+def start_database() -> tuple[Any, str]:
+    from local.postgres import EmbeddedPostgres, free_port
+
+    data_dir = ROOT / ".local" / f"bench-pg-{os.getpid()}"
+    shutil.rmtree(data_dir, ignore_errors=True)
+    server = EmbeddedPostgres(data_dir, free_port(), fast=True)
+    progress(f"starting embedded PostgreSQL in {data_dir.relative_to(ROOT)}")
+    try:
+        url = server.start()
+    except BaseException:
+        server.destroy()
+        raise
+    return server, url
+
+
+def prepare_database(url: str) -> Fixture:
+    """Our migrations; the reference app's table with the item its first request reads; the fixture caller."""
+    from sqlalchemy import create_engine
+    from sqlalchemy.orm import Session
+
+    from core.migrations import upgrade
+
+    # The parent reads settings too (the reference module at import, core.auth to sign the token).
+    os.environ.update({"STAGE": "local", "DATABASE_URL": url, "JWT_SIGNING_KEYS": BENCH_SIGNING_KEYS})
+    engine = create_engine(url)
+    try:
+        revision = upgrade(engine)
+        progress(f"migrations applied (revision {revision})")
+        from bench.reference_app.app import Base, Item
+        from bench.reference_app.app import engine as reference_engine
+
+        reference_engine.dispose()
+        Base.metadata.create_all(engine)
+        with Session(engine) as session:
+            session.merge(Item(id=1, name="reference", description="the item GET /items/1 reads", price_cents=100))
+            session.commit()
+        return seed_caller(engine)
+    finally:
+        engine.dispose()
+
+
+def seed_caller(engine: Any) -> Fixture:
+    """A user with a live sign-in session, and a valid access token for it (best effort: core may change)."""
+    from sqlalchemy.orm import Session
+
+    try:
+        from core.auth import issue_access_token
+        from core.config import get_settings
+        from core.models.auth import AuthSession
+        from core.models.user import User
+
+        get_settings.cache_clear()
+        user_id, session_id = uuid.uuid4(), uuid.uuid4()
+        with Session(engine) as session:
+            session.add(User(id=user_id, email="coldstart@example.com", username="coldstart",
+                             password_hash=secrets.token_hex(30)))  # never matches a password
+            session.flush()
+            session.add(AuthSession(id=session_id, user_id=user_id))
+            session.commit()
+        token = issue_access_token(user_id, session_id)
+    except Exception as exc:
+        progress(f"no fixture caller ({type(exc).__name__}: {exc}); protected routes use random ids")
+        return Fixture()
+    return Fixture(user_id=str(user_id), session_id=str(session_id), access_token=token)
+
+
+# ---------------------------------------------------------------- report
+
+
+def _median(values: Sequence[float]) -> float | None:
+    return statistics.median(values) if values else None
+
+
+def summarize(items: list[Subject], runs: int, python: str) -> dict[str, Any]:
+    reference = next(s for s in items if s.kind == REFERENCE)
+    startup = next(s for s in items if s.kind == "startup")
+    ref_median = _median([s["total_ms"] for s in reference.samples])
+    rows = []
+    for subject in items:
+        if subject.kind == "startup":
+            continue
+        totals = [s["total_ms"] for s in subject.samples]
+        median = _median(totals)
+        ratio = median / ref_median if median is not None and ref_median else None
+        if subject.failures:
+            verdict = "FAIL"
+        elif subject.kind == REFERENCE:
+            verdict = "ref"
+        elif subject.target is None or ratio is None:
+            verdict = "-"
+        else:
+            verdict = "OK" if ratio <= subject.target else "over"
+        last = subject.samples[-1] if subject.samples else {}
+        rows.append({
+            "function": subject.label,
+            "name": subject.name,
+            "variant": subject.variant,
+            "kind": subject.kind,
+            "uses_db": subject.uses_db,
+            "first_event": subject.event_note,
+            "runs": len(totals),
+            "median_ms": median,
+            "import_median_ms": _median([s["import_ms"] for s in subject.samples]),
+            "first_call_median_ms": _median([s["call_ms"] for s in subject.samples]),
+            "min_ms": min(totals) if totals else None,
+            "max_ms": max(totals) if totals else None,
+            "process_wall_median_ms": _median(subject.wall_ms),
+            "ratio": ratio,
+            "target": subject.target,
+            "verdict": verdict,
+            "first_response": _response(subject, last),
+            "modules_loaded": (last["modules_after_call"] - last["modules_at_start"]) if last else None,
+            "samples_ms": totals,
+            "failures": sorted(set(subject.failures)),
+        })
+    return {
+        "python": python,
+        "python_version": subprocess.run([python, "-c", "import sys; print(sys.version.split()[0])"],
+                                         capture_output=True, text=True, check=False).stdout.strip(),
+        "runs": runs,
+        "interpreter_startup_median_ms": _median(startup.wall_ms),
+        "reference_median_ms": ref_median,
+        "rows": rows,
+    }
+
+
+def _response(subject: Subject, sample: dict[str, Any]) -> str:
+    if not sample:
+        return "-"
+    error = sample.get("error")
+    if error:
+        if subject.expected_error and subject.expected_error in error:
+            return f"denied ({subject.expected_error})"
+        return "raised " + str(error)[:40]
+    if sample.get("status") is not None:
+        return str(sample["status"])
+    if sample.get("effect"):
+        return str(sample["effect"])
+    return "returned"
+
+
+def _fmt(value: float | None, spec: str = ".1f", suffix: str = "") -> str:
+    return "-" if value is None else f"{value:{spec}}{suffix}"
+
+
+def render(report: dict[str, Any]) -> str:
+    header = ["function", "kind", "median ms", "import ms", "first call ms", "ratio", "target", "", "response",
+              "modules"]
+    table = [header]
+    for row in report["rows"]:
+        kind = row["kind"] + ("" if row["uses_db"] or row["kind"] == REFERENCE else " (no db)")
+        table.append([
+            row["function"], kind, _fmt(row["median_ms"]), _fmt(row["import_median_ms"]),
+            _fmt(row["first_call_median_ms"]), _fmt(row["ratio"], ".2f", "x"),
+            _fmt(row["target"], ".2f", "x") if row["target"] is not None else "-", row["verdict"],
+            row["first_response"], str(row["modules_loaded"] if row["modules_loaded"] is not None else "-"),
+        ])
+    numeric = {2, 3, 4, 5, 6, 9}
+    widths = [max(len(r[i]) for r in table) for i in range(len(header))]
+    lines = []
+    for n, cells in enumerate(table):
+        lines.append("  ".join(c.rjust(w) if i in numeric else c.ljust(w)
+                               for i, (c, w) in enumerate(zip(cells, widths, strict=True))).rstrip())
+        if n == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    lines.append("")
+    lines.append(f"median of {report['runs']} fresh processes each, round-robin; python {report['python_version']}")
+    lines.append("median/import/first call: measured inside the child from its first statement (import + first "
+                 "invocation); each column is its own median.")
+    lines.append(f"interpreter startup (bare `python -c pass`, wall): "
+                 f"{_fmt(report['interpreter_startup_median_ms'])} ms, not included above.")
+    lines.append("ratio = median / reference median; targets: DB-backed api <= 0.60x, authorizer <= 0.25x "
+                 "(printed, not asserted).")
+    for row in report["rows"]:
+        lines.append(f"  {row['function']}: first event {row['first_event']}")
+        for failure in row["failures"]:
+            lines.append(f"  {row['function']}: FAILED: {failure}")
+    return "\n".join(lines)
+
+
+# ---------------------------------------------------------------- -X importtime
+
+
+_IMPORTTIME = re.compile(r"^import time:\s+(\d+) \|\s+(\d+) \|( *)(\S+)\s*$")
+
+
+@dataclass
+class ImportNode:
+    name: str
+    self_us: int
+    cumulative_us: int
+    children: list[ImportNode] = field(default_factory=list)
+
+
+def parse_importtime(stderr: str) -> list[ImportNode]:
+    """-X importtime prints post-order: a module's imports precede it, one level deeper."""
+    pending: list[tuple[int, ImportNode]] = []
+    for line in stderr.splitlines():
+        match = _IMPORTTIME.match(line)
+        if not match:
+            continue
+        depth = (len(match.group(3)) - 1) // 2
+        node = ImportNode(match.group(4), int(match.group(1)), int(match.group(2)))
+        while pending and pending[-1][0] > depth:
+            node.children.insert(0, pending.pop()[1])
+        pending.append((depth, node))
+    return [node for _, node in pending]
+
+
+def _walk(nodes: list[ImportNode]) -> list[ImportNode]:
+    out: list[ImportNode] = []
+    for node in nodes:
+        out.append(node)
+        out.extend(_walk(node.children))
+    return out
+
+
+def importtime_report(roots: list[ImportNode], threshold_ms: float, top: int) -> str:
+    lines = [f"import tree (cumulative >= {threshold_ms:.1f} ms; self ms / cumulative ms):"]
+
+    def show(node: ImportNode, depth: int) -> None:
+        if node.cumulative_us / 1000 < threshold_ms:
+            return
+        lines.append(f"  {'  ' * depth}{node.name}  {node.self_us / 1000:.1f} / {node.cumulative_us / 1000:.1f}")
+        for child in node.children:
+            show(child, depth + 1)
+
+    for root in roots:
+        show(root, 0)
+    by_package: dict[str, int] = {}
+    nodes = _walk(roots)
+    for node in nodes:
+        package = node.name.split(".")[0]
+        by_package[package] = by_package.get(package, 0) + node.self_us
+    total = sum(by_package.values())
+    lines.append("")
+    lines.append(f"self time by top-level package (total {total / 1000:.1f} ms in {len(nodes)} modules):")
+    for package, self_us in sorted(by_package.items(), key=lambda kv: -kv[1])[:top]:
+        count = sum(1 for n in nodes if n.name.split(".")[0] == package)
+        lines.append(f"  {package:<28} {self_us / 1000:7.1f} ms  {count:4d} modules")
+    return "\n".join(lines)
+
+
+def run_importtime(python: str, subject: Subject, database_url: str, extra_env: dict[str, str],
+                   threshold_ms: float, top: int) -> str:
+    env = child_env(database_url, subject.name, extra_env)
+    run_child(python, subject, env)  # warm the bytecode and page caches
+    sample, _, proc = run_child(python, subject, env, flags=["-X", "importtime"])
+    failure = _failure(subject, sample, proc)
+    if failure:
+        raise SystemExit(f"{subject.name}: {failure}")
+    assert sample is not None
+    head = (f"{subject.name}: import {sample['import_ms']:.1f} ms + first call {sample['call_ms']:.1f} ms "
+            f"under -X importtime (which inflates both); "
+            f"{sample['modules_after_import'] - sample['modules_at_start']} modules at import, "
+            f"{sample['modules_after_call'] - sample['modules_after_import']} more during the first call")
+    return head + "\n" + importtime_report(parse_importtime(proc.stderr), threshold_ms, top)
+
+
+# ---------------------------------------------------------------- main
+
+
+def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench.coldstart", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--runs", type=int, default=MIN_RUNS, help=f"measured children per subject (>= {MIN_RUNS})")
+    parser.add_argument("--warmup", type=int, default=1, help="unmeasured rounds first (bytecode and page caches)")
+    parser.add_argument("--only", action="append", default=[], metavar="FUNCTION",
+                        help="benchmark only these functions (repeatable); the reference always runs")
+    parser.add_argument("--json", action="store_true", help="print the report as JSON instead of the table")
+    parser.add_argument("--python", default=sys.executable, help="interpreter for the children")
+    parser.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
+                        help="extra environment for every child (repeatable)")
+    parser.add_argument("--hide", action="append", default=[], metavar="PACKAGE",
+                        help="make PACKAGE unimportable in the children, as if absent from the layer (repeatable)")
+    parser.add_argument("--importtime", metavar="SUBJECT",
+                        help=f"instead of benchmarking, show -X importtime of one subject ({REFERENCE} or a function)")
+    parser.add_argument("--threshold-ms", type=float, default=2.0, help="--importtime: smallest subtree shown")
+    parser.add_argument("--top", type=int, default=15, help="--importtime: packages listed by self time")
+    args = parser.parse_args(argv)
+    if args.runs < MIN_RUNS:
+        parser.error(f"--runs must be at least {MIN_RUNS}")
+    if args.warmup < 0:
+        parser.error("--warmup must be >= 0")
+    for item in args.env:
+        if "=" not in item:
+            parser.error(f"--env wants KEY=VALUE, not {item!r}")
+    return args
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    for path in (str(LAYER), str(ROOT)):
+        if path not in sys.path:
+            sys.path.insert(0, path)
+    extra_env = dict(item.split("=", 1) for item in args.env)
+    HIDDEN[:] = args.hide
+    check_only([*args.only, args.importtime.split(" [")[0]] if args.importtime else args.only)
+
+    server, url = start_database()
+    try:
+        fixture = prepare_database(url)
+        if args.importtime:
+            subject = pick(subjects(fixture), args.importtime)
+            print(run_importtime(args.python, subject, url, extra_env, args.threshold_ms, args.top))
+            return 0
+        items = subjects(fixture, args.only)
+        items.append(Subject(STARTUP, "startup", "", paths=[]))
+        progress(f"{len(items) - 1} subjects + interpreter baseline, {args.runs} runs each "
+                 f"(+{args.warmup} warm-up round{'s' if args.warmup != 1 else ''})")
+        measure(args.python, items, args.runs, args.warmup, url, extra_env)
+    finally:
+        progress("stopping PostgreSQL")
+        server.destroy()
+
+    report = summarize(items, args.runs, args.python)
+    print(json.dumps(report, indent=2) if args.json else render(report))
+    return 1 if any(row["failures"] for row in report["rows"]) else 0
+
+
+def pick(items: list[Subject], wanted: str) -> Subject:
+    """By label ("authorizer [valid token]") or, failing that, the first subject of that name."""
+    for subject in items:
+        if subject.label == wanted:
+            return subject
+    for subject in items:
+        if subject.name == wanted:
+            return subject
+    raise SystemExit(f"no subject {wanted!r}; there are: {', '.join(s.label for s in items)}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
