@@ -11,6 +11,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
+from core import db
 from core.auth import verify_access_token
 from core.errors import Unauthorized
 
@@ -31,12 +32,7 @@ def _bearer_token(event: dict[str, Any]) -> str | None:
 
 
 def _session_is_active(session_id: str, user_id: str) -> bool:
-    from sqlalchemy import text
-
-    from core import db
-
-    with db.read_connection() as conn:
-        return conn.execute(text(_ACTIVE_SESSION), {"sid": session_id, "uid": user_id}).first() is not None
+    return bool(db.lean_query(_ACTIVE_SESSION, sid=session_id, uid=user_id))
 
 
 def _api_wide(method_arn: str) -> str:

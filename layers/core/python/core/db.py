@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import socket
 import ssl
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote, urlsplit
 
 from core.config import Settings, get_settings
 from core.errors import AppError, Unavailable
@@ -53,6 +55,18 @@ def _iam_token(settings: Settings) -> str:
     )
 
 
+def _secure_params(settings: Settings, password: str | None) -> dict[str, Any]:
+    """Timeout, TLS and credentials for a new connection, however it is opened."""
+    params: dict[str, Any] = {"timeout": settings.db_connect_timeout_s}
+    if settings.is_cloud:
+        params["ssl_context"] = _tls_context()
+    if settings.is_cloud and settings.db_iam_auth:
+        params["password"] = _iam_token(settings)
+    elif password or settings.db_password:
+        params["password"] = password or settings.db_password
+    return params
+
+
 def _url(settings: Settings) -> Any:
     from sqlalchemy.engine import URL, make_url
 
@@ -84,13 +98,7 @@ def create_engine_for(settings: Settings) -> Engine:
 
     @event.listens_for(engine, "do_connect")
     def _connect(dialect: Any, conn_rec: Any, cargs: Any, cparams: dict[str, Any]) -> Any:
-        cparams["timeout"] = settings.db_connect_timeout_s
-        if settings.is_cloud:
-            cparams["ssl_context"] = _tls_context()
-            if settings.db_iam_auth:
-                cparams["password"] = _iam_token(settings)
-        if settings.db_password and "password" not in cparams:
-            cparams["password"] = settings.db_password
+        cparams.update(_secure_params(settings, cparams.get("password")))
         if "unix_sock" in cparams:
             return None  # let the dialect connect as usual
         # pg8000.connect() has no `sock` argument, its Connection class does.
@@ -118,16 +126,24 @@ def dispose_engine() -> None:
     if _engine is not None:
         _engine.dispose()
     _engine = None
+    close_lean()
 
 
 def _is_connection_error(exc: BaseException) -> bool:
+    if isinstance(exc, (ConnectionError, TimeoutError, socket.timeout, OSError)):
+        return True
+    module = type(exc).__module__
+    if module.startswith("pg8000"):
+        from pg8000.exceptions import InterfaceError
+
+        return isinstance(exc, InterfaceError)
+    if not module.startswith("sqlalchemy"):
+        return False
     from sqlalchemy import exc as sa_exc
 
     if isinstance(exc, sa_exc.DBAPIError) and exc.connection_invalidated:
         return True
-    if isinstance(exc, (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError)):
-        return True
-    return isinstance(exc, (ConnectionError, TimeoutError, socket.timeout))
+    return isinstance(exc, (sa_exc.OperationalError, sa_exc.InterfaceError, sa_exc.TimeoutError))
 
 
 @contextmanager
@@ -168,15 +184,59 @@ def session_scope() -> Iterator[Session]:
 
 
 def ping() -> None:
-    """One round trip without the ORM (health checks stay cheap to import)."""
-    from sqlalchemy import text
-
-    with _database_errors(), get_engine().connect() as conn:
-        conn.execute(text("SELECT 1"))
+    """One round trip on the lean connection (health checks stay cheap to start)."""
+    lean_query("SELECT 1")
 
 
-@contextmanager
-def read_connection() -> Iterator[Any]:
-    """A Core connection for a single read (the authorizer: no ORM import)."""
-    with _database_errors(), get_engine().connect() as conn:
-        yield conn
+# A plain pg8000 connection for the two paths that must start fast (the
+# authorizer and the health check): SQLAlchemy's import alone costs them more
+# than their whole budget. Same socket, TLS and credential rules; one per container.
+_lean: Any = None
+_lean_opened_at = 0.0
+
+
+def _lean_connect(settings: Settings) -> Any:
+    import pg8000.native
+
+    if settings.database_url:
+        parts = urlsplit(settings.database_url)
+        host, port = parts.hostname or "127.0.0.1", parts.port or 5432
+        user, database = unquote(parts.username or ""), parts.path.lstrip("/") or "postgres"
+        password = unquote(parts.password) if parts.password else None
+    else:
+        host, port = settings.db_host or "", settings.db_port
+        user, database, password = settings.db_user, settings.db_name, None
+    sock = _open_socket(host, port, settings.db_connect_timeout_s)
+    try:
+        params = _secure_params(settings, password)
+        return pg8000.native.Connection(user, host=host, port=port, database=database, sock=sock, **params)
+    except BaseException:
+        sock.close()
+        raise
+
+
+def lean_query(sql: str, **params: Any) -> list[Any]:
+    """Run one statement on the lean connection; reconnect once if it went stale."""
+    global _lean, _lean_opened_at
+    settings = get_settings()
+    with _database_errors():
+        for attempt in (1, 2):
+            fresh = _lean is None or time.monotonic() - _lean_opened_at > settings.db_pool_recycle_s
+            if fresh:
+                close_lean()
+                _lean, _lean_opened_at = _lean_connect(settings), time.monotonic()
+            try:
+                return list(_lean.run(sql, **params))
+            except Exception as exc:
+                close_lean()
+                if fresh or attempt == 2 or not _is_connection_error(exc):
+                    raise
+    raise AssertionError("unreachable")
+
+
+def close_lean() -> None:
+    global _lean
+    if _lean is not None:
+        with suppress(Exception):
+            _lean.close()
+    _lean = None
