@@ -1,0 +1,250 @@
+"""`make dev`: the whole backend in one process, like the cloud but on a laptop.
+
+Embedded PostgreSQL (data kept in LOCAL_DATA_DIR/pgdata, default .local/),
+migrations, moto for S3/SQS with the resources CDK would create, one event pump
+per event function and the API Gateway emulator. DATABASE_URL or
+AWS_ENDPOINT_URL point it at real services instead. Ctrl-C or SIGTERM stops
+everything in reverse order and exits 0.
+
+Environment: LOCAL_API_PORT (3000), LOCAL_PG_PORT (54329), LOCAL_AWS_PORT (4566),
+LOCAL_DATA_DIR (.local), ASSETS_BUCKET (assets-local).
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from local.postgres import EmbeddedPostgres
+
+ROOT = Path(__file__).resolve().parent.parent
+STEPS = 5
+
+
+def add_import_paths() -> None:
+    """What pytest's `pythonpath` does, for `python -m local.<tool>` (the layer and function folders)."""
+    for path in (ROOT, ROOT / "functions", ROOT / "layers" / "core" / "python"):
+        if str(path) not in sys.path:
+            sys.path.insert(0, str(path))
+
+
+def _env_int(name: str, default: int) -> int:
+    return int(os.environ.get(name) or default)
+
+
+def data_dir() -> Path:
+    return Path(os.environ.get("LOCAL_DATA_DIR") or ROOT / ".local").resolve()
+
+
+def reset_app_state() -> None:
+    """Settings are read once per container; after changing the environment, read them again."""
+    from core import db
+    from core.config import get_settings
+
+    db.dispose_engine()
+    get_settings.cache_clear()
+
+
+def local_signing_keys() -> None:
+    """JWT_SIGNING_KEYS for the functions unless configured: one random key generated into the
+    data dir on first use (never hard-coded), kept so tokens survive a restart."""
+    if os.environ.get("JWT_SIGNING_KEYS") or os.environ.get("JWT_SECRET_ARN"):
+        return
+    path = data_dir() / "jwt-signing-keys"
+    if not path.exists():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as out:
+            out.write(f"local-1:{secrets.token_urlsafe(48)}\n")
+    os.environ["JWT_SIGNING_KEYS"] = path.read_text().strip()
+
+
+def embedded_database(*, reuse_running: bool) -> tuple[str, EmbeddedPostgres | None]:
+    """The embedded server under data_dir(); (url, server to stop later or None).
+
+    reuse_running: if `make dev` already serves this data directory, use it and
+    leave it alone (starting would stop it first, as a stale server).
+    """
+    from local.postgres import EmbeddedPostgres, port_is_open
+
+    server = EmbeddedPostgres(data_dir() / "pgdata", _env_int("LOCAL_PG_PORT", 54329))
+    running = (server.data_dir / "postmaster.pid").exists() and port_is_open(server.host, server.port)
+    if reuse_running and running:
+        return server.url(), None
+    return server.start(), server
+
+
+def migrate(url: str) -> str | None:
+    from core import db
+    from core.migrations import upgrade
+
+    os.environ["DATABASE_URL"] = url
+    reset_app_state()
+    return upgrade(db.get_engine())
+
+
+@contextmanager
+def local_database(*, reuse_running: bool = True) -> Iterator[str]:
+    """For `make invoke`: DATABASE_URL if set, else the embedded server, migrated, stopped afterwards."""
+    local_signing_keys()
+    if os.environ.get("DATABASE_URL"):
+        yield os.environ["DATABASE_URL"]
+        return
+    url, server = embedded_database(reuse_running=reuse_running)
+    try:
+        migrate(url)
+        yield url
+    finally:
+        reset_app_state()
+        if server is not None:
+            server.stop()
+
+
+def _step(n: int, text: str) -> None:
+    print(f"[{n}/{STEPS}] {text} ...", flush=True)
+
+
+def _safely(name: str, stop: Callable[[], object]) -> Callable[[], None]:
+    """A cleanup that reports its failure instead of skipping the ones after it."""
+
+    def run() -> None:
+        print(f"[stop] {name}", flush=True)
+        try:
+            stop()
+        except Exception as exc:  # noqa: BLE001 - keep stopping the rest
+            print(f"[stop] {name} failed: {exc}", file=sys.stderr, flush=True)
+
+    return run
+
+
+def _hide_password(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def start(cleanup: ExitStack) -> list[str]:
+    """Start every piece, registering how to stop it; returns the banner lines."""
+    from local.aws import LocalAws
+    from local.gateway import Gateway, GatewayServer
+    from local.pump import SqsPump
+
+    os.environ.update({"STAGE": "local", "DB_POOL_SIZE": "10"})
+    local_signing_keys()
+    api_port = _env_int("LOCAL_API_PORT", 3000)
+    try:  # bind first: a busy port fails before anything starts
+        gateway = GatewayServer(Gateway(), "127.0.0.1", api_port)
+    except OSError as exc:
+        raise RuntimeError(f"port 127.0.0.1:{api_port} is taken; set LOCAL_API_PORT to another port") from exc
+    cleanup.callback(gateway.server_close)
+
+    if os.environ.get("DATABASE_URL"):
+        _step(1, "using PostgreSQL from DATABASE_URL")
+        url = os.environ["DATABASE_URL"]
+    else:
+        _step(1, f"starting PostgreSQL on port {_env_int('LOCAL_PG_PORT', 54329)} (data in {data_dir() / 'pgdata'})")
+        url, server = embedded_database(reuse_running=False)
+        if server is not None:
+            cleanup.callback(_safely("PostgreSQL", server.stop))
+    cleanup.callback(reset_app_state)  # pooled connections close before the server stops
+
+    _step(2, "applying migrations")
+    print(f"      at revision {migrate(url)}", flush=True)
+
+    from core.config import get_settings
+
+    endpoint = os.environ.get("AWS_ENDPOINT_URL")
+    aws = LocalAws(
+        port=_env_int("LOCAL_AWS_PORT", 4566),
+        endpoint_url=endpoint,
+        bucket=os.environ.get("ASSETS_BUCKET") or "assets-local",
+        cors_origins=get_settings().cors_allowed_origins,
+    )
+    _step(3, f"using S3/SQS at {endpoint}" if endpoint else f"starting moto (S3, SQS) on {aws.endpoint_url}")
+    if aws.uses_moto:
+        cleanup.callback(_safely("moto", aws.stop))
+    resources = aws.start()
+    os.environ.update(resources.env())
+    reset_app_state()
+
+    from core.routes import FUNCTIONS
+
+    event_functions = [f for f in FUNCTIONS if f.kind == "events" and f.queue]
+    _step(4, f"starting event pumps: {', '.join(f.name for f in event_functions) or 'none (no event functions yet)'}")
+    for spec in event_functions:
+        pump = SqsPump(spec.name, resources.queue_urls[str(spec.queue)], aws.client("sqs"))
+        pump.start()
+        cleanup.callback(_safely(f"pump {spec.name}", pump.stop))
+
+    _step(5, f"starting API gateway on {gateway.url}")
+    gateway.start()
+    cleanup.callback(_safely("gateway", gateway.stop))  # first to stop: no request meets a stopped service
+
+    queues = [f"{name}: {q} (DLQ {resources.dlq_urls[name]})" for name, q in resources.queue_urls.items()]
+    return [
+        f"API       {gateway.url}/api/v1",
+        f"Docs      {gateway.url}/docs",
+        f"Health    {gateway.url}/api/v1/health",
+        f"Database  {_hide_password(url)}",
+        f"Bucket    {resources.bucket} (endpoint {resources.endpoint_url})",
+        *(f"Queue     {q}" for q in queues),
+    ]
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    raise KeyboardInterrupt
+
+
+def _exit_with_parent() -> None:
+    """LOCAL_EXIT_WITH_PARENT=1 (the e2e tests): a killed test run must not leave a stack behind."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
+def main() -> int:
+    signal.signal(signal.SIGTERM, _interrupt)  # SIGINT already raises KeyboardInterrupt
+    if os.environ.get("LOCAL_EXIT_WITH_PARENT") == "1":
+        _exit_with_parent()
+    cleanup = ExitStack()
+    code = 0
+    started = time.monotonic()
+    try:
+        banner = start(cleanup)
+        print(f"\nLocal stack ready in {time.monotonic() - started:.1f}s", flush=True)
+        for line in banner:
+            print(f"  {line}", flush=True)
+        print("Ctrl-C stops everything.\n", flush=True)
+        while True:
+            signal.pause()
+    except KeyboardInterrupt:
+        print("\nstopping ...", flush=True)
+    except Exception as exc:  # noqa: BLE001 - report the failed step, then stop what did start
+        print(f"local stack failed: {exc}", file=sys.stderr, flush=True)
+        code = 1
+    finally:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the cleanup short
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        cleanup.close()
+    print("stopped", flush=True)
+    return code
+
+
+if __name__ == "__main__":
+    add_import_paths()
+    raise SystemExit(main())
