@@ -55,8 +55,9 @@ invoke: install ## Invoke a handler in-process: make invoke FN=ops EVENT=events/
 openapi: install ## Regenerate functions/ops/openapi.json from the handlers
 	$(PY) -m local.openapi
 
-bench: install ## Cold start of every function vs the reference app
+bench: install ## Cold start of every function vs the reference app; warm authorizer latency
 	$(PY) -m bench.coldstart
+	$(PY) -m bench.authorizer
 
 clean: ## Remove build output and local data (keeps .venv)
 	rm -rf .build cdk.out .local .pytest_cache .mypy_cache .ruff_cache
