@@ -43,7 +43,7 @@ test-fast: install ## Unit and integration tests only
 lint: install ## ruff and mypy
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check layers functions local
-	$(VENV)/bin/mypy layers/core/python/core functions local infra_cdk bench
+	$(VENV)/bin/mypy layers/core/python/core functions local infra_cdk bench tests/infra
 
 synth: install ## Synthesize the CDK app: make synth STAGE=dev|staging|prod
 	$(CDK) synth -c stage=$(STAGE) --quiet

@@ -6,18 +6,38 @@ half-migrated schema.
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from aws_lambda_powertools import Logger
 
 from core import db
+from core.errors import Unavailable
 from core.migrations import upgrade
 
 logger = Logger(service="migrate")
 
 
+# On a first deploy the proxy's targets may take a few minutes to become available.
+CONNECT_ATTEMPTS = 12
+CONNECT_BACKOFF_S = 10.0
+
+
+def _wait_for_database() -> None:
+    for attempt in range(1, CONNECT_ATTEMPTS + 1):
+        try:
+            db.ping()
+            return
+        except Unavailable:
+            if attempt == CONNECT_ATTEMPTS:
+                raise
+            logger.warning("database not reachable yet", extra={"attempt": attempt})
+            time.sleep(CONNECT_BACKOFF_S)
+
+
 def handler(event: dict[str, Any] | None, context: Any) -> dict[str, Any]:
     target = (event or {}).get("revision", "head")
+    _wait_for_database()
     logger.info("applying migrations", extra={"target": target})
     revision = upgrade(db.get_engine(), target)
     logger.info("migrations applied", extra={"revision": revision})

@@ -50,9 +50,10 @@ def _keys_from_secret(arn: str) -> SigningKeys:
     import boto3  # only when the keys live in Secrets Manager
 
     raw = boto3.client("secretsmanager").get_secret_value(SecretId=arn)["SecretString"]
-    # {"keys": {"<kid>": "<secret>", ...}}, the signing key first.
     document = json.loads(raw)
-    return _parse_pairs([f"{kid}:{secret}" for kid, secret in document["keys"].items()])
+    if "keys" in document:  # {"keys": {"<kid>": "<secret>", ...}}, the signing key first (rotation)
+        return _parse_pairs([f"{kid}:{secret}" for kid, secret in document["keys"].items()])
+    return _parse_pairs([f"{document['kid']}:{document['secret']}"])  # as CDK generates it
 
 
 @lru_cache(maxsize=1)

@@ -34,6 +34,11 @@ class Settings(BaseModel):
     db_pool_size: int = Field(default=1, ge=1, le=50)
     assets_bucket: str | None = None
     media_queue_url: str | None = None
+    # CloudFront domain serving public variants/post images; unset: short presigned GETs.
+    cdn_domain: str | None = None
+    presigned_get_ttl_s: int = Field(default=300, ge=1, le=3600)
+    upload_url_ttl_s: int = Field(default=900, ge=60, le=3600)
+    post_image_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
     cors_allowed_origins: tuple[str, ...] = ("http://localhost:3000", "http://127.0.0.1:3000")
     hsts_max_age_s: int = 63072000
     # Auth. Keys are "kid:secret" pairs, the first one signs; in the cloud they

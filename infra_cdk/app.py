@@ -1,0 +1,93 @@
+"""Entry point of the CDK app: `cdk synth -c stage=dev|staging|prod` (cdk.json runs this module).
+
+`build_app(stage)` builds the whole app in-process (the infra tests use it); `main()` builds
+it from the CLI's context and synthesizes. cdk-nag's AwsSolutions pack runs as a validation
+plugin at synth time, so an unacknowledged finding fails the synth.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import aws_cdk as cdk
+
+from infra_cdk import nag
+from infra_cdk.config import APP_NAME, StageConfig, stage_config, validate_stage
+from infra_cdk.stacks.api import ApiStack
+from infra_cdk.stacks.data import DataStack
+from infra_cdk.stacks.network import NetworkStack
+
+ROOT = Path(__file__).resolve().parent.parent
+CDK_JSON = ROOT / "cdk.json"
+
+
+def cdk_json_context() -> dict[str, Any]:
+    """The context block of cdk.json (feature flags, stage settings) for in-process apps;
+    under the CLI it arrives through the environment too, and the CLI's values win."""
+    return dict(json.loads(CDK_JSON.read_text(encoding="utf-8")).get("context", {}))
+
+
+def stack_name(stage: str, part: str) -> str:
+    return f"{APP_NAME.capitalize()}-{stage}-{part}"
+
+
+def build_app(stage: str | None = None, *, outdir: str | None = None) -> cdk.App:
+    """The app for one stage. `stage` None means: from context (`-c stage=...`, cdk.json default)."""
+    app = cdk.App(
+        context=cdk_json_context(),
+        post_cli_context={"stage": stage} if stage is not None else None,
+        outdir=outdir,
+    )
+    name = validate_stage(app.node.try_get_context("stage"))
+    config = stage_config(name, (app.node.try_get_context("stages") or {}).get(name))
+    build_stacks(app, config)
+    nag.add_checks(app)
+    return app
+
+
+def build_stacks(app: cdk.App, config: StageConfig) -> dict[str, cdk.Stack]:
+    # AWS::RDS::DBProxyTargetGroup takes no Tags (CloudFormation rejects them).
+    untaggable = ["AWS::RDS::DBProxyTargetGroup"]
+    cdk.Tags.of(app).add("app", APP_NAME, exclude_resource_types=untaggable)
+    cdk.Tags.of(app).add("stage", config.stage, exclude_resource_types=untaggable)
+
+    network = NetworkStack(
+        app,
+        stack_name(config.stage, "Network"),
+        config=config,
+        description=f"{APP_NAME} {config.stage}: VPC, isolated subnets, VPC endpoints",
+    )
+    data = DataStack(
+        app,
+        stack_name(config.stage, "Data"),
+        config=config,
+        vpc=network.vpc,
+        secrets_manager_endpoint=network.secrets_manager_endpoint,
+        description=f"{APP_NAME} {config.stage}: Aurora Serverless v2 PostgreSQL, RDS Proxy",
+    )
+    api = ApiStack(
+        app,
+        stack_name(config.stage, "Api"),
+        config=config,
+        vpc=network.vpc,
+        db_clients=data.db_clients,
+        proxy=data.proxy,
+        description=f"{APP_NAME} {config.stage}: REST API, functions, layers, WAF",
+    )
+    return {"network": network, "data": data, "api": api}
+
+
+def main() -> None:
+    try:
+        app = build_app()
+    except ValueError as exc:  # a bad stage or stage setting: say so without a traceback
+        print(f"error: {exc}", file=sys.stderr)
+        raise SystemExit(2) from exc
+    app.synth()
+
+
+if __name__ == "__main__":
+    main()

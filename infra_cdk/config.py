@@ -1,0 +1,108 @@
+"""Per-stage settings: built-in defaults, overridable from cdk.json context.
+
+`cdk.json` holds `"stages": {"<stage>": {"<camelCaseKey>": value}}`; only the keys
+of `StageConfig` are accepted, so a typo fails the synth instead of being ignored.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+STAGES = ("dev", "staging", "prod")
+APP_NAME = "social"
+# The database name and the one database user the functions connect as (IAM auth via RDS Proxy).
+DB_NAME = "app"
+DB_USER = "app"
+DB_PORT = 5432
+LOG_RETENTION_DAYS = (30, 60, 90, 180, 365)
+
+
+@dataclass(frozen=True)
+class StageConfig:
+    stage: str
+    # Distinct per stage so stages could be peered later.
+    vpc_cidr: str = "10.10.0.0/16"
+    # Aurora Serverless v2 capacity range, in ACUs.
+    min_acu: float = 0.5
+    max_acu: float = 4.0
+    # Serverless v2 readers (0 = writer only). Readers give a failover target in another AZ.
+    db_readers: int = 0
+    # prod: deletion protection on the cluster and a final snapshot when it is removed.
+    protect_data: bool = False
+    log_level: str = "INFO"
+    log_retention_days: int = 30
+    # API Gateway stage throttling (steady requests/s and burst).
+    throttle_rate: int = 50
+    throttle_burst: int = 100
+    # WAF rate-based rule: requests per client IP per 5 minutes before it blocks.
+    waf_rate_limit: int = 1000
+    # Browser origins allowed by CORS. Placeholders: set the real front-end origins in cdk.json.
+    cors_allowed_origins: tuple[str, ...] = ("https://example.com",)
+
+    @property
+    def prefix(self) -> str:
+        """Name prefix of physical resources: social-<stage>."""
+        return f"{APP_NAME}-{self.stage}"
+
+    @property
+    def is_prod(self) -> bool:
+        return self.stage == "prod"
+
+
+_DEFAULTS: dict[str, dict[str, Any]] = {
+    "dev": {"log_level": "DEBUG", "cors_allowed_origins": ("https://dev.example.com",)},
+    "staging": {
+        "vpc_cidr": "10.20.0.0/16",
+        "throttle_rate": 100,
+        "throttle_burst": 200,
+        "cors_allowed_origins": ("https://staging.example.com",),
+    },
+    "prod": {
+        "vpc_cidr": "10.30.0.0/16",
+        "min_acu": 1.0,
+        "max_acu": 8.0,
+        "db_readers": 1,
+        "protect_data": True,
+        "throttle_rate": 500,
+        "throttle_burst": 1000,
+        "waf_rate_limit": 2000,
+    },
+}
+
+
+_ORIGIN = re.compile(r"^(\*|https://[^/\s,]+|http://(localhost|127\.0\.0\.1)(:\d+)?)$")
+
+
+def _snake(name: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", name).lower()
+
+
+def validate_stage(stage: object) -> str:
+    if stage not in STAGES:
+        raise ValueError(f"stage must be one of {', '.join(STAGES)} (-c stage=...), got {stage!r}")
+    return str(stage)
+
+
+def stage_config(stage: str, overrides: Mapping[str, Any] | None = None) -> StageConfig:
+    """Defaults of the stage, then the `stages.<stage>` block of cdk.json context."""
+    stage = validate_stage(stage)
+    values: dict[str, Any] = dict(_DEFAULTS[stage])
+    known = {f.name for f in dataclasses.fields(StageConfig)} - {"stage"}
+    for key, value in (overrides or {}).items():
+        field = _snake(key)
+        if field not in known:
+            raise ValueError(f"unknown key {key!r} in context stages.{stage}; known: {sorted(known)}")
+        values[field] = tuple(value) if isinstance(value, list) else value
+    config = StageConfig(stage=stage, **values)
+    if not 0 < config.min_acu <= config.max_acu:
+        raise ValueError(f"stages.{stage}: need 0 < minAcu <= maxAcu")
+    if config.log_retention_days not in LOG_RETENTION_DAYS:
+        raise ValueError(f"stages.{stage}.logRetentionDays: one of {LOG_RETENTION_DAYS}")
+    bad = [o for o in config.cors_allowed_origins if not _ORIGIN.match(o)]
+    if not config.cors_allowed_origins or bad:
+        raise ValueError(f"stages.{stage}.corsAllowedOrigins: https:// origins (or http://localhost), not {bad}")
+    return config

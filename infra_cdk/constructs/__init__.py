@@ -1,0 +1,1 @@
+"""Reusable constructs: the function factory, and one construct per feature as features appear."""

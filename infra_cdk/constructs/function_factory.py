@@ -1,0 +1,170 @@
+"""The one factory that turns a `core.routes.FunctionSpec` into a Lambda function."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_rds as rds
+from constructs import Construct
+
+from core.routes import FunctionSpec
+from infra_cdk import packaging
+from infra_cdk.config import DB_NAME, DB_PORT, DB_USER, StageConfig
+from infra_cdk.nag import acknowledge
+
+RUNTIME = lambda_.Runtime.PYTHON_3_12
+ARCHITECTURE = lambda_.Architecture.ARM_64
+
+
+@dataclass(frozen=True)
+class Sizing:
+    memory_mb: int
+    timeout: Duration
+
+
+# Per function kind. API timeouts stay well under API Gateway's 29 s integration limit.
+SIZING: Mapping[str, Sizing] = {
+    "api": Sizing(512, Duration.seconds(10)),
+    "authorizer": Sizing(512, Duration.seconds(5)),
+    "events": Sizing(1024, Duration.minutes(1)),
+    "task": Sizing(1024, Duration.minutes(5)),
+}
+
+_RETENTION = {
+    30: logs.RetentionDays.ONE_MONTH,
+    60: logs.RetentionDays.TWO_MONTHS,
+    90: logs.RetentionDays.THREE_MONTHS,
+    180: logs.RetentionDays.SIX_MONTHS,
+    365: logs.RetentionDays.ONE_YEAR,
+}
+
+_LOG_LEVELS = {
+    "DEBUG": lambda_.ApplicationLogLevel.DEBUG,
+    "INFO": lambda_.ApplicationLogLevel.INFO,
+    "WARNING": lambda_.ApplicationLogLevel.WARN,
+    "ERROR": lambda_.ApplicationLogLevel.ERROR,
+}
+
+
+@dataclass(frozen=True)
+class FunctionWiring:
+    """What every function of a stage shares."""
+
+    config: StageConfig
+    layers: Sequence[lambda_.ILayerVersion]
+    vpc: ec2.IVpc
+    db_clients: ec2.ISecurityGroup
+    proxy: rds.IDatabaseProxy
+
+
+def function_name(config: StageConfig, spec: FunctionSpec) -> str:
+    return f"{config.prefix}-{spec.name}"
+
+
+def make_function(
+    scope: Construct,
+    spec: FunctionSpec,
+    wiring: FunctionWiring,
+    *,
+    environment: Mapping[str, str] | None = None,
+) -> lambda_.Function:
+    """A function of the suite: python3.12 on arm64 with both layers, JSON logs, X-Ray, and
+    (when it uses the database) the VPC, the db-clients group and `rds-db:connect` as `app`."""
+    config = wiring.config
+    sizing = SIZING[spec.kind]
+    name = function_name(config, spec)
+    construct_id = "".join(part.capitalize() for part in spec.name.split("_"))
+
+    log_group = logs.LogGroup(
+        scope,
+        f"{construct_id}Logs",
+        log_group_name=f"/aws/lambda/{name}",
+        retention=_RETENTION[config.log_retention_days],
+        removal_policy=RemovalPolicy.RETAIN if config.is_prod else RemovalPolicy.DESTROY,
+    )
+    # An explicit role with inline, resource-scoped statements instead of the broad
+    # AWSLambdaBasicExecutionRole / AWSLambdaVPCAccessExecutionRole managed policies.
+    role = iam.Role(
+        scope,
+        f"{construct_id}Role",
+        assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"),
+        description=f"{name}: {spec.description}"[:1000],
+    )
+    log_group.grant_write(role)
+
+    env = {
+        "STAGE": config.stage,
+        "POWERTOOLS_SERVICE_NAME": spec.name,
+        "POWERTOOLS_LOG_LEVEL": config.log_level,
+        "CORS_ALLOWED_ORIGINS": ",".join(config.cors_allowed_origins),
+    }
+    if spec.uses_db:
+        env |= {
+            "DB_HOST": wiring.proxy.endpoint,
+            "DB_PORT": str(DB_PORT),
+            "DB_NAME": DB_NAME,
+            "DB_USER": DB_USER,
+            "DB_IAM_AUTH": "true",
+        }
+        # Lambda manages the function's network interfaces with these; EC2 does not
+        # support resource-level permissions for them, hence Resource "*".
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=[
+                    "ec2:CreateNetworkInterface",
+                    "ec2:DescribeNetworkInterfaces",
+                    "ec2:DescribeSubnets",
+                    "ec2:DeleteNetworkInterface",
+                    "ec2:AssignPrivateIpAddresses",
+                    "ec2:UnassignPrivateIpAddresses",
+                ],
+                resources=["*"],
+            )
+        )
+    env |= dict(environment or {})
+
+    fn = lambda_.Function(
+        scope,
+        construct_id,
+        function_name=name,
+        description=spec.description,
+        runtime=RUNTIME,
+        architecture=ARCHITECTURE,
+        code=lambda_.Code.from_asset(str(packaging.function_code(spec.name))),
+        handler=f"{spec.name}.handler.handler",
+        layers=list(wiring.layers),
+        memory_size=sizing.memory_mb,
+        timeout=sizing.timeout,
+        role=role,
+        environment=env,
+        log_group=log_group,
+        logging_format=lambda_.LoggingFormat.JSON,
+        application_log_level_v2=_LOG_LEVELS[config.log_level],
+        system_log_level_v2=lambda_.SystemLogLevel.INFO,
+        tracing=lambda_.Tracing.ACTIVE,
+        vpc=wiring.vpc if spec.uses_db else None,
+        vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED) if spec.uses_db else None,
+        security_groups=[wiring.db_clients] if spec.uses_db else None,
+    )
+    if spec.uses_db:
+        wiring.proxy.grant_connect(fn, DB_USER)
+
+    acknowledge(
+        role,
+        "AwsSolutions-IAM5[Resource::*]",
+        "Only actions without resource-level permissions use '*': X-Ray PutTraceSegments/PutTelemetryRecords "
+        "(added by active tracing) and the EC2 network-interface actions Lambda needs to run in the VPC.",
+    )
+    acknowledge(
+        fn,
+        "AwsSolutions-L1",
+        "python3.12 is pinned on purpose: the deps layer is built for cp312 wheels "
+        "(infra_cdk/packaging.py); runtime and layer move together in one change.",
+    )
+    return fn

@@ -1,0 +1,197 @@
+"""Lambda code and layers, packaged without Docker.
+
+- "core" layer: `layers/core/python` copied to `<build>/python/` (imports as `core` from /opt/python).
+- "deps" layer: `layers/deps/requirements.txt` installed with pip for the Lambda platform
+  (manylinux2014 aarch64, CPython 3.12, wheels only) into `<build>/python/`, minus what the
+  runtime already has (boto3, botocore, s3transfer) and minus bytecode.
+- function code: `functions/<name>/` copied to `<build>/<name>/`, so the asset holds only
+  that package and the handler is `<name>.handler.handler`.
+
+Every build lands in `.build/<kind>/<key>/`, where the key hashes the inputs, so repeated
+synths and test runs reuse it. Builds are made in a temporary directory and renamed into
+place under a file lock, so concurrent synths (pytest-xdist workers, a CLI synth) are safe.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import shutil
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BUILD_DIR = ROOT / ".build"
+CORE_SRC = ROOT / "layers" / "core" / "python"
+DEPS_REQUIREMENTS = ROOT / "layers" / "deps" / "requirements.txt"
+FUNCTIONS_DIR = ROOT / "functions"
+
+# Bump to invalidate every cached build when the recipe below changes.
+RECIPE = "1"
+LAMBDA_PYTHON = "3.12"
+PIP_TARGET_ARGS = (
+    "--platform",
+    "manylinux2014_aarch64",
+    "--implementation",
+    "cp",
+    "--python-version",
+    LAMBDA_PYTHON,
+    "--only-binary=:all:",
+)
+# Provided by the Lambda Python runtime; shipping them again only adds size and version skew.
+RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer")
+IGNORED = ("__pycache__", "*.pyc", "*.pyo", ".pytest_cache", ".mypy_cache", ".DS_Store")
+KEEP_BUILDS = 3
+
+
+class PackagingError(RuntimeError):
+    pass
+
+
+def log(message: str) -> None:
+    print(f"[packaging] {message}", file=sys.stderr, flush=True)
+
+
+def _ignored(path: Path) -> bool:
+    return any(path.match(pattern) for pattern in IGNORED) or "__pycache__" in path.parts
+
+
+def tree_hash(root: Path, *extra: str) -> str:
+    """Hash of every file's relative path and bytes under root (bytecode ignored)."""
+    digest = hashlib.sha256()
+    for part in (RECIPE, *extra):
+        digest.update(part.encode() + b"\0")
+    for path in sorted(p for p in root.rglob("*") if p.is_file() and not _ignored(p.relative_to(root))):
+        digest.update(path.relative_to(root).as_posix().encode() + b"\0")
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    return digest.hexdigest()[:20]
+
+
+@contextmanager
+def _lock(kind_dir: Path) -> Iterator[None]:
+    kind_dir.mkdir(parents=True, exist_ok=True)
+    with (kind_dir / ".lock").open("w") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def _prune(kind_dir: Path, keep: Path) -> None:
+    """Keep the newest few builds of a kind (and drop leftovers of interrupted ones)."""
+    others = sorted(
+        (p for p in kind_dir.iterdir() if p.is_dir() and p != keep),
+        key=lambda p: p.stat().st_mtime,
+        reverse=True,
+    )
+    leftovers = [p for p in others if p.name.startswith(".")]
+    older = [p for p in others if not p.name.startswith(".")][KEEP_BUILDS - 1 :]
+    for stale in leftovers + older:
+        shutil.rmtree(stale, ignore_errors=True)
+
+
+def cached_build(kind: str, key: str, build: Callable[[Path], None]) -> Path:
+    """`.build/<kind>/<key>`, made by build(tmpdir) once and reused while the key holds."""
+    kind_dir = BUILD_DIR / kind
+    final = kind_dir / key
+    if final.is_dir():
+        return final
+    with _lock(kind_dir):
+        if final.is_dir():  # another process built it while we waited
+            return final
+        tmp = Path(tempfile.mkdtemp(prefix=f".{key}-", dir=kind_dir))
+        try:
+            build(tmp)
+            tmp.rename(final)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        _prune(kind_dir, keep=final)
+    return final
+
+
+def _copy_tree(src: Path, dest: Path) -> None:
+    shutil.copytree(src, dest, ignore=shutil.ignore_patterns(*IGNORED))
+
+
+def core_layer() -> Path:
+    """Asset directory of the core layer: <dir>/python/core/..."""
+    if not (CORE_SRC / "core" / "__init__.py").is_file():
+        raise PackagingError(f"core layer sources missing: {CORE_SRC / 'core'}")
+
+    def build(out: Path) -> None:
+        log("packaging core layer ...")
+        _copy_tree(CORE_SRC, out / "python")
+
+    return cached_build("core", tree_hash(CORE_SRC), build)
+
+
+def _strip_deps(site: Path) -> None:
+    for name in RUNTIME_PROVIDED:
+        shutil.rmtree(site / name, ignore_errors=True)
+        for meta in site.glob(f"{name}-*.dist-info"):
+            shutil.rmtree(meta, ignore_errors=True)
+    # Console scripts point at the build machine's interpreter; nothing in Lambda runs them.
+    shutil.rmtree(site / "bin", ignore_errors=True)
+    for cache in list(site.rglob("__pycache__")):
+        shutil.rmtree(cache, ignore_errors=True)
+    for compiled in list(site.rglob("*.py[co]")):
+        compiled.unlink()
+
+
+def _size_mb(root: Path) -> float:
+    return sum(p.stat().st_size for p in root.rglob("*") if p.is_file()) / 1e6
+
+
+def deps_layer() -> Path:
+    """Asset directory of the deps layer: <dir>/python/<third-party packages>."""
+    if not DEPS_REQUIREMENTS.is_file():
+        raise PackagingError(f"missing {DEPS_REQUIREMENTS}")
+    requirements = DEPS_REQUIREMENTS.read_text(encoding="utf-8")
+    key = hashlib.sha256("\0".join((RECIPE, *PIP_TARGET_ARGS, requirements)).encode()).hexdigest()[:20]
+
+    def build(out: Path) -> None:
+        site = out / "python"
+        log(f"packaging deps layer ({DEPS_REQUIREMENTS.relative_to(ROOT)}, arm64, cp312) ...")
+        cmd = [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "--no-input",
+            "--no-compile",
+            *PIP_TARGET_ARGS,
+            "--requirement",
+            str(DEPS_REQUIREMENTS),
+            "--target",
+            str(site),
+        ]
+        result = subprocess.run(cmd, capture_output=True, text=True, check=False)
+        if result.returncode != 0:
+            raise PackagingError(f"pip install for the deps layer failed:\n{result.stdout}\n{result.stderr}")
+        _strip_deps(site)
+        log(f"deps layer ready: {_size_mb(site):.1f} MB unzipped")
+
+    return cached_build("deps", key, build)
+
+
+def function_code(name: str) -> Path:
+    """Asset directory of one function: <dir>/<name>/handler.py (handler `<name>.handler.handler`)."""
+    src = FUNCTIONS_DIR / name
+    if not (src / "__init__.py").is_file() or not (src / "handler.py").is_file():
+        raise PackagingError(
+            f"function {name!r} is in core.routes.FUNCTIONS but {src.relative_to(ROOT)}/ has no "
+            "__init__.py and handler.py; create the package or remove the catalog entry"
+        )
+
+    def build(out: Path) -> None:
+        _copy_tree(src, out / name)
+
+    return cached_build(f"fn/{name}", tree_hash(src), build)

@@ -1,0 +1,1 @@
+"""One stack per concern: network, data, api (storage, processing, monitoring follow)."""

@@ -1,0 +1,159 @@
+"""Layers, every function of the catalog, the REST API built from the route table, the
+migration trigger and the WAF."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+from aws_cdk import CfnOutput, Duration, Stack, triggers
+from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_rds as rds
+from constructs import Construct
+
+from core.routes import BASE_PATH, FUNCTIONS, ROUTES, FunctionSpec, Route
+from infra_cdk import packaging
+from infra_cdk.config import StageConfig
+from infra_cdk.constructs.auth import AuthResources
+from infra_cdk.constructs.function_factory import ARCHITECTURE, RUNTIME, FunctionWiring, make_function
+from infra_cdk.constructs.rest_api import RestApi
+from infra_cdk.constructs.waf import ApiFirewall
+from infra_cdk.nag import acknowledge
+
+AUTHORIZER = "authorizer"
+MIGRATE = "migrate"
+
+
+class ApiStack(Stack):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: StageConfig,
+        vpc: ec2.IVpc,
+        db_clients: ec2.ISecurityGroup,
+        proxy: rds.DatabaseProxy,
+        functions: tuple[FunctionSpec, ...] = FUNCTIONS,
+        routes: tuple[Route, ...] = ROUTES,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        self.config = config
+
+        layer_props: dict[str, Any] = {
+            "compatible_runtimes": [RUNTIME],
+            "compatible_architectures": [ARCHITECTURE],
+        }
+        core_layer = lambda_.LayerVersion(
+            self,
+            "CoreLayer",
+            code=lambda_.Code.from_asset(str(packaging.core_layer())),
+            description="core: settings, db, http envelope, models, migrations, route table",
+            **layer_props,
+        )
+        deps_layer = lambda_.LayerVersion(
+            self,
+            "DepsLayer",
+            code=lambda_.Code.from_asset(str(packaging.deps_layer())),
+            description="Third-party runtime dependencies (layers/deps/requirements.txt), arm64 cp312",
+            **layer_props,
+        )
+        wiring = FunctionWiring(
+            config=config, layers=(deps_layer, core_layer), vpc=vpc, db_clients=db_clients, proxy=proxy
+        )
+        scope = Construct(self, "Functions")
+        self.functions: dict[str, lambda_.Function] = {
+            spec.name: make_function(scope, spec, wiring) for spec in functions
+        }
+
+        # Feature constructs (infra_cdk/constructs/<feature>.py) add what only their functions need.
+        AuthResources(self, "Auth", config=config, functions=self.functions)
+
+        self.rest = RestApi(self, "Rest", config=config)
+        self.authorizer = self._authorizer()
+        self._add_routes(routes)
+        ApiFirewall(self, "Firewall", config=config, stage=self.rest.stage)
+        self._migration_trigger(functions, proxy)
+
+        CfnOutput(self, "ApiUrl", value=self.rest.api.url_for_path(BASE_PATH))
+
+    def _authorizer(self) -> apigw.RequestAuthorizer | None:
+        """The Lambda REQUEST authorizer, as soon as the catalog has an `authorizer` function."""
+        fn = self.functions.get(AUTHORIZER)
+        if fn is None:
+            return None
+        return apigw.RequestAuthorizer(
+            self,
+            "Authorizer",
+            handler=fn,
+            identity_sources=[apigw.IdentitySource.header("Authorization")],
+            # No caching: a logged-out (revoked) token must stop working on the next request.
+            results_cache_ttl=Duration.seconds(0),
+        )
+
+    def _add_routes(self, routes: tuple[Route, ...]) -> None:
+        """One resource per path of the route table (no catch-all proxy resource)."""
+        root = self.rest.api.root
+        integrations: dict[str, apigw.LambdaIntegration] = {}
+        methods_by_path: dict[str, list[str]] = defaultdict(list)
+        for route in routes:
+            fn = self.functions[route.function]
+            integration = integrations.setdefault(
+                route.function, apigw.LambdaIntegration(fn, proxy=True, allow_test_invoke=False)
+            )
+            resource = root.resource_for_path(route.path)
+            if route.auth:
+                if self.authorizer is None:
+                    raise ValueError(
+                        f"{route.method} {route.path} requires auth but core.routes.FUNCTIONS has no "
+                        f"{AUTHORIZER!r} function; refusing to publish it unauthenticated"
+                    )
+                method = resource.add_method(
+                    route.method,
+                    integration,
+                    authorizer=self.authorizer,
+                    authorization_type=apigw.AuthorizationType.CUSTOM,
+                )
+                acknowledge(
+                    method,
+                    "AwsSolutions-COG4",
+                    "Authorized by the Lambda REQUEST authorizer that verifies our own JWT access tokens "
+                    "and their revocation (ARCHITECTURE.md); there is no Cognito user pool.",
+                )
+            else:
+                method = resource.add_method(route.method, integration)
+                for rule in ("AwsSolutions-APIG4", "AwsSolutions-COG4"):
+                    acknowledge(
+                        method,
+                        rule,
+                        f"{route.method} {route.path} is public by design: auth=False in the route table "
+                        "core.routes.ROUTES (API.md lists it without auth).",
+                    )
+            methods_by_path[route.path].append(route.method)
+        for path, methods in methods_by_path.items():
+            self.rest.add_cors_preflight(root.resource_for_path(path), methods)
+
+    def _migration_trigger(self, functions: tuple[FunctionSpec, ...], proxy: rds.DatabaseProxy) -> None:
+        """Run `migrate` on deploy, after the proxy exists and before the API functions update.
+
+        The trigger re-runs whenever the function's version changes, which includes a new
+        core layer (migrations live there). A failing migration fails the deploy.
+        """
+        migrate = self.functions.get(MIGRATE)
+        if migrate is None:
+            return
+        others = [self.functions[s.name] for s in functions if s.name != MIGRATE and s.kind != "task"]
+        timeout = migrate.timeout or Duration.minutes(5)
+        triggers.Trigger(
+            self,
+            "MigrateOnDeploy",
+            handler=migrate,
+            execute_after=[proxy],
+            execute_before=others,
+            execute_on_handler_change=True,
+            invocation_type=triggers.InvocationType.REQUEST_RESPONSE,
+            timeout=timeout.plus(Duration.seconds(30)),
+        )

@@ -1,0 +1,119 @@
+"""Aurora Serverless v2 PostgreSQL behind RDS Proxy (IAM auth, TLS required)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_rds as rds
+from constructs import Construct
+
+from infra_cdk.config import DB_NAME, DB_PORT, DB_USER, StageConfig
+from infra_cdk.nag import acknowledge
+
+ENGINE_VERSION = rds.AuroraPostgresEngineVersion.VER_17_9
+
+
+class DataStack(Stack):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: StageConfig,
+        vpc: ec2.IVpc,
+        secrets_manager_endpoint: ec2.IInterfaceVpcEndpoint,
+        **kwargs: Any,
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        isolated = ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)
+
+        # Functions that talk to the database carry this group; the proxy admits only it.
+        self.db_clients = ec2.SecurityGroup(
+            self,
+            "DbClients",
+            vpc=vpc,
+            description="Lambda functions that connect to the database through RDS Proxy",
+            # Isolated subnets have no route out of the VPC: egress reaches only the proxy
+            # and the VPC endpoints, whose own security groups decide.
+            allow_all_outbound=True,
+        )
+
+        # The cluster's PostgreSQL log group, made here with its retention (instead of
+        # `cloudwatch_logs_retention`, which deploys a log-retention Lambda) and before the
+        # cluster, so RDS finds it rather than creating one that never expires.
+        cluster_id = f"{config.prefix}-db"
+        postgres_logs = logs.LogGroup(
+            self,
+            "PostgresLogs",
+            log_group_name=f"/aws/rds/cluster/{cluster_id}/postgresql",
+            retention=logs.RetentionDays.ONE_MONTH,
+            removal_policy=RemovalPolicy.RETAIN if config.is_prod else RemovalPolicy.DESTROY,
+        )
+        self.cluster = rds.DatabaseCluster(
+            self,
+            "Cluster",
+            cluster_identifier=cluster_id,
+            engine=rds.DatabaseClusterEngine.aurora_postgres(version=ENGINE_VERSION),
+            # The functions' database user is the generated master user; the proxy holds
+            # its secret and the functions reach the proxy with IAM tokens only.
+            credentials=rds.Credentials.from_generated_secret(DB_USER),
+            default_database_name=DB_NAME,
+            writer=rds.ClusterInstance.serverless_v2("Writer", auto_minor_version_upgrade=True),
+            readers=[
+                rds.ClusterInstance.serverless_v2(f"Reader{i + 1}", scale_with_writer=True)
+                for i in range(config.db_readers)
+            ],
+            serverless_v2_min_capacity=config.min_acu,
+            serverless_v2_max_capacity=config.max_acu,
+            vpc=vpc,
+            vpc_subnets=isolated,
+            storage_encrypted=True,
+            iam_authentication=True,
+            backup=rds.BackupProps(retention=Duration.days(7), preferred_window="03:00-04:00"),
+            preferred_maintenance_window="Sun:04:30-Sun:05:30",
+            cloudwatch_logs_exports=["postgresql"],
+            deletion_protection=config.protect_data,
+            removal_policy=RemovalPolicy.SNAPSHOT if config.protect_data else RemovalPolicy.DESTROY,
+        )
+        cfn_cluster = self.cluster.node.default_child
+        assert cfn_cluster is not None
+        cfn_cluster.node.add_dependency(postgres_logs)
+        secret = self.cluster.secret
+        assert secret is not None  # from_generated_secret always makes one
+
+        # Single-user rotation of the master secret; the rotation function runs in the
+        # isolated subnets and reaches Secrets Manager through the interface endpoint.
+        self.cluster.add_rotation_single_user(
+            automatically_after=Duration.days(30),
+            vpc_subnets=isolated,
+            endpoint=secrets_manager_endpoint,
+        )
+
+        self.proxy = self.cluster.add_proxy(
+            "Proxy",
+            secrets=[secret],
+            vpc=vpc,
+            vpc_subnets=isolated,
+            iam_auth=True,
+            require_tls=True,
+            debug_logging=False,
+            # Lambda containers come and go; idle client connections are closed after 15 min.
+            idle_client_timeout=Duration.minutes(15),
+            # Give up on a busy pool within the API functions' own 10 s timeout (the default is 120 s).
+            borrow_timeout=Duration.seconds(10),
+            max_connections_percent=90,
+        )
+        self.proxy.connections.allow_from(self.db_clients, ec2.Port.tcp(DB_PORT), "functions to RDS Proxy")
+        self.cluster.connections.allow_default_port_from(self.proxy, "RDS Proxy to the cluster")
+        self.proxy_endpoint = self.proxy.endpoint
+
+        if not config.protect_data:
+            acknowledge(
+                self.cluster,
+                "AwsSolutions-RDS10",
+                f"Stage {config.stage} is disposable and must be destroyable by `cdk destroy`; prod enables "
+                "deletion protection and a final snapshot.",
+            )

@@ -1,0 +1,96 @@
+"""S3 access: presigned uploads and downloads, HEAD and tagging.
+
+The client is made on first use (boto3 costs ~150 ms of import), with
+SigV4 and the regional endpoint so presigned URLs work in every region;
+AWS_ENDPOINT_URL (the local moto server) is honoured by boto3 itself.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from core.config import get_settings
+from core.errors import Unavailable
+
+DELETED_TAG = {"Key": "deleted", "Value": "true"}
+
+
+@lru_cache(maxsize=1)
+def s3_client() -> Any:
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client(
+        "s3",
+        config=Config(signature_version="s3v4", retries={"mode": "standard"}),
+    )
+
+
+def _bucket() -> str:
+    bucket = get_settings().assets_bucket
+    if not bucket:
+        raise RuntimeError("ASSETS_BUCKET is not set")
+    return bucket
+
+
+def _storage_errors(exc: Exception) -> Exception:
+    return Unavailable(get_settings().retry_after_s, "Storage is unavailable")
+
+
+def presigned_post(key: str, content_type: str, max_bytes: int, expires_in: int) -> dict[str, Any]:
+    """A browser-friendly POST upload where S3 itself enforces the type and the size."""
+    try:
+        return dict(
+            s3_client().generate_presigned_post(
+                Bucket=_bucket(),
+                Key=key,
+                Fields={"Content-Type": content_type},
+                Conditions=[{"Content-Type": content_type}, ["content-length-range", 1, max_bytes]],
+                ExpiresIn=expires_in,
+            )
+        )
+    except Exception as exc:
+        raise _storage_errors(exc) from exc
+
+
+def object_size(key: str) -> int | None:
+    """The stored object's size, or None when there is no such object."""
+    from botocore.exceptions import ClientError
+
+    try:
+        head = s3_client().head_object(Bucket=_bucket(), Key=key)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+            return None
+        raise _storage_errors(exc) from exc
+    except Exception as exc:
+        raise _storage_errors(exc) from exc
+    return int(head["ContentLength"])
+
+
+def presigned_get(key: str, expires_in: int | None = None, disposition: str | None = None) -> str:
+    params: dict[str, Any] = {"Bucket": _bucket(), "Key": key}
+    if disposition:
+        params["ResponseContentDisposition"] = disposition
+    ttl = expires_in or get_settings().presigned_get_ttl_s
+    return str(s3_client().generate_presigned_url("get_object", Params=params, ExpiresIn=ttl))
+
+
+def public_url(key: str) -> str:
+    """The CDN URL when a CloudFront domain is configured, else a short presigned GET."""
+    domain = get_settings().cdn_domain
+    return f"https://{domain}/{key}" if domain else presigned_get(key)
+
+
+def tag_deleted(key: str) -> None:
+    """Mark an object for the lifecycle rule that expires deleted objects after 30 days."""
+    from botocore.exceptions import ClientError
+
+    try:
+        s3_client().put_object_tagging(Bucket=_bucket(), Key=key, Tagging={"TagSet": [DELETED_TAG]})
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") not in ("404", "NoSuchKey"):
+            raise _storage_errors(exc) from exc
+    except Exception as exc:
+        raise _storage_errors(exc) from exc

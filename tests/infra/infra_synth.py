@@ -1,0 +1,61 @@
+"""In-process synthesis of the CDK app for the infra tests (imported by conftest.py)."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+# Before aws_cdk is imported: jsii warns on every start under Node 20 otherwise.
+os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+
+if TYPE_CHECKING:
+    import aws_cdk as cdk
+    from aws_cdk import cx_api
+    from aws_cdk.assertions import Template
+
+PARTS = ("network", "data", "api")
+
+
+@dataclass
+class Synth:
+    stage: str
+    app: cdk.App
+    assembly: cx_api.CloudAssembly
+    outdir: Path
+    templates: dict[str, Template]  # by part: network, data, api
+    raw: dict[str, dict[str, Any]]  # the same templates as plain JSON
+
+    def stack_name(self, part: str) -> str:
+        from infra_cdk.app import stack_name
+
+        return stack_name(self.stage, part.capitalize())
+
+    def resources(self, part: str, type_: str) -> dict[str, dict[str, Any]]:
+        return {k: r for k, r in self.raw[part]["Resources"].items() if r["Type"] == type_}
+
+    def metadata(self, part: str, type_: str) -> list[tuple[str, Any]]:
+        """(construct path, data) of the stack's metadata entries of one type."""
+        manifest = json.loads((self.outdir / "manifest.json").read_text(encoding="utf-8"))
+        artifact = manifest["artifacts"][self.stack_name(part)]
+        metadata = dict(artifact.get("metadata", {}))
+        if "additionalMetadataFile" in artifact:
+            metadata |= json.loads((self.outdir / artifact["additionalMetadataFile"]).read_text(encoding="utf-8"))
+        return [(path, e.get("data")) for path, entries in metadata.items() for e in entries if e["type"] == type_]
+
+    def validation_report(self) -> dict[str, Any]:
+        return dict(json.loads((self.outdir / "validation-report.json").read_text(encoding="utf-8")))
+
+
+def synthesize(stage: str, outdir: Path) -> Synth:
+    from aws_cdk.assertions import Template
+
+    from infra_cdk.app import build_app, stack_name
+
+    app = build_app(stage, outdir=str(outdir))
+    assembly = app.synth()  # runs cdk-nag: an unacknowledged error raises here
+    raw = {part: assembly.get_stack_by_name(stack_name(stage, part.capitalize())).template for part in PARTS}
+    templates = {part: Template.from_json(template) for part, template in raw.items()}
+    return Synth(stage=stage, app=app, assembly=assembly, outdir=outdir, templates=templates, raw=raw)
