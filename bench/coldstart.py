@@ -185,8 +185,9 @@ def authorizer_event(token: str) -> dict[str, Any]:
 
     route = _first_get([r for r in ROUTES if r.auth] or list(ROUTES))
     path, params = _fill_path(route.path)
-    event = proxy_event(route.method, path, route=route, path_params=params,
-                        headers={**HEADERS, "Authorization": f"Bearer {token}"})
+    event = proxy_event(
+        route.method, path, route=route, path_params=params, headers={**HEADERS, "Authorization": f"Bearer {token}"}
+    )
     for key in ("body", "isBase64Encoded"):
         event.pop(key, None)
     method_arn = f"arn:aws:execute-api:us-east-1:000000000000:local/local/{route.method}{path}"
@@ -200,10 +201,15 @@ def sample_event(function_name: str) -> tuple[dict[str, Any], str]:
         data = json.loads(samples[0].read_text(encoding="utf-8"))
         return dict(data), str(samples[0].relative_to(ROOT))
     record = {
-        "messageId": str(uuid.uuid4()), "receiptHandle": "bench", "body": "{}",
-        "attributes": {"ApproximateReceiveCount": "1"}, "messageAttributes": {},
-        "md5OfBody": "99914b932bd37a50b983c5e7c90ae93b", "eventSource": "aws:sqs",
-        "eventSourceARN": f"arn:aws:sqs:us-east-1:000000000000:{function_name}", "awsRegion": "us-east-1",
+        "messageId": str(uuid.uuid4()),
+        "receiptHandle": "bench",
+        "body": "{}",
+        "attributes": {"ApproximateReceiveCount": "1"},
+        "messageAttributes": {},
+        "md5OfBody": "99914b932bd37a50b983c5e7c90ae93b",
+        "eventSource": "aws:sqs",
+        "eventSourceARN": f"arn:aws:sqs:us-east-1:000000000000:{function_name}",
+        "awsRegion": "us-east-1",
     }
     return {"Records": [record]}, "synthetic SQS record (no events/<name>/*.json)"
 
@@ -231,15 +237,29 @@ def subjects(fixture: Fixture, only: Sequence[str] = ()) -> list[Subject]:
     """The reference first, then every function of core.routes.FUNCTIONS (catalog order)."""
     from core.routes import FUNCTIONS
 
-    result = [Subject(REFERENCE, REFERENCE, "app", reference_event, paths=[str(REFERENCE_DIR), *CHILD_PATH],
-                      event_note="GET /items/1 (one ORM SELECT)")]
+    result = [
+        Subject(
+            REFERENCE,
+            REFERENCE,
+            "app",
+            reference_event,
+            paths=[str(REFERENCE_DIR), *CHILD_PATH],
+            event_note="GET /items/1 (one ORM SELECT)",
+        )
+    ]
     for spec in FUNCTIONS:
         if only and spec.name not in only:
             continue
         name, module = spec.name, f"{spec.name}.handler"
         if spec.kind == "api":
-            subject = Subject(name, "api", module, partial(api_event, name, fixture), uses_db=spec.uses_db,
-                              target=TARGET_DB_API if spec.uses_db else None)
+            subject = Subject(
+                name,
+                "api",
+                module,
+                partial(api_event, name, fixture),
+                uses_db=spec.uses_db,
+                target=TARGET_DB_API if spec.uses_db else None,
+            )
             try:
                 route = api_route(name)
                 subject.event_note = f"{route.method} {route.path}" + (" as the fixture user" if route.auth else "")
@@ -247,14 +267,32 @@ def subjects(fixture: Fixture, only: Sequence[str] = ()) -> list[Subject]:
                 subject.event_note = str(exc)
             result.append(subject)
         elif spec.kind == "authorizer":
-            result.append(Subject(name, "authorizer", module, partial(authorizer_event, "x"), uses_db=spec.uses_db,
-                                  target=TARGET_AUTHORIZER, expected_error="Unauthorized",
-                                  event_note="REQUEST authorizer, Authorization: Bearer x (denied)"))
+            result.append(
+                Subject(
+                    name,
+                    "authorizer",
+                    module,
+                    partial(authorizer_event, "x"),
+                    uses_db=spec.uses_db,
+                    target=TARGET_AUTHORIZER,
+                    expected_error="Unauthorized",
+                    event_note="REQUEST authorizer, Authorization: Bearer x (denied)",
+                )
+            )
             if fixture.access_token:
                 token = fixture.access_token
-                result.append(Subject(name, "authorizer", module, partial(authorizer_event, token),
-                                      variant="valid token", uses_db=spec.uses_db, target=TARGET_AUTHORIZER,
-                                      event_note="REQUEST authorizer, a valid token of a live session (allowed)"))
+                result.append(
+                    Subject(
+                        name,
+                        "authorizer",
+                        module,
+                        partial(authorizer_event, token),
+                        variant="valid token",
+                        uses_db=spec.uses_db,
+                        target=TARGET_AUTHORIZER,
+                        event_note="REQUEST authorizer, a valid token of a live session (allowed)",
+                    )
+                )
         elif spec.kind == "events":
             event, note = sample_event(name)
             result.append(Subject(name, "events", module, partial(dict, event), uses_db=spec.uses_db, event_note=note))
@@ -288,24 +326,33 @@ def child_env(database_url: str, service: str, extra: dict[str, str]) -> dict[st
 def child_source(subject: Subject) -> str:
     if subject.kind == "startup":
         return "pass"
-    return CHILD_TEMPLATE.format(event=subject.make_event(), name=subject.name, request_id=str(uuid.uuid4()),
-                                 paths=subject.paths, module=subject.module, attr=subject.attr, marker=MARKER,
-                                 hidden=list(HIDDEN))
+    return CHILD_TEMPLATE.format(
+        event=subject.make_event(),
+        name=subject.name,
+        request_id=str(uuid.uuid4()),
+        paths=subject.paths,
+        module=subject.module,
+        attr=subject.attr,
+        marker=MARKER,
+        hidden=list(HIDDEN),
+    )
 
 
-def run_child(python: str, subject: Subject, env: dict[str, str], flags: Sequence[str] = ()) -> tuple[
-        dict[str, Any] | None, float, subprocess.CompletedProcess[str]]:
+def run_child(
+    python: str, subject: Subject, env: dict[str, str], flags: Sequence[str] = ()
+) -> tuple[dict[str, Any] | None, float, subprocess.CompletedProcess[str]]:
     source = child_source(subject)
     start = time.perf_counter()
-    proc = subprocess.run([python, *flags, "-c", source], cwd=ROOT, env=env, capture_output=True, text=True,
-                          timeout=300, check=False)
+    proc = subprocess.run(
+        [python, *flags, "-c", source], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False
+    )
     wall = (time.perf_counter() - start) * 1000
     if subject.kind == "startup":
         return ({} if proc.returncode == 0 else None), wall, proc
     lines = [line for line in proc.stdout.splitlines() if line.startswith(MARKER)]
     if proc.returncode != 0 or not lines:
         return None, wall, proc
-    return json.loads(lines[-1][len(MARKER):]), wall, proc
+    return json.loads(lines[-1][len(MARKER) :]), wall, proc
 
 
 def _failure(subject: Subject, sample: dict[str, Any] | None, proc: subprocess.CompletedProcess[str]) -> str | None:
@@ -321,8 +368,9 @@ def _failure(subject: Subject, sample: dict[str, Any] | None, proc: subprocess.C
     return None
 
 
-def measure(python: str, items: list[Subject], runs: int, warmup: int, database_url: str,
-            extra_env: dict[str, str]) -> None:
+def measure(
+    python: str, items: list[Subject], runs: int, warmup: int, database_url: str, extra_env: dict[str, str]
+) -> None:
     """Round-robin: each round runs every subject once, starting one further along each time."""
     envs = {s.label: child_env(database_url, s.name, extra_env) for s in items}
     total = warmup + runs
@@ -406,8 +454,11 @@ def seed_caller(engine: Any) -> Fixture:
         get_settings.cache_clear()
         user_id, session_id = uuid.uuid4(), uuid.uuid4()
         with Session(engine) as session:
-            session.add(User(id=user_id, email="coldstart@example.com", username="coldstart",
-                             password_hash=secrets.token_hex(30)))  # never matches a password
+            session.add(
+                User(
+                    id=user_id, email="coldstart@example.com", username="coldstart", password_hash=secrets.token_hex(30)
+                )
+            )  # never matches a password
             session.flush()
             session.add(AuthSession(id=session_id, user_id=user_id))
             session.commit()
@@ -445,32 +496,35 @@ def summarize(items: list[Subject], runs: int, python: str) -> dict[str, Any]:
         else:
             verdict = "OK" if ratio <= subject.target else "over"
         last = subject.samples[-1] if subject.samples else {}
-        rows.append({
-            "function": subject.label,
-            "name": subject.name,
-            "variant": subject.variant,
-            "kind": subject.kind,
-            "uses_db": subject.uses_db,
-            "first_event": subject.event_note,
-            "runs": len(totals),
-            "median_ms": median,
-            "import_median_ms": _median([s["import_ms"] for s in subject.samples]),
-            "first_call_median_ms": _median([s["call_ms"] for s in subject.samples]),
-            "min_ms": min(totals) if totals else None,
-            "max_ms": max(totals) if totals else None,
-            "process_wall_median_ms": _median(subject.wall_ms),
-            "ratio": ratio,
-            "target": subject.target,
-            "verdict": verdict,
-            "first_response": _response(subject, last),
-            "modules_loaded": (last["modules_after_call"] - last["modules_at_start"]) if last else None,
-            "samples_ms": totals,
-            "failures": sorted(set(subject.failures)),
-        })
+        rows.append(
+            {
+                "function": subject.label,
+                "name": subject.name,
+                "variant": subject.variant,
+                "kind": subject.kind,
+                "uses_db": subject.uses_db,
+                "first_event": subject.event_note,
+                "runs": len(totals),
+                "median_ms": median,
+                "import_median_ms": _median([s["import_ms"] for s in subject.samples]),
+                "first_call_median_ms": _median([s["call_ms"] for s in subject.samples]),
+                "min_ms": min(totals) if totals else None,
+                "max_ms": max(totals) if totals else None,
+                "process_wall_median_ms": _median(subject.wall_ms),
+                "ratio": ratio,
+                "target": subject.target,
+                "verdict": verdict,
+                "first_response": _response(subject, last),
+                "modules_loaded": (last["modules_after_call"] - last["modules_at_start"]) if last else None,
+                "samples_ms": totals,
+                "failures": sorted(set(subject.failures)),
+            }
+        )
     return {
         "python": python,
-        "python_version": subprocess.run([python, "-c", "import sys; print(sys.version.split()[0])"],
-                                         capture_output=True, text=True, check=False).stdout.strip(),
+        "python_version": subprocess.run(
+            [python, "-c", "import sys; print(sys.version.split()[0])"], capture_output=True, text=True, check=False
+        ).stdout.strip(),
         "runs": runs,
         "interpreter_startup_median_ms": _median(startup.wall_ms),
         "reference_median_ms": ref_median,
@@ -498,33 +552,60 @@ def _fmt(value: float | None, spec: str = ".1f", suffix: str = "") -> str:
 
 
 def render(report: dict[str, Any]) -> str:
-    header = ["function", "kind", "median ms", "import ms", "first call ms", "ratio", "target", "", "response",
-              "modules"]
+    header = [
+        "function",
+        "kind",
+        "median ms",
+        "import ms",
+        "first call ms",
+        "ratio",
+        "target",
+        "",
+        "response",
+        "modules",
+    ]
     table = [header]
     for row in report["rows"]:
         kind = row["kind"] + ("" if row["uses_db"] or row["kind"] == REFERENCE else " (no db)")
-        table.append([
-            row["function"], kind, _fmt(row["median_ms"]), _fmt(row["import_median_ms"]),
-            _fmt(row["first_call_median_ms"]), _fmt(row["ratio"], ".2f", "x"),
-            _fmt(row["target"], ".2f", "x") if row["target"] is not None else "-", row["verdict"],
-            row["first_response"], str(row["modules_loaded"] if row["modules_loaded"] is not None else "-"),
-        ])
+        table.append(
+            [
+                row["function"],
+                kind,
+                _fmt(row["median_ms"]),
+                _fmt(row["import_median_ms"]),
+                _fmt(row["first_call_median_ms"]),
+                _fmt(row["ratio"], ".2f", "x"),
+                _fmt(row["target"], ".2f", "x") if row["target"] is not None else "-",
+                row["verdict"],
+                row["first_response"],
+                str(row["modules_loaded"] if row["modules_loaded"] is not None else "-"),
+            ]
+        )
     numeric = {2, 3, 4, 5, 6, 9}
     widths = [max(len(r[i]) for r in table) for i in range(len(header))]
     lines = []
     for n, cells in enumerate(table):
-        lines.append("  ".join(c.rjust(w) if i in numeric else c.ljust(w)
-                               for i, (c, w) in enumerate(zip(cells, widths, strict=True))).rstrip())
+        lines.append(
+            "  ".join(
+                c.rjust(w) if i in numeric else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+            ).rstrip()
+        )
         if n == 0:
             lines.append("  ".join("-" * w for w in widths))
     lines.append("")
     lines.append(f"median of {report['runs']} fresh processes each, round-robin; python {report['python_version']}")
-    lines.append("median/import/first call: measured inside the child from its first statement (import + first "
-                 "invocation); each column is its own median.")
-    lines.append(f"interpreter startup (bare `python -c pass`, wall): "
-                 f"{_fmt(report['interpreter_startup_median_ms'])} ms, not included above.")
-    lines.append("ratio = median / reference median; targets: DB-backed api <= 0.60x, authorizer <= 0.25x "
-                 "(printed, not asserted).")
+    lines.append(
+        "median/import/first call: measured inside the child from its first statement (import + first "
+        "invocation); each column is its own median."
+    )
+    lines.append(
+        f"interpreter startup (bare `python -c pass`, wall): "
+        f"{_fmt(report['interpreter_startup_median_ms'])} ms, not included above."
+    )
+    lines.append(
+        "ratio = median / reference median; targets: DB-backed api <= 0.60x, authorizer <= 0.25x "
+        "(printed, not asserted)."
+    )
     for row in report["rows"]:
         lines.append(f"  {row['function']}: first event {row['first_event']}")
         for failure in row["failures"]:
@@ -595,8 +676,9 @@ def importtime_report(roots: list[ImportNode], threshold_ms: float, top: int) ->
     return "\n".join(lines)
 
 
-def run_importtime(python: str, subject: Subject, database_url: str, extra_env: dict[str, str],
-                   threshold_ms: float, top: int) -> str:
+def run_importtime(
+    python: str, subject: Subject, database_url: str, extra_env: dict[str, str], threshold_ms: float, top: int
+) -> str:
     env = child_env(database_url, subject.name, extra_env)
     run_child(python, subject, env)  # warm the bytecode and page caches
     sample, _, proc = run_child(python, subject, env, flags=["-X", "importtime"])
@@ -604,10 +686,12 @@ def run_importtime(python: str, subject: Subject, database_url: str, extra_env: 
     if failure:
         raise SystemExit(f"{subject.name}: {failure}")
     assert sample is not None
-    head = (f"{subject.name}: import {sample['import_ms']:.1f} ms + first call {sample['call_ms']:.1f} ms "
-            f"under -X importtime (which inflates both); "
-            f"{sample['modules_after_import'] - sample['modules_at_start']} modules at import, "
-            f"{sample['modules_after_call'] - sample['modules_after_import']} more during the first call")
+    head = (
+        f"{subject.name}: import {sample['import_ms']:.1f} ms + first call {sample['call_ms']:.1f} ms "
+        f"under -X importtime (which inflates both); "
+        f"{sample['modules_after_import'] - sample['modules_at_start']} modules at import, "
+        f"{sample['modules_after_call'] - sample['modules_after_import']} more during the first call"
+    )
     return head + "\n" + importtime_report(parse_importtime(proc.stderr), threshold_ms, top)
 
 
@@ -618,16 +702,30 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.coldstart", description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=MIN_RUNS, help=f"measured children per subject (>= {MIN_RUNS})")
     parser.add_argument("--warmup", type=int, default=1, help="unmeasured rounds first (bytecode and page caches)")
-    parser.add_argument("--only", action="append", default=[], metavar="FUNCTION",
-                        help="benchmark only these functions (repeatable); the reference always runs")
+    parser.add_argument(
+        "--only",
+        action="append",
+        default=[],
+        metavar="FUNCTION",
+        help="benchmark only these functions (repeatable); the reference always runs",
+    )
     parser.add_argument("--json", action="store_true", help="print the report as JSON instead of the table")
     parser.add_argument("--python", default=sys.executable, help="interpreter for the children")
-    parser.add_argument("--env", action="append", default=[], metavar="KEY=VALUE",
-                        help="extra environment for every child (repeatable)")
-    parser.add_argument("--hide", action="append", default=[], metavar="PACKAGE",
-                        help="make PACKAGE unimportable in the children, as if absent from the layer (repeatable)")
-    parser.add_argument("--importtime", metavar="SUBJECT",
-                        help=f"instead of benchmarking, show -X importtime of one subject ({REFERENCE} or a function)")
+    parser.add_argument(
+        "--env", action="append", default=[], metavar="KEY=VALUE", help="extra environment for every child (repeatable)"
+    )
+    parser.add_argument(
+        "--hide",
+        action="append",
+        default=[],
+        metavar="PACKAGE",
+        help="make PACKAGE unimportable in the children, as if absent from the layer (repeatable)",
+    )
+    parser.add_argument(
+        "--importtime",
+        metavar="SUBJECT",
+        help=f"instead of benchmarking, show -X importtime of one subject ({REFERENCE} or a function)",
+    )
     parser.add_argument("--threshold-ms", type=float, default=2.0, help="--importtime: smallest subtree shown")
     parser.add_argument("--top", type=int, default=15, help="--importtime: packages listed by self time")
     args = parser.parse_args(argv)
@@ -659,8 +757,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         items = subjects(fixture, args.only)
         items.append(Subject(STARTUP, "startup", "", paths=[]))
-        progress(f"{len(items) - 1} subjects + interpreter baseline, {args.runs} runs each "
-                 f"(+{args.warmup} warm-up round{'s' if args.warmup != 1 else ''})")
+        progress(
+            f"{len(items) - 1} subjects + interpreter baseline, {args.runs} runs each "
+            f"(+{args.warmup} warm-up round{'s' if args.warmup != 1 else ''})"
+        )
         measure(args.python, items, args.runs, args.warmup, url, extra_env)
     finally:
         progress("stopping PostgreSQL")

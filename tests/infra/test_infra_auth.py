@@ -20,7 +20,7 @@ def test_signing_key_secret_is_wired_to_auth_and_authorizer_only(dev: Synth) -> 
         if env.get("JWT_SECRET_ARN") == {"Ref": secret_id}:
             wired.add(fn["Properties"]["FunctionName"].rsplit("-", 1)[-1])
     assert wired == {"auth", "authorizer"}
-    readers = set()
+    readers: set[str] = set()
     for policy in dev.resources("api", "AWS::IAM::Policy").values():
         text = json.dumps(policy["Properties"]["PolicyDocument"])
         if "secretsmanager:GetSecretValue" in text and secret_id in text:

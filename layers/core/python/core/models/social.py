@@ -31,14 +31,12 @@ class Post(UuidPk, Timestamps, Base):
 
 class Like(Base):
     __tablename__ = "likes"
-    __table_args__ = (Index("ix_likes_post_id_created_at_user_id", "post_id", text("created_at DESC"), text("user_id DESC")),)
+    __table_args__ = (
+        Index("ix_likes_post_id_created_at_user_id", "post_id", text("created_at DESC"), text("user_id DESC")),
+    )
 
-    user_id: Mapped[uuid.UUID] = mapped_column(
-        Uuid, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True
-    )
-    post_id: Mapped[uuid.UUID] = mapped_column(
-        Uuid, ForeignKey("posts.id", ondelete="CASCADE"), primary_key=True
-    )
+    user_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
+    post_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("posts.id", ondelete="CASCADE"), primary_key=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(), nullable=False)
 
 
