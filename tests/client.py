@@ -7,6 +7,7 @@ import json
 import re
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import parse_qsl
 
 from core.routes import ROUTES, Route
 from local.events import proxy_event
@@ -42,6 +43,8 @@ def call(
     ip: str = "203.0.113.7",
     raw_body: str | None = None,
 ) -> Answer:
+    path, _, query_string = path.partition("?")
+    query = parse_qsl(query_string, keep_blank_values=True)
     matched = _match(method, path)
     assert matched, f"{method} {path} is not in the route table"
     route, params = matched
@@ -49,7 +52,9 @@ def call(
     if token:
         all_headers["Authorization"] = f"Bearer {token}"
     payload = raw_body if raw_body is not None else (json.dumps(body) if body is not None else None)
-    event = proxy_event(method, path, route=route, path_params=params, headers=all_headers, body=payload, source_ip=ip)
+    event = proxy_event(
+        method, path, route=route, path_params=params, headers=all_headers, body=payload, source_ip=ip, query=query
+    )
     if route.auth:
         authorizer = importlib.import_module("authorizer.handler").handler
         request = {

@@ -90,3 +90,34 @@ def db(database_url: str) -> Iterator[str]:
         )
         if tables:
             conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " CASCADE"))
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """A moto server as the local S3/SQS endpoint (as `make dev` runs it), with the assets bucket."""
+    from local.aws import FAKE_CREDENTIALS, LocalAws
+    from local.postgres import free_port
+
+    aws = LocalAws(port=free_port(), bucket="assets-test", suffix="test")  # moto state is per process
+    resources = aws.start()
+    saved = {k: os.environ.get(k) for k in [*FAKE_CREDENTIALS, "AWS_ENDPOINT_URL", "ASSETS_BUCKET", "MEDIA_QUEUE_URL"]}
+    os.environ.update(resources.env())
+    _reset_clients()
+    try:
+        yield resources.endpoint_url
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
+        _reset_clients()
+        aws.stop()
+
+
+def _reset_clients() -> None:
+    from core import storage
+    from core.config import get_settings
+
+    get_settings.cache_clear()
+    storage.s3_client.cache_clear()

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import func, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from core import audit
@@ -19,6 +19,7 @@ from core.auth import (
     verify_password,
 )
 from core.config import get_settings
+from core.db import UNIQUE_VIOLATION, sqlstate
 from core.errors import Conflict, NotFound, RateLimited, Unauthorized
 from core.http import Caller
 from core.models.auth import AuthSession, LoginFailure, RefreshToken
@@ -80,8 +81,10 @@ def register(session: Session, email: str, username: str, password: str) -> Issu
     session.add(user)
     try:
         session.flush()
-    except IntegrityError as exc:  # a concurrent registration won the race
-        raise Conflict("Email or username already in use") from exc
+    except DBAPIError as exc:
+        if sqlstate(exc) == UNIQUE_VIOLATION:  # a concurrent registration won the race
+            raise Conflict("Email or username already in use") from exc
+        raise
     session.refresh(user)
     return _start_session(session, user)
 

@@ -219,3 +219,28 @@ def test_repeated_failures_from_one_ip_are_throttled(db: str) -> None:
     blocked = login(email="fresh@example.com", ip="192.0.2.1")
     assert blocked.status == 429 and int(blocked.headers["Retry-After"][0]) >= 1
     assert login(email="fresh@example.com", ip="192.0.2.2").status == 401
+
+
+def test_concurrent_registrations_of_one_email_give_one_account(db: str) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from sqlalchemy import create_engine
+    from sqlalchemy.orm import Session
+
+    from auth import logic
+    from core.errors import Conflict
+
+    engine = create_engine(db, pool_size=10, max_overflow=0)
+
+    def attempt(i: int) -> str:
+        try:
+            with Session(engine) as session, session.begin():
+                logic.register(session, "race@example.com", f"racer{i}", PASSWORD)
+            return "created"
+        except Conflict:
+            return "conflict"
+
+    with ThreadPoolExecutor(max_workers=10) as pool:
+        outcomes = sorted(pool.map(attempt, range(10)))
+    engine.dispose()
+    assert outcomes == ["conflict"] * 9 + ["created"]

@@ -240,3 +240,16 @@ def close_lean() -> None:
         with suppress(Exception):
             _lean.close()
     _lean = None
+
+
+FOREIGN_KEY_VIOLATION = "23503"
+UNIQUE_VIOLATION = "23505"
+
+
+def sqlstate(exc: BaseException) -> str | None:
+    """The PostgreSQL error code behind a SQLAlchemy error (pg8000 reports most as ProgrammingError)."""
+    orig = getattr(exc, "orig", None)
+    args = getattr(orig, "args", ())
+    if args and isinstance(args[0], dict):
+        return str(args[0].get("C")) if args[0].get("C") else None
+    return None

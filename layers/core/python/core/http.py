@@ -64,6 +64,8 @@ def _validation_error(err: RequestValidationError) -> AppError:
     if any(e.get("type") == "json_invalid" for e in errors):
         return BadRequest("Request body is not valid JSON")
     details = _field_details(errors)
+    if details and all(d["in"] == "path" for d in details):
+        return NotFound("No such resource")  # a malformed id names nothing
     if any(d["in"] in _NON_BODY_LOCATIONS for d in details):
         return BadRequest("Invalid request parameters", details=details)
     return ValidationFailed(details=details)

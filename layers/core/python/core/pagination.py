@@ -80,3 +80,11 @@ def decode_cursor(scope: str, cursor: str, types: tuple[type, ...]) -> tuple[Any
         raise BadRequest(
             "Invalid cursor", details=[{"field": "cursor", "in": "query", "message": "tampered or expired cursor"}]
         ) from exc
+
+
+def page_of(rows: list[T], limit: int, scope: str, key: Any) -> tuple[list[T], str | None]:
+    """Rows fetched with LIMIT limit+1 -> (the page, the cursor after it or None at the end)."""
+    if len(rows) <= limit:
+        return rows, None
+    page = rows[:limit]
+    return page, encode_cursor(scope, key(page[-1]))

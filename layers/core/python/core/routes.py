@@ -43,6 +43,9 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
     FunctionSpec("ops", "api", "Health check and the OpenAPI document"),
     FunctionSpec("auth", "api", "Register, login, refresh, logout, me"),
     FunctionSpec("authorizer", "authorizer", "Verifies access tokens for every auth route"),
+    FunctionSpec("posts", "api", "The feed: posts and their images"),
+    FunctionSpec("likes", "api", "Likes of posts, with exact counts"),
+    FunctionSpec("comments", "api", "Comments on posts, with exact counts"),
     FunctionSpec("migrate", "task", "Applies Alembic migrations (CDK trigger, make dev)"),
 )
 
@@ -55,6 +58,19 @@ ROUTES: tuple[Route, ...] = (
     Route("DELETE", f"{BASE_PATH}/auth/logout", "auth", auth=True),
     Route("GET", f"{BASE_PATH}/auth/me", "auth", auth=True),
     Route("PATCH", f"{BASE_PATH}/auth/me", "auth", auth=True),
+    # API Gateway allows one variable name among siblings, so every /posts/{...} says post_id.
+    Route("GET", f"{BASE_PATH}/posts", "posts", auth=False),
+    Route("POST", f"{BASE_PATH}/posts", "posts", auth=True),
+    Route("POST", f"{BASE_PATH}/posts/upload-url", "posts", auth=True),
+    Route("GET", f"{BASE_PATH}/posts/{{post_id}}", "posts", auth=False),
+    Route("PUT", f"{BASE_PATH}/posts/{{post_id}}", "posts", auth=True),
+    Route("DELETE", f"{BASE_PATH}/posts/{{post_id}}", "posts", auth=True),
+    Route("GET", f"{BASE_PATH}/posts/{{post_id}}/likes", "likes", auth=False),
+    Route("POST", f"{BASE_PATH}/posts/{{post_id}}/likes", "likes", auth=True),
+    Route("DELETE", f"{BASE_PATH}/posts/{{post_id}}/likes", "likes", auth=True),
+    Route("GET", f"{BASE_PATH}/posts/{{post_id}}/comments", "comments", auth=False),
+    Route("POST", f"{BASE_PATH}/posts/{{post_id}}/comments", "comments", auth=True),
+    Route("DELETE", f"{BASE_PATH}/comments/{{comment_id}}", "comments", auth=True),
 )
 
 

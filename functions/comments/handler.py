@@ -1,0 +1,70 @@
+"""Comments routes: parse, call logic, answer."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from comments import logic
+from core import db
+from core.http import caller, lambda_handler, make_resolver
+from core.schemas import Cursor, Limit, UserSummary
+from core.types import Timestamp
+
+app = make_resolver()
+
+
+class CommentIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    content: str = Field(min_length=1, max_length=280)
+
+
+class CommentOut(BaseModel):
+    id: uuid.UUID
+    post_id: uuid.UUID
+    author: UserSummary
+    content: str
+    created_at: Timestamp
+
+
+class CommentPage(BaseModel):
+    items: list[CommentOut]
+    next_cursor: str | None
+
+
+def _out(row: Any) -> CommentOut:
+    comment = row.Comment
+    author = UserSummary(id=comment.author_id, username=row.username, avatar_url=row.avatar_url)
+    return CommentOut(
+        id=comment.id, post_id=comment.post_id, author=author, content=comment.content, created_at=comment.created_at
+    )
+
+
+@app.get("/api/v1/posts/<post_id>/comments", summary="A post's comments, oldest first", tags=["comments"])
+def of_post(post_id: uuid.UUID, limit: Limit = 20, cursor: Cursor = None) -> CommentPage:
+    with db.session_scope() as session:
+        rows, next_cursor = logic.of_post(session, post_id, limit, cursor)
+        return CommentPage(items=[_out(r) for r in rows], next_cursor=next_cursor)
+
+
+@app.post("/api/v1/posts/<post_id>/comments", status_code=201, summary="Comment on a post", tags=["comments"])
+def add(post_id: uuid.UUID, body: CommentIn) -> CommentOut:
+    with db.session_scope() as session:
+        return _out(logic.add(session, post_id, caller(app).user_id, body.content))
+
+
+@app.delete(
+    "/api/v1/comments/<comment_id>",
+    status_code=204,
+    summary="Delete a comment (its or the post's author)",
+    tags=["comments"],
+)
+def remove(comment_id: uuid.UUID) -> None:
+    with db.session_scope() as session:
+        logic.remove(session, comment_id, caller(app).user_id)
+
+
+handler = lambda_handler(app)

@@ -1,0 +1,120 @@
+"""Posts: the feed (keyset, one statement a page), ownership, images kept under the author's prefix."""
+
+from __future__ import annotations
+
+import re
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Row, delete, func, select, tuple_, update
+from sqlalchemy.orm import Session
+
+from core import storage
+from core.config import get_settings
+from core.errors import Forbidden, NotFound, PayloadTooLarge, ValidationFailed
+from core.models.social import Post
+from core.models.user import User
+from core.pagination import decode_cursor, page_of
+
+FEED = "posts"
+_EXTENSIONS = {"image/jpeg": ".jpg", "image/png": ".png", "image/gif": ".gif"}
+_KEY = re.compile(r"^post-images/(?P<user>[0-9a-f-]{36})/[0-9a-f]{32}\.(jpg|png|gif)$")
+
+_COLUMNS = (Post, User.username, User.avatar_url)
+
+PostRow = Row[Post, str, str | None]
+
+
+def image_prefix(user_id: uuid.UUID) -> str:
+    return f"post-images/{user_id}/"
+
+
+def upload_url(user_id: uuid.UUID, content_type: str, size: int) -> tuple[str, dict[str, Any], int]:
+    """A presigned POST where S3 enforces the type and at most the declared size."""
+    settings = get_settings()
+    if size > settings.post_image_max_bytes:
+        raise PayloadTooLarge(f"Post images are at most {settings.post_image_max_bytes} bytes")
+    key = f"{image_prefix(user_id)}{uuid.uuid4().hex}{_EXTENSIONS[content_type]}"
+    presigned = storage.presigned_post(key, content_type, size, settings.upload_url_ttl_s)
+    return key, presigned, settings.upload_url_ttl_s
+
+
+def _check_image(user_id: uuid.UUID, key: str) -> None:
+    def invalid(message: str) -> ValidationFailed:
+        detail = {"field": "image_key", "in": "body", "message": message, "type": "image_key"}
+        return ValidationFailed(details=[detail])
+
+    found = _KEY.match(key)
+    if not found or found["user"] != str(user_id):
+        raise invalid("not an image key issued to you by POST /posts/upload-url")
+    size = storage.object_size(key)
+    if size is None:
+        raise invalid("nothing was uploaded under this key")
+    if size > get_settings().post_image_max_bytes:
+        raise invalid("the uploaded image is too large")
+
+
+def _one(session: Session, post_id: uuid.UUID) -> PostRow:
+    row = session.execute(select(*_COLUMNS).join(User, User.id == Post.author_id).where(Post.id == post_id)).first()
+    if row is None:
+        raise NotFound("Post not found")
+    return row
+
+
+def feed(session: Session, limit: int, cursor: str | None, author: str | None) -> tuple[list[PostRow], str | None]:
+    query = select(*_COLUMNS).join(User, User.id == Post.author_id)
+    if author is not None:
+        author_id = session.scalar(select(User.id).where(func.lower(User.username) == author.lower()))
+        if author_id is None:
+            return [], None
+        query = query.where(Post.author_id == author_id)
+    if cursor:
+        created_at, post_id = decode_cursor(FEED, cursor, (datetime, uuid.UUID))
+        query = query.where(tuple_(Post.created_at, Post.id) < tuple_(created_at, post_id))
+    query = query.order_by(Post.created_at.desc(), Post.id.desc()).limit(limit + 1)
+    rows = list(session.execute(query).all())
+    return page_of(rows, limit, FEED, lambda row: (row.Post.created_at, row.Post.id))
+
+
+def get(session: Session, post_id: uuid.UUID) -> PostRow:
+    return _one(session, post_id)
+
+
+def create(session: Session, author_id: uuid.UUID, content: str, image_key: str | None) -> PostRow:
+    if image_key is not None:
+        _check_image(author_id, image_key)
+    post = Post(id=uuid.uuid4(), author_id=author_id, content=content, image_key=image_key)
+    session.add(post)
+    session.flush()
+    return _one(session, post.id)
+
+
+def _owned(session: Session, post_id: uuid.UUID, user_id: uuid.UUID) -> Post:
+    post = session.get(Post, post_id, with_for_update=True)
+    if post is None:
+        raise NotFound("Post not found")
+    if post.author_id != user_id:
+        raise Forbidden("Only the author may change this post")
+    return post
+
+
+def replace(session: Session, post_id: uuid.UUID, user_id: uuid.UUID, content: str, image_key: str | None) -> PostRow:
+    post = _owned(session, post_id, user_id)
+    if image_key is not None and image_key != post.image_key:
+        _check_image(user_id, image_key)
+    old_key = post.image_key
+    session.execute(
+        update(Post).where(Post.id == post_id).values(content=content, image_key=image_key, updated_at=func.now())
+    )
+    if old_key and old_key != image_key:
+        storage.tag_deleted(old_key)
+    return _one(session, post_id)
+
+
+def remove(session: Session, post_id: uuid.UUID, user_id: uuid.UUID) -> None:
+    """Likes and comments go with it (foreign keys); its image expires by lifecycle rule."""
+    post = _owned(session, post_id, user_id)
+    session.execute(delete(Post).where(Post.id == post_id))
+    if post.image_key:
+        storage.tag_deleted(post.image_key)

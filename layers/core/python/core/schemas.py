@@ -1,0 +1,23 @@
+"""Response pieces several functions share (API.md objects)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler.openapi.params import Query
+from pydantic import BaseModel
+
+from core.pagination import DEFAULT_LIMIT, MAX_LIMIT
+
+Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="page size")]
+Cursor = Annotated[str | None, Query(max_length=512, description="opaque, from the previous page's next_cursor")]
+DEFAULT_PAGE = DEFAULT_LIMIT
+
+
+class UserSummary(BaseModel):
+    """How a user appears inside other objects: author, sender, liker."""
+
+    id: uuid.UUID
+    username: str
+    avatar_url: str | None

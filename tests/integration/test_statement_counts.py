@@ -1,0 +1,56 @@
+"""No N+1: a list request runs the same number of SQL statements for a page of 1 and of 100."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+from sqlalchemy import event
+
+from core import db as core_db
+from tests.client import call
+from tests.integration.social import member, post
+
+
+@contextmanager
+def counting() -> Iterator[list[str]]:
+    statements: list[str] = []
+
+    def record(conn, cursor, statement, parameters, context, executemany) -> None:  # type: ignore[no-untyped-def]
+        statements.append(statement)
+
+    engine = core_db.get_engine()
+    event.listen(engine, "before_cursor_execute", record)
+    try:
+        yield statements
+    finally:
+        event.remove(engine, "before_cursor_execute", record)
+
+
+def statements_for(path: str) -> int:
+    with counting() as statements:
+        answer = call("GET", path)
+    assert answer.status == 200, answer.body
+    return len(statements)
+
+
+@pytest.fixture
+def busy_post(db: str) -> str:
+    authors = [member() for _ in range(5)]
+    target = post(authors[0])["id"]
+    for i in range(105):
+        post(authors[i % 5], f"post {i}")
+    for i in range(105):
+        fan = member() if i >= 4 else authors[i + 1]
+        call("POST", f"/api/v1/posts/{target}/likes", token=fan.token)
+        call("POST", f"/api/v1/posts/{target}/comments", {"content": f"c{i}"}, token=authors[i % 5].token)
+    return str(target)
+
+
+def test_list_requests_do_not_grow_with_the_page(busy_post: str) -> None:
+    for path in ("/api/v1/posts", f"/api/v1/posts/{busy_post}/likes", f"/api/v1/posts/{busy_post}/comments"):
+        one, hundred = statements_for(f"{path}?limit=1"), statements_for(f"{path}?limit=100")
+        assert one == hundred, path
+        assert one <= 2, path  # the page (and, under a post, the parent check)
+    assert statements_for("/api/v1/posts?author=" + "nobody") == 1
