@@ -55,9 +55,10 @@ invoke: install ## Invoke a handler in-process: make invoke FN=ops EVENT=events/
 openapi: install ## Regenerate functions/ops/openapi.json from the handlers
 	$(PY) -m local.openapi
 
-bench: install ## Cold start of every function vs the reference app; warm authorizer latency
+bench: install ## Cold start vs the reference app; warm authorizer latency; feed depth and handler overhead
 	$(PY) -m bench.coldstart
 	$(PY) -m bench.authorizer
+	$(PY) -m bench.feed
 
 clean: ## Remove build output and local data (keeps .venv)
 	rm -rf .build cdk.out .local .pytest_cache .mypy_cache .ruff_cache

@@ -19,6 +19,7 @@ from infra_cdk.config import APP_NAME, StageConfig, stage_config, validate_stage
 from infra_cdk.stacks.api import ApiStack
 from infra_cdk.stacks.data import DataStack
 from infra_cdk.stacks.network import NetworkStack
+from infra_cdk.stacks.storage import StorageStack
 
 ROOT = Path(__file__).resolve().parent.parent
 CDK_JSON = ROOT / "cdk.json"
@@ -68,6 +69,12 @@ def build_stacks(app: cdk.App, config: StageConfig) -> dict[str, cdk.Stack]:
         secrets_manager_endpoint=network.secrets_manager_endpoint,
         description=f"{APP_NAME} {config.stage}: Aurora Serverless v2 PostgreSQL, RDS Proxy",
     )
+    storage = StorageStack(
+        app,
+        stack_name(config.stage, "Storage"),
+        config=config,
+        description=f"{APP_NAME} {config.stage}: private assets bucket, access logs, lifecycle rules",
+    )
     api = ApiStack(
         app,
         stack_name(config.stage, "Api"),
@@ -75,9 +82,10 @@ def build_stacks(app: cdk.App, config: StageConfig) -> dict[str, cdk.Stack]:
         vpc=network.vpc,
         db_clients=data.db_clients,
         proxy=data.proxy,
+        assets_bucket=storage.bucket,
         description=f"{APP_NAME} {config.stage}: REST API, functions, layers, WAF",
     )
-    return {"network": network, "data": data, "api": api}
+    return {"network": network, "data": data, "storage": storage, "api": api}
 
 
 def main() -> None:

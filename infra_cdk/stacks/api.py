@@ -11,6 +11,7 @@ from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_rds as rds
+from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from core.routes import BASE_PATH, FUNCTIONS, ROUTES, FunctionSpec, Route
@@ -18,6 +19,7 @@ from infra_cdk import packaging
 from infra_cdk.config import StageConfig
 from infra_cdk.constructs.auth import AuthResources
 from infra_cdk.constructs.function_factory import ARCHITECTURE, RUNTIME, FunctionWiring, make_function
+from infra_cdk.constructs.posts import POSTS, PostsResources
 from infra_cdk.constructs.rest_api import RestApi
 from infra_cdk.constructs.waf import ApiFirewall
 from infra_cdk.nag import acknowledge
@@ -36,6 +38,7 @@ class ApiStack(Stack):
         vpc: ec2.IVpc,
         db_clients: ec2.ISecurityGroup,
         proxy: rds.DatabaseProxy,
+        assets_bucket: s3.IBucket | None = None,
         functions: tuple[FunctionSpec, ...] = FUNCTIONS,
         routes: tuple[Route, ...] = ROUTES,
         **kwargs: Any,
@@ -71,6 +74,10 @@ class ApiStack(Stack):
 
         # Feature constructs (infra_cdk/constructs/<feature>.py) add what only their functions need.
         AuthResources(self, "Auth", config=config, functions=self.functions)
+        if assets_bucket is not None:
+            PostsResources(self, "Posts", config=config, functions=self.functions, bucket=assets_bucket)
+        elif POSTS in self.functions:
+            raise ValueError(f"the {POSTS!r} function needs the assets bucket: pass assets_bucket=")
 
         self.rest = RestApi(self, "Rest", config=config)
         self.authorizer = self._authorizer()

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from aws_cdk import cx_api
     from aws_cdk.assertions import Template
 
-PARTS = ("network", "data", "api")
+PARTS = ("network", "data", "storage", "api")
 
 
 @dataclass
@@ -25,7 +25,7 @@ class Synth:
     app: cdk.App
     assembly: cx_api.CloudAssembly
     outdir: Path
-    templates: dict[str, Template]  # by part: network, data, api
+    templates: dict[str, Template]  # by part: network, data, storage, api
     raw: dict[str, dict[str, Any]]  # the same templates as plain JSON
 
     def stack_name(self, part: str) -> str:

@@ -49,18 +49,25 @@ def test_cloud_connect_uses_nodelay_socket_tls_and_iam_token(monkeypatch: pytest
     engine = db.create_engine_for(CLOUD)
     captured: dict[str, Any] = {}
 
+    class FakeConnection:
+        def __init__(self) -> None:
+            self.adapters: dict[int, Any] = {}
+
+        def register_in_adapter(self, oid: int, func: Any) -> None:
+            self.adapters[oid] = func
+
     class FakeDbapi:
         @staticmethod
-        def Connection(*args: Any, **kwargs: Any) -> str:
+        def Connection(*args: Any, **kwargs: Any) -> FakeConnection:  # noqa: N802 - mimics pg8000.Connection
             captured.update(kwargs)
-            return "connection"
+            return FakeConnection()
 
     class FakeDialect:
         loaded_dbapi = FakeDbapi
 
     listener: Any = engine.dialect.dispatch.do_connect
     result = next(iter(listener))(FakeDialect(), None, [], {"user": "app", "host": "proxy.example"})
-    assert result == "connection"
+    assert result.adapters == {db.TIMESTAMPTZ_OID: db._timestamptz_in}
     assert captured["sock"] is opened[0]
     assert captured["password"] == "iam-token"
     assert captured["ssl_context"] is db._tls_context()
@@ -75,3 +82,17 @@ def test_open_socket_sets_tcp_nodelay() -> None:
             assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
         finally:
             sock.close()
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["2026-11-23 12:00:00.123456+00", "2026-11-23 12:00:00+00", "2026-11-23 12:00:00.5+05:30", "0044-03-15 12:00:00+00"],
+)
+def test_fast_timestamptz_parser_matches_pg8000(text: str) -> None:
+    from pg8000.converters import timestamptz_in
+
+    assert db._timestamptz_in(text) == timestamptz_in(text)
+
+
+def test_fast_timestamptz_parser_falls_back_for_what_python_cannot_read() -> None:
+    assert db._timestamptz_in("infinity") == "infinity"

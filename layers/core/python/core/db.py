@@ -11,6 +11,7 @@ from __future__ import annotations
 import socket
 import ssl
 import time
+from datetime import datetime
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from functools import lru_cache
@@ -42,6 +43,24 @@ def _open_socket(host: str, port: int, timeout: float) -> socket.socket:
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
     return sock
+
+
+TIMESTAMPTZ_OID = 1184
+
+
+def _timestamptz_in(data: str) -> Any:
+    """pg8000 parses timestamptz with strptime (~8 us each, 40 per page of posts); this is ~0.1 us."""
+    try:
+        return datetime.fromisoformat(data)
+    except ValueError:
+        from pg8000.converters import timestamptz_in
+
+        return timestamptz_in(data)  # infinity, BC dates, years past 9999
+
+
+def _tuned(connection: Any) -> Any:
+    connection.register_in_adapter(TIMESTAMPTZ_OID, _timestamptz_in)
+    return connection
 
 
 def _iam_token(settings: Settings) -> str:
@@ -104,7 +123,7 @@ def create_engine_for(settings: Settings) -> Engine:
         # pg8000.connect() has no `sock` argument, its Connection class does.
         sock = _open_socket(host, port, settings.db_connect_timeout_s)
         try:
-            return dialect.loaded_dbapi.Connection(*cargs, sock=sock, **cparams)
+            return _tuned(dialect.loaded_dbapi.Connection(*cargs, sock=sock, **cparams))
         except BaseException:
             sock.close()
             raise
@@ -209,7 +228,7 @@ def _lean_connect(settings: Settings) -> Any:
     sock = _open_socket(host, port, settings.db_connect_timeout_s)
     try:
         params = _secure_params(settings, password)
-        return pg8000.native.Connection(user, host=host, port=port, database=database, sock=sock, **params)
+        return _tuned(pg8000.native.Connection(user, host=host, port=port, database=database, sock=sock, **params))
     except BaseException:
         sock.close()
         raise
@@ -226,7 +245,7 @@ def lean_query(sql: str, **params: Any) -> list[Any]:
                 close_lean()
                 _lean, _lean_opened_at = _lean_connect(settings), time.monotonic()
             try:
-                return list(_lean.run(sql, **params))
+                return list(_lean.run(sql, **params) or [])
             except Exception as exc:
                 close_lean()
                 if fresh or attempt == 2 or not _is_connection_error(exc):

@@ -1,0 +1,135 @@
+"""The private assets bucket (post images now, assets later) and its access-log bucket.
+
+Private (Block Public Access, TLS-only policy, ACLs disabled), S3-managed encryption,
+versioned, server access logs to a separate bucket. Lifecycle: objects the functions tag
+`deleted=true` expire after 30 days and their noncurrent versions 30 days later;
+incomplete multipart uploads are aborted after 7 days; older objects move to cheaper
+storage classes. CORS admits the stage's browser origins for presigned uploads/downloads.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from infra_cdk.config import StageConfig
+from infra_cdk.nag import acknowledge
+
+# Key prefixes of the bucket (functions/posts/logic.py: post-images/<user_id>/...).
+POST_IMAGES_PREFIX = "post-images/"
+ASSETS_PREFIX = "assets/"
+# core.storage.DELETED_TAG: what the functions set on replaced or deleted objects.
+DELETED_TAG = ("deleted", "true")
+DELETED_EXPIRE_DAYS = 30
+ABORT_MULTIPART_DAYS = 7
+INFREQUENT_ACCESS_DAYS = 30
+GLACIER_IR_DAYS = 90
+ACCESS_LOG_RETENTION_DAYS = 90
+CORS_METHODS = (s3.HttpMethods.PUT, s3.HttpMethods.POST, s3.HttpMethods.GET)
+
+
+def _lifecycle_rules() -> list[s3.LifecycleRule]:
+    tag_key, tag_value = DELETED_TAG
+    return [
+        # Days count from the object's creation, so an old object expires soon after it is
+        # tagged; versioning keeps it recoverable as a noncurrent version for 30 more days.
+        s3.LifecycleRule(
+            id="ExpireDeleted",
+            tag_filters={tag_key: tag_value},
+            expiration=Duration.days(DELETED_EXPIRE_DAYS),
+            noncurrent_version_expiration=Duration.days(DELETED_EXPIRE_DAYS),
+        ),
+        s3.LifecycleRule(
+            id="AbortIncompleteUploads",
+            abort_incomplete_multipart_upload_after=Duration.days(ABORT_MULTIPART_DAYS),
+            # Removes the delete markers left once their noncurrent versions have expired.
+            expired_object_delete_marker=True,
+        ),
+        s3.LifecycleRule(
+            id="AssetsToColderStorage",
+            prefix=ASSETS_PREFIX,
+            transitions=[
+                s3.Transition(
+                    storage_class=s3.StorageClass.INFREQUENT_ACCESS,
+                    transition_after=Duration.days(INFREQUENT_ACCESS_DAYS),
+                ),
+                s3.Transition(
+                    storage_class=s3.StorageClass.GLACIER_INSTANT_RETRIEVAL,
+                    transition_after=Duration.days(GLACIER_IR_DAYS),
+                ),
+            ],
+        ),
+        s3.LifecycleRule(
+            id="PostImagesToInfrequentAccess",
+            prefix=POST_IMAGES_PREFIX,
+            transitions=[
+                s3.Transition(
+                    storage_class=s3.StorageClass.INFREQUENT_ACCESS,
+                    transition_after=Duration.days(INFREQUENT_ACCESS_DAYS),
+                )
+            ],
+        ),
+    ]
+
+
+class StorageStack(Stack):
+    def __init__(self, scope: Construct, construct_id: str, *, config: StageConfig, **kwargs: Any) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        # prod keeps its buckets when the stack goes; dev/staging empty and remove them
+        # (the same switch that protects the prod database).
+        removal: dict[str, Any] = (
+            {"removal_policy": RemovalPolicy.RETAIN}
+            if config.protect_data
+            else {"removal_policy": RemovalPolicy.DESTROY, "auto_delete_objects": True}
+        )
+        private: dict[str, Any] = {
+            "block_public_access": s3.BlockPublicAccess.BLOCK_ALL,
+            "object_ownership": s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            "encryption": s3.BucketEncryption.S3_MANAGED,
+            "enforce_ssl": True,
+            "minimum_tls_version": 1.2,
+            **removal,
+        }
+
+        self.access_logs = s3.Bucket(
+            self,
+            "AccessLogs",
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    id="ExpireAccessLogs",
+                    expiration=Duration.days(ACCESS_LOG_RETENTION_DAYS),
+                    abort_incomplete_multipart_upload_after=Duration.days(1),
+                )
+            ],
+            **private,
+        )
+        acknowledge(
+            self.access_logs,
+            "AwsSolutions-S1",
+            "This bucket is the server-access-log destination of the assets bucket; logging it "
+            "into itself or another bucket would only log the log deliveries.",
+        )
+
+        self.bucket = s3.Bucket(
+            self,
+            "Assets",
+            versioned=True,
+            server_access_logs_bucket=self.access_logs,
+            server_access_logs_prefix="assets-bucket/",
+            lifecycle_rules=_lifecycle_rules(),
+            cors=[
+                s3.CorsRule(
+                    allowed_methods=list(CORS_METHODS),
+                    allowed_origins=list(config.cors_allowed_origins),
+                    allowed_headers=["*"],
+                    exposed_headers=["ETag"],
+                    max_age=3000,
+                )
+            ],
+            **private,
+        )
+
+        CfnOutput(self, "AssetsBucketName", value=self.bucket.bucket_name)
