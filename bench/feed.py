@@ -51,7 +51,8 @@ def seed(engine: Any, posts: int) -> None:
         conn.execute(
             text(
                 "INSERT INTO users (id, email, username, password_hash) "
-                "SELECT gen_random_uuid(), 'feed' || g || '@example.com', 'feed' || g, 'x' FROM generate_series(1, 1000) g"
+                "SELECT gen_random_uuid(), 'feed' || g || '@example.com', 'feed' || g, 'x' "
+                "FROM generate_series(1, 1000) g"
             )
         )
         conn.execute(

@@ -58,7 +58,7 @@ def test_cloud_connect_uses_nodelay_socket_tls_and_iam_token(monkeypatch: pytest
 
     class FakeDbapi:
         @staticmethod
-        def Connection(*args: Any, **kwargs: Any) -> FakeConnection:  # noqa: N802 - mimics pg8000.Connection
+        def Connection(*args: Any, **kwargs: Any) -> FakeConnection:
             captured.update(kwargs)
             return FakeConnection()
 
@@ -86,7 +86,12 @@ def test_open_socket_sets_tcp_nodelay() -> None:
 
 @pytest.mark.parametrize(
     "text",
-    ["2026-11-23 12:00:00.123456+00", "2026-11-23 12:00:00+00", "2026-11-23 12:00:00.5+05:30", "0044-03-15 12:00:00+00"],
+    [
+        "2026-11-23 12:00:00.123456+00",
+        "2026-11-23 12:00:00+00",
+        "2026-11-23 12:00:00.5+05:30",
+        "0044-03-15 12:00:00+00",
+    ],
 )
 def test_fast_timestamptz_parser_matches_pg8000(text: str) -> None:
     from pg8000.converters import timestamptz_in

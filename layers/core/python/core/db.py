@@ -11,9 +11,9 @@ from __future__ import annotations
 import socket
 import ssl
 import time
-from datetime import datetime
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
+from datetime import datetime
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlsplit
