@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import time
@@ -76,6 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--depth", type=int, default=500_000)
     parser.add_argument("--runs", type=int, default=50)
     args = parser.parse_args(argv)
+    os.environ["DB_SOCKET_TIMEOUT_S"] = "900"  # seeding a million rows is one long statement
     server, url = start_database()
     try:
         prepare_database(url)

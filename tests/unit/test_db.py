@@ -37,7 +37,7 @@ def test_tls_context_verifies_and_is_built_once() -> None:
 def test_cloud_connect_uses_nodelay_socket_tls_and_iam_token(monkeypatch: pytest.MonkeyPatch) -> None:
     opened: list[socket.socket] = []
 
-    def fake_open(host: str, port: int, timeout: float) -> socket.socket:
+    def fake_open(host: str, port: int, timeout: float, io_timeout: float | None = None) -> socket.socket:
         assert (host, port) == ("proxy.example", 5432)
         a, b = socket.socketpair()
         b.close()

@@ -29,6 +29,8 @@ class Settings(BaseModel):
     db_iam_auth: bool = False
     db_password: str | None = Field(default=None, repr=False)
     db_connect_timeout_s: float = Field(default=5.0, gt=0)
+    # Longest wait for any one answer once connected (queries, migrations).
+    db_socket_timeout_s: float = Field(default=60.0, gt=0)
     db_pool_recycle_s: int = Field(default=900, gt=0, lt=1800)
     # One connection per Lambda container; the in-process local gateway may use more.
     db_pool_size: int = Field(default=1, ge=1, le=50)

@@ -37,8 +37,9 @@ def _tls_context() -> ssl.SSLContext:
     return context
 
 
-def _open_socket(host: str, port: int, timeout: float) -> socket.socket:
+def _open_socket(host: str, port: int, timeout: float, io_timeout: float | None = None) -> socket.socket:
     sock = socket.create_connection((host, port), timeout=timeout)
+    sock.settimeout(io_timeout or timeout)
     # Without this pg8000's small writes wait on delayed ACKs (~40 ms per new TLS connection).
     sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
@@ -76,7 +77,7 @@ def _iam_token(settings: Settings) -> str:
 
 def _secure_params(settings: Settings, password: str | None) -> dict[str, Any]:
     """Timeout, TLS and credentials for a new connection, however it is opened."""
-    params: dict[str, Any] = {"timeout": settings.db_connect_timeout_s}
+    params: dict[str, Any] = {"timeout": settings.db_socket_timeout_s}
     if settings.is_cloud:
         params["ssl_context"] = _tls_context()
     if settings.is_cloud and settings.db_iam_auth:
@@ -121,7 +122,7 @@ def create_engine_for(settings: Settings) -> Engine:
         if "unix_sock" in cparams:
             return None  # let the dialect connect as usual
         # pg8000.connect() has no `sock` argument, its Connection class does.
-        sock = _open_socket(host, port, settings.db_connect_timeout_s)
+        sock = _open_socket(host, port, settings.db_connect_timeout_s, settings.db_socket_timeout_s)
         try:
             return _tuned(dialect.loaded_dbapi.Connection(*cargs, sock=sock, **cparams))
         except BaseException:
@@ -225,7 +226,7 @@ def _lean_connect(settings: Settings) -> Any:
     else:
         host, port = settings.db_host or "", settings.db_port
         user, database, password = settings.db_user, settings.db_name, None
-    sock = _open_socket(host, port, settings.db_connect_timeout_s)
+    sock = _open_socket(host, port, settings.db_connect_timeout_s, settings.db_socket_timeout_s)
     try:
         params = _secure_params(settings, password)
         return _tuned(pg8000.native.Connection(user, host=host, port=port, database=database, sock=sock, **params))

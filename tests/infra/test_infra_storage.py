@@ -1,0 +1,234 @@
+"""The storage stack (private assets bucket, access logs, lifecycle, CORS) and the posts
+feature's least-privilege access to it: s3 actions for the posts function only, on post-images/."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from typing import Any
+
+import pytest
+from infra_synth import PARTS, Synth
+
+from core.storage import DELETED_TAG
+from infra_cdk.app import cdk_json_context
+from infra_cdk.config import stage_config
+from infra_cdk.constructs.posts import POST_IMAGE_ACTIONS
+from infra_cdk.stacks.storage import POST_IMAGES_PREFIX
+
+pytestmark = pytest.mark.infra
+
+BPA_ALL = {"BlockPublicAcls": True, "BlockPublicPolicy": True, "IgnorePublicAcls": True, "RestrictPublicBuckets": True}
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _buckets(synth: Synth) -> tuple[str, dict[str, Any], str, dict[str, Any]]:
+    """(assets id, assets props, access-log id, access-log props): the assets bucket is the one that logs."""
+    buckets = synth.resources("storage", "AWS::S3::Bucket")
+    assert len(buckets) == 2
+    ((assets_id, assets),) = [(k, b) for k, b in buckets.items() if "LoggingConfiguration" in b["Properties"]]
+    ((logs_id, logs),) = [(k, b) for k, b in buckets.items() if k != assets_id]
+    return assets_id, assets, logs_id, logs
+
+
+def _function_roles(synth: Synth) -> dict[str, str]:
+    """Catalog function name -> logical id of its role."""
+    prefix = f"social-{synth.stage}-"
+    out = {}
+    for fn in synth.resources("api", "AWS::Lambda::Function").values():
+        name = fn["Properties"].get("FunctionName")
+        if isinstance(name, str) and name.startswith(prefix):
+            out[name.removeprefix(prefix)] = fn["Properties"]["Role"]["Fn::GetAtt"][0]
+    return out
+
+
+def _role_statements(synth: Synth, part: str, role_id: str) -> list[dict[str, Any]]:
+    """Every statement granted to one role: its inline policies and the AWS::IAM::Policy resources on it."""
+    role = synth.raw[part]["Resources"][role_id]["Properties"]
+    documents = [p["PolicyDocument"] for p in role.get("Policies", [])]
+    for policy in synth.resources(part, "AWS::IAM::Policy").values():
+        if {"Ref": role_id} in policy["Properties"].get("Roles", []):
+            documents.append(policy["Properties"]["PolicyDocument"])
+    return [statement for document in documents for statement in document["Statement"]]
+
+
+def _s3_statements(statements: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [s for s in statements if any(str(a).lower().startswith("s3:") for a in _as_list(s["Action"]))]
+
+
+def test_assets_bucket_is_private_encrypted_versioned_and_logged(dev: Synth) -> None:
+    assets_id, assets, logs_id, logs = _buckets(dev)
+    for bucket in (assets, logs):
+        props = bucket["Properties"]
+        assert props["PublicAccessBlockConfiguration"] == BPA_ALL
+        assert props["OwnershipControls"] == {"Rules": [{"ObjectOwnership": "BucketOwnerEnforced"}]}
+        (sse,) = props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+        assert sse["ServerSideEncryptionByDefault"] == {"SSEAlgorithm": "AES256"}
+        assert "BucketName" not in props  # generated names: no collisions between stages or accounts
+    assert assets["Properties"]["VersioningConfiguration"] == {"Status": "Enabled"}
+    assert assets["Properties"]["LoggingConfiguration"]["DestinationBucketName"] == {"Ref": logs_id}
+    # The log bucket keeps its logs for a limited time and logs nowhere itself.
+    assert "LoggingConfiguration" not in logs["Properties"]
+    (log_rule,) = logs["Properties"]["LifecycleConfiguration"]["Rules"]
+    assert log_rule["Status"] == "Enabled" and log_rule["ExpirationInDays"] == 90
+    # S3 delivers the access logs (bucket policy, only from the assets bucket of this account).
+    (logs_policy,) = [
+        p
+        for p in dev.resources("storage", "AWS::S3::BucketPolicy").values()
+        if p["Properties"]["Bucket"] == {"Ref": logs_id}
+    ]
+    (delivery,) = [
+        s for s in logs_policy["Properties"]["PolicyDocument"]["Statement"] if s.get("Principal", {}).get("Service")
+    ]
+    assert delivery["Principal"] == {"Service": "logging.s3.amazonaws.com"}
+    assert delivery["Condition"]["ArnLike"]["aws:SourceArn"] == {"Fn::GetAtt": [assets_id, "Arn"]}
+
+
+def test_both_buckets_refuse_requests_without_tls(dev: Synth) -> None:
+    policies = {p["Properties"]["Bucket"]["Ref"]: p for p in dev.resources("storage", "AWS::S3::BucketPolicy").values()}
+    assert set(policies) == set(dev.resources("storage", "AWS::S3::Bucket"))
+    for bucket_id, policy in policies.items():
+        statements = policy["Properties"]["PolicyDocument"]["Statement"]
+        (tls_only,) = [s for s in statements if s.get("Condition") == {"Bool": {"aws:SecureTransport": "false"}}]
+        assert tls_only["Effect"] == "Deny"
+        assert tls_only["Principal"] == {"AWS": "*"}
+        assert tls_only["Action"] == "s3:*"
+        arn = {"Fn::GetAtt": [bucket_id, "Arn"]}
+        assert tls_only["Resource"] == [arn, {"Fn::Join": ["", [arn, "/*"]]}]
+        # Nothing in the bucket policy allows anyone outside the account.
+        for statement in statements:
+            if statement["Effect"] == "Allow":
+                assert statement["Principal"] != {"AWS": "*"} and statement["Principal"] != "*"
+
+
+def test_lifecycle_expires_deleted_objects_aborts_uploads_and_tiers_down(dev: Synth) -> None:
+    _, assets, _, _ = _buckets(dev)
+    rules = assets["Properties"]["LifecycleConfiguration"]["Rules"]
+    assert all(rule["Status"] == "Enabled" for rule in rules)
+
+    # The tag the functions set (core.storage.tag_deleted), bucket-wide, current and noncurrent versions.
+    (deleted,) = [rule for rule in rules if "TagFilters" in rule]
+    assert deleted["TagFilters"] == [DELETED_TAG] == [{"Key": "deleted", "Value": "true"}]
+    assert deleted["ExpirationInDays"] == 30
+    assert deleted["NoncurrentVersionExpiration"] == {"NoncurrentDays": 30}
+    assert "Prefix" not in deleted
+
+    (abort,) = [rule for rule in rules if "AbortIncompleteMultipartUpload" in rule]
+    assert abort["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": 7}
+    assert "Prefix" not in abort and "TagFilters" not in abort
+
+    transitions = {
+        rule["Prefix"]: [(t["StorageClass"], t["TransitionInDays"]) for t in rule["Transitions"]]
+        for rule in rules
+        if "Transitions" in rule
+    }
+    assert transitions == {
+        "assets/": [("STANDARD_IA", 30), ("GLACIER_IR", 90)],
+        "post-images/": [("STANDARD_IA", 30)],
+    }
+
+
+def test_post_images_prefix_is_the_one_the_posts_function_uses() -> None:
+    from posts.logic import image_prefix
+
+    assert image_prefix(uuid.uuid4()).startswith(POST_IMAGES_PREFIX)
+
+
+@pytest.mark.parametrize("stage", ["dev", "prod"])
+def test_cors_admits_the_stage_origins_for_uploads(stage: str, request: pytest.FixtureRequest) -> None:
+    synth: Synth = request.getfixturevalue(stage)
+    _, assets, _, logs = _buckets(synth)
+    (rule,) = assets["Properties"]["CorsConfiguration"]["CorsRules"]
+    assert sorted(rule["AllowedMethods"]) == ["GET", "POST", "PUT"]
+    configured = stage_config(stage, cdk_json_context()["stages"].get(stage))
+    assert rule["AllowedOrigins"] == list(configured.cors_allowed_origins)
+    assert rule["ExposedHeaders"] == ["ETag"]
+    assert "CorsConfiguration" not in logs["Properties"]
+
+
+def test_prod_retains_the_buckets_dev_empties_and_removes_them(dev: Synth, prod: Synth) -> None:
+    for bucket in prod.resources("storage", "AWS::S3::Bucket").values():
+        assert (bucket["DeletionPolicy"], bucket["UpdateReplacePolicy"]) == ("Retain", "Retain")
+    assert prod.resources("storage", "Custom::S3AutoDeleteObjects") == {}
+    for bucket in dev.resources("storage", "AWS::S3::Bucket").values():
+        assert bucket["DeletionPolicy"] == "Delete"
+    assert len(dev.resources("storage", "Custom::S3AutoDeleteObjects")) == 2
+
+
+def test_posts_role_may_put_get_and_tag_post_images_only(dev: Synth) -> None:
+    assets_id, _, _, _ = _buckets(dev)
+    (arn_export,) = [
+        output["Export"]["Name"]
+        for output in dev.raw["storage"]["Outputs"].values()
+        if output["Value"] == {"Fn::GetAtt": [assets_id, "Arn"]} and "Export" in output
+    ]
+    roles = _function_roles(dev)
+    (statement,) = _s3_statements(_role_statements(dev, "api", roles["posts"]))
+    assert statement["Effect"] == "Allow"
+    assert "Condition" not in statement and "NotAction" not in statement and "NotResource" not in statement
+    assert sorted(_as_list(statement["Action"])) == sorted(POST_IMAGE_ACTIONS)
+    assert sorted(POST_IMAGE_ACTIONS) == ["s3:GetObject", "s3:PutObject", "s3:PutObjectTagging"]
+    assert statement["Resource"] == {"Fn::Join": ["", [{"Fn::ImportValue": arn_export}, "/post-images/*"]]}
+
+
+def test_only_the_posts_function_knows_the_bucket(dev: Synth) -> None:
+    assets_id, _, _, _ = _buckets(dev)
+    outputs = dev.raw["storage"]["Outputs"].values()
+    (name_export,) = [o["Export"]["Name"] for o in outputs if o["Value"] == {"Ref": assets_id} and "Export" in o]
+    with_bucket = set()
+    for fn in dev.resources("api", "AWS::Lambda::Function").values():
+        env = fn["Properties"].get("Environment", {}).get("Variables", {})
+        if "ASSETS_BUCKET" in env:
+            assert env["ASSETS_BUCKET"] == {"Fn::ImportValue": name_export}
+            with_bucket.add(fn["Properties"]["FunctionName"].removeprefix("social-dev-"))
+    assert with_bucket == {"posts"}
+
+
+def test_no_other_role_has_s3_actions(dev: Synth) -> None:
+    roles = _function_roles(dev)
+    assert {"posts", "likes", "comments"} <= set(roles)
+    for name, role_id in roles.items():
+        role = dev.raw["api"]["Resources"][role_id]["Properties"]
+        assert "ManagedPolicyArns" not in role, name
+        if name != "posts":
+            assert _s3_statements(_role_statements(dev, "api", role_id)) == [], name
+    # Nor any other role or policy of the app outside the storage stack (whose only other role is
+    # CDK's auto-delete provider in dev, granted through the bucket policies).
+    for part in PARTS:
+        if part == "storage":
+            continue
+        for role_id in dev.resources(part, "AWS::IAM::Role"):
+            if role_id != roles["posts"]:
+                assert _s3_statements(_role_statements(dev, part, role_id)) == [], (part, role_id)
+        text = json.dumps(dev.resources(part, "AWS::IAM::Policy"))
+        assert text.lower().count('"s3:') == (len(POST_IMAGE_ACTIONS) if part == "api" else 0), part
+
+
+def test_the_api_stack_refuses_a_posts_function_without_the_bucket() -> None:
+    import aws_cdk as cdk
+
+    from core.routes import FunctionSpec, Route
+    from infra_cdk.stacks.api import ApiStack
+    from infra_cdk.stacks.data import DataStack
+    from infra_cdk.stacks.network import NetworkStack
+
+    config = stage_config("dev")
+    app = cdk.App()
+    network = NetworkStack(app, "N", config=config)
+    data = DataStack(
+        app, "D", config=config, vpc=network.vpc, secrets_manager_endpoint=network.secrets_manager_endpoint
+    )
+    with pytest.raises(ValueError, match="needs the assets bucket"):
+        ApiStack(
+            app,
+            "A",
+            config=config,
+            vpc=network.vpc,
+            db_clients=data.db_clients,
+            proxy=data.proxy,
+            functions=(FunctionSpec("posts", "api", "The feed"),),
+            routes=(Route("GET", "/api/v1/posts", "posts", auth=False),),
+        )
