@@ -5,13 +5,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
+from aws_cdk import Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from infra_cdk.config import StageConfig
-from infra_cdk.nag import acknowledge
+from infra_cdk.nag import acknowledge, finding_label
 from infra_cdk.stacks.storage import POST_IMAGES_PREFIX
 
 POSTS = "posts"
@@ -35,23 +36,24 @@ class PostsResources(Construct):
         fn = functions.get(POSTS)
         if fn is None:
             return
+        stack = Stack.of(self)
+        bucket_arn = bucket.bucket_arn
+        if Stack.of(bucket) is not stack:
+            # Import the ARN through the export CDK would make at synth anyway, so that the
+            # policy's resource (and the cdk-nag finding id below) is known now.
+            stack.add_stack_dependency(Stack.of(bucket), "the posts function uses the assets bucket")
+            bucket_arn = Stack.of(bucket).export_value(bucket.bucket_arn)
+        post_images = f"{bucket_arn}/{POST_IMAGES_PREFIX}*"
+
         fn.add_environment("ASSETS_BUCKET", bucket.bucket_name)
         role = fn.role
         assert role is not None  # the factory always gives one
         role.add_to_principal_policy(
-            iam.PolicyStatement(
-                sid="PostImages",
-                actions=list(POST_IMAGE_ACTIONS),
-                resources=[bucket.arn_for_objects(f"{POST_IMAGES_PREFIX}*")],
-            )
+            iam.PolicyStatement(sid="PostImages", actions=list(POST_IMAGE_ACTIONS), resources=[post_images])
         )
         acknowledge(
             role,
-            f"AwsSolutions-IAM5[Resource::<{_logical_id_placeholder(bucket)}>/{POST_IMAGES_PREFIX}*]",
-            f"{config.prefix}-posts signs uploads to and reads keys it generates per upload "
-            f"(post-images/<user_id>/<uuid>.<ext>); the key prefix is the narrowest fixed scope.",
+            f"AwsSolutions-IAM5[Resource::{finding_label(self, post_images)}]",
+            f"{config.prefix}-posts presigns uploads to, reads and tags keys it generates per upload "
+            f"({POST_IMAGES_PREFIX}<user_id>/<uuid>.<ext>); that key prefix is the narrowest fixed scope.",
         )
-
-
-def _logical_id_placeholder(bucket: s3.IBucket) -> str:
-    return "TODO"

@@ -55,13 +55,17 @@ def presigned_post(key: str, content_type: str, max_bytes: int, expires_in: int)
 
 
 def object_size(key: str) -> int | None:
-    """The stored object's size, or None when there is no such object."""
+    """The stored object's size, or None when there is no such object.
+
+    Functions get no s3:ListBucket, so S3 answers a HEAD of a missing key with
+    403 rather than 404; callers only ask about keys under a prefix they may read.
+    """
     from botocore.exceptions import ClientError
 
     try:
         head = s3_client().head_object(Bucket=_bucket(), Key=key)
     except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
+        if exc.response.get("Error", {}).get("Code") in ("403", "404", "NoSuchKey", "NotFound", "AccessDenied"):
             return None
         raise _storage_errors(exc) from exc
     except Exception as exc:
