@@ -19,16 +19,15 @@ Author = Annotated[str | None, Query(pattern=r"^[A-Za-z0-9_]{3,50}$", descriptio
 
 
 def _out(row: Any) -> PostOut:
-    post = row.Post
     return PostOut(
-        id=post.id,
-        author=UserSummary(id=post.author_id, username=row.username, avatar_url=row.avatar_url),
-        content=post.content,
-        image_url=storage.public_url(post.image_key) if post.image_key else None,
-        likes_count=post.likes_count,
-        comments_count=post.comments_count,
-        created_at=post.created_at,
-        updated_at=post.updated_at,
+        id=row.id,
+        author=UserSummary(id=row.author_id, username=row.username, avatar_url=row.avatar_url),
+        content=row.content,
+        image_url=storage.public_url(row.image_key) if row.image_key else None,
+        likes_count=row.likes_count,
+        comments_count=row.comments_count,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
     )
 
 

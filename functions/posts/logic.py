@@ -21,9 +21,21 @@ FEED = "posts"
 _EXTENSIONS = {"image/jpeg": ".jpg", "image/png": ".png", "image/gif": ".gif"}
 _KEY = re.compile(r"^post-images/(?P<user>[0-9a-f-]{36})/[0-9a-f]{32}\.(jpg|png|gif)$")
 
-_COLUMNS = (Post, User.username, User.avatar_url)
+# Plain columns, not entities: no identity map or instance state for a page of 20-100 posts.
+_COLUMNS = (
+    Post.id,
+    Post.author_id,
+    Post.content,
+    Post.image_key,
+    Post.likes_count,
+    Post.comments_count,
+    Post.created_at,
+    Post.updated_at,
+    User.username,
+    User.avatar_url,
+)
 
-PostRow = Row[Post, str, str | None]
+PostRow = Row[uuid.UUID, uuid.UUID, str, str | None, int, int, datetime, datetime, str, str | None]
 
 
 def image_prefix(user_id: uuid.UUID) -> str:
@@ -74,7 +86,7 @@ def feed(session: Session, limit: int, cursor: str | None, author: str | None) -
         query = query.where(tuple_(Post.created_at, Post.id) < tuple_(created_at, post_id))
     query = query.order_by(Post.created_at.desc(), Post.id.desc()).limit(limit + 1)
     rows = list(session.execute(query).all())
-    return page_of(rows, limit, FEED, lambda row: (row.Post.created_at, row.Post.id))
+    return page_of(rows, limit, FEED, lambda row: (row.created_at, row.id))
 
 
 def get(session: Session, post_id: uuid.UUID) -> PostRow:
