@@ -5,14 +5,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from aws_cdk import Stack
-from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from infra_cdk.config import StageConfig
-from infra_cdk.nag import acknowledge, finding_label
+from infra_cdk.constructs.bucket_access import grant_prefixes
 from infra_cdk.stacks.storage import POST_IMAGES_PREFIX
 
 POSTS = "posts"
@@ -36,24 +34,11 @@ class PostsResources(Construct):
         fn = functions.get(POSTS)
         if fn is None:
             return
-        stack = Stack.of(self)
-        bucket_arn = bucket.bucket_arn
-        if Stack.of(bucket) is not stack:
-            # Import the ARN through the export CDK would make at synth anyway, so that the
-            # policy's resource (and the cdk-nag finding id below) is known now.
-            stack.add_stack_dependency(Stack.of(bucket), "the posts function uses the assets bucket")
-            bucket_arn = Stack.of(bucket).export_value(bucket.bucket_arn)
-        post_images = f"{bucket_arn}/{POST_IMAGES_PREFIX}*"
-
-        fn.add_environment("ASSETS_BUCKET", bucket.bucket_name)
-        role = fn.role
-        assert role is not None  # the factory always gives one
-        role.add_to_principal_policy(
-            iam.PolicyStatement(sid="PostImages", actions=list(POST_IMAGE_ACTIONS), resources=[post_images])
-        )
-        acknowledge(
-            role,
-            f"AwsSolutions-IAM5[Resource::{finding_label(self, post_images)}]",
+        grant_prefixes(
+            self,
+            fn,
+            bucket,
+            {POST_IMAGES_PREFIX: POST_IMAGE_ACTIONS},
             f"{config.prefix}-posts presigns uploads to, reads and tags keys it generates per upload "
             f"({POST_IMAGES_PREFIX}<user_id>/<uuid>.<ext>); that key prefix is the narrowest fixed scope.",
         )

@@ -17,6 +17,7 @@ from constructs import Construct
 from core.routes import BASE_PATH, FUNCTIONS, ROUTES, FunctionSpec, Route
 from infra_cdk import packaging
 from infra_cdk.config import StageConfig
+from infra_cdk.constructs.assets import ASSETS, AssetsResources
 from infra_cdk.constructs.auth import AuthResources
 from infra_cdk.constructs.function_factory import ARCHITECTURE, RUNTIME, FunctionWiring, make_function
 from infra_cdk.constructs.posts import POSTS, PostsResources
@@ -76,8 +77,9 @@ class ApiStack(Stack):
         AuthResources(self, "Auth", config=config, functions=self.functions)
         if assets_bucket is not None:
             PostsResources(self, "Posts", config=config, functions=self.functions, bucket=assets_bucket)
-        elif POSTS in self.functions:
-            raise ValueError(f"the {POSTS!r} function needs the assets bucket: pass assets_bucket=")
+            AssetsResources(self, "Assets", config=config, functions=self.functions, bucket=assets_bucket)
+        elif POSTS in self.functions or ASSETS in self.functions:
+            raise ValueError("the posts and assets functions need the assets bucket: pass assets_bucket=")
 
         self.rest = RestApi(self, "Rest", config=config)
         self.authorizer = self._authorizer()

@@ -13,6 +13,7 @@ from infra_synth import PARTS, Synth
 from core.storage import DELETED_TAG
 from infra_cdk.app import cdk_json_context
 from infra_cdk.config import stage_config
+from infra_cdk.constructs.assets import ORIGINAL_ACTIONS, VARIANT_ACTIONS
 from infra_cdk.constructs.posts import POST_IMAGE_ACTIONS
 from infra_cdk.stacks.storage import POST_IMAGES_PREFIX
 
@@ -174,7 +175,7 @@ def test_posts_role_may_put_get_and_tag_post_images_only(dev: Synth) -> None:
     assert statement["Resource"] == {"Fn::Join": ["", [{"Fn::ImportValue": arn_export}, "/post-images/*"]]}
 
 
-def test_only_the_posts_function_knows_the_bucket(dev: Synth) -> None:
+def test_only_the_posts_and_assets_functions_know_the_bucket(dev: Synth) -> None:
     assets_id, _, _, _ = _buckets(dev)
     outputs = dev.raw["storage"]["Outputs"].values()
     (name_export,) = [o["Export"]["Name"] for o in outputs if o["Value"] == {"Ref": assets_id} and "Export" in o]
@@ -184,16 +185,16 @@ def test_only_the_posts_function_knows_the_bucket(dev: Synth) -> None:
         if "ASSETS_BUCKET" in env:
             assert env["ASSETS_BUCKET"] == {"Fn::ImportValue": name_export}
             with_bucket.add(fn["Properties"]["FunctionName"].removeprefix("social-dev-"))
-    assert with_bucket == {"posts"}
+    assert with_bucket == {"posts", "assets"}
 
 
 def test_no_other_role_has_s3_actions(dev: Synth) -> None:
     roles = _function_roles(dev)
-    assert {"posts", "likes", "comments"} <= set(roles)
+    assert {"posts", "likes", "comments", "assets"} <= set(roles)
     for name, role_id in roles.items():
         role = dev.raw["api"]["Resources"][role_id]["Properties"]
         assert "ManagedPolicyArns" not in role, name
-        if name != "posts":
+        if name not in ("posts", "assets"):
             assert _s3_statements(_role_statements(dev, "api", role_id)) == [], name
     # Nor any other role or policy of the app outside the storage stack (whose only other role is
     # CDK's auto-delete provider in dev, granted through the bucket policies).
@@ -201,10 +202,11 @@ def test_no_other_role_has_s3_actions(dev: Synth) -> None:
         if part == "storage":
             continue
         for role_id in dev.resources(part, "AWS::IAM::Role"):
-            if role_id != roles["posts"]:
+            if role_id not in (roles["posts"], roles["assets"]):
                 assert _s3_statements(_role_statements(dev, part, role_id)) == [], (part, role_id)
         text = json.dumps(dev.resources(part, "AWS::IAM::Policy"))
-        assert text.lower().count('"s3:') == (len(POST_IMAGE_ACTIONS) if part == "api" else 0), part
+        granted = len(POST_IMAGE_ACTIONS) + len(ORIGINAL_ACTIONS) + len(VARIANT_ACTIONS)
+        assert text.lower().count('"s3:') == (granted if part == "api" else 0), part
 
 
 def test_the_api_stack_refuses_a_posts_function_without_the_bucket() -> None:
@@ -221,7 +223,7 @@ def test_the_api_stack_refuses_a_posts_function_without_the_bucket() -> None:
     data = DataStack(
         app, "D", config=config, vpc=network.vpc, secrets_manager_endpoint=network.secrets_manager_endpoint
     )
-    with pytest.raises(ValueError, match="needs the assets bucket"):
+    with pytest.raises(ValueError, match="need the assets bucket"):
         ApiStack(
             app,
             "A",

@@ -1,6 +1,7 @@
 """Sample events: ours cover every route, and AWS's own samples pass through our handlers."""
 
 import copy
+import hashlib
 import importlib
 import json
 from pathlib import Path
@@ -13,7 +14,7 @@ from tests.conftest import ROOT, SHARED
 
 OUR_EVENTS = sorted((ROOT / "events").glob("*/*.json"))
 # Samples that show a refusal on purpose (their body cannot succeed against the sample world).
-EXPECTED_CLIENT_ERRORS = {"post_login", "post_refresh"}
+EXPECTED_CLIENT_ERRORS = {"post_login", "post_refresh", "post_multipart_complete", "delete_multipart"}
 
 
 def _load(path: Path) -> dict[str, Any]:
@@ -35,6 +36,9 @@ SAMPLE_USER = "3f1c8a9e-0b7d-4e55-9a63-2d4b8c1e7f10"
 SAMPLE_SESSION = "9b2e4d6f-1a3c-4e5b-8d7f-0c1e2a3b4c5d"
 SAMPLE_POST = "5d1f7a2e-8c3b-4f6a-9e0d-1b2c3d4e5f60"
 SAMPLE_COMMENT = "7a8b9c0d-1e2f-4a3b-8c4d-5e6f7a8b9c0d"
+SAMPLE_ASSET = "2c4e6a8b-0d1f-4a3c-9e5b-7d9f1b3d5e7a"
+SAMPLE_SHARE = "4e6a8c0d-2f1b-4c3d-8e5f-9a1b3c5d7e9f"
+SAMPLE_SHARE_TOKEN = "sample-share-token-0123456789abcdefABCDEF_-xy"
 
 
 @pytest.fixture
@@ -62,6 +66,22 @@ def sample_world(db: str, s3_endpoint: str) -> None:
         conn.execute(
             text("INSERT INTO comments (id, post_id, author_id, content) VALUES (:c, :p, :u, 'sample comment')"),
             {"c": SAMPLE_COMMENT, "p": SAMPLE_POST, "u": SAMPLE_USER},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO assets (id, owner_id, s3_key, filename, content_type, size, status) "
+                "VALUES (:a, :u, 'assets/' || :u || '/' || :a, 'Beach day.jpg', 'image/jpeg', 2048000, 'ready')"
+            ),
+            {"a": SAMPLE_ASSET, "u": SAMPLE_USER},
+        )
+        conn.execute(
+            text("INSERT INTO shares (id, asset_id, owner_id, token_hash) VALUES (:s, :a, :u, :h)"),
+            {
+                "s": SAMPLE_SHARE,
+                "a": SAMPLE_ASSET,
+                "u": SAMPLE_USER,
+                "h": hashlib.sha256(SAMPLE_SHARE_TOKEN.encode()).hexdigest(),
+            },
         )
 
 

@@ -54,3 +54,40 @@ def test_list_requests_do_not_grow_with_the_page(busy_post: str) -> None:
         assert one == hundred, path
         assert one <= 2, path  # the page (and, under a post, the parent check)
     assert statements_for("/api/v1/posts?author=" + "nobody") == 1
+
+
+def test_asset_and_audit_lists_do_not_grow_with_the_page(db: str, s3_endpoint: str) -> None:
+    from sqlalchemy import text
+
+    owner = member()
+    with core_db.get_engine().begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO assets (id, owner_id, s3_key, filename, content_type, size, status) "
+                "SELECT gen_random_uuid(), CAST(:o AS uuid), 'assets/' || :o || '/' || g, 'f' || g || '.png', "
+                "'image/png', 10, 'ready' FROM generate_series(1, 105) g"
+            ),
+            {"o": owner.id},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO asset_variants (id, asset_id, kind, s3_key, content_type) "
+                "SELECT gen_random_uuid(), id, 'thumb', 'variants/' || id || '/thumb.jpg', 'image/jpeg' FROM assets"
+            )
+        )
+        conn.execute(
+            text(
+                "INSERT INTO audit_events (id, user_id, action) "
+                "SELECT gen_random_uuid(), CAST(:o AS uuid), 'asset.download_url_issued' FROM generate_series(1, 105)"
+            ),
+            {"o": owner.id},
+        )
+
+    def count(path: str) -> int:
+        with counting() as statements:
+            answer = call("GET", path, token=owner.token)
+        assert answer.status == 200, answer.body
+        return len(statements)
+
+    for path in ("/api/v1/assets", "/api/v1/audit"):
+        assert count(f"{path}?limit=1") == count(f"{path}?limit=100") <= 2, path

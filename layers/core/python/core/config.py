@@ -41,6 +41,14 @@ class Settings(BaseModel):
     presigned_get_ttl_s: int = Field(default=300, ge=1, le=3600)
     upload_url_ttl_s: int = Field(default=900, ge=60, le=3600)
     post_image_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
+    # Assets (media storage).
+    asset_max_bytes: int = Field(default=5 * 1024**3, ge=1)
+    multipart_threshold_bytes: int = Field(default=100 * 1024 * 1024, ge=5 * 1024 * 1024)
+    multipart_part_bytes: int = Field(default=64 * 1024 * 1024, ge=5 * 1024 * 1024, le=5 * 1024**3)
+    download_url_ttl_s: int = Field(default=120, ge=1, le=120)
+    share_max_ttl_s: int = Field(default=30 * 24 * 3600, ge=60)
+    share_create_per_minute: int = Field(default=10, ge=1)
+    share_access_per_minute_per_ip: int = Field(default=60, ge=1)
     cors_allowed_origins: tuple[str, ...] = ("http://localhost:3000", "http://127.0.0.1:3000")
     hsts_max_age_s: int = 63072000
     # Auth. Keys are "kid:secret" pairs, the first one signs; in the cloud they
@@ -56,6 +64,27 @@ class Settings(BaseModel):
     login_max_failures_per_email: int = Field(default=5, ge=1)
     login_max_failures_per_ip: int = Field(default=20, ge=1)
     retry_after_s: int = Field(default=5, ge=1)
+    # --- Rooms: team chat with AI replies (functions/rooms) ---
+    # Provider of rooms that name none: "echo" (repeats the last human message; the
+    # default when STAGE=local), "bedrock" (the cloud default) or "openai" (any
+    # OpenAI-compatible endpoint at OPENAI_BASE_URL).
+    rooms_ai_provider: Literal["echo", "bedrock", "openai"] | None = None
+    rooms_bedrock_model: str = Field(default="amazon.nova-lite-v1:0", min_length=1, max_length=200)
+    rooms_openai_model: str = Field(default="gpt-4o-mini", min_length=1, max_length=200)
+    # Comma-separated models a room may choose with PATCH; empty: any. CDK sets the ones IAM allows.
+    rooms_ai_models: str = ""
+    # The whole provider call, connect included. The rooms Lambda has 10 s for everything.
+    rooms_ai_timeout_s: float = Field(default=6.0, gt=0, le=25)
+    # Context budget (estimated tokens: ~4 characters each) and the reply's own limit.
+    rooms_ai_context_tokens: int = Field(default=8000, ge=256)
+    rooms_ai_max_output_tokens: int = Field(default=1024, ge=16, le=8192)
+    rooms_invitation_ttl_s: int = Field(default=7 * 24 * 3600, ge=60)
+    # OpenAI-compatible endpoint: base URL (up to /v1) and key, or in the cloud the
+    # Secrets Manager secret holding the key (a plain string or {"api_key": "..."}).
+    openai_base_url: str | None = Field(default=None, pattern=r"^https?://[^\s]+$")
+    openai_api_key: str | None = Field(default=None, repr=False)
+    openai_api_key_secret_arn: str | None = None
+    # --- end of rooms settings ---
 
     @field_validator("cors_allowed_origins", "jwt_signing_keys", mode="before")
     @classmethod

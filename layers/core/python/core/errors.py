@@ -68,8 +68,8 @@ class ValidationFailed(AppError):
 class RateLimited(AppError):
     status, code, default_message = 429, "rate_limited", "Too many requests"
 
-    def __init__(self, retry_after_s: int, message: str | None = None):
-        super().__init__(message, headers={"Retry-After": str(max(1, int(retry_after_s)))})
+    def __init__(self, retry_after_s: int, message: str | None = None, *, keep_writes: bool = False):
+        super().__init__(message, headers={"Retry-After": str(max(1, int(retry_after_s)))}, keep_writes=keep_writes)
 
 
 class Unavailable(AppError):

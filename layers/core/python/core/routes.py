@@ -46,7 +46,9 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
     FunctionSpec("posts", "api", "The feed: posts and their images"),
     FunctionSpec("likes", "api", "Likes of posts, with exact counts"),
     FunctionSpec("comments", "api", "Comments on posts, with exact counts"),
+    FunctionSpec("assets", "api", "Private media: uploads, downloads, share links, usage, audit"),
     FunctionSpec("migrate", "task", "Applies Alembic migrations (CDK trigger, make dev)"),
+    FunctionSpec("rooms", "api", "Team chat rooms: roles, invitations, messages and AI replies"),
 )
 
 ROUTES: tuple[Route, ...] = (
@@ -71,6 +73,40 @@ ROUTES: tuple[Route, ...] = (
     Route("GET", f"{BASE_PATH}/posts/{{post_id}}/comments", "comments", auth=False),
     Route("POST", f"{BASE_PATH}/posts/{{post_id}}/comments", "comments", auth=True),
     Route("DELETE", f"{BASE_PATH}/comments/{{comment_id}}", "comments", auth=True),
+    Route("POST", f"{BASE_PATH}/assets/uploads", "assets", auth=True),
+    Route("GET", f"{BASE_PATH}/assets", "assets", auth=True),
+    Route("GET", f"{BASE_PATH}/assets/{{asset_id}}", "assets", auth=True),
+    Route("PATCH", f"{BASE_PATH}/assets/{{asset_id}}", "assets", auth=True),
+    Route("DELETE", f"{BASE_PATH}/assets/{{asset_id}}", "assets", auth=True),
+    Route("POST", f"{BASE_PATH}/assets/{{asset_id}}/multipart/complete", "assets", auth=True),
+    Route("DELETE", f"{BASE_PATH}/assets/{{asset_id}}/multipart", "assets", auth=True),
+    Route("GET", f"{BASE_PATH}/assets/{{asset_id}}/download", "assets", auth=True),
+    Route("POST", f"{BASE_PATH}/assets/{{asset_id}}/shares", "assets", auth=True),
+    Route("GET", f"{BASE_PATH}/assets/{{asset_id}}/shares", "assets", auth=True),
+    # One variable name among siblings: {share} is the share's id (DELETE) or its token (GET).
+    Route("DELETE", f"{BASE_PATH}/shares/{{share}}", "assets", auth=True),
+    Route("GET", f"{BASE_PATH}/shares/{{share}}", "assets", auth=False),
+    Route("GET", f"{BASE_PATH}/usage", "assets", auth=True),
+    Route("GET", f"{BASE_PATH}/audit", "assets", auth=True),
+    # Rooms. One variable name per level: {room_id}, then {user_id} / {message_id}; {token} under /invitations.
+    Route("POST", f"{BASE_PATH}/rooms", "rooms", auth=True),
+    Route("GET", f"{BASE_PATH}/rooms", "rooms", auth=True),
+    Route("GET", f"{BASE_PATH}/rooms/{{room_id}}", "rooms", auth=True),
+    Route("PATCH", f"{BASE_PATH}/rooms/{{room_id}}", "rooms", auth=True),
+    Route("DELETE", f"{BASE_PATH}/rooms/{{room_id}}", "rooms", auth=True),
+    Route("GET", f"{BASE_PATH}/rooms/{{room_id}}/members", "rooms", auth=True),
+    Route("PATCH", f"{BASE_PATH}/rooms/{{room_id}}/members/{{user_id}}", "rooms", auth=True),
+    Route("DELETE", f"{BASE_PATH}/rooms/{{room_id}}/members/{{user_id}}", "rooms", auth=True),
+    Route("PATCH", f"{BASE_PATH}/rooms/{{room_id}}/owner", "rooms", auth=True),
+    Route("POST", f"{BASE_PATH}/rooms/{{room_id}}/invitations", "rooms", auth=True),
+    Route("GET", f"{BASE_PATH}/invitations", "rooms", auth=True),
+    Route("POST", f"{BASE_PATH}/invitations/{{token}}/accept", "rooms", auth=True),
+    Route("POST", f"{BASE_PATH}/invitations/{{token}}/decline", "rooms", auth=True),
+    Route("GET", f"{BASE_PATH}/rooms/{{room_id}}/messages", "rooms", auth=True),
+    Route("POST", f"{BASE_PATH}/rooms/{{room_id}}/messages", "rooms", auth=True),
+    Route("PATCH", f"{BASE_PATH}/rooms/{{room_id}}/messages/{{message_id}}", "rooms", auth=True),
+    Route("DELETE", f"{BASE_PATH}/rooms/{{room_id}}/messages/{{message_id}}", "rooms", auth=True),
+    Route("POST", f"{BASE_PATH}/rooms/{{room_id}}/messages/{{message_id}}/regenerate", "rooms", auth=True),
 )
 
 

@@ -98,3 +98,80 @@ def tag_deleted(key: str) -> None:
             raise _storage_errors(exc) from exc
     except Exception as exc:
         raise _storage_errors(exc) from exc
+
+
+def presigned_put(key: str, content_type: str, size: int, expires_in: int) -> tuple[str, dict[str, str]]:
+    """A PUT whose Content-Type and Content-Length are signed, so S3 refuses any other."""
+    try:
+        url = s3_client().generate_presigned_url(
+            "put_object",
+            Params={"Bucket": _bucket(), "Key": key, "ContentType": content_type, "ContentLength": size},
+            ExpiresIn=expires_in,
+        )
+    except Exception as exc:
+        raise _storage_errors(exc) from exc
+    return str(url), {"Content-Type": content_type, "Content-Length": str(size)}
+
+
+def create_multipart(key: str, content_type: str) -> str:
+    try:
+        return str(s3_client().create_multipart_upload(Bucket=_bucket(), Key=key, ContentType=content_type)["UploadId"])
+    except Exception as exc:
+        raise _storage_errors(exc) from exc
+
+
+def presigned_part(key: str, upload_id: str, part_number: int, expires_in: int) -> str:
+    params = {"Bucket": _bucket(), "Key": key, "UploadId": upload_id, "PartNumber": part_number}
+    return str(s3_client().generate_presigned_url("upload_part", Params=params, ExpiresIn=expires_in))
+
+
+class MultipartRejected(Exception):
+    """S3 refused to assemble the parts (wrong ETag, missing or too small part)."""
+
+
+def complete_multipart(key: str, upload_id: str, parts: list[tuple[int, str]]) -> None:
+    from botocore.exceptions import ClientError
+
+    upload = {"Parts": [{"PartNumber": n, "ETag": etag} for n, etag in sorted(parts)]}
+    try:
+        s3_client().complete_multipart_upload(Bucket=_bucket(), Key=key, UploadId=upload_id, MultipartUpload=upload)
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "")
+        if code in ("InvalidPart", "InvalidPartOrder", "EntityTooSmall", "NoSuchUpload", "MalformedXML"):
+            raise MultipartRejected(code) from exc
+        raise _storage_errors(exc) from exc
+    except Exception as exc:
+        raise _storage_errors(exc) from exc
+
+
+def abort_multipart(key: str, upload_id: str) -> None:
+    from botocore.exceptions import ClientError
+
+    try:
+        s3_client().abort_multipart_upload(Bucket=_bucket(), Key=key, UploadId=upload_id)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") != "NoSuchUpload":
+            raise _storage_errors(exc) from exc
+    except Exception as exc:
+        raise _storage_errors(exc) from exc
+
+
+def delete_objects(keys: list[str]) -> list[str]:
+    """Delete what can be deleted; return the keys that could not be (for the caller to tag)."""
+    if not keys:
+        return []
+    try:
+        answer = s3_client().delete_objects(
+            Bucket=_bucket(), Delete={"Objects": [{"Key": k} for k in keys], "Quiet": True}
+        )
+    except Exception:  # noqa: BLE001 - the caller falls back to tagging for the lifecycle rule
+        return list(keys)
+    return [e["Key"] for e in answer.get("Errors", [])]
+
+
+def attachment(filename: str) -> str:
+    """Content-Disposition for a download: an ASCII fallback and the exact name per RFC 6266/5987."""
+    from urllib.parse import quote
+
+    fallback = "".join(c if 32 <= ord(c) < 127 and c not in '"\\\\/' else "_" for c in filename).strip() or "download"
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"

@@ -1,0 +1,255 @@
+"""Assets and shares routes: parse, call logic, answer."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, cast
+
+from aws_lambda_powertools.event_handler.openapi.params import Query
+
+from assets import library, reports, sharing, uploads
+from assets.schemas import (
+    AssetOut,
+    AssetPage,
+    AssetPatch,
+    AssetStatus,
+    AuditOut,
+    AuditPage,
+    CompleteIn,
+    DownloadOut,
+    MultipartUpload,
+    PartUrl,
+    SharedAsset,
+    SharedOut,
+    ShareIn,
+    ShareOut,
+    SharePage,
+    SingleUpload,
+    UploadIn,
+    UploadOut,
+    UsageOut,
+    VariantOut,
+)
+from core import audit, db, storage
+from core.config import get_settings
+from core.errors import Conflict, NotFound
+from core.http import caller, client_ip, lambda_handler, make_resolver
+from core.models.assets import Asset, Variant
+from core.schemas import Cursor, Limit
+
+app = make_resolver()
+
+Search = Annotated[str | None, Query(min_length=1, max_length=100, description="filename contains")]
+TypeFilter = Annotated[
+    str | None, Query(pattern=r"^(image|video)/(\*|[a-z0-9][a-z0-9.+-]{0,100})$", description="e.g. image/*")
+]
+Tag = Annotated[str | None, Query(min_length=1, max_length=50)]
+From = Annotated[datetime | None, Query(alias="from", description="created at or after (ISO 8601)")]
+To = Annotated[datetime | None, Query(description="created before (ISO 8601)")]
+
+
+def _variants(variants: list[Variant]) -> list[VariantOut]:
+    return [
+        VariantOut(
+            kind=v.kind,
+            url=storage.presigned_get(v.s3_key),
+            width=v.width,
+            height=v.height,
+            content_type=v.content_type,
+        )
+        for v in variants
+    ]
+
+
+def _asset(asset: Asset, variants: list[Variant]) -> AssetOut:
+    return AssetOut(
+        id=asset.id,
+        filename=asset.filename,
+        content_type=asset.content_type,
+        size=asset.size,
+        status=cast(AssetStatus, asset.status),
+        width=asset.width,
+        height=asset.height,
+        duration_s=asset.duration_s,
+        exif=asset.exif,
+        tags=asset.tags,
+        variants=_variants(variants),
+        created_at=asset.created_at,
+    )
+
+
+def _share(share: sharing.Share, token: str | None = None) -> ShareOut:
+    return ShareOut(
+        id=share.id,
+        asset_id=share.asset_id,
+        token=token,
+        url=f"/api/v1/shares/{token}" if token else None,
+        expires_at=share.expires_at,
+        max_downloads=share.max_downloads,
+        download_count=share.download_count,
+        revoked_at=share.revoked_at,
+        created_at=share.created_at,
+    )
+
+
+@app.post("/api/v1/assets/uploads", status_code=201, summary="Start an upload (single or multipart)", tags=["assets"])
+def start_upload(body: UploadIn) -> UploadOut:
+    with db.session_scope() as session:
+        started = uploads.start(session, caller(app).user_id, body.filename, body.content_type, body.size)
+    out = UploadOut(asset=_asset(started.asset, []))
+    if started.url is not None:
+        out.upload = SingleUpload(url=started.url, headers=started.headers or {}, expires_in=started.expires_in)
+    else:
+        parts = [PartUrl(part_number=n, url=url) for n, url in enumerate(started.part_urls or [], start=1)]
+        out.multipart = MultipartUpload(
+            upload_id=started.asset.upload_id or "",
+            part_size=started.part_size or 0,
+            parts=parts,
+            expires_in=started.expires_in,
+        )
+    return out
+
+
+@app.post("/api/v1/assets/<asset_id>/multipart/complete", summary="Finish a multipart upload", tags=["assets"])
+def complete_upload(asset_id: uuid.UUID, body: CompleteIn) -> AssetOut:
+    parts = [(p.part_number, p.etag) for p in body.parts]
+    with db.session_scope() as session:
+        return _asset(uploads.complete(session, asset_id, caller(app).user_id, parts), [])
+
+
+@app.delete("/api/v1/assets/<asset_id>/multipart", status_code=204, summary="Abort a multipart upload", tags=["assets"])
+def abort_upload(asset_id: uuid.UUID) -> None:
+    with db.session_scope() as session:
+        uploads.abort(session, asset_id, caller(app).user_id)
+
+
+@app.get("/api/v1/assets", summary="My assets, newest first, with search and filters", tags=["assets"])
+def list_assets(
+    limit: Limit = 20,
+    cursor: Cursor = None,
+    q: Search = None,
+    content_type: TypeFilter = None,
+    tag: Tag = None,
+    created_from: From = None,
+    to: To = None,
+) -> AssetPage:
+    with db.session_scope() as session:
+        found, next_cursor = library.search(
+            session,
+            caller(app).user_id,
+            limit=limit,
+            cursor=cursor,
+            q=q,
+            content_type=content_type,
+            tag=tag,
+            created_from=created_from,
+            created_to=to,
+        )
+        variants = library.variants_of(session, [a.id for a in found])
+        return AssetPage(items=[_asset(a, variants[a.id]) for a in found], next_cursor=next_cursor)
+
+
+@app.get("/api/v1/assets/<asset_id>", summary="One of my assets", tags=["assets"])
+def get_asset(asset_id: uuid.UUID) -> AssetOut:
+    with db.session_scope() as session:
+        asset = library.owned(session, asset_id, caller(app).user_id)
+        return _asset(asset, library.variants_of(session, [asset.id])[asset.id])
+
+
+@app.patch("/api/v1/assets/<asset_id>", summary="Rename or tag an asset", tags=["assets"])
+def patch_asset(asset_id: uuid.UUID, body: AssetPatch) -> AssetOut:
+    with db.session_scope() as session:
+        asset = library.update(session, asset_id, caller(app).user_id, body.filename, body.tags)
+        return _asset(asset, library.variants_of(session, [asset.id])[asset.id])
+
+
+@app.delete(
+    "/api/v1/assets/<asset_id>", status_code=204, summary="Delete an asset, its variants and shares", tags=["assets"]
+)
+def delete_asset(asset_id: uuid.UUID) -> None:
+    with db.session_scope() as session:
+        keys = library.remove(session, asset_id, caller(app).user_id, client_ip(app))
+    library.purge_objects(keys)
+
+
+@app.get(
+    "/api/v1/assets/<asset_id>/download", summary="A short-lived download URL (ready assets only)", tags=["assets"]
+)
+def download(asset_id: uuid.UUID) -> DownloadOut:
+    me = caller(app).user_id
+    ttl = get_settings().download_url_ttl_s
+    with db.session_scope() as session:
+        asset = library.owned(session, asset_id, me)
+        if asset.status != "ready":
+            raise Conflict(f"The asset is {asset.status}; only ready assets can be downloaded")
+        url = storage.presigned_get(asset.s3_key, ttl, storage.attachment(asset.filename))
+        audit.record(
+            session, "asset.download_url_issued", user_id=me, ip=client_ip(app), target_type="asset", target_id=asset.id
+        )
+    return DownloadOut(url=url, expires_in=ttl)
+
+
+@app.post("/api/v1/assets/<asset_id>/shares", status_code=201, summary="Create a share link", tags=["shares"])
+def create_share(asset_id: uuid.UUID, body: ShareIn) -> ShareOut:
+    with db.session_scope() as session:
+        created = sharing.create(
+            session, asset_id, caller(app).user_id, body.expires_in_seconds, body.max_downloads, client_ip(app)
+        )
+        return _share(created.share, created.token)
+
+
+@app.get("/api/v1/assets/<asset_id>/shares", summary="An asset's share links", tags=["shares"])
+def list_shares(asset_id: uuid.UUID, limit: Limit = 20, cursor: Cursor = None) -> SharePage:
+    with db.session_scope() as session:
+        found, next_cursor = sharing.of_asset(session, asset_id, caller(app).user_id, limit, cursor)
+        return SharePage(items=[_share(s) for s in found], next_cursor=next_cursor)
+
+
+@app.delete("/api/v1/shares/<share>", status_code=204, summary="Revoke a share link (by its id)", tags=["shares"])
+def revoke_share(share: uuid.UUID) -> None:
+    with db.session_scope() as session:
+        sharing.revoke(session, share, caller(app).user_id, client_ip(app))
+
+
+@app.get("/api/v1/shares/<share>", summary="Open a share link (by its token; public)", tags=["shares"])
+def open_share(share: str) -> SharedOut:
+    if not 20 <= len(share) <= 100:
+        raise NotFound("No such share")
+    ttl = get_settings().download_url_ttl_s
+    with db.session_scope() as session:
+        found = sharing.access(session, share, client_ip(app))
+        asset = found.asset
+        variants = library.variants_of(session, [asset.id])[asset.id]
+        url = storage.presigned_get(asset.s3_key, ttl, storage.attachment(asset.filename))
+        shared = SharedAsset(
+            filename=asset.filename, content_type=asset.content_type, size=asset.size, variants=_variants(variants)
+        )
+    return SharedOut(asset=shared, download=DownloadOut(url=url, expires_in=ttl))
+
+
+@app.get("/api/v1/usage", summary="What my library holds and how it is used", tags=["assets"])
+def usage() -> UsageOut:
+    with db.session_scope() as session:
+        return UsageOut.model_validate(reports.usage(session, caller(app).user_id))
+
+
+@app.get("/api/v1/audit", summary="My audit events, newest first", tags=["assets"])
+def audit_events(limit: Limit = 20, cursor: Cursor = None) -> AuditPage:
+    with db.session_scope() as session:
+        found, next_cursor = reports.audit_trail(session, caller(app).user_id, limit, cursor)
+        items = [
+            AuditOut(
+                id=e.id,
+                action=e.action,
+                target_type=e.target_type,
+                target_id=e.target_id,
+                ip=e.ip,
+                created_at=e.created_at,
+            )
+            for e in found
+        ]
+        return AuditPage(items=items, next_cursor=next_cursor)
+
+
+handler = lambda_handler(app)

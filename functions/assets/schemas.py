@@ -1,0 +1,185 @@
+"""Bodies of the assets routes (API.md, Assets and shares)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+from core.types import Timestamp
+
+CONTENT_TYPE = r"^(image|video)/[a-z0-9][a-z0-9.+-]{0,100}$"
+MAX_TAGS = 20
+
+
+def _no_control_characters(value: str) -> str:
+    if any(ord(c) < 32 or ord(c) == 127 or 0x80 <= ord(c) < 0xA0 for c in value):
+        raise ValueError("control characters are not allowed in a filename")
+    if not value.strip():
+        raise ValueError("filename must not be blank")
+    return value
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class UploadIn(Strict):
+    filename: str = Field(min_length=1, max_length=255, description="kept as data; never part of a storage key")
+    content_type: str = Field(pattern=CONTENT_TYPE, description="image/* or video/*")
+    size: int = Field(ge=1, description="bytes; over the per-asset limit (default 5 GiB) is 413")
+
+    _filename = field_validator("filename")(_no_control_characters)
+
+
+class AssetPatch(Strict):
+    filename: str | None = Field(default=None, min_length=1, max_length=255)
+    tags: list[str] | None = Field(default=None, max_length=MAX_TAGS)
+
+    _filename = field_validator("filename")(_no_control_characters)
+
+    @field_validator("tags")
+    @classmethod
+    def _clean_tags(cls, tags: list[str] | None) -> list[str] | None:
+        if tags is None:
+            return None
+        cleaned = []
+        for tag in tags:
+            tag = tag.strip().lower()
+            if not 1 <= len(tag) <= 50 or any(ord(c) < 32 for c in tag):
+                raise ValueError("tags are 1..50 printable characters")
+            if tag not in cleaned:
+                cleaned.append(tag)
+        return cleaned
+
+
+class PartIn(Strict):
+    part_number: int = Field(ge=1, le=10_000)
+    etag: str = Field(min_length=1, max_length=200)
+
+
+class CompleteIn(Strict):
+    parts: list[PartIn] = Field(min_length=1, max_length=10_000)
+
+
+class ShareIn(Strict):
+    expires_in_seconds: int | None = Field(default=None, ge=60, description="at most 30 days")
+    max_downloads: int | None = Field(default=None, ge=1, le=1_000_000)
+
+
+AssetStatus = Literal["pending", "processing", "ready", "quarantined", "failed"]
+
+
+class VariantOut(BaseModel):
+    kind: str
+    url: str
+    width: int | None
+    height: int | None
+    content_type: str
+
+
+class AssetOut(BaseModel):
+    id: uuid.UUID
+    filename: str
+    content_type: str
+    size: int
+    status: AssetStatus
+    width: int | None
+    height: int | None
+    duration_s: float | None
+    exif: dict[str, Any]
+    tags: list[str]
+    variants: list[VariantOut]
+    created_at: Timestamp
+
+
+class AssetPage(BaseModel):
+    items: list[AssetOut]
+    next_cursor: str | None
+
+
+class SingleUpload(BaseModel):
+    method: Literal["PUT"] = "PUT"
+    url: str
+    headers: dict[str, str]
+    expires_in: int
+
+
+class PartUrl(BaseModel):
+    part_number: int
+    url: str
+
+
+class MultipartUpload(BaseModel):
+    upload_id: str
+    part_size: int
+    parts: list[PartUrl]
+    expires_in: int
+
+
+class UploadOut(BaseModel):
+    asset: AssetOut
+    upload: SingleUpload | None = Field(default=None, description="below the multipart threshold (100 MiB)")
+    multipart: MultipartUpload | None = Field(default=None, description="at or above the multipart threshold")
+
+
+class DownloadOut(BaseModel):
+    url: str
+    expires_in: int
+
+
+class ShareOut(BaseModel):
+    id: uuid.UUID
+    asset_id: uuid.UUID
+    token: str | None = Field(description="only in the answer that creates the share (stored hashed)")
+    url: str | None = Field(description="only in the answer that creates the share")
+    expires_at: Timestamp | None
+    max_downloads: int | None
+    download_count: int
+    revoked_at: Timestamp | None
+    created_at: Timestamp
+
+
+class SharePage(BaseModel):
+    items: list[ShareOut]
+    next_cursor: str | None
+
+
+class SharedAsset(BaseModel):
+    filename: str
+    content_type: str
+    size: int
+    variants: list[VariantOut]
+
+
+class SharedOut(BaseModel):
+    asset: SharedAsset
+    download: DownloadOut
+
+
+class TypeUsage(BaseModel):
+    count: int
+    bytes: int
+
+
+class UsageOut(BaseModel):
+    asset_count: int
+    total_bytes: int
+    by_type: dict[str, TypeUsage]
+    downloads_30d: int
+    shares_active: int
+
+
+class AuditOut(BaseModel):
+    id: uuid.UUID
+    action: str
+    target_type: str | None
+    target_id: str | None
+    ip: str | None
+    created_at: Timestamp
+
+
+class AuditPage(BaseModel):
+    items: list[AuditOut]
+    next_cursor: str | None

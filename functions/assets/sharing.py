@@ -1,0 +1,119 @@
+"""Share links: a random token stored hashed, revocable at once, counted atomically."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import func, or_, select, tuple_, update
+from sqlalchemy.orm import Session
+
+from assets.library import owned
+from core import audit, ratelimit
+from core.config import get_settings
+from core.errors import Conflict, NotFound, ValidationFailed
+from core.models.assets import Asset, Share
+from core.pagination import decode_cursor, page_of
+
+SCOPE = "shares"
+UNSHAREABLE = ("quarantined", "failed")
+
+
+@dataclass(frozen=True)
+class Created:
+    share: Share
+    token: str
+
+
+@dataclass(frozen=True)
+class Access:
+    share: Share
+    asset: Asset
+
+
+def digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create(
+    session: Session,
+    asset_id: uuid.UUID,
+    owner_id: uuid.UUID,
+    expires_in_s: int | None,
+    max_downloads: int | None,
+    ip: str,
+) -> Created:
+    settings = get_settings()
+    if expires_in_s is not None and expires_in_s > settings.share_max_ttl_s:
+        detail = {"field": "expires_in_seconds", "in": "body", "message": "at most 30 days", "type": "less_than_equal"}
+        raise ValidationFailed(details=[detail])
+    ratelimit.hit(session, f"share-create:{owner_id}", settings.share_create_per_minute)
+    asset = owned(session, asset_id, owner_id)
+    if asset.status in UNSHAREABLE:
+        raise Conflict(f"A {asset.status} asset cannot be shared")
+    token = secrets.token_urlsafe(32)  # 256 random bits
+    expires_at = datetime.now(UTC) + timedelta(seconds=expires_in_s) if expires_in_s else None
+    share = Share(
+        id=uuid.uuid4(),
+        asset_id=asset.id,
+        owner_id=owner_id,
+        token_hash=digest(token),
+        expires_at=expires_at,
+        max_downloads=max_downloads,
+    )
+    session.add(share)
+    session.flush()
+    session.refresh(share)
+    audit.record(session, "share.created", user_id=owner_id, ip=ip, target_type="share", target_id=share.id)
+    return Created(share, token)
+
+
+def of_asset(
+    session: Session, asset_id: uuid.UUID, owner_id: uuid.UUID, limit: int, cursor: str | None
+) -> tuple[list[Share], str | None]:
+    owned(session, asset_id, owner_id)
+    query = select(Share).where(Share.asset_id == asset_id)
+    if cursor:
+        created_at, share_id = decode_cursor(SCOPE, cursor, (datetime, uuid.UUID))
+        query = query.where(tuple_(Share.created_at, Share.id) < tuple_(created_at, share_id))
+    query = query.order_by(Share.created_at.desc(), Share.id.desc()).limit(limit + 1)
+    return page_of(list(session.scalars(query)), limit, SCOPE, lambda s: (s.created_at, s.id))
+
+
+def revoke(session: Session, share_id: uuid.UUID, owner_id: uuid.UUID, ip: str) -> None:
+    share = session.scalars(select(Share).where(Share.id == share_id, Share.owner_id == owner_id)).first()
+    if share is None:
+        raise NotFound("Share not found")
+    if share.revoked_at is None:
+        session.execute(update(Share).where(Share.id == share_id).values(revoked_at=func.now()))
+        audit.record(session, "share.revoked", user_id=owner_id, ip=ip, target_type="share", target_id=share_id)
+
+
+def access(session: Session, token: str, ip: str) -> Access:
+    """Count one download if the share is usable; every unusable share looks the same (404)."""
+    ratelimit.hit(session, f"share-access:{ip}", get_settings().share_access_per_minute_per_ip)
+    now = func.now()
+    counted = (
+        session.execute(
+            update(Share)
+            .where(
+                Share.token_hash == digest(token),
+                Share.revoked_at.is_(None),
+                or_(Share.expires_at.is_(None), Share.expires_at > now),
+                or_(Share.max_downloads.is_(None), Share.download_count < Share.max_downloads),
+                Share.asset_id.in_(select(Asset.id).where(Asset.status == "ready")),
+            )
+            .values(download_count=Share.download_count + 1)
+            .returning(Share)
+        )
+        .scalars()
+        .first()
+    )
+    if counted is None:
+        raise NotFound("No such share")
+    asset = session.get_one(Asset, counted.asset_id)
+    audit.record(session, "share.accessed", user_id=counted.owner_id, ip=ip, target_type="share", target_id=counted.id)
+    return Access(counted, asset)

@@ -1,0 +1,36 @@
+"""Grants on key prefixes of the assets bucket, for the feature constructs."""
+
+from __future__ import annotations
+
+from aws_cdk import Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from infra_cdk.nag import acknowledge, finding_label
+
+
+def grant_prefixes(
+    scope: Construct,
+    fn: lambda_.Function,
+    bucket: s3.IBucket,
+    grants: dict[str, tuple[str, ...]],
+    reason: str,
+) -> None:
+    """`grants` maps a key prefix to the S3 actions `fn` may take under it, and nothing else."""
+    stack = Stack.of(scope)
+    bucket_arn = bucket.bucket_arn
+    if Stack.of(bucket) is not stack:
+        # Import the ARN through the export CDK would make at synth anyway, so that the
+        # policy's resource (and the cdk-nag finding id below) is known now.
+        stack.add_stack_dependency(Stack.of(bucket), f"{fn.node.id} uses the assets bucket")
+        bucket_arn = Stack.of(bucket).export_value(bucket.bucket_arn)
+    fn.add_environment("ASSETS_BUCKET", bucket.bucket_name)
+    role = fn.role
+    assert role is not None  # the factory always gives one
+    for prefix, actions in grants.items():
+        resource = f"{bucket_arn}/{prefix}*"
+        sid = "".join(part.capitalize() for part in prefix.strip("/").replace("-", "/").split("/"))
+        role.add_to_principal_policy(iam.PolicyStatement(sid=sid, actions=list(actions), resources=[resource]))
+        acknowledge(role, f"AwsSolutions-IAM5[Resource::{finding_label(scope, resource)}]", reason)

@@ -1,0 +1,74 @@
+"""Private media: assets, their variants and share links."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import BigInteger, CheckConstraint, DateTime, ForeignKey, Index, Integer, Numeric, String, Text, text
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+from sqlalchemy.types import Uuid
+
+from core.models.base import Base, Timestamps, UuidPk
+
+ASSET_STATUSES = ("pending", "processing", "ready", "quarantined", "failed")
+
+
+class Asset(UuidPk, Timestamps, Base):
+    __tablename__ = "assets"
+    __table_args__ = (
+        CheckConstraint(f"status IN {ASSET_STATUSES!r}", name="status"),
+        CheckConstraint("size >= 0", name="size_not_negative"),
+        Index("ix_assets_owner_id_created_at_id", "owner_id", text("created_at DESC"), text("id DESC")),
+        Index(
+            "ix_assets_filename_trgm", "filename", postgresql_using="gin", postgresql_ops={"filename": "gin_trgm_ops"}
+        ),
+        Index("ix_assets_tags", "tags", postgresql_using="gin"),
+    )
+
+    owner_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
+    s3_key: Mapped[str] = mapped_column(Text, nullable=False, unique=True)
+    filename: Mapped[str] = mapped_column(String(255), nullable=False)
+    content_type: Mapped[str] = mapped_column(String(127), nullable=False)
+    size: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    status: Mapped[str] = mapped_column(String(16), nullable=False, server_default="pending", default="pending")
+    status_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
+    upload_id: Mapped[str | None] = mapped_column(Text, nullable=True)  # an S3 multipart upload in progress
+    width: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    height: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    duration_s: Mapped[float | None] = mapped_column(Numeric(12, 3, asdecimal=False), nullable=True)
+    exif: Mapped[dict[str, Any]] = mapped_column(JSONB, nullable=False, server_default="{}", default=dict)
+    tags: Mapped[list[str]] = mapped_column(ARRAY(Text), nullable=False, server_default="{}", default=list)
+
+
+class Variant(UuidPk, Base):
+    __tablename__ = "asset_variants"
+    __table_args__ = (Index("uq_asset_variants_asset_id_kind", "asset_id", "kind", unique=True),)
+
+    asset_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("assets.id", ondelete="CASCADE"), nullable=False)
+    kind: Mapped[str] = mapped_column(String(16), nullable=False)
+    s3_key: Mapped[str] = mapped_column(Text, nullable=False)
+    width: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    height: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    content_type: Mapped[str] = mapped_column(String(127), nullable=False)
+    size: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0", default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=text("now()"), nullable=False)
+
+
+class Share(UuidPk, Base):
+    __tablename__ = "shares"
+    __table_args__ = (
+        CheckConstraint("download_count >= 0", name="download_count_not_negative"),
+        Index("ix_shares_asset_id_created_at_id", "asset_id", text("created_at DESC"), text("id DESC")),
+    )
+
+    asset_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("assets.id", ondelete="CASCADE"), nullable=False)
+    owner_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
+    token_hash: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
+    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    max_downloads: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    download_count: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0", default=0)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=text("now()"), nullable=False)

@@ -1,0 +1,33 @@
+"""Fixed-window rate limits in PostgreSQL: one upsert per hit, no extra service."""
+
+from __future__ import annotations
+
+import math
+import time
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING
+
+from sqlalchemy import text
+
+from core.errors import RateLimited
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+_HIT = text(
+    "INSERT INTO rate_limit_windows (key, window_start, count) VALUES (:key, :start, 1) "
+    "ON CONFLICT (key, window_start) DO UPDATE SET count = rate_limit_windows.count + 1 "
+    "RETURNING count"
+)
+
+
+def hit(session: Session, key: str, limit: int, window_s: int = 60, now: float | None = None) -> None:
+    """Count one attempt; over the limit, RateLimited with the seconds left in the window.
+
+    The attempt is counted even when refused (keep_writes), so hammering does not reset it.
+    """
+    now = time.time() if now is None else now
+    start = math.floor(now / window_s) * window_s
+    count = session.execute(_HIT, {"key": key[:200], "start": datetime.fromtimestamp(start, UTC)}).scalar_one()
+    if count > limit:
+        raise RateLimited(math.ceil(start + window_s - now), "Rate limit exceeded", keep_writes=True)
