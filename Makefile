@@ -12,7 +12,7 @@ export PYTHONPATH := layers/core/python:functions:.
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_DISABLE_CLI_TELEMETRY := true
 
-.PHONY: help install dev test test-fast lint synth invoke openapi bench redrive clean
+.PHONY: help install dev test test-fast lint synth invoke fuzz load openapi bench redrive clean
 
 help: ## List the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -52,6 +52,12 @@ invoke: install ## Invoke a handler in-process: make invoke FN=ops EVENT=events/
 	@test -n "$(FN)" -a -n "$(EVENT)" || { echo "usage: make invoke FN=<function> EVENT=events/<function>/<event>.json"; exit 2; }
 	$(PY) -m local.invoke $(FN) $(EVENT)
 
+fuzz: install ## Contract fuzzing of the local stack with many examples: make fuzz FUZZ_EXAMPLES=200
+	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-100} $(PY) -m pytest tests/e2e/test_contract_fuzz.py -p no:cacheprovider
+
+load: install ## Mixed traffic against the local stack, then every counter and seq checked
+	$(PY) -m bench.load
+
 openapi: install ## Regenerate functions/ops/openapi.json from the handlers
 	$(PY) -m local.openapi
 
@@ -59,6 +65,9 @@ bench: install ## Cold start vs the reference app; warm authorizer latency; feed
 	$(PY) -m bench.coldstart
 	$(PY) -m bench.authorizer
 	$(PY) -m bench.feed
+
+redrive: install ## Move the media DLQ's messages back to its queue (REDRIVE_DLQ=<name|url> for another)
+	$(PY) -m local.redrive
 
 clean: ## Remove build output and local data (keeps .venv)
 	rm -rf .build cdk.out .local .pytest_cache .mypy_cache .ruff_cache

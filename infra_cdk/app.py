@@ -19,6 +19,7 @@ from infra_cdk.config import APP_NAME, StageConfig, stage_config, validate_stage
 from infra_cdk.stacks.api import ApiStack
 from infra_cdk.stacks.data import DataStack
 from infra_cdk.stacks.network import NetworkStack
+from infra_cdk.stacks.processing import MEDIA, MediaWiring, ProcessingStack
 from infra_cdk.stacks.storage import StorageStack
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -75,6 +76,13 @@ def build_stacks(app: cdk.App, config: StageConfig) -> dict[str, cdk.Stack]:
         config=config,
         description=f"{APP_NAME} {config.stage}: private assets bucket, access logs, lifecycle rules",
     )
+    processing = ProcessingStack(
+        app,
+        stack_name(config.stage, "Processing"),
+        config=config,
+        bucket=storage.bucket,
+        description=f"{APP_NAME} {config.stage}: media queue and DLQ, upload notifications, malware scans, alarms",
+    )
     api = ApiStack(
         app,
         stack_name(config.stage, "Api"),
@@ -85,7 +93,9 @@ def build_stacks(app: cdk.App, config: StageConfig) -> dict[str, cdk.Stack]:
         assets_bucket=storage.bucket,
         description=f"{APP_NAME} {config.stage}: REST API, functions, layers, WAF",
     )
-    return {"network": network, "data": data, "storage": storage, "api": api}
+    if MEDIA in api.functions:  # the factory made it with the others; wire it to its queue here
+        MediaWiring(api, "Media", config=config, fn=api.functions[MEDIA], processing=processing, bucket=storage.bucket)
+    return {"network": network, "data": data, "storage": storage, "processing": processing, "api": api}
 
 
 def main() -> None:

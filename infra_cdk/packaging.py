@@ -6,6 +6,9 @@
   runtime already has (boto3, botocore, s3transfer) and minus bytecode.
 - function code: `functions/<name>/` copied to `<build>/<name>/`, so the asset holds only
   that package and the handler is `<name>.handler.handler`.
+- a function's own dependencies: `functions/<name>/requirements.txt`, when there is one
+  (media: Pillow), installed like the deps layer into its own cached build and copied to the
+  root of that function's asset (`/var/task`), so no other function ships them.
 
 Every build lands in `.build/<kind>/<key>/`, where the key hashes the inputs, so repeated
 synths and test runs reuse it. Builds are made in a temporary directory and renamed into
@@ -42,6 +45,9 @@ PIP_TARGET_ARGS = (
     LAMBDA_PYTHON,
     "--only-binary=:all:",
 )
+# A function's own dependencies may also use manylinux_2_28 wheels (Pillow 13 ships no
+# manylinux2014 aarch64 wheel): the python3.12 runtime is Amazon Linux 2023, glibc 2.34.
+FUNCTION_PIP_TARGET_ARGS = (*PIP_TARGET_ARGS, "--platform", "manylinux_2_28_aarch64")
 # Provided by the Lambda Python runtime; shipping them again only adds size and version skew.
 RUNTIME_PROVIDED = ("boto3", "botocore", "s3transfer")
 IGNORED = ("__pycache__", "*.pyc", "*.pyo", ".pytest_cache", ".mypy_cache", ".DS_Store")
@@ -158,40 +164,64 @@ def deps_layer() -> Path:
     def build(out: Path) -> None:
         site = out / "python"
         log(f"packaging deps layer ({DEPS_REQUIREMENTS.relative_to(ROOT)}, arm64, cp312) ...")
-        cmd = [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--disable-pip-version-check",
-            "--no-input",
-            "--no-compile",
-            *PIP_TARGET_ARGS,
-            "--requirement",
-            str(DEPS_REQUIREMENTS),
-            "--target",
-            str(site),
-        ]
-        result = subprocess.run(cmd, capture_output=True, text=True, check=False)
-        if result.returncode != 0:
-            raise PackagingError(f"pip install for the deps layer failed:\n{result.stdout}\n{result.stderr}")
-        _strip_deps(site)
+        _pip_install(DEPS_REQUIREMENTS, site, "the deps layer")
         log(f"deps layer ready: {_size_mb(site):.1f} MB unzipped")
 
     return cached_build("deps", key, build)
 
 
+def _pip_install(requirements: Path, target: Path, what: str, platform_args: tuple[str, ...] = PIP_TARGET_ARGS) -> None:
+    cmd = [
+        sys.executable,
+        "-m",
+        "pip",
+        "install",
+        "--quiet",
+        "--disable-pip-version-check",
+        "--no-input",
+        "--no-compile",
+        *platform_args,
+        "--requirement",
+        str(requirements),
+        "--target",
+        str(target),
+    ]
+    result = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise PackagingError(f"pip install for {what} failed:\n{result.stdout}\n{result.stderr}")
+    _strip_deps(target)
+
+
+def function_deps(name: str) -> Path | None:
+    """The function's own third-party packages (functions/<name>/requirements.txt), or None."""
+    requirements = FUNCTIONS_DIR / name / "requirements.txt"
+    if not requirements.is_file():
+        return None
+    text = requirements.read_text(encoding="utf-8")
+    key = hashlib.sha256("\0".join((RECIPE, *FUNCTION_PIP_TARGET_ARGS, name, text)).encode()).hexdigest()[:20]
+
+    def build(out: Path) -> None:
+        log(f"packaging {name}'s own dependencies ({requirements.relative_to(ROOT)}, arm64, cp312) ...")
+        _pip_install(requirements, out, f"{name}'s requirements.txt", FUNCTION_PIP_TARGET_ARGS)
+        log(f"{name} dependencies ready: {_size_mb(out):.1f} MB unzipped")
+
+    return cached_build(f"fn-deps/{name}", key, build)
+
+
 def function_code(name: str) -> Path:
-    """Asset directory of one function: <dir>/<name>/handler.py (handler `<name>.handler.handler`)."""
+    """Asset directory of one function: <dir>/<name>/handler.py (handler `<name>.handler.handler`),
+    plus its own dependencies at <dir>/ when it has a requirements.txt."""
     src = FUNCTIONS_DIR / name
     if not (src / "__init__.py").is_file() or not (src / "handler.py").is_file():
         raise PackagingError(
             f"function {name!r} is in core.routes.FUNCTIONS but {src.relative_to(ROOT)}/ has no "
             "__init__.py and handler.py; create the package or remove the catalog entry"
         )
+    deps = function_deps(name)
 
     def build(out: Path) -> None:
+        if deps is not None:
+            shutil.copytree(deps, out, dirs_exist_ok=True)
         _copy_tree(src, out / name)
 
-    return cached_build(f"fn/{name}", tree_hash(src), build)
+    return cached_build(f"fn/{name}", tree_hash(src, deps.name if deps else ""), build)

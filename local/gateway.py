@@ -495,10 +495,15 @@ class _RequestHandler(BaseHTTPRequestHandler):
             chunks.append(chunk)
 
     def _write(self, reply: Reply, started: float) -> None:
+        # A 204/304 has no body on the wire whatever the integration said (API Gateway drops it too);
+        # a stray body would be read as the start of the next response on a kept-alive connection.
+        body = b"" if reply.status in (204, 304) else reply.body
         self.send_response(reply.status)
         for name, value in reply.headers:
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(reply.body)))
+            if not (body == b"" and reply.status in (204, 304) and name.lower() == "content-type"):
+                self.send_header(name, value)
+        if reply.status not in (204, 304):
+            self.send_header("Content-Length", str(len(body)))
         if reply.close:
             self.send_header("Connection", "close")
             self.close_connection = True
@@ -507,8 +512,8 @@ class _RequestHandler(BaseHTTPRequestHandler):
         print(f"[gateway] {self.command} {path} {reply.status} {elapsed_ms:.1f}ms", file=sys.stderr, flush=True)
         try:
             self.end_headers()  # the access line comes first: a client that has its answer sees the line too
-            if self.command != "HEAD":
-                self.wfile.write(reply.body)
+            if self.command != "HEAD" and body:
+                self.wfile.write(body)
         except ConnectionError:  # the client left; nothing to do about it
             self.close_connection = True
 

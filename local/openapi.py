@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from core.http import ERROR_STATUSES_KEY
 from core.routes import BASE_PATH, FUNCTIONS, ROUTES
 
 OUTPUT = Path(__file__).resolve().parent.parent / "functions" / "ops" / "openapi.json"
@@ -49,12 +50,28 @@ BODY_ERRORS = {
     "422": "Validation error: details lists every bad field",
 }
 AUTH_ERRORS = {"401": "Missing, malformed, expired, revoked or forged token", "403": "Not allowed"}
+# Statuses a handler declares with core.http.documented(...).
+DECLARED_ERRORS = {
+    "401": "Not authenticated, or credentials refused",
+    "403": "Authenticated but not allowed",
+    "404": "Unknown id, or not yours",
+    "409": "Conflicts with the current state",
+    "413": "Over the size limit",
+    "429": "Rate limited; see Retry-After",
+}
 
 
 def _schema_of(function_name: str) -> dict[str, Any]:
     module = importlib.import_module(f"{function_name}.handler")
     schema = module.app.get_openapi_schema()
     return dict(json.loads(schema.model_dump_json(by_alias=True, exclude_none=True)))
+
+
+def _plain(value: Any) -> Any:
+    """Pydantic models the merge leaves in place (servers, security schemes) as JSON."""
+    if hasattr(value, "model_dump"):
+        return value.model_dump(mode="json", by_alias=True, exclude_none=True)
+    raise TypeError(f"cannot serialise {type(value).__name__} into the OpenAPI document")
 
 
 def build() -> dict[str, Any]:
@@ -73,7 +90,7 @@ def build() -> dict[str, Any]:
         if spec.kind == "api":
             merge.add_schema(_schema_of(spec.name))
     document = merge.get_openapi_schema()
-    document = json.loads(json.dumps(document, default=str))
+    document = json.loads(json.dumps(document, default=_plain))
     _decorate(document)
     return document
 
@@ -89,14 +106,17 @@ def _decorate(document: dict[str, Any]) -> None:
             if route is None:
                 raise SystemExit(f"{method.upper()} {path} is served but not in core.routes.ROUTES")
             body = BODY_ERRORS if "requestBody" in operation else {}
-            errors = {**COMMON_ERRORS, **body, **(AUTH_ERRORS if route.auth else {})}
+            declared = {str(s): DECLARED_ERRORS[str(s)] for s in operation.pop(ERROR_STATUSES_KEY, [])}
+            errors = {**COMMON_ERRORS, **body, **(AUTH_ERRORS if route.auth else {}), **declared}
             responses = operation.setdefault("responses", {})
             responses.pop("422", None)  # Powertools' own shape; ours is the envelope
+            if "204" in responses:
+                responses["204"] = {"description": "No content"}  # nothing to parse: no media type
             for status, description in errors.items():
-                responses.setdefault(
-                    status,
-                    {"description": description, "content": {"application/json": {"schema": ref}}},
-                )
+                responses.setdefault(status, {"description": description})
+            for status, response in responses.items():
+                if int(status) >= 400:  # every error, declared here or by the handler, is the envelope
+                    response["content"] = {"application/json": {"schema": ref}}
             if route.auth:
                 operation["security"] = [{"bearerAuth": []}]
     documented = {(m, p) for p, ops in document.get("paths", {}).items() for m in ops}

@@ -33,8 +33,8 @@ from assets.schemas import (
 )
 from core import audit, db, storage
 from core.config import get_settings
-from core.errors import Conflict, NotFound
-from core.http import caller, client_ip, lambda_handler, make_resolver
+from core.errors import BadRequest, Conflict, NotFound
+from core.http import caller, client_ip, documented, lambda_handler, make_resolver
 from core.models.assets import Asset, Variant
 from core.schemas import Cursor, Limit
 
@@ -45,8 +45,20 @@ TypeFilter = Annotated[
     str | None, Query(pattern=r"^(image|video)/(\*|[a-z0-9][a-z0-9.+-]{0,100})$", description="e.g. image/*")
 ]
 Tag = Annotated[str | None, Query(min_length=1, max_length=50)]
-From = Annotated[datetime | None, Query(alias="from", description="created at or after (ISO 8601)")]
-To = Annotated[datetime | None, Query(description="created before (ISO 8601)")]
+ISO_UTC = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2})$"
+From = Annotated[str | None, Query(alias="from", pattern=ISO_UTC, description="created at or after (ISO 8601)")]
+To = Annotated[str | None, Query(pattern=ISO_UTC, description="created before (ISO 8601)")]
+
+
+def _instant(name: str, value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError as exc:
+        raise BadRequest(
+            "Invalid time", details=[{"field": name, "in": "query", "message": "not a valid time"}]
+        ) from exc
 
 
 def _variants(variants: list[Variant]) -> list[VariantOut]:
@@ -93,7 +105,13 @@ def _share(share: sharing.Share, token: str | None = None) -> ShareOut:
     )
 
 
-@app.post("/api/v1/assets/uploads", status_code=201, summary="Start an upload (single or multipart)", tags=["assets"])
+@app.post(
+    "/api/v1/assets/uploads",
+    status_code=201,
+    summary="Start an upload (single or multipart)",
+    tags=["assets"],
+    openapi_extensions=documented(413),
+)
 def start_upload(body: UploadIn) -> UploadOut:
     with db.session_scope() as session:
         started = uploads.start(session, caller(app).user_id, body.filename, body.content_type, body.size)
@@ -111,14 +129,25 @@ def start_upload(body: UploadIn) -> UploadOut:
     return out
 
 
-@app.post("/api/v1/assets/<asset_id>/multipart/complete", summary="Finish a multipart upload", tags=["assets"])
+@app.post(
+    "/api/v1/assets/<asset_id>/multipart/complete",
+    summary="Finish a multipart upload",
+    tags=["assets"],
+    openapi_extensions=documented(409, 413),
+)
 def complete_upload(asset_id: uuid.UUID, body: CompleteIn) -> AssetOut:
     parts = [(p.part_number, p.etag) for p in body.parts]
     with db.session_scope() as session:
         return _asset(uploads.complete(session, asset_id, caller(app).user_id, parts), [])
 
 
-@app.delete("/api/v1/assets/<asset_id>/multipart", status_code=204, summary="Abort a multipart upload", tags=["assets"])
+@app.delete(
+    "/api/v1/assets/<asset_id>/multipart",
+    status_code=204,
+    summary="Abort a multipart upload",
+    tags=["assets"],
+    openapi_extensions=documented(409),
+)
 def abort_upload(asset_id: uuid.UUID) -> None:
     with db.session_scope() as session:
         uploads.abort(session, asset_id, caller(app).user_id)
@@ -143,8 +172,8 @@ def list_assets(
             q=q,
             content_type=content_type,
             tag=tag,
-            created_from=created_from,
-            created_to=to,
+            created_from=_instant("from", created_from),
+            created_to=_instant("to", to),
         )
         variants = library.variants_of(session, [a.id for a in found])
         return AssetPage(items=[_asset(a, variants[a.id]) for a in found], next_cursor=next_cursor)
@@ -174,7 +203,10 @@ def delete_asset(asset_id: uuid.UUID) -> None:
 
 
 @app.get(
-    "/api/v1/assets/<asset_id>/download", summary="A short-lived download URL (ready assets only)", tags=["assets"]
+    "/api/v1/assets/<asset_id>/download",
+    summary="A short-lived download URL (ready assets only)",
+    tags=["assets"],
+    openapi_extensions=documented(409),
 )
 def download(asset_id: uuid.UUID) -> DownloadOut:
     me = caller(app).user_id
@@ -190,7 +222,13 @@ def download(asset_id: uuid.UUID) -> DownloadOut:
     return DownloadOut(url=url, expires_in=ttl)
 
 
-@app.post("/api/v1/assets/<asset_id>/shares", status_code=201, summary="Create a share link", tags=["shares"])
+@app.post(
+    "/api/v1/assets/<asset_id>/shares",
+    status_code=201,
+    summary="Create a share link",
+    tags=["shares"],
+    openapi_extensions=documented(409, 429),
+)
 def create_share(asset_id: uuid.UUID, body: ShareIn) -> ShareOut:
     with db.session_scope() as session:
         created = sharing.create(
@@ -212,7 +250,12 @@ def revoke_share(share: uuid.UUID) -> None:
         sharing.revoke(session, share, caller(app).user_id, client_ip(app))
 
 
-@app.get("/api/v1/shares/<share>", summary="Open a share link (by its token; public)", tags=["shares"])
+@app.get(
+    "/api/v1/shares/<share>",
+    summary="Open a share link (by its token; public)",
+    tags=["shares"],
+    openapi_extensions=documented(429),
+)
 def open_share(share: str) -> SharedOut:
     if not 20 <= len(share) <= 100:
         raise NotFound("No such share")

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
@@ -11,14 +11,10 @@ from core.types import Timestamp
 
 CONTENT_TYPE = r"^(image|video)/[a-z0-9][a-z0-9.+-]{0,100}$"
 MAX_TAGS = 20
-
-
-def _no_control_characters(value: str) -> str:
-    if any(ord(c) < 32 or ord(c) == 127 or 0x80 <= ord(c) < 0xA0 for c in value):
-        raise ValueError("control characters are not allowed in a filename")
-    if not value.strip():
-        raise ValueError("filename must not be blank")
-    return value
+# No control characters (C0, DEL, C1) and not blank; quotes, slashes and non-ASCII are kept.
+FILENAME = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
+# Printable, 1..50 characters, not only spaces.
+Tag = Annotated[str, Field(min_length=1, max_length=50, pattern=r"^[^\x00-\x1f\x7f]*\S[^\x00-\x1f\x7f]*$")]
 
 
 class Strict(BaseModel):
@@ -26,29 +22,24 @@ class Strict(BaseModel):
 
 
 class UploadIn(Strict):
-    filename: str = Field(min_length=1, max_length=255, description="kept as data; never part of a storage key")
+    filename: str = Field(
+        min_length=1, max_length=255, pattern=FILENAME, description="kept as data; never part of a storage key"
+    )
     content_type: str = Field(pattern=CONTENT_TYPE, description="image/* or video/*")
     size: int = Field(ge=1, description="bytes; over the per-asset limit (default 5 GiB) is 413")
 
-    _filename = field_validator("filename")(_no_control_characters)
-
 
 class AssetPatch(Strict):
-    filename: str | None = Field(default=None, min_length=1, max_length=255)
-    tags: list[str] | None = Field(default=None, max_length=MAX_TAGS)
-
-    _filename = field_validator("filename")(_no_control_characters)
+    filename: str | None = Field(default=None, min_length=1, max_length=255, pattern=FILENAME)
+    tags: list[Tag] | None = Field(default=None, max_length=MAX_TAGS, description="stored trimmed and lower-cased")
 
     @field_validator("tags")
     @classmethod
     def _clean_tags(cls, tags: list[str] | None) -> list[str] | None:
         if tags is None:
             return None
-        cleaned = []
-        for tag in tags:
-            tag = tag.strip().lower()
-            if not 1 <= len(tag) <= 50 or any(ord(c) < 32 for c in tag):
-                raise ValueError("tags are 1..50 printable characters")
+        cleaned: list[str] = []
+        for tag in (t.strip().lower() for t in tags):
             if tag not in cleaned:
                 cleaned.append(tag)
         return cleaned
@@ -64,7 +55,7 @@ class CompleteIn(Strict):
 
 
 class ShareIn(Strict):
-    expires_in_seconds: int | None = Field(default=None, ge=60, description="at most 30 days")
+    expires_in_seconds: int | None = Field(default=None, ge=60, le=30 * 24 * 3600, description="at most 30 days")
     max_downloads: int | None = Field(default=None, ge=1, le=1_000_000)
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from auth import logic
 from auth.schemas import LoginIn, MeOut, MePatch, RefreshIn, RegisterIn, TokensOut
 from core import db
-from core.http import caller, client_ip, lambda_handler, make_resolver
+from core.http import caller, client_ip, documented, lambda_handler, make_resolver
 from core.models.user import User
 
 app = make_resolver()
@@ -24,19 +24,35 @@ def _tokens(issued: logic.Issued) -> TokensOut:
     )
 
 
-@app.post("/api/v1/auth/register", status_code=201, summary="Create an account and sign in", tags=["auth"])
+@app.post(
+    "/api/v1/auth/register",
+    status_code=201,
+    summary="Create an account and sign in",
+    tags=["auth"],
+    openapi_extensions=documented(409),
+)
 def register(body: RegisterIn) -> TokensOut:
     with db.session_scope() as session:
         return _tokens(logic.register(session, body.email, body.username, body.password))
 
 
-@app.post("/api/v1/auth/login", summary="Sign in with email and password", tags=["auth"])
+@app.post(
+    "/api/v1/auth/login",
+    summary="Sign in with email and password",
+    tags=["auth"],
+    openapi_extensions=documented(401, 429),
+)
 def login(body: LoginIn) -> TokensOut:
     with db.session_scope() as session:
         return _tokens(logic.login(session, body.email, body.password, client_ip(app)))
 
 
-@app.post("/api/v1/auth/refresh", summary="Trade a refresh token for a new pair", tags=["auth"])
+@app.post(
+    "/api/v1/auth/refresh",
+    summary="Trade a refresh token for a new pair",
+    tags=["auth"],
+    openapi_extensions=documented(401),
+)
 def refresh(body: RefreshIn) -> TokensOut:
     with db.session_scope() as session:
         return _tokens(logic.refresh(session, body.refresh_token, client_ip(app)))

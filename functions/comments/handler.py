@@ -9,7 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from comments import logic
 from core import db
-from core.http import caller, lambda_handler, make_resolver
+from core.http import caller, documented, lambda_handler, make_resolver
 from core.schemas import Cursor, Limit, UserSummary
 from core.types import Timestamp
 
@@ -61,6 +61,7 @@ def add(post_id: uuid.UUID, body: CommentIn) -> CommentOut:
     status_code=204,
     summary="Delete a comment (its or the post's author)",
     tags=["comments"],
+    openapi_extensions=documented(403),
 )
 def remove(comment_id: uuid.UUID) -> None:
     with db.session_scope() as session:

@@ -35,7 +35,10 @@ class LikerPage(BaseModel):
     "/api/v1/posts/<post_id>/likes",
     status_code=201,
     summary="Like a post (201 when new, 200 when already liked)",
-    responses={200: {"description": "Already liked; nothing changed"}},
+    responses={
+        201: {"description": "Liked now", "content": {"application/json": {"model": LikeOut}}},
+        200: {"description": "Already liked; nothing changed", "content": {"application/json": {"model": LikeOut}}},
+    },
     tags=["likes"],
 )
 def like(post_id: uuid.UUID) -> Response[LikeOut]:

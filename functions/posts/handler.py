@@ -8,7 +8,7 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from core import db, storage
-from core.http import caller, lambda_handler, make_resolver
+from core.http import caller, documented, lambda_handler, make_resolver
 from core.schemas import Cursor, Limit, UserSummary
 from posts import logic
 from posts.schemas import PostIn, PostOut, PostPage, PresignedPost, UploadUrlIn, UploadUrlOut
@@ -44,7 +44,13 @@ def create(body: PostIn) -> PostOut:
         return _out(logic.create(session, caller(app).user_id, body.content, body.image_key))
 
 
-@app.post("/api/v1/posts/upload-url", status_code=201, summary="Presigned upload for a post image", tags=["posts"])
+@app.post(
+    "/api/v1/posts/upload-url",
+    status_code=201,
+    summary="Presigned upload for a post image",
+    tags=["posts"],
+    openapi_extensions=documented(413),
+)
 def upload_url(body: UploadUrlIn) -> UploadUrlOut:
     key, presigned, expires_in = logic.upload_url(caller(app).user_id, body.content_type, body.size)
     upload = PresignedPost(url=presigned["url"], fields=presigned["fields"])
@@ -57,13 +63,24 @@ def get(post_id: uuid.UUID) -> PostOut:
         return _out(logic.get(session, post_id))
 
 
-@app.put("/api/v1/posts/<post_id>", summary="Replace a post's content and image (author only)", tags=["posts"])
+@app.put(
+    "/api/v1/posts/<post_id>",
+    summary="Replace a post's content and image (author only)",
+    tags=["posts"],
+    openapi_extensions=documented(403),
+)
 def replace(post_id: uuid.UUID, body: PostIn) -> PostOut:
     with db.session_scope() as session:
         return _out(logic.replace(session, post_id, caller(app).user_id, body.content, body.image_key))
 
 
-@app.delete("/api/v1/posts/<post_id>", status_code=204, summary="Delete a post (author only)", tags=["posts"])
+@app.delete(
+    "/api/v1/posts/<post_id>",
+    status_code=204,
+    summary="Delete a post (author only)",
+    tags=["posts"],
+    openapi_extensions=documented(403),
+)
 def remove(post_id: uuid.UUID) -> None:
     with db.session_scope() as session:
         logic.remove(session, post_id, caller(app).user_id)

@@ -65,6 +65,8 @@ def _check_image(user_id: uuid.UUID, key: str) -> None:
         raise invalid("nothing was uploaded under this key")
     if size > get_settings().post_image_max_bytes:
         raise invalid("the uploaded image is too large")
+    if storage.refused_by_pipeline(key):  # the pipeline may finish before or after this post
+        raise invalid("the image was refused (malware or not the declared type)")
 
 
 def _one(session: Session, post_id: uuid.UUID) -> PostRow:

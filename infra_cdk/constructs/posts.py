@@ -14,10 +14,11 @@ from infra_cdk.constructs.bucket_access import grant_prefixes
 from infra_cdk.stacks.storage import POST_IMAGES_PREFIX
 
 POSTS = "posts"
-# PutObject: presigned POST uploads. GetObject: HEAD and presigned GETs. PutObjectTagging:
-# `deleted=true` on replaced/deleted images (the lifecycle rule expires them). No
-# ListBucket (a HEAD of a missing key is then 403, not 404) and no Delete.
-POST_IMAGE_ACTIONS = ("s3:PutObject", "s3:GetObject", "s3:PutObjectTagging")
+# PutObject: presigned POST uploads. GetObject: HEAD and presigned GETs. GetObjectTagging:
+# refusing images the media pipeline tagged. PutObjectTagging: `deleted=true` on replaced or
+# deleted images (the lifecycle rule expires them). No ListBucket (a HEAD of a missing key is
+# then 403, not 404) and no Delete.
+POST_IMAGE_ACTIONS = ("s3:PutObject", "s3:GetObject", "s3:GetObjectTagging", "s3:PutObjectTagging")
 
 
 class PostsResources(Construct):

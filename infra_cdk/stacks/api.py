@@ -22,6 +22,7 @@ from infra_cdk.constructs.auth import AuthResources
 from infra_cdk.constructs.function_factory import ARCHITECTURE, RUNTIME, FunctionWiring, make_function
 from infra_cdk.constructs.posts import POSTS, PostsResources
 from infra_cdk.constructs.rest_api import RestApi
+from infra_cdk.constructs.rooms import RoomsResources
 from infra_cdk.constructs.waf import ApiFirewall
 from infra_cdk.nag import acknowledge
 
@@ -75,6 +76,7 @@ class ApiStack(Stack):
 
         # Feature constructs (infra_cdk/constructs/<feature>.py) add what only their functions need.
         AuthResources(self, "Auth", config=config, functions=self.functions)
+        RoomsResources(self, "Rooms", config=config, functions=self.functions)
         if assets_bucket is not None:
             PostsResources(self, "Posts", config=config, functions=self.functions, bucket=assets_bucket)
             AssetsResources(self, "Assets", config=config, functions=self.functions, bucket=assets_bucket)

@@ -56,6 +56,8 @@ class NetworkStack(Stack):
             "SecretsManager": ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER,
             "Sqs": ec2.InterfaceVpcEndpointAwsService.SQS,
             "Logs": ec2.InterfaceVpcEndpointAwsService.CLOUDWATCH_LOGS,
+            # The rooms function's AI replies (Bedrock Converse) from the isolated subnets.
+            "BedrockRuntime": ec2.InterfaceVpcEndpointAwsService.BEDROCK_RUNTIME,
         }
         self.endpoints = {
             name: self.vpc.add_interface_endpoint(

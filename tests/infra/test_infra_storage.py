@@ -15,6 +15,7 @@ from infra_cdk.app import cdk_json_context
 from infra_cdk.config import stage_config
 from infra_cdk.constructs.assets import ORIGINAL_ACTIONS, VARIANT_ACTIONS
 from infra_cdk.constructs.posts import POST_IMAGE_ACTIONS
+from infra_cdk.stacks.processing import MEDIA_S3_ACTIONS
 from infra_cdk.stacks.storage import POST_IMAGES_PREFIX
 
 pytestmark = pytest.mark.infra
@@ -171,7 +172,7 @@ def test_posts_role_may_put_get_and_tag_post_images_only(dev: Synth) -> None:
     assert statement["Effect"] == "Allow"
     assert "Condition" not in statement and "NotAction" not in statement and "NotResource" not in statement
     assert sorted(_as_list(statement["Action"])) == sorted(POST_IMAGE_ACTIONS)
-    assert sorted(POST_IMAGE_ACTIONS) == ["s3:GetObject", "s3:PutObject", "s3:PutObjectTagging"]
+    assert sorted(POST_IMAGE_ACTIONS) == ["s3:GetObject", "s3:GetObjectTagging", "s3:PutObject", "s3:PutObjectTagging"]
     assert statement["Resource"] == {"Fn::Join": ["", [{"Fn::ImportValue": arn_export}, "/post-images/*"]]}
 
 
@@ -185,7 +186,7 @@ def test_only_the_posts_and_assets_functions_know_the_bucket(dev: Synth) -> None
         if "ASSETS_BUCKET" in env:
             assert env["ASSETS_BUCKET"] == {"Fn::ImportValue": name_export}
             with_bucket.add(fn["Properties"]["FunctionName"].removeprefix("social-dev-"))
-    assert with_bucket == {"posts", "assets"}
+    assert with_bucket == {"posts", "assets", "media"}
 
 
 def test_no_other_role_has_s3_actions(dev: Synth) -> None:
@@ -194,7 +195,7 @@ def test_no_other_role_has_s3_actions(dev: Synth) -> None:
     for name, role_id in roles.items():
         role = dev.raw["api"]["Resources"][role_id]["Properties"]
         assert "ManagedPolicyArns" not in role, name
-        if name not in ("posts", "assets"):
+        if name not in ("posts", "assets", "media"):
             assert _s3_statements(_role_statements(dev, "api", role_id)) == [], name
     # Nor any other role or policy of the app outside the storage stack (whose only other role is
     # CDK's auto-delete provider in dev, granted through the bucket policies).
@@ -202,10 +203,10 @@ def test_no_other_role_has_s3_actions(dev: Synth) -> None:
         if part == "storage":
             continue
         for role_id in dev.resources(part, "AWS::IAM::Role"):
-            if role_id not in (roles["posts"], roles["assets"]):
+            if role_id not in (roles["posts"], roles["assets"], roles["media"]):
                 assert _s3_statements(_role_statements(dev, part, role_id)) == [], (part, role_id)
         text = json.dumps(dev.resources(part, "AWS::IAM::Policy"))
-        granted = len(POST_IMAGE_ACTIONS) + len(ORIGINAL_ACTIONS) + len(VARIANT_ACTIONS)
+        granted = len(POST_IMAGE_ACTIONS) + len(ORIGINAL_ACTIONS) + len(VARIANT_ACTIONS) + len(MEDIA_S3_ACTIONS)
         assert text.lower().count('"s3:') == (granted if part == "api" else 0), part
 
 

@@ -33,6 +33,7 @@ TEST_ROUTES = (
     Route("GET", "/api/v1/blob", "blob", auth=False),
     Route("GET", "/api/v1/boom", "boom", auth=False),
     Route("GET", "/api/v1/garbage", "garbage", auth=False),
+    Route("DELETE", "/api/v1/nothing", "nothing", auth=False),
     Route("GET", "/api/v1/secure/{id}", "echo", auth=True),
 )
 BLOB = bytes(range(256)) * 4
@@ -96,6 +97,8 @@ class Functions:
             raise RuntimeError("handler bug")
         if name == "garbage":
             return ["not", "a", "proxy", "response"]
+        if name == "nothing":  # a 204 whose integration still sent a body, as Powertools does for None
+            return {"statusCode": 204, "headers": {"Content-Type": "application/json"}, "body": "null"}
         return invoke_function(name, event)
 
 
@@ -106,7 +109,7 @@ def functions() -> Functions:
 
 @pytest.fixture(scope="module")
 def server(functions: Functions) -> Iterator[GatewayServer]:
-    names = {f.name for f in FUNCTIONS} | {"echo", "blob", "boom", "garbage", "authorizer"}
+    names = {f.name for f in FUNCTIONS} | {"echo", "blob", "boom", "garbage", "nothing", "authorizer"}
     gateway = Gateway((*ROUTES, *TEST_ROUTES), functions=names, invoke=functions, max_body_bytes=LIMIT)
     srv = serve(gateway, port=free_port())
     yield srv
@@ -412,3 +415,18 @@ def test_concurrent_requests(url: str) -> None:
     for t in threads:
         t.join()
     assert results == [200] * 20
+
+
+def test_no_content_sends_no_body_so_a_kept_alive_connection_stays_in_step(server: GatewayServer) -> None:
+    import http.client
+
+    connection = http.client.HTTPConnection("127.0.0.1", server.server_address[1], timeout=5)
+    try:
+        connection.request("DELETE", "/api/v1/nothing")
+        first = connection.getresponse()
+        assert first.status == 204 and first.read() == b"" and first.getheader("Content-Type") is None
+        connection.request("GET", "/api/v1/items/7")  # same connection
+        second = connection.getresponse()
+        assert second.status == 200 and json.loads(second.read())["pathParameters"] == {"id": "7"}
+    finally:
+        connection.close()

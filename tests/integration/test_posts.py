@@ -165,3 +165,16 @@ def test_deleting_or_replacing_tags_the_old_image_for_expiry(db: str, s3_endpoin
     assert tags(first) == [storage.DELETED_TAG] and tags(second) == []
     assert call("DELETE", path, token=ada.token).status == 204
     assert tags(second) == [storage.DELETED_TAG]
+
+
+@pytest.mark.parametrize(
+    "tag", [{"Key": "quarantined", "Value": "true"}, {"Key": "rejected", "Value": "type-mismatch"}]
+)
+def test_an_image_the_pipeline_refused_cannot_be_posted(db: str, s3_endpoint: str, tag: dict[str, str]) -> None:
+    from core import storage
+
+    ada = member("ada")
+    key = _upload(ada.token)
+    storage.s3_client().put_object_tagging(Bucket="assets-test", Key=key, Tagging={"TagSet": [tag]})
+    answer = call("POST", "/api/v1/posts", {"content": "x", "image_key": key}, token=ada.token)
+    assert answer.status == 422 and "refused" in answer.body["error"]["details"][0]["message"]

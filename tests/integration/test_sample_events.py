@@ -36,9 +36,19 @@ SAMPLE_USER = "3f1c8a9e-0b7d-4e55-9a63-2d4b8c1e7f10"
 SAMPLE_SESSION = "9b2e4d6f-1a3c-4e5b-8d7f-0c1e2a3b4c5d"
 SAMPLE_POST = "5d1f7a2e-8c3b-4f6a-9e0d-1b2c3d4e5f60"
 SAMPLE_COMMENT = "7a8b9c0d-1e2f-4a3b-8c4d-5e6f7a8b9c0d"
+# Rooms (events/rooms/): the sample user is master of a room with one other member and a human
+# message answered by the AI; that member owns a second room with a link invitation.
+SAMPLE_ROOM = "4b7e2c1d-9a8f-4e3b-8c5d-6a7b8c9d0e1f"
+SAMPLE_ROOM_MEMBER = "8c9d0e1f-2a3b-4c5d-9e6f-7a8b9c0d1e2f"
+SAMPLE_MESSAGE = "1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d"
+SAMPLE_AI_MESSAGE = "2b3c4d5e-6f7a-4b8c-9d0e-1f2a3b4c5d6e"
+SAMPLE_OTHER_ROOM = "5c6d7e8f-9a0b-4c1d-8e2f-3a4b5c6d7e8f"
+SAMPLE_INVITATION_TOKEN = "sample-invitation-token-kJ8vQ2mX7pL4nR9tW3yZ6bC1dF5gH0"
 SAMPLE_ASSET = "2c4e6a8b-0d1f-4a3c-9e5b-7d9f1b3d5e7a"
 SAMPLE_SHARE = "4e6a8c0d-2f1b-4c3d-8e5f-9a1b3c5d7e9f"
 SAMPLE_SHARE_TOKEN = "sample-share-token-0123456789abcdefABCDEF_-xy"
+SAMPLE_VIDEO = "9d4f2b6a-1c3e-4a5b-8d7f-0e2a4c6e8b1d"  # transcoding, as events/media/mediaconvert_complete.json expects
+SAMPLE_POST_IMAGE = f"post-images/{SAMPLE_USER}/0123456789abcdef0123456789abcdef.jpg"
 
 
 @pytest.fixture
@@ -75,6 +85,14 @@ def sample_world(db: str, s3_endpoint: str) -> None:
             {"a": SAMPLE_ASSET, "u": SAMPLE_USER},
         )
         conn.execute(
+            text(
+                "INSERT INTO assets (id, owner_id, s3_key, filename, content_type, size, status, status_reason) "
+                "VALUES (:a, :u, 'assets/' || :u || '/' || :a, 'clip.mp4', 'video/mp4', 1048576, 'processing', "
+                "'transcoding: MediaConvert job 1714565218694-phptj0')"
+            ),
+            {"a": SAMPLE_VIDEO, "u": SAMPLE_USER},
+        )
+        conn.execute(
             text("INSERT INTO shares (id, asset_id, owner_id, token_hash) VALUES (:s, :a, :u, :h)"),
             {
                 "s": SAMPLE_SHARE,
@@ -83,6 +101,47 @@ def sample_world(db: str, s3_endpoint: str) -> None:
                 "h": hashlib.sha256(SAMPLE_SHARE_TOKEN.encode()).hexdigest(),
             },
         )
+        _sample_rooms(conn)
+    _upload_sample_post_image()
+
+
+def _sample_rooms(conn: Any) -> None:
+    from sqlalchemy import text
+
+    ids = {
+        "u": SAMPLE_USER,
+        "m": SAMPLE_ROOM_MEMBER,
+        "r": SAMPLE_ROOM,
+        "o": SAMPLE_OTHER_ROOM,
+        "h": SAMPLE_MESSAGE,
+        "a": SAMPLE_AI_MESSAGE,
+        "t": hashlib.sha256(SAMPLE_INVITATION_TOKEN.encode()).hexdigest(),
+    }
+    for statement in (
+        "INSERT INTO users (id, email, username, password_hash) VALUES (:m, 'teammate@example.com', 'teammate', 'x')",
+        "INSERT INTO rooms (id, name, last_seq) VALUES (:r, 'Design', 2), (:o, 'Teammate room', 0)",
+        "INSERT INTO room_members (room_id, user_id, role) VALUES (:r, :u, 'master'), (:r, :m, 'member'), "
+        "(:o, :m, 'master')",
+        "INSERT INTO messages (id, room_id, seq, sender_id, kind, content, requester_id) "
+        "VALUES (:h, :r, 1, :u, 'human', 'What did we decide?', :u)",
+        "INSERT INTO messages (id, room_id, seq, kind, content, requester_id, reply_to_id) "
+        "VALUES (:a, :r, 2, 'ai', 'Ship on Friday.', :u, :h)",
+        "INSERT INTO room_invitations (id, room_id, token_hash, role, created_by, expires_at) "
+        "VALUES (gen_random_uuid(), :o, :t, 'member', :m, now() + interval '1 day')",
+    ):
+        conn.execute(text(statement), ids)
+
+
+def _upload_sample_post_image() -> None:
+    import io
+
+    from PIL import Image
+
+    from core import storage
+
+    jpeg = io.BytesIO()
+    Image.new("RGB", (32, 24), (200, 120, 40)).save(jpeg, "JPEG")
+    storage.s3_client().put_object(Bucket="assets-test", Key=SAMPLE_POST_IMAGE, Body=jpeg.getvalue())
 
 
 @pytest.mark.parametrize("path", OUR_EVENTS, ids=lambda p: f"{p.parent.name}/{p.name}")

@@ -49,6 +49,11 @@ def slow(kind: str) -> dict[str, str]:
     raise errors.RateLimited(7) if kind == "429" else errors.Unavailable(3)
 
 
+@app.delete("/api/v1/things/<name>", status_code=204)
+def remove(name: str) -> None:
+    return None
+
+
 handler = lambda_handler(app)
 
 
@@ -168,3 +173,42 @@ def test_event_without_request_context_still_gets_an_envelope() -> None:
     response = handler({"httpMethod": "GET", "path": "/api/v1/nope"}, None)
     assert response["statusCode"] in (404, 500)
     assert "error" in json.loads(response["body"])
+
+
+@pytest.mark.parametrize(
+    ("content_type", "status"),
+    [("multipart/form-data", 415), ("application/x-www-form-urlencoded", 415), (None, 415), ("text/plain", 415)],
+)
+def test_bodies_we_do_not_parse_are_refused_before_parsing(content_type: str | None, status: int) -> None:
+    headers = {"Content-Type": content_type} if content_type else {}
+    answer, body, _ = call("POST", "/api/v1/things", body='{"name":"a","size":1}', headers=headers)
+    assert answer == status
+    assert_envelope(body, "unsupported_media_type")
+
+
+def test_body_that_is_not_utf8_is_400() -> None:
+    status, body, _ = call("POST", "/api/v1/things", body=b"\xff\xfe{", headers={"Content-Type": "application/json"})
+    assert status == 400
+    assert_envelope(body, "bad_request")
+
+
+def test_base64_json_body_is_read() -> None:
+    raw = b'{"name":"b","size":2}'
+    status, _body, _ = call("POST", "/api/v1/things", body=raw, headers={"Content-Type": "application/octet-stream"})
+    assert status == 415
+    event = proxy_event("POST", "/api/v1/things", body=raw, headers={"Content-Type": "application/json"})
+    event["body"], event["isBase64Encoded"] = __import__("base64").b64encode(raw).decode(), True
+    assert handler(event, None)["statusCode"] == 200
+
+
+def test_no_content_has_no_body_and_no_content_type() -> None:
+    response = handler(proxy_event("DELETE", "/api/v1/things/x"), None)
+    assert response["statusCode"] == 204 and response["body"] == ""
+    assert "Content-Type" not in response["multiValueHeaders"]
+
+
+def test_nul_characters_are_refused_at_the_edge() -> None:
+    status, body, _ = call("POST", "/api/v1/things", body='{"name":"a\\u0000","size":1}', headers=JSON_HEADERS)
+    assert status == 422 and body["error"]["details"][0]["type"] == "nul"
+    status, body, _ = call("GET", "/api/v1/things", query={"limit": "5\x00"})
+    assert status == 400 and body["error"]["details"][0]["field"] == "limit"

@@ -85,6 +85,25 @@ class Settings(BaseModel):
     openai_api_key: str | None = Field(default=None, repr=False)
     openai_api_key_secret_arn: str | None = None
     # --- end of rooms settings ---
+    # --- Media processing (functions/media) ---
+    # Malware scanner: auto = clamd (CLAMD_ADDRESS or a default socket), else clamscan on
+    # PATH, else GuardDuty's object tag in the cloud, else the local EICAR-only scanner.
+    media_scanner: Literal["auto", "clamd", "clamscan", "guardduty", "eicar"] = "auto"
+    # clamd: a unix socket path (/run/clamav/clamd.ctl, optionally "unix:"-prefixed) or host:port.
+    clamd_address: str | None = None
+    media_scan_timeout_s: float = Field(default=60.0, gt=0, le=600)
+    # MediaConvert (videos -> HLS). No endpoint: locally, videos are ready with the original only.
+    mediaconvert_endpoint: str | None = Field(default=None, pattern=r"^https://[^\s]+$")
+    mediaconvert_role_arn: str | None = None
+    mediaconvert_queue_arn: str | None = None
+    media_thumb_px: int = Field(default=256, ge=16, le=1024)
+    media_preview_px: int = Field(default=1280, ge=256, le=4096)
+    # Decompression-bomb guard (pixels) and the largest image decoded in memory (bytes).
+    media_max_image_pixels: int = Field(default=60_000_000, ge=1_000_000, le=250_000_000)
+    media_max_image_bytes: int = Field(default=100 * 1024 * 1024, ge=1024 * 1024)
+    # A claim ('processing') older than this with no job in flight was lost to a crash: take it again.
+    media_claim_lease_s: int = Field(default=300, ge=60, le=3600)
+    # --- end of media settings ---
 
     @field_validator("cors_allowed_origins", "jwt_signing_keys", mode="before")
     @classmethod

@@ -6,6 +6,7 @@ on every response, and the Lambda entry point that wraps a resolver.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import uuid
@@ -17,7 +18,6 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import ServiceError
-from aws_lambda_powertools.event_handler.middlewares import NextMiddleware
 from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestUnsupportedContentType,
     RequestValidationError,
@@ -78,13 +78,31 @@ def _is_json(content_type: str | None) -> bool:
     )
 
 
-def _require_json_body(app: APIGatewayRestResolver, next_middleware: NextMiddleware) -> Response:
-    """Forms and multipart bodies would otherwise be parsed into the JSON models."""
-    event = app.current_event
-    content_type = event.headers.get("content-type") or event.headers.get("Content-Type")
-    if event.body and event.http_method in ("POST", "PUT", "PATCH") and not _is_json(content_type):
-        raise UnsupportedMediaType("Send the body as application/json")
-    return next_middleware(app)
+NUL_MESSAGE = "text may not contain NUL (U+0000) characters"
+
+
+def _unreadable_body(event: dict[str, Any]) -> AppError | None:
+    """Refuse input we will not parse or store before any parser sees it (forms, multipart, bad bytes, NUL).
+
+    API Gateway and the local gateway route first, so a function only sees its own routes.
+    """
+    for name, value in (event.get("queryStringParameters") or {}).items():
+        if "\x00" in (value or "") or "\x00" in name:
+            return BadRequest(details=[{"field": name, "in": "query", "message": NUL_MESSAGE, "type": "nul"}])
+    body = event.get("body")
+    if not body or event.get("httpMethod") not in ("POST", "PUT", "PATCH"):
+        return None
+    headers = {k.lower(): v for k, v in (event.get("headers") or {}).items()}
+    if not _is_json(headers.get("content-type")):
+        return UnsupportedMediaType("Send the body as application/json")
+    try:
+        raw = base64.b64decode(body, validate=True) if event.get("isBase64Encoded") else body.encode("utf-8")
+        text = raw.decode("utf-8")
+    except (ValueError, UnicodeError):
+        return BadRequest("Request body is not valid UTF-8 JSON")
+    if "\\u0000" in text or "\x00" in text:  # PostgreSQL text cannot hold NUL
+        return ValidationFailed(details=[{"field": "body", "in": "body", "message": NUL_MESSAGE, "type": "nul"}])
+    return None
 
 
 def register_error_handlers(app: APIGatewayRestResolver) -> None:
@@ -113,6 +131,11 @@ def register_error_handlers(app: APIGatewayRestResolver) -> None:
 
     @app.exception_handler(Exception)
     def _bug(err: Exception) -> Response:
+        from core.db import sqlstate
+
+        if (sqlstate(err) or "").startswith("22"):  # data exception: a value PostgreSQL cannot store
+            logger.warning("value refused by the database", extra={"sqlstate": sqlstate(err)})
+            return error_response(app, ValidationFailed("A value cannot be stored as given"))
         logger.exception("unhandled error")
         return error_response(app, AppError())
 
@@ -126,7 +149,6 @@ def _status_error(status: int, code: str, message: str) -> AppError:
 def make_resolver() -> APIGatewayRestResolver:
     app = APIGatewayRestResolver(enable_validation=True)
     register_error_handlers(app)
-    app.use(middlewares=[_require_json_body])
     return app
 
 
@@ -153,7 +175,10 @@ def finalize(event: dict[str, Any], response: dict[str, Any]) -> dict[str, Any]:
         "Cache-Control": "no-store",
         **_cors_headers(incoming.get("origin")),
     }
-    if headers.get("Content-Type") == ["application/json"]:
+    if response.get("statusCode") == 204:  # no content: no body, so no content type either
+        response["body"] = ""
+        headers.pop("Content-Type", None)
+    elif headers.get("Content-Type") == ["application/json"]:
         headers["Content-Type"] = [JSON]
     present = {k.lower() for k in headers}
     for name, value in extra.items():
@@ -162,23 +187,30 @@ def finalize(event: dict[str, Any], response: dict[str, Any]) -> dict[str, Any]:
     return response
 
 
+def _plain_error(err: AppError, request_id: str) -> dict[str, Any]:
+    """An error answer built without the resolver (before it runs, or when it fails)."""
+    return {
+        "statusCode": err.status,
+        "body": envelope(err.status, err.code, err.message, err.details, request_id),
+        "isBase64Encoded": False,
+        "multiValueHeaders": {"Content-Type": [JSON], **{k: [v] for k, v in err.headers.items()}},
+    }
+
+
 def lambda_handler(app: APIGatewayRestResolver) -> Callable[[dict[str, Any], Any], dict[str, Any]]:
     """The Lambda entry point of an API function: resolve, then add the common headers."""
 
     def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
         request_id = (event.get("requestContext") or {}).get("requestId")
         logger.set_correlation_id(request_id)
+        refused = _unreadable_body(event)
+        if refused is not None:
+            return finalize(event, _plain_error(refused, request_id or ""))
         try:
             response = app.resolve(event, context)
         except Exception:
             logger.exception("resolver failed")
-            body = envelope(500, "internal_error", "Internal server error", [], request_id or "")
-            response = {
-                "statusCode": 500,
-                "body": body,
-                "isBase64Encoded": False,
-                "multiValueHeaders": {"Content-Type": [JSON]},
-            }
+            response = _plain_error(AppError(), request_id or "")
         return finalize(event, response)
 
     return handler
@@ -203,3 +235,14 @@ def caller(app: APIGatewayRestResolver) -> Caller:
 
 def client_ip(app: APIGatewayRestResolver) -> str:
     return str(app.current_event.request_context.identity.source_ip or "unknown")
+
+
+ERROR_STATUSES_KEY = "x-error-statuses"
+
+
+def documented(*statuses: int) -> dict[str, Any]:
+    """`openapi_extensions` naming the error statuses a route answers beyond the common ones.
+
+    `make openapi` turns them into responses whose body is the error envelope.
+    """
+    return {ERROR_STATUSES_KEY: sorted(statuses)}

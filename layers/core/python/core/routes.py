@@ -47,6 +47,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
     FunctionSpec("likes", "api", "Likes of posts, with exact counts"),
     FunctionSpec("comments", "api", "Comments on posts, with exact counts"),
     FunctionSpec("assets", "api", "Private media: uploads, downloads, share links, usage, audit"),
+    FunctionSpec("media", "events", "Uploads: malware scan, type check, image variants, video HLS jobs", queue="media"),
     FunctionSpec("migrate", "task", "Applies Alembic migrations (CDK trigger, make dev)"),
     FunctionSpec("rooms", "api", "Team chat rooms: roles, invitations, messages and AI replies"),
 )

@@ -11,7 +11,10 @@ from pydantic import BaseModel
 from core.pagination import DEFAULT_LIMIT, MAX_LIMIT
 
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="page size")]
-Cursor = Annotated[str | None, Query(max_length=512, description="opaque, from the previous page's next_cursor")]
+Cursor = Annotated[
+    str | None,
+    Query(max_length=512, pattern=r"^[A-Za-z0-9_-]+$", description="opaque, from the previous page's next_cursor"),
+]
 DEFAULT_PAGE = DEFAULT_LIMIT
 
 

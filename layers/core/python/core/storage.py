@@ -175,3 +175,15 @@ def attachment(filename: str) -> str:
 
     fallback = "".join(c if 32 <= ord(c) < 127 and c not in '"\\\\/' else "_" for c in filename).strip() or "download"
     return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(filename, safe='')}"
+
+
+REFUSED_TAGS = ("quarantined", "rejected")  # set by the media pipeline on malware or a type mismatch
+
+
+def refused_by_pipeline(key: str) -> bool:
+    """Whether the media pipeline has tagged this object as never to be served."""
+    try:
+        answer = s3_client().get_object_tagging(Bucket=_bucket(), Key=key)
+    except Exception as exc:
+        raise _storage_errors(exc) from exc
+    return any(tag["Key"] in REFUSED_TAGS for tag in answer.get("TagSet", []))

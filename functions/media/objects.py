@@ -1,0 +1,104 @@
+"""The one S3 object under processing: ranged reads, streamed reads, tags, variant writes.
+
+Every call goes through core.storage's lazily made client. A missing object (deleted since
+the event was sent) is `ObjectGone`; anything else propagates and the message is retried.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from core.storage import s3_client
+
+CHUNK = 1024 * 1024
+MAX_TAGS = 10  # S3's limit per object
+_MISSING = ("NoSuchKey", "404", "NotFound")
+
+
+class ObjectGone(Exception):
+    """The object is not there any more."""
+
+
+class TooLarge(Exception):
+    """The object is larger than what may be read into memory."""
+
+
+def _gone(exc: Exception) -> bool:
+    from botocore.exceptions import ClientError
+
+    return isinstance(exc, ClientError) and exc.response.get("Error", {}).get("Code") in _MISSING
+
+
+class StoredObject:
+    def __init__(self, bucket: str, key: str):
+        self.bucket = bucket
+        self.key = key
+        self._tags: dict[str, str] | None = None
+
+    def _get(self, **extra: Any) -> Any:
+        try:
+            return s3_client().get_object(Bucket=self.bucket, Key=self.key, **extra)
+        except Exception as exc:
+            if _gone(exc):
+                raise ObjectGone(self.key) from exc
+            raise
+
+    def head(self, size: int) -> bytes:
+        """The first `size` bytes (one ranged GET; fewer when the object is smaller)."""
+        from botocore.exceptions import ClientError
+
+        try:
+            body = self._get(Range=f"bytes=0-{size - 1}")["Body"]
+        except ClientError as exc:
+            if exc.response.get("Error", {}).get("Code") == "InvalidRange":  # an empty object
+                return b""
+            raise
+        with body:
+            return bytes(body.read(size))
+
+    def chunks(self) -> Iterator[bytes]:
+        """The whole object, streamed (scanners read it this way, in constant memory)."""
+        body = self._get()["Body"]
+        with body:
+            yield from body.iter_chunks(CHUNK)
+
+    def read(self, limit: int) -> bytes:
+        response = self._get()
+        with response["Body"] as body:
+            if int(response.get("ContentLength") or 0) > limit:
+                raise TooLarge(f"{response['ContentLength']} bytes, more than {limit}")
+            data = body.read(limit + 1)
+        if len(data) > limit:
+            raise TooLarge(f"more than {limit} bytes")
+        return bytes(data)
+
+    def tags(self) -> dict[str, str]:
+        if self._tags is None:
+            try:
+                answer = s3_client().get_object_tagging(Bucket=self.bucket, Key=self.key)
+            except Exception as exc:
+                if _gone(exc):
+                    raise ObjectGone(self.key) from exc
+                raise
+            self._tags = {t["Key"]: t["Value"] for t in answer.get("TagSet", [])}
+        return dict(self._tags)
+
+    def add_tags(self, extra: dict[str, str]) -> None:
+        """Merge tags into the object's set (keeps GuardDuty's scan tag and any other)."""
+        self._tags = None
+        merged = self.tags() | extra
+        keep = dict(list(merged.items())[-MAX_TAGS:]) if len(merged) > MAX_TAGS else merged
+        tag_set = [{"Key": k, "Value": v} for k, v in keep.items()]
+        s3_client().put_object_tagging(Bucket=self.bucket, Key=self.key, Tagging={"TagSet": tag_set})
+        self._tags = keep
+
+
+def put_variant(bucket: str, key: str, data: bytes, content_type: str) -> None:
+    s3_client().put_object(
+        Bucket=bucket,
+        Key=key,
+        Body=data,
+        ContentType=content_type,
+        CacheControl="private, max-age=86400",
+    )

@@ -1,0 +1,376 @@
+"""What happens to an uploaded object, decided by the asset row's status.
+
+Assets (`assets/<owner>/<asset>`):
+  claim: pending -> processing (one conditional UPDATE; a duplicate or late event finds
+         nothing to claim and changes nothing);
+  scan first, before any parser sees the bytes: a hit -> quarantined, object tagged;
+  magic bytes (one ranged GET) against the declared type: a mismatch -> failed;
+  images -> thumb + preview under variants/<owner>/<asset>/, EXIF summary -> ready;
+  videos -> a MediaConvert job, still processing until its state-change event.
+  A retryable failure (scan pending, S3 or the database down, a bug) hands the claim back
+  (processing -> pending) and re-raises, so the message is retried and finds it pending.
+  A claim lost to a crash is taken again once older than MEDIA_CLAIM_LEASE_S.
+Post images (`post-images/<user>/<hex>.<ext>`): scan and magic bytes only; a hit or a
+  mismatch tags the object and detaches it from its post. No variants.
+Anything else (our own variants/, unknown prefixes, another bucket) is ignored.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from core import db
+from core.config import Settings, get_settings
+from media.logs import logger
+from media.objects import ObjectGone, StoredObject, TooLarge, put_variant
+from media.records import Event, JobStateChange, ObjectCreated, split_s3_url
+from media.scan import ScanInconclusive, configured_scanner
+from media.sniff import DECODABLE, SNIFF_BYTES, VIDEOS, describe, matches, sniff
+
+if TYPE_CHECKING:
+    from media.images import ProcessedImage
+
+ASSET_KEY = re.compile(r"^assets/(?P<owner>[0-9a-f-]{36})/(?P<asset>[0-9a-f-]{36})$")
+POST_IMAGE_KEY = re.compile(r"^post-images/(?P<user>[0-9a-f-]{36})/[0-9a-f]{32}\.(?P<ext>jpg|png|gif)$")
+POST_IMAGE_TYPES = {"jpg": "image/jpeg", "png": "image/png", "gif": "image/gif"}
+QUARANTINED_TAG = {"quarantined": "true"}
+TRANSCODING = "transcoding: MediaConvert job "
+HLS_CONTENT_TYPE = "application/vnd.apple.mpegurl"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """What one event led to (logged, and what the tests look at)."""
+
+    action: str  # ready | processing | failed | quarantined | rejected | clean | skipped
+    detail: str = ""
+
+
+@dataclass(frozen=True)
+class Claim:
+    asset_id: uuid.UUID
+    owner_id: uuid.UUID
+    content_type: str
+
+
+@dataclass(frozen=True)
+class VariantRow:
+    kind: str
+    s3_key: str
+    content_type: str
+    width: int | None = None
+    height: int | None = None
+    size: int = 0
+
+
+def variants_prefix(owner_id: uuid.UUID | str, asset_id: uuid.UUID | str) -> str:
+    """Where an asset's variants live (the assets function presigns and deletes them there)."""
+    return f"variants/{owner_id}/{asset_id}/"
+
+
+def handle(event: Event) -> Outcome:
+    outcome = finish_job(event) if isinstance(event, JobStateChange) else object_created(event)
+    logger.info(
+        "media event handled", extra={"media_event": repr(event), "outcome": outcome.action, "detail": outcome.detail}
+    )
+    return outcome
+
+
+# ------------------------------------------------------------------ objects
+
+
+def object_created(event: ObjectCreated) -> Outcome:
+    settings = get_settings()
+    if event.bucket != settings.assets_bucket:
+        return Outcome("skipped", f"bucket {event.bucket!r} is not the assets bucket")
+    if found := ASSET_KEY.match(event.key):
+        try:
+            owner_id, asset_id = uuid.UUID(found["owner"]), uuid.UUID(found["asset"])
+        except ValueError:
+            return Outcome("skipped", "not an asset key")
+        return process_asset(settings, event.bucket, event.key, owner_id, asset_id)
+    if found := POST_IMAGE_KEY.match(event.key):
+        return check_post_image(settings, event.bucket, event.key, POST_IMAGE_TYPES[found["ext"]])
+    return Outcome("skipped", "not an upload key")
+
+
+def process_asset(settings: Settings, bucket: str, key: str, owner_id: uuid.UUID, asset_id: uuid.UUID) -> Outcome:
+    claim = claim_asset(asset_id, owner_id, key, settings.media_claim_lease_s)
+    if claim is None:
+        return Outcome("skipped", f"asset is {asset_status(asset_id) or 'gone'}")
+    try:
+        return examine(settings, StoredObject(bucket, key), claim)
+    except ObjectGone:
+        release(asset_id)
+        return Outcome("skipped", "the object is gone")
+    except BaseException:
+        release(asset_id)  # the retried message finds it pending again
+        raise
+
+
+def examine(settings: Settings, obj: StoredObject, claim: Claim) -> Outcome:
+    try:
+        verdict = configured_scanner(settings).scan(obj)
+    except ScanInconclusive as exc:
+        return finish(claim.asset_id, "failed", f"malware scan inconclusive ({exc}); not served")
+    if verdict.infected:
+        obj.add_tags(QUARANTINED_TAG)
+        return finish(claim.asset_id, "quarantined", f"malware found by {verdict.scanner}: {verdict.signature}")
+
+    head = obj.head(SNIFF_BYTES)
+    kind = sniff(head)
+    if not matches(claim.content_type, kind):
+        found = kind or describe(head)
+        return finish(claim.asset_id, "failed", f"declared {claim.content_type} but the content is {found}")
+    if kind in VIDEOS:
+        return start_video(settings, obj, claim)
+    if kind not in DECODABLE:
+        return finish(claim.asset_id, "ready", f"no variants: {kind} is stored as uploaded")
+    return make_image_variants(settings, obj, claim)
+
+
+def make_image_variants(settings: Settings, obj: StoredObject, claim: Claim) -> Outcome:
+    from media import images  # Pillow is imported only when there is an image to decode
+
+    try:
+        data = obj.read(settings.media_max_image_bytes)
+        processed: ProcessedImage = images.process(
+            data,
+            {"thumb": settings.media_thumb_px, "preview": settings.media_preview_px},
+            max_pixels=settings.media_max_image_pixels,
+        )
+    except TooLarge as exc:
+        return finish(claim.asset_id, "failed", f"image too large to process: {exc}")
+    except images.ImageRejected as exc:
+        return finish(claim.asset_id, "failed", f"image rejected: {exc}")
+    prefix = variants_prefix(claim.owner_id, claim.asset_id)
+    rows = []
+    for rendition in processed.renditions:
+        key = f"{prefix}{rendition.kind}.jpg"
+        put_variant(obj.bucket, key, rendition.data, rendition.content_type)
+        size = len(rendition.data)
+        rows.append(VariantRow(rendition.kind, key, rendition.content_type, rendition.width, rendition.height, size))
+    return finish(
+        claim.asset_id,
+        "ready",
+        width=processed.width,
+        height=processed.height,
+        exif=processed.exif,
+        variants=rows,
+    )
+
+
+def start_video(settings: Settings, obj: StoredObject, claim: Claim) -> Outcome:
+    if not settings.mediaconvert_endpoint:
+        if settings.is_cloud:
+            raise RuntimeError("MEDIACONVERT_ENDPOINT is not set; videos cannot be transcoded")
+        logger.warning(
+            "MediaConvert is not configured (no MEDIACONVERT_ENDPOINT): the video is ready with the original only",
+            extra={"asset_id": str(claim.asset_id)},
+        )
+        return finish(claim.asset_id, "ready", "no HLS variant: MediaConvert is not configured here")
+    if not settings.mediaconvert_role_arn:
+        raise RuntimeError("MEDIACONVERT_ROLE_ARN is not set")
+    from media import videos
+
+    job_id = videos.submit_hls_job(
+        endpoint=settings.mediaconvert_endpoint,
+        role_arn=settings.mediaconvert_role_arn,
+        queue_arn=settings.mediaconvert_queue_arn,
+        bucket=obj.bucket,
+        key=obj.key,
+        variants_prefix=variants_prefix(claim.owner_id, claim.asset_id),
+        user_metadata={"asset_id": str(claim.asset_id), "stage": settings.stage},
+        client_token=str(claim.asset_id),
+    )
+    mark_transcoding(claim.asset_id, job_id)
+    return Outcome("processing", f"MediaConvert job {job_id}")
+
+
+def check_post_image(settings: Settings, bucket: str, key: str, declared: str) -> Outcome:
+    obj = StoredObject(bucket, key)
+    try:
+        if {"quarantined", "rejected"} & set(obj.tags()):
+            return Outcome("skipped", "already tagged")
+        try:
+            verdict = configured_scanner(settings).scan(obj)
+        except ScanInconclusive as exc:
+            return reject_post_image(obj, "rejected", "scan-inconclusive", f"malware scan inconclusive ({exc})")
+        if verdict.infected:
+            return reject_post_image(obj, "quarantined", "true", f"malware found by {verdict.scanner}")
+        head = obj.head(SNIFF_BYTES)
+        kind = sniff(head)
+        if not matches(declared, kind):
+            why = f"declared {declared}, is {kind or describe(head)}"
+            return reject_post_image(obj, "rejected", "type-mismatch", why)
+    except ObjectGone:
+        return Outcome("skipped", "the object is gone")
+    return Outcome("clean", kind or "")
+
+
+def reject_post_image(obj: StoredObject, tag: str, value: str, why: str) -> Outcome:
+    obj.add_tags({tag: value})
+    detached = detach_post_image(obj.key)
+    return Outcome("quarantined" if tag == "quarantined" else "rejected", f"{why}; detached from {detached} post(s)")
+
+
+# ------------------------------------------------------------------ MediaConvert events
+
+
+def finish_job(event: JobStateChange) -> Outcome:
+    settings = get_settings()
+    if event.status not in ("COMPLETE", "ERROR"):
+        return Outcome("skipped", f"job status {event.status}")
+    if event.user_metadata.get("stage") not in (None, settings.stage):
+        return Outcome("skipped", "a job of another stage")
+    try:
+        asset_id = uuid.UUID(event.asset_id or "")
+    except ValueError:
+        return Outcome("skipped", "a job without an asset id")
+    row = asset_row(asset_id)
+    if row is None or row["status"] != "processing":
+        return Outcome("skipped", f"asset is {row['status'] if row else 'gone'}")
+    if event.status == "ERROR":
+        return finish(asset_id, "failed", f"transcoding failed: {event.error or 'MediaConvert reported an error'}")
+    prefix = variants_prefix(row["owner_id"], asset_id)
+    playlist = None
+    for url in event.playlists:
+        bucket, key = split_s3_url(url)
+        if bucket == settings.assets_bucket and key.startswith(prefix) and key.endswith(".m3u8"):
+            playlist = key
+            break
+    if playlist is None:
+        return finish(asset_id, "failed", "the transcoding job wrote no HLS playlist under the asset's variants")
+    variant = VariantRow("hls", playlist, HLS_CONTENT_TYPE, event.width, event.height)
+    duration = event.duration_ms / 1000 if event.duration_ms is not None else None
+    return finish(asset_id, "ready", width=event.width, height=event.height, duration_s=duration, variants=[variant])
+
+
+# ------------------------------------------------------------------ the asset row
+
+
+def claim_asset(asset_id: uuid.UUID, owner_id: uuid.UUID, key: str, lease_s: int) -> Claim | None:
+    """pending -> processing, or a stale claim (no job in flight) taken again; None: nothing to do."""
+    from sqlalchemy import text
+
+    with db.session_scope() as session:
+        row = session.execute(
+            text(
+                "UPDATE assets SET status = 'processing', status_reason = NULL, updated_at = now() "
+                "WHERE id = :id AND owner_id = :owner AND s3_key = :key AND upload_id IS NULL AND ("
+                "status = 'pending' OR (status = 'processing' AND status_reason IS NULL "
+                "AND updated_at < now() - make_interval(secs => :lease))) "
+                "RETURNING content_type"
+            ),
+            {"id": asset_id, "owner": owner_id, "key": key, "lease": lease_s},
+        ).first()
+    return Claim(asset_id, owner_id, str(row.content_type)) if row else None
+
+
+def release(asset_id: uuid.UUID) -> None:
+    """Hand a claim back (processing -> pending) unless a transcoding job is already in flight."""
+    from sqlalchemy import text
+
+    try:
+        with db.session_scope() as session:
+            session.execute(
+                text(
+                    "UPDATE assets SET status = 'pending', updated_at = now() "
+                    "WHERE id = :id AND status = 'processing' AND status_reason IS NULL"
+                ),
+                {"id": asset_id},
+            )
+    except Exception:  # noqa: BLE001 - the original error matters more; the lease recovers the claim
+        logger.exception("could not hand the claim back", extra={"asset_id": str(asset_id)})
+
+
+def asset_status(asset_id: uuid.UUID) -> str | None:
+    row = asset_row(asset_id)
+    return str(row["status"]) if row else None
+
+
+def asset_row(asset_id: uuid.UUID) -> dict[str, Any] | None:
+    from sqlalchemy import text
+
+    with db.session_scope() as session:
+        row = session.execute(
+            text("SELECT owner_id, status, status_reason FROM assets WHERE id = :id"), {"id": asset_id}
+        ).first()
+    return dict(row._mapping) if row else None
+
+
+def mark_transcoding(asset_id: uuid.UUID, job_id: str) -> None:
+    from sqlalchemy import text
+
+    with db.session_scope() as session:
+        session.execute(
+            text(
+                "UPDATE assets SET status_reason = :reason, updated_at = now() WHERE id = :id AND status = 'processing'"
+            ),
+            {"id": asset_id, "reason": f"{TRANSCODING}{job_id}"},
+        )
+
+
+def finish(
+    asset_id: uuid.UUID,
+    status: str,
+    reason: str | None = None,
+    *,
+    width: int | None = None,
+    height: int | None = None,
+    duration_s: float | None = None,
+    exif: dict[str, Any] | None = None,
+    variants: list[VariantRow] | tuple[VariantRow, ...] = (),
+) -> Outcome:
+    """processing -> a final status, with its variants, in one transaction (only if still processing)."""
+    from sqlalchemy import func, update
+    from sqlalchemy.dialects.postgresql import insert
+
+    from core.models.assets import Asset, Variant
+
+    values: dict[str, Any] = {"status": status, "status_reason": reason, "updated_at": func.now()}
+    if width is not None and height is not None:
+        values |= {"width": width, "height": height}
+    if duration_s is not None:
+        values["duration_s"] = duration_s
+    if exif is not None:
+        values["exif"] = exif
+    with db.session_scope() as session:
+        done = session.execute(
+            update(Asset).where(Asset.id == asset_id, Asset.status == "processing").values(**values).returning(Asset.id)
+        ).first()
+        if done is None:
+            return Outcome("skipped", "no longer processing")
+        if variants:
+            rows = [
+                {
+                    "id": uuid.uuid4(),
+                    "asset_id": asset_id,
+                    "kind": v.kind,
+                    "s3_key": v.s3_key,
+                    "width": v.width,
+                    "height": v.height,
+                    "content_type": v.content_type,
+                    "size": v.size,
+                }
+                for v in variants
+            ]
+            statement = insert(Variant).values(rows)
+            session.execute(
+                statement.on_conflict_do_update(
+                    index_elements=[Variant.asset_id, Variant.kind],
+                    set_={c: statement.excluded[c] for c in ("s3_key", "width", "height", "content_type", "size")},
+                )
+            )
+    return Outcome(status, reason or "")
+
+
+def detach_post_image(key: str) -> int:
+    from sqlalchemy import text
+
+    with db.session_scope() as session:
+        result: Any = session.execute(text("UPDATE posts SET image_key = NULL WHERE image_key = :key"), {"key": key})
+        return int(result.rowcount or 0)

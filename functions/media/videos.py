@@ -1,0 +1,118 @@
+"""Videos: an AWS Elemental MediaConvert HLS job per upload.
+
+The job reads the original and writes an HLS ladder under the asset's variants prefix;
+its "Job State Change" event (EventBridge -> the media queue) finishes the asset. The job
+carries the asset id and the stage in its user metadata, so the event needs no lookup of
+job ids and the EventBridge rule can keep other stages' jobs out.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+HLS_PLAYLIST_NAME = "index"  # MediaConvert writes index.m3u8 (multivariant) and index_<rung>.m3u8
+# (name modifier, height, max bitrate): width follows the input's aspect ratio.
+LADDER = (("_1080p", 1080, 6_000_000), ("_720p", 720, 3_500_000), ("_360p", 360, 900_000))
+SEGMENT_SECONDS = 6
+
+
+@lru_cache(maxsize=4)
+def mediaconvert_client(endpoint: str) -> Any:
+    import boto3
+    from botocore.config import Config
+
+    return boto3.client("mediaconvert", endpoint_url=endpoint, config=Config(retries={"mode": "standard"}))
+
+
+def hls_prefix(variants_prefix: str) -> str:
+    return f"{variants_prefix}hls/"
+
+
+def job_settings(bucket: str, key: str, variants_prefix: str) -> dict[str, Any]:
+    """CreateJob Settings: one input, one HLS output group (H.264 QVBR + AAC)."""
+    outputs = [
+        {
+            "NameModifier": modifier,
+            "ContainerSettings": {"Container": "M3U8", "M3u8Settings": {}},
+            "VideoDescription": {
+                "Height": height,
+                "ScalingBehavior": "DEFAULT",
+                "CodecSettings": {
+                    "Codec": "H_264",
+                    "H264Settings": {
+                        "RateControlMode": "QVBR",
+                        "MaxBitrate": bitrate,
+                        "QvbrSettings": {"QvbrQualityLevel": 7},
+                        "SceneChangeDetect": "TRANSITION_DETECTION",
+                        "GopSize": 2.0,
+                        "GopSizeUnits": "SECONDS",
+                    },
+                },
+            },
+            "AudioDescriptions": [
+                {
+                    "AudioSourceName": "Audio Selector 1",
+                    "CodecSettings": {
+                        "Codec": "AAC",
+                        "AacSettings": {"Bitrate": 96000, "CodingMode": "CODING_MODE_2_0", "SampleRate": 48000},
+                    },
+                }
+            ],
+        }
+        for modifier, height, bitrate in LADDER
+    ]
+    return {
+        "TimecodeConfig": {"Source": "ZEROBASED"},
+        "Inputs": [
+            {
+                "FileInput": f"s3://{bucket}/{key}",
+                "TimecodeSource": "ZEROBASED",
+                "VideoSelector": {"Rotate": "AUTO"},
+                "AudioSelectors": {"Audio Selector 1": {"DefaultSelection": "DEFAULT"}},
+            }
+        ],
+        "OutputGroups": [
+            {
+                "Name": "HLS",
+                "OutputGroupSettings": {
+                    "Type": "HLS_GROUP_SETTINGS",
+                    "HlsGroupSettings": {
+                        "Destination": f"s3://{bucket}/{hls_prefix(variants_prefix)}{HLS_PLAYLIST_NAME}",
+                        "SegmentLength": SEGMENT_SECONDS,
+                        "MinSegmentLength": 0,
+                        "DirectoryStructure": "SINGLE_DIRECTORY",
+                        "ManifestDurationFormat": "INTEGER",
+                        "OutputSelection": "MANIFESTS_AND_SEGMENTS",
+                    },
+                },
+                "Outputs": outputs,
+            }
+        ],
+    }
+
+
+def submit_hls_job(
+    *,
+    endpoint: str,
+    role_arn: str,
+    queue_arn: str | None,
+    bucket: str,
+    key: str,
+    variants_prefix: str,
+    user_metadata: dict[str, str],
+    client_token: str | None = None,
+) -> str:
+    """Submit the job; returns its id. Errors propagate (the message is retried)."""
+    request: dict[str, Any] = {
+        "Role": role_arn,
+        "Settings": job_settings(bucket, key, variants_prefix),
+        "UserMetadata": user_metadata,
+        "StatusUpdateInterval": "SECONDS_60",
+    }
+    if queue_arn:
+        request["Queue"] = queue_arn
+    if client_token:  # MediaConvert returns the first job for a token reused within a minute
+        request["ClientRequestToken"] = client_token
+    job = mediaconvert_client(endpoint).create_job(**request)["Job"]
+    return str(job["Id"])

@@ -1,0 +1,1 @@
+"""Team chat rooms: roles, invitations, messages and AI replies (API.md, Rooms)."""

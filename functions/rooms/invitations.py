@@ -1,0 +1,163 @@
+"""Invitations: by username (only that user may accept) or by link (anyone holding the token, once).
+
+Tokens are 32 random bytes, stored as SHA-256 and shown only to the admin who
+creates them. Accepting or declining is one conditional UPDATE on a pending,
+unexpired invitation of a live room, so a token is spent exactly once and an
+expired, used or foreign invitation is the same 404. An invitee may also name
+the invitation by its id (GET /invitations lists ids, never tokens).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import ColumnElement, and_, func, or_, select, tuple_, update
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.orm import Session, aliased
+
+from core.config import get_settings
+from core.errors import Conflict, NotFound
+from core.models.rooms import Room, RoomInvitation, RoomMember
+from core.models.user import User
+from core.pagination import decode_cursor, page_of
+from rooms.access import RoomView, room_for
+from rooms.members import MemberView, member
+
+SCOPE = "invitations"
+
+
+@dataclass(frozen=True)
+class Created:
+    id: uuid.UUID
+    token: str
+    role: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True)
+class Membership:
+    room: RoomView
+    member: MemberView
+
+
+def digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def create(session: Session, room_id: uuid.UUID, actor_id: uuid.UUID, username: str | None, role: str) -> Created:
+    """Admin+. The role is at most member (the schema refuses more), so always below the inviter's."""
+    room_for(session, room_id, actor_id, at_least="admin")
+    invitee_id = None
+    if username is not None:
+        invitee_id = session.scalar(select(User.id).where(func.lower(User.username) == username.lower()))
+        if invitee_id is None:  # a conflict, not a 404: the URL names the room, which exists
+            detail = {"field": "username", "in": "body", "message": "no such user", "type": "unknown_user"}
+            raise Conflict("No user with that username", details=[detail])
+        already = session.scalar(
+            select(RoomMember.role).where(RoomMember.room_id == room_id, RoomMember.user_id == invitee_id)
+        )
+        if already is not None:
+            raise Conflict("That user is already a member of this room")
+    token = secrets.token_urlsafe(32)
+    expires_at = datetime.now(UTC) + timedelta(seconds=get_settings().rooms_invitation_ttl_s)
+    invitation = RoomInvitation(
+        id=uuid.uuid4(),
+        room_id=room_id,
+        token_hash=digest(token),
+        invitee_id=invitee_id,
+        role=role,
+        created_by=actor_id,
+        expires_at=expires_at,
+    )
+    session.add(invitation)
+    session.flush()
+    return Created(invitation.id, token, role, expires_at)
+
+
+def pending(session: Session, user_id: uuid.UUID, limit: int, cursor: str | None) -> tuple[list[Any], str | None]:
+    """Invitations addressed to me that I can still accept, newest first."""
+    inviter = aliased(User)
+    query = (
+        select(
+            RoomInvitation.id,
+            RoomInvitation.role,
+            RoomInvitation.expires_at,
+            RoomInvitation.created_at,
+            Room.id.label("room_id"),
+            Room.name.label("room_name"),
+            inviter.id.label("inviter_id"),
+            inviter.username.label("inviter_username"),
+            inviter.avatar_url.label("inviter_avatar_url"),
+        )
+        .join(Room, Room.id == RoomInvitation.room_id)
+        .outerjoin(inviter, inviter.id == RoomInvitation.created_by)
+        .where(RoomInvitation.invitee_id == user_id, _usable())
+    )
+    if cursor:
+        created_at, invitation_id = decode_cursor(SCOPE, cursor, (datetime, uuid.UUID))
+        query = query.where(tuple_(RoomInvitation.created_at, RoomInvitation.id) < tuple_(created_at, invitation_id))
+    query = query.order_by(RoomInvitation.created_at.desc(), RoomInvitation.id.desc()).limit(limit + 1)
+    return page_of(list(session.execute(query).all()), limit, SCOPE, lambda r: (r.created_at, r.id))
+
+
+def _usable() -> ColumnElement[bool]:
+    return and_(
+        RoomInvitation.accepted_at.is_(None),
+        RoomInvitation.declined_at.is_(None),
+        RoomInvitation.expires_at > func.now(),
+        RoomInvitation.room_id.in_(select(Room.id).where(Room.deleted_at.is_(None))),
+    )
+
+
+def _as_uuid(value: str) -> uuid.UUID | None:
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        return None
+
+
+def _addressed_to(key: str, user_id: uuid.UUID) -> ColumnElement[bool]:
+    """The invitation `key` names for this user: its id (invitee only) or its token (invitee or link)."""
+    invitation_id = _as_uuid(key)
+    if invitation_id is not None:
+        return and_(RoomInvitation.id == invitation_id, RoomInvitation.invitee_id == user_id)
+    return and_(
+        RoomInvitation.token_hash == digest(key),
+        or_(RoomInvitation.invitee_id.is_(None), RoomInvitation.invitee_id == user_id),
+    )
+
+
+def accept(session: Session, key: str, user_id: uuid.UUID) -> Membership:
+    spent = session.execute(
+        update(RoomInvitation)
+        .where(_addressed_to(key, user_id), _usable())
+        .values(accepted_at=func.now(), accepted_by=user_id)
+        .returning(RoomInvitation.room_id, RoomInvitation.role)
+    ).first()
+    if spent is None:
+        raise NotFound("Invitation not found")
+    joined = session.execute(
+        insert(RoomMember)
+        .values(room_id=spent.room_id, user_id=user_id, role=spent.role)
+        .on_conflict_do_nothing()
+        .returning(RoomMember.user_id)
+    ).first()
+    if joined is None:  # the error rolls the UPDATE back: the invitation stays usable
+        raise Conflict("You are already a member of this room")
+    return Membership(room_for(session, spent.room_id, user_id), member(session, spent.room_id, user_id))
+
+
+def decline(session: Session, key: str, user_id: uuid.UUID) -> None:
+    declined = session.execute(
+        update(RoomInvitation)
+        .where(_addressed_to(key, user_id), _usable())
+        .values(declined_at=func.now())
+        .returning(RoomInvitation.id)
+    ).first()
+    if declined is None:
+        raise NotFound("Invitation not found")

@@ -1,0 +1,145 @@
+"""Membership: list, change roles, remove or leave, transfer ownership.
+
+Rules (API.md): admins and the master manage members strictly below their own
+role and may only grant roles below it; `master` changes hands only by transfer
+(the old master becomes admin); anyone may leave except the master.
+Every change is one conditional UPDATE/DELETE, so two racing managers cannot
+both act on a stale view.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, select, tuple_, update
+from sqlalchemy.orm import Session
+
+from core.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from core.models.rooms import RoomMember
+from core.models.user import User
+from core.pagination import decode_cursor, page_of
+from rooms.access import below, room_for
+
+SCOPE = "room-members"
+
+
+@dataclass(frozen=True)
+class MemberView:
+    user_id: uuid.UUID
+    username: str
+    avatar_url: str | None
+    role: str
+    joined_at: datetime
+
+    @classmethod
+    def of(cls, row: Any) -> MemberView:
+        return cls(row.user_id, row.username, row.avatar_url, row.role, row.joined_at)
+
+
+_COLUMNS = (RoomMember.user_id, RoomMember.role, RoomMember.joined_at, User.username, User.avatar_url)
+
+
+def member(session: Session, room_id: uuid.UUID, user_id: uuid.UUID) -> MemberView:
+    row = session.execute(
+        select(*_COLUMNS)
+        .join(User, User.id == RoomMember.user_id)
+        .where(RoomMember.room_id == room_id, RoomMember.user_id == user_id)
+    ).first()
+    if row is None:
+        raise NotFound("Member not found")
+    return MemberView.of(row)
+
+
+def listing(
+    session: Session, room_id: uuid.UUID, user_id: uuid.UUID, limit: int, cursor: str | None
+) -> tuple[list[MemberView], str | None]:
+    """Reader+. In joining order."""
+    room_for(session, room_id, user_id)
+    query = select(*_COLUMNS).join(User, User.id == RoomMember.user_id).where(RoomMember.room_id == room_id)
+    if cursor:
+        joined_at, member_id = decode_cursor(SCOPE, cursor, (datetime, uuid.UUID))
+        query = query.where(tuple_(RoomMember.joined_at, RoomMember.user_id) > tuple_(joined_at, member_id))
+    query = query.order_by(RoomMember.joined_at, RoomMember.user_id).limit(limit + 1)
+    rows, next_cursor = page_of(list(session.execute(query).all()), limit, SCOPE, lambda r: (r.joined_at, r.user_id))
+    return [MemberView.of(r) for r in rows], next_cursor
+
+
+def _target_role(session: Session, room_id: uuid.UUID, user_id: uuid.UUID) -> str:
+    role = session.scalar(
+        select(RoomMember.role).where(RoomMember.room_id == room_id, RoomMember.user_id == user_id).with_for_update()
+    )
+    if role is None:
+        raise NotFound("Member not found")
+    return role
+
+
+def change_role(
+    session: Session, room_id: uuid.UUID, actor_id: uuid.UUID, target_id: uuid.UUID, role: str
+) -> MemberView:
+    """Admin+, on a member below the actor, to a role below the actor's."""
+    if role == "master":
+        detail = {"field": "role", "in": "body", "message": "use PATCH /rooms/{room_id}/owner", "type": "value"}
+        raise ValidationFailed("The master role changes hands only by transfer", details=[detail])
+    room = room_for(session, room_id, actor_id, at_least="admin", lock=True)
+    current = _target_role(session, room_id, target_id)
+    if not below(current, room.my_role) or not below(role, room.my_role):
+        raise Forbidden("You may only manage members, and grant roles, below your own role")
+    session.execute(
+        update(RoomMember).where(RoomMember.room_id == room_id, RoomMember.user_id == target_id).values(role=role)
+    )
+    return member(session, room_id, target_id)
+
+
+def remove(session: Session, room_id: uuid.UUID, actor_id: uuid.UUID, target_id: uuid.UUID) -> None:
+    """Leave (self), or remove a member below you (admin+). The master cannot leave without a transfer."""
+    room = room_for(session, room_id, actor_id, lock=True)
+    if target_id == actor_id:
+        if room.my_role == "master":
+            raise Conflict("The master cannot leave; transfer ownership first (PATCH /rooms/{room_id}/owner)")
+    else:
+        current = _target_role(session, room_id, target_id)
+        if not room.at_least("admin") or not below(current, room.my_role):
+            raise Forbidden("You may only remove members below your own role")
+    session.execute(delete(RoomMember).where(RoomMember.room_id == room_id, RoomMember.user_id == target_id))
+
+
+def transfer(session: Session, room_id: uuid.UUID, actor_id: uuid.UUID, target_id: uuid.UUID) -> MemberView:
+    """Master only: the target becomes master, the old master admin, in one transaction.
+
+    Demoting first keeps the one-master index satisfied; the demotion is conditional
+    (`role = 'master'`), so of two racing transfers the second finds no master to demote.
+    """
+    room_for(session, room_id, actor_id, at_least="master")
+    if target_id == actor_id:
+        raise Conflict("You are already the master")
+    # The target must be a member (locked until the transfer commits). Not one is a conflict with the
+    # room's membership, not a 404: the URL names the room, which exists.
+    target = session.scalar(
+        select(RoomMember.role).where(RoomMember.room_id == room_id, RoomMember.user_id == target_id).with_for_update()
+    )
+    if target is None:
+        raise Conflict("Ownership can only go to a member of the room", details=[_user_detail()])
+    demoted = session.execute(
+        update(RoomMember)
+        .where(RoomMember.room_id == room_id, RoomMember.user_id == actor_id, RoomMember.role == "master")
+        .values(role="admin")
+        .returning(RoomMember.user_id)
+    ).first()
+    if demoted is None:
+        raise Forbidden("Only the master may transfer ownership")
+    promoted = session.execute(
+        update(RoomMember)
+        .where(RoomMember.room_id == room_id, RoomMember.user_id == target_id)
+        .values(role="master")
+        .returning(RoomMember.user_id)
+    ).first()
+    if promoted is None:  # cannot happen: the target's row is locked
+        raise Conflict("Ownership can only go to a member of the room", details=[_user_detail()])
+    return member(session, room_id, target_id)
+
+
+def _user_detail() -> dict[str, str]:
+    return {"field": "user_id", "in": "body", "message": "not a member of this room", "type": "membership"}

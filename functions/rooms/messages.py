@@ -1,0 +1,188 @@
+"""Messages: the per-room seq, history (newest first), posting, editing and soft-deleting.
+
+`seq` comes from `UPDATE rooms SET last_seq = last_seq + 1 ... RETURNING` in the
+message's own transaction: the row lock serializes concurrent senders of one
+room, and a rolled-back message gives its number back, so seqs are gap-free and
+strictly increasing without sequences (which would pin RDS Proxy connections).
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from core.errors import Forbidden, NotFound
+from core.models.rooms import Message, Room
+from core.models.user import User
+from core.pagination import decode_cursor, page_of
+from rooms.access import room_for
+
+SCOPE = "messages"
+
+
+@dataclass(frozen=True)
+class MessageView:
+    id: uuid.UUID
+    room_id: uuid.UUID
+    seq: int
+    sender_id: uuid.UUID | None
+    sender_username: str | None
+    sender_avatar_url: str | None
+    kind: str
+    content: str
+    status: str
+    visibility: str
+    requester_id: uuid.UUID | None
+    exclude_from_ai: bool
+    reply_to_id: uuid.UUID | None
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, row: Any) -> MessageView:
+        return cls(
+            id=row.id,
+            room_id=row.room_id,
+            seq=row.seq,
+            sender_id=row.sender_id,
+            sender_username=row.username,
+            sender_avatar_url=row.avatar_url,
+            kind=row.kind,
+            content=row.content,
+            status=row.status,
+            visibility=row.visibility,
+            requester_id=row.requester_id,
+            exclude_from_ai=row.exclude_from_ai,
+            reply_to_id=row.reply_to_id,
+            created_at=row.created_at,
+            updated_at=row.updated_at,
+        )
+
+
+_COLUMNS = (
+    Message.id,
+    Message.room_id,
+    Message.seq,
+    Message.sender_id,
+    Message.kind,
+    Message.content,
+    Message.status,
+    Message.visibility,
+    Message.requester_id,
+    Message.exclude_from_ai,
+    Message.reply_to_id,
+    Message.created_at,
+    Message.updated_at,
+    User.username,
+    User.avatar_url,
+)
+
+
+def visible_to(user_id: uuid.UUID) -> ColumnElement[bool]:
+    """Not deleted, and public or the caller's own private exchange."""
+    return Message.deleted_at.is_(None) & or_(Message.visibility == "public", Message.requester_id == user_id)
+
+
+def allocate_seq(session: Session, room_id: uuid.UUID) -> int:
+    """The room's next seq; holds the room row's lock until the caller's transaction ends."""
+    seq = session.scalar(
+        update(Room)
+        .where(Room.id == room_id, Room.deleted_at.is_(None))
+        .values(last_seq=Room.last_seq + 1)
+        .returning(Room.last_seq)
+    )
+    if seq is None:
+        raise NotFound("Room not found")
+    return seq
+
+
+def load(session: Session, message_id: uuid.UUID) -> MessageView:
+    row = session.execute(
+        select(*_COLUMNS).outerjoin(User, User.id == Message.sender_id).where(Message.id == message_id)
+    ).one()
+    return MessageView.of(row)
+
+
+def visible_message(session: Session, room_id: uuid.UUID, message_id: uuid.UUID, user_id: uuid.UUID) -> MessageView:
+    row = session.execute(
+        select(*_COLUMNS)
+        .outerjoin(User, User.id == Message.sender_id)
+        .where(Message.id == message_id, Message.room_id == room_id, visible_to(user_id))
+    ).first()
+    if row is None:
+        raise NotFound("Message not found")
+    return MessageView.of(row)
+
+
+def history(
+    session: Session, room_id: uuid.UUID, user_id: uuid.UUID, limit: int, cursor: str | None
+) -> tuple[list[MessageView], str | None]:
+    """Reader+. Newest first by seq; others' private exchanges and deleted messages are left out."""
+    room_for(session, room_id, user_id)
+    query = (
+        select(*_COLUMNS)
+        .outerjoin(User, User.id == Message.sender_id)
+        .where(Message.room_id == room_id, visible_to(user_id))
+    )
+    if cursor:
+        (before,) = decode_cursor(SCOPE, cursor, (int,))
+        query = query.where(Message.seq < before)
+    query = query.order_by(Message.seq.desc()).limit(limit + 1)
+    rows, next_cursor = page_of(list(session.execute(query).all()), limit, SCOPE, lambda r: (r.seq,))
+    return [MessageView.of(r) for r in rows], next_cursor
+
+
+def store_human(
+    session: Session, room_id: uuid.UUID, user_id: uuid.UUID, content: str, *, invoke_ai: bool, private: bool
+) -> MessageView:
+    message = Message(
+        id=uuid.uuid4(),
+        room_id=room_id,
+        seq=allocate_seq(session, room_id),
+        sender_id=user_id,
+        kind="human",
+        content=content,
+        visibility="private" if private else "public",
+        # A private message belongs to its sender; an AI exchange to whoever asked.
+        requester_id=user_id if invoke_ai or private else None,
+    )
+    session.add(message)
+    session.flush()
+    return load(session, message.id)
+
+
+def _writable(session: Session, room_id: uuid.UUID, message_id: uuid.UUID, user_id: uuid.UUID) -> None:
+    """Its author (the requester, for an AI message) or an admin+; others' private messages are 404."""
+    room = room_for(session, room_id, user_id)
+    row = session.execute(
+        select(Message.kind, Message.sender_id, Message.requester_id)
+        .where(Message.id == message_id, Message.room_id == room_id, visible_to(user_id))
+        .with_for_update()
+    ).first()
+    if row is None:
+        raise NotFound("Message not found")
+    author = row.sender_id if row.kind == "human" else row.requester_id
+    if author != user_id and not room.at_least("admin"):
+        raise Forbidden("Only the message's author or an admin may change it")
+
+
+def edit(
+    session: Session, room_id: uuid.UUID, message_id: uuid.UUID, user_id: uuid.UUID, changes: dict[str, Any]
+) -> MessageView:
+    _writable(session, room_id, message_id, user_id)
+    if changes:
+        session.execute(update(Message).where(Message.id == message_id).values(**changes, updated_at=func.now()))
+    return load(session, message_id)
+
+
+def remove(session: Session, room_id: uuid.UUID, message_id: uuid.UUID, user_id: uuid.UUID) -> None:
+    """A soft delete: the row keeps its seq (no renumbering), history and the AI no longer see it."""
+    _writable(session, room_id, message_id, user_id)
+    session.execute(
+        update(Message).where(Message.id == message_id).values(deleted_at=func.now(), updated_at=func.now())
+    )

@@ -1,0 +1,179 @@
+"""Bodies of the rooms routes (API.md, Rooms): room, member, invitation and message objects."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated, Literal
+
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, StrictBool
+
+from core.schemas import UserSummary
+from core.types import Timestamp
+
+Role = Literal["reader", "guest", "member", "admin", "master"]
+AssignableRole = Literal["reader", "guest", "member", "admin"]  # master changes hands only by transfer
+InvitableRole = Literal["reader", "guest", "member"]
+Provider = Literal["echo", "bedrock", "openai"]
+MODEL_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:/@-]{0,199}$"
+MESSAGE_MAX_CHARS = 4000
+
+
+def _iso_text(value: object) -> object:
+    """JSON has no time type: only an ISO 8601 string is a time (pydantic would read 0 as 1970)."""
+    if not isinstance(value, str):
+        raise ValueError("an ISO 8601 date-time string with a time zone")
+    return value
+
+
+# A time in a request body: an ISO 8601 string with its zone, nothing pydantic could coerce.
+TimeIn = Annotated[AwareDatetime, BeforeValidator(_iso_text)]
+
+
+class RoomIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=100)
+    description: str = Field(default="", max_length=2000)
+
+
+class RoomPatch(BaseModel):
+    """Only the fields sent change; `null` for an ai_* field returns it to the deployment's default."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(default=None, min_length=1, max_length=100)  # type: ignore[assignment]  # optional, not nullable
+    description: str = Field(default=None, max_length=2000)  # type: ignore[assignment]  # optional, not nullable
+    ai_provider: Provider | None = None
+    ai_model: str | None = Field(default=None, pattern=MODEL_PATTERN)
+    ai_context_cutoff_at: TimeIn | None = Field(
+        default=None, description="messages before this time are never sent to the AI"
+    )
+
+
+class RoomOut(BaseModel):
+    id: uuid.UUID
+    name: str
+    description: str
+    my_role: Role
+    ai_provider: Provider | None = Field(description="null: the deployment's default provider")
+    ai_model: str | None = Field(description="null: the provider's default model")
+    ai_context_cutoff_at: Timestamp | None
+    created_at: Timestamp
+
+
+class RoomPage(BaseModel):
+    items: list[RoomOut]
+    next_cursor: str | None
+
+
+class MemberOut(BaseModel):
+    user: UserSummary
+    role: Role
+    joined_at: Timestamp
+
+
+class MemberPage(BaseModel):
+    items: list[MemberOut]
+    next_cursor: str | None
+
+
+class RoleIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    role: AssignableRole = Field(description="below your own role; `master` only by PATCH /rooms/{room_id}/owner")
+
+
+class OwnerIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    user_id: uuid.UUID = Field(description="a member of the room; the old master becomes admin")
+
+
+class MembershipOut(BaseModel):
+    """What accepting an invitation makes: my membership, with the room."""
+
+    room: RoomOut
+    user: UserSummary
+    role: Role
+    joined_at: Timestamp
+
+
+class InvitationIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    username: str | None = Field(
+        default=None,
+        pattern=r"^[A-Za-z0-9_]{3,50}$",
+        description="only this user may accept; omitted: a link invitation anyone with the token may accept once",
+    )
+    role: InvitableRole = "member"
+
+
+class InvitationCreated(BaseModel):
+    id: uuid.UUID
+    token: str = Field(description="shown only now; accept with POST /invitations/{token}/accept")
+    role: InvitableRole
+    expires_at: Timestamp
+
+
+class RoomSummary(BaseModel):
+    id: uuid.UUID
+    name: str
+
+
+class InvitationOut(BaseModel):
+    """A pending invitation addressed to me; accept or decline it by its id (no token needed)."""
+
+    id: uuid.UUID
+    room: RoomSummary
+    role: InvitableRole
+    invited_by: UserSummary | None
+    expires_at: Timestamp
+    created_at: Timestamp
+
+
+class InvitationPage(BaseModel):
+    items: list[InvitationOut]
+    next_cursor: str | None
+
+
+class MessageIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    content: str = Field(min_length=1, max_length=MESSAGE_MAX_CHARS)
+    invoke_ai: StrictBool = Field(default=False, description="ask the room's AI to answer (member+)")
+    private: StrictBool = Field(
+        default=False, description="visible to you only (with invoke_ai: the question and its answer)"
+    )
+
+
+class MessagePatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    exclude_from_ai: StrictBool = Field(default=None)  # type: ignore[assignment]  # optional, not nullable
+    content: str = Field(default=None, min_length=1, max_length=MESSAGE_MAX_CHARS)  # type: ignore[assignment]  # optional, not nullable
+
+
+class MessageOut(BaseModel):
+    id: uuid.UUID
+    room_id: uuid.UUID
+    seq: int
+    sender: UserSummary | None = Field(description="null for AI messages")
+    kind: Literal["human", "ai"]
+    content: str
+    status: Literal["completed", "failed"]
+    visibility: Literal["public", "private"]
+    exclude_from_ai: bool
+    reply_to: uuid.UUID | None = Field(description="for an AI message: the human message it answers")
+    created_at: Timestamp
+    updated_at: Timestamp
+
+
+class MessagePosted(BaseModel):
+    message: MessageOut
+    ai_message: MessageOut | None = Field(description="with invoke_ai; status failed when the provider failed")
+
+
+class MessagePage(BaseModel):
+    items: list[MessageOut]
+    next_cursor: str | None

@@ -1,0 +1,168 @@
+"""The rooms feature's cloud resources: Bedrock for AI replies, limited to the configured model, and
+(when the stage uses an OpenAI-compatible endpoint) a secret for its API key that only rooms reads.
+
+Configured from CDK context (cdk.json `context` or `-c key=value`), because StageConfig holds
+only what every stage must decide:
+- `roomsAiProvider`: bedrock (default) | openai | echo, the provider of rooms that name none;
+- `roomsBedrockModel`: a foundation-model id or a cross-region inference-profile id (us./eu./...);
+- `roomsOpenaiBaseUrl` (https, up to /v1) and `roomsOpenaiModel`: an OpenAI-compatible endpoint.
+
+Network: the functions run in isolated subnets. Bedrock needs a `bedrock-runtime` interface
+endpoint in the VPC, and an endpoint outside AWS needs a route out; neither is made here
+(see docs/decisions.md). Without them a call times out and the AI message is stored `failed`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from aws_cdk import ArnFormat, Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_secretsmanager as secretsmanager
+from constructs import Construct
+
+from infra_cdk.config import StageConfig
+from infra_cdk.nag import acknowledge, finding_label
+
+ROOMS = "rooms"
+PROVIDERS = ("bedrock", "openai", "echo")
+DEFAULT_BEDROCK_MODEL = "amazon.nova-lite-v1:0"
+DEFAULT_OPENAI_MODEL = "gpt-4o-mini"
+# Converse is authorized as bedrock:InvokeModel.
+BEDROCK_ACTIONS = ("bedrock:InvokeModel",)
+# Cross-region inference profiles are the model id with a geography prefix.
+_PROFILE = re.compile(r"^(us|eu|apac|us-gov|jp|au|ca|global)\.(?P<model>.+)$")
+_MODEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,199}$")
+
+
+@dataclass(frozen=True)
+class RoomsAi:
+    provider: str = "bedrock"
+    bedrock_model: str = DEFAULT_BEDROCK_MODEL
+    openai_base_url: str | None = None
+    openai_model: str = DEFAULT_OPENAI_MODEL
+
+    @classmethod
+    def from_context(cls, get: Callable[[str], Any]) -> RoomsAi:
+        """Read and check the rooms context keys; a mistake fails the synth, not the first reply."""
+        ai = cls(
+            provider=str(get("roomsAiProvider") or "bedrock"),
+            bedrock_model=str(get("roomsBedrockModel") or DEFAULT_BEDROCK_MODEL),
+            openai_base_url=str(get("roomsOpenaiBaseUrl")) if get("roomsOpenaiBaseUrl") else None,
+            openai_model=str(get("roomsOpenaiModel") or DEFAULT_OPENAI_MODEL),
+        )
+        if ai.provider not in PROVIDERS:
+            raise ValueError(f"roomsAiProvider must be one of {', '.join(PROVIDERS)}, not {ai.provider!r}")
+        for key, model in (("roomsBedrockModel", ai.bedrock_model), ("roomsOpenaiModel", ai.openai_model)):
+            if not _MODEL.match(model):
+                raise ValueError(f"{key}: not a model id: {model!r}")
+        if ai.openai_base_url is not None and not re.match(r"^https://[^\s/]+(/\S*)?$", ai.openai_base_url):
+            raise ValueError("roomsOpenaiBaseUrl must be an https:// URL (the API key travels with every request)")
+        if ai.provider == "openai" and ai.openai_base_url is None:
+            raise ValueError("roomsAiProvider=openai needs roomsOpenaiBaseUrl")
+        return ai
+
+    @property
+    def models(self) -> tuple[str, ...]:
+        """The models a room may choose: the ones this deployment can reach (IAM, secret)."""
+        return (self.bedrock_model, self.openai_model) if self.openai_base_url else (self.bedrock_model,)
+
+
+def bedrock_model_arns(stack: Stack, model_id: str) -> list[str]:
+    """What bedrock:InvokeModel needs for one model id: its foundation model here, or for an
+    inference profile the profile plus its foundation model in every region it routes to."""
+    profile = _PROFILE.match(model_id)
+    if profile is None:
+        return [
+            stack.format_arn(
+                service="bedrock",
+                account="",
+                resource="foundation-model",
+                resource_name=model_id,
+                arn_format=ArnFormat.SLASH_RESOURCE_NAME,
+            )
+        ]
+    return [
+        stack.format_arn(
+            service="bedrock",
+            resource="inference-profile",
+            resource_name=model_id,
+            arn_format=ArnFormat.SLASH_RESOURCE_NAME,
+        ),
+        stack.format_arn(
+            service="bedrock",
+            region="*",
+            account="",
+            resource="foundation-model",
+            resource_name=profile["model"],
+            arn_format=ArnFormat.SLASH_RESOURCE_NAME,
+        ),
+    ]
+
+
+class RoomsResources(Construct):
+    def __init__(
+        self, scope: Construct, construct_id: str, *, config: StageConfig, functions: Mapping[str, lambda_.Function]
+    ) -> None:
+        super().__init__(scope, construct_id)
+        fn = functions.get(ROOMS)
+        if fn is None:
+            return
+        self.ai = RoomsAi.from_context(self.node.try_get_context)
+        self.openai_api_key: secretsmanager.Secret | None = None
+        role = fn.role
+        assert role is not None  # the factory always gives one
+
+        fn.add_environment("ROOMS_AI_PROVIDER", self.ai.provider)
+        fn.add_environment("ROOMS_BEDROCK_MODEL", self.ai.bedrock_model)
+        fn.add_environment("ROOMS_AI_MODELS", ",".join(self.ai.models))
+        self._grant_bedrock(config, role)
+        if self.ai.openai_base_url is not None:
+            self._openai_key(config, fn)
+
+    def _grant_bedrock(self, config: StageConfig, role: iam.IRole) -> None:
+        resources = bedrock_model_arns(Stack.of(self), self.ai.bedrock_model)
+        role.add_to_principal_policy(
+            iam.PolicyStatement(sid="RoomsAiBedrock", actions=list(BEDROCK_ACTIONS), resources=resources)
+        )
+        for arn in resources:
+            if ":*:" in arn:
+                acknowledge(
+                    role,
+                    f"AwsSolutions-IAM5[Resource::{finding_label(self, arn)}]",
+                    f"{config.prefix}-rooms invokes the cross-region inference profile {self.ai.bedrock_model}, "
+                    "which routes to this one foundation model in the regions of its geography; Bedrock "
+                    "authorizes the routed call against the model in each region.",
+                )
+
+    def _openai_key(self, config: StageConfig, fn: lambda_.Function) -> None:
+        secret = secretsmanager.Secret(
+            self,
+            "OpenAiApiKey",
+            description=(
+                f"{config.prefix}: API key for the OpenAI-compatible endpoint of rooms. Put the real key "
+                'as {"api_key": "..."} (the generated value is a placeholder).'
+            ),
+            generate_secret_string=secretsmanager.SecretStringGenerator(
+                secret_string_template=json.dumps({}),
+                generate_string_key="api_key",
+                password_length=40,
+                exclude_punctuation=True,
+            ),
+        )
+        acknowledge(
+            secret,
+            "AwsSolutions-SMG4",
+            "A third-party API key: it is issued and rotated at the AI provider and pasted in with "
+            "put-secret-value; no rotation Lambda can mint a new one.",
+        )
+        secret.grant_read(fn)
+        fn.add_environment("OPENAI_API_KEY_SECRET_ARN", secret.secret_arn)
+        fn.add_environment("OPENAI_BASE_URL", self.ai.openai_base_url or "")
+        fn.add_environment("ROOMS_OPENAI_MODEL", self.ai.openai_model)
+        self.openai_api_key = secret

@@ -1,0 +1,353 @@
+"""Media processing: what happens after an upload lands in the assets bucket.
+
+`ProcessingStack` (its own stack, deployed after storage and before api):
+- the media queue and its DLQ (maxReceiveCount 5), SSE, TLS only; the queue's visibility
+  timeout is 6x the media function's timeout (the AWS guidance for SQS event sources);
+- the bucket's ObjectCreated notification for `assets/` and `post-images/` to the queue
+  (on an imported bucket: CDK then merges with the configuration GuardDuty adds, and the
+  storage stack does not come to depend on this one);
+- EventBridge rules to the same queue: MediaConvert "Job State Change" (COMPLETE, ERROR) of
+  this stage's jobs, and GuardDuty Malware Protection scan results for the bucket;
+- GuardDuty Malware Protection for S3 on those prefixes, tagging each object with its verdict
+  (`GuardDutyMalwareScanStatus`), which the media function reads;
+- the role MediaConvert assumes (read originals, write variants);
+- an alarm as soon as the DLQ holds a message.
+
+`MediaWiring` (a construct in the api stack, where the factory made the function from
+`core.routes.FUNCTIONS`): memory and timeout sized for 12 MP photos, the SQS event source
+with ReportBatchItemFailures, least-privilege S3/MediaConvert grants and the settings.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import Aws, CfnOutput, Duration, Stack
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_guardduty as guardduty
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_event_sources as sources
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_s3_notifications as s3n
+from aws_cdk import aws_sqs as sqs
+from constructs import Construct
+
+from infra_cdk.config import StageConfig
+from infra_cdk.nag import acknowledge, finding_label
+from infra_cdk.stacks.storage import ASSETS_PREFIX, POST_IMAGES_PREFIX
+
+MEDIA = "media"
+VARIANTS_PREFIX = "variants/"
+UPLOAD_PREFIXES = (ASSETS_PREFIX, POST_IMAGES_PREFIX)
+# A 12 MP JPEG takes ~0.15 s of CPU at full speed; 1769 MB is one full vCPU, and the
+# timeout leaves room for a batch, S3 round trips and a slow scanner.
+MEDIA_MEMORY_MB = 1769
+MEDIA_TIMEOUT = Duration.minutes(2)
+QUEUE_VISIBILITY = Duration.seconds(6 * MEDIA_TIMEOUT.to_seconds())
+MAX_RECEIVE_COUNT = 5
+BATCH_SIZE = 5
+# Each concurrent media invocation holds one RDS Proxy connection.
+MAX_CONCURRENCY = 10
+DLQ_RETENTION = Duration.days(14)
+# The media function's S3 actions: on uploads (read, tag), on variants (write), on the bucket.
+MEDIA_UPLOAD_ACTIONS = ("s3:GetObject", "s3:GetObjectTagging", "s3:PutObjectTagging")
+MEDIA_VARIANT_ACTIONS = ("s3:PutObject",)
+MEDIA_BUCKET_ACTIONS = ("s3:ListBucket",)
+MEDIA_S3_ACTIONS = MEDIA_UPLOAD_ACTIONS + MEDIA_VARIANT_ACTIONS + MEDIA_BUCKET_ACTIONS
+
+
+def _object_arns(bucket_arn: str, *prefixes: str) -> list[str]:
+    return [f"{bucket_arn}/{prefix}*" for prefix in prefixes]
+
+
+class ProcessingStack(Stack):
+    def __init__(
+        self, scope: Construct, construct_id: str, *, config: StageConfig, bucket: s3.IBucket, **kwargs: Any
+    ) -> None:
+        super().__init__(scope, construct_id, **kwargs)
+        self.config = config
+        # Import the bucket through the exports CDK would make at synth anyway, so that its ARN
+        # (and the cdk-nag finding ids built from it) is known now.
+        owner = Stack.of(bucket)
+        self.add_stack_dependency(owner, "the upload notifications and scans are on the assets bucket")
+        self.bucket = s3.Bucket.from_bucket_attributes(
+            self,
+            "AssetsBucket",
+            bucket_arn=owner.export_value(bucket.bucket_arn),
+            bucket_name=owner.export_value(bucket.bucket_name),
+        )
+        secure: dict[str, Any] = {"encryption": sqs.QueueEncryption.SQS_MANAGED, "enforce_ssl": True}
+
+        self.dlq = sqs.Queue(
+            self, "MediaDlq", queue_name=f"{config.prefix}-media-dlq", retention_period=DLQ_RETENTION, **secure
+        )
+        acknowledge(
+            self.dlq,
+            "AwsSolutions-SQS3",
+            "This queue is the dead-letter queue of the media queue; a DLQ of a DLQ would only hide poison "
+            "messages that the DLQ-depth alarm is there to surface (make redrive moves them back).",
+        )
+        self.queue = sqs.Queue(
+            self,
+            "MediaQueue",
+            queue_name=f"{config.prefix}-media",
+            visibility_timeout=QUEUE_VISIBILITY,
+            dead_letter_queue=sqs.DeadLetterQueue(queue=self.dlq, max_receive_count=MAX_RECEIVE_COUNT),
+            **secure,
+        )
+
+        self._notifications()
+        self._eventbridge_rules()
+        self.mediaconvert_role = self._mediaconvert_role()
+        self.malware_protection = self._malware_protection()
+        self.dlq_alarm = cloudwatch.Alarm(
+            self,
+            "MediaDlqNotEmpty",
+            alarm_name=f"{config.prefix}-media-dlq-not-empty",
+            alarm_description="Media events failed 5 times and wait in the DLQ: look, fix, then `make redrive`.",
+            metric=self.dlq.metric_approximate_number_of_messages_visible(
+                period=Duration.minutes(1), statistic="Maximum"
+            ),
+            threshold=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            evaluation_periods=1,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        CfnOutput(self, "MediaQueueUrl", value=self.queue.queue_url)
+        CfnOutput(self, "MediaDlqName", value=self.dlq.queue_name)
+
+    def _notifications(self) -> None:
+        destination = s3n.SqsDestination(self.queue)
+        for prefix in UPLOAD_PREFIXES:
+            self.bucket.add_event_notification(
+                s3.EventType.OBJECT_CREATED, destination, s3.NotificationKeyFilter(prefix=prefix)
+            )
+        # CDK's singleton handler that applies the notification configuration to the bucket.
+        for child in self.node.children:
+            if child.node.id.startswith("BucketNotificationsHandler"):
+                acknowledge(
+                    child,
+                    "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+                    "AWSLambdaBasicExecutionRole]",
+                    "CDK's bucket-notifications handler (a deploy-time custom resource) uses "
+                    "AWSLambdaBasicExecutionRole for its own logs only; it is not part of the application.",
+                )
+                acknowledge(
+                    child,
+                    "AwsSolutions-IAM5[Resource::*]",
+                    "CDK's bucket-notifications handler calls s3:PutBucketNotification at deploy time; CDK "
+                    "generates this policy for the custom resource and scopes it by the bucket it is given.",
+                )
+
+    def _eventbridge_rules(self) -> None:
+        events.Rule(
+            self,
+            "MediaConvertJobState",
+            description="This stage's MediaConvert jobs that finished or failed -> the media queue",
+            event_pattern=events.EventPattern(
+                source=["aws.mediaconvert"],
+                detail_type=["MediaConvert Job State Change"],
+                detail={"status": ["COMPLETE", "ERROR"], "userMetadata": {"stage": [self.config.stage]}},
+            ),
+            targets=[targets.SqsQueue(self.queue)],
+        )
+        events.Rule(
+            self,
+            "MalwareScanResult",
+            description="GuardDuty Malware Protection verdicts for the assets bucket -> the media queue",
+            event_pattern=events.EventPattern(
+                source=["aws.guardduty"],
+                detail_type=["GuardDuty Malware Protection Object Scan Result"],
+                detail={"s3ObjectDetails": {"bucketName": [self.bucket.bucket_name]}},
+            ),
+            targets=[targets.SqsQueue(self.queue)],
+        )
+
+    def _mediaconvert_role(self) -> iam.Role:
+        role = iam.Role(
+            self,
+            "MediaConvertRole",
+            role_name=f"{self.config.prefix}-mediaconvert",
+            assumed_by=iam.ServicePrincipal("mediaconvert.amazonaws.com"),
+            description="MediaConvert HLS jobs of the media function: read originals, write variants",
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="ReadOriginals",
+                actions=["s3:GetObject"],
+                resources=_object_arns(self.bucket.bucket_arn, ASSETS_PREFIX),
+            )
+        )
+        role.add_to_policy(
+            iam.PolicyStatement(
+                sid="WriteVariants",
+                actions=["s3:PutObject"],
+                resources=_object_arns(self.bucket.bucket_arn, VARIANTS_PREFIX),
+            )
+        )
+        for resource in _object_arns(self.bucket.bucket_arn, ASSETS_PREFIX, VARIANTS_PREFIX):
+            acknowledge(
+                role,
+                f"AwsSolutions-IAM5[Resource::{finding_label(self, resource)}]",
+                "MediaConvert reads any original under assets/ and writes HLS under variants/; the job, not "
+                "the role, names the one asset, and the prefix is the narrowest fixed scope.",
+            )
+        return role
+
+    def _malware_protection(self) -> guardduty.CfnMalwareProtectionPlan:
+        """GuardDuty scans each new object under the upload prefixes and tags it with the verdict."""
+        bucket_arn, name = self.bucket.bucket_arn, self.bucket.bucket_name
+        rules = f"arn:{Aws.PARTITION}:events:{Aws.REGION}:{Aws.ACCOUNT_ID}:rule"
+        rule_arn = f"{rules}/DO-NOT-DELETE-AmazonGuardDutyMalwareProtectionS3*"
+        role = iam.Role(
+            self,
+            "MalwareProtectionRole",
+            assumed_by=iam.ServicePrincipal("malware-protection-plan.guardduty.amazonaws.com"),
+            description="GuardDuty Malware Protection for S3 on the assets bucket's upload prefixes",
+        )
+        statements = [
+            iam.PolicyStatement(
+                sid="ManagedRule",
+                actions=["events:PutRule", "events:DeleteRule", "events:PutTargets", "events:RemoveTargets"],
+                resources=[rule_arn],
+                conditions={"StringLike": {"events:ManagedBy": "malware-protection-plan.guardduty.amazonaws.com"}},
+            ),
+            iam.PolicyStatement(
+                sid="WatchManagedRule",
+                actions=["events:DescribeRule", "events:ListTargetsByRule"],
+                resources=[rule_arn],
+            ),
+            iam.PolicyStatement(
+                sid="BucketNotifications",
+                actions=["s3:PutBucketNotification", "s3:GetBucketNotification", "s3:ListBucket"],
+                resources=[bucket_arn],
+            ),
+            iam.PolicyStatement(
+                sid="ValidationObject",
+                actions=["s3:PutObject"],
+                resources=[f"{bucket_arn}/malware-protection-resource-validation-object"],
+            ),
+            iam.PolicyStatement(
+                sid="ScanAndTag",
+                actions=["s3:GetObject", "s3:GetObjectVersion", "s3:GetObjectTagging", "s3:GetObjectVersionTagging",
+                         "s3:PutObjectTagging", "s3:PutObjectVersionTagging"],
+                resources=_object_arns(bucket_arn, *UPLOAD_PREFIXES),
+            ),
+        ]  # fmt: skip
+        for statement in statements:
+            role.add_to_policy(statement)
+        for resource in (rule_arn, *_object_arns(bucket_arn, *UPLOAD_PREFIXES)):
+            acknowledge(
+                role,
+                f"AwsSolutions-IAM5[Resource::{finding_label(self, resource)}]",
+                "The policy GuardDuty Malware Protection for S3 requires: its own managed EventBridge rules "
+                "(named by AWS with this prefix) and the objects under the protected upload prefixes.",
+            )
+        plan = guardduty.CfnMalwareProtectionPlan(
+            self,
+            "MalwareProtection",
+            role=role.role_arn,
+            protected_resource=guardduty.CfnMalwareProtectionPlan.CFNProtectedResourceProperty(
+                s3_bucket=guardduty.CfnMalwareProtectionPlan.S3BucketProperty(
+                    bucket_name=name, object_prefixes=list(UPLOAD_PREFIXES)
+                )
+            ),
+            actions=guardduty.CfnMalwareProtectionPlan.CFNActionsProperty(
+                tagging=guardduty.CfnMalwareProtectionPlan.CFNTaggingProperty(status="ENABLED")
+            ),
+        )
+        plan.node.add_dependency(role)
+        # Both this plan and the queue notification rewrite the bucket's notification
+        # configuration: one after the other, never at the same time.
+        notifications = self.bucket.node.try_find_child("Notifications")
+        if notifications is not None:
+            notifications.node.add_dependency(plan)
+        return plan
+
+
+class MediaWiring(Construct):
+    """The media function's event source, size, grants and settings (in the function's stack)."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: StageConfig,
+        fn: lambda_.Function,
+        processing: ProcessingStack,
+        bucket: s3.IBucket,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        stack = Stack.of(self)
+        # The factory sizes functions per kind; this one decodes 12 MP photos.
+        cfn = fn.node.default_child
+        assert isinstance(cfn, lambda_.CfnFunction)
+        cfn.memory_size = MEDIA_MEMORY_MB
+        cfn.timeout = int(MEDIA_TIMEOUT.to_seconds())
+
+        fn.add_event_source(
+            sources.SqsEventSource(
+                processing.queue,
+                batch_size=BATCH_SIZE,
+                max_batching_window=Duration.seconds(1),
+                max_concurrency=MAX_CONCURRENCY,
+                report_batch_item_failures=True,
+            )
+        )
+
+        bucket_arn = bucket.bucket_arn
+        if Stack.of(bucket) is not stack:
+            bucket_arn = Stack.of(bucket).export_value(bucket.bucket_arn)
+        role_arn = processing.mediaconvert_role.role_arn
+        mediaconvert = f"arn:{Aws.PARTITION}:mediaconvert:{Aws.REGION}:{Aws.ACCOUNT_ID}"
+        statements = [
+            # Read (ranged and streamed) and tag uploads: quarantined, rejected.
+            iam.PolicyStatement(
+                sid="MediaUploads",
+                actions=list(MEDIA_UPLOAD_ACTIONS),
+                resources=_object_arns(bucket_arn, *UPLOAD_PREFIXES),
+            ),
+            iam.PolicyStatement(
+                sid="MediaVariants",
+                actions=list(MEDIA_VARIANT_ACTIONS),
+                resources=_object_arns(bucket_arn, VARIANTS_PREFIX),
+            ),
+            # Without it S3 answers a deleted object with 403, indistinguishable from a denied read.
+            iam.PolicyStatement(sid="MediaMissingIs404", actions=list(MEDIA_BUCKET_ACTIONS), resources=[bucket_arn]),
+            iam.PolicyStatement(
+                sid="MediaConvertJobs",
+                actions=["mediaconvert:CreateJob"],
+                resources=[f"{mediaconvert}:queues/Default", f"{mediaconvert}:jobs/*"],
+            ),
+            iam.PolicyStatement(
+                sid="MediaConvertPassRole",
+                actions=["iam:PassRole"],
+                resources=[role_arn],
+                conditions={"StringEquals": {"iam:PassedToService": "mediaconvert.amazonaws.com"}},
+            ),
+        ]
+        role = fn.role
+        assert role is not None
+        for statement in statements:
+            role.add_to_principal_policy(statement)
+        wildcards = {
+            **{
+                r: "The media function reads and tags any upload (assets/<owner>/<asset>, post-images/<user>/...) "
+                "and writes variants/<owner>/<asset>/...; the prefix is the narrowest fixed scope."
+                for r in _object_arns(bucket_arn, *UPLOAD_PREFIXES, VARIANTS_PREFIX)
+            },
+            f"{mediaconvert}:jobs/*": "mediaconvert:CreateJob authorizes on the new job's ARN, whose id "
+            "MediaConvert assigns; jobs go to the Default queue only.",
+        }
+        for resource, reason in wildcards.items():
+            acknowledge(role, f"AwsSolutions-IAM5[Resource::{finding_label(self, resource)}]", reason)
+
+        fn.add_environment("ASSETS_BUCKET", bucket.bucket_name)
+        fn.add_environment("MEDIA_SCANNER", "guardduty")
+        fn.add_environment("MEDIACONVERT_ENDPOINT", f"https://mediaconvert.{Aws.REGION}.{Aws.URL_SUFFIX}")
+        fn.add_environment("MEDIACONVERT_ROLE_ARN", role_arn)
+        fn.add_environment("MEDIA_QUEUE_URL", processing.queue.queue_url)

@@ -1,0 +1,101 @@
+"""`make dev` end to end: a JPEG uploaded through the presigned URL gets its variants via the event pump.
+
+Real HTTP to the gateway, a plain PUT to moto, S3 -> SQS notification, the pump invoking
+the media function; the test only polls the API (bounded).
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from io import BytesIO
+from typing import TYPE_CHECKING, Any
+
+import pytest
+import requests
+from PIL import Image
+
+if TYPE_CHECKING:
+    from tests.e2e.conftest import LocalStack
+
+pytestmark = pytest.mark.e2e
+WAIT_S = 30
+EICAR = rb"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
+
+
+def _jpeg() -> bytes:
+    im = Image.linear_gradient("L").resize((2000, 1500)).convert("RGB")
+    exif = Image.Exif()
+    exif[0x010F] = "E2ECam"
+    gps = exif.get_ifd(0x8825)
+    gps[1], gps[2], gps[3], gps[4] = "N", (48.0, 51.0, 24.0), "E", (2.0, 21.0, 7.0)
+    out = BytesIO()
+    im.save(out, "JPEG", exif=exif, quality=85)
+    return out.getvalue()
+
+
+def _token(stack: LocalStack) -> str:
+    name = f"m{uuid.uuid4().hex[:10]}"
+    response = requests.post(
+        f"{stack.api}/api/v1/auth/register",
+        json={"email": f"{name}@example.com", "username": name, "password": "p" * 12},
+        timeout=10,
+    )
+    assert response.status_code == 201, response.text
+    return str(response.json()["access_token"])
+
+
+def _upload(stack: LocalStack, token: str, data: bytes, filename: str, content_type: str) -> str:
+    auth = {"Authorization": f"Bearer {token}"}
+    started = requests.post(
+        f"{stack.api}/api/v1/assets/uploads",
+        json={"filename": filename, "content_type": content_type, "size": len(data)},
+        headers=auth,
+        timeout=10,
+    )
+    assert started.status_code == 201, started.text
+    put = started.json()["upload"]
+    assert requests.put(put["url"], data=data, headers=put["headers"], timeout=10).status_code == 200
+    return str(started.json()["asset"]["id"])
+
+
+def _wait_until_settled(stack: LocalStack, token: str, asset_id: str) -> dict[str, Any]:
+    deadline = time.monotonic() + WAIT_S
+    while True:
+        response = requests.get(
+            f"{stack.api}/api/v1/assets/{asset_id}", headers={"Authorization": f"Bearer {token}"}, timeout=10
+        )
+        assert response.status_code == 200, response.text
+        asset = dict(response.json())
+        if asset["status"] not in ("pending", "processing") or time.monotonic() > deadline:
+            return asset
+        time.sleep(0.2)
+
+
+def test_an_uploaded_jpeg_gets_thumb_and_preview_within_seconds(local_stack: LocalStack) -> None:
+    token = _token(local_stack)
+    started = time.monotonic()
+    asset_id = _upload(local_stack, token, _jpeg(), "paris.jpg", "image/jpeg")
+    asset = _wait_until_settled(local_stack, token, asset_id)
+    assert asset["status"] == "ready", (asset, local_stack.log()[-3000:])
+    assert time.monotonic() - started < WAIT_S
+    assert (asset["width"], asset["height"]) == (2000, 1500)
+    assert asset["exif"]["camera_make"] == "E2ECam" and asset["exif"]["gps"]["lat"] == pytest.approx(48.856667)
+    variants = {v["kind"]: v for v in asset["variants"]}
+    assert set(variants) == {"thumb", "preview"}
+    for kind, longest in (("thumb", 256), ("preview", 1280)):
+        image = requests.get(variants[kind]["url"], timeout=10)
+        assert image.status_code == 200
+        im = Image.open(BytesIO(image.content))
+        assert im.format == "JPEG" and max(im.size) == longest and dict(im.getexif()) == {}
+
+
+def test_the_eicar_test_file_is_quarantined(local_stack: LocalStack) -> None:
+    token = _token(local_stack)
+    asset_id = _upload(local_stack, token, EICAR, "invoice.jpg", "image/jpeg")
+    asset = _wait_until_settled(local_stack, token, asset_id)
+    assert asset["status"] == "quarantined" and asset["variants"] == []
+    download = requests.get(
+        f"{local_stack.api}/api/v1/assets/{asset_id}/download", headers={"Authorization": f"Bearer {token}"}, timeout=10
+    )
+    assert download.status_code == 409
