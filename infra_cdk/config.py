@@ -42,6 +42,20 @@ class StageConfig:
     waf_rate_limit: int = 1000
     # Browser origins allowed by CORS. Placeholders: set the real front-end origins in cdk.json.
     cors_allowed_origins: tuple[str, ...] = ("https://example.com",)
+    # --- Connections, monitoring (issue 8) ---
+    # The cluster's max_connections we plan with (a lower bound of what Aurora derives from
+    # max ACU; check `SHOW max_connections`). Reserved concurrency is carved out of the proxy's
+    # share of it (infra_cdk/concurrency.py), so Lambda cannot exhaust the pool.
+    db_max_connections: int = 100
+    # RDS Proxy: percentage of max_connections its pool may open (MaxConnectionsPercent).
+    proxy_max_connections_percent: int = 90
+    # Alarms: email subscribed to the alarm topic (none: subscribe by hand, docs/operations.md).
+    alarm_email: str = ""
+    # API p99 latency alarm threshold, milliseconds.
+    api_p99_latency_ms: int = 3000
+    # API 5xx alarm: percentage of requests answered 5xx over 5 minutes.
+    api_5xx_rate_percent: float = 1.0
+    # --- end of connections, monitoring ---
 
     @property
     def prefix(self) -> str:
@@ -59,6 +73,7 @@ _DEFAULTS: dict[str, dict[str, Any]] = {
         "vpc_cidr": "10.20.0.0/16",
         "throttle_rate": 100,
         "throttle_burst": 200,
+        "db_max_connections": 200,
         "cors_allowed_origins": ("https://staging.example.com",),
     },
     "prod": {
@@ -70,6 +85,8 @@ _DEFAULTS: dict[str, dict[str, Any]] = {
         "throttle_rate": 500,
         "throttle_burst": 1000,
         "waf_rate_limit": 2000,
+        "db_max_connections": 400,
+        "api_p99_latency_ms": 2000,
     },
 }
 
@@ -100,6 +117,10 @@ def stage_config(stage: str, overrides: Mapping[str, Any] | None = None) -> Stag
     config = StageConfig(stage=stage, **values)
     if not 0 < config.min_acu <= config.max_acu:
         raise ValueError(f"stages.{stage}: need 0 < minAcu <= maxAcu")
+    if not 1 <= config.proxy_max_connections_percent <= 100:
+        raise ValueError(f"stages.{stage}.proxyMaxConnectionsPercent: 1..100")
+    if config.alarm_email and not re.match(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", config.alarm_email):
+        raise ValueError(f"stages.{stage}.alarmEmail: an email address")
     if config.log_retention_days not in LOG_RETENTION_DAYS:
         raise ValueError(f"stages.{stage}.logRetentionDays: one of {LOG_RETENTION_DAYS}")
     bad = [o for o in config.cors_allowed_origins if not _ORIGIN.match(o)]

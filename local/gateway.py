@@ -154,9 +154,10 @@ def _context_value(value: Any) -> str:
 class GatewayError(Exception):
     """An answer the gateway gives itself (no route, denied, integration failure), in the envelope."""
 
-    def __init__(self, status: int, code: str, message: str):
+    def __init__(self, status: int, code: str, message: str, headers: dict[str, str] | None = None):
         super().__init__(message)
         self.status, self.code, self.message = status, code, message
+        self.headers = headers or {}
 
 
 # --- the gateway ----------------------------------------------------------------------------------
@@ -235,7 +236,8 @@ class Gateway:
         try:
             return self._handle(request, request_id, origin)
         except GatewayError as err:
-            return self.error(err.status, err.code, err.message, request_id, origin)
+            body = envelope(err.status, err.code, err.message, [], request_id)
+            return self.reply(err.status, body, request_id, origin, headers=err.headers)
         except Exception:  # noqa: BLE001 - the emulator must answer whatever happens
             traceback.print_exc()
             return last_resort(request_id)
@@ -324,9 +326,11 @@ class Gateway:
         try:
             result = self.invoke(AUTHORIZER, auth_event)
         except Exception as exc:  # noqa: BLE001 - raising "Unauthorized" is how an authorizer says 401
-            if str(exc) != "Unauthorized":
-                traceback.print_exc()
-            raise GatewayError(401, "unauthorized", "Unauthorized") from None
+            if str(exc) == "Unauthorized":
+                raise GatewayError(401, "unauthorized", "Unauthorized") from None
+            # Any other failure is API Gateway's AUTHORIZER_FAILURE, which the API answers as 503.
+            traceback.print_exc()
+            raise GatewayError(503, "unavailable", "Authorization is unavailable", {"Retry-After": "5"}) from None
         if (
             not isinstance(result, dict)
             or not isinstance(result.get("policyDocument"), dict)

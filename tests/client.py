@@ -42,9 +42,10 @@ def call(
     headers: dict[str, str] | None = None,
     ip: str = "203.0.113.7",
     raw_body: str | None = None,
+    query: list[tuple[str, str]] | None = None,
 ) -> Answer:
     path, _, query_string = path.partition("?")
-    query = parse_qsl(query_string, keep_blank_values=True)
+    query = parse_qsl(query_string, keep_blank_values=True) + list(query or [])
     matched = _match(method, path)
     assert matched, f"{method} {path} is not in the route table"
     route, params = matched
@@ -65,8 +66,10 @@ def call(
         try:
             result = authorizer(request, None)
         except Exception as exc:
-            assert str(exc) == "Unauthorized", exc
-            return Answer(401, {"error": {"code": "unauthorized"}}, {})
+            if str(exc) == "Unauthorized":
+                return Answer(401, {"error": {"code": "unauthorized"}}, {})
+            # API Gateway's AUTHORIZER_FAILURE gateway response, as the API configures it
+            return Answer(503, {"error": {"code": "unavailable"}}, {"Retry-After": ["5"]})
         event["requestContext"]["authorizer"] = {"principalId": result["principalId"], **result["context"]}
     response = importlib.import_module(f"{route.function}.handler").handler(event, None)
     text = response.get("body")

@@ -64,6 +64,8 @@ def fake_authorizer(event: dict[str, Any], context: Any) -> dict[str, Any]:
     }
     if token in answers:
         return answers[token]
+    if token == "Bearer crash":  # e.g. the database is down: API Gateway's AUTHORIZER_FAILURE
+        raise RuntimeError("database unreachable")
     raise Exception("Unauthorized")
 
 
@@ -317,6 +319,7 @@ def test_allow_passes_context_to_the_handler(url: str, functions: Functions) -> 
         ("Bearer raise", 401, "unauthorized"),
         (None, 401, "unauthorized"),
         ("Bearer broken", 500, "internal_error"),
+        ("Bearer crash", 503, "unavailable"),
     ],
 )
 def test_denials_never_reach_the_handler(

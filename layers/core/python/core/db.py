@@ -273,3 +273,16 @@ def sqlstate(exc: BaseException) -> str | None:
     if args and isinstance(args[0], dict):
         return str(args[0].get("C")) if args[0].get("C") else None
     return None
+
+
+def _register_snapstart_hook() -> None:
+    """SnapStart: connections in the snapshot are dead (or shared by every restored copy) after a
+    restore; drop them so the next request connects afresh with a new IAM token."""
+    try:
+        from snapshot_restore_py import register_after_restore  # only in the Lambda runtime
+    except ImportError:
+        return
+    register_after_restore(dispose_engine)
+
+
+_register_snapstart_hook()
