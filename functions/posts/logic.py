@@ -87,7 +87,7 @@ def feed(session: Session, limit: int, cursor: str | None, author: str | None) -
         created_at, post_id = decode_cursor(FEED, cursor, (datetime, uuid.UUID))
         query = query.where(tuple_(Post.created_at, Post.id) < tuple_(created_at, post_id))
     query = query.order_by(Post.created_at.desc(), Post.id.desc()).limit(limit + 1)
-    rows = list(session.execute(query).all())
+    rows = list(session.connection().execute(query).all())  # columns only: no ORM loading needed
     return page_of(rows, limit, FEED, lambda row: (row.created_at, row.id))
 
 

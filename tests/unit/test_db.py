@@ -101,3 +101,24 @@ def test_fast_timestamptz_parser_matches_pg8000(text: str) -> None:
 
 def test_fast_timestamptz_parser_falls_back_for_what_python_cannot_read() -> None:
     assert db._timestamptz_in("infinity") == "infinity"
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "SELECT a FROM t WHERE b = %s AND c = %s",
+        "SELECT '%%s literal', $$x$$ FROM t WHERE a = %s -- %s in a comment\nAND b = %s",
+        "SELECT \"we%sird\" FROM t WHERE e = E'it''s %s' AND f = %s",
+    ],
+)
+def test_memoized_paramstyle_conversion_matches_pg8000(query: str) -> None:
+    import pg8000.dbapi
+    import pg8000.legacy
+
+    db._memoize_paramstyle_conversion()
+    args = (1, 2, 3)
+    assert pg8000.legacy.convert_paramstyle("format", query, args) == pg8000.dbapi.convert_paramstyle(
+        "format", query, args
+    )
+    named = pg8000.legacy.convert_paramstyle("named", "SELECT :a, :b, :a", {"a": 1, "b": 2})
+    assert named == pg8000.dbapi.convert_paramstyle("named", "SELECT :a, :b, :a", {"a": 1, "b": 2})

@@ -64,6 +64,33 @@ def _tuned(connection: Any) -> Any:
     return connection
 
 
+@lru_cache(maxsize=1024)
+def _converted_statement(style: str, query: str) -> str:
+    import pg8000.dbapi
+
+    return str(pg8000.dbapi.convert_paramstyle(style, query, ())[0])
+
+
+def _memoize_paramstyle_conversion() -> None:
+    """pg8000 rewrites `%s` to `$n` with a char-by-char scan on every execute (~0.2 ms for a feed
+    query). For positional styles the result depends only on the statement, which SQLAlchemy
+    caches anyway, so it is computed once per statement."""
+    import pg8000.dbapi
+    import pg8000.legacy
+
+    original = pg8000.dbapi.convert_paramstyle
+    if getattr(original, "memoized", False):
+        return
+
+    def convert(style: str, query: str, args: Any) -> tuple[str, Any]:
+        if style in ("format", "qmark", "numeric"):
+            return _converted_statement(style, query), args
+        return original(style, query, args)  # named styles map args by name: not cached
+
+    convert.memoized = True  # type: ignore[attr-defined]
+    pg8000.legacy.convert_paramstyle = convert
+
+
 def _iam_token(settings: Settings) -> str:
     import boto3  # only cloud connections need it, and only when they (re)connect
 
@@ -103,6 +130,8 @@ def _url(settings: Settings) -> Any:
 
 def create_engine_for(settings: Settings) -> Engine:
     from sqlalchemy import create_engine, event
+
+    _memoize_paramstyle_conversion()
 
     url = _url(settings)
     engine = create_engine(
