@@ -65,6 +65,7 @@ bench: install ## Cold start vs the reference app; warm authorizer latency; feed
 	$(PY) -m bench.coldstart
 	$(PY) -m bench.authorizer
 	$(PY) -m bench.feed
+	$(PY) -m bench.thumbnails
 
 redrive: install ## Move the media DLQ's messages back to its queue (REDRIVE_DLQ=<name|url> for another)
 	$(PY) -m local.redrive
