@@ -12,7 +12,7 @@ export PYTHONPATH := layers/core/python:functions:.
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_DISABLE_CLI_TELEMETRY := true
 
-.PHONY: help install dev test test-fast lint synth invoke fuzz load openapi bench redrive clean
+.PHONY: help install dev test test-fast lint synth invoke fuzz load cost openapi bench redrive clean
 
 help: ## List the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -55,6 +55,9 @@ invoke: install ## Invoke a handler in-process: make invoke FN=ops EVENT=events/
 fuzz: install ## Contract fuzzing of the local stack with many examples: make fuzz FUZZ_EXAMPLES=200
 	FUZZ_EXAMPLES=$${FUZZ_EXAMPLES:-100} $(PY) -m pytest tests/e2e/test_contract_fuzz.py -p no:cacheprovider
 
+cost: install ## Idle monthly cost of each stage and cost per million requests of the main routes
+	$(PY) -m bench.cost
+
 load: install ## Mixed traffic against the local stack, then every counter and seq checked
 	$(PY) -m bench.load
 
@@ -66,6 +69,7 @@ bench: install ## Cold start vs the reference app; warm authorizer latency; feed
 	$(PY) -m bench.authorizer
 	$(PY) -m bench.feed
 	$(PY) -m bench.thumbnails
+	$(PY) -m bench.warm
 
 redrive: install ## Move the media DLQ's messages back to its queue (REDRIVE_DLQ=<name|url> for another)
 	$(PY) -m local.redrive

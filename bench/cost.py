@@ -1,0 +1,196 @@
+"""`make cost`: what each stage costs idle, and what each main route costs per million requests.
+
+Idle cost is read from the synthesized templates of every stage (Aurora minimum capacity per
+serverless instance, RDS Proxy minimum, interface endpoints per AZ, WAF, alarms, dashboards,
+secrets, keys); per-request cost from the warm durations `bench/warm.py` measures and the memory
+configured in the template. Prices are settings (PRICE_* environment variables) whose defaults
+are public us-east-1 list prices; the API Gateway REST request price is included.
+
+    .venv/bin/python -m bench.cost [--stages dev,staging,prod] [--skip-warm]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import subprocess
+import sys
+import tempfile
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+HOURS = 730  # a month, as AWS prices it
+
+PRICES = {  # USD, us-east-1 list prices; override with PRICE_<NAME>=...
+    "AURORA_ACU_HOUR": 0.12,
+    "PROXY_ACU_HOUR": 0.015,
+    "PROXY_MIN_ACU": 8,
+    "ENDPOINT_AZ_HOUR": 0.01,
+    "WAF_ACL_MONTH": 5.0,
+    "WAF_RULE_MONTH": 1.0,
+    "ALARM_MONTH": 0.10,
+    "DASHBOARD_MONTH": 3.0,
+    "SECRET_MONTH": 0.40,
+    "KMS_KEY_MONTH": 1.0,
+    "AURORA_STORAGE_GB_MONTH": 0.10,
+    "LOG_GB_MONTH": 0.03,
+    "LAMBDA_ARM_GB_SECOND": 0.0000133334,
+    "LAMBDA_REQUEST": 0.20 / 1e6,
+    "APIGW_REST_REQUEST": 3.50 / 1e6,
+}
+PRICES |= {k: float(os.environ[f"PRICE_{k}"]) for k in PRICES if f"PRICE_{k}" in os.environ}
+
+# route of bench/warm.py -> the function that serves it
+ROUTE_FUNCTIONS = {
+    "GET /posts": "posts",
+    "POST /posts": "posts",
+    "POST /posts/{id}/likes": "likes",
+    "GET /posts/{id}/comments": "comments",
+    "GET /auth/me": "auth",
+    "GET /assets": "assets",
+    "POST /rooms/{id}/messages": "rooms",
+    "GET /rooms/{id}/messages": "rooms",
+}
+
+
+def synth_templates(stage: str) -> list[dict[str, Any]]:
+    os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
+    from infra_cdk.app import build_app
+
+    with tempfile.TemporaryDirectory() as outdir:
+        assembly = build_app(stage, outdir=outdir).synth()
+        return [stack.template for stack in assembly.stacks]
+
+
+def _resources(templates: list[dict[str, Any]], type_: str) -> list[dict[str, Any]]:
+    return [r for t in templates for r in t.get("Resources", {}).values() if r.get("Type") == type_]
+
+
+def idle_lines(templates: list[dict[str, Any]]) -> list[tuple[str, float, str]]:
+    """(item, USD per month, why) for everything that bills while nobody calls the API."""
+    lines: list[tuple[str, float, str]] = []
+    for cluster in _resources(templates, "AWS::RDS::DBCluster"):
+        scaling = cluster["Properties"].get("ServerlessV2ScalingConfiguration", {})
+        min_acu = float(scaling.get("MinCapacity", 0.5))
+        instances = (
+            sum(
+                1
+                for i in _resources(templates, "AWS::RDS::DBInstance")
+                if i["Properties"].get("DBInstanceClass") == "db.serverless"
+            )
+            or 1
+        )
+        cost = min_acu * instances * PRICES["AURORA_ACU_HOUR"] * HOURS
+        why = f"{instances} serverless instance(s) x {min_acu} ACU minimum" + (" (auto-pause)" if min_acu == 0 else "")
+        lines.append(("Aurora Serverless v2 minimum capacity", cost, why))
+        lines.append(("Aurora storage (1 GB idle)", PRICES["AURORA_STORAGE_GB_MONTH"], "grows with data"))
+    proxies = _resources(templates, "AWS::RDS::DBProxy")
+    if proxies:
+        cost = len(proxies) * PRICES["PROXY_MIN_ACU"] * PRICES["PROXY_ACU_HOUR"] * HOURS
+        lines.append(("RDS Proxy minimum", cost, f"{len(proxies)} proxy, billed for at least 8 ACU"))
+    interface = [
+        e
+        for e in _resources(templates, "AWS::EC2::VPCEndpoint")
+        if e["Properties"].get("VpcEndpointType") == "Interface"
+    ]
+    if interface:
+        azs = sum(len(e["Properties"].get("SubnetIds", [])) or 1 for e in interface)
+        lines.append(
+            (
+                "Interface VPC endpoints",
+                azs * PRICES["ENDPOINT_AZ_HOUR"] * HOURS,
+                f"{len(interface)} endpoints in {azs} endpoint-AZs",
+            )
+        )
+    for acl in _resources(templates, "AWS::WAFv2::WebACL"):
+        rules = len(acl["Properties"].get("Rules", []))
+        lines.append(
+            ("WAF web ACL", PRICES["WAF_ACL_MONTH"] + rules * PRICES["WAF_RULE_MONTH"], f"1 ACL, {rules} rules")
+        )
+    counts = Counter(r["Type"] for t in templates for r in t.get("Resources", {}).values())
+    for type_, item, price in (
+        ("AWS::CloudWatch::Alarm", "CloudWatch alarms", PRICES["ALARM_MONTH"]),
+        ("AWS::CloudWatch::Dashboard", "CloudWatch dashboards", PRICES["DASHBOARD_MONTH"]),
+        ("AWS::SecretsManager::Secret", "Secrets Manager secrets", PRICES["SECRET_MONTH"]),
+        ("AWS::KMS::Key", "KMS keys", PRICES["KMS_KEY_MONTH"]),
+    ):
+        if counts[type_]:
+            lines.append((item, counts[type_] * price, f"{counts[type_]} x {price:.2f}"))
+    logs = counts["AWS::Logs::LogGroup"]
+    lines.append(
+        ("Log storage", logs * 0.0, f"{logs} log groups; pay per GB stored ({PRICES['LOG_GB_MONTH']}/GB-month)")
+    )
+    return lines
+
+
+def function_memory(templates: list[dict[str, Any]]) -> dict[str, int]:
+    memory = {}
+    for fn in _resources(templates, "AWS::Lambda::Function"):
+        name = fn["Properties"].get("FunctionName")
+        if isinstance(name, str):
+            memory[name.rsplit("-", 1)[-1]] = int(fn["Properties"].get("MemorySize", 128))
+    return memory
+
+
+def warm_durations() -> dict[str, dict[str, float]]:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(["layers/core/python", "functions", "."])}
+    out = subprocess.run(
+        [sys.executable, "-m", "bench.warm", "--json", "--calls", "200"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=600,
+    )
+    return dict(json.loads(out.stdout))
+
+
+PUBLIC_ROUTES = {"GET /posts", "GET /posts/{id}/comments"}
+AUTHORIZER_BILLED_MS = 1  # its warm work is ~0.2 ms plus one indexed lookup (bench/authorizer.py)
+
+
+def _lambda_usd(billed_ms: int, mb: int) -> float:
+    """One invocation: compute at arm64 GB-second prices plus the request price."""
+    return billed_ms / 1000 * mb / 1024 * PRICES["LAMBDA_ARM_GB_SECOND"] + PRICES["LAMBDA_REQUEST"]
+
+
+def per_million(durations: dict[str, dict[str, float]], memory: dict[str, int]) -> list[tuple[str, float, float]]:
+    """Warm p50 measured locally (the cloud adds a network hop to the proxy), billed per started ms."""
+    rows = []
+    for route, measured in durations.items():
+        usd = _lambda_usd(math.ceil(measured["p50_ms"]), memory.get(ROUTE_FUNCTIONS[route], 512))
+        if route not in PUBLIC_ROUTES:  # the REQUEST authorizer runs too (no result caching)
+            usd += _lambda_usd(AUTHORIZER_BILLED_MS, memory.get("authorizer", 512))
+        rows.append((route, measured["p50_ms"], (usd + PRICES["APIGW_REST_REQUEST"]) * 1e6))
+    return rows
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--stages", default="dev,staging,prod")
+    parser.add_argument("--skip-warm", action="store_true", help="idle costs only")
+    args = parser.parse_args(argv)
+    memory: dict[str, int] = {}
+    for stage in args.stages.split(","):
+        print(f"[cost] synthesizing {stage}", file=sys.stderr, flush=True)
+        templates = synth_templates(stage)
+        memory = memory or function_memory(templates)
+        lines = idle_lines(templates)
+        print(f"\n{stage}: idle monthly cost")
+        for item, usd, why in lines:
+            print(f"  {item:<40} {usd:>9.2f} USD  {why}")
+        print(f"  {'total':<40} {sum(u for _, u, _ in lines):>9.2f} USD")
+    if not args.skip_warm:
+        print("\nper million requests (API Gateway REST + Lambda arm64 at the configured memory, warm p50)")
+        for route, ms, usd in per_million(warm_durations(), memory):
+            print(f"  {route:<34} {ms:>6.2f} ms  {usd:>7.2f} USD")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
