@@ -12,7 +12,7 @@ export PYTHONPATH := layers/core/python:functions:.
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_DISABLE_CLI_TELEMETRY := true
 
-.PHONY: help install dev test test-fast lint synth invoke fuzz load cost openapi bench redrive clean
+.PHONY: help install dev test test-fast lint synth invoke fuzz load cost openapi bench redrive clean diff deploy destroy
 
 help: ## List the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -47,6 +47,15 @@ lint: install ## ruff and mypy
 
 synth: install ## Synthesize the CDK app: make synth STAGE=dev|staging|prod
 	$(CDK) synth -c stage=$(STAGE) --quiet
+
+diff: install ## Compare the deployed stacks with the app: make diff STAGE=dev|staging|prod
+	$(CDK) diff --all -c stage=$(STAGE)
+
+deploy: install ## Deploy every stack of a stage (asks before broadening IAM or security groups): make deploy STAGE=...
+	$(CDK) deploy --all -c stage=$(STAGE) --require-approval broadening
+
+destroy: install ## Delete every stack of a stage (prod keeps its database snapshot and buckets): make destroy STAGE=...
+	$(CDK) destroy --all -c stage=$(STAGE)
 
 invoke: install ## Invoke a handler in-process: make invoke FN=ops EVENT=events/ops/get_health.json
 	@test -n "$(FN)" -a -n "$(EVENT)" || { echo "usage: make invoke FN=<function> EVENT=events/<function>/<event>.json"; exit 2; }

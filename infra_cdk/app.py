@@ -14,10 +14,13 @@ from typing import Any
 
 import aws_cdk as cdk
 
+from core.routes import FUNCTIONS
 from infra_cdk import nag
 from infra_cdk.config import APP_NAME, StageConfig, stage_config, validate_stage
+from infra_cdk.constructs.function_factory import function_name
 from infra_cdk.stacks.api import ApiStack
 from infra_cdk.stacks.data import DataStack
+from infra_cdk.stacks.monitoring import MonitoringStack
 from infra_cdk.stacks.network import NetworkStack
 from infra_cdk.stacks.processing import MEDIA, MediaWiring, ProcessingStack
 from infra_cdk.stacks.storage import StorageStack
@@ -90,12 +93,33 @@ def build_stacks(app: cdk.App, config: StageConfig) -> dict[str, cdk.Stack]:
         vpc=network.vpc,
         db_clients=data.db_clients,
         proxy=data.proxy,
+        cluster=data.cluster,
         assets_bucket=storage.bucket,
         description=f"{APP_NAME} {config.stage}: REST API, functions, layers, WAF",
     )
     if MEDIA in api.functions:  # the factory made it with the others; wire it to its queue here
         MediaWiring(api, "Media", config=config, fn=api.functions[MEDIA], processing=processing, bucket=storage.bucket)
-    return {"network": network, "data": data, "storage": storage, "processing": processing, "api": api}
+    monitoring = MonitoringStack(
+        app,
+        stack_name(config.stage, "Monitoring"),
+        config=config,
+        functions=FUNCTIONS,
+        function_names={spec.name: function_name(config, spec) for spec in FUNCTIONS},
+        api_name=api.rest.api.rest_api_name,
+        cluster_identifier=data.cluster_identifier,
+        dlq_name=processing.dlq_name,
+        proxy_name=data.proxy.db_proxy_name if data.proxy is not None else None,
+        description=f"{APP_NAME} {config.stage}: alarms to an SNS topic, dashboard",
+    )
+    monitoring.route(processing.dlq_alarm)
+    return {
+        "network": network,
+        "data": data,
+        "storage": storage,
+        "processing": processing,
+        "api": api,
+        "monitoring": monitoring,
+    }
 
 
 def main() -> None:

@@ -55,6 +55,18 @@ class StageConfig:
     api_p99_latency_ms: int = 3000
     # API 5xx alarm: percentage of requests answered 5xx over 5 minutes.
     api_5xx_rate_percent: float = 1.0
+    # CloudFront signed URLs: the PEM public key of the key group (the private key stays with
+    # the operator, docs/operations.md). Empty: a placeholder whose private key was discarded.
+    cdn_public_key_pem: str = ""
+    # Idle cost (dev): interface VPC endpoints (~7 USD/month each per AZ) and the WAF web ACL
+    # (5 USD/month + rules). Off: functions use only what needs no endpoint (docs/decisions.md).
+    interface_endpoints: bool = True
+    waf: bool = True
+    # RDS Proxy in front of the cluster. false: functions connect to the cluster endpoint with IAM
+    # auth (needs the RDS CA in core.db's trust store and `GRANT rds_iam TO app`: docs/decisions.md).
+    rds_proxy: bool = True
+    # Aurora auto-pause after this many idle seconds when min_acu is 0 (300..86400).
+    auto_pause_s: int = 600
     # --- end of connections, monitoring ---
 
     @property
@@ -68,7 +80,14 @@ class StageConfig:
 
 
 _DEFAULTS: dict[str, dict[str, Any]] = {
-    "dev": {"log_level": "DEBUG", "cors_allowed_origins": ("https://dev.example.com",)},
+    "dev": {
+        "log_level": "DEBUG",
+        "cors_allowed_origins": ("https://dev.example.com",),
+        # Costs almost nothing idle: the database pauses at 0 ACU, no endpoints, no WAF.
+        "min_acu": 0.0,
+        "interface_endpoints": False,
+        "waf": False,
+    },
     "staging": {
         "vpc_cidr": "10.20.0.0/16",
         "throttle_rate": 100,
@@ -115,8 +134,10 @@ def stage_config(stage: str, overrides: Mapping[str, Any] | None = None) -> Stag
             raise ValueError(f"unknown key {key!r} in context stages.{stage}; known: {sorted(known)}")
         values[field] = tuple(value) if isinstance(value, list) else value
     config = StageConfig(stage=stage, **values)
-    if not 0 < config.min_acu <= config.max_acu:
-        raise ValueError(f"stages.{stage}: need 0 < minAcu <= maxAcu")
+    if not (0 <= config.min_acu <= config.max_acu and config.max_acu >= 1):
+        raise ValueError(f"stages.{stage}: need 0 <= minAcu <= maxAcu and maxAcu >= 1 (minAcu 0: auto-pause)")
+    if not 300 <= config.auto_pause_s <= 86400:
+        raise ValueError(f"stages.{stage}.autoPauseS: 300..86400")
     if not 1 <= config.proxy_max_connections_percent <= 100:
         raise ValueError(f"stages.{stage}.proxyMaxConnectionsPercent: 1..100")
     if config.alarm_email and not re.match(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", config.alarm_email):

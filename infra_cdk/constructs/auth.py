@@ -41,5 +41,12 @@ class AuthResources(Construct):
             fn = functions.get(name)
             if fn is None:
                 continue
-            self.signing_keys.grant_read(fn)
-            fn.add_environment("JWT_SECRET_ARN", self.signing_keys.secret_arn)
+            if config.interface_endpoints:
+                self.signing_keys.grant_read(fn)
+                fn.add_environment("JWT_SECRET_ARN", self.signing_keys.secret_arn)
+            else:
+                # No Secrets Manager endpoint in this stage (dev): CloudFormation resolves the key into the
+                # environment at deploy time (a dynamic reference; the template holds no secret).
+                kid = self.signing_keys.secret_value_from_json("kid").unsafe_unwrap()
+                secret = self.signing_keys.secret_value_from_json("secret").unsafe_unwrap()
+                fn.add_environment("JWT_SIGNING_KEYS", f"{kid}:{secret}")

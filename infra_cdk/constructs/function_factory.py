@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from aws_cdk import Duration, RemovalPolicy
 from aws_cdk import aws_ec2 as ec2
@@ -44,6 +44,10 @@ _RETENTION = {
     365: logs.RetentionDays.ONE_YEAR,
 }
 
+# SnapStart on the request path (published versions only; API Gateway calls the LIVE alias).
+SNAPSTART_KINDS = frozenset({"api", "authorizer"})
+LIVE_ALIAS = "live"
+
 _LOG_LEVELS = {
     "DEBUG": lambda_.ApplicationLogLevel.DEBUG,
     "INFO": lambda_.ApplicationLogLevel.INFO,
@@ -60,7 +64,19 @@ class FunctionWiring:
     layers: Sequence[lambda_.ILayerVersion]
     vpc: ec2.IVpc
     db_clients: ec2.ISecurityGroup
-    proxy: rds.IDatabaseProxy
+    proxy: rds.IDatabaseProxy | None
+    # The cluster, when the stage has no proxy: DB_HOST is its endpoint, rds-db:connect on it.
+    cluster: rds.DatabaseCluster | None = None
+    # Reserved concurrency per function name (infra_cdk/concurrency.py); absent: none.
+    reserved_concurrency: Mapping[str, int] = field(default_factory=dict)
+
+
+def _db_host(wiring: FunctionWiring) -> str:
+    if wiring.proxy is not None:
+        return wiring.proxy.endpoint
+    if wiring.cluster is None:
+        raise ValueError("database functions need the RDS Proxy or, without one, the cluster")
+    return wiring.cluster.cluster_endpoint.hostname
 
 
 def function_name(config: StageConfig, spec: FunctionSpec) -> str:
@@ -106,7 +122,7 @@ def make_function(
     }
     if spec.uses_db:
         env |= {
-            "DB_HOST": wiring.proxy.endpoint,
+            "DB_HOST": _db_host(wiring),
             "DB_PORT": str(DB_PORT),
             "DB_NAME": DB_NAME,
             "DB_USER": DB_USER,
@@ -148,12 +164,18 @@ def make_function(
         application_log_level_v2=_LOG_LEVELS[config.log_level],
         system_log_level_v2=lambda_.SystemLogLevel.INFO,
         tracing=lambda_.Tracing.ACTIVE,
+        reserved_concurrent_executions=wiring.reserved_concurrency.get(spec.name),
+        snap_start=lambda_.SnapStartConf.ON_PUBLISHED_VERSIONS if spec.kind in SNAPSTART_KINDS else None,
         vpc=wiring.vpc if spec.uses_db else None,
         vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED) if spec.uses_db else None,
         security_groups=[wiring.db_clients] if spec.uses_db else None,
     )
     if spec.uses_db:
-        wiring.proxy.grant_connect(fn, DB_USER)
+        if wiring.proxy is not None:
+            wiring.proxy.grant_connect(fn, DB_USER)
+        else:
+            assert wiring.cluster is not None
+            wiring.cluster.grant_connect(fn, DB_USER)
 
     acknowledge(
         role,

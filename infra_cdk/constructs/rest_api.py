@@ -36,6 +36,8 @@ GATEWAY_RESPONSES: tuple[tuple[apigw.ResponseType, str | None, str, str | None],
     (apigw.ResponseType.REQUEST_TOO_LARGE, "413", "payload_too_large", "Request body too large"),
     (apigw.ResponseType.UNSUPPORTED_MEDIA_TYPE, "415", "unsupported_media_type", "Send the body as application/json"),
     (apigw.ResponseType.WAF_FILTERED, "403", "forbidden", "Request blocked"),
+    # The authorizer failed (not a refused token): a dependency is down, as core.http answers it.
+    (apigw.ResponseType.AUTHORIZER_FAILURE, "503", "unavailable", "Authorization is unavailable"),
 )
 RETRY_AFTER_S = 1
 
@@ -160,7 +162,7 @@ class RestApi(Construct):
         if len(origins) > 1:
             headers["Vary"] = _quoted("Origin")
         for response_type, status, code, message in GATEWAY_RESPONSES:
-            extra = {"Retry-After": _quoted(str(RETRY_AFTER_S))} if status == "429" else {}
+            extra = {"Retry-After": _quoted(str(RETRY_AFTER_S))} if status in ("429", "503") else {}
             self.api.add_gateway_response(
                 f"Gw{response_type.response_type}",
                 type=response_type,

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from aws_cdk import CfnOutput, Duration, Stack, triggers
+from aws_cdk import Annotations, CfnOutput, Duration, Stack, triggers
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_lambda as lambda_
@@ -16,10 +16,18 @@ from constructs import Construct
 
 from core.routes import BASE_PATH, FUNCTIONS, ROUTES, FunctionSpec, Route
 from infra_cdk import packaging
+from infra_cdk.concurrency import reserved_concurrency
 from infra_cdk.config import StageConfig
 from infra_cdk.constructs.assets import ASSETS, AssetsResources
 from infra_cdk.constructs.auth import AuthResources
-from infra_cdk.constructs.function_factory import ARCHITECTURE, RUNTIME, FunctionWiring, make_function
+from infra_cdk.constructs.function_factory import (
+    ARCHITECTURE,
+    LIVE_ALIAS,
+    RUNTIME,
+    SNAPSTART_KINDS,
+    FunctionWiring,
+    make_function,
+)
 from infra_cdk.constructs.posts import POSTS, PostsResources
 from infra_cdk.constructs.rest_api import RestApi
 from infra_cdk.constructs.rooms import RoomsResources
@@ -39,7 +47,8 @@ class ApiStack(Stack):
         config: StageConfig,
         vpc: ec2.IVpc,
         db_clients: ec2.ISecurityGroup,
-        proxy: rds.DatabaseProxy,
+        proxy: rds.DatabaseProxy | None,
+        cluster: rds.DatabaseCluster | None = None,
         assets_bucket: s3.IBucket | None = None,
         functions: tuple[FunctionSpec, ...] = FUNCTIONS,
         routes: tuple[Route, ...] = ROUTES,
@@ -67,16 +76,40 @@ class ApiStack(Stack):
             **layer_props,
         )
         wiring = FunctionWiring(
-            config=config, layers=(deps_layer, core_layer), vpc=vpc, db_clients=db_clients, proxy=proxy
+            config=config,
+            layers=(deps_layer, core_layer),
+            vpc=vpc,
+            db_clients=db_clients,
+            proxy=proxy,
+            cluster=cluster,
+            reserved_concurrency=reserved_concurrency(config, functions),
         )
         scope = Construct(self, "Functions")
         self.functions: dict[str, lambda_.Function] = {
             spec.name: make_function(scope, spec, wiring) for spec in functions
         }
 
+        # SnapStart runs on published versions only: API Gateway invokes each request-path
+        # function through its `live` alias, which every deploy moves to the new version.
+        self.aliases: dict[str, lambda_.Alias] = {
+            spec.name: lambda_.Alias(
+                self.functions[spec.name],
+                "Live",
+                alias_name=LIVE_ALIAS,
+                version=self.functions[spec.name].current_version,
+            )
+            for spec in functions
+            if spec.kind in SNAPSTART_KINDS
+        }
+        for name in self.aliases:
+            Annotations.of(self.functions[name]).acknowledge_warning(
+                "@aws-cdk/aws-lambda:snapStartRequirePublish",
+                "Every deploy publishes a version (current_version) and moves the live alias that API Gateway calls.",
+            )
+
         # Feature constructs (infra_cdk/constructs/<feature>.py) add what only their functions need.
         AuthResources(self, "Auth", config=config, functions=self.functions)
-        RoomsResources(self, "Rooms", config=config, functions=self.functions)
+        rooms = RoomsResources(self, "Rooms", config=config, functions=self.functions)
         if assets_bucket is not None:
             PostsResources(self, "Posts", config=config, functions=self.functions, bucket=assets_bucket)
             AssetsResources(self, "Assets", config=config, functions=self.functions, bucket=assets_bucket)
@@ -86,8 +119,21 @@ class ApiStack(Stack):
         self.rest = RestApi(self, "Rest", config=config)
         self.authorizer = self._authorizer()
         self._add_routes(routes)
-        ApiFirewall(self, "Firewall", config=config, stage=self.rest.stage)
-        self._migration_trigger(functions, proxy)
+        if config.waf:
+            ApiFirewall(self, "Firewall", config=config, stage=self.rest.stage)
+        else:
+            acknowledge(
+                self.rest.stage,
+                "AwsSolutions-APIG3",
+                f"Stage {config.stage} has no WAF web ACL to cost nothing idle (stage setting waf=false); the "
+                "stage's throttling still limits it, and staging and prod carry the web ACL.",
+            )
+        if not config.interface_endpoints and "rooms" in self.functions and rooms.ai.provider == "bedrock":
+            # No Bedrock endpoint (and no route out) in this stage: rooms answer with the echo provider.
+            self.functions["rooms"].add_environment("ROOMS_AI_PROVIDER", "echo")
+        database = proxy if proxy is not None else cluster
+        if database is not None:
+            self._migration_trigger(functions, database)
 
         CfnOutput(self, "ApiUrl", value=self.rest.api.url_for_path(BASE_PATH))
 
@@ -99,7 +145,7 @@ class ApiStack(Stack):
         return apigw.RequestAuthorizer(
             self,
             "Authorizer",
-            handler=fn,
+            handler=self.aliases.get(AUTHORIZER, fn),
             identity_sources=[apigw.IdentitySource.header("Authorization")],
             # No caching: a logged-out (revoked) token must stop working on the next request.
             results_cache_ttl=Duration.seconds(0),
@@ -111,7 +157,7 @@ class ApiStack(Stack):
         integrations: dict[str, apigw.LambdaIntegration] = {}
         methods_by_path: dict[str, list[str]] = defaultdict(list)
         for route in routes:
-            fn = self.functions[route.function]
+            fn: lambda_.IFunction = self.aliases.get(route.function) or self.functions[route.function]
             integration = integrations.setdefault(
                 route.function, apigw.LambdaIntegration(fn, proxy=True, allow_test_invoke=False)
             )
@@ -147,7 +193,7 @@ class ApiStack(Stack):
         for path, methods in methods_by_path.items():
             self.rest.add_cors_preflight(root.resource_for_path(path), methods)
 
-    def _migration_trigger(self, functions: tuple[FunctionSpec, ...], proxy: rds.DatabaseProxy) -> None:
+    def _migration_trigger(self, functions: tuple[FunctionSpec, ...], proxy: Construct) -> None:
         """Run `migrate` on deploy, after the proxy exists and before the API functions update.
 
         The trigger re-runs whenever the function's version changes, which includes a new

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import Annotations, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_rds as rds
@@ -24,7 +24,7 @@ class DataStack(Stack):
         *,
         config: StageConfig,
         vpc: ec2.IVpc,
-        secrets_manager_endpoint: ec2.IInterfaceVpcEndpoint,
+        secrets_manager_endpoint: ec2.IInterfaceVpcEndpoint | None,
         **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
@@ -45,6 +45,7 @@ class DataStack(Stack):
         # `cloudwatch_logs_retention`, which deploys a log-retention Lambda) and before the
         # cluster, so RDS finds it rather than creating one that never expires.
         cluster_id = f"{config.prefix}-db"
+        self.cluster_identifier = cluster_id
         postgres_logs = logs.LogGroup(
             self,
             "PostgresLogs",
@@ -68,15 +69,23 @@ class DataStack(Stack):
             ],
             serverless_v2_min_capacity=config.min_acu,
             serverless_v2_max_capacity=config.max_acu,
+            serverless_v2_auto_pause_duration=Duration.seconds(config.auto_pause_s) if config.min_acu == 0 else None,
             vpc=vpc,
             vpc_subnets=isolated,
             storage_encrypted=True,
             iam_authentication=True,
+            # Performance Insights at the free 7-day retention, on every Serverless v2 instance.
+            enable_performance_insights=True,
+            performance_insight_retention=rds.PerformanceInsightRetention.DEFAULT,
             backup=rds.BackupProps(retention=Duration.days(7), preferred_window="03:00-04:00"),
             preferred_maintenance_window="Sun:04:30-Sun:05:30",
             cloudwatch_logs_exports=["postgresql"],
             deletion_protection=config.protect_data,
             removal_policy=RemovalPolicy.SNAPSHOT if config.protect_data else RemovalPolicy.DESTROY,
+        )
+        Annotations.of(self.cluster).acknowledge_warning(
+            "@aws-cdk/aws-rds:instancePerformanceInsightsOverridden",
+            "Performance Insights is set once on the cluster; Aurora applies it to every instance.",
         )
         cfn_cluster = self.cluster.node.default_child
         assert cfn_cluster is not None
@@ -86,12 +95,27 @@ class DataStack(Stack):
 
         # Single-user rotation of the master secret; the rotation function runs in the
         # isolated subnets and reaches Secrets Manager through the interface endpoint.
-        self.cluster.add_rotation_single_user(
-            automatically_after=Duration.days(30),
-            vpc_subnets=isolated,
-            endpoint=secrets_manager_endpoint,
-        )
+        if secrets_manager_endpoint is not None:
+            self.cluster.add_rotation_single_user(
+                automatically_after=Duration.days(30),
+                vpc_subnets=isolated,
+                endpoint=secrets_manager_endpoint,
+            )
+        else:
+            acknowledge(
+                self.cluster,
+                "AwsSolutions-SMG4",
+                f"Stage {config.stage} has no Secrets Manager endpoint for a rotation function to reach (no "
+                "interface endpoints, to cost nothing idle); staging and prod rotate it every 30 days.",
+            )
 
+        self.proxy: rds.DatabaseProxy | None = None
+        if not config.rds_proxy:
+            # Functions connect to the cluster endpoint directly, with IAM auth tokens.
+            self.cluster.connections.allow_default_port_from(self.db_clients, "functions to the cluster (no proxy)")
+            self.db_host = self.cluster.cluster_endpoint.hostname
+            self._acknowledge_unprotected(config)
+            return
         self.proxy = self.cluster.add_proxy(
             "Proxy",
             secrets=[secret],
@@ -109,7 +133,10 @@ class DataStack(Stack):
         self.proxy.connections.allow_from(self.db_clients, ec2.Port.tcp(DB_PORT), "functions to RDS Proxy")
         self.cluster.connections.allow_default_port_from(self.proxy, "RDS Proxy to the cluster")
         self.proxy_endpoint = self.proxy.endpoint
+        self.db_host = self.proxy.endpoint
+        self._acknowledge_unprotected(config)
 
+    def _acknowledge_unprotected(self, config: StageConfig) -> None:
         if not config.protect_data:
             acknowledge(
                 self.cluster,

@@ -52,7 +52,7 @@ class NetworkStack(Stack):
         )
         # The literal CIDR (not the VPC's CidrBlock attribute) keeps the rule checkable by cdk-nag.
         endpoints_sg.add_ingress_rule(ec2.Peer.ipv4(config.vpc_cidr), ec2.Port.tcp(443), "HTTPS from the VPC")
-        endpoints = {
+        endpoints: dict[str, ec2.InterfaceVpcEndpointAwsService] = {
             "SecretsManager": ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER,
             "Sqs": ec2.InterfaceVpcEndpointAwsService.SQS,
             "Logs": ec2.InterfaceVpcEndpointAwsService.CLOUDWATCH_LOGS,
@@ -64,5 +64,7 @@ class NetworkStack(Stack):
                 name, service=service, subnets=self.isolated, security_groups=[endpoints_sg], open=False
             )
             for name, service in endpoints.items()
+            if config.interface_endpoints
         }
-        self.secrets_manager_endpoint = self.endpoints["SecretsManager"]
+        # None in stages without interface endpoints (dev): see docs/decisions.md.
+        self.secrets_manager_endpoint: ec2.IInterfaceVpcEndpoint | None = self.endpoints.get("SecretsManager")

@@ -81,9 +81,8 @@ class ProcessingStack(Stack):
         )
         secure: dict[str, Any] = {"encryption": sqs.QueueEncryption.SQS_MANAGED, "enforce_ssl": True}
 
-        self.dlq = sqs.Queue(
-            self, "MediaDlq", queue_name=f"{config.prefix}-media-dlq", retention_period=DLQ_RETENTION, **secure
-        )
+        self.dlq_name = f"{config.prefix}-media-dlq"
+        self.dlq = sqs.Queue(self, "MediaDlq", queue_name=self.dlq_name, retention_period=DLQ_RETENTION, **secure)
         acknowledge(
             self.dlq,
             "AwsSolutions-SQS3",

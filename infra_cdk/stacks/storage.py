@@ -16,6 +16,7 @@ from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from infra_cdk.config import StageConfig
+from infra_cdk.constructs.cdn import Cdn
 from infra_cdk.nag import acknowledge
 
 # Key prefixes of the bucket (functions/posts/logic.py: post-images/<user_id>/...).
@@ -131,5 +132,7 @@ class StorageStack(Stack):
             ],
             **private,
         )
+
+        self.cdn = Cdn(self, "Cdn", config=config, bucket=self.bucket)
 
         CfnOutput(self, "AssetsBucketName", value=self.bucket.bucket_name)

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from aws_cdk import cx_api
     from aws_cdk.assertions import Template
 
-PARTS = ("network", "data", "storage", "api")
+PARTS = ("network", "data", "storage", "api", "monitoring")
 
 
 @dataclass

@@ -10,7 +10,23 @@ from infra_synth import Synth
 pytestmark = pytest.mark.infra
 
 
-def test_signing_key_secret_is_wired_to_auth_and_authorizer_only(dev: Synth) -> None:
+def test_dev_resolves_the_signing_key_into_the_environment(dev: Synth) -> None:
+    """dev has no Secrets Manager endpoint: a CloudFormation dynamic reference, no secret in the template."""
+    (secret_id,) = dev.resources("api", "AWS::SecretsManager::Secret")
+    wired = set()
+    for fn in dev.resources("api", "AWS::Lambda::Function").values():
+        env = fn["Properties"].get("Environment", {}).get("Variables", {})
+        assert "JWT_SECRET_ARN" not in env
+        if "JWT_SIGNING_KEYS" in env:
+            text = json.dumps(env["JWT_SIGNING_KEYS"])
+            assert text.count("{{resolve:secretsmanager:") == 2 and secret_id in text
+            assert ":SecretString:kid::}}" in text and ":SecretString:secret::}}" in text
+            wired.add(fn["Properties"]["FunctionName"].rsplit("-", 1)[-1])
+    assert wired == {"auth", "authorizer"}
+
+
+def test_signing_key_secret_is_wired_to_auth_and_authorizer_only(prod: Synth) -> None:
+    dev = prod  # staging and prod read the secret at run time through the Secrets Manager endpoint
     secrets = dev.resources("api", "AWS::SecretsManager::Secret")
     assert len(secrets) == 1
     (secret_id,) = secrets

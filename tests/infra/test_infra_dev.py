@@ -54,6 +54,16 @@ def _function_names(dev: Synth) -> dict[str, str]:
     return out
 
 
+def _alias_functions(dev: Synth) -> dict[str, str]:
+    """Logical id of each `live` alias -> catalog name of its function."""
+    functions = _function_names(dev)
+    out = {}
+    for logical_id, alias in dev.resources("api", "AWS::Lambda::Alias").items():
+        assert alias["Properties"]["Name"] == "live"
+        out[logical_id] = functions[_ref(alias["Properties"]["FunctionName"]) or ""]
+    return out
+
+
 def _methods(dev: Synth) -> dict[tuple[str, str], dict[str, Any]]:
     paths = _resource_paths(dev)
     out = {}
@@ -65,7 +75,8 @@ def _methods(dev: Synth) -> dict[tuple[str, str], dict[str, Any]]:
 
 def test_every_route_is_a_method_on_its_function_and_nothing_else(dev: Synth) -> None:
     methods = _methods(dev)
-    functions = _function_names(dev)
+    # SnapStart: API Gateway invokes the published version behind each function's `live` alias.
+    functions = _alias_functions(dev)
     served = {key for key in methods if key[0] != "OPTIONS"}
     assert served == {(r.method, r.path) for r in ROUTES}
     for route in ROUTES:
@@ -147,6 +158,8 @@ def test_gateway_responses_use_the_error_envelope(dev: Synth) -> None:
     assert set(responses) == {t.response_type for (t, *_rest) in GATEWAY_RESPONSES}
     assert responses["MISSING_AUTHENTICATION_TOKEN"]["StatusCode"] == "404"
     assert responses["THROTTLED"]["StatusCode"] == "429"
+    failure = responses["AUTHORIZER_FAILURE"]  # the authorizer could not decide: a dependency is down
+    assert failure["StatusCode"] == "503" and failure["ResponseParameters"]["gatewayresponse.header.Retry-After"]
     for props in responses.values():
         body = props["ResponseTemplates"]["application/json"]
         assert '"request_id":"$context.requestId"' in body and '"details":[]' in body
@@ -158,7 +171,7 @@ def test_gateway_responses_use_the_error_envelope(dev: Synth) -> None:
     assert json.loads(not_found.replace("$context.requestId", "r1"))["error"]["code"] == "not_found"
 
 
-def test_stage_logs_traces_throttles_and_has_a_waf(dev: Synth) -> None:
+def test_stage_logs_traces_throttles_and_has_a_waf(dev: Synth, prod: Synth) -> None:
     (stage,) = dev.resources("api", "AWS::ApiGateway::Stage").values()
     props = stage["Properties"]
     assert props["StageName"] == "dev"
@@ -179,8 +192,10 @@ def test_stage_logs_traces_throttles_and_has_a_waf(dev: Synth) -> None:
     assert access_log["status"] == "$context.status"
     api = dev.templates["api"]
     api.resource_count_is("AWS::ApiGateway::Account", 1)
-    api.resource_count_is("AWS::WAFv2::WebACLAssociation", 1)
-    (acl,) = dev.resources("api", "AWS::WAFv2::WebACL").values()
+    # dev: no web ACL (stage setting waf=false, to cost nothing idle); staging and prod have one.
+    api.resource_count_is("AWS::WAFv2::WebACL", 0)
+    prod.templates["api"].resource_count_is("AWS::WAFv2::WebACLAssociation", 1)
+    (acl,) = prod.resources("api", "AWS::WAFv2::WebACL").values()
     assert {"RatePerIp", "AWSManagedRulesCommonRuleSet"} <= {r["Name"] for r in acl["Properties"]["Rules"]}
 
 
@@ -197,17 +212,20 @@ def test_migrations_run_on_deploy_before_the_api_functions(dev: Synth) -> None:
             assert trigger_id in functions[logical_id].get("DependsOn", []), name
 
 
-def test_network_is_isolated_without_nat(dev: Synth) -> None:
+def test_network_is_isolated_without_nat(dev: Synth, prod: Synth) -> None:
     for part in PARTS:
         dev.templates[part].resource_count_is("AWS::EC2::NatGateway", 0)
         dev.templates[part].resource_count_is("AWS::EC2::InternetGateway", 0)
     net = dev.templates["network"]
     net.resource_count_is("AWS::EC2::FlowLog", 1)
     services = json.dumps(
-        [e["Properties"]["ServiceName"] for e in dev.resources("network", "AWS::EC2::VPCEndpoint").values()]
+        [e["Properties"]["ServiceName"] for e in prod.resources("network", "AWS::EC2::VPCEndpoint").values()]
     )
     for service in (".s3", ".secretsmanager", ".sqs", ".logs"):
         assert service in services
+    # dev: the free S3 gateway endpoint only (stage setting interfaceEndpoints=false).
+    (only,) = dev.resources("network", "AWS::EC2::VPCEndpoint").values()
+    assert only["Properties"]["VpcEndpointType"] == "Gateway" and ".s3" in json.dumps(only["Properties"])
     for subnet in dev.resources("network", "AWS::EC2::Subnet").values():
         assert subnet["Properties"]["MapPublicIpOnLaunch"] is False
 
@@ -226,12 +244,14 @@ def test_database_is_serverless_v2_behind_an_iam_tls_proxy(dev: Synth) -> None:
             "BackupRetentionPeriod": 7,
             "DatabaseName": "app",
             "MasterUsername": "app",
-            "ServerlessV2ScalingConfiguration": {"MinCapacity": 0.5, "MaxCapacity": 4},
+            # dev pauses at 0 ACU after 10 idle minutes.
+            "ServerlessV2ScalingConfiguration": {"MinCapacity": 0, "MaxCapacity": 4, "SecondsUntilAutoPause": 600},
             "DeletionProtection": False,
         },
     )
     data.has_resource_properties("AWS::RDS::DBInstance", {"DBInstanceClass": "db.serverless"})
-    data.resource_count_is("AWS::SecretsManager::RotationSchedule", 1)
+    # No rotation in dev (no Secrets Manager endpoint for the rotation function); prod rotates.
+    data.resource_count_is("AWS::SecretsManager::RotationSchedule", 0)
 
 
 def test_cdk_nag_reports_no_unacknowledged_findings(dev: Synth) -> None:

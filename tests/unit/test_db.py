@@ -29,6 +29,7 @@ def test_nothing_pins_the_proxy_connection() -> None:
 
 
 def test_tls_context_verifies_and_is_built_once() -> None:
+    db._tls_context.cache_clear()
     context = db._tls_context()
     assert context.verify_mode == ssl.CERT_REQUIRED and context.check_hostname
     assert db._tls_context() is context
@@ -122,3 +123,22 @@ def test_memoized_paramstyle_conversion_matches_pg8000(query: str) -> None:
     )
     named = pg8000.legacy.convert_paramstyle("named", "SELECT :a, :b, :a", {"a": 1, "b": 2})
     assert named == pg8000.dbapi.convert_paramstyle("named", "SELECT :a, :b, :a", {"a": 1, "b": 2})
+
+
+def test_tls_context_adds_the_rds_ca_bundle_when_configured(monkeypatch: pytest.MonkeyPatch) -> None:
+    import certifi
+
+    from core.config import get_settings
+
+    monkeypatch.setenv("DB_CA_BUNDLE", certifi.where())  # any PEM bundle stands in for global-bundle.pem
+    get_settings.cache_clear()
+    db._tls_context.cache_clear()
+    try:
+        with_bundle = db._tls_context().cert_store_stats()["x509_ca"]
+        monkeypatch.delenv("DB_CA_BUNDLE")
+        get_settings.cache_clear()
+        db._tls_context.cache_clear()
+        assert with_bundle > db._tls_context().cert_store_stats()["x509_ca"]
+    finally:
+        get_settings.cache_clear()
+        db._tls_context.cache_clear()

@@ -28,6 +28,9 @@ class Settings(BaseModel):
     db_user: str = "app"
     db_iam_auth: bool = False
     db_password: str | None = Field(default=None, repr=False)
+    # PEM bundle of the RDS CA, for connecting to Aurora without RDS Proxy (the proxy's ACM
+    # certificate needs only the system trust store).
+    db_ca_bundle: str | None = None
     db_connect_timeout_s: float = Field(default=5.0, gt=0)
     # Longest wait for any one answer once connected (queries, migrations).
     db_socket_timeout_s: float = Field(default=60.0, gt=0)

@@ -30,8 +30,12 @@ _engine: Engine | None = None
 
 @lru_cache(maxsize=1)
 def _tls_context() -> ssl.SSLContext:
-    """RDS Proxy presents an ACM certificate, so the system trust store verifies it."""
+    """RDS Proxy presents an ACM certificate, so the system trust store verifies it; a direct
+    connection to Aurora presents the RDS CA's, trusted through DB_CA_BUNDLE (global-bundle.pem)."""
     context = ssl.create_default_context()
+    bundle = get_settings().db_ca_bundle
+    if bundle:
+        context.load_verify_locations(cafile=bundle)
     context.check_hostname = True
     context.verify_mode = ssl.CERT_REQUIRED
     return context

@@ -1,0 +1,93 @@
+"""Functions: connection-safe reserved concurrency, SnapStart behind a `live` alias, JSON logs, X-Ray."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from infra_synth import Synth
+
+from core.routes import FUNCTIONS
+from infra_cdk.concurrency import HEADROOM, connection_budget, reserved_concurrency
+from infra_cdk.config import stage_config
+from infra_cdk.constructs.function_factory import SNAPSTART_KINDS
+from infra_cdk.stacks.processing import MAX_CONCURRENCY
+
+pytestmark = pytest.mark.infra
+
+
+def _catalog(synth: Synth) -> dict[str, tuple[str, dict[str, Any]]]:
+    """Catalog name -> (logical id, properties) of each catalog function."""
+    prefix = f"social-{synth.stage}-"
+    out = {}
+    for logical_id, fn in synth.resources("api", "AWS::Lambda::Function").items():
+        name = fn["Properties"].get("FunctionName")
+        if isinstance(name, str) and name.startswith(prefix):
+            out[name.removeprefix(prefix)] = (logical_id, fn["Properties"])
+    return out
+
+
+@pytest.mark.parametrize("stage", ["dev", "staging", "prod"])
+def test_reserved_concurrency_cannot_exhaust_the_proxy_pool(stage: str) -> None:
+    config = stage_config(stage)
+    reserved = reserved_concurrency(config, FUNCTIONS)
+    assert set(reserved) == {spec.name for spec in FUNCTIONS if spec.uses_db}
+    pool = config.db_max_connections * config.proxy_max_connections_percent // 100
+    assert connection_budget(config) == pool - HEADROOM
+    assert sum(reserved.values()) <= pool - HEADROOM
+    assert all(n >= 1 for n in reserved.values())
+    # The SQS event source may scale the media function to MAX_CONCURRENCY: it must not be throttled.
+    assert reserved["media"] == MAX_CONCURRENCY
+
+
+def test_too_few_connections_fail_the_synth() -> None:
+    with pytest.raises(ValueError, match="dbMaxConnections"):
+        reserved_concurrency(stage_config("dev", {"dbMaxConnections": 20}), FUNCTIONS)
+
+
+def test_functions_carry_their_reserved_concurrency(dev: Synth, prod: Synth) -> None:
+    for synth in (dev, prod):
+        expected = reserved_concurrency(stage_config(synth.stage), FUNCTIONS)
+        catalog = _catalog(synth)
+        assert {name: props.get("ReservedConcurrentExecutions") for name, (_, props) in catalog.items()} == expected
+
+
+def test_api_functions_use_snapstart_behind_the_live_alias(dev: Synth) -> None:
+    catalog = _catalog(dev)
+    versions = dev.resources("api", "AWS::Lambda::Version")
+    aliases = dev.resources("api", "AWS::Lambda::Alias")
+    aliased = {}
+    for alias in aliases.values():
+        props = alias["Properties"]
+        version = versions[props["FunctionVersion"]["Fn::GetAtt"][0]]
+        assert version["Properties"]["FunctionName"] == props["FunctionName"]
+        aliased[props["FunctionName"]["Ref"]] = props["Name"]
+    for spec in FUNCTIONS:
+        logical_id, props = catalog[spec.name]
+        if spec.kind in SNAPSTART_KINDS:
+            assert props["SnapStart"] == {"ApplyOn": "PublishedVersions"}, spec.name
+            assert aliased[logical_id] == "live", spec.name
+        else:
+            assert "SnapStart" not in props, spec.name
+    # Nothing on the request path invokes $LATEST: every integration and the authorizer name an alias.
+    alias_ids = set(aliases)
+    for method in dev.resources("api", "AWS::ApiGateway::Method").values():
+        integration = method["Properties"].get("Integration", {})
+        if integration.get("Type") == "AWS_PROXY":
+            assert alias_ids & set(json.dumps(integration["Uri"]).replace('"', " ").split()), method
+    (authorizer,) = dev.resources("api", "AWS::ApiGateway::Authorizer").values()
+    assert alias_ids & set(json.dumps(authorizer["Properties"]["AuthorizerUri"]).replace('"', " ").split())
+    # API Gateway may invoke the aliases (the permission names the alias, not the function).
+    permissions = dev.resources("api", "AWS::Lambda::Permission").values()
+    assert {p["Properties"]["FunctionName"].get("Ref") for p in permissions} >= alias_ids
+
+
+def test_json_logs_kept_30_days_and_xray_tracing(dev: Synth) -> None:
+    groups = dev.resources("api", "AWS::Logs::LogGroup")
+    for name, (_, props) in _catalog(dev).items():
+        assert props["LoggingConfig"]["LogFormat"] == "JSON", name
+        assert props["TracingConfig"] == {"Mode": "Active"}, name
+        group = groups[props["LoggingConfig"]["LogGroup"]["Ref"]]
+        assert group["Properties"]["RetentionInDays"] == 30, name
+        assert group["Properties"]["LogGroupName"] == f"/aws/lambda/social-dev-{name}", name
