@@ -59,3 +59,31 @@ def synthesize(stage: str, outdir: Path) -> Synth:
     raw = {part: assembly.get_stack_by_name(stack_name(stage, part.capitalize())).template for part in PARTS}
     templates = {part: Template.from_json(template) for part, template in raw.items()}
     return Synth(stage=stage, app=app, assembly=assembly, outdir=outdir, templates=templates, raw=raw)
+
+
+def api_stack_for(functions: tuple[Any, ...], routes: tuple[Any, ...], **extra: Any) -> Any:
+    """An api stack of the dev stage built from a made-up catalog (for the stack's own refusals)."""
+    import aws_cdk as cdk
+
+    from infra_cdk.config import stage_config
+    from infra_cdk.stacks.api import ApiStack
+    from infra_cdk.stacks.data import DataStack
+    from infra_cdk.stacks.network import NetworkStack
+
+    config = stage_config("dev")
+    app = cdk.App()
+    network = NetworkStack(app, "N", config=config)
+    data = DataStack(
+        app, "D", config=config, vpc=network.vpc, secrets_manager_endpoint=network.secrets_manager_endpoint
+    )
+    return ApiStack(
+        app,
+        "A",
+        config=config,
+        vpc=network.vpc,
+        db_clients=data.db_clients,
+        proxy=data.proxy,
+        functions=functions,
+        routes=routes,
+        **extra,
+    )

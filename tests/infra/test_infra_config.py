@@ -68,27 +68,9 @@ def test_tree_hash_follows_content(tmp_path: Path) -> None:
 
 
 def test_an_auth_route_is_never_published_without_the_authorizer() -> None:
-    import aws_cdk as cdk
+    from infra_synth import api_stack_for
 
     from core.routes import FunctionSpec, Route
-    from infra_cdk.stacks.api import ApiStack
-    from infra_cdk.stacks.data import DataStack
-    from infra_cdk.stacks.network import NetworkStack
 
-    config = stage_config("dev")
-    app = cdk.App()
-    network = NetworkStack(app, "N", config=config)
-    data = DataStack(
-        app, "D", config=config, vpc=network.vpc, secrets_manager_endpoint=network.secrets_manager_endpoint
-    )
     with pytest.raises(ValueError, match="refusing to publish it unauthenticated"):
-        ApiStack(
-            app,
-            "A",
-            config=config,
-            vpc=network.vpc,
-            db_clients=data.db_clients,
-            proxy=data.proxy,
-            functions=(FunctionSpec("ops", "api", "health"),),
-            routes=(Route("GET", "/api/v1/secret", "ops", auth=True),),
-        )
+        api_stack_for((FunctionSpec("ops", "api", "health"),), (Route("GET", "/api/v1/secret", "ops", auth=True),))

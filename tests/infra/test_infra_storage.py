@@ -212,27 +212,11 @@ def test_no_other_role_has_s3_actions(dev: Synth) -> None:
 
 
 def test_the_api_stack_refuses_a_posts_function_without_the_bucket() -> None:
-    import aws_cdk as cdk
+    from infra_synth import api_stack_for
 
     from core.routes import FunctionSpec, Route
-    from infra_cdk.stacks.api import ApiStack
-    from infra_cdk.stacks.data import DataStack
-    from infra_cdk.stacks.network import NetworkStack
 
-    config = stage_config("dev")
-    app = cdk.App()
-    network = NetworkStack(app, "N", config=config)
-    data = DataStack(
-        app, "D", config=config, vpc=network.vpc, secrets_manager_endpoint=network.secrets_manager_endpoint
-    )
     with pytest.raises(ValueError, match="need the assets bucket"):
-        ApiStack(
-            app,
-            "A",
-            config=config,
-            vpc=network.vpc,
-            db_clients=data.db_clients,
-            proxy=data.proxy,
-            functions=(FunctionSpec("posts", "api", "The feed"),),
-            routes=(Route("GET", "/api/v1/posts", "posts", auth=False),),
+        api_stack_for(
+            (FunctionSpec("posts", "api", "The feed"),), (Route("GET", "/api/v1/posts", "posts", auth=False),)
         )
