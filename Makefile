@@ -73,12 +73,8 @@ load: install ## Mixed traffic against the local stack, then every counter and s
 openapi: install ## Regenerate functions/ops/openapi.json from the handlers
 	$(PY) -m local.openapi
 
-bench: install ## Cold start vs the reference app; warm authorizer latency; feed depth and handler overhead
-	$(PY) -m bench.coldstart
-	$(PY) -m bench.authorizer
-	$(PY) -m bench.feed
-	$(PY) -m bench.thumbnails
-	$(PY) -m bench.warm
+bench: install ## Every benchmark, one table: cold starts, warm routes, authorizer, feed depth, thumbnails
+	$(PY) -m bench.report
 
 redrive: install ## Move the media DLQ's messages back to its queue (REDRIVE_DLQ=<name|url> for another)
 	$(PY) -m local.redrive

@@ -10,6 +10,7 @@ difference is the authorizer's own work (token parsing, HMAC, claims, policy).
 from __future__ import annotations
 
 import argparse
+import json
 import statistics
 import sys
 import time
@@ -33,6 +34,7 @@ def _p50_ms(fn: Callable[[], Any], calls: int) -> float:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--calls", type=int, default=2000)
+    parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     server, url = start_database()
     try:
@@ -52,6 +54,9 @@ def main(argv: list[str] | None = None) -> int:
         )
         own = whole - lookup
         verdict = "OK" if own < TARGET_MS else "over"
+        if args.json:
+            print(json.dumps({"warm_ms": whole, "lookup_ms": lookup, "own_ms": own, "target_ms": TARGET_MS}))
+            return 0
         print(f"{'measure':<40} {'p50 ms':>8}")
         print(f"{'warm invocation (with lookup)':<40} {whole:>8.3f}")
         print(f"{'database lookup alone':<40} {lookup:>8.3f}")

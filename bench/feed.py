@@ -76,6 +76,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--posts", type=int, default=1_000_000)
     parser.add_argument("--depth", type=int, default=500_000)
     parser.add_argument("--runs", type=int, default=50)
+    parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     os.environ["DB_SOCKET_TIMEOUT_S"] = "900"  # seeding a million rows is one long statement
     server, url = start_database()
@@ -150,6 +151,22 @@ def main(argv: list[str] | None = None) -> int:
             ("bare SQL as a request runs it (ping, txn)", request_ms, None, None),
             ("bare SQL statement alone", bare_ms, handler_ms / bare_ms, None),
         ]
+        if args.json:
+            print(
+                json.dumps(
+                    {
+                        "posts": args.posts,
+                        "depth": args.depth,
+                        "first_ms": first,
+                        "deep_ms": at_depth,
+                        "offset_ms": with_offset,
+                        "handler_ms": handler_ms,
+                        "request_sql_ms": request_ms,
+                        "bare_sql_ms": bare_ms,
+                    }
+                )
+            )
+            return 0
         print(f"{'measure':<42} {'p50 ms':>9} {'ratio':>8} {'target':>7}")
         for name, ms, ratio, target in rows:
             ratio_text = f"{ratio:.2f}x" if ratio is not None else ""

@@ -127,6 +127,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=9)
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--json", action="store_true")
     args = parser.parse_args(argv)
     if args.child:
         return child()
@@ -144,6 +145,9 @@ def main(argv: list[str] | None = None) -> int:
     ratio = ours_ms / bare_ms
     sizes = ", ".join(f"{r.kind} {r.width}x{r.height} {len(r.data) / 1024:.0f} KiB" for r in result.renditions)
 
+    if args.json:
+        print(json.dumps({"bare_ms": bare_ms, "ours_ms": ours_ms, "ratio": ratio, "peak_mb": rss["peak_mb"]}))
+        return 0
     rows = [
         ("photo", f"{SIZE[0]}x{SIZE[1]} ({SIZE[0] * SIZE[1] / 1e6:.0f} MP) JPEG, {len(data) / 1e6:.1f} MB", ""),
         ("variants", sizes, ""),

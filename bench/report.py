@@ -1,0 +1,109 @@
+"""`make bench`: every benchmark of bench/, run one after the other, printed as one table.
+
+Each benchmark runs in its own process with --json (cold starts of every function against the
+reference app, warm p50 and SQL statements per main route, authorizer warm work, feed depth and
+handler overhead, thumbnails). Ratios are measured in one run; nothing is asserted.
+
+    .venv/bin/python -m bench.report [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run(module: str, *args: str) -> Any:
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(["layers/core/python", "functions", "."])}
+    print(f"[bench] {module} {' '.join(args)}", file=sys.stderr, flush=True)
+    out = subprocess.run(
+        [sys.executable, "-m", module, "--json", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=3600,
+    )
+    return json.loads(out.stdout)
+
+
+def _verdict(value: float, target: float | None) -> str:
+    return "" if target is None else ("ok" if value <= target else "over")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="100,000 posts instead of 1,000,000")
+    args = parser.parse_args(argv)
+    posts = ["--posts", "100000", "--depth", "50000"] if args.quick else []
+    cold = run("bench.coldstart", "--hide", "cryptography")
+    warm = run("bench.warm")
+    auth = run("bench.authorizer")
+    feed = run("bench.feed", *posts)
+    thumbs = run("bench.thumbnails")
+
+    rows: list[tuple[str, str, str, str]] = []
+    for row in cold["rows"]:
+        if row["kind"] in ("reference", "startup"):
+            continue
+        label = f"cold start {row['function']}"
+        target = row["target"]
+        rows.append(
+            (
+                label,
+                f"{row['median_ms']:.0f} ms = {row['ratio']:.2f}x ref",
+                f"<= {target:.2f}x" if target else "",
+                _verdict(row["ratio"], target),
+            )
+        )
+    for route, measured in warm.items():
+        rows.append((f"warm {route}", f"{measured['p50_ms']:.2f} ms, {measured['statements']:.0f} SQL", "", ""))
+    rows.append(
+        (
+            "authorizer warm own work",
+            f"{auth['own_ms']:.3f} ms",
+            f"< {auth['target_ms']} ms",
+            _verdict(auth["own_ms"], auth["target_ms"]),
+        )
+    )
+    depth = feed["deep_ms"] / feed["first_ms"]
+    rows.append(
+        (
+            f"feed page at depth {feed['depth']:,} / first",
+            f"{depth:.2f}x (OFFSET {feed['offset_ms'] / feed['first_ms']:.0f}x)",
+            "<= 1.3x",
+            _verdict(depth, 1.3),
+        )
+    )
+    overhead = feed["handler_ms"] / feed["request_sql_ms"]
+    rows.append(
+        (
+            "GET /posts handler / SQL as a request runs it",
+            f"{overhead:.2f}x ({feed['handler_ms'] / feed['bare_sql_ms']:.1f}x bare)",
+            "<= 2x",
+            _verdict(overhead, 2.0),
+        )
+    )
+    rows.append(
+        ("12 MP thumbnails / bare Pillow", f"{thumbs['ratio']:.2f}x", "<= 1.5x", _verdict(thumbs["ratio"], 1.5))
+    )
+    rows.append(("thumbnails peak RSS", f"{thumbs['peak_mb']:.0f} MB", "<= 150 MB", _verdict(thumbs["peak_mb"], 150)))
+
+    print(f"reference app cold start: {cold['reference_median_ms']:.0f} ms; {cold['python']}")
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    print(f"{'measure':<{widths[0]}}  {'result':<{widths[1]}}  {'target':<{widths[2]}}  verdict")
+    for label, result, target, verdict in rows:
+        print(f"{label:<{widths[0]}}  {result:<{widths[1]}}  {target:<{widths[2]}}  {verdict}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
