@@ -11,24 +11,12 @@ from __future__ import annotations
 
 import argparse
 import json
-import statistics
 import sys
-import time
-from collections.abc import Callable
-from typing import Any
 
 from bench.coldstart import authorizer_event, prepare_database, progress, start_database
+from bench.timing import p50_ms
 
 TARGET_MS = 1.0
-
-
-def _p50_ms(fn: Callable[[], Any], calls: int) -> float:
-    samples = []
-    for _ in range(calls):
-        start = time.perf_counter()
-        fn()
-        samples.append((time.perf_counter() - start) * 1000)
-    return statistics.median(samples)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -48,10 +36,8 @@ def main(argv: list[str] | None = None) -> int:
         event = authorizer_event(fixture.access_token)
         assert handler(event, None)["policyDocument"]["Statement"][0]["Effect"] == "Allow"
         progress(f"timing {args.calls} warm invocations and {args.calls} bare lookups")
-        whole = _p50_ms(lambda: handler(event, None), args.calls)
-        lookup = _p50_ms(
-            lambda: db.lean_query(_ACTIVE_SESSION, sid=fixture.session_id, uid=fixture.user_id), args.calls
-        )
+        whole = p50_ms(lambda: handler(event, None), args.calls)
+        lookup = p50_ms(lambda: db.lean_query(_ACTIVE_SESSION, sid=fixture.session_id, uid=fixture.user_id), args.calls)
         own = whole - lookup
         verdict = "OK" if own < TARGET_MS else "over"
         if args.json:

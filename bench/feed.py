@@ -15,13 +15,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
 import sys
-import time
 from collections.abc import Callable
 from typing import Any
 
 from bench.coldstart import prepare_database, progress, start_database
+from bench.timing import p50_ms
 
 TARGET_DEPTH = 1.3
 TARGET_HANDLER = 2.0
@@ -32,16 +31,6 @@ SELECT p.id, p.author_id, p.content, p.image_key, p.likes_count, p.comments_coun
 FROM posts p JOIN users u ON u.id = p.author_id
 ORDER BY p.created_at DESC, p.id DESC LIMIT 21
 """
-
-
-def _p50_ms(fn: Callable[[], Any], runs: int) -> float:
-    fn()  # warm
-    samples = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        fn()
-        samples.append((time.perf_counter() - start) * 1000)
-    return statistics.median(samples)
 
 
 def seed(engine: Any, posts: int) -> None:
@@ -111,9 +100,9 @@ def main(argv: list[str] | None = None) -> int:
                 return conn.execute(text(BARE_PAGE.replace("LIMIT 21", "LIMIT 21 OFFSET :d")), {"d": args.depth}).all()
 
         progress("timing pages")
-        first = _p50_ms(page(None), args.runs)
-        at_depth = _p50_ms(page(deep), args.runs)
-        with_offset = _p50_ms(offset_page, max(5, args.runs // 10))
+        first = p50_ms(page(None), args.runs)
+        at_depth = p50_ms(page(deep), args.runs)
+        with_offset = p50_ms(offset_page, max(5, args.runs // 10))
 
         event = proxy_event("GET", "/api/v1/posts", query={"limit": "20"})
 
@@ -123,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
             assert len(json.loads(response["body"])["items"]) == 20
             return response
 
-        handler_ms = _p50_ms(through_handler, args.runs)
+        handler_ms = p50_ms(through_handler, args.runs)
         raw = engine.raw_connection()  # the pool's one connection, after the handler is done with it
         cursor = raw.cursor()
 
@@ -139,8 +128,8 @@ def main(argv: list[str] | None = None) -> int:
             raw.commit()
             return rows
 
-        bare_ms = _p50_ms(bare_sql, args.runs)
-        request_ms = _p50_ms(bare_request, args.runs)
+        bare_ms = p50_ms(bare_sql, args.runs)
+        request_ms = p50_ms(bare_request, args.runs)
         raw.close()
 
         rows = [

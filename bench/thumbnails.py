@@ -16,17 +16,17 @@ Prints a table; asserts nothing.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import resource
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
-from collections.abc import Callable
 from io import BytesIO
 from pathlib import Path
 from typing import Any
+
+from bench.timing import p50_ms
 
 ROOT = Path(__file__).resolve().parent.parent
 SIZE = (4000, 3000)
@@ -73,15 +73,6 @@ def bare(data: bytes) -> Any:
     im.load()
     scale = 1280 / max(im.size)
     return im.resize((round(im.width * scale), round(im.height * scale)), Image.Resampling.LANCZOS)
-
-
-def _median_ms(fn: Callable[[bytes], Any], data: bytes, runs: int) -> float:
-    samples = []
-    for _ in range(runs):
-        start = time.perf_counter()
-        fn(data)
-        samples.append((time.perf_counter() - start) * 1000)
-    return statistics.median(samples)
 
 
 def _rss_mb() -> float:
@@ -139,8 +130,8 @@ def main(argv: list[str] | None = None) -> int:
     result = ours(data)  # warm both paths once (imports, first decoder setup)
     bare(data)
     print(f"timing {args.runs} runs each ...", file=sys.stderr, flush=True)
-    bare_ms = _median_ms(bare, data, args.runs)
-    ours_ms = _median_ms(ours, data, args.runs)
+    bare_ms = p50_ms(functools.partial(bare, data), args.runs, warm_up=False)
+    ours_ms = p50_ms(functools.partial(ours, data), args.runs, warm_up=False)
     rss = measure_rss(proc, data)
     ratio = ours_ms / bare_ms
     sizes = ", ".join(f"{r.kind} {r.width}x{r.height} {len(r.data) / 1024:.0f} KiB" for r in result.renditions)

@@ -11,13 +11,11 @@ from __future__ import annotations
 import argparse
 import functools
 import json
-import statistics
 import sys
-import time
-from collections.abc import Callable
 from typing import Any
 
 from bench.coldstart import prepare_database, progress, start_database
+from bench.timing import p50_ms
 
 
 def _routes(token: str, post_id: str, room_id: str) -> dict[str, tuple[str, str, Any]]:
@@ -31,16 +29,6 @@ def _routes(token: str, post_id: str, room_id: str) -> dict[str, tuple[str, str,
         "POST /rooms/{id}/messages": ("POST", f"/api/v1/rooms/{room_id}/messages", {"content": "hi"}),
         "GET /rooms/{id}/messages": ("GET", f"/api/v1/rooms/{room_id}/messages?limit=20", None),
     }
-
-
-def _p50(fn: Callable[[], Any], calls: int) -> float:
-    fn()
-    samples = []
-    for _ in range(calls):
-        start = time.perf_counter()
-        fn()
-        samples.append((time.perf_counter() - start) * 1000)
-    return statistics.median(samples)
 
 
 def measure(calls: int) -> dict[str, dict[str, float]]:
@@ -68,7 +56,7 @@ def measure(calls: int) -> dict[str, dict[str, float]]:
         event.listen(engine, "before_cursor_execute", count)
         call(method, path, body, token=token)
         event.remove(engine, "before_cursor_execute", count)
-        ms = _p50(functools.partial(call, method, path, body, token=token), calls)
+        ms = p50_ms(functools.partial(call, method, path, body, token=token), calls)
         results[name] = {"p50_ms": round(ms, 3), "statements": len(statements)}
         progress(f"{name}: p50 {ms:.2f} ms, {len(statements)} statements")
     return results
