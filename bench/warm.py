@@ -32,10 +32,8 @@ def _routes(token: str, post_id: str, room_id: str) -> dict[str, tuple[str, str,
 
 
 def measure(calls: int) -> dict[str, dict[str, float]]:
-    from sqlalchemy import event
-
-    from core import db
     from tests.client import call
+    from tests.statements import counting
 
     register = {"email": "warm@example.com", "username": "warm", "password": "warm bench password"}
     token = call("POST", "/api/v1/auth/register", register).body["access_token"]
@@ -44,18 +42,11 @@ def measure(calls: int) -> dict[str, dict[str, float]]:
         call("POST", f"/api/v1/posts/{post_id}/comments", {"content": f"c{i}"}, token=token)
     room_id = call("POST", "/api/v1/rooms", {"name": "warm"}, token=token).body["id"]
     results: dict[str, dict[str, float]] = {}
-    engine = db.get_engine()
     for name, (method, path, body) in _routes(token, post_id, room_id).items():
-        statements: list[str] = []
-
-        def count(*args: Any, seen: list[str] = statements) -> None:
-            seen.append(args[2])
-
         answer = call(method, path, body, token=token)
         assert answer.status < 400, (name, answer.status, answer.body)
-        event.listen(engine, "before_cursor_execute", count)
-        call(method, path, body, token=token)
-        event.remove(engine, "before_cursor_execute", count)
+        with counting() as statements:
+            call(method, path, body, token=token)
         ms = p50_ms(functools.partial(call, method, path, body, token=token), calls)
         results[name] = {"p50_ms": round(ms, 3), "statements": len(statements)}
         progress(f"{name}: p50 {ms:.2f} ms, {len(statements)} statements")

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -17,6 +15,7 @@ from core.config import get_settings
 from core.errors import Conflict, NotFound, ValidationFailed
 from core.models.assets import Asset, Share
 from core.pagination import decode_cursor, page_of
+from core.tokens import digest, new_token
 
 SCOPE = "shares"
 UNSHAREABLE = ("quarantined", "failed")
@@ -32,10 +31,6 @@ class Created:
 class Access:
     share: Share
     asset: Asset
-
-
-def digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def create(
@@ -54,13 +49,13 @@ def create(
     asset = owned(session, asset_id, owner_id)
     if asset.status in UNSHAREABLE:
         raise Conflict(f"A {asset.status} asset cannot be shared")
-    token = secrets.token_urlsafe(32)  # 256 random bits
+    token, token_hash = new_token()
     expires_at = datetime.now(UTC) + timedelta(seconds=expires_in_s) if expires_in_s else None
     share = Share(
         id=uuid.uuid4(),
         asset_id=asset.id,
         owner_id=owner_id,
-        token_hash=digest(token),
+        token_hash=token_hash,
         expires_at=expires_at,
         max_downloads=max_downloads,
     )

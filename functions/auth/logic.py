@@ -14,8 +14,6 @@ from core import audit
 from core.auth import (
     hash_password,
     issue_access_token,
-    new_refresh_token,
-    refresh_token_digest,
     verify_password,
 )
 from core.config import get_settings
@@ -24,6 +22,8 @@ from core.errors import Conflict, NotFound, RateLimited, Unauthorized
 from core.http import Caller
 from core.models.auth import AuthSession, LoginFailure, RefreshToken
 from core.models.user import User
+from core.tokens import digest as token_digest
+from core.tokens import new_token
 
 
 @dataclass(frozen=True)
@@ -40,7 +40,7 @@ def _now() -> datetime:
 
 def _issue(session: Session, user: User, auth_session_id: uuid.UUID) -> Issued:
     settings = get_settings()
-    token, digest = new_refresh_token()
+    token, digest = new_token()
     session.add(
         RefreshToken(
             session_id=auth_session_id,
@@ -122,7 +122,7 @@ def refresh(session: Session, token: str, ip: str) -> Issued:
     row = session.execute(
         select(RefreshToken, AuthSession)
         .join(AuthSession, AuthSession.id == RefreshToken.session_id)
-        .where(RefreshToken.token_hash == refresh_token_digest(token))
+        .where(RefreshToken.token_hash == token_digest(token))
     ).first()
     if row is None:
         raise Unauthorized("Invalid refresh token")

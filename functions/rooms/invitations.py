@@ -9,8 +9,6 @@ the invitation by its id (GET /invitations lists ids, never tokens).
 
 from __future__ import annotations
 
-import hashlib
-import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -25,6 +23,7 @@ from core.errors import Conflict, NotFound
 from core.models.rooms import Room, RoomInvitation, RoomMember
 from core.models.user import User
 from core.pagination import decode_cursor, page_of
+from core.tokens import digest, new_token
 from rooms.access import RoomView, room_for
 from rooms.members import MemberView, member
 
@@ -45,10 +44,6 @@ class Membership:
     member: MemberView
 
 
-def digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
-
-
 def create(session: Session, room_id: uuid.UUID, actor_id: uuid.UUID, username: str | None, role: str) -> Created:
     """Admin+. The role is at most member (the schema refuses more), so always below the inviter's."""
     room_for(session, room_id, actor_id, at_least="admin")
@@ -63,12 +58,12 @@ def create(session: Session, room_id: uuid.UUID, actor_id: uuid.UUID, username: 
         )
         if already is not None:
             raise Conflict("That user is already a member of this room")
-    token = secrets.token_urlsafe(32)
+    token, token_hash = new_token()
     expires_at = datetime.now(UTC) + timedelta(seconds=get_settings().rooms_invitation_ttl_s)
     invitation = RoomInvitation(
         id=uuid.uuid4(),
         room_id=room_id,
-        token_hash=digest(token),
+        token_hash=token_hash,
         invitee_id=invitee_id,
         role=role,
         created_by=actor_id,

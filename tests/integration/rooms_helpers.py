@@ -7,13 +7,11 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from sqlalchemy import event, text
+from sqlalchemy import text
 
 from core import db as core_db
 from core.auth import issue_access_token
@@ -97,22 +95,6 @@ def history(room_id: str, who: Person, query: str = "") -> list[dict[str, Any]]:
     answer = call("GET", f"/api/v1/rooms/{room_id}/messages{query}", token=who.token)
     assert answer.status == 200, answer.body
     return list(answer.body["items"])
-
-
-@contextmanager
-def counting() -> Iterator[list[str]]:
-    """SQL statements the request runs on the functions' engine (the authorizer's lean connection is apart)."""
-    statements: list[str] = []
-
-    def record(conn: Any, cursor: Any, statement: str, parameters: Any, context: Any, executemany: bool) -> None:
-        statements.append(statement)
-
-    engine = core_db.get_engine()
-    event.listen(engine, "before_cursor_execute", record)
-    try:
-        yield statements
-    finally:
-        event.remove(engine, "before_cursor_execute", record)
 
 
 @dataclass

@@ -10,7 +10,8 @@ from sqlalchemy import text
 
 from core import db as core_db
 from tests.client import call
-from tests.integration.rooms_helpers import add_member, counting, history, new_room, person, sent, team
+from tests.integration.rooms_helpers import add_member, history, new_room, person, sent, team
+from tests.statements import counting
 
 
 def test_sending_answers_201_with_the_message_and_no_ai_message(db: str) -> None:

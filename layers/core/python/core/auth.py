@@ -6,7 +6,6 @@ the cloud (fetched once per container, boto3 imported only then).
 
 from __future__ import annotations
 
-import hashlib
 import json
 import secrets
 import time
@@ -112,16 +111,6 @@ def verify_access_token(token: str, settings: Settings | None = None) -> AccessC
         raise Unauthorized("Token expired") from exc
     except (jwt.InvalidTokenError, ValueError, TypeError, KeyError) as exc:
         raise Unauthorized("Invalid token") from exc
-
-
-def new_refresh_token() -> tuple[str, str]:
-    """An opaque token for the client and the digest we store."""
-    token = secrets.token_urlsafe(32)
-    return token, refresh_token_digest(token)
-
-
-def refresh_token_digest(token: str) -> str:
-    return hashlib.sha256(token.encode()).hexdigest()
 
 
 def hash_password(password: str, cost: int | None = None) -> str:
