@@ -17,8 +17,6 @@ from __future__ import annotations
 
 import json
 import threading
-import urllib.error
-import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import lru_cache
@@ -117,11 +115,19 @@ def _bedrock_client(timeout: float) -> Any:
     return boto3.client("bedrock-runtime", config=config)
 
 
-class _RefuseRedirects(urllib.request.HTTPRedirectHandler):
-    """A redirect would carry the API key to wherever it points: treat it as an error."""
+@lru_cache(maxsize=1)
+def _opener() -> Any:
+    """An opener that treats a redirect as an error: it would carry the API key wherever it points.
 
-    def redirect_request(self, req: Any, fp: Any, code: int, msg: str, headers: Any, newurl: str) -> None:
-        return None
+    Built on first use: urllib.request costs ~40 ms of import that rooms without this provider never need.
+    """
+    import urllib.request
+
+    class RefuseRedirects(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, req: Any, fp: Any, code: int, msg: str, headers: Any, newurl: str) -> None:
+            return None
+
+    return urllib.request.build_opener(RefuseRedirects)
 
 
 class OpenAICompatibleProvider:
@@ -141,12 +147,14 @@ class OpenAICompatibleProvider:
         api_key = self._api_key or openai_api_key()
         if api_key:
             headers["Authorization"] = f"Bearer {api_key}"
+        import urllib.error
+        import urllib.request
+
         request = urllib.request.Request(  # noqa: S310 - http(s) only, checked above
             base_url.rstrip("/") + "/chat/completions", data=body, headers=headers, method="POST"
         )
-        opener = urllib.request.build_opener(_RefuseRedirects)
         try:
-            with opener.open(request, timeout=timeout) as response:
+            with _opener().open(request, timeout=timeout) as response:
                 document = json.loads(response.read(MAX_RESPONSE_BYTES))
         except urllib.error.HTTPError as exc:
             raise ProviderError(f"openai: HTTP {exc.code}") from exc
