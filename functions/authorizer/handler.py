@@ -6,16 +6,16 @@ revocation, so logout takes effect on the very next request (cache TTL 0).
 
 from __future__ import annotations
 
-import os
+import logging
 from typing import Any
-
-from aws_lambda_powertools import Logger
 
 from core import db
 from core.auth import verify_access_token
 from core.errors import Unauthorized
 
-logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "authorizer"))
+# Stdlib logging, not Powertools Logger (~25 ms of cold import): with the function's JSON log
+# format, Lambda's runtime already writes each record as JSON with the request id and `extra` keys.
+logger = logging.getLogger("authorizer")
 
 _ACTIVE_SESSION = (
     "SELECT 1 FROM auth_sessions WHERE id = CAST(:sid AS uuid) AND user_id = CAST(:uid AS uuid) AND revoked_at IS NULL"

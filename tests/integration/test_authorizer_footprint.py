@@ -1,4 +1,4 @@
-"""The authorizer's hot path stays lean: no boto3, no ORM, in a fresh process."""
+"""The authorizer's hot path stays lean: no boto3, no SQLAlchemy, no pydantic, no Powertools, in a fresh process."""
 
 import json
 import os
@@ -15,7 +15,8 @@ event = json.loads(sys.argv[1])
 result = handler(event, None)
 print(json.dumps({"effect": result["policyDocument"]["Statement"][0]["Effect"],
                   "boto3": "boto3" in sys.modules, "orm": "sqlalchemy.orm" in sys.modules,
-                  "sqlalchemy": "sqlalchemy" in sys.modules}))
+                  "sqlalchemy": "sqlalchemy" in sys.modules, "pydantic": "pydantic" in sys.modules,
+                  "powertools": "aws_lambda_powertools" in sys.modules}))
 """
 
 
@@ -33,4 +34,11 @@ def test_no_boto3_or_orm_on_the_hot_path(db: str) -> None:
         [sys.executable, "-c", CHILD, json.dumps(event)], cwd=ROOT, env=env, capture_output=True, text=True, check=True
     )
     result = json.loads(out.stdout.strip().splitlines()[-1])
-    assert result == {"effect": "Allow", "boto3": False, "orm": False, "sqlalchemy": False}
+    assert result == {
+        "effect": "Allow",
+        "boto3": False,
+        "orm": False,
+        "sqlalchemy": False,
+        "pydantic": False,
+        "powertools": False,
+    }

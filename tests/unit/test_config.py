@@ -1,7 +1,8 @@
-import pytest
-from pydantic import ValidationError
+from typing import Any
 
-from core.config import Settings
+import pytest
+
+from core.config import Settings, SettingsError
 
 
 def test_reads_upper_case_environment_names() -> None:
@@ -14,12 +15,12 @@ def test_reads_upper_case_environment_names() -> None:
 
 
 def test_needs_a_database() -> None:
-    with pytest.raises(ValidationError, match="DATABASE_URL"):
+    with pytest.raises(SettingsError, match="DATABASE_URL"):
         Settings.from_env({})
 
 
 def test_refuses_other_drivers() -> None:
-    with pytest.raises(ValidationError, match="pg8000"):
+    with pytest.raises(SettingsError, match="pg8000"):
         Settings.from_env({"DATABASE_URL": "postgresql://u@h/app"})
 
 
@@ -33,5 +34,32 @@ def test_proxy_host_is_enough_in_the_cloud() -> None:
     [("STAGE", "moon"), ("DB_POOL_RECYCLE_S", "1800"), ("DB_PORT", "x"), ("DB_POOL_SIZE", "0")],
 )
 def test_rejects_bad_values(name: str, value: str) -> None:
-    with pytest.raises(ValidationError):
+    with pytest.raises(SettingsError):
         Settings.from_env({"DATABASE_URL": "postgresql+pg8000://u@h/app", name: value})
+
+
+def test_every_bad_value_is_named_with_its_reason() -> None:
+    with pytest.raises(SettingsError) as caught:
+        Settings.from_env(
+            {"DATABASE_URL": "postgresql+pg8000://u@h/app", "DB_PORT": "x", "BCRYPT_COST": "3", "DB_IAM_AUTH": "maybe"}
+        )
+    message = str(caught.value)
+    assert "DB_PORT: must be an integer" in message
+    assert "BCRYPT_COST: must be >= 4" in message
+    assert "DB_IAM_AUTH: must be true or false" in message
+
+
+def test_python_values_are_checked_like_environment_strings() -> None:
+    key = "a:" + "s" * 32
+    loose: dict[str, Any] = {"db_port": "6543", "db_iam_auth": "off", "jwt_signing_keys": key}
+    s = Settings(database_url="postgresql+pg8000://u@h/app", **loose)
+    assert (s.db_port, s.db_iam_auth, s.jwt_signing_keys) == (6543, False, (key,))
+    with pytest.raises(SettingsError, match="OPENAI_BASE_URL: must match"):
+        Settings(database_url="postgresql+pg8000://u@h/app", openai_base_url="file:///etc/passwd")
+    with pytest.raises(SettingsError, match="ROOMS_AI_PROVIDER: must be one of echo, bedrock, openai"):
+        Settings(database_url="postgresql+pg8000://u@h/app", **{"rooms_ai_provider": "gpt"})  # type: ignore[arg-type]
+
+
+def test_secrets_stay_out_of_repr() -> None:
+    s = Settings(database_url="postgresql+pg8000://u@h/app", db_password="hunter2", openai_api_key="sk-secret")
+    assert "hunter2" not in repr(s) and "sk-secret" not in repr(s)

@@ -15,7 +15,7 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from core.config import Settings, get_settings
+from core.config import Settings, SettingsError, get_settings
 from rooms import ai
 from rooms.ai import BedrockProvider, ChatMessage, EchoProvider, ProviderError, alternating
 
@@ -160,9 +160,7 @@ def test_echo_is_the_local_default_bedrock_the_cloud_default() -> None:
 
 
 def test_settings_refuse_a_base_url_that_is_not_http() -> None:
-    from pydantic import ValidationError
-
-    with pytest.raises(ValidationError):
+    with pytest.raises(SettingsError):
         Settings(database_url="postgresql+pg8000://u@h/db", openai_base_url="file:///etc/passwd")
 
 
