@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -39,15 +40,19 @@ def stack_name(stage: str, part: str) -> str:
     return f"{APP_NAME.capitalize()}-{stage}-{part}"
 
 
-def build_app(stage: str | None = None, *, outdir: str | None = None) -> cdk.App:
-    """The app for one stage. `stage` None means: from context (`-c stage=...`, cdk.json default)."""
+def build_app(
+    stage: str | None = None, *, outdir: str | None = None, settings: Mapping[str, Any] | None = None
+) -> cdk.App:
+    """The app for one stage. `stage` None means: from context (`-c stage=...`, cdk.json default).
+
+    `settings` override the stage's cdk.json settings (camelCase keys), for in-process builds."""
     app = cdk.App(
         context=cdk_json_context(),
         post_cli_context={"stage": stage} if stage is not None else None,
         outdir=outdir,
     )
     name = validate_stage(app.node.try_get_context("stage"))
-    config = stage_config(name, (app.node.try_get_context("stages") or {}).get(name))
+    config = stage_config(name, {**(app.node.try_get_context("stages") or {}).get(name, {}), **(settings or {})})
     build_stacks(app, config)
     nag.add_checks(app)
     return app
@@ -94,6 +99,7 @@ def build_stacks(app: cdk.App, config: StageConfig) -> dict[str, cdk.Stack]:
         db_clients=data.db_clients,
         proxy=data.proxy,
         cluster=data.cluster,
+        database_ready=data.ready_for_functions,
         assets_bucket=storage.bucket,
         description=f"{APP_NAME} {config.stage}: REST API, functions, layers, WAF",
     )

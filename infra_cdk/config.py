@@ -63,8 +63,14 @@ class StageConfig:
     interface_endpoints: bool = True
     waf: bool = True
     # RDS Proxy in front of the cluster. false: functions connect to the cluster endpoint with IAM
-    # auth (needs the RDS CA in core.db's trust store and `GRANT rds_iam TO app`: docs/decisions.md).
+    # auth, trusting the RDS CA bundle below (shipped as a layer); the deploy grants rds_iam to the
+    # app user once through the Data API (docs/decisions.md).
     rds_proxy: bool = True
+    # Where packaging fetches the RDS CA bundle for a stage without the proxy (https:// or a
+    # vendored copy as file:///...). Fetched once per URL into .build/rds-ca/.
+    rds_ca_bundle_url: str = "https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem"
+    # The stage's CloudWatch dashboard (3 USD/month beyond the account's 3 free ones).
+    dashboard: bool = True
     # Aurora auto-pause after this many idle seconds when min_acu is 0 (300..86400).
     auto_pause_s: int = 600
     # --- end of connections, monitoring ---
@@ -83,10 +89,13 @@ _DEFAULTS: dict[str, dict[str, Any]] = {
     "dev": {
         "log_level": "DEBUG",
         "cors_allowed_origins": ("https://dev.example.com",),
-        # Costs almost nothing idle: the database pauses at 0 ACU, no endpoints, no WAF.
+        # Costs almost nothing idle: the database pauses at 0 ACU, no proxy, no endpoints, no WAF,
+        # no dashboard (the alarms stay).
         "min_acu": 0.0,
         "interface_endpoints": False,
         "waf": False,
+        "rds_proxy": False,
+        "dashboard": False,
     },
     "staging": {
         "vpc_cidr": "10.20.0.0/16",
@@ -142,6 +151,8 @@ def stage_config(stage: str, overrides: Mapping[str, Any] | None = None) -> Stag
         raise ValueError(f"stages.{stage}.proxyMaxConnectionsPercent: 1..100")
     if config.alarm_email and not re.match(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", config.alarm_email):
         raise ValueError(f"stages.{stage}.alarmEmail: an email address")
+    if not config.rds_ca_bundle_url.startswith(("https://", "file:///")):
+        raise ValueError(f"stages.{stage}.rdsCaBundleUrl: an https:// or file:/// URL")
     if config.log_retention_days not in LOG_RETENTION_DAYS:
         raise ValueError(f"stages.{stage}.logRetentionDays: one of {LOG_RETENTION_DAYS}")
     bad = [o for o in config.cors_allowed_origins if not _ORIGIN.match(o)]

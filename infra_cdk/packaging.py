@@ -137,6 +137,60 @@ def core_layer() -> Path:
     return cached_build("core", tree_hash(CORE_SRC), build)
 
 
+# Where Lambda finds the bundle of the rds-ca layer (layers unpack under /opt).
+RDS_CA_PATH_IN_LAMBDA = "/opt/rds-ca/global-bundle.pem"
+
+
+def _rds_ca_problem(pem: str) -> str | None:
+    """Why this is not an RDS CA bundle, or None: every certificate must be an Amazon RDS CA."""
+    import ssl
+
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    try:
+        context.load_verify_locations(cadata=pem)
+    except (ssl.SSLError, ValueError) as exc:
+        return f"not a PEM certificate bundle ({exc})"
+    certs = context.get_ca_certs()
+    if not certs:
+        return "no CA certificate in it"
+    for cert in certs:
+        subject = {name: value for rdn in cert["subject"] for (name, value) in rdn}
+        if subject.get("organizationalUnitName") != "Amazon RDS":
+            return f"a certificate that is not an Amazon RDS CA: {subject.get('commonName')!r}"
+    return None
+
+
+def rds_ca_layer(url: str) -> Path:
+    """Asset directory of the rds-ca layer: <dir>/rds-ca/global-bundle.pem, fetched once from url.
+
+    Stages without RDS Proxy connect to the cluster endpoint, whose certificate chains to the
+    RDS CA; the system trust store does not hold it. Cached per URL under .build/rds-ca/.
+    """
+    key = hashlib.sha256("\0".join((RECIPE, url)).encode()).hexdigest()[:20]
+
+    def build(out: Path) -> None:
+        import urllib.request
+
+        log(f"fetching the RDS CA bundle from {url} ...")
+        try:
+            with urllib.request.urlopen(url, timeout=60) as response:  # noqa: S310 - https or file:// by setting
+                pem = response.read().decode("ascii")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise PackagingError(
+                f"cannot fetch the RDS CA bundle from {url} ({exc}); a stage without RDS Proxy needs it. "
+                "Download it on a machine with access and set the stage's rdsCaBundleUrl to file:///path/to/it."
+            ) from exc
+        problem = _rds_ca_problem(pem)
+        if problem:
+            raise PackagingError(f"{url} is not the RDS CA bundle: {problem}")
+        target = out / "rds-ca" / "global-bundle.pem"
+        target.parent.mkdir(parents=True)
+        target.write_text(pem, encoding="ascii")
+        log(f"RDS CA bundle ready: {pem.count('BEGIN CERTIFICATE')} certificates")
+
+    return cached_build("rds-ca", key, build)
+
+
 def _strip_deps(site: Path) -> None:
     for name in RUNTIME_PROVIDED:
         shutil.rmtree(site / name, ignore_errors=True)

@@ -49,6 +49,7 @@ class ApiStack(Stack):
         db_clients: ec2.ISecurityGroup,
         proxy: rds.DatabaseProxy | None,
         cluster: rds.DatabaseCluster | None = None,
+        database_ready: Construct | None = None,
         assets_bucket: s3.IBucket | None = None,
         functions: tuple[FunctionSpec, ...] = FUNCTIONS,
         routes: tuple[Route, ...] = ROUTES,
@@ -88,6 +89,8 @@ class ApiStack(Stack):
         self.functions: dict[str, lambda_.Function] = {
             spec.name: make_function(scope, spec, wiring) for spec in functions
         }
+        if proxy is None:
+            self._trust_the_rds_ca([self.functions[spec.name] for spec in functions if spec.uses_db], layer_props)
 
         # SnapStart runs on published versions only: API Gateway invokes each request-path
         # function through its `live` alias, which every deploy moves to the new version.
@@ -131,11 +134,26 @@ class ApiStack(Stack):
         if not config.interface_endpoints and "rooms" in self.functions and rooms.ai.provider == "bedrock":
             # No Bedrock endpoint (and no route out) in this stage: rooms answer with the echo provider.
             self.functions["rooms"].add_environment("ROOMS_AI_PROVIDER", "echo")
-        database = proxy if proxy is not None else cluster
+        database = database_ready or proxy or cluster
         if database is not None:
             self._migration_trigger(functions, database)
 
         CfnOutput(self, "ApiUrl", value=self.rest.api.url_for_path(BASE_PATH))
+
+    def _trust_the_rds_ca(self, db_functions: list[lambda_.Function], layer_props: dict[str, Any]) -> None:
+        """Without the proxy, functions meet the cluster's certificate, issued by the RDS CA."""
+        if not db_functions:
+            return
+        layer = lambda_.LayerVersion(
+            self,
+            "RdsCaLayer",
+            code=lambda_.Code.from_asset(str(packaging.rds_ca_layer(self.config.rds_ca_bundle_url))),
+            description="The RDS CA bundle (global-bundle.pem) that verifies the cluster endpoint's TLS certificate",
+            **layer_props,
+        )
+        for fn in db_functions:
+            fn.add_layers(layer)
+            fn.add_environment("DB_CA_BUNDLE", packaging.RDS_CA_PATH_IN_LAMBDA)
 
     def _authorizer(self) -> apigw.RequestAuthorizer | None:
         """The Lambda REQUEST authorizer, as soon as the catalog has an `authorizer` function."""

@@ -6,8 +6,11 @@ from typing import Any
 
 from aws_cdk import Annotations, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_rds as rds
+from aws_cdk import aws_secretsmanager as secretsmanager
+from aws_cdk import custom_resources as cr
 from constructs import Construct
 
 from infra_cdk.config import DB_NAME, DB_PORT, DB_USER, StageConfig
@@ -80,6 +83,8 @@ class DataStack(Stack):
             backup=rds.BackupProps(retention=Duration.days(7), preferred_window="03:00-04:00"),
             preferred_maintenance_window="Sun:04:30-Sun:05:30",
             cloudwatch_logs_exports=["postgresql"],
+            # Without the proxy, the one-time rds_iam grant runs through the Data API (no VPC access needed).
+            enable_data_api=not config.rds_proxy,
             deletion_protection=config.protect_data,
             removal_policy=RemovalPolicy.SNAPSHOT if config.protect_data else RemovalPolicy.DESTROY,
         )
@@ -110,10 +115,13 @@ class DataStack(Stack):
             )
 
         self.proxy: rds.DatabaseProxy | None = None
+        # What must exist before the first function connects (the migration trigger waits for it).
+        self.ready_for_functions: Construct = self.cluster
         if not config.rds_proxy:
             # Functions connect to the cluster endpoint directly, with IAM auth tokens.
             self.cluster.connections.allow_default_port_from(self.db_clients, "functions to the cluster (no proxy)")
             self.db_host = self.cluster.cluster_endpoint.hostname
+            self.ready_for_functions = self._grant_iam_login(secret)
             self._acknowledge_unprotected(config)
             return
         self.proxy = self.cluster.add_proxy(
@@ -135,6 +143,53 @@ class DataStack(Stack):
         self.proxy_endpoint = self.proxy.endpoint
         self.db_host = self.proxy.endpoint
         self._acknowledge_unprotected(config)
+
+    def _grant_iam_login(self, secret: secretsmanager.ISecret) -> Construct:
+        """`GRANT rds_iam TO app` once, when the cluster is created, through the Data API.
+
+        Without the proxy the functions log in as the app user with IAM tokens, which needs the
+        rds_iam role; no function can grant it (they already log in with IAM). The Data API runs
+        the statement with the master secret from outside the VPC. After it, the app user logs in
+        with IAM only (PostgreSQL on RDS then refuses its password), so it runs on create only.
+        """
+        grant = cr.AwsCustomResource(
+            self,
+            "GrantIamLogin",
+            on_create=cr.AwsSdkCall(
+                service="RDSData",
+                action="ExecuteStatement",
+                parameters={
+                    "resourceArn": self.cluster.cluster_arn,
+                    "secretArn": secret.secret_arn,
+                    "database": DB_NAME,
+                    "sql": f"GRANT rds_iam TO {DB_USER}",
+                },
+                physical_resource_id=cr.PhysicalResourceId.of(f"{self.cluster_identifier}-rds-iam-{DB_USER}"),
+            ),
+            policy=cr.AwsCustomResourcePolicy.from_statements(
+                [
+                    iam.PolicyStatement(actions=["rds-data:ExecuteStatement"], resources=[self.cluster.cluster_arn]),
+                    iam.PolicyStatement(
+                        actions=["secretsmanager:GetSecretValue", "secretsmanager:DescribeSecret"],
+                        resources=[secret.secret_arn],
+                    ),
+                ]
+            ),
+            install_latest_aws_sdk=False,
+            timeout=Duration.minutes(5),
+        )
+        grant.node.add_dependency(self.cluster)  # the writer instance too, not only the cluster
+        # CDK's singleton function behind AwsCustomResource (deploy time only).
+        for child in self.node.children:
+            if child.node.id.startswith("AWS679f53fac002430cb0da5b7982bd2287"):
+                acknowledge(
+                    child,
+                    "AwsSolutions-IAM4[Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/"
+                    "AWSLambdaBasicExecutionRole]",
+                    "CDK's AwsCustomResource handler (deploy time only) uses AWSLambdaBasicExecutionRole for "
+                    "its own logs; its calls are scoped by the statements given to the custom resource.",
+                )
+        return grant
 
     def _acknowledge_unprotected(self, config: StageConfig) -> None:
         if not config.protect_data:

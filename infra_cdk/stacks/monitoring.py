@@ -207,7 +207,7 @@ class MonitoringStack(Stack):
                 evaluation_periods=5,
             )
 
-        self.dashboard = self._dashboard()
+        self.dashboard = self._dashboard() if self.config.dashboard else None
 
     def _alarm(
         self,

@@ -102,7 +102,8 @@ def test_every_catalog_function_is_python312_arm64_with_both_layers(dev: Synth) 
         assert props["Runtime"] == "python3.12"
         assert props["Architectures"] == ["arm64"]
         assert props["Handler"] == f"{spec.name}.handler.handler"
-        assert len(props["Layers"]) == 2
+        # deps + core; a database function of a stage without the proxy also has the RDS CA layer.
+        assert len(props["Layers"]) == (3 if spec.uses_db else 2)
         assert props["TracingConfig"] == {"Mode": "Active"}
         assert props["LoggingConfig"]["LogFormat"] == "JSON"
         env = props["Environment"]["Variables"]
@@ -230,12 +231,14 @@ def test_network_is_isolated_without_nat(dev: Synth, prod: Synth) -> None:
         assert subnet["Properties"]["MapPublicIpOnLaunch"] is False
 
 
-def test_database_is_serverless_v2_behind_an_iam_tls_proxy(dev: Synth) -> None:
-    data = dev.templates["data"]
-    data.has_resource_properties(
+def test_database_is_serverless_v2_with_iam_auth(dev: Synth, prod: Synth) -> None:
+    # prod: behind an IAM + TLS proxy; dev has none (test_infra_dev_cost.py).
+    prod.templates["data"].has_resource_properties(
         "AWS::RDS::DBProxy",
         {"RequireTLS": True, "EngineFamily": "POSTGRESQL", "Auth": [{"AuthScheme": "SECRETS", "IAMAuth": "REQUIRED"}]},
     )
+    data = dev.templates["data"]
+    data.resource_count_is("AWS::RDS::DBProxy", 0)
     data.has_resource_properties(
         "AWS::RDS::DBCluster",
         {
@@ -244,6 +247,7 @@ def test_database_is_serverless_v2_behind_an_iam_tls_proxy(dev: Synth) -> None:
             "BackupRetentionPeriod": 7,
             "DatabaseName": "app",
             "MasterUsername": "app",
+            "EnableIAMDatabaseAuthentication": True,
             # dev pauses at 0 ACU after 10 idle minutes.
             "ServerlessV2ScalingConfiguration": {"MinCapacity": 0, "MaxCapacity": 4, "SecondsUntilAutoPause": 600},
             "DeletionProtection": False,

@@ -1,7 +1,8 @@
 """dev built to cost almost nothing idle: each choice a stage setting (docs/decisions.md).
 
-The stage settings default in infra_cdk/config.py; the no-proxy path (`rdsProxy=false`) is
-synthesized here too, ready for when core.db trusts the RDS CA for direct connections."""
+The stage settings default in infra_cdk/config.py: dev has no RDS Proxy (functions reach the
+cluster endpoint with IAM tokens and the RDS CA layer), no interface endpoints, no WAF, no
+dashboard; prod keeps them all. The proxy path is prod's (tests/infra/test_infra_prod.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ import json
 from pathlib import Path
 
 import pytest
-from infra_synth import PARTS, Synth
+from infra_synth import OFFLINE, PARTS, Synth
 
 from infra_cdk.config import stage_config
 
@@ -24,7 +25,7 @@ def _synth_dev(overrides: dict[str, object], outdir: Path) -> Synth:
     from infra_cdk.app import build_stacks, cdk_json_context, stack_name
 
     base = cdk_json_context()
-    settings = {**base["stages"]["dev"], **overrides}
+    settings = {**base["stages"]["dev"], **OFFLINE, **overrides}
     app = cdk.App(context={**base, "stage": "dev"}, outdir=str(outdir))
     build_stacks(app, stage_config("dev", settings))
     nag.add_checks(app)
@@ -34,17 +35,19 @@ def _synth_dev(overrides: dict[str, object], outdir: Path) -> Synth:
     return Synth(stage="dev", app=app, assembly=assembly, outdir=outdir, templates=templates, raw=raw)
 
 
-@pytest.fixture(scope="module")
-def no_proxy(tmp_path_factory: pytest.TempPathFactory) -> Synth:
-    return _synth_dev({"rdsProxy": False}, tmp_path_factory.mktemp("cdk-dev-no-proxy"))
-
-
 def test_dev_settings_and_the_other_stages_keep_everything() -> None:
     dev = stage_config("dev")
-    assert (dev.min_acu, dev.interface_endpoints, dev.waf, dev.rds_proxy) == (0, False, False, True)
+    assert (dev.min_acu, dev.interface_endpoints, dev.waf, dev.rds_proxy, dev.dashboard) == (
+        0,
+        False,
+        False,
+        False,
+        False,
+    )
     for stage in ("staging", "prod"):
         config = stage_config(stage)
         assert config.min_acu > 0 and config.interface_endpoints and config.waf and config.rds_proxy
+        assert config.dashboard
 
 
 def test_dev_idles_without_endpoints_waf_or_a_running_database(dev: Synth, prod: Synth) -> None:
@@ -59,25 +62,70 @@ def test_dev_idles_without_endpoints_waf_or_a_running_database(dev: Synth, prod:
     assert len(prod.resources("api", "AWS::WAFv2::WebACL")) == 1
 
 
-def test_without_the_proxy_functions_use_the_cluster_endpoint_with_iam(no_proxy: Synth) -> None:
-    assert no_proxy.resources("data", "AWS::RDS::DBProxy") == {}
-    (cluster_id, cluster) = next(iter(no_proxy.resources("data", "AWS::RDS::DBCluster").items()))
+def test_without_the_proxy_functions_use_the_cluster_endpoint_with_iam(dev: Synth) -> None:
+    assert dev.resources("data", "AWS::RDS::DBProxy") == {}
+    (cluster_id, cluster) = next(iter(dev.resources("data", "AWS::RDS::DBCluster").items()))
     assert cluster["Properties"]["EnableIAMDatabaseAuthentication"] is True
-    for fn in no_proxy.resources("api", "AWS::Lambda::Function").values():
+    db_functions = 0
+    for fn in dev.resources("api", "AWS::Lambda::Function").values():
         env = fn["Properties"].get("Environment", {}).get("Variables", {})
         if "DB_HOST" in env:
+            db_functions += 1
             assert "EndpointAddress" in json.dumps(env["DB_HOST"]) and env["DB_IAM_AUTH"] == "true"
-    policies = json.dumps([p["Properties"] for p in no_proxy.resources("api", "AWS::IAM::Policy").values()])
+    assert db_functions >= 8
+    policies = json.dumps([p["Properties"] for p in dev.resources("api", "AWS::IAM::Policy").values()])
     assert "rds-db:connect" in policies and "dbuser:" in policies
     # The db-clients group may reach the cluster's port directly; no proxy alarm.
-    ingress = json.dumps(no_proxy.raw["data"]["Resources"])
+    ingress = json.dumps(dev.raw["data"]["Resources"])
     assert "functions to the cluster (no proxy)" in ingress
-    alarms = [a["Properties"]["AlarmName"] for a in no_proxy.resources("monitoring", "AWS::CloudWatch::Alarm").values()]
+    alarms = [a["Properties"]["AlarmName"] for a in dev.resources("monitoring", "AWS::CloudWatch::Alarm").values()]
     assert "social-dev-proxy-connections-high" not in alarms and "social-dev-aurora-acu-at-max" in alarms
     # Migrations still run on deploy, before the API functions.
-    (trigger_id,) = no_proxy.resources("api", "Custom::Trigger")
-    for fn in no_proxy.resources("api", "AWS::Lambda::Function").values():
+    (trigger_id,) = dev.resources("api", "Custom::Trigger")
+    for fn in dev.resources("api", "AWS::Lambda::Function").values():
         name = fn["Properties"].get("FunctionName")
         if name in ("social-dev-posts", "social-dev-auth"):
             assert trigger_id in fn.get("DependsOn", []), name
     assert cluster_id.startswith("Cluster")
+
+
+def test_without_the_proxy_functions_trust_the_rds_ca_from_a_layer(dev: Synth, prod: Synth) -> None:
+    (layer_id,) = [k for k in dev.resources("api", "AWS::Lambda::LayerVersion") if k.startswith("RdsCaLayer")]
+    for fn in dev.resources("api", "AWS::Lambda::Function").values():
+        env = fn["Properties"].get("Environment", {}).get("Variables", {})
+        layers = json.dumps(fn["Properties"].get("Layers", []))
+        if "DB_HOST" in env:
+            assert env["DB_CA_BUNDLE"] == "/opt/rds-ca/global-bundle.pem"
+            assert layer_id in layers
+        else:
+            assert "DB_CA_BUNDLE" not in env and layer_id not in layers
+    for fn in prod.resources("api", "AWS::Lambda::Function").values():
+        assert "DB_CA_BUNDLE" not in fn["Properties"].get("Environment", {}).get("Variables", {})
+    assert not [k for k in prod.resources("api", "AWS::Lambda::LayerVersion") if k.startswith("RdsCaLayer")]
+
+
+def test_the_app_user_gets_iam_login_once_through_the_data_api(dev: Synth, prod: Synth) -> None:
+    (cluster,) = dev.resources("data", "AWS::RDS::DBCluster").values()
+    assert cluster["Properties"]["EnableHttpEndpoint"] is True
+    (grant,) = [
+        r
+        for k, r in dev.raw["data"]["Resources"].items()
+        if k.startswith("GrantIamLogin") and r["Type"] == "Custom::AWS"
+    ]
+    create = json.dumps(grant["Properties"]["Create"])
+    assert "ExecuteStatement" in create and "GRANT rds_iam TO app" in create
+    assert "Update" not in grant["Properties"] and "Delete" not in grant["Properties"]
+    # It runs after the writer instance exists; the api stack (and its migration trigger) after it.
+    instances = dev.resources("data", "AWS::RDS::DBInstance")
+    assert set(instances) <= set(grant.get("DependsOn", []))
+    api_deps = dev.assembly.get_stack_by_name(dev.stack_name("api")).dependencies
+    assert dev.stack_name("data") in [d.id for d in api_deps]
+    (prod_cluster,) = prod.resources("data", "AWS::RDS::DBCluster").values()
+    assert not prod_cluster["Properties"].get("EnableHttpEndpoint")
+    assert not [k for k in prod.raw["data"]["Resources"] if k.startswith("GrantIamLogin")]
+
+
+def test_dev_has_alarms_but_no_dashboard(dev: Synth, prod: Synth) -> None:
+    assert dev.resources("monitoring", "AWS::CloudWatch::Dashboard") == {}
+    assert dev.resources("monitoring", "AWS::CloudWatch::Alarm")
+    assert len(prod.resources("monitoring", "AWS::CloudWatch::Dashboard")) == 1

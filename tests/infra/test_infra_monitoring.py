@@ -94,10 +94,13 @@ def test_aurora_acu_at_max_and_proxy_connections(dev: Synth, prod: Synth) -> Non
         assert (_metric(acu)["MetricName"], acu["Threshold"]) == ("ServerlessDatabaseCapacity", config.max_acu)
         assert acu["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
         assert _metric(acu)["Dimensions"] == [{"Name": "DBClusterIdentifier", "Value": f"social-{synth.stage}-db"}]
-        proxy = alarms[f"social-{synth.stage}-proxy-connections-high"]
-        assert (_metric(proxy)["MetricName"], _metric(proxy)["Stat"]) == ("DatabaseConnections", "Sum")
-        assert proxy["Threshold"] == int(proxy_pool_size(config) * 0.8)
-        assert _metric(proxy)["Dimensions"][0]["Name"] == "ProxyName"
+    # Only a stage with RDS Proxy (prod; dev has none) watches the proxy's connections.
+    assert "social-dev-proxy-connections-high" not in _alarms(dev)
+    config = stage_config("prod")
+    proxy = _alarms(prod)["social-prod-proxy-connections-high"]
+    assert (_metric(proxy)["MetricName"], _metric(proxy)["Stat"]) == ("DatabaseConnections", "Sum")
+    assert proxy["Threshold"] == int(proxy_pool_size(config) * 0.8)
+    assert _metric(proxy)["Dimensions"][0]["Name"] == "ProxyName"
 
 
 def test_media_dlq_alarm_notifies_the_topic(dev: Synth) -> None:
@@ -109,9 +112,9 @@ def test_media_dlq_alarm_notifies_the_topic(dev: Synth) -> None:
     assert "Social-dev-Monitoring" in json.dumps(action)  # the topic, imported from the monitoring stack
 
 
-def test_one_dashboard_with_the_main_widgets(dev: Synth) -> None:
-    (dashboard,) = dev.resources("monitoring", "AWS::CloudWatch::Dashboard").values()
-    assert dashboard["Properties"]["DashboardName"] == "social-dev-overview"
+def test_one_dashboard_with_the_main_widgets(prod: Synth) -> None:
+    (dashboard,) = prod.resources("monitoring", "AWS::CloudWatch::Dashboard").values()
+    assert dashboard["Properties"]["DashboardName"] == "social-prod-overview"
     body = json.dumps(dashboard["Properties"]["DashboardBody"])
     for title in (
         "API requests",
