@@ -26,6 +26,7 @@ import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import cast
 
 ROOT = Path(__file__).resolve().parent.parent
 BUILD_DIR = ROOT / ".build"
@@ -154,7 +155,8 @@ def _rds_ca_problem(pem: str) -> str | None:
     if not certs:
         return "no CA certificate in it"
     for cert in certs:
-        subject = {name: value for rdn in cert["subject"] for (name, value) in rdn}
+        rdns = cast("tuple[tuple[tuple[str, str], ...], ...]", cert["subject"])
+        subject = {name: value for rdn in rdns for (name, value) in rdn}
         if subject.get("organizationalUnitName") != "Amazon RDS":
             return f"a certificate that is not an Amazon RDS CA: {subject.get('commonName')!r}"
     return None
