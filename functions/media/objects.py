@@ -1,4 +1,5 @@
-"""The one S3 object under processing: ranged reads, streamed reads, tags, variant writes.
+"""The one S3 object under processing: ranged reads, streamed reads, tags, variant writes,
+and the transcode request a video leaves for the transcode function.
 
 Every call goes through core.storage's lazily made client. A missing object (deleted since
 the event was sent) is `ObjectGone`; anything else propagates and the message is retried.
@@ -9,7 +10,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from core.storage import s3_client
+from core.storage import DELETED_TAG, s3_client
+from core.transcoding import REQUEST_CONTENT_TYPE, TranscodeRequest
 
 CHUNK = 1024 * 1024
 MAX_TAGS = 10  # S3's limit per object
@@ -101,4 +103,19 @@ def put_variant(bucket: str, key: str, data: bytes, content_type: str) -> None:
         Body=data,
         ContentType=content_type,
         CacheControl="private, max-age=86400",
+    )
+
+
+def put_transcode_request(request: TranscodeRequest) -> None:
+    """Leave the request where the transcode function is notified (S3 is reachable from the VPC).
+
+    Tagged `deleted=true` from the start: the bucket is versioned, and that tag's lifecycle rule
+    removes both an unconsumed request and the version the transcode function's delete leaves.
+    """
+    s3_client().put_object(
+        Bucket=request.bucket,
+        Key=request.object_key,
+        Body=request.to_json(),
+        ContentType=REQUEST_CONTENT_TYPE,
+        Tagging=f"{DELETED_TAG['Key']}={DELETED_TAG['Value']}",
     )

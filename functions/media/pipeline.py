@@ -6,7 +6,10 @@ Assets (`assets/<owner>/<asset>`):
   scan first, before any parser sees the bytes: a hit -> quarantined, object tagged;
   magic bytes (one ranged GET) against the declared type: a mismatch -> failed;
   images -> thumb + preview under variants/<owner>/<asset>/, EXIF summary -> ready;
-  videos -> a MediaConvert job, still processing until its state-change event.
+  videos -> a transcode request (jobs/transcode/<asset>.json) for the transcode function,
+         which runs outside the VPC because MediaConvert has no VPC endpoint; still
+         processing until the job's state-change event (or the transcode function's report
+         that no job could be created, shaped like one) finishes it.
   A retryable failure (scan pending, S3 or the database down, a bug) hands the claim back
   (processing -> pending) and re-raises, so the message is retried and finds it pending.
   A claim lost to a crash is taken again once older than MEDIA_CLAIM_LEASE_S.
@@ -24,8 +27,9 @@ from typing import TYPE_CHECKING, Any
 
 from core import db
 from core.config import Settings, get_settings
+from core.transcoding import TranscodeRequest
 from media.logs import logger
-from media.objects import ObjectGone, StoredObject, TooLarge, put_variant
+from media.objects import ObjectGone, StoredObject, TooLarge, put_transcode_request, put_variant
 from media.records import Event, JobStateChange, ObjectCreated, split_s3_url
 from media.scan import ScanInconclusive, configured_scanner
 from media.sniff import DECODABLE, SNIFF_BYTES, VIDEOS, describe, matches, sniff
@@ -37,7 +41,8 @@ ASSET_KEY = re.compile(r"^assets/(?P<owner>[0-9a-f-]{36})/(?P<asset>[0-9a-f-]{36
 POST_IMAGE_KEY = re.compile(r"^post-images/(?P<user>[0-9a-f-]{36})/[0-9a-f]{32}\.(?P<ext>jpg|png|gif)$")
 POST_IMAGE_TYPES = {"jpg": "image/jpeg", "png": "image/png", "gif": "image/gif"}
 QUARANTINED_TAG = {"quarantined": "true"}
-TRANSCODING = "transcoding: MediaConvert job "
+# status_reason of a video whose job is in flight: never claimed again, never handed back.
+TRANSCODING = "transcoding: MediaConvert job requested as "
 HLS_CONTENT_TYPE = "application/vnd.apple.mpegurl"
 
 
@@ -172,22 +177,17 @@ def start_video(settings: Settings, obj: StoredObject, claim: Claim) -> Outcome:
             extra={"asset_id": str(claim.asset_id)},
         )
         return finish(claim.asset_id, "ready", "no HLS variant: MediaConvert is not configured here")
-    if not settings.mediaconvert_role_arn:
-        raise RuntimeError("MEDIACONVERT_ROLE_ARN is not set")
-    from media import videos
-
-    job_id = videos.submit_hls_job(
-        endpoint=settings.mediaconvert_endpoint,
-        role_arn=settings.mediaconvert_role_arn,
-        queue_arn=settings.mediaconvert_queue_arn,
+    # MEDIACONVERT_ENDPOINT here only says that the transcode function (which calls it) is deployed.
+    request = TranscodeRequest(
         bucket=obj.bucket,
         key=obj.key,
         variants_prefix=variants_prefix(claim.owner_id, claim.asset_id),
         user_metadata={"asset_id": str(claim.asset_id), "stage": settings.stage},
         client_token=str(claim.asset_id),
     )
-    mark_transcoding(claim.asset_id, job_id)
-    return Outcome("processing", f"MediaConvert job {job_id}")
+    put_transcode_request(request)  # first: if marking fails, the claim is handed back and all is redone
+    mark_transcoding(claim.asset_id, request.object_key)
+    return Outcome("processing", f"transcode requested: {request.object_key}")
 
 
 def check_post_image(settings: Settings, bucket: str, key: str, declared: str) -> Outcome:
@@ -302,7 +302,7 @@ def asset_row(asset_id: uuid.UUID) -> dict[str, Any] | None:
     return dict(row._mapping) if row else None
 
 
-def mark_transcoding(asset_id: uuid.UUID, job_id: str) -> None:
+def mark_transcoding(asset_id: uuid.UUID, request_key: str) -> None:
     from sqlalchemy import text
 
     with db.session_scope() as session:
@@ -310,7 +310,7 @@ def mark_transcoding(asset_id: uuid.UUID, job_id: str) -> None:
             text(
                 "UPDATE assets SET status_reason = :reason, updated_at = now() WHERE id = :id AND status = 'processing'"
             ),
-            {"id": asset_id, "reason": f"{TRANSCODING}{job_id}"},
+            {"id": asset_id, "reason": f"{TRANSCODING}{request_key}"},
         )
 
 

@@ -22,6 +22,8 @@ from constructs import Construct
 
 from core.routes import FunctionSpec
 from infra_cdk.config import StageConfig
+from infra_cdk.stacks.processing import MEDIA, TRANSCODE
+from infra_cdk.stacks.processing import dlq_name as processing_dlq_name
 
 FIVE_MINUTES = Duration.minutes(5)
 ONE_MINUTE = Duration.minutes(1)
@@ -158,14 +160,21 @@ class MonitoringStack(Stack):
                 runbook="function-throttles",
             )
 
-        self.dlq_depth = cloudwatch.Metric(
-            namespace="AWS/SQS",
-            metric_name="ApproximateNumberOfMessagesVisible",
-            dimensions_map={"QueueName": dlq_name},
-            statistic="Maximum",
-            period=ONE_MINUTE,
-            label="media DLQ depth",
-        )
+        # The media pipeline's DLQs; their one alarm lives in the processing stack and is routed here.
+        dlq_names = {MEDIA: dlq_name}
+        if any(spec.name == TRANSCODE for spec in functions):
+            dlq_names[TRANSCODE] = processing_dlq_name(config, TRANSCODE)
+        self.dlq_depths = [
+            cloudwatch.Metric(
+                namespace="AWS/SQS",
+                metric_name="ApproximateNumberOfMessagesVisible",
+                dimensions_map={"QueueName": name},
+                statistic="Maximum",
+                period=ONE_MINUTE,
+                label=f"{queue} DLQ depth",
+            )
+            for queue, name in dlq_names.items()
+        ]
         self.acu = cloudwatch.Metric(
             namespace="AWS/RDS",
             metric_name="ServerlessDatabaseCapacity",
@@ -258,7 +267,7 @@ class MonitoringStack(Stack):
         dashboard.add_widgets(
             cloudwatch.GraphWidget(title="Aurora capacity (ACU)", left=database, width=8),
             cloudwatch.GraphWidget(title="RDS Proxy connections", left=connections, width=8),
-            cloudwatch.GraphWidget(title="Media DLQ depth", left=[self.dlq_depth], width=8),
+            cloudwatch.GraphWidget(title="Media DLQ depth", left=self.dlq_depths, width=8),
         )
         dashboard.add_widgets(cloudwatch.AlarmStatusWidget(title="Alarms", alarms=self.alarms, width=24))
         return dashboard

@@ -3,19 +3,25 @@
 `ProcessingStack` (its own stack, deployed after storage and before api):
 - the media queue and its DLQ (maxReceiveCount 5), SSE, TLS only; the queue's visibility
   timeout is 6x the media function's timeout (the AWS guidance for SQS event sources);
-- the bucket's ObjectCreated notification for `assets/` and `post-images/` to the queue
-  (on an imported bucket: CDK then merges with the configuration GuardDuty adds, and the
-  storage stack does not come to depend on this one);
+- the transcode queue and its DLQ, the same way, for the transcode requests the media function
+  leaves under `jobs/transcode/` (MediaConvert has no VPC endpoint, so a function outside the
+  VPC creates the jobs; core.transcoding);
+- the bucket's ObjectCreated notifications: `assets/` and `post-images/` to the media queue,
+  `jobs/transcode/*.json` to the transcode queue (on an imported bucket: CDK then merges with
+  the configuration GuardDuty adds, and the storage stack does not come to depend on this one);
 - EventBridge rules to the same queue: MediaConvert "Job State Change" (COMPLETE, ERROR) of
   this stage's jobs, and GuardDuty Malware Protection scan results for the bucket;
 - GuardDuty Malware Protection for S3 on those prefixes, tagging each object with its verdict
   (`GuardDutyMalwareScanStatus`), which the media function reads;
 - the role MediaConvert assumes (read originals, write variants);
-- an alarm as soon as the DLQ holds a message.
+- an alarm as soon as either DLQ holds a message.
 
-`MediaWiring` (a construct in the api stack, where the factory made the function from
+`MediaWiring` (a construct in the api stack, where the factory made both functions from
 `core.routes.FUNCTIONS`): memory and timeout sized for 12 MP photos, the SQS event source
-with ReportBatchItemFailures, least-privilege S3/MediaConvert grants and the settings.
+with ReportBatchItemFailures, least-privilege S3 grants and the settings of the media
+function (in the VPC); and `TranscodeWiring` for the transcode function (no VPC, no database):
+its event source, size, and grants to read and delete requests, create jobs, pass the
+MediaConvert role and report a job that cannot be created to the media queue.
 """
 
 from __future__ import annotations
@@ -35,11 +41,15 @@ from aws_cdk import aws_s3_notifications as s3n
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
+from core.transcoding import MAX_RECEIVES as TRANSCODE_MAX_RECEIVES
+from core.transcoding import REQUEST_PREFIX as TRANSCODE_REQUEST_PREFIX
+from core.transcoding import REQUEST_SUFFIX as TRANSCODE_REQUEST_SUFFIX
 from infra_cdk.config import StageConfig
 from infra_cdk.nag import acknowledge, finding_label
 from infra_cdk.stacks.storage import ASSETS_PREFIX, POST_IMAGES_PREFIX
 
 MEDIA = "media"
+TRANSCODE = "transcode"
 VARIANTS_PREFIX = "variants/"
 UPLOAD_PREFIXES = (ASSETS_PREFIX, POST_IMAGES_PREFIX)
 # A 12 MP JPEG takes ~0.15 s of CPU at full speed; 1769 MB is one full vCPU, and the
@@ -56,7 +66,23 @@ DLQ_RETENTION = Duration.days(14)
 MEDIA_UPLOAD_ACTIONS = ("s3:GetObject", "s3:GetObjectTagging", "s3:PutObjectTagging")
 MEDIA_VARIANT_ACTIONS = ("s3:PutObject",)
 MEDIA_BUCKET_ACTIONS = ("s3:ListBucket",)
-MEDIA_S3_ACTIONS = MEDIA_UPLOAD_ACTIONS + MEDIA_VARIANT_ACTIONS + MEDIA_BUCKET_ACTIONS
+# Writing a request object tagged `deleted=true` (media.objects.put_transcode_request).
+MEDIA_REQUEST_ACTIONS = ("s3:PutObject", "s3:PutObjectTagging")
+MEDIA_S3_ACTIONS = MEDIA_UPLOAD_ACTIONS + MEDIA_VARIANT_ACTIONS + MEDIA_BUCKET_ACTIONS + MEDIA_REQUEST_ACTIONS
+# The transcode function reads a request, creates one job and deletes the request: little
+# memory, a short timeout (so retries come every 3 minutes) and few concurrent CreateJob calls.
+TRANSCODE_MEMORY_MB = 256
+TRANSCODE_TIMEOUT = Duration.seconds(30)
+TRANSCODE_VISIBILITY = Duration.seconds(6 * TRANSCODE_TIMEOUT.to_seconds())
+TRANSCODE_BATCH_SIZE = 5
+TRANSCODE_MAX_CONCURRENCY = 2
+TRANSCODE_REQUEST_ACTIONS = ("s3:GetObject", "s3:DeleteObject")
+TRANSCODE_S3_ACTIONS = TRANSCODE_REQUEST_ACTIONS + MEDIA_BUCKET_ACTIONS
+
+
+def dlq_name(config: StageConfig, queue: str) -> str:
+    """The physical name of a queue's DLQ (the monitoring stack addresses its metric by it)."""
+    return f"{config.prefix}-{queue}-dlq"
 
 
 def _object_arns(bucket_arn: str, *prefixes: str) -> list[str]:
@@ -79,44 +105,75 @@ class ProcessingStack(Stack):
             bucket_arn=owner.export_value(bucket.bucket_arn),
             bucket_name=owner.export_value(bucket.bucket_name),
         )
-        secure: dict[str, Any] = {"encryption": sqs.QueueEncryption.SQS_MANAGED, "enforce_ssl": True}
 
-        self.dlq_name = f"{config.prefix}-media-dlq"
-        self.dlq = sqs.Queue(self, "MediaDlq", queue_name=self.dlq_name, retention_period=DLQ_RETENTION, **secure)
-        acknowledge(
-            self.dlq,
-            "AwsSolutions-SQS3",
-            "This queue is the dead-letter queue of the media queue; a DLQ of a DLQ would only hide poison "
-            "messages that the DLQ-depth alarm is there to surface (make redrive moves them back).",
-        )
-        self.queue = sqs.Queue(
-            self,
-            "MediaQueue",
-            queue_name=f"{config.prefix}-media",
-            visibility_timeout=QUEUE_VISIBILITY,
-            dead_letter_queue=sqs.DeadLetterQueue(queue=self.dlq, max_receive_count=MAX_RECEIVE_COUNT),
-            **secure,
+        self.dlq_name = dlq_name(config, MEDIA)
+        self.dlq, self.queue = self._queue_pair(MEDIA, QUEUE_VISIBILITY, MAX_RECEIVE_COUNT)
+        self.transcode_dlq, self.transcode_queue = self._queue_pair(
+            TRANSCODE, TRANSCODE_VISIBILITY, TRANSCODE_MAX_RECEIVES
         )
 
         self._notifications()
         self._eventbridge_rules()
         self.mediaconvert_role = self._mediaconvert_role()
         self.malware_protection = self._malware_protection()
-        self.dlq_alarm = cloudwatch.Alarm(
+        self.dlq_alarm = self._dlq_alarm()
+        CfnOutput(self, "MediaQueueUrl", value=self.queue.queue_url)
+        CfnOutput(self, "MediaDlqName", value=self.dlq.queue_name)
+        CfnOutput(self, "TranscodeDlqName", value=self.transcode_dlq.queue_name)
+
+    def _queue_pair(self, name: str, visibility: Duration, max_receive_count: int) -> tuple[sqs.Queue, sqs.Queue]:
+        """A function's queue and its DLQ (14 days): SSE, TLS only; (dlq, queue)."""
+        secure: dict[str, Any] = {"encryption": sqs.QueueEncryption.SQS_MANAGED, "enforce_ssl": True}
+        construct = name.capitalize()
+        dlq = sqs.Queue(
+            self,
+            f"{construct}Dlq",
+            queue_name=dlq_name(self.config, name),
+            retention_period=DLQ_RETENTION,
+            **secure,
+        )
+        acknowledge(
+            dlq,
+            "AwsSolutions-SQS3",
+            f"This queue is the dead-letter queue of the {name} queue; a DLQ of a DLQ would only hide poison "
+            "messages that the DLQ-depth alarm is there to surface (make redrive moves them back).",
+        )
+        queue = sqs.Queue(
+            self,
+            f"{construct}Queue",
+            queue_name=f"{self.config.prefix}-{name}",
+            visibility_timeout=visibility,
+            dead_letter_queue=sqs.DeadLetterQueue(queue=dlq, max_receive_count=max_receive_count),
+            **secure,
+        )
+        return dlq, queue
+
+    def _dlq_alarm(self) -> cloudwatch.Alarm:
+        """One alarm for both DLQs of the media pipeline (the monitoring stack routes it)."""
+        depth = {
+            name: dlq.metric_approximate_number_of_messages_visible(period=Duration.minutes(1), statistic="Maximum")
+            for name, dlq in ((MEDIA, self.dlq), (TRANSCODE, self.transcode_dlq))
+        }
+        return cloudwatch.Alarm(
             self,
             "MediaDlqNotEmpty",
-            alarm_name=f"{config.prefix}-media-dlq-not-empty",
-            alarm_description="Media events failed 5 times and wait in the DLQ: look, fix, then `make redrive`.",
-            metric=self.dlq.metric_approximate_number_of_messages_visible(
-                period=Duration.minutes(1), statistic="Maximum"
+            alarm_name=f"{self.config.prefix}-media-dlq-not-empty",
+            alarm_description=(
+                f"Media events or transcode requests failed {MAX_RECEIVE_COUNT} times and wait in "
+                f"{dlq_name(self.config, MEDIA)} or {dlq_name(self.config, TRANSCODE)}: look, fix, then "
+                "`make redrive`. Runbook: docs/operations.md#media-dlq-not-empty"
+            ),
+            metric=cloudwatch.MathExpression(
+                expression=f"MAX([{MEDIA}, {TRANSCODE}])",
+                using_metrics=depth,
+                period=Duration.minutes(1),
+                label="deepest media pipeline DLQ",
             ),
             threshold=1,
             comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
             evaluation_periods=1,
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
-        CfnOutput(self, "MediaQueueUrl", value=self.queue.queue_url)
-        CfnOutput(self, "MediaDlqName", value=self.dlq.queue_name)
 
     def _notifications(self) -> None:
         destination = s3n.SqsDestination(self.queue)
@@ -124,6 +181,11 @@ class ProcessingStack(Stack):
             self.bucket.add_event_notification(
                 s3.EventType.OBJECT_CREATED, destination, s3.NotificationKeyFilter(prefix=prefix)
             )
+        self.bucket.add_event_notification(
+            s3.EventType.OBJECT_CREATED,
+            s3n.SqsDestination(self.transcode_queue),
+            s3.NotificationKeyFilter(prefix=TRANSCODE_REQUEST_PREFIX, suffix=TRANSCODE_REQUEST_SUFFIX),
+        )
         # CDK's singleton handler that applies the notification configuration to the bucket.
         for child in self.node.children:
             if child.node.id.startswith("BucketNotificationsHandler"):
@@ -171,7 +233,7 @@ class ProcessingStack(Stack):
             "MediaConvertRole",
             role_name=f"{self.config.prefix}-mediaconvert",
             assumed_by=iam.ServicePrincipal("mediaconvert.amazonaws.com"),
-            description="MediaConvert HLS jobs of the media function: read originals, write variants",
+            description="MediaConvert HLS jobs of the transcode function: read originals, write variants",
         )
         role.add_to_policy(
             iam.PolicyStatement(
@@ -267,8 +329,27 @@ class ProcessingStack(Stack):
         return plan
 
 
+def _mediaconvert_endpoint() -> str:
+    return f"https://mediaconvert.{Aws.REGION}.{Aws.URL_SUFFIX}"
+
+
+def _bucket_arn_in(stack: Stack, bucket: s3.IBucket) -> str:
+    """The bucket's ARN as `stack` may use it (through an export when the bucket is elsewhere)."""
+    owner = Stack.of(bucket)
+    return bucket.bucket_arn if owner is stack else owner.export_value(bucket.bucket_arn)
+
+
+def _catalog_function(fn: lambda_.Function, name: str) -> lambda_.Function:
+    """Another function the factory made in `fn`'s stack (the api stack keeps them by catalog name)."""
+    functions: dict[str, lambda_.Function] = getattr(Stack.of(fn), "functions", {})
+    if name not in functions:
+        raise ValueError(f"the media function hands videos to the {name!r} function: add it to core.routes.FUNCTIONS")
+    return functions[name]
+
+
 class MediaWiring(Construct):
-    """The media function's event source, size, grants and settings (in the function's stack)."""
+    """The media function's event source, size, grants and settings (in the function's stack),
+    and, through `TranscodeWiring`, those of the transcode function it hands videos to."""
 
     def __init__(
         self,
@@ -281,7 +362,6 @@ class MediaWiring(Construct):
         bucket: s3.IBucket,
     ) -> None:
         super().__init__(scope, construct_id)
-        stack = Stack.of(self)
         # The factory sizes functions per kind; this one decodes 12 MP photos.
         cfn = fn.node.default_child
         assert isinstance(cfn, lambda_.CfnFunction)
@@ -298,11 +378,7 @@ class MediaWiring(Construct):
             )
         )
 
-        bucket_arn = bucket.bucket_arn
-        if Stack.of(bucket) is not stack:
-            bucket_arn = Stack.of(bucket).export_value(bucket.bucket_arn)
-        role_arn = processing.mediaconvert_role.role_arn
-        mediaconvert = f"arn:{Aws.PARTITION}:mediaconvert:{Aws.REGION}:{Aws.ACCOUNT_ID}"
+        bucket_arn = _bucket_arn_in(Stack.of(self), bucket)
         statements = [
             # Read (ranged and streamed) and tag uploads: quarantined, rejected.
             iam.PolicyStatement(
@@ -317,6 +393,75 @@ class MediaWiring(Construct):
             ),
             # Without it S3 answers a deleted object with 403, indistinguishable from a denied read.
             iam.PolicyStatement(sid="MediaMissingIs404", actions=list(MEDIA_BUCKET_ACTIONS), resources=[bucket_arn]),
+            # Videos: the request the transcode function turns into a MediaConvert job.
+            iam.PolicyStatement(
+                sid="MediaTranscodeRequests",
+                actions=list(MEDIA_REQUEST_ACTIONS),
+                resources=_object_arns(bucket_arn, TRANSCODE_REQUEST_PREFIX),
+            ),
+        ]
+        role = fn.role
+        assert role is not None
+        for statement in statements:
+            role.add_to_principal_policy(statement)
+        for resource in _object_arns(bucket_arn, *UPLOAD_PREFIXES, VARIANTS_PREFIX, TRANSCODE_REQUEST_PREFIX):
+            acknowledge(
+                role,
+                f"AwsSolutions-IAM5[Resource::{finding_label(self, resource)}]",
+                "The media function reads and tags any upload (assets/<owner>/<asset>, post-images/<user>/...), "
+                "writes variants/<owner>/<asset>/... and jobs/transcode/<asset>.json; the prefix is the "
+                "narrowest fixed scope.",
+            )
+
+        TranscodeWiring(
+            self, "Transcode", fn=_catalog_function(fn, TRANSCODE), processing=processing, bucket_arn=bucket_arn
+        )
+        fn.add_environment("ASSETS_BUCKET", bucket.bucket_name)
+        fn.add_environment("MEDIA_SCANNER", "guardduty")
+        # The media function never calls MediaConvert; the endpoint says videos go to the transcode function.
+        fn.add_environment("MEDIACONVERT_ENDPOINT", _mediaconvert_endpoint())
+        fn.add_environment("MEDIA_QUEUE_URL", processing.queue.queue_url)
+
+
+class TranscodeWiring(Construct):
+    """The transcode function's event source, size, grants and settings. The factory made it
+    without VPC (the catalog says it uses no database), so it reaches MediaConvert's regional
+    endpoint, S3 and SQS without any VPC endpoint."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        fn: lambda_.Function,
+        processing: ProcessingStack,
+        bucket_arn: str,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        cfn = fn.node.default_child
+        assert isinstance(cfn, lambda_.CfnFunction)
+        cfn.memory_size = TRANSCODE_MEMORY_MB
+        cfn.timeout = int(TRANSCODE_TIMEOUT.to_seconds())
+
+        fn.add_event_source(
+            sources.SqsEventSource(
+                processing.transcode_queue,
+                batch_size=TRANSCODE_BATCH_SIZE,
+                max_batching_window=Duration.seconds(1),
+                max_concurrency=TRANSCODE_MAX_CONCURRENCY,
+                report_batch_item_failures=True,
+            )
+        )
+
+        role_arn = processing.mediaconvert_role.role_arn
+        mediaconvert = f"arn:{Aws.PARTITION}:mediaconvert:{Aws.REGION}:{Aws.ACCOUNT_ID}"
+        requests = _object_arns(bucket_arn, TRANSCODE_REQUEST_PREFIX)
+        statements = [
+            iam.PolicyStatement(sid="TranscodeRequests", actions=list(TRANSCODE_REQUEST_ACTIONS), resources=requests),
+            # A request already submitted and deleted must read as 404 (skip), not as a denied read (403).
+            iam.PolicyStatement(
+                sid="TranscodeMissingIs404", actions=list(MEDIA_BUCKET_ACTIONS), resources=[bucket_arn]
+            ),
             iam.PolicyStatement(
                 sid="MediaConvertJobs",
                 actions=["mediaconvert:CreateJob"],
@@ -328,6 +473,10 @@ class MediaWiring(Construct):
                 resources=[role_arn],
                 conditions={"StringEquals": {"iam:PassedToService": "mediaconvert.amazonaws.com"}},
             ),
+            # A job that cannot be created is reported to the media function as a failed one.
+            iam.PolicyStatement(
+                sid="ReportFailedJobs", actions=["sqs:SendMessage"], resources=[processing.queue.queue_arn]
+            ),
         ]
         role = fn.role
         assert role is not None
@@ -335,9 +484,9 @@ class MediaWiring(Construct):
             role.add_to_principal_policy(statement)
         wildcards = {
             **{
-                r: "The media function reads and tags any upload (assets/<owner>/<asset>, post-images/<user>/...) "
-                "and writes variants/<owner>/<asset>/...; the prefix is the narrowest fixed scope."
-                for r in _object_arns(bucket_arn, *UPLOAD_PREFIXES, VARIANTS_PREFIX)
+                r: "The transcode function reads and deletes any request under jobs/transcode/ (one per asset, "
+                "jobs/transcode/<asset>.json); the prefix is the narrowest fixed scope."
+                for r in requests
             },
             f"{mediaconvert}:jobs/*": "mediaconvert:CreateJob authorizes on the new job's ARN, whose id "
             "MediaConvert assigns; jobs go to the Default queue only.",
@@ -345,8 +494,6 @@ class MediaWiring(Construct):
         for resource, reason in wildcards.items():
             acknowledge(role, f"AwsSolutions-IAM5[Resource::{finding_label(self, resource)}]", reason)
 
-        fn.add_environment("ASSETS_BUCKET", bucket.bucket_name)
-        fn.add_environment("MEDIA_SCANNER", "guardduty")
-        fn.add_environment("MEDIACONVERT_ENDPOINT", f"https://mediaconvert.{Aws.REGION}.{Aws.URL_SUFFIX}")
-        fn.add_environment("MEDIACONVERT_ROLE_ARN", role_arn)
         fn.add_environment("MEDIA_QUEUE_URL", processing.queue.queue_url)
+        fn.add_environment("MEDIACONVERT_ENDPOINT", _mediaconvert_endpoint())
+        fn.add_environment("MEDIACONVERT_ROLE_ARN", role_arn)

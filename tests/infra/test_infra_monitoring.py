@@ -107,9 +107,17 @@ def test_media_dlq_alarm_notifies_the_topic(dev: Synth) -> None:
     template = dev.assembly.get_stack_by_name(dev.stack_name("processing")).template
     (alarm,) = [r for r in template["Resources"].values() if r["Type"] == "AWS::CloudWatch::Alarm"]
     props = alarm["Properties"]
-    assert props["Threshold"] == 1 and props["MetricName"] == "ApproximateNumberOfMessagesVisible"
+    assert props["Threshold"] == 1 and "docs/operations.md#media-dlq-not-empty" in props["AlarmDescription"]
+    watched = {q["MetricStat"]["Metric"]["MetricName"] for q in props["Metrics"] if "MetricStat" in q}
+    assert watched == {"ApproximateNumberOfMessagesVisible"}  # of the media and the transcode DLQ
     (action,) = props["AlarmActions"]
     assert "Social-dev-Monitoring" in json.dumps(action)  # the topic, imported from the monitoring stack
+
+
+def test_the_dashboard_shows_both_dlqs_of_the_media_pipeline(prod: Synth) -> None:
+    (dashboard,) = prod.resources("monitoring", "AWS::CloudWatch::Dashboard").values()
+    body = json.dumps(dashboard["Properties"]["DashboardBody"])
+    assert "social-prod-media-dlq" in body and "social-prod-transcode-dlq" in body
 
 
 def test_one_dashboard_with_the_main_widgets(prod: Synth) -> None:

@@ -1,4 +1,5 @@
-"""Media processing in the cloud: queue, DLQ, notification, event source, sizing, grants, alarm."""
+"""Media processing in the cloud: queues, DLQs, notifications, event sources, sizing, grants, alarm;
+the media function in the VPC, the transcode function (MediaConvert jobs) outside it."""
 
 from __future__ import annotations
 
@@ -8,7 +9,14 @@ from typing import Any
 import pytest
 from infra_synth import Synth
 
-from infra_cdk.stacks.processing import MAX_RECEIVE_COUNT, MEDIA_MEMORY_MB, MEDIA_TIMEOUT
+from core.transcoding import MAX_RECEIVES as TRANSCODE_MAX_RECEIVES
+from infra_cdk.stacks.processing import (
+    MAX_RECEIVE_COUNT,
+    MEDIA_MEMORY_MB,
+    MEDIA_TIMEOUT,
+    TRANSCODE_MEMORY_MB,
+    TRANSCODE_TIMEOUT,
+)
 
 pytestmark = pytest.mark.infra
 
@@ -27,19 +35,31 @@ def _one(template: dict[str, Any], type_: str, contains: str = "") -> dict[str, 
     return found[0]["Properties"]
 
 
-def _media_function(dev: Synth) -> tuple[str, dict[str, Any]]:
+def _function(dev: Synth, name: str) -> tuple[str, dict[str, Any]]:
     functions = _resources(_template(dev, "api"), "AWS::Lambda::Function")
     (found,) = [
-        (k, r["Properties"]) for k, r in functions.items() if r["Properties"].get("FunctionName") == "social-dev-media"
+        (k, r["Properties"])
+        for k, r in functions.items()
+        if r["Properties"].get("FunctionName") == f"social-dev-{name}"
     ]
     return found
 
 
-def _queues(dev: Synth) -> tuple[str, dict[str, Any], str, dict[str, Any]]:
+def _media_function(dev: Synth) -> tuple[str, dict[str, Any]]:
+    return _function(dev, "media")
+
+
+def _queues(dev: Synth, name: str = "media") -> tuple[str, dict[str, Any], str, dict[str, Any]]:
+    """(id, properties) of the named queue and of its DLQ."""
     queues = _resources(_template(dev, "processing"), "AWS::SQS::Queue")
-    (main,) = [(k, q["Properties"]) for k, q in queues.items() if "RedrivePolicy" in q["Properties"]]
-    (dlq,) = [(k, q["Properties"]) for k, q in queues.items() if "RedrivePolicy" not in q["Properties"]]
-    return main[0], main[1], dlq[0], dlq[1]
+    ((main_id, main),) = [
+        (k, q["Properties"]) for k, q in queues.items() if q["Properties"]["QueueName"] == f"social-dev-{name}"
+    ]
+    ((dlq_id, dlq),) = [
+        (k, q["Properties"]) for k, q in queues.items() if q["Properties"]["QueueName"] == f"social-dev-{name}-dlq"
+    ]
+    assert main["RedrivePolicy"]["deadLetterTargetArn"] == {"Fn::GetAtt": [dlq_id, "Arn"]}
+    return main_id, main, dlq_id, dlq
 
 
 def test_the_event_source_reports_batch_item_failures(dev: Synth) -> None:
@@ -55,38 +75,61 @@ def test_the_function_is_sized_for_12_megapixel_photos(dev: Synth) -> None:
     _, props = _media_function(dev)
     assert (props["MemorySize"], props["Timeout"]) == (MEDIA_MEMORY_MB, MEDIA_TIMEOUT.to_seconds()) == (1769, 120)
     assert props["Handler"] == "media.handler.handler" and props["Architectures"] == ["arm64"]
+    assert "VpcConfig" in props  # the database: isolated subnets, no route to MediaConvert
     env = props["Environment"]["Variables"]
-    assert env["MEDIA_SCANNER"] == "guardduty"
-    assert "MediaConvertRole" in json.dumps(env["MEDIACONVERT_ROLE_ARN"])
-    assert "mediaconvert." in json.dumps(env["MEDIACONVERT_ENDPOINT"]) and "ASSETS_BUCKET" in env
+    assert env["MEDIA_SCANNER"] == "guardduty" and "ASSETS_BUCKET" in env
+    # Only the switch that hands videos to the transcode function; the job settings live there.
+    assert "mediaconvert." in json.dumps(env["MEDIACONVERT_ENDPOINT"])
+    assert "MEDIACONVERT_ROLE_ARN" not in env and "MEDIACONVERT_QUEUE_ARN" not in env
 
 
 def test_queue_and_dlq(dev: Synth) -> None:
-    _, main, dlq_id, dlq = _queues(dev)
+    _, main, _, dlq = _queues(dev)
     assert main["RedrivePolicy"]["maxReceiveCount"] == MAX_RECEIVE_COUNT == 5
-    assert main["RedrivePolicy"]["deadLetterTargetArn"] == {"Fn::GetAtt": [dlq_id, "Arn"]}
     assert main["VisibilityTimeout"] >= 6 * MEDIA_TIMEOUT.to_seconds()
     assert main["SqsManagedSseEnabled"] is True and dlq["SqsManagedSseEnabled"] is True
     assert dlq["MessageRetentionPeriod"] == 14 * 24 * 3600
+    _, transcode, _, transcode_dlq = _queues(dev, "transcode")
+    # The transcode function fails the asset on the last delivery, so its count must be the queue's.
+    assert transcode["RedrivePolicy"]["maxReceiveCount"] == TRANSCODE_MAX_RECEIVES
+    assert transcode["VisibilityTimeout"] >= 6 * TRANSCODE_TIMEOUT.to_seconds()
+    assert transcode["SqsManagedSseEnabled"] is True and transcode_dlq["SqsManagedSseEnabled"] is True
+    assert transcode_dlq["MessageRetentionPeriod"] == 14 * 24 * 3600
     policies = json.dumps(_resources(_template(dev, "processing"), "AWS::SQS::QueuePolicy"))
     assert '"aws:SecureTransport": "false"' in policies  # TLS only
     assert "s3.amazonaws.com" in policies and "events.amazonaws.com" in policies
 
 
-def test_an_alarm_fires_on_the_first_dead_letter(dev: Synth) -> None:
-    _, _, dlq_id, _ = _queues(dev)
+def test_an_alarm_fires_on_the_first_dead_letter_of_either_dlq(dev: Synth) -> None:
+    dlqs = {_queues(dev, name)[2] for name in ("media", "transcode")}
     alarm = _one(_template(dev, "processing"), "AWS::CloudWatch::Alarm")
-    assert alarm["MetricName"] == "ApproximateNumberOfMessagesVisible" and alarm["Namespace"] == "AWS/SQS"
-    assert alarm["Dimensions"] == [{"Name": "QueueName", "Value": {"Fn::GetAtt": [dlq_id, "QueueName"]}}]
+    (expression,) = [m for m in alarm["Metrics"] if "Expression" in m]
+    assert expression["Expression"].startswith("MAX(") and expression["ReturnData"] is True
+    watched = set()
+    for query in alarm["Metrics"]:
+        if "MetricStat" in query:
+            metric = query["MetricStat"]["Metric"]
+            assert (metric["Namespace"], metric["MetricName"]) == ("AWS/SQS", "ApproximateNumberOfMessagesVisible")
+            assert query["MetricStat"]["Stat"] == "Maximum" and query["Id"] in expression["Expression"]
+            ((dimension,),) = [metric["Dimensions"]]
+            watched.add(dimension["Value"]["Fn::GetAtt"][0])
+    assert watched == dlqs
     assert alarm["Threshold"] == 1 and alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
     assert alarm["EvaluationPeriods"] == 1 and alarm["TreatMissingData"] == "notBreaching"
 
 
-def test_uploads_under_both_prefixes_notify_the_queue(dev: Synth) -> None:
+def test_uploads_notify_the_media_queue_and_transcode_requests_the_transcode_queue(dev: Synth) -> None:
+    media_id, transcode_id = _queues(dev)[0], _queues(dev, "transcode")[0]
     notifications = _one(_template(dev, "processing"), "Custom::S3BucketNotifications")
     configs = notifications["NotificationConfiguration"]["QueueConfigurations"]
-    prefixes = {c["Filter"]["Key"]["FilterRules"][0]["Value"] for c in configs}
-    assert prefixes == {"assets/", "post-images/"}
+    filters: dict[str, set[tuple[tuple[str, str], ...]]] = {}
+    for config in configs:
+        rules = tuple(sorted((r["Name"], r["Value"]) for r in config["Filter"]["Key"]["FilterRules"]))
+        filters.setdefault(config["QueueArn"]["Fn::GetAtt"][0], set()).add(rules)
+    assert filters == {
+        media_id: {(("prefix", "assets/"),), (("prefix", "post-images/"),)},
+        transcode_id: {(("prefix", "jobs/transcode/"), ("suffix", ".json"))},
+    }
     assert {e for c in configs for e in c["Events"]} == {"s3:ObjectCreated:*"}
     assert notifications["Managed"] is False  # merged with GuardDuty's EventBridge setting, never overwriting it
 
@@ -124,18 +167,81 @@ def _actions(statement: dict[str, Any]) -> list[str]:
     return sorted(statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]])
 
 
+def _resource_suffixes(statement: dict[str, Any]) -> list[str]:
+    """What each resource of a statement ends with after the imported bucket ARN."""
+    resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
+    return sorted(r["Fn::Join"][1][-1] if "Fn::Join" in r else json.dumps(r) for r in resources)
+
+
 def test_media_grants_are_least_privilege(dev: Synth) -> None:
     statements = _statements(dev, "api", "FunctionsMediaRole")
     uploads, variants = statements["MediaUploads"], statements["MediaVariants"]
     assert _actions(uploads) == ["s3:GetObject", "s3:GetObjectTagging", "s3:PutObjectTagging"]
     assert "/assets/*" in json.dumps(uploads["Resource"]) and "/post-images/*" in json.dumps(uploads["Resource"])
     assert _actions(variants) == ["s3:PutObject"] and "/variants/*" in json.dumps(variants["Resource"])
-    assert _actions(statements["MediaConvertJobs"]) == ["mediaconvert:CreateJob"]
+    requests = statements["MediaTranscodeRequests"]
+    assert _actions(requests) == ["s3:PutObject", "s3:PutObjectTagging"]
+    assert _resource_suffixes(requests) == ["/jobs/transcode/*"]
+    # It cannot reach MediaConvert, so it may not call it or hand it a role.
+    every = [a for s in statements.values() for a in _actions(s)]
+    assert not any(a.startswith(("mediaconvert:", "iam:")) for a in every), every
+    assert not any(a in ("s3:*", "s3:DeleteObject", "sqs:SendMessage") for a in every)
+
+
+def test_transcode_runs_outside_the_vpc_sized_small_on_its_own_queue(dev: Synth) -> None:
+    function_id, props = _function(dev, "transcode")
+    assert "VpcConfig" not in props  # MediaConvert has no VPC endpoint: default Lambda networking
+    assert props["Handler"] == "transcode.handler.handler" and props["Architectures"] == ["arm64"]
+    assert (props["MemorySize"], props["Timeout"]) == (TRANSCODE_MEMORY_MB, TRANSCODE_TIMEOUT.to_seconds())
+    env = props["Environment"]["Variables"]
+    assert "MediaConvertRole" in json.dumps(env["MEDIACONVERT_ROLE_ARN"])
+    assert "mediaconvert." in json.dumps(env["MEDIACONVERT_ENDPOINT"])
+    assert "MediaQueue" in json.dumps(env["MEDIA_QUEUE_URL"])
+    assert not any(name.startswith("DB_") or name == "DATABASE_URL" for name in env)
+    mappings = _resources(_template(dev, "api"), "AWS::Lambda::EventSourceMapping").values()
+    (mapping,) = [m["Properties"] for m in mappings if m["Properties"]["FunctionName"] == {"Ref": function_id}]
+    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert "TranscodeQueue" in json.dumps(mapping["EventSourceArn"])
+    assert mapping["ScalingConfig"]["MaximumConcurrency"] == 2
+
+
+def test_transcode_grants_are_least_privilege(dev: Synth) -> None:
+    statements = _statements(dev, "api", "FunctionsTranscodeRole")
+    requests = statements["TranscodeRequests"]
+    assert _actions(requests) == ["s3:DeleteObject", "s3:GetObject"]
+    assert _resource_suffixes(requests) == ["/jobs/transcode/*"]
+    # A deleted (already submitted) request must read as 404, not as a denied read: the bucket itself.
+    listing = statements["TranscodeMissingIs404"]
+    assert _actions(listing) == ["s3:ListBucket"] and "Fn::Join" not in json.dumps(listing["Resource"])
+    jobs = statements["MediaConvertJobs"]
+    assert _actions(jobs) == ["mediaconvert:CreateJob"]
+    assert _resource_suffixes(jobs) == [":jobs/*", ":queues/Default"]
     pass_role = statements["MediaConvertPassRole"]
     assert _actions(pass_role) == ["iam:PassRole"] and "MediaConvertRole" in json.dumps(pass_role["Resource"])
     assert pass_role["Condition"] == {"StringEquals": {"iam:PassedToService": "mediaconvert.amazonaws.com"}}
-    every = [a for s in statements.values() for a in _actions(s)]
-    assert not any(a in ("s3:*", "s3:DeleteObject", "iam:*", "mediaconvert:*") for a in every)
+    report = statements["ReportFailedJobs"]
+    assert _actions(report) == ["sqs:SendMessage"]
+    assert "MediaQueue" in json.dumps(report["Resource"]) and "Transcode" not in json.dumps(report["Resource"])
+    named = {
+        "TranscodeRequests",
+        "TranscodeMissingIs404",
+        "MediaConvertJobs",
+        "MediaConvertPassRole",
+        "ReportFailedJobs",
+    }
+    others = [a for sid, s in statements.items() if sid not in named for a in _actions(s)]
+    # What the factory and the event source add: logs, X-Ray, reading its own queue. No database, no VPC.
+    assert sorted(set(others)) == [
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+        "sqs:ChangeMessageVisibility",
+        "sqs:DeleteMessage",
+        "sqs:GetQueueAttributes",
+        "sqs:GetQueueUrl",
+        "sqs:ReceiveMessage",
+        "xray:PutTelemetryRecords",
+        "xray:PutTraceSegments",
+    ]
 
 
 def test_mediaconvert_reads_originals_and_writes_variants_only(dev: Synth) -> None:

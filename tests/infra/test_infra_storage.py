@@ -15,7 +15,7 @@ from infra_cdk.app import cdk_json_context
 from infra_cdk.config import stage_config
 from infra_cdk.constructs.assets import ORIGINAL_ACTIONS, VARIANT_ACTIONS
 from infra_cdk.constructs.posts import POST_IMAGE_ACTIONS
-from infra_cdk.stacks.processing import MEDIA_S3_ACTIONS
+from infra_cdk.stacks.processing import MEDIA_S3_ACTIONS, TRANSCODE_S3_ACTIONS
 from infra_cdk.stacks.storage import POST_IMAGES_PREFIX
 
 pytestmark = pytest.mark.infra
@@ -196,7 +196,7 @@ def test_no_other_role_has_s3_actions(dev: Synth) -> None:
     for name, role_id in roles.items():
         role = dev.raw["api"]["Resources"][role_id]["Properties"]
         assert "ManagedPolicyArns" not in role, name
-        if name not in ("posts", "assets", "media"):
+        if name not in ("posts", "assets", "media", "transcode"):
             assert _s3_statements(_role_statements(dev, "api", role_id)) == [], name
     # Nor any other role or policy of the app outside the storage stack (whose only other role is
     # CDK's auto-delete provider in dev, granted through the bucket policies).
@@ -204,10 +204,11 @@ def test_no_other_role_has_s3_actions(dev: Synth) -> None:
         if part == "storage":
             continue
         for role_id in dev.resources(part, "AWS::IAM::Role"):
-            if role_id not in (roles["posts"], roles["assets"], roles["media"]):
+            if role_id not in (roles["posts"], roles["assets"], roles["media"], roles["transcode"]):
                 assert _s3_statements(_role_statements(dev, part, role_id)) == [], (part, role_id)
         text = json.dumps(dev.resources(part, "AWS::IAM::Policy"))
         granted = len(POST_IMAGE_ACTIONS) + len(ORIGINAL_ACTIONS) + len(VARIANT_ACTIONS) + len(MEDIA_S3_ACTIONS)
+        granted += len(TRANSCODE_S3_ACTIONS)
         assert text.lower().count('"s3:') == (granted if part == "api" else 0), part
 
 

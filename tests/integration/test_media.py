@@ -1,7 +1,8 @@
 """The media function end to end against PostgreSQL and moto: real uploads, real SQS events.
 
 Images are made here with Pillow (EXIF with GPS), malware is the EICAR test file, videos
-are MP4 headers, and MediaConvert is botocore's Stubber.
+are MP4 headers; the transcode function takes the video requests media leaves, and its
+MediaConvert is botocore's Stubber.
 """
 
 from __future__ import annotations
@@ -24,8 +25,9 @@ from sqlalchemy import text
 from core import db as core_db
 from core import storage
 from core.config import get_settings
+from core.transcoding import TranscodeRequest, request_key
 from local.lambda_context import LocalLambdaContext
-from media import pipeline, videos
+from media import pipeline
 from media.scan import EICAR
 from tests.client import call
 from tests.conftest import SHARED
@@ -438,21 +440,89 @@ def test_locally_a_video_is_ready_with_the_original_only(env: Any, caplog: pytes
 
 
 @pytest.fixture
-def mediaconvert(env: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stubber]:
+def transcoding(env: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stubber]:
+    """The cloud's video path: media hands videos to the transcode function (MEDIACONVERT_ENDPOINT
+    set), whose MediaConvert is this Stubber; S3 and the media queue are the moto server."""
+    from transcode import logic, mediaconvert, settings
+
     env(MEDIACONVERT_ENDPOINT=ENDPOINT, MEDIACONVERT_ROLE_ARN=ROLE)
     client = boto3.client(
         "mediaconvert", endpoint_url=ENDPOINT, region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
     )
-    monkeypatch.setattr(videos, "mediaconvert_client", lambda endpoint: client)
+    monkeypatch.setattr(mediaconvert, "mediaconvert_client", lambda endpoint: client)
+    settings.get_settings.cache_clear()
+    logic.sqs_client.cache_clear()
+    drain_the_media_queue()  # upload notifications nobody consumes here
     with Stubber(client) as stubber:
         yield stubber
         stubber.assert_no_pending_responses()
+    settings.get_settings.cache_clear()
+    logic.sqs_client.cache_clear()
 
 
-def test_a_video_goes_to_mediaconvert_then_its_completion_makes_it_ready(mediaconvert: Stubber) -> None:
+def sqs() -> Any:
+    return boto3.client("sqs", region_name="us-east-1")
+
+
+def media_queue_url() -> str:
+    url = get_settings().media_queue_url
+    assert url
+    return url
+
+
+def stored_request(asset_id: str) -> TranscodeRequest:
+    return TranscodeRequest.from_json(body_of(request_key(asset_id)))
+
+
+def request_exists(asset_id: str) -> bool:
+    listed = storage.s3_client().list_objects_v2(Bucket=BUCKET, Prefix=request_key(asset_id))
+    return bool(listed.get("KeyCount"))
+
+
+def run_transcode(asset_id: str, receive_count: int = 1) -> list[str]:
+    """The transcode function, notified of the asset's request object as S3 -> SQS sends it."""
+    from transcode.handler import handler
+
+    record = sqs_record(s3_body(request_key(asset_id)), "t0")
+    record["attributes"]["ApproximateReceiveCount"] = str(receive_count)
+    response = handler({"Records": [record]}, LocalLambdaContext("transcode"))
+    return [f["itemIdentifier"] for f in response["batchItemFailures"]]
+
+
+def drain_the_media_queue() -> list[str]:
+    """Every message body now on the media queue, deleted from it (PurgeQueue allows one a minute)."""
+    bodies: list[str] = []
+    while messages := sqs().receive_message(QueueUrl=media_queue_url(), MaxNumberOfMessages=10).get("Messages"):
+        for message in messages:
+            bodies.append(message["Body"])
+            sqs().delete_message(QueueUrl=media_queue_url(), ReceiptHandle=message["ReceiptHandle"])
+    return bodies
+
+
+def reports_on_the_media_queue() -> list[str]:
+    """What the transcode function sent to the media queue (MediaConvert-shaped job events)."""
+    return [b for b in drain_the_media_queue() if json.loads(b).get("source") == "aws.mediaconvert"]
+
+
+def test_a_video_leaves_a_transcode_request_and_its_job_completion_makes_it_ready(transcoding: Stubber) -> None:
     ada = member("ada")
     asset_id = upload(ada, MP4, "clip.mov", "video/quicktime")
     key = key_of(asset_id)
+    assert run(s3_body(key)) == []
+
+    found = row(asset_id)
+    assert found["status"] == "processing"
+    assert found["status_reason"] == f"transcoding: MediaConvert job requested as jobs/transcode/{asset_id}.json"
+    assert stored_request(asset_id) == TranscodeRequest(
+        bucket=BUCKET,
+        key=key,
+        variants_prefix=f"variants/{ada.id}/{asset_id}/",
+        user_metadata={"asset_id": asset_id, "stage": "local"},
+        client_token=asset_id,
+    )
+    assert tags(request_key(asset_id)) == {"deleted": "true"}  # the lifecycle rule removes what is left
+    assert run(s3_body(key)) == [] and row(asset_id) == found  # a duplicate upload event changes nothing
+
     expected = {
         "Role": ROLE,
         "Settings": ANY,
@@ -460,12 +530,13 @@ def test_a_video_goes_to_mediaconvert_then_its_completion_makes_it_ready(mediaco
         "StatusUpdateInterval": "SECONDS_60",
         "ClientRequestToken": asset_id,
     }
-    job = {"Job": {"Id": "1671476818694-phptj0", "Role": ROLE, "Settings": {}}}
-    mediaconvert.add_response("create_job", job, expected)
-    assert run(s3_body(key)) == []
-    found = row(asset_id)
-    assert found["status"] == "processing" and found["status_reason"].endswith("1671476818694-phptj0")
-    assert run(s3_body(key)) == []  # a duplicate upload event submits no second job (no stubbed response left)
+    transcoding.add_response(
+        "create_job", {"Job": {"Id": "1671476818694-phptj0", "Role": ROLE, "Settings": {}}}, expected
+    )
+    assert run_transcode(asset_id) == []
+    assert not request_exists(asset_id) and reports_on_the_media_queue() == []
+    assert run_transcode(asset_id) == []  # a repeated notification: no second job (no stubbed response left)
+    assert row(asset_id)["status"] == "processing"
 
     playlist = f"s3://{BUCKET}/variants/{ada.id}/{asset_id}/hls/index.m3u8"
     assert run(mediaconvert_body(asset_id, "PROGRESSING"), mediaconvert_body(asset_id, "COMPLETE", playlist)) == []
@@ -479,28 +550,77 @@ def test_a_video_goes_to_mediaconvert_then_its_completion_makes_it_ready(mediaco
     assert row(asset_id)["status"] == "ready"
 
 
-def test_a_failed_transcode_fails_the_asset(mediaconvert: Stubber) -> None:
+def test_a_job_mediaconvert_refuses_is_reported_and_fails_the_asset(transcoding: Stubber) -> None:
     asset_id = upload(member(), MP4, "clip.mp4", "video/mp4")
-    mediaconvert.add_response("create_job", {"Job": {"Id": "j-1", "Role": ROLE, "Settings": {}}})
+    assert run(s3_body(key_of(asset_id))) == []
+    transcoding.add_client_error(
+        "create_job", "BadRequestException", "/inputs/0: the input could not be read", http_status_code=400
+    )
+    assert run_transcode(asset_id) == []  # decided: not retried
+    assert not request_exists(asset_id)
+    reports = reports_on_the_media_queue()
+    assert len(reports) == 1 and row(asset_id)["status"] == "processing"
+
+    assert run(*reports) == []  # the media function, fed from its queue
+    found = row(asset_id)
+    assert found["status"] == "failed"
+    assert found["status_reason"] == (
+        "transcoding failed: MediaConvert refused the job (BadRequestException: /inputs/0: the input could not be read)"
+    )
+    assert variant_rows(asset_id) == {}
+
+
+def test_a_job_that_cannot_be_created_in_time_fails_the_asset_on_the_last_delivery(transcoding: Stubber) -> None:
+    from core.transcoding import MAX_RECEIVES
+
+    asset_id = upload(member(), MP4, "clip.mp4", "video/mp4")
+    assert run(s3_body(key_of(asset_id))) == []
+    for _ in range(2):
+        transcoding.add_client_error("create_job", "TooManyRequestsException", http_status_code=429)
+    assert run_transcode(asset_id, receive_count=1) == ["t0"]  # retried after the visibility timeout
+    assert request_exists(asset_id) and reports_on_the_media_queue() == []
+    assert run_transcode(asset_id, receive_count=MAX_RECEIVES) == []
+    assert run(*reports_on_the_media_queue()) == []
+    found = row(asset_id)
+    assert found["status"] == "failed" and f"in {MAX_RECEIVES} attempts" in found["status_reason"]
+
+
+def test_a_video_with_its_request_in_flight_is_not_claimed_again_after_the_lease(transcoding: Stubber) -> None:
+    asset_id = upload(member(), MP4, "clip.mp4", "video/mp4")
+    key = key_of(asset_id)
+    assert run(s3_body(key)) == []
+    storage.s3_client().delete_object(Bucket=BUCKET, Key=request_key(asset_id))  # as the transcode function does
+    with core_db.get_engine().begin() as conn:
+        conn.execute(text("UPDATE assets SET updated_at = now() - interval '1 hour' WHERE id = :i"), {"i": asset_id})
+    assert run(s3_body(key)) == []
+    assert row(asset_id)["status"] == "processing" and not request_exists(asset_id)  # no second request
+
+
+def test_a_failed_transcode_fails_the_asset(transcoding: Stubber) -> None:
+    asset_id = upload(member(), MP4, "clip.mp4", "video/mp4")
     assert run(s3_body(key_of(asset_id))) == []
     assert run(mediaconvert_body(asset_id, "ERROR", error="Demuxer: unsupported codec")) == []
     found = row(asset_id)
     assert found["status"] == "failed" and "unsupported codec" in found["status_reason"]
 
 
-def test_a_completion_pointing_outside_the_asset_is_not_trusted(mediaconvert: Stubber) -> None:
+def test_a_completion_pointing_outside_the_asset_is_not_trusted(transcoding: Stubber) -> None:
     asset_id = upload(member(), MP4, "clip.mp4", "video/mp4")
-    mediaconvert.add_response("create_job", {"Job": {"Id": "j-2", "Role": ROLE, "Settings": {}}})
     assert run(s3_body(key_of(asset_id))) == []
     assert run(mediaconvert_body(asset_id, "COMPLETE", f"s3://{BUCKET}/variants/someone/else/hls/index.m3u8")) == []
     assert row(asset_id)["status"] == "failed" and variant_rows(asset_id) == {}
 
 
-def test_a_submission_error_is_retried_with_the_claim_handed_back(mediaconvert: Stubber) -> None:
+def test_a_request_that_cannot_be_written_is_retried_with_the_claim_handed_back(
+    transcoding: Stubber, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def s3_down(request: TranscodeRequest) -> None:
+        raise ConnectionError("S3 is unreachable")
+
+    monkeypatch.setattr(pipeline, "put_transcode_request", s3_down)
     asset_id = upload(member(), MP4, "clip.mp4", "video/mp4")
-    mediaconvert.add_client_error("create_job", "TooManyRequestsException", http_status_code=429)
     assert run(s3_body(key_of(asset_id))) == ["m0"]
-    assert row(asset_id)["status"] == "pending"
+    assert row(asset_id)["status"] == "pending" and not request_exists(asset_id)
 
 
 # ------------------------------------------------------------------ post images

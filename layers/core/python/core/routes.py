@@ -47,7 +47,17 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
     FunctionSpec("likes", "api", "Likes of posts, with exact counts"),
     FunctionSpec("comments", "api", "Comments on posts, with exact counts"),
     FunctionSpec("assets", "api", "Private media: uploads, downloads, share links, usage, audit"),
-    FunctionSpec("media", "events", "Uploads: malware scan, type check, image variants, video HLS jobs", queue="media"),
+    FunctionSpec(
+        "media", "events", "Uploads: malware scan, type check, image variants, video transcode requests", queue="media"
+    ),
+    # Outside the VPC (no database): MediaConvert has no VPC endpoint, so media leaves it requests in S3.
+    FunctionSpec(
+        "transcode",
+        "events",
+        "Video transcode requests from media -> MediaConvert jobs",
+        uses_db=False,
+        queue="transcode",
+    ),
     FunctionSpec("migrate", "task", "Applies Alembic migrations (CDK trigger, make dev)"),
     FunctionSpec("rooms", "api", "Team chat rooms: roles, invitations, messages and AI replies"),
 )

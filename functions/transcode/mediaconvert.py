@@ -1,15 +1,17 @@
-"""Videos: an AWS Elemental MediaConvert HLS job per upload.
+"""MediaConvert: one HLS job per video, created from outside the VPC (MediaConvert has no VPC endpoint).
 
-The job reads the original and writes an HLS ladder under the asset's variants prefix;
-its "Job State Change" event (EventBridge -> the media queue) finishes the asset. The job
-carries the asset id and the stage in its user metadata, so the event needs no lookup of
-job ids and the EventBridge rule can keep other stages' jobs out.
+The job reads the original and writes an HLS ladder under the asset's variants prefix; its
+"Job State Change" event (EventBridge -> the media queue) finishes the asset. The job carries
+the asset id and the stage in its user metadata, so the event needs no lookup of job ids and
+the EventBridge rule can keep other stages' jobs out.
 """
 
 from __future__ import annotations
 
 from functools import lru_cache
 from typing import Any
+
+from core.transcoding import TranscodeRequest
 
 HLS_PLAYLIST_NAME = "index"  # MediaConvert writes index.m3u8 (multivariant) and index_<rung>.m3u8
 # (name modifier, height, max bitrate): width follows the input's aspect ratio.
@@ -18,8 +20,8 @@ SEGMENT_SECONDS = 6
 
 
 @lru_cache(maxsize=4)
-def mediaconvert_client(endpoint: str) -> Any:
-    import boto3
+def mediaconvert_client(endpoint: str | None) -> Any:
+    import boto3  # ~150 ms of import: only once there is a request to submit
     from botocore.config import Config
 
     return boto3.client("mediaconvert", endpoint_url=endpoint, config=Config(retries={"mode": "standard"}))
@@ -92,27 +94,17 @@ def job_settings(bucket: str, key: str, variants_prefix: str) -> dict[str, Any]:
     }
 
 
-def submit_hls_job(
-    *,
-    endpoint: str,
-    role_arn: str,
-    queue_arn: str | None,
-    bucket: str,
-    key: str,
-    variants_prefix: str,
-    user_metadata: dict[str, str],
-    client_token: str | None = None,
-) -> str:
-    """Submit the job; returns its id. Errors propagate (the message is retried)."""
-    request: dict[str, Any] = {
+def create_hls_job(request: TranscodeRequest, *, endpoint: str | None, role_arn: str, queue_arn: str | None) -> str:
+    """Create the job; returns its id. Errors propagate (the caller decides: retry or report)."""
+    job: dict[str, Any] = {
         "Role": role_arn,
-        "Settings": job_settings(bucket, key, variants_prefix),
-        "UserMetadata": user_metadata,
+        "Settings": job_settings(request.bucket, request.key, request.variants_prefix),
+        "UserMetadata": dict(request.user_metadata),
         "StatusUpdateInterval": "SECONDS_60",
+        # MediaConvert answers a CreateJob repeated within a minute with the first job.
+        "ClientRequestToken": request.client_token,
     }
     if queue_arn:
-        request["Queue"] = queue_arn
-    if client_token:  # MediaConvert returns the first job for a token reused within a minute
-        request["ClientRequestToken"] = client_token
-    job = mediaconvert_client(endpoint).create_job(**request)["Job"]
-    return str(job["Id"])
+        job["Queue"] = queue_arn
+    created = mediaconvert_client(endpoint).create_job(**job)["Job"]
+    return str(created["Id"])

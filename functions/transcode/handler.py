@@ -1,0 +1,54 @@
+"""Transcode queue consumer: Powertools BatchProcessor with partial batch responses.
+
+Each SQS record is an S3 notification for request objects under jobs/transcode/ (left by the
+media function); each object is handed to transcode.logic with the record's receive count, so
+that the last delivery reports a failed job instead of raising. A record that raises is reported
+in `batchItemFailures` and comes back after the visibility timeout (then the DLQ); its
+batch-mates are not retried.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import unquote_plus
+
+from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
+
+from transcode import logic
+from transcode.logs import logger
+
+# Report every failure per record, even when the whole batch failed (no exception, no retry of the rest).
+processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+
+
+def created_objects(record: SQSRecord) -> list[tuple[str, str]]:
+    """(bucket, key) of each ObjectCreated in the message; S3's s3:TestEvent means nothing."""
+    if record.json_body.get("Event") == "s3:TestEvent":
+        return []
+    return [
+        # Keys arrive URL-encoded, spaces as '+' (moto even encodes '/'); Powertools leaves them so.
+        (s3_record.s3.bucket.name, unquote_plus(s3_record.s3.get_object.key))
+        for s3_record in record.decoded_nested_s3_event.records
+        if s3_record.event_name.startswith("ObjectCreated:")
+    ]
+
+
+def record_handler(record: SQSRecord) -> list[logic.Outcome]:
+    receive_count = int(record.attributes.approximate_receive_count)
+    return [logic.submit(bucket, key, receive_count=receive_count) for bucket, key in created_objects(record)]
+
+
+def _process(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    response = process_partial_response(
+        event=event, record_handler=record_handler, processor=processor, context=context
+    )
+    return dict(response)
+
+
+_with_lambda_context = logger.inject_lambda_context(_process)
+
+
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    # Lambda always passes a context (its request id goes into every log line); tests may not.
+    return _with_lambda_context(event, context) if context is not None else _process(event, context)
