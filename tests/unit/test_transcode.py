@@ -16,11 +16,11 @@ import boto3
 import pytest
 from botocore.stub import ANY, Stubber
 from moto import mock_aws
-from transcode import handler, logic, mediaconvert, settings
 
 from core import storage
 from core.transcoding import MAX_RECEIVES, InvalidRequest, TranscodeRequest
 from media.records import JobStateChange, decode
+from transcode import handler, logic, mediaconvert, settings
 
 BUCKET = "assets-bucket"
 ASSET = "9d4f2b6a-1c3e-4a5b-8d7f-0e2a4c6e8b1d"

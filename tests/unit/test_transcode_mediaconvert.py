@@ -8,9 +8,9 @@ from typing import Any
 import boto3
 import pytest
 from botocore.stub import ANY, Stubber
-from transcode import mediaconvert
 
 from core.transcoding import TranscodeRequest
+from transcode import mediaconvert
 
 ENDPOINT = "https://mediaconvert.us-east-1.amazonaws.com"
 ROLE = "arn:aws:iam::123456789012:role/social-dev-mediaconvert"
