@@ -13,7 +13,8 @@ import argparse
 import json
 import sys
 
-from bench.coldstart import authorizer_event, prepare_database, progress, start_database
+from bench.coldstart import authorizer_event
+from bench.database import prepare_database, progress, start_database
 from bench.timing import p50_ms
 
 TARGET_MS = 1.0

@@ -20,8 +20,6 @@ import argparse
 import json
 import os
 import re
-import secrets
-import shutil
 import statistics
 import subprocess
 import sys
@@ -32,6 +30,9 @@ from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any
+
+from bench.database import BENCH_SIGNING_KEYS, Fixture, prepare_database, progress, start_database
+from bench.importtime import importtime_report, parse_importtime
 
 ROOT = Path(__file__).resolve().parent.parent
 LAYER = ROOT / "layers" / "core" / "python"
@@ -51,8 +52,6 @@ TARGET_AUTHORIZER = 0.25
 MARKER = "@@coldstart@@ "
 # Packages the children must not find (--hide): dev-only packages that the Lambda layer would not ship.
 HIDDEN: list[str] = []
-# A throwaway local signing key (Settings wants kid:secret, 32+ characters).
-BENCH_SIGNING_KEYS = "bench:" + "coldstart-bench-signing-key-" * 2
 HEADERS = {"Accept": "application/json", "User-Agent": "coldstart-bench", "Origin": "http://localhost:3000"}
 
 # The child. Before `_t0` come only interpreter startup, the event literal (the
@@ -102,15 +101,6 @@ print("\\n" + {marker!r} + json.dumps({{
     "status": _status, "effect": _effect, "error": _error,
 }}), flush=True)
 """
-
-
-@dataclass(frozen=True)
-class Fixture:
-    """What first requests can find: a user with a live sign-in session, and an access token for it."""
-
-    user_id: str | None = None
-    session_id: str | None = None
-    access_token: str | None = None
 
 
 @dataclass
@@ -393,82 +383,6 @@ def measure(
         progress(f"{label}: " + ", ".join(parts) + " ms")
 
 
-def progress(message: str) -> None:
-    print(f"[coldstart] {message}", file=sys.stderr, flush=True)
-
-
-# ---------------------------------------------------------------- database
-
-
-def start_database() -> tuple[Any, str]:
-    from local.postgres import EmbeddedPostgres, free_port
-
-    data_dir = ROOT / ".local" / f"bench-pg-{os.getpid()}"
-    shutil.rmtree(data_dir, ignore_errors=True)
-    server = EmbeddedPostgres(data_dir, free_port(), fast=True)
-    progress(f"starting embedded PostgreSQL in {data_dir.relative_to(ROOT)}")
-    try:
-        url = server.start()
-    except BaseException:
-        server.destroy()
-        raise
-    return server, url
-
-
-def prepare_database(url: str) -> Fixture:
-    """Our migrations; the reference app's table with the item its first request reads; the fixture caller."""
-    from sqlalchemy import create_engine
-    from sqlalchemy.orm import Session
-
-    from core.migrations import upgrade
-
-    # The parent reads settings too (the reference module at import, core.auth to sign the token).
-    os.environ.update({"STAGE": "local", "DATABASE_URL": url, "JWT_SIGNING_KEYS": BENCH_SIGNING_KEYS})
-    engine = create_engine(url)
-    try:
-        revision = upgrade(engine)
-        progress(f"migrations applied (revision {revision})")
-        from bench.reference_app.app import Base, Item
-        from bench.reference_app.app import engine as reference_engine
-
-        reference_engine.dispose()
-        Base.metadata.create_all(engine)
-        with Session(engine) as session:
-            session.merge(Item(id=1, name="reference", description="the item GET /items/1 reads", price_cents=100))
-            session.commit()
-        return seed_caller(engine)
-    finally:
-        engine.dispose()
-
-
-def seed_caller(engine: Any) -> Fixture:
-    """A user with a live sign-in session, and a valid access token for it (best effort: core may change)."""
-    from sqlalchemy.orm import Session
-
-    try:
-        from core.auth import issue_access_token
-        from core.config import get_settings
-        from core.models.auth import AuthSession
-        from core.models.user import User
-
-        get_settings.cache_clear()
-        user_id, session_id = uuid.uuid4(), uuid.uuid4()
-        with Session(engine) as session:
-            session.add(
-                User(
-                    id=user_id, email="coldstart@example.com", username="coldstart", password_hash=secrets.token_hex(30)
-                )
-            )  # never matches a password
-            session.flush()
-            session.add(AuthSession(id=session_id, user_id=user_id))
-            session.commit()
-        token = issue_access_token(user_id, session_id)
-    except Exception as exc:
-        progress(f"no fixture caller ({type(exc).__name__}: {exc}); protected routes use random ids")
-        return Fixture()
-    return Fixture(user_id=str(user_id), session_id=str(session_id), access_token=token)
-
-
 # ---------------------------------------------------------------- report
 
 
@@ -610,69 +524,6 @@ def render(report: dict[str, Any]) -> str:
         lines.append(f"  {row['function']}: first event {row['first_event']}")
         for failure in row["failures"]:
             lines.append(f"  {row['function']}: FAILED: {failure}")
-    return "\n".join(lines)
-
-
-# ---------------------------------------------------------------- -X importtime
-
-
-_IMPORTTIME = re.compile(r"^import time:\s+(\d+) \|\s+(\d+) \|( *)(\S+)\s*$")
-
-
-@dataclass
-class ImportNode:
-    name: str
-    self_us: int
-    cumulative_us: int
-    children: list[ImportNode] = field(default_factory=list)
-
-
-def parse_importtime(stderr: str) -> list[ImportNode]:
-    """-X importtime prints post-order: a module's imports precede it, one level deeper."""
-    pending: list[tuple[int, ImportNode]] = []
-    for line in stderr.splitlines():
-        match = _IMPORTTIME.match(line)
-        if not match:
-            continue
-        depth = (len(match.group(3)) - 1) // 2
-        node = ImportNode(match.group(4), int(match.group(1)), int(match.group(2)))
-        while pending and pending[-1][0] > depth:
-            node.children.insert(0, pending.pop()[1])
-        pending.append((depth, node))
-    return [node for _, node in pending]
-
-
-def _walk(nodes: list[ImportNode]) -> list[ImportNode]:
-    out: list[ImportNode] = []
-    for node in nodes:
-        out.append(node)
-        out.extend(_walk(node.children))
-    return out
-
-
-def importtime_report(roots: list[ImportNode], threshold_ms: float, top: int) -> str:
-    lines = [f"import tree (cumulative >= {threshold_ms:.1f} ms; self ms / cumulative ms):"]
-
-    def show(node: ImportNode, depth: int) -> None:
-        if node.cumulative_us / 1000 < threshold_ms:
-            return
-        lines.append(f"  {'  ' * depth}{node.name}  {node.self_us / 1000:.1f} / {node.cumulative_us / 1000:.1f}")
-        for child in node.children:
-            show(child, depth + 1)
-
-    for root in roots:
-        show(root, 0)
-    by_package: dict[str, int] = {}
-    nodes = _walk(roots)
-    for node in nodes:
-        package = node.name.split(".")[0]
-        by_package[package] = by_package.get(package, 0) + node.self_us
-    total = sum(by_package.values())
-    lines.append("")
-    lines.append(f"self time by top-level package (total {total / 1000:.1f} ms in {len(nodes)} modules):")
-    for package, self_us in sorted(by_package.items(), key=lambda kv: -kv[1])[:top]:
-        count = sum(1 for n in nodes if n.name.split(".")[0] == package)
-        lines.append(f"  {package:<28} {self_us / 1000:7.1f} ms  {count:4d} modules")
     return "\n".join(lines)
 
 
