@@ -14,7 +14,7 @@ import json
 import sys
 from typing import Any
 
-from bench.coldstart import prepare_database, progress, start_database
+from bench.database import prepare_database, progress, start_database
 from bench.timing import p50_ms
 
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from functools import lru_cache
+from typing import Any
 
-from sqlalchemy import Row, delete, exists, select, tuple_, update
+from sqlalchemy import Connection, Integer, Row, Select, bindparam, delete, exists, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from core.errors import Forbidden, NotFound
@@ -14,16 +16,29 @@ from core.models.user import User
 from core.pagination import decode_cursor, page_of
 
 SCOPE = "comments"
-_COLUMNS = (Comment, User.username, User.avatar_url)
+# Plain columns, not entities (as in posts.logic): no identity map for a page of comments.
+_COLUMNS = (
+    Comment.id,
+    Comment.post_id,
+    Comment.author_id,
+    Comment.content,
+    Comment.created_at,
+    User.username,
+    User.avatar_url,
+)
 
-CommentRow = Row[Comment, str, str | None]
+CommentRow = Row[uuid.UUID, uuid.UUID, uuid.UUID, str, datetime, str, str | None]
+
+_ONE = (
+    select(*_COLUMNS)
+    .join(User, User.id == Comment.author_id)
+    .where(Comment.id == bindparam("comment_id", type_=Comment.id.type))
+)
+_POST_EXISTS = select(exists().where(Post.id == bindparam("post_id", type_=Post.id.type)))
 
 
 def _one(session: Session, comment_id: uuid.UUID) -> CommentRow:
-    row = session.execute(
-        select(*_COLUMNS).join(User, User.id == Comment.author_id).where(Comment.id == comment_id)
-    ).one()
-    return row
+    return session.execute(_ONE, {"comment_id": comment_id}).one()
 
 
 def add(session: Session, post_id: uuid.UUID, author_id: uuid.UUID, content: str) -> CommentRow:
@@ -55,15 +70,28 @@ def remove(session: Session, comment_id: uuid.UUID, user_id: uuid.UUID) -> None:
     session.execute(update(Post).where(Post.id == row.post_id).values(comments_count=Post.comments_count - 1))
 
 
+@lru_cache(maxsize=2)
+def _page_query(after: bool) -> Select[uuid.UUID, uuid.UUID, uuid.UUID, str, datetime, str, str | None]:
+    """Built once per shape, values bound per call (see posts.logic)."""
+    query = (
+        select(*_COLUMNS)
+        .join(User, User.id == Comment.author_id)
+        .where(Comment.post_id == bindparam("post_id", type_=Comment.post_id.type))
+    )
+    if after:
+        key = tuple_(bindparam("created_at", type_=Comment.created_at.type), bindparam("id", type_=Comment.id.type))
+        query = query.where(tuple_(Comment.created_at, Comment.id) > key)
+    return query.order_by(Comment.created_at, Comment.id).limit(bindparam("limit", type_=Integer))
+
+
 def of_post(
-    session: Session, post_id: uuid.UUID, limit: int, cursor: str | None
+    conn: Connection, post_id: uuid.UUID, limit: int, cursor: str | None
 ) -> tuple[list[CommentRow], str | None]:
-    if not session.scalar(select(exists().where(Post.id == post_id))):
+    """Oldest first. Reads only, so `db.read` may run it twice."""
+    if not conn.scalar(_POST_EXISTS, {"post_id": post_id}):
         raise NotFound("Post not found")
-    query = select(*_COLUMNS).join(User, User.id == Comment.author_id).where(Comment.post_id == post_id)
+    params: dict[str, Any] = {"post_id": post_id, "limit": limit + 1}
     if cursor:
-        created_at, comment_id = decode_cursor(SCOPE, cursor, (datetime, uuid.UUID))
-        query = query.where(tuple_(Comment.created_at, Comment.id) > tuple_(created_at, comment_id))
-    query = query.order_by(Comment.created_at, Comment.id).limit(limit + 1)
-    rows = list(session.execute(query).all())
-    return page_of(rows, limit, SCOPE, lambda row: (row.Comment.created_at, row.Comment.id))
+        params["created_at"], params["id"] = decode_cursor(SCOPE, cursor, (datetime, uuid.UUID))
+    rows = list(conn.execute(_page_query(bool(cursor)), params).all())
+    return page_of(rows, limit, SCOPE, lambda row: (row.created_at, row.id))

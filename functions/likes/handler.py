@@ -5,28 +5,27 @@ from __future__ import annotations
 import uuid
 
 from aws_lambda_powertools.event_handler import Response
-from pydantic import BaseModel
 
 from core import db
 from core.http import JSON, caller, lambda_handler, make_resolver
-from core.schemas import Cursor, Limit, UserSummary
+from core.schemas import Cursor, JsonBody, Limit, UserSummary
 from core.types import Timestamp
 from likes import logic
 
 app = make_resolver()
 
 
-class LikeOut(BaseModel):
+class LikeOut(JsonBody):
     liked: bool
     likes_count: int
 
 
-class LikerOut(BaseModel):
+class LikerOut(JsonBody):
     user: UserSummary
     created_at: Timestamp
 
 
-class LikerPage(BaseModel):
+class LikerPage(JsonBody):
     items: list[LikerOut]
     next_cursor: str | None
 
@@ -56,13 +55,12 @@ def unlike(post_id: uuid.UUID) -> None:
 
 @app.get("/api/v1/posts/<post_id>/likes", summary="Who liked a post, newest first", tags=["likes"])
 def likers(post_id: uuid.UUID, limit: Limit = 20, cursor: Cursor = None) -> LikerPage:
-    with db.session_scope() as session:
-        rows, next_cursor = logic.likers(session, post_id, limit, cursor)
+    rows, next_cursor = db.read(logic.likers, post_id, limit, cursor)
     items = [
-        LikerOut(user=UserSummary(id=r.user_id, username=r.username, avatar_url=r.avatar_url), created_at=r.created_at)
-        for r in rows
+        {"user": {"id": user_id, "username": username, "avatar_url": avatar}, "created_at": created_at}
+        for created_at, user_id, username, avatar in rows
     ]
-    return LikerPage(items=items, next_cursor=next_cursor)
+    return LikerPage.model_validate({"items": items, "next_cursor": next_cursor})  # one validation per page
 
 
 handler = lambda_handler(app)

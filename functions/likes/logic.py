@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from functools import lru_cache
+from typing import Any
 
-from sqlalchemy import Row, delete, exists, select, tuple_, update
+from sqlalchemy import Connection, Integer, Row, Select, bindparam, delete, exists, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
@@ -21,8 +23,11 @@ SCOPE = "likes"
 LikerRow = Row[datetime, uuid.UUID, str, str | None]
 
 
-def _post_exists(session: Session, post_id: uuid.UUID) -> None:
-    if not session.scalar(select(exists().where(Post.id == post_id))):
+_POST_EXISTS = select(exists().where(Post.id == bindparam("post_id", type_=Post.id.type)))
+
+
+def _post_exists(conn: Connection | Session, post_id: uuid.UUID) -> None:
+    if not conn.scalar(_POST_EXISTS, {"post_id": post_id}):
         raise NotFound("Post not found")
 
 
@@ -57,17 +62,25 @@ def unlike(session: Session, post_id: uuid.UUID, user_id: uuid.UUID) -> None:
         _post_exists(session, post_id)
 
 
-def likers(session: Session, post_id: uuid.UUID, limit: int, cursor: str | None) -> tuple[list[LikerRow], str | None]:
-    """Newest first."""
-    _post_exists(session, post_id)
+@lru_cache(maxsize=2)
+def _likers_query(after: bool) -> Select[datetime, uuid.UUID, str, str | None]:
+    """Built once per shape, values bound per call (see posts.logic)."""
     query = (
         select(Like.created_at, Like.user_id, User.username, User.avatar_url)
         .join(User, User.id == Like.user_id)
-        .where(Like.post_id == post_id)
+        .where(Like.post_id == bindparam("post_id", type_=Like.post_id.type))
     )
+    if after:
+        key = tuple_(bindparam("created_at", type_=Like.created_at.type), bindparam("user_id", type_=Like.user_id.type))
+        query = query.where(tuple_(Like.created_at, Like.user_id) < key)
+    return query.order_by(Like.created_at.desc(), Like.user_id.desc()).limit(bindparam("limit", type_=Integer))
+
+
+def likers(conn: Connection, post_id: uuid.UUID, limit: int, cursor: str | None) -> tuple[list[LikerRow], str | None]:
+    """Newest first. Reads only, so `db.read` may run it twice."""
+    _post_exists(conn, post_id)
+    params: dict[str, Any] = {"post_id": post_id, "limit": limit + 1}
     if cursor:
-        created_at, user_id = decode_cursor(SCOPE, cursor, (datetime, uuid.UUID))
-        query = query.where(tuple_(Like.created_at, Like.user_id) < tuple_(created_at, user_id))
-    query = query.order_by(Like.created_at.desc(), Like.user_id.desc()).limit(limit + 1)
-    rows = list(session.execute(query).all())
+        params["created_at"], params["user_id"] = decode_cursor(SCOPE, cursor, (datetime, uuid.UUID))
+    rows = list(conn.execute(_likers_query(bool(cursor)), params).all())
     return page_of(rows, limit, SCOPE, lambda row: (row.created_at, row.user_id))

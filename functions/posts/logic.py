@@ -5,9 +5,10 @@ from __future__ import annotations
 import re
 import uuid
 from datetime import datetime
+from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Row, delete, func, select, tuple_, update
+from sqlalchemy import Connection, Integer, Row, Select, bindparam, delete, func, select, tuple_, update
 from sqlalchemy.orm import Session
 
 from core import storage
@@ -69,30 +70,50 @@ def _check_image(user_id: uuid.UUID, key: str) -> None:
         raise invalid("the image was refused (malware or not the declared type)")
 
 
-def _one(session: Session, post_id: uuid.UUID) -> PostRow:
-    row = session.execute(select(*_COLUMNS).join(User, User.id == Post.author_id).where(Post.id == post_id)).first()
+def _with_author() -> Select[*tuple[Any, ...]]:
+    return select(*_COLUMNS).join(User, User.id == Post.author_id)
+
+
+# Statements built once, values bound per call: SQLAlchemy compiles each shape once (cache hit)
+# and, as the very statement it compiled comes back, reuses its result metadata as is.
+_ONE = _with_author().where(Post.id == bindparam("post_id", type_=Post.id.type))
+_AUTHOR_ID = select(User.id).where(func.lower(User.username) == bindparam("username", type_=User.username.type))
+
+
+@lru_cache(maxsize=4)
+def _feed_query(by_author: bool, after: bool) -> Select[*tuple[Any, ...]]:
+    query = _with_author()
+    if by_author:
+        query = query.where(Post.author_id == bindparam("author_id", type_=Post.author_id.type))
+    if after:
+        key = tuple_(bindparam("created_at", type_=Post.created_at.type), bindparam("post_id", type_=Post.id.type))
+        query = query.where(tuple_(Post.created_at, Post.id) < key)
+    return query.order_by(Post.created_at.desc(), Post.id.desc()).limit(bindparam("limit", type_=Integer))
+
+
+def _one(conn: Connection | Session, post_id: uuid.UUID) -> PostRow:
+    row = conn.execute(_ONE, {"post_id": post_id}).first()
     if row is None:
         raise NotFound("Post not found")
     return row
 
 
-def feed(session: Session, limit: int, cursor: str | None, author: str | None) -> tuple[list[PostRow], str | None]:
-    query = select(*_COLUMNS).join(User, User.id == Post.author_id)
+def feed(conn: Connection, limit: int, cursor: str | None, author: str | None) -> tuple[list[PostRow], str | None]:
+    """One page of the feed (or of one author's posts); reads only, so `db.read` may run it twice."""
+    params: dict[str, Any] = {"limit": limit + 1}
     if author is not None:
-        author_id = session.scalar(select(User.id).where(func.lower(User.username) == author.lower()))
-        if author_id is None:
+        params["author_id"] = conn.scalar(_AUTHOR_ID, {"username": author.lower()})
+        if params["author_id"] is None:
             return [], None
-        query = query.where(Post.author_id == author_id)
     if cursor:
-        created_at, post_id = decode_cursor(FEED, cursor, (datetime, uuid.UUID))
-        query = query.where(tuple_(Post.created_at, Post.id) < tuple_(created_at, post_id))
-    query = query.order_by(Post.created_at.desc(), Post.id.desc()).limit(limit + 1)
-    rows = list(session.connection().execute(query).all())  # columns only: no ORM loading needed
+        params["created_at"], params["post_id"] = decode_cursor(FEED, cursor, (datetime, uuid.UUID))
+    query = _feed_query(author is not None, bool(cursor))
+    rows = list(conn.execute(query, params).all())  # columns only: no ORM loading needed
     return page_of(rows, limit, FEED, lambda row: (row.created_at, row.id))
 
 
-def get(session: Session, post_id: uuid.UUID) -> PostRow:
-    return _one(session, post_id)
+def get(conn: Connection, post_id: uuid.UUID) -> PostRow:
+    return _one(conn, post_id)
 
 
 def create(session: Session, author_id: uuid.UUID, content: str, image_key: str | None) -> PostRow:

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from core.schemas import UserSummary
+from core.schemas import JsonBody, UserSummary
 from core.types import Timestamp
 
 ImageType = Literal["image/jpeg", "image/png", "image/gif"]
@@ -41,7 +41,7 @@ class UploadUrlOut(BaseModel):
     expires_in: int
 
 
-class PostOut(BaseModel):
+class PostOut(JsonBody):
     id: uuid.UUID
     author: UserSummary
     content: str
@@ -52,6 +52,6 @@ class PostOut(BaseModel):
     updated_at: Timestamp
 
 
-class PostPage(BaseModel):
+class PostPage(JsonBody):
     items: list[PostOut]
     next_cursor: str | None

@@ -51,17 +51,15 @@ def test_cloud_connect_uses_nodelay_socket_tls_and_iam_token(monkeypatch: pytest
     captured: dict[str, Any] = {}
 
     class FakeConnection:
-        def __init__(self) -> None:
+        def __init__(self, *args: Any, **kwargs: Any) -> None:
+            captured.update(kwargs)
             self.adapters: dict[int, Any] = {}
 
         def register_in_adapter(self, oid: int, func: Any) -> None:
             self.adapters[oid] = func
 
     class FakeDbapi:
-        @staticmethod
-        def Connection(*args: Any, **kwargs: Any) -> FakeConnection:
-            captured.update(kwargs)
-            return FakeConnection()
+        Connection = FakeConnection
 
     class FakeDialect:
         loaded_dbapi = FakeDbapi
@@ -69,6 +67,7 @@ def test_cloud_connect_uses_nodelay_socket_tls_and_iam_token(monkeypatch: pytest
     listener: Any = engine.dialect.dispatch.do_connect
     result = next(iter(listener))(FakeDialect(), None, [], {"user": "app", "host": "proxy.example"})
     assert result.adapters == {db.TIMESTAMPTZ_OID: db._timestamptz_in}
+    assert isinstance(result, FakeConnection) and type(result).execute_unnamed  # one round trip per statement
     assert captured["sock"] is opened[0]
     assert captured["password"] == "iam-token"
     assert captured["ssl_context"] is db._tls_context()
@@ -142,3 +141,22 @@ def test_tls_context_adds_the_rds_ca_bundle_when_configured(monkeypatch: pytest.
     finally:
         get_settings.cache_clear()
         db._tls_context.cache_clear()
+
+
+def test_a_read_that_timed_out_is_not_run_again() -> None:
+    """db.read retries a dropped connection once, but not one that stopped answering (the wait would double)."""
+    from pg8000.exceptions import InterfaceError
+    from sqlalchemy.exc import InterfaceError as WrappedInterfaceError
+
+    def wrapped(cause: BaseException | None) -> BaseException:
+        try:
+            try:
+                raise InterfaceError("network error") from cause
+            except InterfaceError as driver_error:
+                raise WrappedInterfaceError("SELECT 1", None, driver_error) from driver_error
+        except WrappedInterfaceError as exc:
+            return exc
+
+    assert db._timed_out(wrapped(TimeoutError("timed out")))
+    assert not db._timed_out(wrapped(BrokenPipeError()))
+    assert not db._timed_out(wrapped(None))

@@ -1,6 +1,8 @@
 """The error envelope and headers, on a small resolver built the way functions build theirs."""
 
 import json
+import uuid
+from datetime import datetime, timedelta, timezone
 from typing import Annotated, Any
 
 import pytest
@@ -9,6 +11,8 @@ from pydantic import BaseModel, Field
 
 from core import errors
 from core.http import lambda_handler, make_resolver
+from core.schemas import JsonBody
+from core.types import Timestamp
 from local.events import proxy_event
 
 app = make_resolver()
@@ -212,3 +216,82 @@ def test_nul_characters_are_refused_at_the_edge() -> None:
     assert status == 422 and body["error"]["details"][0]["type"] == "nul"
     status, body, _ = call("GET", "/api/v1/things", query={"limit": "5\x00"})
     assert status == 400 and body["error"]["details"][0]["field"] == "limit"
+
+
+# --- JSON bodies written in one pass (core.http.json_once) --------------------------------------
+
+TRICKY = ['say "hi" \\ back', "line\nfeed\ttab\x01\x1f", "del\x7f", "café", "日本語", "emoji 😀🎉", "</script>"]
+
+
+class Inner(BaseModel):
+    id: uuid.UUID
+    at: Timestamp
+    note: str | None
+
+
+class FastThing(JsonBody):
+    name: str
+    count: int
+    flag: bool
+    inner: list[Inner]
+
+
+class SlowThing(BaseModel):  # the same fields, serialized the Powertools way
+    name: str
+    count: int
+    flag: bool
+    inner: list[Inner]
+
+
+def _thing_fields(name: str) -> dict[str, Any]:
+    at = datetime(2026, 11, 23, 12, 0, 0, 500, tzinfo=timezone(timedelta(hours=5, minutes=30)))
+    inner = [{"id": uuid.UUID(int=7), "at": at, "note": name}, {"id": uuid.UUID(int=8), "at": at, "note": None}]
+    return {"name": name, "count": -3, "flag": True, "inner": inner}
+
+
+@app.get("/api/v1/fast/<index>")
+def fast(index: int) -> FastThing:
+    return FastThing.model_validate(_thing_fields(TRICKY[index]))
+
+
+@app.get("/api/v1/slow-json/<index>")
+def slow_json(index: int) -> SlowThing:
+    return SlowThing.model_validate(_thing_fields(TRICKY[index]))
+
+
+@app.get("/api/v1/fast-from-dict/<index>")
+def fast_from_dict(index: int) -> FastThing:
+    return _thing_fields(TRICKY[index])  # type: ignore[return-value]  # Powertools validates it into the model
+
+
+@pytest.mark.parametrize("index", range(len(TRICKY)))
+def test_json_bodies_written_once_are_the_bytes_powertools_writes(index: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    from core import http
+
+    once: list[str] = []
+    original = http.json_once
+    monkeypatch.setattr(http, "json_once", lambda body: once.append(type(body).__name__) or original(body))
+    fast_answer = handler(proxy_event("GET", f"/api/v1/fast/{index}"), None)
+    slow_answer = handler(proxy_event("GET", f"/api/v1/slow-json/{index}"), None)
+    from_dict = handler(proxy_event("GET", f"/api/v1/fast-from-dict/{index}"), None)
+    assert once == ["FastThing"]  # a dict goes the Powertools way
+    assert fast_answer["statusCode"] == slow_answer["statusCode"] == from_dict["statusCode"] == 200
+    assert fast_answer["body"] == slow_answer["body"] == from_dict["body"]
+    assert fast_answer["multiValueHeaders"]["Content-Type"] == slow_answer["multiValueHeaders"]["Content-Type"]
+    assert json.loads(fast_answer["body"])["inner"][0]["note"] == TRICKY[index]
+
+
+def test_json_bodies_have_no_float_fields() -> None:
+    """json.dumps and pydantic write some floats differently (1e+16 / 1e16): those models stay two-pass."""
+    import comments.handler
+    import likes.handler
+    import posts.handler
+
+    assert comments.handler and likes.handler and posts.handler
+    pending, seen = list(JsonBody.__subclasses__()), set()
+    while pending:
+        model = pending.pop()
+        seen.add(model.__name__)
+        pending.extend(model.__subclasses__())
+        assert '"number"' not in json.dumps(model.model_json_schema(mode="serialization")), model
+    assert {"PostPage", "CommentPage", "LikerPage", "FastThing"} <= seen

@@ -4,6 +4,12 @@ Rules from ARCHITECTURE.md: pool_size=1, pre-ping, recycle under 30 min, TLS
 context built once and verified in the cloud, TCP_NODELAY on the socket, and
 nothing that pins an RDS Proxy connection (no SET, no isolation_level or
 client_encoding on the dialect, no sequences, no advisory locks).
+
+Two ways to use the connection: `session_scope` (a unit of work: pre-ping, one
+transaction, commit or roll back) and `read` (read-only: no pre-ping, no
+transaction block, one round trip per statement, run again once if the
+connection turns out to be dropped). Every statement with parameters goes to
+the server in one round trip (`_one_flight`).
 """
 
 from __future__ import annotations
@@ -11,21 +17,27 @@ from __future__ import annotations
 import socket
 import ssl
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
+from contextvars import ContextVar
 from datetime import datetime
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 from urllib.parse import unquote, urlsplit
 
 from core.config import Settings, get_settings
 from core.errors import AppError, Unavailable
 
 if TYPE_CHECKING:
-    from sqlalchemy.engine import Engine
+    from sqlalchemy.engine import Connection, Engine
     from sqlalchemy.orm import Session
 
+P = ParamSpec("P")
+T = TypeVar("T")
+
 _engine: Engine | None = None
+# Set while `read` checks a connection out: it skips the pool's pre-ping (see `read`).
+_optimistic: ContextVar[bool] = ContextVar("optimistic_checkout", default=False)
 
 
 @lru_cache(maxsize=1)
@@ -66,6 +78,65 @@ def _timestamptz_in(data: str) -> Any:
 def _tuned(connection: Any) -> Any:
     connection.register_in_adapter(TIMESTAMPTZ_OID, _timestamptz_in)
     return connection
+
+
+@lru_cache(maxsize=4)
+def _one_flight(base: Any) -> Any:
+    """`base` (a pg8000 connection class) sending a statement with parameters in one round trip.
+
+    pg8000 1.31 runs it in three: Parse+Sync, Describe+Sync, then Bind+Execute+Sync. Nothing it
+    sends in Bind depends on the first two answers (every parameter goes as text, with the OIDs
+    chosen before Parse), so Parse, Describe, Bind, Execute and Sync go in one write and the answers
+    are read once. An error anywhere makes the server skip to Sync and answer ErrorResponse then
+    ReadyForQuery, as before. COPY (a stream) keeps pg8000's own sequence.
+    """
+    from pg8000.converters import make_params
+    from pg8000.core import (
+        BIND,
+        DESCRIBE,
+        EXECUTE_MSG,
+        NULL_BYTE,
+        PARSE,
+        SYNC_MSG,
+        Context,
+        H_pack,
+        _flush,
+        _write,
+        i_pack,
+    )
+
+    describe_unnamed = b"S" + NULL_BYTE
+    execute_sync = EXECUTE_MSG + SYNC_MSG
+
+    class OneFlight(base):
+        def execute_unnamed(self, statement: str, vals: Any = (), oids: Any = (), stream: Any = None) -> Any:
+            if stream is not None:
+                return super().execute_unnamed(statement, vals=vals, oids=oids, stream=stream)
+            params = make_params(self.py_types, vals)  # a value it cannot send fails before anything is sent
+            encoding = self._client_encoding
+            parse = bytearray(NULL_BYTE)
+            parse += statement.encode(encoding) + NULL_BYTE + H_pack(len(oids))
+            for oid in oids:
+                parse += i_pack(0 if oid == -1 else oid)
+            bind = bytearray(NULL_BYTE + NULL_BYTE + H_pack(0) + H_pack(len(params)))
+            for value in params:
+                if value is None:
+                    bind += i_pack(-1)
+                else:
+                    data = value.encode(encoding)
+                    bind += i_pack(len(data)) + data
+            bind += H_pack(0)
+            self._send_message(PARSE, parse)  # raises InterfaceError once the connection is closed
+            self._send_message(DESCRIBE, describe_unnamed)
+            self._send_message(BIND, bind)
+            _write(self._sock, execute_sync)
+            _flush(self._sock)
+            context = Context(statement)
+            self.handle_messages(context)
+            return context
+
+    OneFlight.__name__ = OneFlight.__qualname__ = f"OneFlight{base.__name__}"
+    return OneFlight
 
 
 @lru_cache(maxsize=1024)
@@ -149,6 +220,13 @@ def create_engine_for(settings: Settings) -> Engine:
     host = url.host or "127.0.0.1"
     port = url.port or 5432
 
+    pessimistic_ping = engine.dialect.do_ping
+
+    def do_ping(dbapi_connection: Any) -> bool:
+        return True if _optimistic.get() else pessimistic_ping(dbapi_connection)
+
+    setattr(engine.dialect, "do_ping", do_ping)  # noqa: B010 - the pool calls the dialect's ping
+
     @event.listens_for(engine, "do_connect")
     def _connect(dialect: Any, conn_rec: Any, cargs: Any, cparams: dict[str, Any]) -> Any:
         cparams.update(_secure_params(settings, cparams.get("password")))
@@ -157,7 +235,7 @@ def create_engine_for(settings: Settings) -> Engine:
         # pg8000.connect() has no `sock` argument, its Connection class does.
         sock = _open_socket(host, port, settings.db_connect_timeout_s, settings.db_socket_timeout_s)
         try:
-            return _tuned(dialect.loaded_dbapi.Connection(*cargs, sock=sock, **cparams))
+            return _tuned(_one_flight(dialect.loaded_dbapi.Connection)(*cargs, sock=sock, **cparams))
         except BaseException:
             sock.close()
             raise
@@ -236,6 +314,53 @@ def session_scope() -> Iterator[Session]:
             session.close()
 
 
+def _timed_out(exc: BaseException) -> bool:
+    cause: BaseException | None = exc
+    while cause is not None:
+        if isinstance(cause, TimeoutError):  # socket.timeout too (an alias)
+            return True
+        cause = cause.__cause__ or cause.__context__
+    return False
+
+
+def read(work: Callable[Concatenate[Connection, P], T], *args: P.args, **kwargs: P.kwargs) -> T:
+    """A read-only request: `work(connection, *args, **kwargs)` outside any transaction block.
+
+    Each statement runs on its own (autocommit: one round trip, no BEGIN or COMMIT, and nothing an
+    RDS Proxy would pin on), and the pooled connection is used without its pre-ping. If it turns
+    out to be dropped, SQLAlchemy invalidates it and `work` runs once more on a new connection:
+    it only reads, so running it again is safe. A timeout or any other error is not retried.
+    """
+    from sqlalchemy import exc as sa_exc
+
+    engine = get_engine()
+    with _database_errors():
+        for attempt in (1, 2):
+            try:
+                return _read_once(engine, work, *args, **kwargs)
+            except sa_exc.DBAPIError as exc:
+                if attempt == 2 or not exc.connection_invalidated or _timed_out(exc):
+                    raise
+    raise AssertionError("unreachable")
+
+
+def _read_once(engine: Engine, work: Callable[Concatenate[Connection, P], T], *args: P.args, **kwargs: P.kwargs) -> T:
+    token = _optimistic.set(True)
+    try:
+        connection = engine.connect()
+    finally:
+        _optimistic.reset(token)
+    with connection:
+        dbapi_connection: Any = connection.connection.dbapi_connection
+        # pg8000's own switch: it stops sending BEGIN; no SET goes to the server. The pool gets the
+        # connection back in its usual mode (no transaction is open: nothing to roll back).
+        dbapi_connection.autocommit = True
+        try:
+            return work(connection, *args, **kwargs)
+        finally:
+            dbapi_connection.autocommit = False
+
+
 def ping() -> None:
     """One round trip on the lean connection (health checks stay cheap to start)."""
     lean_query("SELECT 1")
@@ -262,7 +387,8 @@ def _lean_connect(settings: Settings) -> Any:
     sock = _open_socket(host, port, settings.db_connect_timeout_s, settings.db_socket_timeout_s)
     try:
         params = _secure_params(settings, password)
-        return _tuned(pg8000.native.Connection(user, host=host, port=port, database=database, sock=sock, **params))
+        connection = _one_flight(pg8000.native.Connection)
+        return _tuned(connection(user, host=host, port=port, database=database, sock=sock, **params))
     except BaseException:
         sock.close()
         raise

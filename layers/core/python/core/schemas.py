@@ -18,6 +18,13 @@ Cursor = Annotated[
 DEFAULT_PAGE = DEFAULT_LIMIT
 
 
+class JsonBody(BaseModel):
+    """A response body that core.http writes to JSON in one pass (pydantic-core), instead of to
+    dicts and then again through json.dumps. The text is the same, byte for byte: non-ASCII is
+    escaped as json.dumps escapes it. Only for models without float fields (json.dumps and
+    pydantic write some floats differently); tests/unit/test_http.py checks every subclass."""
+
+
 class UserSummary(BaseModel):
     """How a user appears inside other objects: author, sender, liker."""
 
