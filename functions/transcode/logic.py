@@ -23,11 +23,11 @@ from datetime import UTC, datetime
 from functools import lru_cache
 from typing import Any
 
+from core.config import SettingsError, get_settings
 from core.storage import s3_client
 from core.transcoding import MAX_RECEIVES, InvalidRequest, TranscodeRequest, is_request_key
 from transcode import mediaconvert
 from transcode.logs import logger
-from transcode.settings import TranscodeSettings, get_settings
 
 # What media.records decodes as a MediaConvert job event (the EventBridge envelope).
 JOB_STATE_CHANGE = {"source": "aws.mediaconvert", "detail-type": "MediaConvert Job State Change"}
@@ -63,12 +63,13 @@ def _submit(bucket: str, key: str, receive_count: int) -> Outcome:
     request = TranscodeRequest.from_json(raw)  # InvalidRequest: poison, retried into the DLQ
     if request.bucket != bucket or request.object_key != key:
         raise InvalidRequest(f"the request stored as s3://{bucket}/{key} is for asset {request.asset_id}")
-    settings = get_settings()  # without them nothing can be created or reported: retry, then the DLQ
+    role_arn, media_queue_url = required_settings()  # missing: retried, then the DLQ and its alarm
+    settings = get_settings()
     try:
         job_id = mediaconvert.create_hls_job(
             request,
             endpoint=settings.mediaconvert_endpoint,
-            role_arn=settings.mediaconvert_role_arn,
+            role_arn=role_arn,
             queue_arn=settings.mediaconvert_queue_arn,
         )
     except Exception as exc:
@@ -78,7 +79,7 @@ def _submit(bucket: str, key: str, receive_count: int) -> Outcome:
             reason = f"the job could not be created in {receive_count} attempts ({describe(exc)})"
         else:
             raise
-        report_failure(settings, request, reason)
+        report_failure(media_queue_url, request, reason)
         delete_request(bucket, key)
         return Outcome("failed", reason)
     delete_request(bucket, key)
@@ -154,9 +155,23 @@ def failure_event(request: TranscodeRequest, reason: str) -> dict[str, Any]:
     }
 
 
-def report_failure(settings: TranscodeSettings, request: TranscodeRequest, reason: str) -> None:
+def required_settings() -> tuple[str, str]:
+    """The role MediaConvert jobs run as, and the media queue failures are reported to."""
+    settings = get_settings()
+    role_arn, media_queue_url = settings.mediaconvert_role_arn, settings.media_queue_url
+    if not role_arn or not media_queue_url:
+        missing = [
+            name
+            for name, value in (("MEDIACONVERT_ROLE_ARN", role_arn), ("MEDIA_QUEUE_URL", media_queue_url))
+            if not value
+        ]
+        raise SettingsError("invalid settings: set " + ", ".join(missing))
+    return role_arn, media_queue_url
+
+
+def report_failure(media_queue_url: str, request: TranscodeRequest, reason: str) -> None:
     body = json.dumps(failure_event(request, reason))
-    sqs_client().send_message(QueueUrl=settings.media_queue_url, MessageBody=body)
+    sqs_client().send_message(QueueUrl=media_queue_url, MessageBody=body)
 
 
 @lru_cache(maxsize=1)

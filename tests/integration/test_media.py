@@ -443,20 +443,20 @@ def test_locally_a_video_is_ready_with_the_original_only(env: Any, caplog: pytes
 def transcoding(env: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stubber]:
     """The cloud's video path: media hands videos to the transcode function (MEDIACONVERT_ENDPOINT
     set), whose MediaConvert is this Stubber; S3 and the media queue are the moto server."""
-    from transcode import logic, mediaconvert, settings
+    from transcode import logic, mediaconvert
 
     env(MEDIACONVERT_ENDPOINT=ENDPOINT, MEDIACONVERT_ROLE_ARN=ROLE)
     client = boto3.client(
         "mediaconvert", endpoint_url=ENDPOINT, region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
     )
     monkeypatch.setattr(mediaconvert, "mediaconvert_client", lambda endpoint: client)
-    settings.get_settings.cache_clear()
+    get_settings.cache_clear()
     logic.sqs_client.cache_clear()
     drain_the_media_queue()  # upload notifications nobody consumes here
     with Stubber(client) as stubber:
         yield stubber
         stubber.assert_no_pending_responses()
-    settings.get_settings.cache_clear()
+    get_settings.cache_clear()
     logic.sqs_client.cache_clear()
 
 

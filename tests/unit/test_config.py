@@ -14,9 +14,12 @@ def test_reads_upper_case_environment_names() -> None:
     assert s.is_cloud
 
 
-def test_needs_a_database() -> None:
+def test_a_database_is_required_only_to_connect() -> None:
+    settings = Settings.from_env({"MEDIA_QUEUE_URL": "https://sqs.example/q"})  # transcode has no database
+    assert settings.media_queue_url == "https://sqs.example/q"
     with pytest.raises(SettingsError, match="DATABASE_URL"):
-        Settings.from_env({})
+        settings.require_database()
+    Settings.from_env({"DB_HOST": "db.example"}).require_database()
 
 
 def test_refuses_other_drivers() -> None:

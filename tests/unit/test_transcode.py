@@ -18,9 +18,10 @@ from botocore.stub import ANY, Stubber
 from moto import mock_aws
 
 from core import storage
+from core.config import SettingsError, get_settings
 from core.transcoding import MAX_RECEIVES, InvalidRequest, TranscodeRequest
 from media.records import JobStateChange, decode
-from transcode import handler, logic, mediaconvert, settings
+from transcode import handler, logic, mediaconvert
 
 BUCKET = "assets-bucket"
 ASSET = "9d4f2b6a-1c3e-4a5b-8d7f-0e2a4c6e8b1d"
@@ -57,7 +58,7 @@ class World:
 def _forget_clients() -> None:
     storage.s3_client.cache_clear()
     logic.sqs_client.cache_clear()
-    settings.get_settings.cache_clear()
+    get_settings.cache_clear()
 
 
 @pytest.fixture
@@ -172,9 +173,9 @@ def test_what_is_not_a_request_is_poison_or_ignored(world: World) -> None:
 
 def test_without_its_settings_nothing_is_created_or_reported(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("MEDIACONVERT_ROLE_ARN")
-    settings.get_settings.cache_clear()
+    get_settings.cache_clear()
     world.put_request()
-    with pytest.raises(settings.SettingsError, match="MEDIACONVERT_ROLE_ARN"):
+    with pytest.raises(SettingsError, match="MEDIACONVERT_ROLE_ARN"):
         logic.submit(BUCKET, KEY, receive_count=MAX_RECEIVES)  # retried, then the DLQ and its alarm
     assert world.request_exists()
 

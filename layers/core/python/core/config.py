@@ -141,8 +141,6 @@ class Settings:
 
     def _consistency_problems(self) -> list[str]:
         problems = []
-        if not self.database_url and not self.db_host:
-            problems.append("set DATABASE_URL, or DB_HOST for the RDS Proxy")
         if self.database_url and not self.database_url.startswith("postgresql+pg8000://"):
             problems.append("DATABASE_URL must use the postgresql+pg8000:// driver")
         for pair in self.jwt_signing_keys:
@@ -150,6 +148,11 @@ class Settings:
             if not kid or len(secret) < 32:
                 problems.append("JWT_SIGNING_KEYS entries are kid:secret with a secret of 32+ characters")
         return problems
+
+    def require_database(self) -> None:
+        """Called before connecting: a function without a database (transcode) needs neither."""
+        if not self.database_url and not self.db_host:
+            raise SettingsError("invalid settings: set DATABASE_URL, or DB_HOST for the database endpoint")
 
     @property
     def is_cloud(self) -> bool:

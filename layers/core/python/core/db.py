@@ -192,6 +192,7 @@ def _secure_params(settings: Settings, password: str | None) -> dict[str, Any]:
 def _url(settings: Settings) -> Any:
     from sqlalchemy.engine import URL, make_url
 
+    settings.require_database()
     if settings.database_url:
         return make_url(settings.database_url)
     return URL.create(
@@ -376,6 +377,7 @@ _lean_opened_at = 0.0
 def _lean_connect(settings: Settings) -> Any:
     import pg8000.native
 
+    settings.require_database()
     if settings.database_url:
         parts = urlsplit(settings.database_url)
         host, port = parts.hostname or "127.0.0.1", parts.port or 5432
