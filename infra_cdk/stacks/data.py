@@ -156,7 +156,7 @@ class DataStack(Stack):
             self,
             "GrantIamLogin",
             on_create=cr.AwsSdkCall(
-                service="RDSData",
+                service="@aws-sdk/client-rds-data",  # the SDK v3 client the handler loads
                 action="ExecuteStatement",
                 parameters={
                     "resourceArn": self.cluster.cluster_arn,

@@ -114,6 +114,7 @@ def test_the_app_user_gets_iam_login_once_through_the_data_api(dev: Synth, prod:
     ]
     create = json.dumps(grant["Properties"]["Create"])
     assert "ExecuteStatement" in create and "GRANT rds_iam TO app" in create
+    assert 'service\\":\\"@aws-sdk/client-rds-data' in create  # a client name the handler can load
     assert "Update" not in grant["Properties"] and "Delete" not in grant["Properties"]
     # It runs after the writer instance exists; the api stack (and its migration trigger) after it.
     instances = dev.resources("data", "AWS::RDS::DBInstance")
