@@ -9,17 +9,13 @@ batch-mates are not retried.
 
 from __future__ import annotations
 
-from typing import Any
 from urllib.parse import unquote_plus
 
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
+from core.batch import sqs_batch_handler
 from transcode import logic
 from transcode.logs import logger
-
-# Report every failure per record, even when the whole batch failed (no exception, no retry of the rest).
-processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
 
 
 def created_objects(record: SQSRecord) -> list[tuple[str, str]]:
@@ -39,16 +35,4 @@ def record_handler(record: SQSRecord) -> list[logic.Outcome]:
     return [logic.submit(bucket, key, receive_count=receive_count) for bucket, key in created_objects(record)]
 
 
-def _process(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    response = process_partial_response(
-        event=event, record_handler=record_handler, processor=processor, context=context
-    )
-    return dict(response)
-
-
-_with_lambda_context = logger.inject_lambda_context(_process)
-
-
-def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    # Lambda always passes a context (its request id goes into every log line); tests may not.
-    return _with_lambda_context(event, context) if context is not None else _process(event, context)
+handler = sqs_batch_handler(record_handler, logger)
