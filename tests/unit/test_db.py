@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from core import db
+from core import db, pgwire
 from core.config import Settings
 
 CLOUD = Settings(stage="prod", db_host="proxy.example", db_iam_auth=True)
@@ -45,7 +45,7 @@ def test_cloud_connect_uses_nodelay_socket_tls_and_iam_token(monkeypatch: pytest
         opened.append(a)
         return a
 
-    monkeypatch.setattr(db, "_open_socket", fake_open)
+    monkeypatch.setattr(pgwire, "open_socket", fake_open)
     monkeypatch.setattr(db, "_iam_token", lambda settings: "iam-token")
     engine = db.create_engine_for(CLOUD)
     captured: dict[str, Any] = {}
@@ -66,7 +66,7 @@ def test_cloud_connect_uses_nodelay_socket_tls_and_iam_token(monkeypatch: pytest
 
     listener: Any = engine.dialect.dispatch.do_connect
     result = next(iter(listener))(FakeDialect(), None, [], {"user": "app", "host": "proxy.example"})
-    assert result.adapters == {db.TIMESTAMPTZ_OID: db._timestamptz_in}
+    assert result.adapters == {pgwire.TIMESTAMPTZ_OID: pgwire.timestamptz_in}
     assert isinstance(result, FakeConnection) and type(result).execute_unnamed  # one round trip per statement
     assert captured["sock"] is opened[0]
     assert captured["password"] == "iam-token"
@@ -77,7 +77,7 @@ def test_open_socket_sets_tcp_nodelay() -> None:
     with socket.socket() as server:
         server.bind(("127.0.0.1", 0))
         server.listen(1)
-        sock = db._open_socket("127.0.0.1", server.getsockname()[1], 2)
+        sock = pgwire.open_socket("127.0.0.1", server.getsockname()[1], 2)
         try:
             assert sock.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY) == 1
         finally:
@@ -96,11 +96,11 @@ def test_open_socket_sets_tcp_nodelay() -> None:
 def test_fast_timestamptz_parser_matches_pg8000(text: str) -> None:
     from pg8000.converters import timestamptz_in
 
-    assert db._timestamptz_in(text) == timestamptz_in(text)
+    assert pgwire.timestamptz_in(text) == timestamptz_in(text)
 
 
 def test_fast_timestamptz_parser_falls_back_for_what_python_cannot_read() -> None:
-    assert db._timestamptz_in("infinity") == "infinity"
+    assert pgwire.timestamptz_in("infinity") == "infinity"
 
 
 @pytest.mark.parametrize(
@@ -115,7 +115,7 @@ def test_memoized_paramstyle_conversion_matches_pg8000(query: str) -> None:
     import pg8000.dbapi
     import pg8000.legacy
 
-    db._memoize_paramstyle_conversion()
+    pgwire.memoize_paramstyle_conversion()
     args = (1, 2, 3)
     assert pg8000.legacy.convert_paramstyle("format", query, args) == pg8000.dbapi.convert_paramstyle(
         "format", query, args
