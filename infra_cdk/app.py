@@ -19,11 +19,12 @@ from core.routes import FUNCTIONS
 from infra_cdk import nag
 from infra_cdk.config import APP_NAME, StageConfig, stage_config, validate_stage
 from infra_cdk.constructs.function_factory import function_name
+from infra_cdk.constructs.media import MediaWiring
 from infra_cdk.stacks.api import ApiStack
 from infra_cdk.stacks.data import DataStack
 from infra_cdk.stacks.monitoring import MonitoringStack
 from infra_cdk.stacks.network import NetworkStack
-from infra_cdk.stacks.processing import MEDIA, MediaWiring, ProcessingStack
+from infra_cdk.stacks.processing import MEDIA, ProcessingStack
 from infra_cdk.stacks.storage import StorageStack
 
 ROOT = Path(__file__).resolve().parent.parent

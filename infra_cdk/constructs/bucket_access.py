@@ -10,6 +10,19 @@ from constructs import Construct
 
 from infra_cdk.nag import acknowledge, finding_label
 
+# On the bucket itself: without it S3 answers a missing key with 403, as it does a denied read.
+LIST_BUCKET_ACTIONS = ("s3:ListBucket",)
+
+
+def object_arns(bucket_arn: str, *prefixes: str) -> list[str]:
+    return [f"{bucket_arn}/{prefix}*" for prefix in prefixes]
+
+
+def bucket_arn_in(stack: Stack, bucket: s3.IBucket) -> str:
+    """The bucket's ARN as `stack` may use it (through an export when the bucket is elsewhere)."""
+    owner = Stack.of(bucket)
+    return bucket.bucket_arn if owner is stack else owner.export_value(bucket.bucket_arn)
+
 
 def grant_prefixes(
     scope: Construct,

@@ -16,12 +16,8 @@
 - the role MediaConvert assumes (read originals, write variants);
 - an alarm as soon as either DLQ holds a message.
 
-`MediaWiring` (a construct in the api stack, where the factory made both functions from
-`core.routes.FUNCTIONS`): memory and timeout sized for 12 MP photos, the SQS event source
-with ReportBatchItemFailures, least-privilege S3 grants and the settings of the media
-function (in the VPC); and `TranscodeWiring` for the transcode function (no VPC, no database):
-its event source, size, and grants to read and delete requests, create jobs, pass the
-MediaConvert role and report a job that cannot be created to the media queue.
+The functions' side (event sources, sizing, grants, settings) is wired in the api stack, where
+the factory made the functions: constructs/media.py and constructs/transcode.py.
 """
 
 from __future__ import annotations
@@ -34,8 +30,6 @@ from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_guardduty as guardduty
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_s3_notifications as s3n
 from aws_cdk import aws_sqs as sqs
@@ -45,6 +39,7 @@ from core.transcoding import MAX_RECEIVES as TRANSCODE_MAX_RECEIVES
 from core.transcoding import REQUEST_PREFIX as TRANSCODE_REQUEST_PREFIX
 from core.transcoding import REQUEST_SUFFIX as TRANSCODE_REQUEST_SUFFIX
 from infra_cdk.config import StageConfig
+from infra_cdk.constructs.bucket_access import object_arns
 from infra_cdk.nag import acknowledge, finding_label
 from infra_cdk.stacks.storage import ASSETS_PREFIX, POST_IMAGES_PREFIX
 
@@ -52,41 +47,22 @@ MEDIA = "media"
 TRANSCODE = "transcode"
 VARIANTS_PREFIX = "variants/"
 UPLOAD_PREFIXES = (ASSETS_PREFIX, POST_IMAGES_PREFIX)
-# A 12 MP JPEG takes ~0.15 s of CPU at full speed; 1769 MB is one full vCPU, and the
-# timeout leaves room for a batch, S3 round trips and a slow scanner.
-MEDIA_MEMORY_MB = 1769
+# The functions' timeouts size their queues' visibility (6x, the AWS guidance for SQS event
+# sources). Media: room for a batch of 12 MP photos, S3 round trips and a slow scanner.
+# Transcode: one request, one CreateJob, so retries come every 3 minutes.
 MEDIA_TIMEOUT = Duration.minutes(2)
 QUEUE_VISIBILITY = Duration.seconds(6 * MEDIA_TIMEOUT.to_seconds())
-MAX_RECEIVE_COUNT = 5
-BATCH_SIZE = 5
-# Each concurrent media invocation holds one RDS Proxy connection.
-MAX_CONCURRENCY = 10
-DLQ_RETENTION = Duration.days(14)
-# The media function's S3 actions: on uploads (read, tag), on variants (write), on the bucket.
-MEDIA_UPLOAD_ACTIONS = ("s3:GetObject", "s3:GetObjectTagging", "s3:PutObjectTagging")
-MEDIA_VARIANT_ACTIONS = ("s3:PutObject",)
-MEDIA_BUCKET_ACTIONS = ("s3:ListBucket",)
-# Writing a request object tagged `deleted=true` (media.objects.put_transcode_request).
-MEDIA_REQUEST_ACTIONS = ("s3:PutObject", "s3:PutObjectTagging")
-MEDIA_S3_ACTIONS = MEDIA_UPLOAD_ACTIONS + MEDIA_VARIANT_ACTIONS + MEDIA_BUCKET_ACTIONS + MEDIA_REQUEST_ACTIONS
-# The transcode function reads a request, creates one job and deletes the request: little
-# memory, a short timeout (so retries come every 3 minutes) and few concurrent CreateJob calls.
-TRANSCODE_MEMORY_MB = 256
 TRANSCODE_TIMEOUT = Duration.seconds(30)
 TRANSCODE_VISIBILITY = Duration.seconds(6 * TRANSCODE_TIMEOUT.to_seconds())
-TRANSCODE_BATCH_SIZE = 5
-TRANSCODE_MAX_CONCURRENCY = 2
-TRANSCODE_REQUEST_ACTIONS = ("s3:GetObject", "s3:DeleteObject")
-TRANSCODE_S3_ACTIONS = TRANSCODE_REQUEST_ACTIONS + MEDIA_BUCKET_ACTIONS
+MAX_RECEIVE_COUNT = 5
+# The media queue's event source scales to this; each invocation holds one RDS Proxy connection.
+MAX_CONCURRENCY = 10
+DLQ_RETENTION = Duration.days(14)
 
 
 def dlq_name(config: StageConfig, queue: str) -> str:
     """The physical name of a queue's DLQ (the monitoring stack addresses its metric by it)."""
     return f"{config.prefix}-{queue}-dlq"
-
-
-def _object_arns(bucket_arn: str, *prefixes: str) -> list[str]:
-    return [f"{bucket_arn}/{prefix}*" for prefix in prefixes]
 
 
 class ProcessingStack(Stack):
@@ -239,17 +215,17 @@ class ProcessingStack(Stack):
             iam.PolicyStatement(
                 sid="ReadOriginals",
                 actions=["s3:GetObject"],
-                resources=_object_arns(self.bucket.bucket_arn, ASSETS_PREFIX),
+                resources=object_arns(self.bucket.bucket_arn, ASSETS_PREFIX),
             )
         )
         role.add_to_policy(
             iam.PolicyStatement(
                 sid="WriteVariants",
                 actions=["s3:PutObject"],
-                resources=_object_arns(self.bucket.bucket_arn, VARIANTS_PREFIX),
+                resources=object_arns(self.bucket.bucket_arn, VARIANTS_PREFIX),
             )
         )
-        for resource in _object_arns(self.bucket.bucket_arn, ASSETS_PREFIX, VARIANTS_PREFIX):
+        for resource in object_arns(self.bucket.bucket_arn, ASSETS_PREFIX, VARIANTS_PREFIX):
             acknowledge(
                 role,
                 f"AwsSolutions-IAM5[Resource::{finding_label(self, resource)}]",
@@ -295,12 +271,12 @@ class ProcessingStack(Stack):
                 sid="ScanAndTag",
                 actions=["s3:GetObject", "s3:GetObjectVersion", "s3:GetObjectTagging", "s3:GetObjectVersionTagging",
                          "s3:PutObjectTagging", "s3:PutObjectVersionTagging"],
-                resources=_object_arns(bucket_arn, *UPLOAD_PREFIXES),
+                resources=object_arns(bucket_arn, *UPLOAD_PREFIXES),
             ),
         ]  # fmt: skip
         for statement in statements:
             role.add_to_policy(statement)
-        for resource in (rule_arn, *_object_arns(bucket_arn, *UPLOAD_PREFIXES)):
+        for resource in (rule_arn, *object_arns(bucket_arn, *UPLOAD_PREFIXES)):
             acknowledge(
                 role,
                 f"AwsSolutions-IAM5[Resource::{finding_label(self, resource)}]",
@@ -327,173 +303,3 @@ class ProcessingStack(Stack):
         if notifications is not None:
             notifications.node.add_dependency(plan)
         return plan
-
-
-def _mediaconvert_endpoint() -> str:
-    return f"https://mediaconvert.{Aws.REGION}.{Aws.URL_SUFFIX}"
-
-
-def _bucket_arn_in(stack: Stack, bucket: s3.IBucket) -> str:
-    """The bucket's ARN as `stack` may use it (through an export when the bucket is elsewhere)."""
-    owner = Stack.of(bucket)
-    return bucket.bucket_arn if owner is stack else owner.export_value(bucket.bucket_arn)
-
-
-def _catalog_function(fn: lambda_.Function, name: str) -> lambda_.Function:
-    """Another function the factory made in `fn`'s stack (the api stack keeps them by catalog name)."""
-    functions: dict[str, lambda_.Function] = getattr(Stack.of(fn), "functions", {})
-    if name not in functions:
-        raise ValueError(f"the media function hands videos to the {name!r} function: add it to core.routes.FUNCTIONS")
-    return functions[name]
-
-
-class MediaWiring(Construct):
-    """The media function's event source, size, grants and settings (in the function's stack),
-    and, through `TranscodeWiring`, those of the transcode function it hands videos to."""
-
-    def __init__(
-        self,
-        scope: Construct,
-        construct_id: str,
-        *,
-        config: StageConfig,
-        fn: lambda_.Function,
-        processing: ProcessingStack,
-        bucket: s3.IBucket,
-    ) -> None:
-        super().__init__(scope, construct_id)
-        # The factory sizes functions per kind; this one decodes 12 MP photos.
-        cfn = fn.node.default_child
-        assert isinstance(cfn, lambda_.CfnFunction)
-        cfn.memory_size = MEDIA_MEMORY_MB
-        cfn.timeout = int(MEDIA_TIMEOUT.to_seconds())
-
-        fn.add_event_source(
-            sources.SqsEventSource(
-                processing.queue,
-                batch_size=BATCH_SIZE,
-                max_batching_window=Duration.seconds(1),
-                max_concurrency=MAX_CONCURRENCY,
-                report_batch_item_failures=True,
-            )
-        )
-
-        bucket_arn = _bucket_arn_in(Stack.of(self), bucket)
-        statements = [
-            # Read (ranged and streamed) and tag uploads: quarantined, rejected.
-            iam.PolicyStatement(
-                sid="MediaUploads",
-                actions=list(MEDIA_UPLOAD_ACTIONS),
-                resources=_object_arns(bucket_arn, *UPLOAD_PREFIXES),
-            ),
-            iam.PolicyStatement(
-                sid="MediaVariants",
-                actions=list(MEDIA_VARIANT_ACTIONS),
-                resources=_object_arns(bucket_arn, VARIANTS_PREFIX),
-            ),
-            # Without it S3 answers a deleted object with 403, indistinguishable from a denied read.
-            iam.PolicyStatement(sid="MediaMissingIs404", actions=list(MEDIA_BUCKET_ACTIONS), resources=[bucket_arn]),
-            # Videos: the request the transcode function turns into a MediaConvert job.
-            iam.PolicyStatement(
-                sid="MediaTranscodeRequests",
-                actions=list(MEDIA_REQUEST_ACTIONS),
-                resources=_object_arns(bucket_arn, TRANSCODE_REQUEST_PREFIX),
-            ),
-        ]
-        role = fn.role
-        assert role is not None
-        for statement in statements:
-            role.add_to_principal_policy(statement)
-        for resource in _object_arns(bucket_arn, *UPLOAD_PREFIXES, VARIANTS_PREFIX, TRANSCODE_REQUEST_PREFIX):
-            acknowledge(
-                role,
-                f"AwsSolutions-IAM5[Resource::{finding_label(self, resource)}]",
-                "The media function reads and tags any upload (assets/<owner>/<asset>, post-images/<user>/...), "
-                "writes variants/<owner>/<asset>/... and jobs/transcode/<asset>.json; the prefix is the "
-                "narrowest fixed scope.",
-            )
-
-        TranscodeWiring(
-            self, "Transcode", fn=_catalog_function(fn, TRANSCODE), processing=processing, bucket_arn=bucket_arn
-        )
-        fn.add_environment("ASSETS_BUCKET", bucket.bucket_name)
-        fn.add_environment("MEDIA_SCANNER", "guardduty")
-        # The media function never calls MediaConvert; the endpoint says videos go to the transcode function.
-        fn.add_environment("MEDIACONVERT_ENDPOINT", _mediaconvert_endpoint())
-        fn.add_environment("MEDIA_QUEUE_URL", processing.queue.queue_url)
-
-
-class TranscodeWiring(Construct):
-    """The transcode function's event source, size, grants and settings. The factory made it
-    without VPC (the catalog says it uses no database), so it reaches MediaConvert's regional
-    endpoint, S3 and SQS without any VPC endpoint."""
-
-    def __init__(
-        self,
-        scope: Construct,
-        construct_id: str,
-        *,
-        fn: lambda_.Function,
-        processing: ProcessingStack,
-        bucket_arn: str,
-    ) -> None:
-        super().__init__(scope, construct_id)
-        cfn = fn.node.default_child
-        assert isinstance(cfn, lambda_.CfnFunction)
-        cfn.memory_size = TRANSCODE_MEMORY_MB
-        cfn.timeout = int(TRANSCODE_TIMEOUT.to_seconds())
-
-        fn.add_event_source(
-            sources.SqsEventSource(
-                processing.transcode_queue,
-                batch_size=TRANSCODE_BATCH_SIZE,
-                max_batching_window=Duration.seconds(1),
-                max_concurrency=TRANSCODE_MAX_CONCURRENCY,
-                report_batch_item_failures=True,
-            )
-        )
-
-        role_arn = processing.mediaconvert_role.role_arn
-        mediaconvert = f"arn:{Aws.PARTITION}:mediaconvert:{Aws.REGION}:{Aws.ACCOUNT_ID}"
-        requests = _object_arns(bucket_arn, TRANSCODE_REQUEST_PREFIX)
-        statements = [
-            iam.PolicyStatement(sid="TranscodeRequests", actions=list(TRANSCODE_REQUEST_ACTIONS), resources=requests),
-            # A request already submitted and deleted must read as 404 (skip), not as a denied read (403).
-            iam.PolicyStatement(
-                sid="TranscodeMissingIs404", actions=list(MEDIA_BUCKET_ACTIONS), resources=[bucket_arn]
-            ),
-            iam.PolicyStatement(
-                sid="MediaConvertJobs",
-                actions=["mediaconvert:CreateJob"],
-                resources=[f"{mediaconvert}:queues/Default", f"{mediaconvert}:jobs/*"],
-            ),
-            iam.PolicyStatement(
-                sid="MediaConvertPassRole",
-                actions=["iam:PassRole"],
-                resources=[role_arn],
-                conditions={"StringEquals": {"iam:PassedToService": "mediaconvert.amazonaws.com"}},
-            ),
-            # A job that cannot be created is reported to the media function as a failed one.
-            iam.PolicyStatement(
-                sid="ReportFailedJobs", actions=["sqs:SendMessage"], resources=[processing.queue.queue_arn]
-            ),
-        ]
-        role = fn.role
-        assert role is not None
-        for statement in statements:
-            role.add_to_principal_policy(statement)
-        wildcards = {
-            **{
-                r: "The transcode function reads and deletes any request under jobs/transcode/ (one per asset, "
-                "jobs/transcode/<asset>.json); the prefix is the narrowest fixed scope."
-                for r in requests
-            },
-            f"{mediaconvert}:jobs/*": "mediaconvert:CreateJob authorizes on the new job's ARN, whose id "
-            "MediaConvert assigns; jobs go to the Default queue only.",
-        }
-        for resource, reason in wildcards.items():
-            acknowledge(role, f"AwsSolutions-IAM5[Resource::{finding_label(self, resource)}]", reason)
-
-        fn.add_environment("MEDIA_QUEUE_URL", processing.queue.queue_url)
-        fn.add_environment("MEDIACONVERT_ENDPOINT", _mediaconvert_endpoint())
-        fn.add_environment("MEDIACONVERT_ROLE_ARN", role_arn)

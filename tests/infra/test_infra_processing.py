@@ -10,13 +10,9 @@ import pytest
 from infra_synth import Synth
 
 from core.transcoding import MAX_RECEIVES as TRANSCODE_MAX_RECEIVES
-from infra_cdk.stacks.processing import (
-    MAX_RECEIVE_COUNT,
-    MEDIA_MEMORY_MB,
-    MEDIA_TIMEOUT,
-    TRANSCODE_MEMORY_MB,
-    TRANSCODE_TIMEOUT,
-)
+from infra_cdk.constructs.media import MEDIA_MEMORY_MB
+from infra_cdk.constructs.transcode import TRANSCODE_MEMORY_MB
+from infra_cdk.stacks.processing import MAX_RECEIVE_COUNT, MEDIA_TIMEOUT, TRANSCODE_TIMEOUT
 
 pytestmark = pytest.mark.infra
 

@@ -14,8 +14,9 @@ from core.storage import DELETED_TAG
 from infra_cdk.app import cdk_json_context
 from infra_cdk.config import stage_config
 from infra_cdk.constructs.assets import ORIGINAL_ACTIONS, VARIANT_ACTIONS
+from infra_cdk.constructs.media import MEDIA_S3_ACTIONS
 from infra_cdk.constructs.posts import POST_IMAGE_ACTIONS
-from infra_cdk.stacks.processing import MEDIA_S3_ACTIONS, TRANSCODE_S3_ACTIONS
+from infra_cdk.constructs.transcode import TRANSCODE_S3_ACTIONS
 from infra_cdk.stacks.storage import POST_IMAGES_PREFIX
 
 pytestmark = pytest.mark.infra

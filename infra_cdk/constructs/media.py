@@ -1,0 +1,121 @@
+"""The media feature's wiring, in the api stack where the factory made the function from
+`core.routes.FUNCTIONS`: memory and timeout sized for 12 MP photos, the media queue as event
+source with ReportBatchItemFailures, least-privilege S3 grants and the settings of the media
+function (in the VPC). Videos go on to the transcode function (constructs/transcode.py)."""
+
+from __future__ import annotations
+
+from aws_cdk import Duration, Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_event_sources as sources
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from core.transcoding import REQUEST_PREFIX as TRANSCODE_REQUEST_PREFIX
+from infra_cdk.config import StageConfig
+from infra_cdk.constructs.bucket_access import LIST_BUCKET_ACTIONS, bucket_arn_in, object_arns
+from infra_cdk.constructs.transcode import TranscodeWiring, mediaconvert_endpoint
+from infra_cdk.nag import acknowledge, finding_label
+from infra_cdk.stacks.processing import (
+    MAX_CONCURRENCY,
+    MEDIA_TIMEOUT,
+    TRANSCODE,
+    UPLOAD_PREFIXES,
+    VARIANTS_PREFIX,
+    ProcessingStack,
+)
+
+# A 12 MP JPEG takes ~0.15 s of CPU at full speed; 1769 MB is one full vCPU.
+MEDIA_MEMORY_MB = 1769
+BATCH_SIZE = 5
+# The media function's S3 actions: on uploads (read, tag), on variants (write), on the bucket.
+MEDIA_UPLOAD_ACTIONS = ("s3:GetObject", "s3:GetObjectTagging", "s3:PutObjectTagging")
+MEDIA_VARIANT_ACTIONS = ("s3:PutObject",)
+# Writing a request object tagged `deleted=true` (media.objects.put_transcode_request).
+MEDIA_REQUEST_ACTIONS = ("s3:PutObject", "s3:PutObjectTagging")
+MEDIA_S3_ACTIONS = MEDIA_UPLOAD_ACTIONS + MEDIA_VARIANT_ACTIONS + LIST_BUCKET_ACTIONS + MEDIA_REQUEST_ACTIONS
+
+
+def _catalog_function(fn: lambda_.Function, name: str) -> lambda_.Function:
+    """Another function the factory made in `fn`'s stack (the api stack keeps them by catalog name)."""
+    functions: dict[str, lambda_.Function] = getattr(Stack.of(fn), "functions", {})
+    if name not in functions:
+        raise ValueError(f"the media function hands videos to the {name!r} function: add it to core.routes.FUNCTIONS")
+    return functions[name]
+
+
+class MediaWiring(Construct):
+    """The media function's event source, size, grants and settings (in the function's stack),
+    and, through `TranscodeWiring`, those of the transcode function it hands videos to."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: StageConfig,
+        fn: lambda_.Function,
+        processing: ProcessingStack,
+        bucket: s3.IBucket,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        # The factory sizes functions per kind; this one decodes 12 MP photos.
+        cfn = fn.node.default_child
+        assert isinstance(cfn, lambda_.CfnFunction)
+        cfn.memory_size = MEDIA_MEMORY_MB
+        cfn.timeout = int(MEDIA_TIMEOUT.to_seconds())
+
+        fn.add_event_source(
+            sources.SqsEventSource(
+                processing.queue,
+                batch_size=BATCH_SIZE,
+                max_batching_window=Duration.seconds(1),
+                max_concurrency=MAX_CONCURRENCY,
+                report_batch_item_failures=True,
+            )
+        )
+
+        bucket_arn = bucket_arn_in(Stack.of(self), bucket)
+        statements = [
+            # Read (ranged and streamed) and tag uploads: quarantined, rejected.
+            iam.PolicyStatement(
+                sid="MediaUploads",
+                actions=list(MEDIA_UPLOAD_ACTIONS),
+                resources=object_arns(bucket_arn, *UPLOAD_PREFIXES),
+            ),
+            iam.PolicyStatement(
+                sid="MediaVariants",
+                actions=list(MEDIA_VARIANT_ACTIONS),
+                resources=object_arns(bucket_arn, VARIANTS_PREFIX),
+            ),
+            # Without it S3 answers a deleted object with 403, indistinguishable from a denied read.
+            iam.PolicyStatement(sid="MediaMissingIs404", actions=list(LIST_BUCKET_ACTIONS), resources=[bucket_arn]),
+            # Videos: the request the transcode function turns into a MediaConvert job.
+            iam.PolicyStatement(
+                sid="MediaTranscodeRequests",
+                actions=list(MEDIA_REQUEST_ACTIONS),
+                resources=object_arns(bucket_arn, TRANSCODE_REQUEST_PREFIX),
+            ),
+        ]
+        role = fn.role
+        assert role is not None
+        for statement in statements:
+            role.add_to_principal_policy(statement)
+        for resource in object_arns(bucket_arn, *UPLOAD_PREFIXES, VARIANTS_PREFIX, TRANSCODE_REQUEST_PREFIX):
+            acknowledge(
+                role,
+                f"AwsSolutions-IAM5[Resource::{finding_label(self, resource)}]",
+                "The media function reads and tags any upload (assets/<owner>/<asset>, post-images/<user>/...), "
+                "writes variants/<owner>/<asset>/... and jobs/transcode/<asset>.json; the prefix is the "
+                "narrowest fixed scope.",
+            )
+
+        TranscodeWiring(
+            self, "Transcode", fn=_catalog_function(fn, TRANSCODE), processing=processing, bucket_arn=bucket_arn
+        )
+        fn.add_environment("ASSETS_BUCKET", bucket.bucket_name)
+        fn.add_environment("MEDIA_SCANNER", "guardduty")
+        # The media function never calls MediaConvert; the endpoint says videos go to the transcode function.
+        fn.add_environment("MEDIACONVERT_ENDPOINT", mediaconvert_endpoint())
+        fn.add_environment("MEDIA_QUEUE_URL", processing.queue.queue_url)

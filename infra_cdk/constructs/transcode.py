@@ -1,0 +1,103 @@
+"""The transcode feature's wiring, in the api stack where the factory made the function from
+`core.routes.FUNCTIONS`: the transcode queue as event source, size, and grants to read and
+delete requests, create MediaConvert jobs, pass the MediaConvert role and report a job that
+cannot be created to the media queue. MediaConvert has no VPC endpoint, hence this function."""
+
+from __future__ import annotations
+
+from aws_cdk import Aws, Duration
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_lambda_event_sources as sources
+from constructs import Construct
+
+from core.transcoding import REQUEST_PREFIX as TRANSCODE_REQUEST_PREFIX
+from infra_cdk.constructs.bucket_access import LIST_BUCKET_ACTIONS, object_arns
+from infra_cdk.nag import acknowledge, finding_label
+from infra_cdk.stacks.processing import TRANSCODE_TIMEOUT, ProcessingStack
+
+# The transcode function reads a request, creates one job and deletes the request: little
+# memory and few concurrent CreateJob calls.
+TRANSCODE_MEMORY_MB = 256
+TRANSCODE_BATCH_SIZE = 5
+TRANSCODE_MAX_CONCURRENCY = 2
+TRANSCODE_REQUEST_ACTIONS = ("s3:GetObject", "s3:DeleteObject")
+TRANSCODE_S3_ACTIONS = TRANSCODE_REQUEST_ACTIONS + LIST_BUCKET_ACTIONS
+
+
+def mediaconvert_endpoint() -> str:
+    return f"https://mediaconvert.{Aws.REGION}.{Aws.URL_SUFFIX}"
+
+
+class TranscodeWiring(Construct):
+    """The transcode function's event source, size, grants and settings. The factory made it
+    without VPC (the catalog says it uses no database), so it reaches MediaConvert's regional
+    endpoint, S3 and SQS without any VPC endpoint."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        fn: lambda_.Function,
+        processing: ProcessingStack,
+        bucket_arn: str,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        cfn = fn.node.default_child
+        assert isinstance(cfn, lambda_.CfnFunction)
+        cfn.memory_size = TRANSCODE_MEMORY_MB
+        cfn.timeout = int(TRANSCODE_TIMEOUT.to_seconds())
+
+        fn.add_event_source(
+            sources.SqsEventSource(
+                processing.transcode_queue,
+                batch_size=TRANSCODE_BATCH_SIZE,
+                max_batching_window=Duration.seconds(1),
+                max_concurrency=TRANSCODE_MAX_CONCURRENCY,
+                report_batch_item_failures=True,
+            )
+        )
+
+        role_arn = processing.mediaconvert_role.role_arn
+        mediaconvert = f"arn:{Aws.PARTITION}:mediaconvert:{Aws.REGION}:{Aws.ACCOUNT_ID}"
+        requests = object_arns(bucket_arn, TRANSCODE_REQUEST_PREFIX)
+        statements = [
+            iam.PolicyStatement(sid="TranscodeRequests", actions=list(TRANSCODE_REQUEST_ACTIONS), resources=requests),
+            # A request already submitted and deleted must read as 404 (skip), not as a denied read (403).
+            iam.PolicyStatement(sid="TranscodeMissingIs404", actions=list(LIST_BUCKET_ACTIONS), resources=[bucket_arn]),
+            iam.PolicyStatement(
+                sid="MediaConvertJobs",
+                actions=["mediaconvert:CreateJob"],
+                resources=[f"{mediaconvert}:queues/Default", f"{mediaconvert}:jobs/*"],
+            ),
+            iam.PolicyStatement(
+                sid="MediaConvertPassRole",
+                actions=["iam:PassRole"],
+                resources=[role_arn],
+                conditions={"StringEquals": {"iam:PassedToService": "mediaconvert.amazonaws.com"}},
+            ),
+            # A job that cannot be created is reported to the media function as a failed one.
+            iam.PolicyStatement(
+                sid="ReportFailedJobs", actions=["sqs:SendMessage"], resources=[processing.queue.queue_arn]
+            ),
+        ]
+        role = fn.role
+        assert role is not None
+        for statement in statements:
+            role.add_to_principal_policy(statement)
+        wildcards = {
+            **{
+                r: "The transcode function reads and deletes any request under jobs/transcode/ (one per asset, "
+                "jobs/transcode/<asset>.json); the prefix is the narrowest fixed scope."
+                for r in requests
+            },
+            f"{mediaconvert}:jobs/*": "mediaconvert:CreateJob authorizes on the new job's ARN, whose id "
+            "MediaConvert assigns; jobs go to the Default queue only.",
+        }
+        for resource, reason in wildcards.items():
+            acknowledge(role, f"AwsSolutions-IAM5[Resource::{finding_label(self, resource)}]", reason)
+
+        fn.add_environment("MEDIA_QUEUE_URL", processing.queue.queue_url)
+        fn.add_environment("MEDIACONVERT_ENDPOINT", mediaconvert_endpoint())
+        fn.add_environment("MEDIACONVERT_ROLE_ARN", role_arn)
