@@ -17,7 +17,8 @@ import pytest
 import requests
 
 from core.routes import FUNCTIONS, ROUTES, Route
-from local.gateway import MAX_BODY_BYTES, Gateway, GatewayServer, Request, policy_allows, serve
+from local.authorization import policy_allows
+from local.gateway import MAX_BODY_BYTES, Gateway, GatewayServer, Request, serve
 from local.invoke import invoke_function
 from local.postgres import free_port
 
