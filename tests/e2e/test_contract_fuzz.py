@@ -22,7 +22,7 @@ from tests.e2e.conftest import ROOT, LocalStack
 pytestmark = pytest.mark.e2e
 
 EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "5"))
-# Logout would revoke the fixture user's token for every later case; tests/integration/test_auth.py covers it.
+# Logout would revoke the fixture user's token for every later case; tests/integration/auth/test_auth.py covers it.
 EXCLUDED_PATHS = ("/api/v1/auth/logout",)
 
 

@@ -17,7 +17,7 @@ from sqlalchemy import text
 from core import db as core_db
 from core.config import get_settings
 from tests.client import call
-from tests.integration.rooms_helpers import Behaviour, OpenAIServer, Team, history, sent, team
+from tests.integration.rooms.rooms_helpers import Behaviour, OpenAIServer, Team, history, sent, team
 
 API_KEY = "sk-local-test-key"
 

@@ -16,7 +16,7 @@ import pytest
 
 from core.routes import routes_of
 from tests.client import call
-from tests.integration.rooms_helpers import ROLES, Person, Team, add_member, person, sent, team
+from tests.integration.rooms.rooms_helpers import ROLES, Person, Team, add_member, person, sent, team
 
 NON_MEMBER = "non-member"
 CALLERS = (NON_MEMBER, *ROLES)

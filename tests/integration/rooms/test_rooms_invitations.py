@@ -10,7 +10,7 @@ from sqlalchemy import text
 
 from core import db as core_db
 from tests.client import Answer, call
-from tests.integration.rooms_helpers import Person, Team, person, role_of, team
+from tests.integration.rooms.rooms_helpers import Person, Team, person, role_of, team
 
 
 def invite(room: Team, body: dict[str, Any], by: str = "admin") -> Answer:

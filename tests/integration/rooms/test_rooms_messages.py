@@ -10,7 +10,7 @@ from sqlalchemy import text
 
 from core import db as core_db
 from tests.client import call
-from tests.integration.rooms_helpers import add_member, history, new_room, person, sent, team
+from tests.integration.rooms.rooms_helpers import add_member, history, new_room, person, sent, team
 from tests.statements import counting
 
 

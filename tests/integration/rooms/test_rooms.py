@@ -7,7 +7,7 @@ from sqlalchemy import text
 
 from core import db as core_db
 from tests.client import call
-from tests.integration.rooms_helpers import add_member, new_room, person, role_of, team
+from tests.integration.rooms.rooms_helpers import add_member, new_room, person, role_of, team
 
 
 def test_creating_a_room_makes_the_creator_master(db: str) -> None:

@@ -1,6 +1,6 @@
 """The provider interface and its adapters without sockets: echo, Bedrock Converse (botocore
 Stubber), the hard deadline, provider choice. The OpenAI-compatible adapter talks to a real
-local HTTP server in tests/integration/test_rooms_ai.py."""
+local HTTP server in tests/integration/rooms/test_rooms_ai.py."""
 
 from __future__ import annotations
 
