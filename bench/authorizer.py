@@ -13,7 +13,7 @@ import argparse
 import json
 import sys
 
-from bench.coldstart import authorizer_event
+from bench.coldstart_events import authorizer_event
 from bench.database import prepare_database, progress, start_database
 from bench.timing import p50_ms
 

@@ -19,8 +19,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import re
-import statistics
 import subprocess
 import sys
 import time
@@ -31,6 +29,15 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+from bench.coldstart_events import (
+    REFERENCE,
+    api_event,
+    api_route,
+    authorizer_event,
+    reference_event,
+    sample_event,
+)
+from bench.coldstart_report import render, summarize
 from bench.database import BENCH_SIGNING_KEYS, Fixture, prepare_database, progress, start_database
 from bench.importtime import importtime_report, parse_importtime
 
@@ -44,7 +51,6 @@ REFERENCE_DIR = ROOT / "bench" / "reference_app"
 CHILD_PATH = [str(LAYER), str(FUNCTIONS_DIR), str(ROOT)]
 
 MIN_RUNS = 7
-REFERENCE = "reference"
 STARTUP = "python -c pass"
 # Targets from the issue, as a fraction of the reference median.
 TARGET_DB_API = 0.60
@@ -52,7 +58,6 @@ TARGET_AUTHORIZER = 0.25
 MARKER = "@@coldstart@@ "
 # Packages the children must not find (--hide): dev-only packages that the Lambda layer would not ship.
 HIDDEN: list[str] = []
-HEADERS = {"Accept": "application/json", "User-Agent": "coldstart-bench", "Origin": "http://localhost:3000"}
 
 # The child. Before `_t0` come only interpreter startup, the event literal (the
 # Lambda runtime hands the event over already parsed) and --hide; `time` and
@@ -123,93 +128,6 @@ class Subject:
     @property
     def label(self) -> str:
         return f"{self.name} [{self.variant}]" if self.variant else self.name
-
-
-# ---------------------------------------------------------------- events
-
-
-def _fill_path(path: str) -> tuple[str, dict[str, str]]:
-    params = {name: str(uuid.uuid4()) for name in re.findall(r"\{(\w+)\}", path)}
-    filled = re.sub(r"\{(\w+)\}", lambda m: params[m.group(1)], path)
-    return filled, params
-
-
-def _first_get(routes: Sequence[Any]) -> Any:
-    gets = [r for r in routes if r.method == "GET"]
-    if gets:
-        return gets[0]
-    if routes:
-        return routes[0]
-    raise LookupError("no route in core.routes.ROUTES")
-
-
-def api_route(function_name: str) -> Any:
-    from core.routes import routes_of
-
-    try:
-        return _first_get(routes_of(function_name))
-    except LookupError:
-        raise LookupError(f"no route in core.routes.ROUTES for function {function_name!r}") from None
-
-
-def api_event(function_name: str, fixture: Fixture) -> dict[str, Any]:
-    """The function's first GET row, path parameters filled with random UUIDs.
-
-    Protected routes carry the authorizer context of the fixture user (random ids if there is none).
-    """
-    from local.events import proxy_event
-
-    route = api_route(function_name)
-    path, params = _fill_path(route.path)
-    authorizer = None
-    if route.auth:
-        user_id = fixture.user_id or str(uuid.uuid4())
-        authorizer = {"principalId": user_id, "user_id": user_id, "session_id": fixture.session_id or str(uuid.uuid4())}
-    return proxy_event(route.method, path, route=route, path_params=params, headers=HEADERS, authorizer=authorizer)
-
-
-def authorizer_event(token: str) -> dict[str, Any]:
-    """A REST API REQUEST authorizer event for the first protected GET route, `Authorization: Bearer <token>`."""
-    from core.routes import ROUTES
-    from local.events import proxy_event
-
-    route = _first_get([r for r in ROUTES if r.auth] or list(ROUTES))
-    path, params = _fill_path(route.path)
-    event = proxy_event(
-        route.method, path, route=route, path_params=params, headers={**HEADERS, "Authorization": f"Bearer {token}"}
-    )
-    for key in ("body", "isBase64Encoded"):
-        event.pop(key, None)
-    method_arn = f"arn:aws:execute-api:us-east-1:000000000000:local/local/{route.method}{path}"
-    return {"type": "REQUEST", "methodArn": method_arn, **event}
-
-
-def sample_event(function_name: str) -> tuple[dict[str, Any], str]:
-    """events/<name>/'s first sample, else one synthetic SQS record."""
-    samples = sorted((EVENTS_DIR / function_name).glob("*.json"))
-    if samples:
-        data = json.loads(samples[0].read_text(encoding="utf-8"))
-        return dict(data), str(samples[0].relative_to(ROOT))
-    record = {
-        "messageId": str(uuid.uuid4()),
-        "receiptHandle": "bench",
-        "body": "{}",
-        "attributes": {"ApproximateReceiveCount": "1"},
-        "messageAttributes": {},
-        "md5OfBody": "99914b932bd37a50b983c5e7c90ae93b",
-        "eventSource": "aws:sqs",
-        "eventSourceARN": f"arn:aws:sqs:us-east-1:000000000000:{function_name}",
-        "awsRegion": "us-east-1",
-    }
-    return {"Records": [record]}, "synthetic SQS record (no events/<name>/*.json)"
-
-
-def reference_event() -> dict[str, Any]:
-    from core.routes import Route
-    from local.events import proxy_event
-
-    route = Route("GET", "/items/{item_id}", REFERENCE, auth=False)
-    return proxy_event("GET", "/items/1", route=route, path_params={"item_id": "1"}, headers=HEADERS)
 
 
 # ---------------------------------------------------------------- subjects
@@ -383,150 +301,6 @@ def measure(
         progress(f"{label}: " + ", ".join(parts) + " ms")
 
 
-# ---------------------------------------------------------------- report
-
-
-def _median(values: Sequence[float]) -> float | None:
-    return statistics.median(values) if values else None
-
-
-def summarize(items: list[Subject], runs: int, python: str) -> dict[str, Any]:
-    reference = next(s for s in items if s.kind == REFERENCE)
-    startup = next(s for s in items if s.kind == "startup")
-    ref_median = _median([s["total_ms"] for s in reference.samples])
-    rows = []
-    for subject in items:
-        if subject.kind == "startup":
-            continue
-        totals = [s["total_ms"] for s in subject.samples]
-        median = _median(totals)
-        ratio = median / ref_median if median is not None and ref_median else None
-        if subject.failures:
-            verdict = "FAIL"
-        elif subject.kind == REFERENCE:
-            verdict = "ref"
-        elif subject.target is None or ratio is None:
-            verdict = "-"
-        else:
-            verdict = "OK" if ratio <= subject.target else "over"
-        last = subject.samples[-1] if subject.samples else {}
-        rows.append(
-            {
-                "function": subject.label,
-                "name": subject.name,
-                "variant": subject.variant,
-                "kind": subject.kind,
-                "uses_db": subject.uses_db,
-                "first_event": subject.event_note,
-                "runs": len(totals),
-                "median_ms": median,
-                "import_median_ms": _median([s["import_ms"] for s in subject.samples]),
-                "first_call_median_ms": _median([s["call_ms"] for s in subject.samples]),
-                "min_ms": min(totals) if totals else None,
-                "max_ms": max(totals) if totals else None,
-                "process_wall_median_ms": _median(subject.wall_ms),
-                "ratio": ratio,
-                "target": subject.target,
-                "verdict": verdict,
-                "first_response": _response(subject, last),
-                "modules_loaded": (last["modules_after_call"] - last["modules_at_start"]) if last else None,
-                "samples_ms": totals,
-                "failures": sorted(set(subject.failures)),
-            }
-        )
-    return {
-        "python": python,
-        "python_version": subprocess.run(
-            [python, "-c", "import sys; print(sys.version.split()[0])"], capture_output=True, text=True, check=False
-        ).stdout.strip(),
-        "runs": runs,
-        "interpreter_startup_median_ms": _median(startup.wall_ms),
-        "reference_median_ms": ref_median,
-        "rows": rows,
-    }
-
-
-def _response(subject: Subject, sample: dict[str, Any]) -> str:
-    if not sample:
-        return "-"
-    error = sample.get("error")
-    if error:
-        if subject.expected_error and subject.expected_error in error:
-            return f"denied ({subject.expected_error})"
-        return "raised " + str(error)[:40]
-    if sample.get("status") is not None:
-        return str(sample["status"])
-    if sample.get("effect"):
-        return str(sample["effect"])
-    return "returned"
-
-
-def _fmt(value: float | None, spec: str = ".1f", suffix: str = "") -> str:
-    return "-" if value is None else f"{value:{spec}}{suffix}"
-
-
-def render(report: dict[str, Any]) -> str:
-    header = [
-        "function",
-        "kind",
-        "median ms",
-        "import ms",
-        "first call ms",
-        "ratio",
-        "target",
-        "",
-        "response",
-        "modules",
-    ]
-    table = [header]
-    for row in report["rows"]:
-        kind = row["kind"] + ("" if row["uses_db"] or row["kind"] == REFERENCE else " (no db)")
-        table.append(
-            [
-                row["function"],
-                kind,
-                _fmt(row["median_ms"]),
-                _fmt(row["import_median_ms"]),
-                _fmt(row["first_call_median_ms"]),
-                _fmt(row["ratio"], ".2f", "x"),
-                _fmt(row["target"], ".2f", "x") if row["target"] is not None else "-",
-                row["verdict"],
-                row["first_response"],
-                str(row["modules_loaded"] if row["modules_loaded"] is not None else "-"),
-            ]
-        )
-    numeric = {2, 3, 4, 5, 6, 9}
-    widths = [max(len(r[i]) for r in table) for i in range(len(header))]
-    lines = []
-    for n, cells in enumerate(table):
-        lines.append(
-            "  ".join(
-                c.rjust(w) if i in numeric else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths, strict=True))
-            ).rstrip()
-        )
-        if n == 0:
-            lines.append("  ".join("-" * w for w in widths))
-    lines.append("")
-    lines.append(f"median of {report['runs']} fresh processes each, round-robin; python {report['python_version']}")
-    lines.append(
-        "median/import/first call: measured inside the child from its first statement (import + first "
-        "invocation); each column is its own median."
-    )
-    lines.append(
-        f"interpreter startup (bare `python -c pass`, wall): "
-        f"{_fmt(report['interpreter_startup_median_ms'])} ms, not included above."
-    )
-    lines.append(
-        "ratio = median / reference median; targets: DB-backed api <= 0.60x, authorizer <= 0.25x "
-        "(printed, not asserted)."
-    )
-    for row in report["rows"]:
-        lines.append(f"  {row['function']}: first event {row['first_event']}")
-        for failure in row["failures"]:
-            lines.append(f"  {row['function']}: FAILED: {failure}")
-    return "\n".join(lines)
-
-
 def run_importtime(
     python: str, subject: Subject, database_url: str, extra_env: dict[str, str], threshold_ms: float, top: int
 ) -> str:
@@ -592,9 +366,6 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
-    for path in (str(LAYER), str(ROOT)):
-        if path not in sys.path:
-            sys.path.insert(0, path)
     extra_env = dict(item.split("=", 1) for item in args.env)
     HIDDEN[:] = args.hide
     check_only([*args.only, args.importtime.split(" [")[0]] if args.importtime else args.only)

@@ -1,0 +1,154 @@
+"""The cold-start report: medians per subject, ratios to the reference, and the table (bench.coldstart)."""
+
+from __future__ import annotations
+
+import statistics
+import subprocess
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from bench.coldstart_events import REFERENCE
+
+if TYPE_CHECKING:
+    from bench.coldstart import Subject
+
+
+def _median(values: Sequence[float]) -> float | None:
+    return statistics.median(values) if values else None
+
+
+def summarize(items: list[Subject], runs: int, python: str) -> dict[str, Any]:
+    reference = next(s for s in items if s.kind == REFERENCE)
+    startup = next(s for s in items if s.kind == "startup")
+    ref_median = _median([s["total_ms"] for s in reference.samples])
+    rows = []
+    for subject in items:
+        if subject.kind == "startup":
+            continue
+        totals = [s["total_ms"] for s in subject.samples]
+        median = _median(totals)
+        ratio = median / ref_median if median is not None and ref_median else None
+        if subject.failures:
+            verdict = "FAIL"
+        elif subject.kind == REFERENCE:
+            verdict = "ref"
+        elif subject.target is None or ratio is None:
+            verdict = "-"
+        else:
+            verdict = "OK" if ratio <= subject.target else "over"
+        last = subject.samples[-1] if subject.samples else {}
+        rows.append(
+            {
+                "function": subject.label,
+                "name": subject.name,
+                "variant": subject.variant,
+                "kind": subject.kind,
+                "uses_db": subject.uses_db,
+                "first_event": subject.event_note,
+                "runs": len(totals),
+                "median_ms": median,
+                "import_median_ms": _median([s["import_ms"] for s in subject.samples]),
+                "first_call_median_ms": _median([s["call_ms"] for s in subject.samples]),
+                "min_ms": min(totals) if totals else None,
+                "max_ms": max(totals) if totals else None,
+                "process_wall_median_ms": _median(subject.wall_ms),
+                "ratio": ratio,
+                "target": subject.target,
+                "verdict": verdict,
+                "first_response": _response(subject, last),
+                "modules_loaded": (last["modules_after_call"] - last["modules_at_start"]) if last else None,
+                "samples_ms": totals,
+                "failures": sorted(set(subject.failures)),
+            }
+        )
+    return {
+        "python": python,
+        "python_version": subprocess.run(
+            [python, "-c", "import sys; print(sys.version.split()[0])"], capture_output=True, text=True, check=False
+        ).stdout.strip(),
+        "runs": runs,
+        "interpreter_startup_median_ms": _median(startup.wall_ms),
+        "reference_median_ms": ref_median,
+        "rows": rows,
+    }
+
+
+def _response(subject: Subject, sample: dict[str, Any]) -> str:
+    if not sample:
+        return "-"
+    error = sample.get("error")
+    if error:
+        if subject.expected_error and subject.expected_error in error:
+            return f"denied ({subject.expected_error})"
+        return "raised " + str(error)[:40]
+    if sample.get("status") is not None:
+        return str(sample["status"])
+    if sample.get("effect"):
+        return str(sample["effect"])
+    return "returned"
+
+
+def _fmt(value: float | None, spec: str = ".1f", suffix: str = "") -> str:
+    return "-" if value is None else f"{value:{spec}}{suffix}"
+
+
+def render(report: dict[str, Any]) -> str:
+    header = [
+        "function",
+        "kind",
+        "median ms",
+        "import ms",
+        "first call ms",
+        "ratio",
+        "target",
+        "",
+        "response",
+        "modules",
+    ]
+    table = [header]
+    for row in report["rows"]:
+        kind = row["kind"] + ("" if row["uses_db"] or row["kind"] == REFERENCE else " (no db)")
+        table.append(
+            [
+                row["function"],
+                kind,
+                _fmt(row["median_ms"]),
+                _fmt(row["import_median_ms"]),
+                _fmt(row["first_call_median_ms"]),
+                _fmt(row["ratio"], ".2f", "x"),
+                _fmt(row["target"], ".2f", "x") if row["target"] is not None else "-",
+                row["verdict"],
+                row["first_response"],
+                str(row["modules_loaded"] if row["modules_loaded"] is not None else "-"),
+            ]
+        )
+    numeric = {2, 3, 4, 5, 6, 9}
+    widths = [max(len(r[i]) for r in table) for i in range(len(header))]
+    lines = []
+    for n, cells in enumerate(table):
+        lines.append(
+            "  ".join(
+                c.rjust(w) if i in numeric else c.ljust(w) for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+            ).rstrip()
+        )
+        if n == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    lines.append("")
+    lines.append(f"median of {report['runs']} fresh processes each, round-robin; python {report['python_version']}")
+    lines.append(
+        "median/import/first call: measured inside the child from its first statement (import + first "
+        "invocation); each column is its own median."
+    )
+    lines.append(
+        f"interpreter startup (bare `python -c pass`, wall): "
+        f"{_fmt(report['interpreter_startup_median_ms'])} ms, not included above."
+    )
+    lines.append(
+        "ratio = median / reference median; targets: DB-backed api <= 0.60x, authorizer <= 0.25x "
+        "(printed, not asserted)."
+    )
+    for row in report["rows"]:
+        lines.append(f"  {row['function']}: first event {row['first_event']}")
+        for failure in row["failures"]:
+            lines.append(f"  {row['function']}: FAILED: {failure}")
+    return "\n".join(lines)
