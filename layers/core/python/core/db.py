@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import socket
 import ssl
+import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
@@ -323,14 +324,25 @@ def sqlstate(exc: BaseException) -> str | None:
     return None
 
 
-def _register_snapstart_hook() -> None:
-    """SnapStart: connections in the snapshot are dead (or shared by every restored copy) after a
-    restore; drop them so the next request connects afresh with a new IAM token."""
+def prime() -> None:
+    """SnapStart, before the snapshot: import and build what a first request would, without
+    connecting (a connection in the snapshot would be dead, or shared, after a restore), so a
+    restored copy starts with the driver loaded and the engine built."""
+    import pg8000.native  # noqa: F401 - the driver of every connection, the lean one included
+
+    if "sqlalchemy" in sys.modules:  # this function works through the engine (its handler loaded the ORM)
+        get_engine()
+
+
+def _register_snapstart_hooks() -> None:
+    """SnapStart: prime before the snapshot; after a restore, drop connections the snapshot holds
+    (dead, or shared by every restored copy) so the next request connects afresh with a new IAM token."""
     try:
-        from snapshot_restore_py import register_after_restore  # only in the Lambda runtime
+        from snapshot_restore_py import register_after_restore, register_before_snapshot  # Lambda runtime only
     except ImportError:
         return
+    register_before_snapshot(prime)
     register_after_restore(dispose_engine)
 
 
-_register_snapstart_hook()
+_register_snapstart_hooks()
