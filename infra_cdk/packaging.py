@@ -23,6 +23,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import urllib.parse
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -166,9 +167,14 @@ def rds_ca_layer(url: str) -> Path:
     """Asset directory of the rds-ca layer: <dir>/rds-ca/global-bundle.pem, fetched once from url.
 
     Stages without RDS Proxy connect to the cluster endpoint, whose certificate chains to the
-    RDS CA; the system trust store does not hold it. Cached per URL under .build/rds-ca/.
+    RDS CA; the system trust store does not hold it. Cached under .build/rds-ca/ per URL (and
+    per content, for a file:// copy). The check below catches a wrong file (an HTML error page,
+    another CA bundle), not a forged one: trust comes from the URL (AWS's truststore over HTTPS).
     """
-    key = hashlib.sha256("\0".join((RECIPE, url)).encode()).hexdigest()[:20]
+    # A vendored copy (file://) may be replaced in place: its bytes are part of the key.
+    local = Path(urllib.parse.unquote(urllib.parse.urlsplit(url).path)) if url.startswith("file://") else None
+    content = hashlib.sha256(local.read_bytes()).hexdigest() if local is not None and local.is_file() else ""
+    key = hashlib.sha256("\0".join((RECIPE, url, content)).encode()).hexdigest()[:20]
 
     def build(out: Path) -> None:
         import urllib.request

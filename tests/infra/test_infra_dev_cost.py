@@ -87,6 +87,9 @@ def test_without_the_proxy_functions_use_the_cluster_endpoint_with_iam(dev: Synt
         if name in ("social-dev-posts", "social-dev-auth"):
             assert trigger_id in fn.get("DependsOn", []), name
     assert cluster_id.startswith("Cluster")
+    # Aurora pauses only without sessions: idle ones close after 5 minutes (prod keeps the default).
+    (group,) = dev.resources("data", "AWS::RDS::DBClusterParameterGroup").values()
+    assert group["Properties"]["Parameters"] == {"idle_session_timeout": "300000"}
 
 
 def test_without_the_proxy_functions_trust_the_rds_ca_from_a_layer(dev: Synth, prod: Synth) -> None:

@@ -36,3 +36,14 @@ def test_something_that_is_not_pem_is_refused(tmp_path: Path) -> None:
 def test_an_unreachable_bundle_says_how_to_vendor_it(tmp_path: Path) -> None:
     with pytest.raises(packaging.PackagingError, match="rdsCaBundleUrl to file:///"):
         packaging.rds_ca_layer((tmp_path / "missing.pem").as_uri())
+
+
+def test_a_vendored_copy_replaced_in_place_is_read_again(tmp_path: Path) -> None:
+    standin = Path(STANDIN_RDS_CA_URL.removeprefix("file://")).read_text(encoding="ascii")
+    vendored = tmp_path / "global-bundle.pem"
+    vendored.write_text(standin, encoding="ascii")
+    first = packaging.rds_ca_layer(vendored.as_uri())
+    vendored.write_text(standin + standin, encoding="ascii")  # a newer bundle, same path
+    second = packaging.rds_ca_layer(vendored.as_uri())
+    assert second != first
+    assert (second / "rds-ca" / "global-bundle.pem").read_text(encoding="ascii").count("BEGIN CERTIFICATE") == 2

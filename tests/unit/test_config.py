@@ -64,5 +64,35 @@ def test_python_values_are_checked_like_environment_strings() -> None:
 
 
 def test_secrets_stay_out_of_repr() -> None:
-    s = Settings(database_url="postgresql+pg8000://u@h/app", db_password="hunter2", openai_api_key="sk-secret")
-    assert "hunter2" not in repr(s) and "sk-secret" not in repr(s)
+    s = Settings(
+        database_url="postgresql+pg8000://u:url-password@h/app",
+        db_password="hunter2",
+        openai_api_key="sk-secret",
+        jwt_signing_keys=("k1:" + "signing-secret-" * 3,),
+    )
+    assert all(secret not in repr(s) for secret in ("hunter2", "sk-secret", "url-password", "signing-secret"))
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "expected"),
+    [("DB_PORT", "5432.0", 5432), ("DB_PORT", " 6543 ", 6543), ("DB_CONNECT_TIMEOUT_S", "2", 2.0)],
+)
+def test_numbers_read_as_pydantic_read_them(name: str, value: str, expected: float) -> None:
+    s = Settings.from_env({"DATABASE_URL": "postgresql+pg8000://u@h/app", name: value})
+    assert getattr(s, name.lower()) == expected and type(getattr(s, name.lower())) is type(expected)
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("DB_PORT", "5432.5"), ("DB_PORT", "\u0663"), ("DB_CONNECT_TIMEOUT_S", "\uff11"), ("DB_PORT", "nan")],
+)
+def test_non_ascii_digits_and_fractions_are_refused(name: str, value: str) -> None:
+    with pytest.raises(SettingsError, match=name):
+        Settings.from_env(
+            {"DATABASE_URL": "postgresql+pg8000://u@h/app", name: value.encode().decode("unicode_escape")}
+        )
+
+
+def test_a_pattern_must_match_the_whole_value() -> None:
+    with pytest.raises(SettingsError, match="OPENAI_BASE_URL"):
+        Settings.from_env({"DATABASE_URL": "postgresql+pg8000://u@h/app", "OPENAI_BASE_URL": "https://x.example/v1\n"})

@@ -12,7 +12,7 @@ import pytest
 from core import db
 
 
-def test_after_restore_hook_disposes_the_engine(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_after_restore_hook_drops_the_snapshots_connections(monkeypatch: pytest.MonkeyPatch) -> None:
     registered: list[Callable[..., Any]] = []
     before: list[Callable[..., Any]] = []
     fake = types.ModuleType("snapshot_restore_py")
@@ -21,7 +21,7 @@ def test_after_restore_hook_disposes_the_engine(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setitem(sys.modules, "snapshot_restore_py", fake)
 
     db._register_snapstart_hooks()
-    assert registered == [db.dispose_engine] and before == [db.prime]
+    assert registered == [db.drop_connections] and before == [db.prime]
 
     class Engine:
         disposed = False
@@ -40,7 +40,7 @@ def test_after_restore_hook_disposes_the_engine(monkeypatch: pytest.MonkeyPatch)
     monkeypatch.setattr(db, "_lean", lean)
     registered[0]()  # what the runtime does after restoring the snapshot
     assert engine.disposed and lean.closed
-    assert db._engine is None and db._lean is None
+    assert db._engine is engine and db._lean is None  # the primed engine stays, its connections go
 
 
 def test_without_the_runtime_module_nothing_is_registered(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -36,7 +36,7 @@ def setting(default: Any, *, secret: bool = False, **limits: Any) -> Any:
 class Settings:
     stage: Stage = "local"
     # Local or explicit database: a SQLAlchemy URL (postgresql+pg8000://...).
-    database_url: str | None = None
+    database_url: str | None = setting(None, secret=True)  # may hold a password
     # Cloud database: RDS Proxy endpoint, IAM auth token as the password.
     db_host: str | None = None
     db_port: int = 5432
@@ -72,7 +72,7 @@ class Settings:
     hsts_max_age_s: int = 63072000
     # Auth. Keys are "kid:secret" pairs, the first one signs; in the cloud they
     # come from the Secrets Manager secret JWT_SECRET_ARN instead.
-    jwt_signing_keys: tuple[str, ...] = ()
+    jwt_signing_keys: tuple[str, ...] = setting((), secret=True)
     jwt_secret_arn: str | None = None
     jwt_issuer: str = "social-serverless"
     jwt_audience: str = "social-serverless-api"
@@ -202,14 +202,25 @@ def _as_bool(value: Any) -> bool:
 
 
 def _as_number(kind: type, value: Any) -> int | float:
+    """As pydantic did: ASCII digits only, and an int may be written as a whole float (5432.0)."""
+    problem = ValueError(f"must be {'an integer' if kind is int else 'a number'}")
     if isinstance(value, bool):
-        raise ValueError(f"must be {'an integer' if kind is int else 'a number'}")
-    if isinstance(value, int) or (kind is float and isinstance(value, float)):
+        raise problem
+    if isinstance(value, str):
+        text = value.strip()
+        if not text.isascii():
+            raise problem
+        try:
+            value = float(text) if kind is float or not text.lstrip("+-").isdigit() else int(text)
+        except ValueError:
+            raise problem from None
+    if isinstance(value, float) and kind is int:
+        if not value.is_integer():
+            raise problem
+        return int(value)
+    if isinstance(value, (int, float)):
         return kind(value)
-    try:
-        return kind(str(value).strip())
-    except ValueError:
-        raise ValueError(f"must be {'an integer' if kind is int else 'a number'}") from None
+    raise problem
 
 
 def _check_limits(value: Any, limits: Any) -> None:
@@ -225,7 +236,7 @@ def _check_limits(value: Any, limits: Any) -> None:
     if "pattern" in limits:
         import re
 
-        if not re.match(limits["pattern"], value):
+        if not re.fullmatch(limits["pattern"], value):
             raise ValueError(f"must match {limits['pattern']}")
 
 

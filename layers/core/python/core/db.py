@@ -140,8 +140,16 @@ def get_engine() -> Engine:
     return _engine
 
 
+def drop_connections() -> None:
+    """SnapStart, after a restore: close the connections the snapshot holds (dead, or shared by
+    every restored copy) and keep the engine primed before the snapshot."""
+    if _engine is not None:
+        _engine.dispose()  # a fresh, empty pool; the engine stays usable
+    close_lean()
+
+
 def dispose_engine() -> None:
-    """Drop pooled connections (SnapStart restore, tests, database restarts)."""
+    """Drop pooled connections and the engine (tests, settings changed)."""
     global _engine
     if _engine is not None:
         _engine.dispose()
@@ -335,14 +343,14 @@ def prime() -> None:
 
 
 def _register_snapstart_hooks() -> None:
-    """SnapStart: prime before the snapshot; after a restore, drop connections the snapshot holds
-    (dead, or shared by every restored copy) so the next request connects afresh with a new IAM token."""
+    """SnapStart: prime before the snapshot; after a restore, drop the snapshot's connections so the
+    next request connects afresh with a new IAM token."""
     try:
         from snapshot_restore_py import register_after_restore, register_before_snapshot  # Lambda runtime only
     except ImportError:
         return
     register_before_snapshot(prime)
-    register_after_restore(dispose_engine)
+    register_after_restore(drop_connections)
 
 
 _register_snapstart_hooks()
