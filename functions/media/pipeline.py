@@ -8,8 +8,8 @@ Assets (`assets/<owner>/<asset>`):
   images -> thumb + preview under variants/<owner>/<asset>/, EXIF summary -> ready;
   videos -> a transcode request (jobs/transcode/<asset>.json) for the transcode function,
          which runs outside the VPC because MediaConvert has no VPC endpoint; still
-         processing until the job's state-change event (or the transcode function's report
-         that no job could be created, shaped like one) finishes it.
+         processing until the job's state-change event finishes it (a job that cannot be
+         created waits in the transcode DLQ, its request kept, until redriven).
   A retryable failure (scan pending, S3 or the database down, a bug) hands the claim back
   (processing -> pending) and re-raises, so the message is retried and finds it pending.
   A claim lost to a crash is taken again once older than MEDIA_CLAIM_LEASE_S.

@@ -1,10 +1,10 @@
 """Transcode queue consumer: Powertools BatchProcessor with partial batch responses.
 
 Each SQS record is an S3 notification for request objects under jobs/transcode/ (left by the
-media function); each object is handed to transcode.logic with the record's receive count, so
-that the last delivery reports a failed job instead of raising. A record that raises is reported
-in `batchItemFailures` and comes back after the visibility timeout (then the DLQ); its
-batch-mates are not retried.
+media function); each object is handed to transcode.logic. A record that raises (any CreateJob
+error included) is reported in `batchItemFailures` and comes back after the visibility timeout;
+after the queue's maxReceiveCount it waits in the DLQ, its request object kept for a redrive.
+Its batch-mates are not retried.
 """
 
 from __future__ import annotations
@@ -31,8 +31,7 @@ def created_objects(record: SQSRecord) -> list[tuple[str, str]]:
 
 
 def record_handler(record: SQSRecord) -> list[logic.Outcome]:
-    receive_count = int(record.attributes.approximate_receive_count)
-    return [logic.submit(bucket, key, receive_count=receive_count) for bucket, key in created_objects(record)]
+    return [logic.submit(bucket, key) for bucket, key in created_objects(record)]
 
 
 handler = sqs_batch_handler(record_handler, logger)

@@ -95,7 +95,7 @@ def job_settings(bucket: str, key: str, variants_prefix: str) -> dict[str, Any]:
 
 
 def create_hls_job(request: TranscodeRequest, *, endpoint: str | None, role_arn: str, queue_arn: str | None) -> str:
-    """Create the job; returns its id. Errors propagate (the caller decides: retry or report)."""
+    """Create the job; returns its id. Errors propagate: the record is retried, then the DLQ."""
     job: dict[str, Any] = {
         "Role": role_arn,
         "Settings": job_settings(request.bucket, request.key, request.variants_prefix),

@@ -1,7 +1,8 @@
 """The transcode feature's wiring, in the api stack where the factory made the function from
 `core.routes.FUNCTIONS`: the transcode queue as event source, size, and grants to read and
-delete requests, create MediaConvert jobs, pass the MediaConvert role and report a job that
-cannot be created to the media queue. MediaConvert has no VPC endpoint, hence this function."""
+delete requests, create MediaConvert jobs and pass the MediaConvert role. A job that cannot be
+created is retried into the transcode DLQ, its request kept: no grant on the media queue.
+MediaConvert has no VPC endpoint, hence this function."""
 
 from __future__ import annotations
 
@@ -32,7 +33,7 @@ def mediaconvert_endpoint() -> str:
 class TranscodeWiring(Construct):
     """The transcode function's event source, size, grants and settings. The factory made it
     without VPC (the catalog says it uses no database), so it reaches MediaConvert's regional
-    endpoint, S3 and SQS without any VPC endpoint."""
+    endpoint and S3 without any VPC endpoint."""
 
     def __init__(
         self,
@@ -77,10 +78,6 @@ class TranscodeWiring(Construct):
                 resources=[role_arn],
                 conditions={"StringEquals": {"iam:PassedToService": "mediaconvert.amazonaws.com"}},
             ),
-            # A job that cannot be created is reported to the media function as a failed one.
-            iam.PolicyStatement(
-                sid="ReportFailedJobs", actions=["sqs:SendMessage"], resources=[processing.queue.queue_arn]
-            ),
         ]
         role = fn.role
         assert role is not None
@@ -98,6 +95,5 @@ class TranscodeWiring(Construct):
         for resource, reason in wildcards.items():
             acknowledge(role, f"AwsSolutions-IAM5[Resource::{finding_label(self, resource)}]", reason)
 
-        fn.add_environment("MEDIA_QUEUE_URL", processing.queue.queue_url)
         fn.add_environment("MEDIACONVERT_ENDPOINT", mediaconvert_endpoint())
         fn.add_environment("MEDIACONVERT_ROLE_ARN", role_arn)

@@ -192,7 +192,8 @@ def test_transcode_runs_outside_the_vpc_sized_small_on_its_own_queue(dev: Synth)
     env = props["Environment"]["Variables"]
     assert "MediaConvertRole" in json.dumps(env["MEDIACONVERT_ROLE_ARN"])
     assert "mediaconvert." in json.dumps(env["MEDIACONVERT_ENDPOINT"])
-    assert "MediaQueue" in json.dumps(env["MEDIA_QUEUE_URL"])
+    # A job that cannot be created waits in the transcode DLQ with its request: nothing goes to media.
+    assert "MEDIA_QUEUE_URL" not in env and "MediaQueue" not in json.dumps(env)
     assert not any(name.startswith("DB_") or name == "DATABASE_URL" for name in env)
     mappings = _resources(_template(dev, "api"), "AWS::Lambda::EventSourceMapping").values()
     (mapping,) = [m["Properties"] for m in mappings if m["Properties"]["FunctionName"] == {"Ref": function_id}]
@@ -215,16 +216,10 @@ def test_transcode_grants_are_least_privilege(dev: Synth) -> None:
     pass_role = statements["MediaConvertPassRole"]
     assert _actions(pass_role) == ["iam:PassRole"] and "MediaConvertRole" in json.dumps(pass_role["Resource"])
     assert pass_role["Condition"] == {"StringEquals": {"iam:PassedToService": "mediaconvert.amazonaws.com"}}
-    report = statements["ReportFailedJobs"]
-    assert _actions(report) == ["sqs:SendMessage"]
-    assert "MediaQueue" in json.dumps(report["Resource"]) and "Transcode" not in json.dumps(report["Resource"])
-    named = {
-        "TranscodeRequests",
-        "TranscodeMissingIs404",
-        "MediaConvertJobs",
-        "MediaConvertPassRole",
-        "ReportFailedJobs",
-    }
+    # Every CreateJob failure is retried into the transcode DLQ: it sends nothing, to the media queue least.
+    every = [a for s in statements.values() for a in _actions(s)]
+    assert "sqs:SendMessage" not in every and "MediaQueue" not in json.dumps(statements)
+    named = {"TranscodeRequests", "TranscodeMissingIs404", "MediaConvertJobs", "MediaConvertPassRole"}
     others = [a for sid, s in statements.items() if sid not in named for a in _actions(s)]
     # What the factory and the event source add: logs, X-Ray, reading its own queue. No database, no VPC.
     assert sorted(set(others)) == [

@@ -443,7 +443,7 @@ def test_locally_a_video_is_ready_with_the_original_only(env: Any, caplog: pytes
 def transcoding(env: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stubber]:
     """The cloud's video path: media hands videos to the transcode function (MEDIACONVERT_ENDPOINT
     set), whose MediaConvert is this Stubber; S3 and the media queue are the moto server."""
-    from transcode import logic, mediaconvert
+    from transcode import mediaconvert
 
     env(MEDIACONVERT_ENDPOINT=ENDPOINT, MEDIACONVERT_ROLE_ARN=ROLE)
     client = boto3.client(
@@ -451,13 +451,11 @@ def transcoding(env: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stubber]:
     )
     monkeypatch.setattr(mediaconvert, "mediaconvert_client", lambda endpoint: client)
     get_settings.cache_clear()
-    logic.sqs_client.cache_clear()
     drain_the_media_queue()  # upload notifications nobody consumes here
     with Stubber(client) as stubber:
         yield stubber
         stubber.assert_no_pending_responses()
     get_settings.cache_clear()
-    logic.sqs_client.cache_clear()
 
 
 def sqs() -> Any:
@@ -499,9 +497,20 @@ def drain_the_media_queue() -> list[str]:
     return bodies
 
 
-def reports_on_the_media_queue() -> list[str]:
-    """What the transcode function sent to the media queue (MediaConvert-shaped job events)."""
+def job_events_on_the_media_queue() -> list[str]:
+    """MediaConvert-shaped job events on the media queue: the transcode function never sends one."""
     return [b for b in drain_the_media_queue() if json.loads(b).get("source") == "aws.mediaconvert"]
+
+
+def expect_job(transcoding: Stubber, asset_id: str, job_id: str = "1671476818694-phptj0") -> None:
+    expected = {
+        "Role": ROLE,
+        "Settings": ANY,
+        "UserMetadata": {"asset_id": asset_id, "stage": "local"},
+        "StatusUpdateInterval": "SECONDS_60",
+        "ClientRequestToken": asset_id,
+    }
+    transcoding.add_response("create_job", {"Job": {"Id": job_id, "Role": ROLE, "Settings": {}}}, expected)
 
 
 def test_a_video_leaves_a_transcode_request_and_its_job_completion_makes_it_ready(transcoding: Stubber) -> None:
@@ -523,18 +532,9 @@ def test_a_video_leaves_a_transcode_request_and_its_job_completion_makes_it_read
     assert tags(request_key(asset_id)) == {"deleted": "true"}  # the lifecycle rule removes what is left
     assert run(s3_body(key)) == [] and row(asset_id) == found  # a duplicate upload event changes nothing
 
-    expected = {
-        "Role": ROLE,
-        "Settings": ANY,
-        "UserMetadata": {"asset_id": asset_id, "stage": "local"},
-        "StatusUpdateInterval": "SECONDS_60",
-        "ClientRequestToken": asset_id,
-    }
-    transcoding.add_response(
-        "create_job", {"Job": {"Id": "1671476818694-phptj0", "Role": ROLE, "Settings": {}}}, expected
-    )
+    expect_job(transcoding, asset_id)
     assert run_transcode(asset_id) == []
-    assert not request_exists(asset_id) and reports_on_the_media_queue() == []
+    assert not request_exists(asset_id) and job_events_on_the_media_queue() == []
     assert run_transcode(asset_id) == []  # a repeated notification: no second job (no stubbed response left)
     assert row(asset_id)["status"] == "processing"
 
@@ -550,39 +550,54 @@ def test_a_video_leaves_a_transcode_request_and_its_job_completion_makes_it_read
     assert row(asset_id)["status"] == "ready"
 
 
-def test_a_job_mediaconvert_refuses_is_reported_and_fails_the_asset(transcoding: Stubber) -> None:
+def test_a_job_refused_by_our_mistake_waits_in_the_dlq_and_is_created_after_the_fix(transcoding: Stubber) -> None:
+    """AccessDenied on iam:PassRole (say, IAM still propagating after a deploy): every delivery,
+    the 5th included, fails the record (then SQS moves it to the DLQ); the request stays, nothing
+    reaches media and the asset stays `processing`. After the fix the redrive creates the job."""
+    from core.transcoding import MAX_RECEIVES
+
     asset_id = upload(member(), MP4, "clip.mp4", "video/mp4")
-    assert run(s3_body(key_of(asset_id))) == []
-    transcoding.add_client_error(
-        "create_job", "BadRequestException", "/inputs/0: the input could not be read", http_status_code=400
-    )
-    assert run_transcode(asset_id) == []  # decided: not retried
-    assert not request_exists(asset_id)
-    reports = reports_on_the_media_queue()
-    assert len(reports) == 1 and row(asset_id)["status"] == "processing"
+    key = key_of(asset_id)
+    assert run(s3_body(key)) == []
+    waiting = row(asset_id)
+    request = body_of(request_key(asset_id))
+    variants_prefix = stored_request(asset_id).variants_prefix
+    for receive_count in range(1, MAX_RECEIVES + 1):
+        transcoding.add_client_error(
+            "create_job",
+            "AccessDeniedException",
+            f"User is not authorized to perform: iam:PassRole on resource: {ROLE}",
+            http_status_code=403,
+        )
+        assert run_transcode(asset_id, receive_count=receive_count) == ["t0"], receive_count
+        assert body_of(request_key(asset_id)) == request and job_events_on_the_media_queue() == []
+        assert row(asset_id) == waiting  # processing, as media left it
 
-    assert run(*reports) == []  # the media function, fed from its queue
-    found = row(asset_id)
-    assert found["status"] == "failed"
-    assert found["status_reason"] == (
-        "transcoding failed: MediaConvert refused the job (BadRequestException: /inputs/0: the input could not be read)"
-    )
-    assert variant_rows(asset_id) == {}
+    # While it waits in the DLQ, a late upload event after the lease claims nothing and writes no new request.
+    with core_db.get_engine().begin() as conn:
+        conn.execute(text("UPDATE assets SET updated_at = now() - interval '1 hour' WHERE id = :i"), {"i": asset_id})
+    assert run(s3_body(key)) == []
+    assert row(asset_id)["status"] == "processing" and body_of(request_key(asset_id)) == request
+
+    # Fixed and redriven: the message comes back as a new one (a redrive restarts the receive count).
+    expect_job(transcoding, asset_id)
+    assert run_transcode(asset_id, receive_count=1) == []
+    assert not request_exists(asset_id) and job_events_on_the_media_queue() == []
+    playlist = f"s3://{BUCKET}/{variants_prefix}hls/index.m3u8"
+    assert run(mediaconvert_body(asset_id, "COMPLETE", playlist)) == []
+    assert row(asset_id)["status"] == "ready" and "hls" in variant_rows(asset_id)
 
 
-def test_a_job_that_cannot_be_created_in_time_fails_the_asset_on_the_last_delivery(transcoding: Stubber) -> None:
+def test_a_throttled_job_is_retried_and_never_fails_the_asset(transcoding: Stubber) -> None:
     from core.transcoding import MAX_RECEIVES
 
     asset_id = upload(member(), MP4, "clip.mp4", "video/mp4")
     assert run(s3_body(key_of(asset_id))) == []
-    for _ in range(2):
+    for receive_count in (1, MAX_RECEIVES):
         transcoding.add_client_error("create_job", "TooManyRequestsException", http_status_code=429)
-    assert run_transcode(asset_id, receive_count=1) == ["t0"]  # retried after the visibility timeout
-    assert request_exists(asset_id) and reports_on_the_media_queue() == []
-    assert run_transcode(asset_id, receive_count=MAX_RECEIVES) == []
-    assert run(*reports_on_the_media_queue()) == []
-    found = row(asset_id)
-    assert found["status"] == "failed" and f"in {MAX_RECEIVES} attempts" in found["status_reason"]
+        assert run_transcode(asset_id, receive_count=receive_count) == ["t0"]
+    assert request_exists(asset_id) and job_events_on_the_media_queue() == []
+    assert row(asset_id)["status"] == "processing"
 
 
 def test_a_video_with_its_request_in_flight_is_not_claimed_again_after_the_lease(transcoding: Stubber) -> None:

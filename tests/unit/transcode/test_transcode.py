@@ -1,7 +1,8 @@
-"""The transcode function: request object -> MediaConvert job, or a failed asset via the media queue.
+"""The transcode function: request object -> MediaConvert job; every failure is retried into the DLQ.
 
-S3 and SQS are moto (in process, no sockets); MediaConvert is botocore's Stubber. The failure
-report is decoded with the media function's own decoder, so the two cannot drift apart.
+S3 is moto (in process, no sockets); MediaConvert is botocore's Stubber. A media queue exists
+in the moto world only to show that nothing is ever sent to it: a job that cannot be created
+keeps its request object and is retried, then waits in the transcode DLQ for a redrive.
 """
 
 from __future__ import annotations
@@ -14,13 +15,13 @@ from urllib.parse import quote
 
 import boto3
 import pytest
+from botocore.exceptions import ClientError, ParamValidationError
 from botocore.stub import ANY, Stubber
 from moto import mock_aws
 
 from core import storage
 from core.config import SettingsError, get_settings
 from core.transcoding import MAX_RECEIVES, InvalidRequest, TranscodeRequest
-from media.records import JobStateChange, decode
 from transcode import handler, logic, mediaconvert
 
 BUCKET = "assets-bucket"
@@ -50,14 +51,19 @@ class World:
     def request_exists(self, key: str = KEY) -> bool:
         return bool(self.s3.list_objects_v2(Bucket=BUCKET, Prefix=key).get("KeyCount"))
 
+    def stored_request(self, key: str = KEY) -> bytes:
+        return bytes(self.s3.get_object(Bucket=BUCKET, Key=key)["Body"].read())
+
     def media_messages(self) -> list[str]:
         answer = self.sqs.receive_message(QueueUrl=self.media_queue, MaxNumberOfMessages=10)
         return [m["Body"] for m in answer.get("Messages", [])]
 
+    def queue_urls(self) -> list[str]:
+        return list(self.sqs.list_queues().get("QueueUrls", []))
+
 
 def _forget_clients() -> None:
     storage.s3_client.cache_clear()
-    logic.sqs_client.cache_clear()
     get_settings.cache_clear()
 
 
@@ -73,6 +79,7 @@ def world(monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
         _forget_clients()
         s3, sqs = boto3.client("s3", region_name="us-east-1"), boto3.client("sqs", region_name="us-east-1")
         s3.create_bucket(Bucket=BUCKET)
+        # Set as in the media function, in case the code ever read it again: it must still send nothing.
         media_queue = sqs.create_queue(QueueName="social-dev-media")["QueueUrl"]
         monkeypatch.setenv("MEDIA_QUEUE_URL", media_queue)
         monkeypatch.setenv("MEDIACONVERT_ROLE_ARN", ROLE)
@@ -93,11 +100,23 @@ def expect_job(world: World, job_id: str = "1714565218694-phptj0") -> None:
     world.mediaconvert.add_response("create_job", {"Job": {"Id": job_id, "Role": ROLE, "Settings": {}}}, expected)
 
 
-def failure_of(body: str) -> JobStateChange:
-    """The report, as the media function reads it."""
-    (event,) = decode(body)
-    assert isinstance(event, JobStateChange)
-    return event
+def assert_kept_and_nothing_sent(world: World) -> None:
+    """What every failure leaves: the request as media wrote it, and not one message anywhere."""
+    assert world.request_exists() and world.stored_request() == REQUEST.to_json()
+    assert world.media_messages() == []
+    assert world.queue_urls() == [world.media_queue]  # no queue made for a report either
+
+
+# Every kind of refusal CreateJob answers with, as botocore raises it.
+REFUSALS = [
+    ("AccessDeniedException", "User is not authorized to perform: iam:PassRole on resource: role", 403),
+    ("ForbiddenException", "You don't have permissions for this action with the credentials you sent.", 403),
+    ("BadRequestException", "/role: the role ARN is not valid", 400),
+    ("NotFoundException", "The queue does not exist", 404),
+    ("ConflictException", "conflict", 409),
+    ("TooManyRequestsException", "Too many requests", 429),
+    ("InternalServerErrorException", "Internal error", 500),
+]
 
 
 # ------------------------------------------------------------------ logic
@@ -106,9 +125,7 @@ def failure_of(body: str) -> JobStateChange:
 def test_a_request_becomes_one_job_and_is_deleted(world: World) -> None:
     world.put_request()
     expect_job(world)
-    assert logic.submit(BUCKET, KEY, receive_count=1) == logic.Outcome(
-        "submitted", "MediaConvert job 1714565218694-phptj0"
-    )
+    assert logic.submit(BUCKET, KEY) == logic.Outcome("submitted", "MediaConvert job 1714565218694-phptj0")
     assert not world.request_exists()
     assert world.media_messages() == []  # the job's own events finish the asset
 
@@ -116,68 +133,95 @@ def test_a_request_becomes_one_job_and_is_deleted(world: World) -> None:
 def test_a_repeated_notification_creates_no_second_job(world: World) -> None:
     world.put_request()
     expect_job(world)
-    logic.submit(BUCKET, KEY, receive_count=1)
+    logic.submit(BUCKET, KEY)
     # Again (S3 delivers at least once): the request is gone, no CreateJob (the Stubber has none queued).
-    assert logic.submit(BUCKET, KEY, receive_count=1).action == "skipped"
+    assert logic.submit(BUCKET, KEY).action == "skipped"
     assert world.media_messages() == []
 
 
-def test_a_job_mediaconvert_refuses_fails_the_asset_through_the_media_queue(world: World) -> None:
+def test_access_denied_raises_keeps_the_request_and_sends_nothing(world: World) -> None:
+    """Our mistake (iam:PassRole, also while IAM propagates after a deploy): never a failed asset."""
     world.put_request()
     world.mediaconvert.add_client_error(
-        "create_job", "BadRequestException", "/inputs/0: unsupported input", http_status_code=400
+        "create_job",
+        "AccessDeniedException",
+        f"User is not authorized to perform: iam:PassRole on resource: {ROLE}",
+        http_status_code=403,
     )
-    outcome = logic.submit(BUCKET, KEY, receive_count=1)
-    assert outcome.action == "failed" and "BadRequestException: /inputs/0: unsupported input" in outcome.detail
-    (body,) = world.media_messages()
-    event = failure_of(body)
-    assert (event.status, event.asset_id, event.user_metadata) == ("ERROR", ASSET, {"asset_id": ASSET, "stage": "dev"})
-    assert event.error == outcome.detail and event.error.startswith("MediaConvert refused the job")
-    assert not world.request_exists()
+    with pytest.raises(ClientError, match="AccessDeniedException") as raised:
+        logic.submit(BUCKET, KEY)
+    assert raised.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+    assert_kept_and_nothing_sent(world)
 
 
-def test_a_throttled_job_is_retried_and_fails_the_asset_on_the_last_delivery(world: World) -> None:
+@pytest.mark.parametrize(("code", "message", "status"), REFUSALS, ids=[r[0] for r in REFUSALS])
+def test_every_createjob_error_raises_and_keeps_the_request(world: World, code: str, message: str, status: int) -> None:
     world.put_request()
-    for _ in range(2):
-        world.mediaconvert.add_client_error("create_job", "TooManyRequestsException", http_status_code=429)
-    with pytest.raises(Exception, match="TooManyRequests"):
-        logic.submit(BUCKET, KEY, receive_count=MAX_RECEIVES - 1)
-    assert world.request_exists() and world.media_messages() == []  # retried later, nothing reported
-
-    outcome = logic.submit(BUCKET, KEY, receive_count=MAX_RECEIVES)
-    assert outcome.action == "failed" and f"in {MAX_RECEIVES} attempts" in outcome.detail
-    (body,) = world.media_messages()
-    assert failure_of(body).asset_id == ASSET and "TooManyRequestsException" in (failure_of(body).error or "")
-    assert not world.request_exists()
+    world.mediaconvert.add_client_error("create_job", code, message, http_status_code=status)
+    with pytest.raises(ClientError, match=code):
+        logic.submit(BUCKET, KEY)
+    assert_kept_and_nothing_sent(world)
 
 
-def test_a_server_error_is_retried_not_reported(world: World) -> None:
+def test_job_settings_botocore_rejects_raise_and_keep_the_request(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bug in our job settings fails botocore's validation before any call: retried into the DLQ too."""
+    settings = mediaconvert.job_settings
+
+    def broken(bucket: str, key: str, variants_prefix: str) -> dict[str, Any]:
+        return {**settings(bucket, key, variants_prefix), "TimecodeConfig": {"Source": 7}}
+
+    monkeypatch.setattr(mediaconvert, "job_settings", broken)
+    # botocore validates before the Stubber could answer: a client of its own (moto is active, nothing leaves).
+    unstubbed = boto3.client("mediaconvert", endpoint_url=ENDPOINT, region_name="us-east-1")
+    monkeypatch.setattr(mediaconvert, "mediaconvert_client", lambda endpoint: unstubbed)
     world.put_request()
-    world.mediaconvert.add_client_error("create_job", "InternalServerErrorException", http_status_code=500)
-    with pytest.raises(Exception, match="InternalServerError"):
-        logic.submit(BUCKET, KEY, receive_count=1)
-    assert world.request_exists() and world.media_messages() == []
+    with pytest.raises(ParamValidationError):
+        logic.submit(BUCKET, KEY)
+    assert_kept_and_nothing_sent(world)
+
+
+def test_after_the_fix_the_kept_request_makes_its_job(world: World) -> None:
+    """The redrive: the same request, delivered again once the cause is gone, is created and deleted."""
+    world.put_request()
+    world.mediaconvert.add_client_error("create_job", "AccessDeniedException", "iam:PassRole", http_status_code=403)
+    with pytest.raises(ClientError):
+        logic.submit(BUCKET, KEY)
+    expect_job(world)  # same ClientRequestToken: the asset id
+    assert logic.submit(BUCKET, KEY).action == "submitted"
+    assert not world.request_exists() and world.media_messages() == []
 
 
 def test_what_is_not_a_request_is_poison_or_ignored(world: World) -> None:
     world.put_request(body=b"{not json")
     with pytest.raises(InvalidRequest):
-        logic.submit(BUCKET, KEY, receive_count=MAX_RECEIVES)  # even on the last delivery: nothing to report
+        logic.submit(BUCKET, KEY)  # retried, then the DLQ
+    assert world.request_exists()
     other = TranscodeRequest(**{**REQUEST.__dict__, "user_metadata": {"asset_id": "other"}})
     world.s3.put_object(Bucket=BUCKET, Key=KEY, Body=other.to_json())  # stored under another asset's key
     with pytest.raises(InvalidRequest, match="is for asset other"):
-        logic.submit(BUCKET, KEY, receive_count=1)
-    assert logic.submit(BUCKET, f"assets/owner/{ASSET}", receive_count=1).action == "skipped"
+        logic.submit(BUCKET, KEY)
+    assert world.request_exists()
+    assert logic.submit(BUCKET, f"assets/owner/{ASSET}").action == "skipped"
     assert world.media_messages() == []
 
 
-def test_without_its_settings_nothing_is_created_or_reported(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_without_its_role_nothing_is_created_or_sent(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("MEDIACONVERT_ROLE_ARN")
     get_settings.cache_clear()
     world.put_request()
     with pytest.raises(SettingsError, match="MEDIACONVERT_ROLE_ARN"):
-        logic.submit(BUCKET, KEY, receive_count=MAX_RECEIVES)  # retried, then the DLQ and its alarm
-    assert world.request_exists()
+        logic.submit(BUCKET, KEY)  # retried, then the DLQ and its alarm
+    assert_kept_and_nothing_sent(world)
+
+
+def test_the_media_queue_is_not_a_setting_of_transcode(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("MEDIA_QUEUE_URL")  # CDK no longer sets it on the transcode function
+    get_settings.cache_clear()
+    world.put_request()
+    expect_job(world)
+    assert logic.submit(BUCKET, KEY).action == "submitted"
 
 
 # ------------------------------------------------------------------ handler
@@ -227,10 +271,21 @@ def test_the_handler_reports_only_the_records_that_must_come_back(world: World) 
     assert not world.request_exists(KEY) and world.request_exists(second.object_key)
 
 
-def test_the_handler_passes_the_receive_count_so_the_last_delivery_reports(world: World) -> None:
+@pytest.mark.parametrize("receive_count", [1, MAX_RECEIVES - 1, MAX_RECEIVES, MAX_RECEIVES + 3])
+def test_a_refused_job_comes_back_on_every_delivery_the_last_one_included(world: World, receive_count: int) -> None:
+    """On the 5th delivery too the record fails (SQS then moves it to the DLQ) and the request stays."""
     world.put_request()
-    world.mediaconvert.add_client_error("create_job", "TooManyRequestsException", http_status_code=429)
-    response = handler.handler({"Records": [sqs_record(created(KEY), "m0", receive_count=MAX_RECEIVES)]}, None)
-    assert response == {"batchItemFailures": []}
-    (body,) = world.media_messages()
-    assert failure_of(body).asset_id == ASSET
+    world.mediaconvert.add_client_error("create_job", "AccessDeniedException", "iam:PassRole", http_status_code=403)
+    event = {"Records": [sqs_record(created(KEY), "m0", receive_count=receive_count)]}
+    assert handler.handler(event, None) == {"batchItemFailures": [{"itemIdentifier": "m0"}]}
+    assert_kept_and_nothing_sent(world)
+
+
+def test_the_last_delivery_of_a_throttled_job_still_goes_to_the_dlq(world: World) -> None:
+    world.put_request()
+    for _ in range(2):
+        world.mediaconvert.add_client_error("create_job", "TooManyRequestsException", http_status_code=429)
+    for receive_count in (MAX_RECEIVES - 1, MAX_RECEIVES):
+        response = handler.handler({"Records": [sqs_record(created(KEY), "m0", receive_count=receive_count)]}, None)
+        assert response == {"batchItemFailures": [{"itemIdentifier": "m0"}]}
+    assert_kept_and_nothing_sent(world)

@@ -17,8 +17,9 @@ from typing import Any
 REQUEST_PREFIX = "jobs/transcode/"
 REQUEST_SUFFIX = ".json"
 REQUEST_CONTENT_TYPE = "application/json"
-# Deliveries of one request (the transcode queue's maxReceiveCount). On the last one the
-# transcode function fails the asset instead of raising, so no video waits forever.
+# Deliveries of one request (the transcode queue's maxReceiveCount). A job still not created
+# after the last one leaves the record in the transcode DLQ and the request object in place,
+# the asset `processing`, until the cause is fixed and the DLQ redriven.
 MAX_RECEIVES = 5
 FORMAT_VERSION = 1
 MAX_CLIENT_TOKEN = 64  # MediaConvert's limit for ClientRequestToken
@@ -43,7 +44,7 @@ class TranscodeRequest:
     bucket: str  # of the original, which is also where the request object lives
     key: str  # the original
     variants_prefix: str  # variants/<owner>/<asset>/: the job writes hls/ under it
-    # Copied into the job's UserMetadata; its events (and a failure report) bring it back.
+    # Copied into the job's UserMetadata; its state-change events bring it back.
     user_metadata: dict[str, str]
     client_token: str  # ClientRequestToken: a CreateJob repeated within a minute returns the first job
 
