@@ -160,3 +160,18 @@ def test_a_read_that_timed_out_is_not_run_again() -> None:
     assert db._timed_out(wrapped(TimeoutError("timed out")))
     assert not db._timed_out(wrapped(BrokenPipeError()))
     assert not db._timed_out(wrapped(None))
+
+
+def test_a_missing_ca_bundle_is_a_settings_error_not_an_outage(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
+    from core.config import SettingsError, get_settings
+
+    monkeypatch.setenv("DB_CA_BUNDLE", str(tmp_path / "missing.pem"))
+    get_settings.cache_clear()
+    db._tls_context.cache_clear()
+    try:
+        with pytest.raises(SettingsError, match="DB_CA_BUNDLE"):
+            db._tls_context()
+    finally:
+        monkeypatch.delenv("DB_CA_BUNDLE")
+        get_settings.cache_clear()
+        db._tls_context.cache_clear()

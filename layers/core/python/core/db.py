@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 from urllib.parse import unquote, urlsplit
 
 from core import pgwire
-from core.config import Settings, get_settings
+from core.config import Settings, SettingsError, get_settings
 from core.errors import AppError, Unavailable
 
 if TYPE_CHECKING:
@@ -48,7 +48,12 @@ def _tls_context() -> ssl.SSLContext:
     context = ssl.create_default_context()
     bundle = get_settings().db_ca_bundle
     if bundle:
-        context.load_verify_locations(cafile=bundle)
+        try:
+            context.load_verify_locations(cafile=bundle)
+        except (OSError, ssl.SSLError) as exc:  # a deploy mistake, not an outage: no 503 and retry
+            raise SettingsError(
+                f"invalid settings: DB_CA_BUNDLE {bundle!r} is not a readable PEM bundle ({exc})"
+            ) from exc
     context.check_hostname = True
     context.verify_mode = ssl.CERT_REQUIRED
     return context
