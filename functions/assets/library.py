@@ -7,13 +7,13 @@ from collections import defaultdict
 from contextlib import suppress
 from datetime import datetime
 
-from sqlalchemy import delete, select, tuple_
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from core import audit, storage
 from core.errors import NotFound
 from core.models.assets import Asset, Variant
-from core.pagination import decode_cursor, page_of
+from core.pagination import keyset, page_of
 
 SCOPE = "assets"
 
@@ -65,10 +65,7 @@ def search(
         query = query.where(Asset.created_at >= created_from)
     if created_to:
         query = query.where(Asset.created_at < created_to)
-    if cursor:
-        created_at, asset_id = decode_cursor(SCOPE, cursor, (datetime, uuid.UUID))
-        query = query.where(tuple_(Asset.created_at, Asset.id) < tuple_(created_at, asset_id))
-    query = query.order_by(Asset.created_at.desc(), Asset.id.desc()).limit(limit + 1)
+    query = keyset(query, (Asset.created_at, Asset.id), SCOPE, cursor, limit)
     return page_of(list(session.scalars(query)), limit, SCOPE, lambda a: (a.created_at, a.id))
 
 

@@ -6,12 +6,12 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import case, func, literal_column, or_, select, tuple_
+from sqlalchemy import case, func, literal_column, or_, select
 from sqlalchemy.orm import Session
 
 from core.models.assets import Asset, Share
 from core.models.audit import AuditEvent
-from core.pagination import decode_cursor, page_of
+from core.pagination import keyset, page_of
 
 AUDIT_SCOPE = "audit"
 DOWNLOAD_ACTIONS = ("asset.download_url_issued", "share.accessed")
@@ -59,8 +59,5 @@ def audit_trail(
     session: Session, user_id: uuid.UUID, limit: int, cursor: str | None
 ) -> tuple[list[AuditEvent], str | None]:
     query = select(AuditEvent).where(AuditEvent.user_id == user_id)
-    if cursor:
-        created_at, event_id = decode_cursor(AUDIT_SCOPE, cursor, (datetime, uuid.UUID))
-        query = query.where(tuple_(AuditEvent.created_at, AuditEvent.id) < tuple_(created_at, event_id))
-    query = query.order_by(AuditEvent.created_at.desc(), AuditEvent.id.desc()).limit(limit + 1)
+    query = keyset(query, (AuditEvent.created_at, AuditEvent.id), AUDIT_SCOPE, cursor, limit)
     return page_of(list(session.scalars(query)), limit, AUDIT_SCOPE, lambda e: (e.created_at, e.id))

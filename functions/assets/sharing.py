@@ -6,7 +6,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, or_, select, tuple_, update
+from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from assets.library import owned
@@ -14,7 +14,7 @@ from core import audit, ratelimit
 from core.config import get_settings
 from core.errors import Conflict, NotFound, ValidationFailed
 from core.models.assets import Asset, Share
-from core.pagination import decode_cursor, page_of
+from core.pagination import keyset, page_of
 from core.tokens import digest, new_token
 
 SCOPE = "shares"
@@ -71,10 +71,7 @@ def of_asset(
 ) -> tuple[list[Share], str | None]:
     owned(session, asset_id, owner_id)
     query = select(Share).where(Share.asset_id == asset_id)
-    if cursor:
-        created_at, share_id = decode_cursor(SCOPE, cursor, (datetime, uuid.UUID))
-        query = query.where(tuple_(Share.created_at, Share.id) < tuple_(created_at, share_id))
-    query = query.order_by(Share.created_at.desc(), Share.id.desc()).limit(limit + 1)
+    query = keyset(query, (Share.created_at, Share.id), SCOPE, cursor, limit)
     return page_of(list(session.scalars(query)), limit, SCOPE, lambda s: (s.created_at, s.id))
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import ColumnElement, and_, func, or_, select, tuple_, update
+from sqlalchemy import ColumnElement, and_, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session, aliased
 
@@ -22,7 +22,7 @@ from core.config import get_settings
 from core.errors import Conflict, NotFound
 from core.models.rooms import Room, RoomInvitation, RoomMember
 from core.models.user import User
-from core.pagination import decode_cursor, page_of
+from core.pagination import keyset, page_of
 from core.tokens import digest, new_token
 from rooms.access import RoomView, room_for
 from rooms.members import MemberView, member
@@ -93,10 +93,7 @@ def pending(session: Session, user_id: uuid.UUID, limit: int, cursor: str | None
         .outerjoin(inviter, inviter.id == RoomInvitation.created_by)
         .where(RoomInvitation.invitee_id == user_id, _usable())
     )
-    if cursor:
-        created_at, invitation_id = decode_cursor(SCOPE, cursor, (datetime, uuid.UUID))
-        query = query.where(tuple_(RoomInvitation.created_at, RoomInvitation.id) < tuple_(created_at, invitation_id))
-    query = query.order_by(RoomInvitation.created_at.desc(), RoomInvitation.id.desc()).limit(limit + 1)
+    query = keyset(query, (RoomInvitation.created_at, RoomInvitation.id), SCOPE, cursor, limit)
     return page_of(list(session.execute(query).all()), limit, SCOPE, lambda r: (r.created_at, r.id))
 
 

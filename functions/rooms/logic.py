@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, tuple_, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from core.errors import Conflict, NotFound
 from core.models.rooms import Room, RoomMember
-from core.pagination import decode_cursor, page_of
+from core.pagination import keyset, page_of
 from rooms import ai
 from rooms.access import ROOM_COLUMNS, RoomView, room_for
 
@@ -34,10 +33,7 @@ def mine(session: Session, user_id: uuid.UUID, limit: int, cursor: str | None) -
         .join(RoomMember, RoomMember.room_id == Room.id)
         .where(RoomMember.user_id == user_id, Room.deleted_at.is_(None))
     )
-    if cursor:
-        joined_at, room_id = decode_cursor(SCOPE, cursor, (datetime, uuid.UUID))
-        query = query.where(tuple_(RoomMember.joined_at, RoomMember.room_id) < tuple_(joined_at, room_id))
-    query = query.order_by(RoomMember.joined_at.desc(), RoomMember.room_id.desc()).limit(limit + 1)
+    query = keyset(query, (RoomMember.joined_at, RoomMember.room_id), SCOPE, cursor, limit)
     rows, next_cursor = page_of(list(session.execute(query).all()), limit, SCOPE, lambda r: (r.joined_at, r.id))
     return [RoomView.of(r) for r in rows], next_cursor
 

@@ -14,13 +14,13 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select, tuple_, update
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session
 
 from core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from core.models.rooms import RoomMember
 from core.models.user import User
-from core.pagination import decode_cursor, page_of
+from core.pagination import keyset, page_of
 from rooms.access import below, room_for
 
 SCOPE = "room-members"
@@ -59,10 +59,7 @@ def listing(
     """Reader+. In joining order."""
     room_for(session, room_id, user_id)
     query = select(*_COLUMNS).join(User, User.id == RoomMember.user_id).where(RoomMember.room_id == room_id)
-    if cursor:
-        joined_at, member_id = decode_cursor(SCOPE, cursor, (datetime, uuid.UUID))
-        query = query.where(tuple_(RoomMember.joined_at, RoomMember.user_id) > tuple_(joined_at, member_id))
-    query = query.order_by(RoomMember.joined_at, RoomMember.user_id).limit(limit + 1)
+    query = keyset(query, (RoomMember.joined_at, RoomMember.user_id), SCOPE, cursor, limit, newest_first=False)
     rows, next_cursor = page_of(list(session.execute(query).all()), limit, SCOPE, lambda r: (r.joined_at, r.user_id))
     return [MemberView.of(r) for r in rows], next_cursor
 

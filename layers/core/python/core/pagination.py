@@ -12,7 +12,7 @@ import base64
 import binascii
 import json
 from datetime import datetime
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 from uuid import UUID
 
 from pydantic import BaseModel, Field
@@ -20,6 +20,7 @@ from pydantic import BaseModel, Field
 from core.errors import BadRequest
 
 T = TypeVar("T")
+SelectT = TypeVar("SelectT")  # a select() of any row shape, given back with its type
 _VERSION = 1
 _ENCODERS: dict[type, str] = {datetime: "dt", UUID: "uuid", int: "int", str: "str"}
 
@@ -88,3 +89,28 @@ def page_of(rows: list[T], limit: int, scope: str, key: Any) -> tuple[list[T], s
         return rows, None
     page = rows[:limit]
     return page, encode_cursor(scope, key(page[-1]))
+
+
+def keyset(
+    query: SelectT,
+    columns: tuple[Any, ...],
+    scope: str,
+    cursor: str | None,
+    limit: int,
+    *,
+    newest_first: bool = True,
+) -> SelectT:
+    """`query` ordered by `columns` (newest first, or oldest), after `cursor`, LIMIT limit+1 for page_of.
+
+    The cursor's key types are the columns' own Python types, so a cursor of another list or
+    shape answers 400.
+    """
+    from sqlalchemy import tuple_
+
+    narrowed: Any = query
+    if cursor:
+        key = decode_cursor(scope, cursor, tuple(column.type.python_type for column in columns))
+        position = tuple_(*columns)
+        narrowed = narrowed.where(position < tuple_(*key) if newest_first else position > tuple_(*key))
+    order = [column.desc() for column in columns] if newest_first else list(columns)
+    return cast(SelectT, narrowed.order_by(*order).limit(limit + 1))
