@@ -24,7 +24,7 @@ from infra_cdk.stacks.api import ApiStack
 from infra_cdk.stacks.data import DataStack
 from infra_cdk.stacks.monitoring import MonitoringStack
 from infra_cdk.stacks.network import NetworkStack
-from infra_cdk.stacks.processing import MEDIA, ProcessingStack
+from infra_cdk.stacks.processing import MEDIA, TRANSCODE, ProcessingStack
 from infra_cdk.stacks.storage import StorageStack
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -105,7 +105,15 @@ def build_stacks(app: cdk.App, config: StageConfig) -> dict[str, cdk.Stack]:
         description=f"{APP_NAME} {config.stage}: REST API, functions, layers, WAF",
     )
     if MEDIA in api.functions:  # the factory made it with the others; wire it to its queue here
-        MediaWiring(api, "Media", config=config, fn=api.functions[MEDIA], processing=processing, bucket=storage.bucket)
+        MediaWiring(
+            api,
+            "Media",
+            config=config,
+            fn=api.functions[MEDIA],
+            transcode=api.functions.get(TRANSCODE),
+            processing=processing,
+            bucket=storage.bucket,
+        )
     monitoring = MonitoringStack(
         app,
         stack_name(config.stage, "Monitoring"),

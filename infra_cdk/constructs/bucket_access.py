@@ -33,17 +33,16 @@ def grant_prefixes(
 ) -> None:
     """`grants` maps a key prefix to the S3 actions `fn` may take under it, and nothing else."""
     stack = Stack.of(scope)
-    bucket_arn = bucket.bucket_arn
     if Stack.of(bucket) is not stack:
-        # Import the ARN through the export CDK would make at synth anyway, so that the
-        # policy's resource (and the cdk-nag finding id below) is known now.
+        # Through the export CDK would make at synth anyway, so that the policy's resource (and
+        # the cdk-nag finding id below) is known now.
         stack.add_stack_dependency(Stack.of(bucket), f"{fn.node.id} uses the assets bucket")
-        bucket_arn = Stack.of(bucket).export_value(bucket.bucket_arn)
+    bucket_arn = bucket_arn_in(stack, bucket)
     fn.add_environment("ASSETS_BUCKET", bucket.bucket_name)
     role = fn.role
     assert role is not None  # the factory always gives one
     for prefix, actions in grants.items():
-        resource = f"{bucket_arn}/{prefix}*"
+        (resource,) = object_arns(bucket_arn, prefix)
         sid = "".join(part.capitalize() for part in prefix.strip("/").replace("-", "/").split("/"))
         role.add_to_principal_policy(iam.PolicyStatement(sid=sid, actions=list(actions), resources=[resource]))
         acknowledge(role, f"AwsSolutions-IAM5[Resource::{finding_label(scope, resource)}]", reason)

@@ -5,16 +5,16 @@ function (in the VPC). Videos go on to the transcode function (constructs/transc
 
 from __future__ import annotations
 
-from aws_cdk import Duration, Stack
+from aws_cdk import Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_lambda_event_sources as sources
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from core.transcoding import REQUEST_PREFIX as TRANSCODE_REQUEST_PREFIX
 from infra_cdk.config import StageConfig
 from infra_cdk.constructs.bucket_access import LIST_BUCKET_ACTIONS, bucket_arn_in, object_arns
+from infra_cdk.constructs.queue_consumer import consume_queue
 from infra_cdk.constructs.transcode import TranscodeWiring, mediaconvert_endpoint
 from infra_cdk.nag import acknowledge, finding_label
 from infra_cdk.stacks.processing import (
@@ -37,14 +37,6 @@ MEDIA_REQUEST_ACTIONS = ("s3:PutObject", "s3:PutObjectTagging")
 MEDIA_S3_ACTIONS = MEDIA_UPLOAD_ACTIONS + MEDIA_VARIANT_ACTIONS + LIST_BUCKET_ACTIONS + MEDIA_REQUEST_ACTIONS
 
 
-def _catalog_function(fn: lambda_.Function, name: str) -> lambda_.Function:
-    """Another function the factory made in `fn`'s stack (the api stack keeps them by catalog name)."""
-    functions: dict[str, lambda_.Function] = getattr(Stack.of(fn), "functions", {})
-    if name not in functions:
-        raise ValueError(f"the media function hands videos to the {name!r} function: add it to core.routes.FUNCTIONS")
-    return functions[name]
-
-
 class MediaWiring(Construct):
     """The media function's event source, size, grants and settings (in the function's stack),
     and, through `TranscodeWiring`, those of the transcode function it hands videos to."""
@@ -56,24 +48,23 @@ class MediaWiring(Construct):
         *,
         config: StageConfig,
         fn: lambda_.Function,
+        transcode: lambda_.Function | None,
         processing: ProcessingStack,
         bucket: s3.IBucket,
     ) -> None:
         super().__init__(scope, construct_id)
-        # The factory sizes functions per kind; this one decodes 12 MP photos.
-        cfn = fn.node.default_child
-        assert isinstance(cfn, lambda_.CfnFunction)
-        cfn.memory_size = MEDIA_MEMORY_MB
-        cfn.timeout = int(MEDIA_TIMEOUT.to_seconds())
-
-        fn.add_event_source(
-            sources.SqsEventSource(
-                processing.queue,
-                batch_size=BATCH_SIZE,
-                max_batching_window=Duration.seconds(1),
-                max_concurrency=MAX_CONCURRENCY,
-                report_batch_item_failures=True,
+        if transcode is None:
+            raise ValueError(
+                f"the media function hands videos to the {TRANSCODE!r} function: add it to core.routes.FUNCTIONS"
             )
+        # The factory sizes functions per kind; this one decodes 12 MP photos.
+        consume_queue(
+            fn,
+            processing.queue,
+            memory_mb=MEDIA_MEMORY_MB,
+            timeout=MEDIA_TIMEOUT,
+            batch_size=BATCH_SIZE,
+            max_concurrency=MAX_CONCURRENCY,
         )
 
         bucket_arn = bucket_arn_in(Stack.of(self), bucket)
@@ -111,9 +102,7 @@ class MediaWiring(Construct):
                 "narrowest fixed scope.",
             )
 
-        TranscodeWiring(
-            self, "Transcode", fn=_catalog_function(fn, TRANSCODE), processing=processing, bucket_arn=bucket_arn
-        )
+        TranscodeWiring(self, "Transcode", fn=transcode, processing=processing, bucket_arn=bucket_arn)
         fn.add_environment("ASSETS_BUCKET", bucket.bucket_name)
         fn.add_environment("MEDIA_SCANNER", "guardduty")
         # The media function never calls MediaConvert; the endpoint says videos go to the transcode function.

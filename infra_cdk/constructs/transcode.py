@@ -6,14 +6,14 @@ MediaConvert has no VPC endpoint, hence this function."""
 
 from __future__ import annotations
 
-from aws_cdk import Aws, Duration
+from aws_cdk import Aws
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
-from aws_cdk import aws_lambda_event_sources as sources
 from constructs import Construct
 
 from core.transcoding import REQUEST_PREFIX as TRANSCODE_REQUEST_PREFIX
 from infra_cdk.constructs.bucket_access import LIST_BUCKET_ACTIONS, object_arns
+from infra_cdk.constructs.queue_consumer import consume_queue
 from infra_cdk.nag import acknowledge, finding_label
 from infra_cdk.stacks.processing import TRANSCODE_TIMEOUT, ProcessingStack
 
@@ -45,19 +45,13 @@ class TranscodeWiring(Construct):
         bucket_arn: str,
     ) -> None:
         super().__init__(scope, construct_id)
-        cfn = fn.node.default_child
-        assert isinstance(cfn, lambda_.CfnFunction)
-        cfn.memory_size = TRANSCODE_MEMORY_MB
-        cfn.timeout = int(TRANSCODE_TIMEOUT.to_seconds())
-
-        fn.add_event_source(
-            sources.SqsEventSource(
-                processing.transcode_queue,
-                batch_size=TRANSCODE_BATCH_SIZE,
-                max_batching_window=Duration.seconds(1),
-                max_concurrency=TRANSCODE_MAX_CONCURRENCY,
-                report_batch_item_failures=True,
-            )
+        consume_queue(
+            fn,
+            processing.transcode_queue,
+            memory_mb=TRANSCODE_MEMORY_MB,
+            timeout=TRANSCODE_TIMEOUT,
+            batch_size=TRANSCODE_BATCH_SIZE,
+            max_concurrency=TRANSCODE_MAX_CONCURRENCY,
         )
 
         role_arn = processing.mediaconvert_role.role_arn
