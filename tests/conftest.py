@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
+    from local.aws import LocalAws
     from local.postgres import EmbeddedPostgres
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -113,6 +114,19 @@ def s3_endpoint() -> Iterator[str]:
                 os.environ[key] = value
         _reset_clients()
         aws.stop()
+
+
+@pytest.fixture(scope="module")
+def aws(s3_endpoint: str) -> LocalAws:
+    """The session's moto endpoint with resources of this module's own (its bucket, the local
+    stack's queues), as local.aws creates them for `make dev`."""
+    import uuid
+
+    from local.aws import LocalAws
+
+    local = LocalAws(endpoint_url=s3_endpoint, bucket=f"assets-{uuid.uuid4().hex[:8]}")
+    local.start()
+    return local
 
 
 def _reset_clients() -> None:

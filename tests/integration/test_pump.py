@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import threading
 import uuid
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import unquote_plus
 
@@ -18,16 +17,7 @@ import pytest
 import requests
 
 from local.aws import LocalAws
-from local.postgres import free_port
 from local.pump import SqsPump, failed_message_ids
-
-
-@pytest.fixture(scope="module")
-def aws() -> Iterator[LocalAws]:
-    local = LocalAws(port=free_port(), bucket=f"assets-{uuid.uuid4().hex[:8]}")
-    local.start()
-    yield local
-    local.stop()
 
 
 @pytest.fixture

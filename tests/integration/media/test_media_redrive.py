@@ -3,22 +3,12 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from local import redrive
 from local.aws import LocalAws
-from local.postgres import free_port
-
-
-@pytest.fixture(scope="module")
-def aws() -> Iterator[LocalAws]:
-    local = LocalAws(port=free_port(), bucket=f"assets-{uuid.uuid4().hex[:8]}")
-    local.start()
-    yield local
-    local.stop()
 
 
 def _bodies(sqs: Any, url: str) -> list[str]:
