@@ -12,15 +12,15 @@ are public us-east-1 list prices; the API Gateway REST request price is included
 from __future__ import annotations
 
 import argparse
-import json
 import math
 import os
-import subprocess
 import sys
 import tempfile
 from collections import Counter
 from pathlib import Path
 from typing import Any
+
+from bench.report import run
 
 ROOT = Path(__file__).resolve().parent.parent
 HOURS = 730  # a month, as AWS prices it
@@ -139,17 +139,7 @@ def function_memory(templates: list[dict[str, Any]]) -> dict[str, int]:
 
 
 def warm_durations() -> dict[str, dict[str, float]]:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(["layers/core/python", "functions", "."])}
-    out = subprocess.run(
-        [sys.executable, "-m", "bench.warm", "--json", "--calls", "200"],
-        cwd=ROOT,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=600,
-    )
-    return dict(json.loads(out.stdout))
+    return dict(run("bench.warm", "--calls", "200", timeout_s=600))
 
 
 PUBLIC_ROUTES = {"GET /posts", "GET /posts/{id}/comments"}

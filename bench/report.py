@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -20,17 +19,16 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def run(module: str, *args: str) -> Any:
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(["layers/core/python", "functions", "."])}
+def run(module: str, *args: str, timeout_s: int = 3600) -> Any:
+    """`python -m <module> --json <args>` in its own process (bench/__init__ sets its import path)."""
     print(f"[bench] {module} {' '.join(args)}", file=sys.stderr, flush=True)
     out = subprocess.run(
         [sys.executable, "-m", module, "--json", *args],
         cwd=ROOT,
-        env=env,
         capture_output=True,
         text=True,
         check=True,
-        timeout=3600,
+        timeout=timeout_s,
     )
     return json.loads(out.stdout)
 
