@@ -52,6 +52,16 @@ class Synth:
     def validation_report(self) -> dict[str, Any]:
         return dict(json.loads((self.outdir / "validation-report.json").read_text(encoding="utf-8")))
 
+    def nag_errors(self) -> list[tuple[str, str]]:
+        """(rule, construct path) of every cdk-nag error or fatal finding in the validation report."""
+        return [
+            (v["ruleName"], c["constructPath"])
+            for plugin in self.validation_report()["pluginReports"]
+            for v in plugin["violations"]
+            if v["severity"] in ("error", "fatal")
+            for c in v.get("violatingConstructs", [])
+        ]
+
 
 def synthesize(stage: str, outdir: Path) -> Synth:
     from aws_cdk.assertions import Template

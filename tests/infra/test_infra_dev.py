@@ -261,14 +261,7 @@ def test_database_is_serverless_v2_with_iam_auth(dev: Synth, prod: Synth) -> Non
 def test_cdk_nag_reports_no_unacknowledged_findings(dev: Synth) -> None:
     # cdk-nag 3 reports through the validation framework, not annotations: synth() above
     # would have raised on an unacknowledged error; the report must hold no errors either.
-    report = dev.validation_report()
-    errors = [
-        (v["ruleName"], c["constructPath"])
-        for plugin in report["pluginReports"]
-        for v in plugin["violations"]
-        if v["severity"] in ("error", "fatal")
-        for c in v.get("violatingConstructs", [])
-    ]
+    errors = dev.nag_errors()
     assert errors == []
     # No error annotations at all (what Annotations.from_stack(stack).find_error reads; with
     # cdk-nag 3 nag findings are not annotations, so this guards CDK's own errors).

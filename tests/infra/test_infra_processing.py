@@ -253,14 +253,7 @@ def test_stacks_depend_storage_then_processing_then_api(dev: Synth) -> None:
 def test_processing_is_nag_clean_with_reasons_and_passes_cfn_lint(dev: Synth) -> None:
     from cfnlint.api import lint
 
-    report = dev.validation_report()
-    errors = [
-        (v["ruleName"], c["constructPath"])
-        for plugin in report["pluginReports"]
-        for v in plugin["violations"]
-        if v["severity"] in ("error", "fatal")
-        for c in v.get("violatingConstructs", [])
-    ]
+    errors = dev.nag_errors()
     assert errors == []
     acknowledged = dev.metadata("processing", "aws:cdk:acknowledged-rules")
     assert acknowledged and all(len(r.strip()) >= 40 for _, data in acknowledged for r in dict(data).values())

@@ -152,13 +152,7 @@ def test_an_inference_profile_is_granted_with_its_routed_foundation_model(with_o
             "arn:${AWS::Partition}:bedrock:*::foundation-model/anthropic.claude-3-5-haiku-20241022-v1:0",
         ]
     )
-    report = with_openai.validation_report()
-    errors = [
-        v["ruleName"]
-        for plugin in report["pluginReports"]
-        for v in plugin["violations"]
-        if v["severity"] in ("error", "fatal")
-    ]
+    errors = with_openai.nag_errors()
     assert errors == []
 
 
