@@ -16,15 +16,9 @@ from sqlalchemy import text
 from core import db as core_db
 from core.auth import issue_access_token
 from tests.client import Answer, call
+from tests.integration.social import Member as Person  # the same user-with-a-token
 
 ROLES = ("reader", "guest", "member", "admin", "master")
-
-
-@dataclass(frozen=True)
-class Person:
-    id: str
-    username: str
-    token: str
 
 
 def person(name: str | None = None) -> Person:
