@@ -4,22 +4,133 @@ We use the wheel's server binaries but drive initdb/pg_ctl ourselves so the
 server listens on 127.0.0.1:<port> (a plain DATABASE_URL, TCP_NODELAY and all)
 instead of a Unix socket. PostgreSQL refuses to run as root, so as root the
 data directory belongs to a dedicated system user and the server runs as it.
+
+That user is shared by every process on the machine (test workers, `make dev`,
+other clones), so as root: it is created once, under a machine-wide lock;
+its uid is looked up right before each chown and each spawn, never cached;
+and a tool refused access to the data directory (its owner changed
+underneath) gets the directory back and one more try.
 """
 
 from __future__ import annotations
 
+import fcntl
+import grp
 import importlib.util
 import os
 import pwd
+import re
 import shutil
 import socket
 import subprocess
 import sys
-from contextlib import suppress
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
-SYSTEM_USER = "embedded_postgres"
+SYSTEM_USER_ENV = "EMBEDDED_PG_SYSTEM_USER"
+DEFAULT_SYSTEM_USER = "embedded_postgres"
+LOCK_TIMEOUT_S = 120
+USERADD_ATTEMPTS = 6
+# useradd: 1 and 10 cannot lock /etc/passwd or /etc/group, 4 uid taken, 9 name taken
+# (by a useradd that does not take our lock); worth another look and another try.
+_USERADD_RETRY = {1, 4, 9, 10}
+_USER_NAME = re.compile(r"[a-z_][a-z0-9_-]{0,31}")
+_ACCESS_ERRORS = ("Operation not permitted", "Permission denied", "wrong ownership")
+
+
+def system_user_name() -> str:
+    """The user the server runs as under root: $EMBEDDED_PG_SYSTEM_USER (tests use a fresh one) or the default."""
+    name = os.environ.get(SYSTEM_USER_ENV) or DEFAULT_SYSTEM_USER
+    if not _USER_NAME.fullmatch(name):
+        raise ValueError(f"{SYSTEM_USER_ENV}={name!r} is not a valid system user name")
+    return name
+
+
+def _lock_path() -> Path:
+    """/run when only root may write there (nobody can plant the file), else the temp dir."""
+    run = Path("/run")
+    if run.is_dir() and not run.stat().st_mode & 0o022:
+        return run / "embedded-postgres-setup.lock"
+    return Path(tempfile.gettempdir()) / "embedded-postgres-setup.lock"
+
+
+@contextmanager
+def machine_lock(timeout: float = LOCK_TIMEOUT_S) -> Iterator[None]:
+    """Exclusive across processes on this machine; flock dies with its holder, so a crash never leaves it held."""
+    path = _lock_path()
+    fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"waited {timeout:.0f}s for {path}; is another set-up stuck?") from None
+                time.sleep(0.05)
+        yield
+    finally:
+        os.close(fd)
+
+
+def _lookup(name: str) -> pwd.struct_passwd | None:
+    """Reads /etc/passwd afresh on every call (no caching daemon in the way)."""
+    try:
+        return pwd.getpwnam(name)
+    except KeyError:
+        return None
+
+
+def _group_exists(name: str) -> bool:
+    try:
+        grp.getgrnam(name)
+    except KeyError:
+        return False
+    return True
+
+
+def _useradd(name: str) -> subprocess.CompletedProcess[str]:
+    # A group left behind by an earlier userdel makes --user-group fail: join it instead.
+    group = ["--gid", name] if _group_exists(name) else ["--user-group"]
+    cmd = ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", *group, name]
+    return subprocess.run(cmd, capture_output=True, text=True, timeout=60, check=False)
+
+
+def _system_user(name: str) -> pwd.struct_passwd:
+    """The user, created if missing, by one process at a time on the machine: whoever waited
+    sees the user the first one made. Two useradds at once both succeed, the second rewriting
+    the entry with a new uid, which left data dirs owned by a uid the user no longer had."""
+    user = _lookup(name)
+    if user is not None:
+        return user
+    with machine_lock():
+        result: subprocess.CompletedProcess[str] | None = None
+        for attempt in range(USERADD_ATTEMPTS):
+            user = _lookup(name)
+            if user is not None:
+                return user
+            result = _useradd(name)
+            user = _lookup(name)  # ours, or a racing useradd's (exit 9)
+            if user is not None:
+                return user
+            if result.returncode not in _USERADD_RETRY:
+                break
+            time.sleep(0.1 * 2**attempt)
+        detail = f"({result.returncode}): {result.stderr.strip()}" if result else ""
+        raise RuntimeError(f"could not create the system user {name} for PostgreSQL {detail}")
+
+
+def ensure_system_user(name: str | None = None) -> pwd.struct_passwd | None:
+    """As root, the system user PostgreSQL runs as, created if missing (idempotent, safe from
+    any number of processes at once); not root, None: the server runs as the caller."""
+    if os.geteuid() != 0:
+        return None
+    return _system_user(name or system_user_name())
 
 
 def _bin_dir() -> Path:
@@ -51,47 +162,80 @@ def _make_traversable(path: Path) -> None:
 
 
 class EmbeddedPostgres:
-    def __init__(self, data_dir: Path, port: int, *, host: str = "127.0.0.1", fast: bool = False):
+    def __init__(
+        self,
+        data_dir: Path,
+        port: int,
+        *,
+        host: str = "127.0.0.1",
+        fast: bool = False,
+        system_user: str | None = None,
+    ):
         self.data_dir = data_dir.resolve()
         self.port = port
         self.host = host
         self.fast = fast  # tests: no fsync, the data is thrown away
         self.as_root = os.geteuid() == 0
+        self.system_user = system_user or system_user_name()
         self.log_file = self.data_dir.parent / f"{self.data_dir.name}.log"
 
     def url(self, database: str = "app") -> str:
         return f"postgresql+pg8000://postgres@{self.host}:{self.port}/{database}"
 
-    def _run(self, tool: str, *args: str, timeout: float = 60) -> None:
+    def _owner(self) -> pwd.struct_passwd:
+        """Looked up at each use, never kept: another process may have (re)created the user meanwhile."""
+        return _system_user(self.system_user)
+
+    def _spawn(self, tool: str, args: tuple[str, ...], timeout: float) -> subprocess.CompletedProcess[str]:
         kwargs: dict[str, Any] = {}
         if self.as_root:
-            kwargs["user"] = SYSTEM_USER
-            kwargs["group"] = SYSTEM_USER
-            kwargs["cwd"] = "/"
+            owner = self._owner()
+            kwargs.update(user=owner.pw_uid, group=owner.pw_gid, cwd="/")
         cmd = [str(_bin_dir() / tool), *args]
-        result = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False, **kwargs)
+        return subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, check=False, **kwargs)
+
+    def _run(self, tool: str, *args: str, timeout: float = 60) -> None:
+        """Run a server tool (as the system user under root). Refused access to the data dir means its
+        owner changed underneath us: give the data dir to the user as it is now and try once more."""
+        log_start = self._log_size()
+        result = self._spawn(tool, args, timeout)
+        if result.returncode != 0 and self.as_root and self._refused_access(result, log_start):
+            self._log(f"{tool} was refused access to {self.data_dir}; owning it again and retrying once")
+            self._own_data_dir()
+            result = self._spawn(tool, args, timeout)
         if result.returncode != 0:
             raise RuntimeError(f"{tool} failed ({result.returncode}): {result.stderr.strip() or result.stdout.strip()}")
 
-    def _prepare_root(self) -> None:
+    def _log_size(self) -> int:
         try:
-            pwd.getpwnam(SYSTEM_USER)
-        except KeyError:
-            subprocess.run(
-                ["useradd", "--system", "--no-create-home", "-s", "/usr/sbin/nologin", SYSTEM_USER],
-                check=True,
-                capture_output=True,
-            )
-        user = pwd.getpwnam(SYSTEM_USER)
+            return self.log_file.stat().st_size
+        except OSError:
+            return 0
+
+    def _refused_access(self, result: subprocess.CompletedProcess[str], log_start: int) -> bool:
+        text = result.stderr + result.stdout
+        with suppress(OSError), self.log_file.open("rb") as log:  # pg_ctl start: the server complains in its log
+            log.seek(log_start)
+            text += log.read(16384).decode(errors="replace")
+        return any(error in text for error in _ACCESS_ERRORS)
+
+    def _prepare_root(self) -> None:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         _make_traversable(self.data_dir)
         _make_traversable(_bin_dir() / "postgres")
+        self._own_data_dir()
+
+    def _own_data_dir(self) -> None:
+        """Give the data dir and log file to the system user, with its uid as of right now."""
+        owner = self._owner()
+        self.data_dir.mkdir(parents=True, exist_ok=True)
+        self.log_file.touch(exist_ok=True)
         for target in (self.data_dir, self.log_file):
-            if not target.exists():
-                target.touch()
-            os.chown(target, user.pw_uid, user.pw_gid)
-        for path in self.data_dir.rglob("*"):
-            os.chown(path, user.pw_uid, user.pw_gid, follow_symlinks=False)
+            os.chown(target, owner.pw_uid, owner.pw_gid)
+        for parent, dirs, files in os.walk(self.data_dir):  # a running server may delete files as we go
+            for name in (*dirs, *files):
+                with suppress(FileNotFoundError):
+                    os.chown(Path(parent) / name, owner.pw_uid, owner.pw_gid, follow_symlinks=False)
 
     @property
     def initialized(self) -> bool:

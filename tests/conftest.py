@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -25,6 +26,19 @@ os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
 os.environ.setdefault("JWT_SIGNING_KEYS", "test-2:" + "t" * 40 + ",test-1:" + "o" * 40)
 os.environ.setdefault("BCRYPT_COST", "4")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """As root, create PostgreSQL's system user once, in the xdist controller before any worker starts,
+    so workers never race to create it (local.postgres still creates it, under a lock, if it is missing)."""
+    if hasattr(config, "workerinput"):
+        return
+    from local.postgres import ensure_system_user
+
+    try:
+        ensure_system_user()
+    except Exception as exc:  # the tests that need PostgreSQL report it again; the others can still run
+        warnings.warn(f"could not create the embedded PostgreSQL system user: {exc}", stacklevel=1)
 
 
 def reset_app_state() -> None:
