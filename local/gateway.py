@@ -42,6 +42,11 @@ MAX_BODY_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit
 PREFLIGHT_ALLOW_HEADERS = "Authorization, Content-Type"
 
 
+def allow_header(routes: Iterable[Route]) -> str:
+    """The Allow header of a resource: its methods and the CORS preflight (RFC 9110 15.5.6)."""
+    return ", ".join(sorted({r.method for r in routes} | {"OPTIONS"}))
+
+
 def _swagger_dir() -> Path:
     spec = importlib.util.find_spec("aws_lambda_powertools")
     assert spec is not None and spec.origin is not None
@@ -136,7 +141,11 @@ class Gateway:
         if route is None and method == "OPTIONS":
             return self._preflight(routes, request_id, origin)
         if route is None:
-            raise GatewayError(404, "not_found", "No such route")
+            # CDK gives every resource an ANY method (a mock) that answers this for the methods
+            # the resource lacks; methods outside API Gateway's set never reach a resource.
+            raise GatewayError(
+                405, "method_not_allowed", f"{method} is not allowed here", headers={"Allow": allow_header(routes)}
+            )
 
         event = proxy_event(
             method,

@@ -92,7 +92,45 @@ def build() -> dict[str, Any]:
     document = merge.get_openapi_schema()
     document = json.loads(json.dumps(document, default=_plain))
     _decorate(document)
+    _refuse_nul_in_requests(document)
     return document
+
+
+# core.http refuses a NUL anywhere in a request (PostgreSQL text cannot hold it); every free
+# string a request carries declares that, so schema-valid input is never refused for it.
+NO_NUL = "^[^\\x00]*$"
+
+
+def _refuse_nul_in_requests(document: dict[str, Any]) -> None:
+    components = document.get("components", {}).get("schemas", {})
+    seen: set[str] = set()
+
+    def visit(schema: Any) -> None:
+        if not isinstance(schema, dict):
+            return
+        ref = schema.get("$ref")
+        if isinstance(ref, str) and ref.startswith("#/components/schemas/"):
+            name = ref.rsplit("/", 1)[1]
+            if name not in seen:
+                seen.add(name)
+                visit(components.get(name))
+            return
+        if schema.get("type") == "string" and not {"pattern", "format", "enum", "const"} & schema.keys():
+            schema["pattern"] = NO_NUL
+        for key in ("items", "additionalProperties", "not"):
+            visit(schema.get(key))
+        for key in ("anyOf", "oneOf", "allOf"):
+            for option in schema.get(key, []):
+                visit(option)
+        for value in schema.get("properties", {}).values():
+            visit(value)
+
+    for operations in document.get("paths", {}).values():
+        for operation in operations.values():
+            for parameter in operation.get("parameters", []):
+                visit(parameter.get("schema"))
+            for media in operation.get("requestBody", {}).get("content", {}).values():
+                visit(media.get("schema"))
 
 
 def _decorate(document: dict[str, Any]) -> None:

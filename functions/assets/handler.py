@@ -36,7 +36,7 @@ from core.config import get_settings
 from core.errors import BadRequest, Conflict, NotFound
 from core.http import caller, client_ip, documented, lambda_handler, make_resolver
 from core.models.assets import Asset, Variant
-from core.schemas import Cursor, Limit
+from core.schemas import Limit, cursor_query
 
 app = make_resolver()
 
@@ -45,16 +45,25 @@ TypeFilter = Annotated[
     str | None, Query(pattern=r"^(image|video)/(\*|[a-z0-9][a-z0-9.+-]{0,100})$", description="e.g. image/*")
 ]
 Tag = Annotated[str | None, Query(min_length=1, max_length=50)]
-ISO_UTC = r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,6})?)?(Z|[+-]\d{2}:\d{2})$"
-From = Annotated[str | None, Query(alias="from", pattern=ISO_UTC, description="created at or after (ISO 8601)")]
-To = Annotated[str | None, Query(pattern=ISO_UTC, description="created before (ISO 8601)")]
+# RFC 3339 date-time (what `format: date-time` means); the calendar is checked when parsed.
+RFC3339 = r"^\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$"
+From = Annotated[
+    str | None,
+    Query(alias="from", pattern=RFC3339, description="created at or after", json_schema_extra={"format": "date-time"}),
+]
+To = Annotated[
+    str | None, Query(pattern=RFC3339, description="created before", json_schema_extra={"format": "date-time"})
+]
+AssetCursor = Annotated[str | None, cursor_query(library.SCOPE)]
+ShareCursor = Annotated[str | None, cursor_query(sharing.SCOPE)]
+AuditCursor = Annotated[str | None, cursor_query(reports.AUDIT_SCOPE)]
 
 
 def _instant(name: str, value: str | None) -> datetime | None:
     if value is None:
         return None
     try:
-        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+        return datetime.fromisoformat(value.upper().replace("Z", "+00:00"))
     except ValueError as exc:
         raise BadRequest(
             "Invalid time", details=[{"field": name, "in": "query", "message": "not a valid time"}]
@@ -156,7 +165,7 @@ def abort_upload(asset_id: uuid.UUID) -> None:
 @app.get("/api/v1/assets", summary="My assets, newest first, with search and filters", tags=["assets"])
 def list_assets(
     limit: Limit = 20,
-    cursor: Cursor = None,
+    cursor: AssetCursor = None,
     q: Search = None,
     content_type: TypeFilter = None,
     tag: Tag = None,
@@ -238,7 +247,7 @@ def create_share(asset_id: uuid.UUID, body: ShareIn) -> ShareOut:
 
 
 @app.get("/api/v1/assets/<asset_id>/shares", summary="An asset's share links", tags=["shares"])
-def list_shares(asset_id: uuid.UUID, limit: Limit = 20, cursor: Cursor = None) -> SharePage:
+def list_shares(asset_id: uuid.UUID, limit: Limit = 20, cursor: ShareCursor = None) -> SharePage:
     with db.session_scope() as session:
         found, next_cursor = sharing.of_asset(session, asset_id, caller(app).user_id, limit, cursor)
         return SharePage(items=[_share(s) for s in found], next_cursor=next_cursor)
@@ -278,7 +287,7 @@ def usage() -> UsageOut:
 
 
 @app.get("/api/v1/audit", summary="My audit events, newest first", tags=["assets"])
-def audit_events(limit: Limit = 20, cursor: Cursor = None) -> AuditPage:
+def audit_events(limit: Limit = 20, cursor: AuditCursor = None) -> AuditPage:
     with db.session_scope() as session:
         found, next_cursor = reports.audit_trail(session, caller(app).user_id, limit, cursor)
         items = [

@@ -5,9 +5,9 @@ from __future__ import annotations
 import uuid
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field
 
-from core.auth import MAX_PASSWORD_BYTES
+from core.auth import MAX_PASSWORD_CHARS
 from core.types import Timestamp
 
 EMAIL = r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$"
@@ -21,19 +21,12 @@ class Strict(BaseModel):
 class RegisterIn(Strict):
     email: str = Field(max_length=254, pattern=EMAIL)
     username: str = Field(pattern=USERNAME, description="3..50 of [A-Za-z0-9_]")
-    password: str = Field(min_length=8, description="8..72 UTF-8 bytes")
-
-    @field_validator("password")
-    @classmethod
-    def _fits_bcrypt(cls, value: str) -> str:
-        if len(value.encode()) > MAX_PASSWORD_BYTES:
-            raise ValueError(f"password must be at most {MAX_PASSWORD_BYTES} UTF-8 bytes")
-        return value
+    password: str = Field(min_length=8, max_length=MAX_PASSWORD_CHARS, description="8..1024 characters")
 
 
 class LoginIn(Strict):
     email: str = Field(min_length=1, max_length=254)
-    password: str = Field(min_length=1, max_length=1024)
+    password: str = Field(min_length=1, max_length=MAX_PASSWORD_CHARS)
 
 
 class RefreshIn(Strict):

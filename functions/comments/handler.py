@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from comments import logic
 from core import db
 from core.http import caller, documented, lambda_handler, make_resolver
-from core.schemas import Cursor, JsonBody, Limit, UserSummary
+from core.schemas import JsonBody, Limit, UserSummary, cursor_query
 from core.types import Timestamp
+
+Cursor = Annotated[str | None, cursor_query(logic.SCOPE)]
 
 app = make_resolver()
 

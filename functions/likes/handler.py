@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import uuid
+from typing import Annotated
 
 from aws_lambda_powertools.event_handler import Response
 
 from core import db
 from core.http import JSON, caller, lambda_handler, make_resolver
-from core.schemas import Cursor, JsonBody, Limit, UserSummary
+from core.schemas import JsonBody, Limit, UserSummary, cursor_query
 from core.types import Timestamp
 from likes import logic
+
+Cursor = Annotated[str | None, cursor_query(logic.SCOPE)]
 
 app = make_resolver()
 

@@ -9,9 +9,11 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from core import db, storage
 from core.http import caller, documented, lambda_handler, make_resolver
-from core.schemas import Cursor, Limit
+from core.schemas import Limit, cursor_query
 from posts import logic
 from posts.schemas import PostIn, PostOut, PostPage, PresignedPost, UploadUrlIn, UploadUrlOut
+
+Cursor = Annotated[str | None, cursor_query(logic.FEED)]
 
 app = make_resolver()
 
@@ -44,7 +46,13 @@ def feed(limit: Limit = 20, cursor: Cursor = None, author: Author = None) -> Pos
     return PostPage.model_validate({"items": [_fields(r) for r in rows], "next_cursor": next_cursor})
 
 
-@app.post("/api/v1/posts", status_code=201, summary="Publish a post", tags=["posts"])
+@app.post(
+    "/api/v1/posts",
+    status_code=201,
+    summary="Publish a post",
+    tags=["posts"],
+    openapi_extensions=documented(403, 409, 413),
+)
 def create(body: PostIn) -> PostOut:
     with db.session_scope() as session:
         return _out(logic.create(session, caller(app).user_id, body.content, body.image_key))
@@ -72,7 +80,7 @@ def get(post_id: uuid.UUID) -> PostOut:
     "/api/v1/posts/<post_id>",
     summary="Replace a post's content and image (author only)",
     tags=["posts"],
-    openapi_extensions=documented(403),
+    openapi_extensions=documented(403, 409, 413),
 )
 def replace(post_id: uuid.UUID, body: PostIn) -> PostOut:
     with db.session_scope() as session:

@@ -13,14 +13,15 @@ from sqlalchemy.orm import Session
 
 from core import storage
 from core.config import get_settings
-from core.errors import Forbidden, NotFound, PayloadTooLarge, ValidationFailed
+from core.errors import Conflict, Forbidden, NotFound, PayloadTooLarge
 from core.models.social import Post
 from core.models.user import User
 from core.pagination import decode_cursor, page_of
+from posts.schemas import IMAGE_KEY_SHAPE
 
 FEED = "posts"
 _EXTENSIONS = {"image/jpeg": ".jpg", "image/png": ".png", "image/gif": ".gif"}
-_KEY = re.compile(r"^post-images/(?P<user>[0-9a-f-]{36})/[0-9a-f]{32}\.(jpg|png|gif)$")
+_KEY = re.compile(IMAGE_KEY_SHAPE)
 
 # Plain columns, not entities: no identity map or instance state for a page of 20-100 posts.
 _COLUMNS = (
@@ -54,20 +55,18 @@ def upload_url(user_id: uuid.UUID, content_type: str, size: int) -> tuple[str, d
 
 
 def _check_image(user_id: uuid.UUID, key: str) -> None:
-    def invalid(message: str) -> ValidationFailed:
-        detail = {"field": "image_key", "in": "body", "message": message, "type": "image_key"}
-        return ValidationFailed(details=[detail])
-
-    found = _KEY.match(key)
-    if not found or found["user"] != str(user_id):
-        raise invalid("not an image key issued to you by POST /posts/upload-url")
+    """A key of the issued shape (the schema's pattern) that cannot be used is the caller's or the
+    upload's state, not a malformed body: someone else's key is 403, an upload not (or no longer)
+    there or refused is 409, too large is 413."""
+    if not _KEY.match(key) or key.split("/")[1] != str(user_id):
+        raise Forbidden("This image key was not issued to you by POST /posts/upload-url")
     size = storage.object_size(key)
     if size is None:
-        raise invalid("nothing was uploaded under this key")
+        raise Conflict("Nothing was uploaded under this image key yet")
     if size > get_settings().post_image_max_bytes:
-        raise invalid("the uploaded image is too large")
+        raise PayloadTooLarge(f"Post images are at most {get_settings().post_image_max_bytes} bytes")
     if storage.refused_by_pipeline(key):  # the pipeline may finish before or after this post
-        raise invalid("the image was refused (malware or not the declared type)")
+        raise Conflict("The image was refused (malware or not the declared type)")
 
 
 def _with_author() -> Select[*tuple[Any, ...]]:

@@ -9,7 +9,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Path
 
 from core import db
 from core.http import caller, documented, lambda_handler, make_resolver
-from core.schemas import Cursor, Limit, UserSummary
+from core.schemas import Limit, UserSummary, cursor_query
 from rooms import invitations, logic, members, messages, replies
 from rooms.access import RoomView
 from rooms.members import MemberView
@@ -35,6 +35,11 @@ from rooms.schemas import (
     RoomPatch,
     RoomSummary,
 )
+
+RoomCursor = Annotated[str | None, cursor_query(logic.SCOPE)]
+MemberCursor = Annotated[str | None, cursor_query(members.SCOPE)]
+InvitationCursor = Annotated[str | None, cursor_query(invitations.SCOPE)]
+MessageCursor = Annotated[str | None, cursor_query(messages.SCOPE, (int,))]
 
 app = make_resolver()
 
@@ -109,7 +114,7 @@ def create_room(body: RoomIn) -> RoomOut:
 
 
 @app.get(ROOMS, summary="Rooms I belong to, most recently joined first", tags=["rooms"])
-def my_rooms(limit: Limit = 20, cursor: Cursor = None) -> RoomPage:
+def my_rooms(limit: Limit = 20, cursor: RoomCursor = None) -> RoomPage:
     with db.session_scope() as session:
         rooms, next_cursor = logic.mine(session, caller(app).user_id, limit, cursor)
     return RoomPage(items=[_room(r) for r in rooms], next_cursor=next_cursor)
@@ -144,7 +149,7 @@ def delete_room(room_id: uuid.UUID) -> None:
 
 
 @app.get(f"{ROOM}/members", summary="A room's members, in joining order (reader+)", tags=["rooms"])
-def list_members(room_id: uuid.UUID, limit: Limit = 20, cursor: Cursor = None) -> MemberPage:
+def list_members(room_id: uuid.UUID, limit: Limit = 20, cursor: MemberCursor = None) -> MemberPage:
     with db.session_scope() as session:
         found, next_cursor = members.listing(session, room_id, caller(app).user_id, limit, cursor)
     return MemberPage(items=[_member(m) for m in found], next_cursor=next_cursor)
@@ -196,7 +201,7 @@ def invite(room_id: uuid.UUID, body: InvitationIn) -> InvitationCreated:
 
 
 @app.get("/api/v1/invitations", summary="My pending invitations, newest first", tags=["rooms"])
-def my_invitations(limit: Limit = 20, cursor: Cursor = None) -> InvitationPage:
+def my_invitations(limit: Limit = 20, cursor: InvitationCursor = None) -> InvitationPage:
     with db.session_scope() as session:
         rows, next_cursor = invitations.pending(session, caller(app).user_id, limit, cursor)
     return InvitationPage(items=[_invitation(r) for r in rows], next_cursor=next_cursor)
@@ -225,7 +230,7 @@ def decline_invitation(token: Token) -> None:
 
 
 @app.get(f"{ROOM}/messages", summary="History, newest first by seq (reader+)", tags=["rooms"])
-def history(room_id: uuid.UUID, limit: Limit = 20, cursor: Cursor = None) -> MessagePage:
+def history(room_id: uuid.UUID, limit: Limit = 20, cursor: MessageCursor = None) -> MessagePage:
     with db.session_scope() as session:
         found, next_cursor = messages.history(session, room_id, caller(app).user_id, limit, cursor)
     return MessagePage(items=[_message(m) for m in found], next_cursor=next_cursor)

@@ -159,9 +159,13 @@ def test_unknown_route_is_a_404_envelope(url: str) -> None:
     assert_envelope(requests.get(f"{url}/", timeout=5), 404, "not_found")
 
 
-def test_wrong_method_is_a_404_envelope(url: str) -> None:
-    assert_envelope(requests.delete(f"{url}/api/v1/health", timeout=5), 404, "not_found")
-    assert_envelope(requests.request("BREW", f"{url}/api/v1/health", timeout=5), 404, "not_found")
+@pytest.mark.parametrize("method", ["DELETE", "POST", "HEAD", "TRACE", "QUERY", "BREW"])
+def test_a_method_the_resource_lacks_is_a_405_with_allow(url: str, method: str) -> None:
+    response = requests.request(method, f"{url}/api/v1/health", timeout=5)
+    assert response.status_code == 405
+    assert response.headers["Allow"] == "GET, OPTIONS"
+    if method != "HEAD":
+        assert_envelope(response, 405, "method_not_allowed")
 
 
 def test_path_parameters_are_decoded_and_literals_win(url: str) -> None:

@@ -67,7 +67,7 @@ def test_taken_email_or_username_is_409(db: str, email: str, username: str) -> N
         ({}, {"email", "username", "password"}),
         ({"email": "nope", "username": "ab", "password": "short"}, {"email", "username", "password"}),
         ({"email": "a@b.co", "username": "bad name!", "password": PASSWORD}, {"username"}),
-        ({"email": "a@b.co", "username": "ada", "password": "é" * 37}, {"password"}),
+        ({"email": "a@b.co", "username": "ada", "password": "x" * 1025}, {"password"}),
         ({"email": "a@b.co", "username": "ada", "password": PASSWORD, "admin": True}, {"admin"}),
         ({"email": 5, "username": ["x"], "password": None}, {"email", "username", "password"}),
     ],
@@ -81,6 +81,15 @@ def test_bad_fields_are_422_with_every_field(db: str, body: dict[str, Any], fiel
 def test_password_of_exactly_72_bytes_is_fine(db: str) -> None:
     assert register(password="é" * 36).status == 201
     assert login(password="é" * 36).status == 200
+
+
+def test_long_passwords_count_every_character(db: str) -> None:
+    """Past bcrypt's 72 bytes the password is pre-hashed: accepted, and a change at its end matters."""
+    long = "é" * 300 + "tail"
+    assert register(password=long).status == 201
+    assert login(password=long).status == 200
+    assert login(password="é" * 300 + "tale").status == 401
+    assert login(password="é" * 36).status == 401  # not truncated to its first 72 bytes
 
 
 def test_body_that_is_not_json_is_400(db: str) -> None:

@@ -6,6 +6,9 @@ the cloud (fetched once per container, boto3 imported only then).
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import hmac
 import json
 import secrets
 import time
@@ -18,7 +21,11 @@ from core.config import Settings, get_settings
 from core.errors import Unauthorized
 
 ALGORITHM = "HS256"  # pinned: tokens naming any other algorithm are refused
-MAX_PASSWORD_BYTES = 72  # bcrypt ignores what follows; we refuse it instead
+MAX_PASSWORD_BYTES = 72  # bcrypt's input limit; longer passwords are pre-hashed (_bcrypt_input)
+MAX_PASSWORD_CHARS = 1024  # bounds the work per attempt; the schemas declare it
+# Pre-hash key: a fixed, public domain separator so that a leaked plain SHA-256 of a password
+# cannot be tried against our bcrypt hashes ("password shucking").
+_PREHASH_KEY = b"social-serverless/bcrypt-prehash/v1"
 
 
 @dataclass(frozen=True)
@@ -113,11 +120,21 @@ def verify_access_token(token: str, settings: Settings | None = None) -> AccessC
         raise Unauthorized("Invalid token") from exc
 
 
+def _bcrypt_input(password: str) -> bytes:
+    """The password as bcrypt takes it. Up to 72 UTF-8 bytes, itself; longer, its HMAC-SHA-256
+    in base64 (44 bytes, no NUL), so every character counts and no length is refused for bytes
+    that JSON Schema cannot count. Short passwords keep the plain scheme of existing hashes."""
+    encoded = password.encode()
+    if len(encoded) <= MAX_PASSWORD_BYTES:
+        return encoded
+    return base64.b64encode(hmac.new(_PREHASH_KEY, encoded, hashlib.sha256).digest())
+
+
 def hash_password(password: str, cost: int | None = None) -> str:
     import bcrypt
 
     rounds = cost or get_settings().bcrypt_cost
-    return bcrypt.hashpw(password.encode(), bcrypt.gensalt(rounds)).decode()
+    return bcrypt.hashpw(_bcrypt_input(password), bcrypt.gensalt(rounds)).decode()
 
 
 @lru_cache(maxsize=4)
@@ -131,8 +148,8 @@ def verify_password(password: str, password_hash: str | None) -> bool:
     """Same bcrypt work whether or not the user exists, so timing tells nothing."""
     import bcrypt
 
-    encoded = password.encode()
-    if password_hash is None or len(encoded) > MAX_PASSWORD_BYTES:
-        bcrypt.checkpw(encoded[:MAX_PASSWORD_BYTES], _dummy_hash(get_settings().bcrypt_cost))
+    encoded = _bcrypt_input(password)
+    if password_hash is None:
+        bcrypt.checkpw(encoded, _dummy_hash(get_settings().bcrypt_cost))
         return False
     return bool(bcrypt.checkpw(encoded, password_hash.encode()))

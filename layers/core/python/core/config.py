@@ -17,6 +17,9 @@ Stage = Literal["local", "dev", "staging", "prod"]
 
 _TRUE = frozenset({"1", "true", "t", "yes", "y", "on"})
 _FALSE = frozenset({"0", "false", "f", "no", "n", "off"})
+# Defaults the OpenAPI document declares as maxima (a stage may set others).
+DEFAULT_POST_IMAGE_MAX_BYTES = 10 * 1024 * 1024
+DEFAULT_ASSET_MAX_BYTES = 5 * 1024**3
 _BOUNDS = {"ge": (operator.ge, ">="), "gt": (operator.gt, ">"), "le": (operator.le, "<="), "lt": (operator.lt, "<")}
 
 
@@ -59,9 +62,9 @@ class Settings:
     cdn_domain: str | None = None
     presigned_get_ttl_s: int = setting(300, ge=1, le=3600)
     upload_url_ttl_s: int = setting(900, ge=60, le=3600)
-    post_image_max_bytes: int = setting(10 * 1024 * 1024, ge=1)
+    post_image_max_bytes: int = setting(DEFAULT_POST_IMAGE_MAX_BYTES, ge=1)
     # Assets (media storage).
-    asset_max_bytes: int = setting(5 * 1024**3, ge=1)
+    asset_max_bytes: int = setting(DEFAULT_ASSET_MAX_BYTES, ge=1)
     multipart_threshold_bytes: int = setting(100 * 1024 * 1024, ge=5 * 1024 * 1024)
     multipart_part_bytes: int = setting(64 * 1024 * 1024, ge=5 * 1024 * 1024, le=5 * 1024**3)
     download_url_ttl_s: int = setting(120, ge=1, le=120)
