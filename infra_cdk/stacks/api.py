@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from aws_cdk import Annotations, CfnOutput, Duration, Stack, triggers
+from aws_cdk import Annotations, Aws, CfnOutput, CfnRule, CfnRuleAssertion, Duration, Fn, Stack, triggers
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_lambda as lambda_
@@ -144,12 +144,34 @@ class ApiStack(Stack):
         """Without the proxy, functions meet the cluster's certificate, issued by the RDS CA."""
         if not db_functions:
             return
+        bundle = packaging.rds_ca_layer(self.config.rds_ca_bundle_url)
         layer = lambda_.LayerVersion(
             self,
             "RdsCaLayer",
-            code=lambda_.Code.from_asset(str(packaging.rds_ca_layer(self.config.rds_ca_bundle_url))),
-            description="The RDS CA bundle (global-bundle.pem) that verifies the cluster endpoint's TLS certificate",
+            code=lambda_.Code.from_asset(str(bundle.asset)),
+            description=f"RDS CA bundle for the cluster's TLS: {bundle.certificates} CAs from {bundle.label}, "
+            f"sha256 {bundle.sha256}",
             **layer_props,
+        )
+        CfnOutput(
+            self,
+            "RdsCaBundleSha256",
+            value=bundle.sha256,
+            description=f"SHA-256 of {packaging.RDS_CA_PATH_IN_LAMBDA} in the rds-ca layer ({bundle.label})",
+        )
+        # The bundle holds the RDS root CAs of some regions only: deploying anywhere else stops
+        # before any change, instead of functions failing TLS to the cluster.
+        CfnRule(
+            self,
+            "RdsCaBundleCoversRegion",
+            assertions=[
+                CfnRuleAssertion(
+                    assert_=Fn.condition_contains(list(bundle.regions), Aws.REGION),
+                    assert_description=f"The rds-ca layer ({bundle.label}) holds the RDS root CAs of "
+                    f"{len(bundle.regions)} regions, not this one: set the stage's rdsCaBundleUrl to AWS's bundle "
+                    "of the region (https://truststore.pki.rds.amazonaws.com/<region>/<region>-bundle.pem).",
+                )
+            ],
         )
         for fn in db_functions:
             fn.add_layers(layer)
@@ -210,6 +232,7 @@ class ApiStack(Stack):
             methods_by_path[route.path].append(route.method)
         for path, methods in methods_by_path.items():
             self.rest.add_cors_preflight(root.resource_for_path(path), methods)
+            self.rest.add_method_not_allowed(root.resource_for_path(path), methods)
 
     def _migration_trigger(self, functions: tuple[FunctionSpec, ...], proxy: Construct) -> None:
         """Run `migrate` on deploy, after the proxy exists and before the API functions update.

@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import json
 import os
+import socket
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
+from unittest import mock
 
 # Before aws_cdk is imported: jsii warns on every start under Node 20 otherwise.
 os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
@@ -17,10 +21,31 @@ if TYPE_CHECKING:
     from aws_cdk.assertions import Template
 
 PARTS = ("network", "data", "storage", "api", "monitoring")
-# A self-signed stand-in for the RDS CA bundle (OU "Amazon RDS", private key discarded): stages
-# without RDS Proxy ship the bundle as a layer, and tests synthesize without network access.
-STANDIN_RDS_CA_URL = (Path(__file__).parent / "fixtures" / "rds-ca-standin.pem").as_uri()
-OFFLINE = {"rdsCaBundleUrl": STANDIN_RDS_CA_URL}
+
+
+@contextmanager
+def no_network() -> Iterator[None]:
+    """Every attempt of this process to resolve a name or open an internet socket raises (unix
+    sockets and pipes, which jsii and xdist use, still work): the synths of the tests run in it,
+    so a stage that needs the network to synthesize fails them."""
+
+    def refuse(*args: Any, **kwargs: Any) -> Any:
+        raise OSError("network access during synth (tests/infra/infra_synth.py no_network)")
+
+    real_connect = socket.socket.connect
+
+    def connect(self: socket.socket, address: Any) -> None:
+        if self.family == socket.AF_UNIX:
+            return real_connect(self, address)
+        refuse()
+
+    with (
+        mock.patch.object(socket.socket, "connect", connect),
+        mock.patch.object(socket.socket, "connect_ex", refuse),
+        mock.patch.object(socket, "getaddrinfo", refuse),
+        mock.patch.object(socket, "create_connection", refuse),
+    ):
+        yield
 
 
 @dataclass
@@ -68,8 +93,9 @@ def synthesize(stage: str, outdir: Path) -> Synth:
 
     from infra_cdk.app import build_app, stack_name
 
-    app = build_app(stage, outdir=str(outdir), settings=OFFLINE)
-    assembly = app.synth()  # runs cdk-nag: an unacknowledged error raises here
+    with no_network():  # every stage synthesizes offline (the RDS CA bundle comes from node_modules)
+        app = build_app(stage, outdir=str(outdir))
+        assembly = app.synth()  # runs cdk-nag: an unacknowledged error raises here
     raw = {part: assembly.get_stack_by_name(stack_name(stage, part.capitalize())).template for part in PARTS}
     templates = {part: Template.from_json(template) for part, template in raw.items()}
     return Synth(stage=stage, app=app, assembly=assembly, outdir=outdir, templates=templates, raw=raw)
@@ -84,7 +110,7 @@ def api_stack_for(functions: tuple[Any, ...], routes: tuple[Any, ...], **extra: 
     from infra_cdk.stacks.data import DataStack
     from infra_cdk.stacks.network import NetworkStack
 
-    config = stage_config("dev", OFFLINE)
+    config = stage_config("dev")
     app = cdk.App()
     network = NetworkStack(app, "N", config=config)
     data = DataStack(

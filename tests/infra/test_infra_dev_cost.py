@@ -10,7 +10,7 @@ import json
 from pathlib import Path
 
 import pytest
-from infra_synth import OFFLINE, PARTS, Synth
+from infra_synth import PARTS, Synth
 
 from infra_cdk.config import stage_config
 
@@ -25,7 +25,7 @@ def _synth_dev(overrides: dict[str, object], outdir: Path) -> Synth:
     from infra_cdk.app import build_stacks, cdk_json_context, stack_name
 
     base = cdk_json_context()
-    settings = {**base["stages"]["dev"], **OFFLINE, **overrides}
+    settings = {**base["stages"]["dev"], **overrides}
     app = cdk.App(context={**base, "stage": "dev"}, outdir=str(outdir))
     build_stacks(app, stage_config("dev", settings))
     nag.add_checks(app)
