@@ -106,6 +106,16 @@ class Gateway:
     def error(self, status: int, code: str, message: str, request_id: str, origin: str | None = None) -> Reply:
         return self.reply(status, envelope(status, code, message, [], request_id), request_id, origin)
 
+    def logged_path(self, target: str) -> str:
+        """What the access log may show of a request target: the resource it matched, as the
+        cloud's access log does ($context.resourcePath), never the raw path or query, which can
+        carry share and invitation tokens."""
+        try:
+            matched = self.table.match(urlsplit(wire_text(target)).path)
+        except ValueError:
+            matched = None
+        return matched[0] if matched else "(no route)"
+
     def handle(self, request: Request) -> Reply:
         """Never raises: whatever goes wrong in here is a 500 in the envelope."""
         request_id = str(uuid.uuid4())

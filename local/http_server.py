@@ -19,7 +19,7 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import TYPE_CHECKING, Any
 
-from local.messages import Reply, Request, last_resort, wire_text
+from local.messages import Reply, Request, last_resort
 
 if TYPE_CHECKING:  # the gateway module starts servers: import it for types only
     from local.gateway import Gateway
@@ -105,7 +105,7 @@ class _RequestHandler(BaseHTTPRequestHandler):
             self.send_header("Connection", "close")
             self.close_connection = True
         elapsed_ms = (time.monotonic() - started) * 1000
-        path = wire_text(self.path.split("?", 1)[0])[:200]
+        path = self.server.gateway.logged_path(self.path)
         print(f"[gateway] {self.command} {path} {reply.status} {elapsed_ms:.1f}ms", file=sys.stderr, flush=True)
         try:
             self.end_headers()  # the access line comes first: a client that has its answer sees the line too

@@ -15,7 +15,9 @@ MAX_TAGS = 20
 # No control characters (C0, DEL, C1) and not blank; quotes, slashes and non-ASCII are kept.
 FILENAME = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$"
 # Printable, 1..50 characters, not only spaces.
-Tag = Annotated[str, Field(min_length=1, max_length=50, pattern=r"^[^\x00-\x1f\x7f]*\S[^\x00-\x1f\x7f]*$")]
+Tag = Annotated[
+    str, Field(min_length=1, max_length=50, pattern=r"^[^\x00-\x1f\x7f]*[^\s\x00-\x1f\x7f][^\x00-\x1f\x7f]*$")
+]
 
 
 class Strict(BaseModel):

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from core.auth import MAX_PASSWORD_CHARS
 from core.types import Timestamp
 
-EMAIL = r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]+$"
+EMAIL = r"^[^@\s\x00]{1,64}@[^@\s\x00]+\.[^@\s\x00]+$"
 USERNAME = r"^[A-Za-z0-9_]{3,50}$"
 
 
@@ -35,7 +35,7 @@ class RefreshIn(Strict):
 
 class MePatch(Strict):
     bio: str | None = Field(default=None, max_length=500)
-    avatar_url: str | None = Field(default=None, max_length=2048, pattern=r"^https://\S+$")
+    avatar_url: str | None = Field(default=None, max_length=2048, pattern=r"^https://[^\s\x00]+$")
 
 
 class UserOut(BaseModel):

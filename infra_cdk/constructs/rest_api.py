@@ -49,8 +49,9 @@ ACCESS_LOG_FORMAT = json.dumps(
         "userAgent": "$context.identity.userAgent",
         "requestTime": "$context.requestTime",
         "httpMethod": "$context.httpMethod",
+        # The resource (/api/v1/shares/{share}), never $context.path: paths carry share and
+        # invitation tokens, and access logs are kept 30 days.
         "resourcePath": "$context.resourcePath",
-        "path": "$context.path",
         "status": "$context.status",
         "responseLength": "$context.responseLength",
         "responseLatency": "$context.responseLatency",
@@ -153,6 +154,51 @@ class RestApi(Construct):
             max_age=Duration.hours(1),
             status_code=204,
         )
+
+    def add_method_not_allowed(self, resource: apigw.IResource, methods: Sequence[str]) -> apigw.Method:
+        """ANY on a resource, a mock answering 405 with `Allow` for every method it lacks.
+
+        API Gateway takes a resource's declared methods first and its ANY method for the rest
+        (DELETE, GET, HEAD, OPTIONS, PATCH, POST, PUT); methods outside that set never reach a
+        resource, and API Gateway answers them itself (docs/decisions.md).
+        """
+        allow = ", ".join(sorted({*methods, "OPTIONS"}))
+        headers = {"Allow": allow, "Content-Type": "application/json; charset=utf-8", **SECURITY_HEADERS}
+        if len(self.config.cors_allowed_origins) == 1:
+            headers["Access-Control-Allow-Origin"] = self.config.cors_allowed_origins[0]
+            headers["Access-Control-Expose-Headers"] = ", ".join(CORS_EXPOSE_HEADERS)
+        integration = apigw.MockIntegration(
+            # Whatever the request's content type, the mock answers; the one integration response is
+            # the default, so the method answers 405 whatever status the mock picked.
+            passthrough_behavior=apigw.PassthroughBehavior.NEVER,
+            request_templates={"application/json": '{"statusCode": 405}'},
+            integration_responses=[
+                apigw.IntegrationResponse(
+                    status_code="405",
+                    response_parameters={f"method.response.header.{k}": _quoted(v) for k, v in headers.items()},
+                    response_templates={
+                        "application/json": envelope_template("method_not_allowed", "Method not allowed here")
+                    },
+                )
+            ],
+        )
+        method = resource.add_method(
+            "ANY",
+            integration,
+            method_responses=[
+                apigw.MethodResponse(
+                    status_code="405", response_parameters={f"method.response.header.{k}": True for k in headers}
+                )
+            ],
+        )
+        for rule in ("AwsSolutions-APIG4", "AwsSolutions-COG4"):
+            acknowledge(
+                method,
+                rule,
+                "A mock that answers 405 with Allow for the methods this resource lacks; it reaches no "
+                "function and tells nothing the public OpenAPI document does not.",
+            )
+        return method
 
     def _add_gateway_responses(self) -> None:
         origins = self.config.cors_allowed_origins

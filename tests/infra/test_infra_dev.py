@@ -77,7 +77,7 @@ def test_every_route_is_a_method_on_its_function_and_nothing_else(dev: Synth) ->
     methods = _methods(dev)
     # SnapStart: API Gateway invokes the published version behind each function's `live` alias.
     functions = _alias_functions(dev)
-    served = {key for key in methods if key[0] != "OPTIONS"}
+    served = {key for key in methods if key[0] not in ("OPTIONS", "ANY")}
     assert served == {(r.method, r.path) for r in ROUTES}
     for route in ROUTES:
         props = methods[(route.method, route.path)]
@@ -91,6 +91,27 @@ def test_every_route_is_a_method_on_its_function_and_nothing_else(dev: Synth) ->
     # Preflight on every routed path, nothing catch-all.
     assert {path for (_, path) in served} == {path for (verb, path) in methods if verb == "OPTIONS"}
     assert not any("{proxy+}" in path for (_, path) in methods)
+
+
+def test_every_routed_path_answers_405_with_allow_for_other_methods(dev: Synth) -> None:
+    """The ANY method of each resource: a mock 405 in the envelope, `Allow` naming what it serves."""
+    methods = _methods(dev)
+    by_path: dict[str, set[str]] = {}
+    for route in ROUTES:
+        by_path.setdefault(route.path, set()).add(route.method)
+    for path, verbs in by_path.items():
+        props = methods[("ANY", path)]
+        assert props["AuthorizationType"] == "NONE"
+        integration = props["Integration"]
+        assert integration["Type"] == "MOCK" and integration["PassthroughBehavior"] == "NEVER"
+        (answer,) = integration["IntegrationResponses"]
+        assert answer["StatusCode"] == "405" and "SelectionPattern" not in answer
+        headers = answer["ResponseParameters"]
+        assert headers["method.response.header.Allow"] == "'" + ", ".join(sorted(verbs | {"OPTIONS"})) + "'"
+        assert headers["method.response.header.X-Content-Type-Options"] == "'nosniff'"
+        body = answer["ResponseTemplates"]["application/json"]
+        assert json.loads(body.replace("$context.requestId", "r1"))["error"]["code"] == "method_not_allowed"
+        assert {r["StatusCode"] for r in props["MethodResponses"]} == {"405"}
 
 
 def test_every_catalog_function_is_python312_arm64_with_both_layers(dev: Synth) -> None:

@@ -70,3 +70,65 @@ def test_openapi_lists_every_route_with_its_security() -> None:
 
 def test_database_url_comes_from_the_fixture(db: str) -> None:
     assert os.environ["DATABASE_URL"] == db
+
+
+def _request_string_schemas(document: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every string schema a request may carry (parameters and bodies, through $refs)."""
+    components = document["components"]["schemas"]
+    found: list[dict[str, Any]] = []
+
+    def visit(schema: Any, seen: frozenset[str] = frozenset()) -> None:
+        if not isinstance(schema, dict):
+            return
+        if "$ref" in schema:
+            name = schema["$ref"].rsplit("/", 1)[1]
+            if name not in seen:
+                visit(components[name], seen | {name})
+            return
+        if schema.get("type") == "string":
+            found.append(schema)
+        for key in ("items", "additionalProperties"):
+            visit(schema.get(key), seen)
+        for option in schema.get("anyOf", []) + schema.get("oneOf", []) + schema.get("allOf", []):
+            visit(option, seen)
+        for value in schema.get("properties", {}).values():
+            visit(value, seen)
+
+    for operations in document["paths"].values():
+        for operation in operations.values():
+            for parameter in operation.get("parameters", []):
+                visit(parameter["schema"])
+            for media in operation.get("requestBody", {}).get("content", {}).values():
+                visit(media["schema"])
+    return found
+
+
+def test_no_request_string_the_document_allows_holds_a_nul() -> None:
+    """core.http refuses NUL anywhere; the document must not call such input valid (contract fuzzing)."""
+    import re
+
+    _, document, _ = get("/api/v1/openapi.json")
+    strings = _request_string_schemas(document)
+    assert len(strings) > 20
+    probes = ["\x00", "a\x00", "\x00a", "a\x00@b.co", "a@b\x00.co", "a@b.c\x00", "https://\x00", "a\x00b"]
+    for schema in strings:
+        if schema.get("format") in ("uuid", "date-time") or "enum" in schema:
+            continue
+        assert "pattern" in schema, schema
+        assert not [p for p in probes if re.search(schema["pattern"], p)], schema["pattern"]
+
+
+def test_every_list_declares_the_exact_shape_of_its_cursors() -> None:
+    import re
+
+    _, document, _ = get("/api/v1/openapi.json")
+    patterns = {}
+    for path, operations in document["paths"].items():
+        for parameter in operations.get("get", {}).get("parameters", []):
+            if parameter["name"] == "cursor":
+                (option, _null) = parameter["schema"]["anyOf"]
+                patterns[path] = option["pattern"]
+    assert len(patterns) == 10
+    assert len(set(patterns.values())) == 10  # one list's cursor is not another's
+    for pattern in patterns.values():
+        assert re.fullmatch(r"\^[A-Za-z0-9_-]{4}\[A-Za-z0-9_-\]\{\d+\}(\[[A-Za-z0-9]+\])?\$", pattern), pattern

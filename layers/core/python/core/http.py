@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
+import logging
 import os
 import re
 import uuid
@@ -30,6 +31,9 @@ from core.errors import AppError, BadRequest, NotFound, Unauthorized, Unsupporte
 from core.schemas import JsonBody
 
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "api"))
+# Powertools' event handler logs each route's arguments at DEBUG, tokens in paths included, and
+# Lambda passes a function's DEBUG level to every library logger: its internals stay at INFO.
+logging.getLogger("aws_lambda_powertools.event_handler").setLevel(logging.INFO)
 
 JSON = "application/json; charset=utf-8"
 _NON_BODY_LOCATIONS = {"query", "path", "header", "cookie"}
