@@ -255,7 +255,12 @@ def send_message(room_id: uuid.UUID, body: MessageIn) -> MessagePosted:
 
 
 @app.patch(
-    f"{ROOM}/messages/<message_id>", summary="Edit or exclude a message from AI (author or admin+)", tags=["rooms"]
+    f"{ROOM}/messages/<message_id>",
+    summary="Edit your own message, or exclude a message from the AI's context (author or admin+)",
+    description="`content`: only the human author of the message may change it (403 for anyone else, admins "
+    "included); an AI message's content changes only by regenerating it (403). `exclude_from_ai`: the "
+    "message's author (for an AI message, whoever asked for it) or an admin+. Others' private messages are 404.",
+    tags=["rooms"],
 )
 def edit_message(room_id: uuid.UUID, message_id: uuid.UUID, body: MessagePatch) -> MessageOut:
     with db.session_scope() as session:

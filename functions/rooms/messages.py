@@ -156,8 +156,12 @@ def store_human(
     return load(session, message.id)
 
 
-def _writable(session: Session, room_id: uuid.UUID, message_id: uuid.UUID, user_id: uuid.UUID) -> None:
-    """Its author (the requester, for an AI message) or an admin+; others' private messages are 404."""
+def _writable(
+    session: Session, room_id: uuid.UUID, message_id: uuid.UUID, user_id: uuid.UUID, *, rewrites: bool = False
+) -> None:
+    """Its author (the requester, for an AI message) or an admin+ may exclude or delete it; only a human
+    message's own sender may rewrite its content (`rewrites`), so nobody can put words in the AI's mouth
+    or in another member's. Others' private messages are 404."""
     room = room_for(session, room_id, user_id)
     row = session.execute(
         select(Message.kind, Message.sender_id, Message.requester_id)
@@ -166,6 +170,12 @@ def _writable(session: Session, room_id: uuid.UUID, message_id: uuid.UUID, user_
     ).first()
     if row is None:
         raise NotFound("Message not found")
+    if rewrites:
+        if row.kind != "human":
+            raise Forbidden("An AI message's content changes only by regenerating it")
+        if row.sender_id != user_id:
+            raise Forbidden("Only the message's author may change its content")
+        return
     author = row.sender_id if row.kind == "human" else row.requester_id
     if author != user_id and not room.at_least("admin"):
         raise Forbidden("Only the message's author or an admin may change it")
@@ -174,7 +184,8 @@ def _writable(session: Session, room_id: uuid.UUID, message_id: uuid.UUID, user_
 def edit(
     session: Session, room_id: uuid.UUID, message_id: uuid.UUID, user_id: uuid.UUID, changes: dict[str, Any]
 ) -> MessageView:
-    _writable(session, room_id, message_id, user_id)
+    """`content`: its human author only. `exclude_from_ai`: its author, the requester of an AI reply, or admin+."""
+    _writable(session, room_id, message_id, user_id, rewrites="content" in changes)
     if changes:
         session.execute(update(Message).where(Message.id == message_id).values(**changes, updated_at=func.now()))
     return load(session, message_id)

@@ -150,8 +150,15 @@ class MessageIn(BaseModel):
 class MessagePatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    exclude_from_ai: StrictBool = Field(default=None)  # type: ignore[assignment]  # optional, not nullable
-    content: str = Field(default=None, min_length=1, max_length=MESSAGE_MAX_CHARS)  # type: ignore[assignment]  # optional, not nullable
+    exclude_from_ai: StrictBool = Field(  # type: ignore[assignment]  # optional, not nullable
+        default=None, description="leave the message out of the AI's context (author or admin+)"
+    )
+    content: str = Field(  # type: ignore[assignment]  # optional, not nullable
+        default=None,
+        min_length=1,
+        max_length=MESSAGE_MAX_CHARS,
+        description="new text; only the human author of the message may change it, never an AI message's",
+    )
 
 
 class MessageOut(BaseModel):

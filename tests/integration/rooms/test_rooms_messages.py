@@ -79,7 +79,7 @@ def test_a_cursor_from_another_list_is_400(db: str) -> None:
     assert answer.status == 400
 
 
-def test_authors_edit_their_messages_admins_any_others_403(db: str) -> None:
+def test_authors_edit_their_messages_admins_exclude_them_others_403(db: str) -> None:
     room = team()
     message = sent(room.room, room["guest"], "typo")["message"]
     url = f"/api/v1/rooms/{room.room}/messages/{message['id']}"
