@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Annotations, Duration, RemovalPolicy
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_logs as logs
 from constructs import Construct
@@ -82,11 +82,11 @@ def _quoted(value: str) -> str:
 
 
 def cors_origin_header(origins: Sequence[str]) -> str:
-    """Gateway responses cannot run the allowlist: one origin is sent as is; several are
-    answered by echoing the request's Origin (error bodies carry no data but the request id)."""
-    if len(origins) == 1:
-        return _quoted(origins[0])
-    return "method.request.header.Origin"
+    """Gateway responses cannot run the allowlist (their headers are static values or request
+    parameters, never conditions), and echoing the request's Origin would grant any site. So
+    they name the stage's first origin: with several, the others cannot read API Gateway's own
+    errors (401 from the authorizer, 429, 413, WAF), and the synth warns (docs/decisions.md)."""
+    return _quoted(origins[0])
 
 
 class RestApi(Construct):
@@ -206,7 +206,12 @@ class RestApi(Construct):
         headers["Access-Control-Allow-Origin"] = cors_origin_header(origins)
         headers["Access-Control-Expose-Headers"] = _quoted(", ".join(CORS_EXPOSE_HEADERS))
         if len(origins) > 1:
-            headers["Vary"] = _quoted("Origin")
+            Annotations.of(self).add_warning_v2(
+                "social:cors-gateway-responses",
+                f"corsAllowedOrigins has {len(origins)} origins: API Gateway's own error responses name only "
+                f"{origins[0]}; browsers on the others cannot read them. Serve the app from one origin "
+                "(redirect the others) to avoid this.",
+            )
         for response_type, status, code, message in GATEWAY_RESPONSES:
             extra = {"Retry-After": _quoted(str(RETRY_AFTER_S))} if status in ("429", "503") else {}
             self.api.add_gateway_response(
