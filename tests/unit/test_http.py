@@ -10,7 +10,7 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from pydantic import BaseModel, Field
 
 from core import errors
-from core.http import lambda_handler, make_resolver
+from core.http import json_too_deep, lambda_handler, make_resolver
 from core.schemas import JsonBody
 from core.types import Timestamp
 from local.events import proxy_event
@@ -216,6 +216,49 @@ def test_nul_characters_are_refused_at_the_edge() -> None:
     assert status == 422 and body["error"]["details"][0]["type"] == "nul"
     status, body, _ = call("GET", "/api/v1/things", query={"limit": "5\x00"})
     assert status == 400 and body["error"]["details"][0]["field"] == "limit"
+
+
+def _nested(depth: int) -> str:
+    text = '"leaf [ { \\\\"'
+    for level in range(depth):
+        text = f'[{text}, "]"]' if level % 2 else f'{{"k{{": {text}, "\\"[": 1}}'
+    return text
+
+
+@pytest.mark.parametrize("depth", [0, 1, 2, 31, 32, 33, 34, 200])
+def test_json_depth_is_measured_exactly(depth: int) -> None:
+    text = _nested(depth)
+    assert json.loads(text) is not None or depth == 0
+    assert json_too_deep(text) is (depth > 32)
+    assert json_too_deep(text.encode(), limit=depth) is False
+    assert json_too_deep(text, limit=max(depth - 1, 0)) is (depth > 0)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        '["\\\\"' + ", [" * 40 + "]" * 40 + "]",  # an escaped backslash ends the string: the brackets count
+        "[" * 40,  # never closed
+        "]" * 5 + "[" * 40,
+        '["' + "[" * 40,  # an unterminated string
+    ],
+)
+def test_malformed_or_tricky_bodies_are_measured_on_the_safe_side(text: str) -> None:
+    assert json_too_deep(text) is True
+
+
+def test_brackets_in_strings_do_not_count() -> None:
+    assert json_too_deep(json.dumps({"a": "[" * 100, "b": ['\\"{{{{' * 50], '"[[[': "]]]" * 50})) is False
+
+
+def test_deep_bodies_are_400_before_any_parser() -> None:
+    status, body, _ = call("POST", "/api/v1/things", body="[" * 100_000 + "]" * 100_000, headers=JSON_HEADERS)
+    assert status == 400
+    assert_envelope(body, "bad_request")
+    status, _, _ = call(
+        "POST", "/api/v1/things", body='{"name":"a","size":1,"x":' + _nested(31) + "}", headers=JSON_HEADERS
+    )
+    assert status == 200  # 32 levels with the outer object: parsed as usual (extra fields are ignored here)
 
 
 # --- JSON bodies written in one pass (core.http.json_once) --------------------------------------
