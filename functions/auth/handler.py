@@ -43,8 +43,7 @@ def register(body: RegisterIn) -> TokensOut:
     openapi_extensions=documented(401, 429),
 )
 def login(body: LoginIn) -> TokensOut:
-    with db.session_scope() as session:
-        return _tokens(logic.login(session, body.email, body.password, client_ip(app)))
+    return _tokens(logic.login(db.session_scope, body.email, body.password, client_ip(app)))
 
 
 @app.post(

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import hashlib
+import ipaddress
+import math
 import uuid
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
@@ -20,10 +26,14 @@ from core.config import get_settings
 from core.db import UNIQUE_VIOLATION, sqlstate
 from core.errors import Conflict, NotFound, RateLimited, Unauthorized
 from core.http import Caller
-from core.models.auth import AuthSession, LoginFailure, RefreshToken
+from core.models.auth import AuthSession, RefreshToken
+from core.models.limits import RateLimitWindow
 from core.models.user import User
 from core.tokens import digest as token_digest
 from core.tokens import new_token
+
+# A unit of work per call (core.db.session_scope): login runs two, with bcrypt between them.
+Sessions = Callable[[], AbstractContextManager[Session]]
 
 
 @dataclass(frozen=True)
@@ -89,33 +99,96 @@ def register(session: Session, email: str, username: str, password: str) -> Issu
     return _start_session(session, user)
 
 
-def _throttle(session: Session, email: str, ip: str) -> None:
+@dataclass(frozen=True)
+class _Throttle:
+    """The counters one login attempt is held to, in `rate_limit_windows`: its email and client together
+    (the brute-force limit, which strangers elsewhere cannot spend), and its client over every email (the
+    credential-stuffing limit). The email is hashed: the counters hold no address."""
+
+    pair: str
+    client: str
+    window_start: datetime
+    retry_after_s: int
+
+
+def client_of(ip: str) -> str:
+    """Whom an address stands for: an IPv4 address, or an IPv6 /64 (one subscriber's, rotating within it)."""
+    try:
+        address = ipaddress.ip_address(ip)
+    except ValueError:
+        return ip[:100]
+    if isinstance(address, ipaddress.IPv6Address):
+        if address.ipv4_mapped is not None:
+            return str(address.ipv4_mapped)
+        return str(ipaddress.IPv6Network((address, 64), strict=False))
+    return str(address)
+
+
+def _throttle_for(email: str, ip: str) -> _Throttle:
+    window = get_settings().login_window_s
+    now = _now().timestamp()
+    start = math.floor(now / window) * window
+    client = client_of(ip)
+    pair = hashlib.sha256(f"{email.lower()}\n{client}".encode()).hexdigest()
+    return _Throttle(
+        pair=f"login:pair:{pair}",
+        client=f"login:client:{client}",
+        window_start=datetime.fromtimestamp(start, UTC),
+        retry_after_s=math.ceil(start + window - now),
+    )
+
+
+def _reserve(session: Session, throttle: _Throttle) -> None:
+    """Count this attempt before the password is checked, in one atomic statement for both counters: parallel
+    attempts each get their own count, so no more than the limit of them ever reach the password.
+    Over a limit: 429, still counted (keep_writes). A successful login gives its attempt back (_release)."""
     settings = get_settings()
-    now = _now()
-    since = now - timedelta(seconds=settings.login_window_s)
-    for column, value, limit in (
-        (LoginFailure.email, email.lower(), settings.login_max_failures_per_email),
-        (LoginFailure.ip, ip, settings.login_max_failures_per_ip),
+    rows = [{"key": key, "window_start": throttle.window_start, "count": 1} for key in (throttle.pair, throttle.client)]
+    statement = insert(RateLimitWindow).values(rows)
+    counted = session.execute(
+        statement.on_conflict_do_update(
+            index_elements=[RateLimitWindow.key, RateLimitWindow.window_start],
+            set_={"count": RateLimitWindow.count + 1},
+        ).returning(RateLimitWindow.key, RateLimitWindow.count)
+    ).all()
+    counts = {key: count for key, count in counted}
+    if (
+        counts[throttle.pair] > settings.login_max_failures_per_email
+        or counts[throttle.client] > settings.login_max_failures_per_ip
     ):
-        count, oldest = session.execute(
-            select(func.count(), func.min(LoginFailure.created_at)).where(
-                column == value, LoginFailure.created_at > since
-            )
-        ).one()
-        if count >= limit and oldest is not None:
-            wait = (oldest + timedelta(seconds=settings.login_window_s) - now).total_seconds()
-            raise RateLimited(int(wait) + 1, "Too many failed logins; try again later")
+        raise RateLimited(throttle.retry_after_s, "Too many failed logins; try again later", keep_writes=True)
 
 
-def login(session: Session, email: str, password: str, ip: str) -> Issued:
-    _throttle(session, email, ip)
-    user = session.scalars(select(User).where(func.lower(User.email) == email.lower())).first()
-    if not verify_password(password, user.password_hash if user else None) or user is None:
-        session.add(LoginFailure(email=email.lower(), ip=ip))
-        audit.record(session, "auth.login_failed", user_id=user.id if user else None, ip=ip, target_type="user")
-        raise Unauthorized("Invalid email or password", code="invalid_credentials", keep_writes=True)
-    audit.record(session, "auth.login", user_id=user.id, ip=ip, target_type="user", target_id=user.id)
-    return _start_session(session, user)
+def _release(session: Session, throttle: _Throttle) -> None:
+    """A successful login: its client's failures for this email are forgiven, and its attempt no longer
+    counts against the client (only failures do; a shared address signs many people in)."""
+    session.execute(delete(RateLimitWindow).where(RateLimitWindow.key == throttle.pair))
+    session.execute(
+        update(RateLimitWindow)
+        .where(
+            RateLimitWindow.key == throttle.client,
+            RateLimitWindow.window_start == throttle.window_start,
+            RateLimitWindow.count > 0,
+        )
+        .values(count=RateLimitWindow.count - 1)
+    )
+
+
+def login(sessions: Sessions, email: str, password: str, ip: str) -> Issued:
+    """Three steps, so nothing is locked or held while bcrypt works: count the attempt (committed at once,
+    429 over a limit); check the password with no transaction open; record the outcome."""
+    throttle = _throttle_for(email, ip)
+    with sessions() as session:
+        _reserve(session, throttle)
+        user = session.scalars(select(User).where(func.lower(User.email) == email.lower())).first()
+    valid = verify_password(password, user.password_hash if user else None)
+    with sessions() as session:
+        if not valid or user is None:
+            audit.record(session, "auth.login_failed", user_id=user.id if user else None, ip=ip, target_type="user")
+            raise Unauthorized("Invalid email or password", code="invalid_credentials", keep_writes=True)
+        _release(session, throttle)
+        audit.record(session, "auth.login", user_id=user.id, ip=ip, target_type="user", target_id=user.id)
+        return _start_session(session, user)
 
 
 def refresh(session: Session, token: str, ip: str) -> Issued:

@@ -213,13 +213,16 @@ def test_rotated_out_key_still_verifies_until_removed(db: str) -> None:
     assert call("GET", "/api/v1/auth/me", token=old).status == 200
 
 
-def test_repeated_failures_for_one_email_are_throttled(db: str) -> None:
+def test_repeated_failures_for_one_email_are_throttled_per_client(db: str) -> None:
+    """Issue 14.3: per email and client together; tests/integration/security/test_auth_login_throttle.py has more."""
     register()
     for i in range(5):
-        assert login(password="wrong", ip=f"198.51.100.{i}").status == 401
-    blocked = login(ip="198.51.100.99")
+        assert login(password="wrong", ip="198.51.100.1").status == 401
+        assert login(password="wrong", ip=f"198.51.100.{10 + i}").status == 401
+    blocked = login(ip="198.51.100.1")
     assert blocked.status == 429 and blocked.error_code == "rate_limited"
     assert 1 <= int(blocked.headers["Retry-After"][0]) <= 900
+    assert login(ip="198.51.100.99").status == 200  # strangers' failures lock nobody out
 
 
 def test_repeated_failures_from_one_ip_are_throttled(db: str) -> None:

@@ -1,4 +1,4 @@
-"""Sign-in state: sessions (refresh-token families), refresh tokens, login failures."""
+"""Sign-in state: sessions (refresh-token families), refresh tokens, and the retired login-failures table."""
 
 from __future__ import annotations
 
@@ -40,7 +40,9 @@ class RefreshToken(UuidPk, Base):
 
 
 class LoginFailure(UuidPk, Base):
-    """Failed logins, counted per email and per client IP over a sliding window."""
+    """Failed logins as the throttle before issue 14 counted them. No longer written or read: login throttling
+    counts in `rate_limit_windows` (auth.logic). Kept while old code may still run during a deploy (expand,
+    then contract); a later migration drops it."""
 
     __tablename__ = "login_failures"
     __table_args__ = (
