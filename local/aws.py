@@ -1,7 +1,7 @@
 """S3 and SQS for the local stack: moto in server mode, or any endpoint you point at.
 
-Creates what the processing stack creates in the cloud: the assets bucket with
-CORS for browser uploads, one queue plus DLQ (maxReceiveCount 5) per logical
+Creates what the processing stack creates in the cloud: the assets bucket
+(versioned) with CORS for browser uploads, one queue plus DLQ (maxReceiveCount 5) per logical
 queue, and the ObjectCreated notification to the media queue. Creation is
 idempotent, so it also works against a long-lived endpoint (AWS_ENDPOINT_URL).
 """
@@ -151,6 +151,8 @@ class LocalAws:
         existing = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
         if self.bucket not in existing:
             s3.create_bucket(Bucket=self.bucket)
+        # Versioned as in the cloud: the media pipeline pins what it scanned to a version id.
+        s3.put_bucket_versioning(Bucket=self.bucket, VersioningConfiguration={"Status": "Enabled"})
         s3.put_bucket_cors(
             Bucket=self.bucket,
             CORSConfiguration={

@@ -74,7 +74,7 @@ def _variants(variants: list[Variant]) -> list[VariantOut]:
     return [
         VariantOut(
             kind=v.kind,
-            url=storage.presigned_get(v.s3_key),
+            url=storage.presigned_get(v.s3_key, version_id=v.version_id),
             width=v.width,
             height=v.height,
             content_type=v.content_type,
@@ -224,7 +224,8 @@ def download(asset_id: uuid.UUID) -> DownloadOut:
         asset = library.owned(session, asset_id, me)
         if asset.status != "ready":
             raise Conflict(f"The asset is {asset.status}; only ready assets can be downloaded")
-        url = storage.presigned_get(asset.s3_key, ttl, storage.attachment(asset.filename))
+        # Pinned to the version the pipeline scanned: whatever was written to the key since is never served.
+        url = storage.presigned_get(asset.s3_key, ttl, storage.attachment(asset.filename), asset.version_id)
         audit.record(
             session, "asset.download_url_issued", user_id=me, ip=client_ip(app), target_type="asset", target_id=asset.id
         )
@@ -273,7 +274,7 @@ def open_share(share: str) -> SharedOut:
         found = sharing.access(session, share, client_ip(app))
         asset = found.asset
         variants = library.variants_of(session, [asset.id])[asset.id]
-        url = storage.presigned_get(asset.s3_key, ttl, storage.attachment(asset.filename))
+        url = storage.presigned_get(asset.s3_key, ttl, storage.attachment(asset.filename), asset.version_id)
         shared = SharedAsset(
             filename=asset.filename, content_type=asset.content_type, size=asset.size, variants=_variants(variants)
         )

@@ -1,8 +1,10 @@
-"""The one S3 object under processing: ranged reads, streamed reads, tags, variant writes,
-and the transcode request a video leaves for the transcode function.
+"""The one S3 object version under processing: ranged reads, streamed reads, tags, variant
+writes, and the transcode request a video leaves for the transcode function.
 
-Every call goes through core.storage's lazily made client. A missing object (deleted since
-the event was sent) is `ObjectGone`; anything else propagates and the message is retried.
+A `StoredObject` with a version id reads, tags and deletes that version only, so what the
+scanner saw is what the parsers see, whatever is written to the key meanwhile. Every call goes
+through core.storage's lazily made client. A missing object or version (deleted since the event
+was sent) is `ObjectGone`; anything else propagates and the message is retried.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from core.transcoding import REQUEST_CONTENT_TYPE, TranscodeRequest
 
 CHUNK = 1024 * 1024
 MAX_TAGS = 10  # S3's limit per object
-_MISSING = ("NoSuchKey", "404", "NotFound")
+_MISSING = ("NoSuchKey", "NoSuchVersion", "404", "NotFound")
 
 
 class ObjectGone(Exception):
@@ -33,18 +35,46 @@ def _gone(exc: Exception) -> bool:
 
 
 class StoredObject:
-    def __init__(self, bucket: str, key: str):
+    def __init__(self, bucket: str, key: str, version_id: str | None = None):
         self.bucket = bucket
         self.key = key
+        self.version_id = version_id  # None: the current version (an unversioned bucket has no other)
         self._tags: dict[str, str] | None = None
+
+    def _address(self) -> dict[str, Any]:
+        address: dict[str, Any] = {"Bucket": self.bucket, "Key": self.key}
+        if self.version_id is not None:
+            address["VersionId"] = self.version_id
+        return address
 
     def _get(self, **extra: Any) -> Any:
         try:
-            return s3_client().get_object(Bucket=self.bucket, Key=self.key, **extra)
+            return s3_client().get_object(**self._address(), **extra)
         except Exception as exc:
             if _gone(exc):
                 raise ObjectGone(self.key) from exc
             raise
+
+    def current_version(self) -> str | None:
+        """The key's current version id (None in an unversioned bucket); ObjectGone if there is none."""
+        try:
+            head = s3_client().head_object(Bucket=self.bucket, Key=self.key)
+        except Exception as exc:
+            if _gone(exc):
+                raise ObjectGone(self.key) from exc
+            raise
+        version = head.get("VersionId")
+        return str(version) if version and version != "null" else None
+
+    def delete_version(self) -> None:
+        """Delete this version for good (the key's previous version becomes current again)."""
+        if self.version_id is None:
+            raise ValueError("only a named version is ever deleted by the pipeline")
+        try:
+            s3_client().delete_object(**self._address())
+        except Exception as exc:
+            if not _gone(exc):
+                raise
 
     def head(self, size: int) -> bytes:
         """The first `size` bytes (one ranged GET; fewer when the object is smaller)."""
@@ -78,7 +108,7 @@ class StoredObject:
     def tags(self) -> dict[str, str]:
         if self._tags is None:
             try:
-                answer = s3_client().get_object_tagging(Bucket=self.bucket, Key=self.key)
+                answer = s3_client().get_object_tagging(**self._address())
             except Exception as exc:
                 if _gone(exc):
                     raise ObjectGone(self.key) from exc
@@ -92,18 +122,21 @@ class StoredObject:
         merged = self.tags() | extra
         keep = dict(list(merged.items())[-MAX_TAGS:]) if len(merged) > MAX_TAGS else merged
         tag_set = [{"Key": k, "Value": v} for k, v in keep.items()]
-        s3_client().put_object_tagging(Bucket=self.bucket, Key=self.key, Tagging={"TagSet": tag_set})
+        s3_client().put_object_tagging(**self._address(), Tagging={"TagSet": tag_set})
         self._tags = keep
 
 
-def put_variant(bucket: str, key: str, data: bytes, content_type: str) -> None:
-    s3_client().put_object(
+def put_variant(bucket: str, key: str, data: bytes, content_type: str) -> str | None:
+    """Write a variant; its version id (None in an unversioned bucket), to which its URLs are pinned."""
+    written = s3_client().put_object(
         Bucket=bucket,
         Key=key,
         Body=data,
         ContentType=content_type,
         CacheControl="private, max-age=86400",
     )
+    version = written.get("VersionId")
+    return str(version) if version and version != "null" else None
 
 
 def put_transcode_request(request: TranscodeRequest) -> None:

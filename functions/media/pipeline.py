@@ -2,8 +2,12 @@
 
 Assets (`assets/<owner>/<asset>`):
   claim: pending -> processing (one conditional UPDATE; a duplicate or late event finds
-         nothing to claim and changes nothing);
-  scan first, before any parser sees the bytes: a hit -> quarantined, object tagged;
+         nothing to claim and changes nothing), recording the S3 version taken (the event's,
+         else the current one); everything after reads and tags that version only, and the
+         assets function pins every URL to it;
+  another version of a key whose asset already took one (the upload URL used twice) is
+         deleted, never scanned or served: the version taken is current again;
+  scan first, before any parser sees the bytes: a hit -> quarantined, object version tagged;
   magic bytes (one ranged GET) against the declared type: a mismatch -> failed;
   images -> thumb + preview under variants/<owner>/<asset>/, EXIF summary -> ready;
   videos -> a transcode request (jobs/transcode/<asset>.json) for the transcode function,
@@ -44,6 +48,7 @@ QUARANTINED_TAG = {"quarantined": "true"}
 # status_reason of a video whose job is in flight: never claimed again, never handed back.
 TRANSCODING = "transcoding: MediaConvert job requested as "
 HLS_CONTENT_TYPE = "application/vnd.apple.mpegurl"
+VARIANT_COLUMNS = ("s3_key", "width", "height", "content_type", "size", "version_id", "source_version_id")
 
 
 @dataclass(frozen=True)
@@ -59,6 +64,7 @@ class Claim:
     asset_id: uuid.UUID
     owner_id: uuid.UUID
     content_type: str
+    version_id: str | None = None  # the S3 version taken (None: an unversioned bucket)
 
 
 @dataclass(frozen=True)
@@ -69,6 +75,8 @@ class VariantRow:
     width: int | None = None
     height: int | None = None
     size: int = 0
+    version_id: str | None = None  # the variant object's own version
+    source_version_id: str | None = None  # the original's version it was made from
 
 
 def variants_prefix(owner_id: uuid.UUID | str, asset_id: uuid.UUID | str) -> str:
@@ -96,18 +104,26 @@ def object_created(event: ObjectCreated) -> Outcome:
             owner_id, asset_id = uuid.UUID(found["owner"]), uuid.UUID(found["asset"])
         except ValueError:
             return Outcome("skipped", "not an asset key")
-        return process_asset(settings, event.bucket, event.key, owner_id, asset_id)
+        obj = StoredObject(event.bucket, event.key, event.version_id)
+        return process_asset(settings, obj, owner_id, asset_id)
     if found := POST_IMAGE_KEY.match(event.key):
-        return check_post_image(settings, event.bucket, event.key, POST_IMAGE_TYPES[found["ext"]])
+        obj = StoredObject(event.bucket, event.key, event.version_id)
+        return check_post_image(settings, obj, POST_IMAGE_TYPES[found["ext"]])
     return Outcome("skipped", "not an upload key")
 
 
-def process_asset(settings: Settings, bucket: str, key: str, owner_id: uuid.UUID, asset_id: uuid.UUID) -> Outcome:
-    claim = claim_asset(asset_id, owner_id, key, settings.media_claim_lease_s)
+def process_asset(settings: Settings, obj: StoredObject, owner_id: uuid.UUID, asset_id: uuid.UUID) -> Outcome:
+    if obj.version_id is None:
+        # The event names no version (moto does not; an unversioned bucket has none): the current one.
+        try:
+            obj = StoredObject(obj.bucket, obj.key, obj.current_version())
+        except ObjectGone:
+            return Outcome("skipped", "the object is gone")
+    claim = claim_asset(asset_id, owner_id, obj.key, obj.version_id, settings.media_claim_lease_s)
     if claim is None:
-        return Outcome("skipped", f"asset is {asset_status(asset_id) or 'gone'}")
+        return not_claimed(obj, asset_id)
     try:
-        return examine(settings, StoredObject(bucket, key), claim)
+        return examine(settings, obj, claim)
     except ObjectGone:
         release(asset_id)
         return Outcome("skipped", "the object is gone")
@@ -116,24 +132,44 @@ def process_asset(settings: Settings, bucket: str, key: str, owner_id: uuid.UUID
         raise
 
 
+def not_claimed(obj: StoredObject, asset_id: uuid.UUID) -> Outcome:
+    """Nothing to claim: a duplicate or late event changes nothing, but another version of a key
+    whose asset already took one is deleted, unscanned (so the version taken is current again)."""
+    row = asset_row(asset_id)
+    if row is None:
+        return Outcome("skipped", "asset is gone")
+    taken = row["version_id"]
+    if obj.version_id is None or taken is None or obj.version_id == taken or row["s3_key"] != obj.key:
+        return Outcome("skipped", f"asset is {row['status']}")
+    obj.delete_version()
+    logger.warning(
+        "a second version of an upload was deleted unscanned",
+        extra={"asset_id": str(asset_id), "deleted_version": obj.version_id, "version_taken": taken},
+    )
+    return Outcome("discarded", f"version {obj.version_id} deleted: the asset ({row['status']}) took version {taken}")
+
+
 def examine(settings: Settings, obj: StoredObject, claim: Claim) -> Outcome:
     try:
         verdict = configured_scanner(settings).scan(obj)
     except ScanInconclusive as exc:
-        return finish(claim.asset_id, "failed", f"malware scan inconclusive ({exc}); not served")
+        return finish(claim.asset_id, "failed", f"malware scan inconclusive ({exc}); not served", claim=claim)
     if verdict.infected:
         obj.add_tags(QUARANTINED_TAG)
-        return finish(claim.asset_id, "quarantined", f"malware found by {verdict.scanner}: {verdict.signature}")
+        reason = f"malware found by {verdict.scanner}: {verdict.signature}"
+        return finish(claim.asset_id, "quarantined", reason, claim=claim)
 
     head = obj.head(SNIFF_BYTES)
     kind = sniff(head)
     if not matches(claim.content_type, kind):
         found = kind or describe(head)
-        return finish(claim.asset_id, "failed", f"declared {claim.content_type} but the content is {found}")
+        return finish(
+            claim.asset_id, "failed", f"declared {claim.content_type} but the content is {found}", claim=claim
+        )
     if kind in VIDEOS:
         return start_video(settings, obj, claim)
     if kind not in DECODABLE:
-        return finish(claim.asset_id, "ready", f"no variants: {kind} is stored as uploaded")
+        return finish(claim.asset_id, "ready", f"no variants: {kind} is stored as uploaded", claim=claim)
     return make_image_variants(settings, obj, claim)
 
 
@@ -148,19 +184,19 @@ def make_image_variants(settings: Settings, obj: StoredObject, claim: Claim) -> 
             max_pixels=settings.media_max_image_pixels,
         )
     except TooLarge as exc:
-        return finish(claim.asset_id, "failed", f"image too large to process: {exc}")
+        return finish(claim.asset_id, "failed", f"image too large to process: {exc}", claim=claim)
     except images.ImageRejected as exc:
-        return finish(claim.asset_id, "failed", f"image rejected: {exc}")
+        return finish(claim.asset_id, "failed", f"image rejected: {exc}", claim=claim)
     prefix = variants_prefix(claim.owner_id, claim.asset_id)
     rows = []
-    for rendition in processed.renditions:
-        key = f"{prefix}{rendition.kind}.jpg"
-        put_variant(obj.bucket, key, rendition.data, rendition.content_type)
-        size = len(rendition.data)
-        rows.append(VariantRow(rendition.kind, key, rendition.content_type, rendition.width, rendition.height, size))
+    for r in processed.renditions:
+        key = f"{prefix}{r.kind}.jpg"
+        version = put_variant(obj.bucket, key, r.data, r.content_type)
+        rows.append(VariantRow(r.kind, key, r.content_type, r.width, r.height, len(r.data), version, claim.version_id))
     return finish(
         claim.asset_id,
         "ready",
+        claim=claim,
         width=processed.width,
         height=processed.height,
         exif=processed.exif,
@@ -176,7 +212,7 @@ def start_video(settings: Settings, obj: StoredObject, claim: Claim) -> Outcome:
             "MediaConvert is not configured (no MEDIACONVERT_ENDPOINT): the video is ready with the original only",
             extra={"asset_id": str(claim.asset_id)},
         )
-        return finish(claim.asset_id, "ready", "no HLS variant: MediaConvert is not configured here")
+        return finish(claim.asset_id, "ready", "no HLS variant: MediaConvert is not configured here", claim=claim)
     # MEDIACONVERT_ENDPOINT here only says that the transcode function (which calls it) is deployed.
     request = TranscodeRequest(
         bucket=obj.bucket,
@@ -190,8 +226,8 @@ def start_video(settings: Settings, obj: StoredObject, claim: Claim) -> Outcome:
     return Outcome("processing", f"transcode requested: {request.object_key}")
 
 
-def check_post_image(settings: Settings, bucket: str, key: str, declared: str) -> Outcome:
-    obj = StoredObject(bucket, key)
+def check_post_image(settings: Settings, obj: StoredObject, declared: str) -> Outcome:
+    """Each version of a post image is checked (the version the event names, else the current one)."""
     try:
         if {"quarantined", "rejected"} & set(obj.tags()):
             return Outcome("skipped", "already tagged")
@@ -244,7 +280,11 @@ def finish_job(event: JobStateChange) -> Outcome:
             break
     if playlist is None:
         return finish(asset_id, "failed", "the transcoding job wrote no HLS playlist under the asset's variants")
-    variant = VariantRow("hls", playlist, HLS_CONTENT_TYPE, event.width, event.height)
+    # Written by MediaConvert from the original, which the job reads by key: the version taken is
+    # current (any other is deleted on its event, and S3 refuses a second PUT to the upload URL).
+    variant = VariantRow(
+        "hls", playlist, HLS_CONTENT_TYPE, event.width, event.height, source_version_id=row["version_id"]
+    )
     duration = event.duration_ms / 1000 if event.duration_ms is not None else None
     return finish(asset_id, "ready", width=event.width, height=event.height, duration_s=duration, variants=[variant])
 
@@ -252,22 +292,27 @@ def finish_job(event: JobStateChange) -> Outcome:
 # ------------------------------------------------------------------ the asset row
 
 
-def claim_asset(asset_id: uuid.UUID, owner_id: uuid.UUID, key: str, lease_s: int) -> Claim | None:
-    """pending -> processing, or a stale claim (no job in flight) taken again; None: nothing to do."""
+def claim_asset(
+    asset_id: uuid.UUID, owner_id: uuid.UUID, key: str, version_id: str | None, lease_s: int
+) -> Claim | None:
+    """pending -> processing with this version, or a stale claim of the same version (no job in
+    flight) taken again; None: nothing to do."""
     from sqlalchemy import text
 
     with db.session_scope() as session:
         row = session.execute(
             text(
-                "UPDATE assets SET status = 'processing', status_reason = NULL, updated_at = now() "
+                "UPDATE assets SET status = 'processing', status_reason = NULL, version_id = :version, "
+                "updated_at = now() "
                 "WHERE id = :id AND owner_id = :owner AND s3_key = :key AND upload_id IS NULL AND ("
                 "status = 'pending' OR (status = 'processing' AND status_reason IS NULL "
+                "AND (version_id IS NULL OR version_id = :version) "
                 "AND updated_at < now() - make_interval(secs => :lease))) "
                 "RETURNING content_type"
             ),
-            {"id": asset_id, "owner": owner_id, "key": key, "lease": lease_s},
+            {"id": asset_id, "owner": owner_id, "key": key, "version": version_id, "lease": lease_s},
         ).first()
-    return Claim(asset_id, owner_id, str(row.content_type)) if row else None
+    return Claim(asset_id, owner_id, str(row.content_type), version_id) if row else None
 
 
 def release(asset_id: uuid.UUID) -> None:
@@ -287,17 +332,13 @@ def release(asset_id: uuid.UUID) -> None:
         logger.exception("could not hand the claim back", extra={"asset_id": str(asset_id)})
 
 
-def asset_status(asset_id: uuid.UUID) -> str | None:
-    row = asset_row(asset_id)
-    return str(row["status"]) if row else None
-
-
 def asset_row(asset_id: uuid.UUID) -> dict[str, Any] | None:
     from sqlalchemy import text
 
     with db.session_scope() as session:
         row = session.execute(
-            text("SELECT owner_id, status, status_reason FROM assets WHERE id = :id"), {"id": asset_id}
+            text("SELECT owner_id, s3_key, status, status_reason, version_id FROM assets WHERE id = :id"),
+            {"id": asset_id},
         ).first()
     return dict(row._mapping) if row else None
 
@@ -319,13 +360,15 @@ def finish(
     status: str,
     reason: str | None = None,
     *,
+    claim: Claim | None = None,
     width: int | None = None,
     height: int | None = None,
     duration_s: float | None = None,
     exif: dict[str, Any] | None = None,
     variants: list[VariantRow] | tuple[VariantRow, ...] = (),
 ) -> Outcome:
-    """processing -> a final status, with its variants, in one transaction (only if still processing)."""
+    """processing -> a final status, with its variants, in one transaction (only if still processing,
+    and, for a claim, still of the version claimed)."""
     from sqlalchemy import func, update
     from sqlalchemy.dialects.postgresql import insert
 
@@ -338,10 +381,11 @@ def finish(
         values["duration_s"] = duration_s
     if exif is not None:
         values["exif"] = exif
+    still_ours = [Asset.id == asset_id, Asset.status == "processing"]
+    if claim is not None and claim.version_id is not None:
+        still_ours.append(Asset.version_id == claim.version_id)
     with db.session_scope() as session:
-        done = session.execute(
-            update(Asset).where(Asset.id == asset_id, Asset.status == "processing").values(**values).returning(Asset.id)
-        ).first()
+        done = session.execute(update(Asset).where(*still_ours).values(**values).returning(Asset.id)).first()
         if done is None:
             return Outcome("skipped", "no longer processing")
         if variants:
@@ -355,6 +399,8 @@ def finish(
                     "height": v.height,
                     "content_type": v.content_type,
                     "size": v.size,
+                    "version_id": v.version_id,
+                    "source_version_id": v.source_version_id,
                 }
                 for v in variants
             ]
@@ -362,7 +408,7 @@ def finish(
             session.execute(
                 statement.on_conflict_do_update(
                     index_elements=[Variant.asset_id, Variant.kind],
-                    set_={c: statement.excluded[c] for c in ("s3_key", "width", "height", "content_type", "size")},
+                    set_={c: statement.excluded[c] for c in VARIANT_COLUMNS},
                 )
             )
     return Outcome(status, reason or "")

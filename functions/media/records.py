@@ -1,7 +1,8 @@
 """What one SQS message of the media queue means, with no AWS SDK and no database.
 
 A body is one of:
-- an S3 event notification (`{"Records": [...]}`), keys URL-encoded (`unquote_plus`);
+- an S3 event notification (`{"Records": [...]}`), keys URL-encoded (`unquote_plus`), with the
+  object's `versionId` in a versioned bucket (moto leaves it out);
   S3's `s3:TestEvent` (sent when a notification is configured) means nothing;
 - an EventBridge event: MediaConvert "Job State Change", S3 "Object Created", or
   GuardDuty "Malware Protection Object Scan Result" (the scan verdict is ready).
@@ -34,6 +35,9 @@ class ObjectCreated:
     key: str
     size: int | None = None
     origin: str = "s3"  # s3 | eventbridge | guardduty
+    # The object version the event is about (a versioned bucket); None: not said (moto, or an
+    # unversioned bucket), and the pipeline looks at the current version itself.
+    version_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -84,11 +88,14 @@ def _s3_notification(records: list[Any]) -> list[Event]:
         try:
             s3 = record["s3"]
             bucket, key = str(s3["bucket"]["name"]), str(s3["object"]["key"])
+            version = _version(s3["object"].get("versionId"))
         except (KeyError, TypeError) as exc:
             raise UnrecognisedMessage("an S3 record without bucket or key") from exc
         size = s3["object"].get("size")
         # Keys arrive URL-encoded, spaces as '+' (moto even encodes '/').
-        events.append(ObjectCreated(bucket, unquote_plus(key), int(size) if size is not None else None))
+        events.append(
+            ObjectCreated(bucket, unquote_plus(key), int(size) if size is not None else None, version_id=version)
+        )
     return events
 
 
@@ -109,14 +116,25 @@ def _eventbridge(message: dict[str, Any]) -> list[Event]:
                     str(detail["object"]["key"]),
                     int(size) if size is not None else None,
                     origin="eventbridge",
+                    version_id=_version(detail["object"].get("version-id")),
                 )
             ]
         if kind == GUARDDUTY_SCAN_RESULT:
             s3 = detail["s3ObjectDetails"]
-            return [ObjectCreated(str(s3["bucketName"]), str(s3["objectKey"]), origin="guardduty")]
+            version = _version(s3.get("versionId"))
+            return [ObjectCreated(str(s3["bucketName"]), str(s3["objectKey"]), origin="guardduty", version_id=version)]
     except (KeyError, TypeError, ValueError) as exc:
         raise UnrecognisedMessage(f"a malformed {kind[1]} event") from exc
     raise UnrecognisedMessage(f"an EventBridge event this function does not handle: {kind[0]} {kind[1]}")
+
+
+def _version(value: Any) -> str | None:
+    """A version id as S3 names it; absent, empty or "null" (an unversioned bucket's object) is None."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise TypeError("a version id that is not a string")
+    return value if value and value != "null" else None
 
 
 def _job_state_change(detail: dict[str, Any]) -> JobStateChange:

@@ -16,11 +16,20 @@ from infra_cdk.stacks.storage import ASSETS_PREFIX
 ASSETS = "assets"
 VARIANTS_PREFIX = "variants/"
 # PutObject: presigned PUTs, CreateMultipartUpload and UploadPart. GetObject: HEAD and
-# presigned downloads. DeleteObject and PutObjectTagging: deleting an asset (tagging is the
-# fallback for the lifecycle rule). AbortMultipartUpload: DELETE .../multipart.
-ORIGINAL_ACTIONS = ("s3:PutObject", "s3:GetObject", "s3:DeleteObject", "s3:PutObjectTagging", "s3:AbortMultipartUpload")
-# Variants are written by the media function; the assets function presigns, deletes and tags them.
-VARIANT_ACTIONS = ("s3:GetObject", "s3:DeleteObject", "s3:PutObjectTagging")
+# presigned downloads; GetObjectVersion: downloads and shares pinned to the scanned version.
+# DeleteObject and PutObjectTagging: deleting an asset (tagging is the fallback for the
+# lifecycle rule). AbortMultipartUpload: DELETE .../multipart.
+ORIGINAL_ACTIONS = (
+    "s3:PutObject",
+    "s3:GetObject",
+    "s3:GetObjectVersion",
+    "s3:DeleteObject",
+    "s3:PutObjectTagging",
+    "s3:AbortMultipartUpload",
+)
+# Variants are written by the media function; the assets function presigns (pinned to their
+# version), deletes and tags them.
+VARIANT_ACTIONS = ("s3:GetObject", "s3:GetObjectVersion", "s3:DeleteObject", "s3:PutObjectTagging")
 
 
 class AssetsResources(Construct):

@@ -29,8 +29,17 @@ from infra_cdk.stacks.processing import (
 # A 12 MP JPEG takes ~0.15 s of CPU at full speed; 1769 MB is one full vCPU.
 MEDIA_MEMORY_MB = 1769
 BATCH_SIZE = 5
-# The media function's S3 actions: on uploads (read, tag), on variants (write), on the bucket.
-MEDIA_UPLOAD_ACTIONS = ("s3:GetObject", "s3:GetObjectTagging", "s3:PutObjectTagging")
+# The media function's S3 actions: on uploads (read, tag, each by version; delete a second
+# version of an upload, never the key), on variants (write), on the bucket.
+MEDIA_UPLOAD_ACTIONS = (
+    "s3:GetObject",
+    "s3:GetObjectVersion",
+    "s3:GetObjectTagging",
+    "s3:GetObjectVersionTagging",
+    "s3:PutObjectTagging",
+    "s3:PutObjectVersionTagging",
+    "s3:DeleteObjectVersion",
+)
 MEDIA_VARIANT_ACTIONS = ("s3:PutObject",)
 # Writing a request object tagged `deleted=true` (media.objects.put_transcode_request).
 MEDIA_REQUEST_ACTIONS = ("s3:PutObject", "s3:PutObjectTagging")
@@ -69,7 +78,8 @@ class MediaWiring(Construct):
 
         bucket_arn = bucket_arn_in(Stack.of(self), bucket)
         statements = [
-            # Read (ranged and streamed) and tag uploads: quarantined, rejected.
+            # Read (ranged and streamed) and tag upload versions: quarantined, rejected; delete a
+            # version written after the one the pipeline took.
             iam.PolicyStatement(
                 sid="MediaUploads",
                 actions=list(MEDIA_UPLOAD_ACTIONS),

@@ -1,10 +1,13 @@
 """The private assets bucket (post images now, assets later) and its access-log bucket.
 
 Private (Block Public Access, TLS-only policy, ACLs disabled), S3-managed encryption,
-versioned, server access logs to a separate bucket. Lifecycle: objects the functions tag
-`deleted=true` expire after 30 days and their noncurrent versions 30 days later;
-incomplete multipart uploads are aborted after 7 days; older objects move to cheaper
-storage classes. CORS admits the stage's browser origins for presigned uploads/downloads.
+versioned (the media pipeline pins what it scanned to a version id), server access logs to a
+separate bucket. The bucket policy also denies every read of an object version tagged as
+refused (core.storage.REFUSED_OBJECT_TAGS), behind the pipeline. Lifecycle: objects the
+functions tag `deleted=true` expire after 30 days; every noncurrent version expires 7 days
+after it became noncurrent; incomplete multipart uploads are aborted after 7 days; older
+objects move to cheaper storage classes. CORS admits the stage's browser origins for
+presigned uploads/downloads.
 """
 
 from __future__ import annotations
@@ -12,9 +15,11 @@ from __future__ import annotations
 from typing import Any
 
 from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from core.storage import REFUSED_OBJECT_TAGS
 from infra_cdk.config import StageConfig
 from infra_cdk.constructs.cdn import Cdn
 from infra_cdk.nag import acknowledge
@@ -25,7 +30,11 @@ ASSETS_PREFIX = "assets/"
 # core.storage.DELETED_TAG: what the functions set on replaced or deleted objects.
 DELETED_TAG = ("deleted", "true")
 DELETED_EXPIRE_DAYS = 30
+# Noncurrent versions (deleted assets, rewritten variants, spent transcode requests): a week to
+# undo an operator's mistake, then gone; the versions the pipeline discards are deleted at once.
+NONCURRENT_EXPIRE_DAYS = 7
 ABORT_MULTIPART_DAYS = 7
+READ_ACTIONS = ("s3:GetObject", "s3:GetObjectVersion")
 INFREQUENT_ACCESS_DAYS = 30
 GLACIER_IR_DAYS = 90
 ACCESS_LOG_RETENTION_DAYS = 90
@@ -36,12 +45,16 @@ def _lifecycle_rules() -> list[s3.LifecycleRule]:
     tag_key, tag_value = DELETED_TAG
     return [
         # Days count from the object's creation, so an old object expires soon after it is
-        # tagged; versioning keeps it recoverable as a noncurrent version for 30 more days.
+        # tagged; its version then stays recoverable for NONCURRENT_EXPIRE_DAYS (next rule).
         s3.LifecycleRule(
             id="ExpireDeleted",
             tag_filters={tag_key: tag_value},
             expiration=Duration.days(DELETED_EXPIRE_DAYS),
-            noncurrent_version_expiration=Duration.days(DELETED_EXPIRE_DAYS),
+        ),
+        # Bucket-wide: no noncurrent version is kept (and paid for) longer than a week.
+        s3.LifecycleRule(
+            id="ExpireNoncurrentVersions",
+            noncurrent_version_expiration=Duration.days(NONCURRENT_EXPIRE_DAYS),
         ),
         s3.LifecycleRule(
             id="AbortIncompleteUploads",
@@ -133,6 +146,27 @@ class StorageStack(Stack):
             **private,
         )
 
+        self._deny_reading_refused_objects()
+
         self.cdn = Cdn(self, "Cdn", config=config, bucket=self.bucket)
 
         CfnOutput(self, "AssetsBucketName", value=self.bucket.bucket_name)
+
+    def _deny_reading_refused_objects(self) -> None:
+        """Whoever asks (a function's role, a presigned URL, CloudFront, an administrator): an object
+        version tagged as refused is never read. One statement per tag (conditions in one statement
+        are ANDed); a version without the tag does not match. Nothing must read such a version again:
+        the media function decides on GuardDuty's tag without reading, and never reopens one it tagged.
+        An operator who must inspect one removes the tag first (docs/operations.md)."""
+        for key, value in REFUSED_OBJECT_TAGS:
+            sid = "DenyReading" + "".join(c for c in key.title() if c.isalnum())
+            self.bucket.add_to_resource_policy(
+                iam.PolicyStatement(
+                    sid=sid,
+                    effect=iam.Effect.DENY,
+                    principals=[iam.AnyPrincipal()],
+                    actions=list(READ_ACTIONS),
+                    resources=[self.bucket.arn_for_objects("*")],
+                    conditions={"StringLike": {f"s3:ExistingObjectTag/{key}": value}},
+                )
+            )

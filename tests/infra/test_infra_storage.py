@@ -113,11 +113,10 @@ def test_lifecycle_expires_deleted_objects_aborts_uploads_and_tiers_down(dev: Sy
     rules = assets["Properties"]["LifecycleConfiguration"]["Rules"]
     assert all(rule["Status"] == "Enabled" for rule in rules)
 
-    # The tag the functions set (core.storage.tag_deleted), bucket-wide, current and noncurrent versions.
+    # The tag the functions set (core.storage.tag_deleted), bucket-wide.
     (deleted,) = [rule for rule in rules if "TagFilters" in rule]
     assert deleted["TagFilters"] == [DELETED_TAG] == [{"Key": "deleted", "Value": "true"}]
     assert deleted["ExpirationInDays"] == 30
-    assert deleted["NoncurrentVersionExpiration"] == {"NoncurrentDays": 30}
     assert "Prefix" not in deleted
 
     (abort,) = [rule for rule in rules if "AbortIncompleteMultipartUpload" in rule]
@@ -133,6 +132,66 @@ def test_lifecycle_expires_deleted_objects_aborts_uploads_and_tiers_down(dev: Sy
         "assets/": [("STANDARD_IA", 30), ("GLACIER_IR", 90)],
         "post-images/": [("STANDARD_IA", 30)],
     }
+
+
+def test_versioning_costs_a_week_of_noncurrent_versions_at_most(dev: Synth) -> None:
+    """Versioned (the pipeline pins what it scanned to a version id): every noncurrent version,
+    whatever its prefix or tags (a deleted asset, a rewritten variant), expires 7 days later."""
+    _, assets, _, _ = _buckets(dev)
+    assert assets["Properties"]["VersioningConfiguration"] == {"Status": "Enabled"}
+    rules = assets["Properties"]["LifecycleConfiguration"]["Rules"]
+    noncurrent = [rule for rule in rules if "NoncurrentVersionExpiration" in rule]
+    assert [rule["NoncurrentVersionExpiration"] for rule in noncurrent] == [{"NoncurrentDays": 7}]
+    (rule,) = noncurrent
+    assert "Prefix" not in rule and "TagFilters" not in rule and "ObjectSizeGreaterThan" not in rule
+    # Delete markers whose versions have all expired go too.
+    assert any(r.get("ExpiredObjectDeleteMarker") is True for r in rules)
+
+
+@pytest.mark.parametrize("stage", ["dev", "prod"])
+def test_the_bucket_policy_denies_reading_refused_objects(stage: str, request: pytest.FixtureRequest) -> None:
+    """A second line behind the pipeline: nobody (the functions, CloudFront, a presigned URL, an
+    admin role) reads an object version the pipeline or GuardDuty tagged as refused."""
+    from core.storage import REFUSED_OBJECT_TAGS
+
+    synth: Synth = request.getfixturevalue(stage)
+    assets_id, _, _, _ = _buckets(synth)
+    (policy,) = [
+        p
+        for p in synth.resources("storage", "AWS::S3::BucketPolicy").values()
+        if p["Properties"]["Bucket"] == {"Ref": assets_id}
+    ]
+    denied: dict[str, str] = {}
+    for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+        conditions = statement.get("Condition", {}).get("StringLike", {})
+        keys = [k for k in conditions if k.startswith("s3:ExistingObjectTag/")]
+        if not keys:
+            continue
+        assert statement["Effect"] == "Deny" and statement["Principal"] == {"AWS": "*"}
+        assert sorted(_as_list(statement["Action"])) == ["s3:GetObject", "s3:GetObjectVersion"]
+        assert statement["Resource"] == {"Fn::Join": ["", [{"Fn::GetAtt": [assets_id, "Arn"]}, "/*"]]}
+        assert len(conditions) == 1 and set(statement["Condition"]) == {"StringLike"}  # one tag per statement
+        (key,) = keys
+        denied[key.removeprefix("s3:ExistingObjectTag/")] = conditions[key]
+    assert (
+        denied
+        == dict(REFUSED_OBJECT_TAGS)
+        == {
+            "quarantined": "true",  # media: malware found
+            "rejected": "*",  # media: a post image whose type or scan failed
+            "GuardDutyMalwareScanStatus": "THREATS_FOUND",  # GuardDuty's own verdict, before media acts
+        }
+    )
+
+
+def test_the_pipeline_tags_are_the_ones_the_policy_denies() -> None:
+    from core.storage import REFUSED_OBJECT_TAGS, REFUSED_TAGS
+    from media.pipeline import QUARANTINED_TAG
+    from media.scan import GUARDDUTY_TAG
+
+    assert QUARANTINED_TAG.items() <= dict(REFUSED_OBJECT_TAGS).items()
+    assert set(REFUSED_TAGS) <= dict(REFUSED_OBJECT_TAGS).keys()
+    assert dict(REFUSED_OBJECT_TAGS)[GUARDDUTY_TAG] == "THREATS_FOUND"
 
 
 def test_post_images_prefix_is_the_one_the_posts_function_uses() -> None:

@@ -67,6 +67,27 @@ def test_eventbridge_object_created_and_guardduty_scan_results_are_triggers() ->
     assert decode(scanned) == [ObjectCreated("b", "assets/k", origin="guardduty")]
 
 
+def test_every_trigger_names_the_object_version_it_is_about() -> None:
+    """S3 (versionId), EventBridge (version-id) and GuardDuty (versionId); "null" is no version."""
+    record = {"eventSource": "aws:s3", "eventName": "ObjectCreated:Put", "s3": {"bucket": {"name": "b"}}}
+    versioned = {**record, "s3": {**record["s3"], "object": {"key": "assets/k", "versionId": "v1"}}}
+    unversioned = {**record, "s3": {**record["s3"], "object": {"key": "assets/k", "versionId": "null"}}}
+    assert decode(json.dumps({"Records": [versioned, unversioned]})) == [
+        ObjectCreated("b", "assets/k", version_id="v1"),
+        ObjectCreated("b", "assets/k"),
+    ]
+    created = _bridge("aws.s3", "Object Created", {"bucket": {"name": "b"}, "object": {"key": "k", "version-id": "v2"}})
+    assert decode(created) == [ObjectCreated("b", "k", origin="eventbridge", version_id="v2")]
+    scanned = _bridge(
+        "aws.guardduty",
+        "GuardDuty Malware Protection Object Scan Result",
+        {"s3ObjectDetails": {"bucketName": "b", "objectKey": "k", "versionId": "v3"}},
+    )
+    assert decode(scanned) == [ObjectCreated("b", "k", origin="guardduty", version_id="v3")]
+    with pytest.raises(UnrecognisedMessage):
+        decode(json.dumps({"Records": [{**record, "s3": {**record["s3"], "object": {"key": "k", "versionId": 7}}}]}))
+
+
 def test_mediaconvert_complete_carries_the_hls_playlist_and_the_largest_rendition() -> None:
     detail = {
         "jobId": "1671476818694-phptj0",

@@ -73,8 +73,13 @@ def object_size(key: str) -> int | None:
     return int(head["ContentLength"])
 
 
-def presigned_get(key: str, expires_in: int | None = None, disposition: str | None = None) -> str:
+def presigned_get(
+    key: str, expires_in: int | None = None, disposition: str | None = None, version_id: str | None = None
+) -> str:
+    """A GET URL; with `version_id` it serves that version only, whatever was written to the key since."""
     params: dict[str, Any] = {"Bucket": _bucket(), "Key": key}
+    if version_id:
+        params["VersionId"] = version_id
     if disposition:
         params["ResponseContentDisposition"] = disposition
     ttl = expires_in or get_settings().presigned_get_ttl_s
@@ -101,16 +106,15 @@ def tag_deleted(key: str) -> None:
 
 
 def presigned_put(key: str, content_type: str, size: int, expires_in: int) -> tuple[str, dict[str, str]]:
-    """A PUT whose Content-Type and Content-Length are signed, so S3 refuses any other."""
+    """A PUT whose Content-Type, Content-Length and `If-None-Match: *` are signed: S3 refuses any
+    other type or size, and refuses the URL altogether (412) once an object exists under the key,
+    so the bytes the pipeline scanned cannot be replaced through it."""
+    params = {"Bucket": _bucket(), "Key": key, "ContentType": content_type, "ContentLength": size, "IfNoneMatch": "*"}
     try:
-        url = s3_client().generate_presigned_url(
-            "put_object",
-            Params={"Bucket": _bucket(), "Key": key, "ContentType": content_type, "ContentLength": size},
-            ExpiresIn=expires_in,
-        )
+        url = s3_client().generate_presigned_url("put_object", Params=params, ExpiresIn=expires_in)
     except Exception as exc:
         raise _storage_errors(exc) from exc
-    return str(url), {"Content-Type": content_type, "Content-Length": str(size)}
+    return str(url), {"Content-Type": content_type, "Content-Length": str(size), "If-None-Match": "*"}
 
 
 def create_multipart(key: str, content_type: str) -> str:
@@ -178,6 +182,10 @@ def attachment(filename: str) -> str:
 
 
 REFUSED_TAGS = ("quarantined", "rejected")  # set by the media pipeline on malware or a type mismatch
+# (tag key, value pattern) of object versions nobody may read: the storage stack's bucket policy
+# denies s3:GetObject and s3:GetObjectVersion on each (the pipeline's tags, and GuardDuty's
+# verdict, which lands before the media function acts on it).
+REFUSED_OBJECT_TAGS = (("quarantined", "true"), ("rejected", "*"), ("GuardDutyMalwareScanStatus", "THREATS_FOUND"))
 
 
 def refused_by_pipeline(key: str) -> bool:

@@ -36,6 +36,9 @@ class Asset(UuidPk, Timestamps, Base):
     status: Mapped[str] = mapped_column(String(16), nullable=False, server_default="pending", default="pending")
     status_reason: Mapped[str | None] = mapped_column(Text, nullable=True)
     upload_id: Mapped[str | None] = mapped_column(Text, nullable=True)  # an S3 multipart upload in progress
+    # The S3 version the media pipeline claimed and scanned; every URL to the original is pinned to
+    # it, and any other version of the key is deleted (NULL: not claimed yet, or an unversioned bucket).
+    version_id: Mapped[str | None] = mapped_column(Text, nullable=True)
     width: Mapped[int | None] = mapped_column(Integer, nullable=True)
     height: Mapped[int | None] = mapped_column(Integer, nullable=True)
     duration_s: Mapped[float | None] = mapped_column(Numeric(12, 3, asdecimal=False), nullable=True)
@@ -54,6 +57,10 @@ class Variant(UuidPk, Base):
     height: Mapped[int | None] = mapped_column(Integer, nullable=True)
     content_type: Mapped[str] = mapped_column(String(127), nullable=False)
     size: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0", default=0)
+    # The variant object's own S3 version (its URLs are pinned to it; NULL for files MediaConvert writes).
+    version_id: Mapped[str | None] = mapped_column(Text, nullable=True)
+    # The original's scanned version it was made from.
+    source_version_id: Mapped[str | None] = mapped_column(Text, nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=text("now()"), nullable=False)
 
 

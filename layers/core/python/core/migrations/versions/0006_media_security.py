@@ -1,0 +1,29 @@
+"""media security (issue 14): scanned S3 versions of assets and variants
+
+Revision ID: 0006_media_security
+Revises: 0005_rooms
+Create Date: 2026-12-04
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0006_media_security"
+down_revision = "0005_rooms"
+branch_labels = None
+depends_on = None
+
+
+def upgrade() -> None:
+    # Existing rows keep NULL: their upload URLs expired long ago, and they are served unpinned.
+    op.add_column("assets", sa.Column("version_id", sa.Text(), nullable=True))
+    op.add_column("asset_variants", sa.Column("version_id", sa.Text(), nullable=True))
+    op.add_column("asset_variants", sa.Column("source_version_id", sa.Text(), nullable=True))
+
+
+def downgrade() -> None:
+    op.drop_column("asset_variants", "source_version_id")
+    op.drop_column("asset_variants", "version_id")
+    op.drop_column("assets", "version_id")
