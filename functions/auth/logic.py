@@ -48,25 +48,30 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _issue(session: Session, user: User, auth_session_id: uuid.UUID) -> Issued:
+def _issue(session: Session, user: User, auth_session_id: uuid.UUID, started_at: datetime) -> Issued:
+    """A new pair for a session; neither token outlives the session's absolute lifetime (SESSION_MAX_AGE_S)."""
     settings = get_settings()
+    now = _now()
+    ends_at = started_at + timedelta(seconds=settings.session_max_age_s)
     token, digest = new_token()
     session.add(
         RefreshToken(
             session_id=auth_session_id,
             token_hash=digest,
-            expires_at=_now() + timedelta(seconds=settings.refresh_token_ttl_s),
+            expires_at=min(now + timedelta(seconds=settings.refresh_token_ttl_s), ends_at),
         )
     )
-    access = issue_access_token(user.id, auth_session_id, settings)
-    return Issued(user, access, token, settings.access_token_ttl_s)
+    ttl_s = max(1, min(settings.access_token_ttl_s, int((ends_at - now).total_seconds())))
+    access = issue_access_token(user.id, auth_session_id, settings, ttl_s=ttl_s)
+    return Issued(user, access, token, ttl_s)
 
 
 def _start_session(session: Session, user: User) -> Issued:
-    auth_session = AuthSession(id=uuid.uuid4(), user_id=user.id)
+    # created_at from the same clock that ends the session (refresh compares with _now()).
+    auth_session = AuthSession(id=uuid.uuid4(), user_id=user.id, created_at=_now())
     session.add(auth_session)
     session.flush()
-    return _issue(session, user, auth_session.id)
+    return _issue(session, user, auth_session.id, auth_session.created_at)
 
 
 def _taken_fields(session: Session, email: str, username: str) -> list[dict[str, str]]:
@@ -200,8 +205,11 @@ def refresh(session: Session, token: str, ip: str) -> Issued:
     if row is None:
         raise Unauthorized("Invalid refresh token")
     stored, auth_session = row
-    if auth_session.revoked_at is not None or stored.expires_at <= _now():
+    now = _now()
+    if auth_session.revoked_at is not None or stored.expires_at <= now:
         raise Unauthorized("Invalid refresh token")
+    if auth_session.created_at + timedelta(seconds=get_settings().session_max_age_s) <= now:
+        raise Unauthorized("Session expired; sign in again")  # its absolute lifetime, whatever the rotations
     spent = session.execute(
         update(RefreshToken)
         .where(RefreshToken.id == stored.id, RefreshToken.used_at.is_(None))
@@ -224,7 +232,7 @@ def refresh(session: Session, token: str, ip: str) -> Issued:
         )
         raise Unauthorized("Refresh token already used; sign in again", keep_writes=True)
     user = session.get_one(User, auth_session.user_id)
-    return _issue(session, user, auth_session.id)
+    return _issue(session, user, auth_session.id, auth_session.created_at)
 
 
 def logout(session: Session, caller: Caller, ip: str) -> None:

@@ -72,7 +72,10 @@ def signing_keys() -> SigningKeys:
     raise RuntimeError("no JWT signing keys: set JWT_SIGNING_KEYS or JWT_SECRET_ARN")
 
 
-def issue_access_token(user_id: uuid.UUID, session_id: uuid.UUID, settings: Settings | None = None) -> str:
+def issue_access_token(
+    user_id: uuid.UUID, session_id: uuid.UUID, settings: Settings | None = None, *, ttl_s: int | None = None
+) -> str:
+    """A signed access token for one sign-in session, valid for `ttl_s` (default ACCESS_TOKEN_TTL_S)."""
     import jwt
 
     settings = settings or get_settings()
@@ -85,7 +88,7 @@ def issue_access_token(user_id: uuid.UUID, session_id: uuid.UUID, settings: Sett
         "sid": str(session_id),
         "jti": uuid.uuid4().hex,
         "iat": now,
-        "exp": now + settings.access_token_ttl_s,
+        "exp": now + (settings.access_token_ttl_s if ttl_s is None else ttl_s),
     }
     return jwt.encode(claims, keys.secrets[keys.current_kid], algorithm=ALGORITHM, headers={"kid": keys.current_kid})
 

@@ -81,6 +81,8 @@ class Settings:
     jwt_audience: str = "social-serverless-api"
     access_token_ttl_s: int = setting(900, ge=60, le=3600)
     refresh_token_ttl_s: int = setting(30 * 24 * 3600, ge=3600)
+    # Absolute lifetime of a sign-in from its login, across refresh-token rotations; no token outlives it.
+    session_max_age_s: int = setting(30 * 24 * 3600, ge=3600)
     bcrypt_cost: int = setting(12, ge=4, le=16)
     login_window_s: int = setting(900, ge=1)
     login_max_failures_per_email: int = setting(5, ge=1)
