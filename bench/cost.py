@@ -6,6 +6,10 @@ secrets, keys); per-request cost from the warm durations `bench/warm.py` measure
 configured in the template. Prices are settings (PRICE_* environment variables) whose defaults
 are public us-east-1 list prices; the API Gateway REST request price is included.
 
+Staging and prod refuse to synthesize with the placeholder CloudFront key, so where cdk.json has
+no key this script synthesizes them with a throwaway public key generated for the run (its
+private half is never kept); no price depends on the key.
+
     .venv/bin/python -m bench.cost [--stages dev,staging,prod] [--skip-warm]
 """
 
@@ -55,12 +59,29 @@ ROUTE_FUNCTIONS = {
 }
 
 
+def throwaway_public_key_pem() -> str:
+    """A fresh RSA 2048 public key whose private half is dropped at once: only for pricing a stage
+    that refuses the placeholder CloudFront key; nothing can ever be signed with it."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    public = rsa.generate_private_key(public_exponent=65537, key_size=2048).public_key()
+    return public.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()
+
+
 def synth_templates(stage: str) -> list[dict[str, Any]]:
     os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
-    from infra_cdk.app import build_app
+    from infra_cdk.app import build_app, cdk_json_context
+    from infra_cdk.constructs.cdn import PLACEHOLDER_KEY_STAGES
 
+    settings = {}
+    configured = cdk_json_context().get("stages", {}).get(stage, {})
+    if stage not in PLACEHOLDER_KEY_STAGES and not configured.get("cdnPublicKeyPem"):
+        print(f"[cost] {stage}: a throwaway CloudFront public key (cdk.json has none)", file=sys.stderr, flush=True)
+        settings["cdnPublicKeyPem"] = throwaway_public_key_pem()
     with tempfile.TemporaryDirectory() as outdir:
-        assembly = build_app(stage, outdir=outdir).synth()  # offline: the RDS CA bundle is in node_modules
+        # offline: the RDS CA bundle is in node_modules
+        assembly = build_app(stage, outdir=outdir, settings=settings).synth()
         return [stack.template for stack in assembly.stacks]
 
 

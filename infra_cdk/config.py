@@ -6,6 +6,8 @@ of `StageConfig` are accepted, so a typo fails the synth instead of being ignore
 
 from __future__ import annotations
 
+import base64
+import binascii
 import dataclasses
 import re
 from collections.abc import Mapping
@@ -56,8 +58,13 @@ class StageConfig:
     # API 5xx alarm: percentage of requests answered 5xx over 5 minutes.
     api_5xx_rate_percent: float = 1.0
     # CloudFront signed URLs: the PEM public key of the key group (the private key stays with
-    # the operator, docs/operations.md). Empty: a placeholder whose private key was discarded.
+    # the operator, docs/operations.md). Empty: a placeholder whose private key was discarded,
+    # which only dev may synthesize with (staging and prod fail: infra_cdk/constructs/cdn.py).
     cdn_public_key_pem: str = ""
+    # During a rotation, the key being retired: the key group trusts both until it is removed
+    # (docs/operations.md "CloudFront signing key"). Each key is its own resource, named after
+    # a hash of its PEM, because CloudFront cannot change a public key's value in place.
+    cdn_previous_public_key_pem: str = ""
     # Idle cost (dev): interface VPC endpoints (~7 USD/month each per AZ) and the WAF web ACL
     # (5 USD/month + rules). Off: functions use only what needs no endpoint (docs/decisions.md).
     interface_endpoints: bool = True
@@ -121,6 +128,26 @@ _DEFAULTS: dict[str, dict[str, Any]] = {
 }
 
 
+_PEM_PUBLIC_KEY = re.compile(r"^-----BEGIN PUBLIC KEY-----\n([A-Za-z0-9+/=\n]+)\n-----END PUBLIC KEY-----$")
+
+
+def normalize_public_key_pem(pem: str) -> str:
+    """The PEM as CloudFront gets it: LF line ends, no blank lines, one final newline; a value
+    that is not an SPKI public key in PEM (`-----BEGIN PUBLIC KEY-----`) raises ValueError."""
+    lines = [line.strip() for line in pem.strip().replace("\r\n", "\n").split("\n") if line.strip()]
+    text = "\n".join(lines)
+    match = _PEM_PUBLIC_KEY.match(text)
+    if match is None:
+        raise ValueError("not a PEM public key (-----BEGIN PUBLIC KEY----- ... -----END PUBLIC KEY-----)")
+    try:
+        der = base64.b64decode(match.group(1).replace("\n", ""), validate=True)
+    except binascii.Error as exc:
+        raise ValueError("the PEM body is not base64") from exc
+    if len(der) < 64 or der[0] != 0x30:  # an RSA 2048 or ECDSA P-256 SubjectPublicKeyInfo is a DER SEQUENCE
+        raise ValueError("the PEM body is not a DER-encoded public key")
+    return text + "\n"
+
+
 _ORIGIN = re.compile(r"^(\*|https://[^/\s,]+|http://(localhost|127\.0\.0\.1)(:\d+)?)$")
 
 
@@ -157,6 +184,22 @@ def stage_config(stage: str, overrides: Mapping[str, Any] | None = None) -> Stag
         raise ValueError(f"stages.{stage}.rdsCaBundleUrl: an https:// or file:/// URL (unset: the npm package)")
     if config.log_retention_days not in LOG_RETENTION_DAYS:
         raise ValueError(f"stages.{stage}.logRetentionDays: one of {LOG_RETENTION_DAYS}")
+    for key, pem in (
+        ("cdnPublicKeyPem", config.cdn_public_key_pem),
+        ("cdnPreviousPublicKeyPem", config.cdn_previous_public_key_pem),
+    ):
+        if pem:
+            try:
+                normalize_public_key_pem(pem)
+            except ValueError as exc:
+                raise ValueError(f"stages.{stage}.{key}: {exc}") from exc
+    if config.cdn_previous_public_key_pem:
+        if not config.cdn_public_key_pem:
+            raise ValueError(f"stages.{stage}.cdnPreviousPublicKeyPem needs cdnPublicKeyPem (the key replacing it)")
+        if normalize_public_key_pem(config.cdn_previous_public_key_pem) == normalize_public_key_pem(
+            config.cdn_public_key_pem
+        ):
+            raise ValueError(f"stages.{stage}.cdnPreviousPublicKeyPem: the same key as cdnPublicKeyPem")
     bad = [o for o in config.cors_allowed_origins if not _ORIGIN.match(o)]
     if not config.cors_allowed_origins or bad:
         raise ValueError(f"stages.{stage}.corsAllowedOrigins: https:// origins (or http://localhost), not {bad}")

@@ -3,28 +3,38 @@ URLs only (a key group), HTTPS only, access logs.
 
 The bucket policy admits the distribution (by its ARN) to `variants/*` and nothing else, so
 originals and post images are never reachable through CloudFront. Every request needs a
-URL signed with the private key of the key group's public key (docs/operations.md). The app
-does not sign CloudFront URLs yet (core.storage.public_url builds plain URLs), so CDN_DOMAIN is
-not given to the functions: they keep answering with short presigned S3 GETs.
+URL signed with the private key of one of the key group's public keys (docs/operations.md). The
+app does not sign CloudFront URLs yet (core.storage.public_url builds plain URLs), so CDN_DOMAIN
+is not given to the functions: they keep answering with short presigned S3 GETs.
+
+Each public key is its own resource whose construct id is derived from a hash of its PEM:
+CloudFront cannot change a public key's value in place (UpdatePublicKey changes only the
+comment), so a new key must be a new resource, which the key group then switches to. During a
+rotation the group holds the new key and the previous one (`cdnPreviousPublicKeyPem`).
 """
 
 from __future__ import annotations
 
-from aws_cdk import Annotations, CfnOutput, Duration, RemovalPolicy, Stack
+import hashlib
+
+from aws_cdk import Annotations, CfnOutput, Duration, Fn, RemovalPolicy, Stack
 from aws_cdk import aws_cloudfront as cloudfront
 from aws_cdk import aws_cloudfront_origins as origins
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
-from infra_cdk.config import StageConfig
+from infra_cdk.config import StageConfig, normalize_public_key_pem
 from infra_cdk.nag import acknowledge
 
 VARIANTS_PREFIX = "variants/"
 CDN_LOG_RETENTION_DAYS = 90
+# The stages that may synthesize with the placeholder key (with a warning); the others fail.
+PLACEHOLDER_KEY_STAGES = frozenset({"dev"})
 # The public half of a key pair whose private half was discarded when it was generated: until
 # an operator sets stages.<stage>.cdnPublicKeyPem in cdk.json (docs/operations.md), no URL can
-# be signed and the distribution serves nothing. A placeholder, to be replaced.
+# be signed and the distribution serves nothing. A placeholder, to be replaced; only dev may
+# deploy it (PLACEHOLDER_KEY_STAGES).
 PLACEHOLDER_PUBLIC_KEY = """-----BEGIN PUBLIC KEY-----
 MIIBIjANBgkqhkiG9w0BAQEFAAOCAQ8AMIIBCgKCAQEAyC7n/J6aqEVZlGG3C9A1
 ZwSjxAtCldE6pMruKZKuTeI1KFQ+aqAUSgp7edlaOut7agFzb1uPswQUTvOJHNMZ
@@ -62,13 +72,25 @@ class Cdn(Construct):
             "This bucket receives the distribution's standard logs; logging it too would only log the log deliveries.",
         )
 
-        public_key = cloudfront.PublicKey(
-            self,
-            "SigningKey",
-            encoded_key=config.cdn_public_key_pem or PLACEHOLDER_PUBLIC_KEY,
-            comment=f"{config.prefix}: verifies signed URLs of private media",
-        )
-        self.key_group = cloudfront.KeyGroup(self, "KeyGroup", items=[public_key])
+        # Nothing of a key's properties depends on its role (current or previous), so moving a key
+        # from one role to the other during a rotation leaves its resource untouched.
+        keys = signing_keys(config)
+        self.public_keys = [
+            cloudfront.PublicKey(
+                self,
+                signing_key_id(pem),
+                encoded_key=pem,
+                comment=f"{config.prefix}: verifies signed URLs of private media",
+            )
+            for _, pem in keys
+        ]
+        if keys[0][1] == PLACEHOLDER_PUBLIC_KEY:
+            Annotations.of(self).add_warning_v2(
+                "social:cdn-placeholder-key",
+                f"stages.{config.stage}.cdnPublicKeyPem is unset: the key group holds the placeholder public key, "
+                "so no CloudFront URL can be signed (docs/operations.md 'CloudFront signing key').",
+            )
+        self.key_group = cloudfront.KeyGroup(self, "KeyGroup", items=self.public_keys)
 
         # The origin on a reference to the bucket, so that CDK does not grant the distribution
         # the whole bucket; the one statement below admits it to variants/* only.
@@ -123,3 +145,32 @@ class Cdn(Construct):
         }.items():
             acknowledge(self.distribution, rule, reason)
         CfnOutput(stack, "CdnDomainName", value=self.distribution.distribution_domain_name)
+        # A signed URL names its key by this id (Key-Pair-Id): current key first, then the previous one.
+        CfnOutput(
+            stack,
+            "CdnPublicKeyIds",
+            value=Fn.join(",", [key.public_key_id for key in self.public_keys]),
+            description="CloudFront public key ids of the key group: the current key, then the previous one (if any)",
+        )
+
+
+def signing_key_id(pem: str) -> str:
+    """The construct id of a public key: a new key is a new resource (CloudFront cannot change a
+    key's value in place), an unchanged key keeps its resource whatever its role."""
+    return "SigningKey" + hashlib.sha256(normalize_public_key_pem(pem).encode()).hexdigest()[:16]
+
+
+def signing_keys(config: StageConfig) -> list[tuple[str, str]]:
+    """(role, normalized PEM) of the key group's keys: the current key, then the previous one
+    during a rotation. Staging and prod refuse the placeholder; dev falls back to it."""
+    current = normalize_public_key_pem(config.cdn_public_key_pem or PLACEHOLDER_PUBLIC_KEY)
+    if current == normalize_public_key_pem(PLACEHOLDER_PUBLIC_KEY) and config.stage not in PLACEHOLDER_KEY_STAGES:
+        raise ValueError(
+            f"stages.{config.stage}.cdnPublicKeyPem: {config.stage} would deploy CloudFront with the placeholder "
+            "public key, whose private half was discarded (no URL could ever be signed). Generate a key pair "
+            "and set the public key in cdk.json, see docs/operations.md 'CloudFront signing key'."
+        )
+    keys = [("current", current)]
+    if config.cdn_previous_public_key_pem:
+        keys.append(("previous", normalize_public_key_pem(config.cdn_previous_public_key_pem)))
+    return keys

@@ -1,15 +1,18 @@
-"""CloudFront: OAC on variants/ only, signed URLs through a key group, HTTPS only, access logs."""
+"""CloudFront: OAC on variants/ only, signed URLs through a key group, HTTPS only, access logs;
+signing keys that can be set and rotated (a key per resource, named after a hash of its PEM)."""
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
+from cdn_keys import SECOND_TEST_PUBLIC_KEY_PEM, TEST_PUBLIC_KEY_PEM
 from infra_synth import Synth
 
-from infra_cdk.config import stage_config
-from infra_cdk.constructs.cdn import PLACEHOLDER_PUBLIC_KEY
+from infra_cdk.config import normalize_public_key_pem, stage_config
+from infra_cdk.constructs.cdn import PLACEHOLDER_PUBLIC_KEY, signing_key_id
 
 pytestmark = pytest.mark.infra
 
@@ -17,6 +20,26 @@ pytestmark = pytest.mark.infra
 def _distribution(synth: Synth) -> dict[str, Any]:
     (distribution,) = synth.resources("storage", "AWS::CloudFront::Distribution").values()
     return dict(distribution["Properties"]["DistributionConfig"])
+
+
+def _key_ids(resources: dict[str, Any]) -> dict[str, str]:
+    """Logical id -> encoded key of each public key of a template's resources."""
+    return {
+        logical_id: r["Properties"]["PublicKeyConfig"]["EncodedKey"]
+        for logical_id, r in resources.items()
+        if r.get("Type") == "AWS::CloudFront::PublicKey"
+    }
+
+
+def _key_group_items(resources: dict[str, Any]) -> list[str]:
+    (group,) = [r for r in resources.values() if r.get("Type") == "AWS::CloudFront::KeyGroup"]
+    return [item["Ref"] for item in group["Properties"]["KeyGroupConfig"]["Items"]]
+
+
+def _output_refs(value: dict[str, Any]) -> list[str]:
+    """The logical ids an output lists (CDK writes a one-element join as a plain Ref)."""
+    items = value["Fn::Join"][1] if "Fn::Join" in value else [value]
+    return [item["Ref"] for item in items]
 
 
 def test_signed_urls_https_only_and_logged(dev: Synth) -> None:
@@ -27,12 +50,114 @@ def test_signed_urls_https_only_and_logged(dev: Synth) -> None:
     (key_group_ref,) = behavior["TrustedKeyGroups"]
     (key_group_id,) = dev.resources("storage", "AWS::CloudFront::KeyGroup")
     assert key_group_ref == {"Ref": key_group_id}
-    (public_key,) = dev.resources("storage", "AWS::CloudFront::PublicKey").values()
-    assert public_key["Properties"]["PublicKeyConfig"]["EncodedKey"] == PLACEHOLDER_PUBLIC_KEY
     logging = config["Logging"]
     assert logging["Bucket"]["Fn::GetAtt"][0].startswith("CdnLogs")
     (logs,) = [b for k, b in dev.resources("storage", "AWS::S3::Bucket").items() if k.startswith("CdnLogs")]
     assert logs["Properties"]["PublicAccessBlockConfiguration"]["BlockPublicAcls"] is True
+
+
+def test_dev_keeps_the_placeholder_key_with_a_warning(dev: Synth) -> None:
+    keys = _key_ids(dev.raw["storage"]["Resources"])
+    ((logical_id, encoded),) = keys.items()
+    assert encoded == PLACEHOLDER_PUBLIC_KEY
+    assert logical_id.startswith("Cdn" + signing_key_id(PLACEHOLDER_PUBLIC_KEY))
+    assert _key_group_items(dev.raw["storage"]["Resources"]) == [logical_id]
+    warnings = [data for path, data in dev.metadata("storage", "aws:cdk:warning") if path.endswith("/Cdn")]
+    assert any("cdnPublicKeyPem is unset" in str(w) and "docs/operations.md" in str(w) for w in warnings)
+
+
+def test_prod_uses_the_configured_key(prod: Synth) -> None:
+    """The test suite gives prod a test key (tests/infra/cdn_keys.py), as an operator gives cdk.json one."""
+    keys = _key_ids(prod.raw["storage"]["Resources"])
+    ((logical_id, encoded),) = keys.items()
+    assert encoded == normalize_public_key_pem(TEST_PUBLIC_KEY_PEM) != PLACEHOLDER_PUBLIC_KEY
+    assert logical_id.startswith("Cdn" + signing_key_id(TEST_PUBLIC_KEY_PEM))
+    assert _key_group_items(prod.raw["storage"]["Resources"]) == [logical_id]
+    assert not [p for p, _ in prod.metadata("storage", "aws:cdk:warning") if p.endswith("/Cdn")]
+    outputs = prod.raw["storage"]["Outputs"]
+    assert _output_refs(outputs["CdnPublicKeyIds"]["Value"]) == [logical_id]
+
+
+@pytest.mark.parametrize("stage", ["staging", "prod"])
+def test_staging_and_prod_refuse_the_placeholder_key(stage: str, tmp_path: Path) -> None:
+    from infra_cdk.app import build_app
+
+    with pytest.raises(ValueError, match=rf"stages\.{stage}\.cdnPublicKeyPem: .*placeholder.*docs/operations.md"):
+        build_app(stage, outdir=str(tmp_path))
+    # Setting the placeholder by hand is no way around it.
+    with pytest.raises(ValueError, match="placeholder"):
+        build_app(stage, outdir=str(tmp_path), settings={"cdnPublicKeyPem": PLACEHOLDER_PUBLIC_KEY})
+
+
+def test_committed_cdk_json_sets_no_key() -> None:
+    """A real key is the operator's to add; the repository's staging and prod stay refused."""
+    from infra_cdk.app import cdk_json_context
+
+    for stage, settings in cdk_json_context()["stages"].items():
+        assert "cdnPublicKeyPem" not in settings and "cdnPreviousPublicKeyPem" not in settings, stage
+
+
+def _storage(settings: dict[str, Any]) -> dict[str, Any]:
+    """The prod storage stack's resources (and outputs) with these stage settings."""
+    import aws_cdk as cdk
+
+    from infra_cdk.app import cdk_json_context
+    from infra_cdk.stacks.storage import StorageStack
+
+    app = cdk.App(context=cdk_json_context())
+    stack = StorageStack(app, "Storage", config=stage_config("prod", settings))
+    template = app.synth().get_stack_by_name(stack.stack_name).template
+    return {**template["Resources"], "Outputs": template["Outputs"]}
+
+
+def test_rotation_adds_a_key_then_drops_the_old_one_without_changing_either() -> None:
+    """CloudFront cannot change a key's value in place (UpdatePublicKey changes only the comment):
+    each key keeps one logical id through the rotation, a new key is a new resource."""
+    old, new = TEST_PUBLIC_KEY_PEM, SECOND_TEST_PUBLIC_KEY_PEM
+    before = _storage({"cdnPublicKeyPem": old})
+    during = _storage({"cdnPublicKeyPem": new, "cdnPreviousPublicKeyPem": old})
+    after = _storage({"cdnPublicKeyPem": new})
+    old_id, new_id = signing_key_id(old), signing_key_id(new)
+    assert old_id != new_id
+
+    def ids(resources: dict[str, Any]) -> dict[str, str]:
+        return {k[len("Cdn") : len("Cdn") + len(old_id)]: v for k, v in _key_ids(resources).items()}
+
+    assert ids(before) == {old_id: normalize_public_key_pem(old)}
+    assert ids(during) == {old_id: normalize_public_key_pem(old), new_id: normalize_public_key_pem(new)}
+    assert ids(after) == {new_id: normalize_public_key_pem(new)}
+    # the same logical ids, so CloudFormation creates the new key and deletes the old, never updates a value
+    (old_logical,) = _key_ids(before)
+    (new_logical,) = _key_ids(after)
+    assert set(_key_ids(during)) == {old_logical, new_logical}
+    # the key group trusts the current key first, then the previous one
+    assert _key_group_items(during) == [new_logical, old_logical]
+    assert _key_group_items(after) == [new_logical]
+    # the old key's resource is the same before and during the rotation: nothing of it is updated
+    assert during[old_logical] == before[old_logical] and during[new_logical] == after[new_logical]
+    assert _output_refs(during["Outputs"]["CdnPublicKeyIds"]["Value"]) == [new_logical, old_logical]
+
+
+def test_the_key_id_follows_the_key_not_its_formatting() -> None:
+    crlf = TEST_PUBLIC_KEY_PEM.strip().replace("\n", "\r\n") + "\r\n\r\n"
+    assert signing_key_id(crlf) == signing_key_id(TEST_PUBLIC_KEY_PEM) != signing_key_id(SECOND_TEST_PUBLIC_KEY_PEM)
+    assert normalize_public_key_pem(crlf) == TEST_PUBLIC_KEY_PEM
+
+
+def test_key_settings_are_checked() -> None:
+    config = stage_config("prod", {"cdnPublicKeyPem": TEST_PUBLIC_KEY_PEM})
+    assert config.cdn_public_key_pem == TEST_PUBLIC_KEY_PEM
+    for bad in (
+        "-----BEGIN PUBLIC KEY-----\nX\n-----END PUBLIC KEY-----\n",
+        "ssh-rsa AAAA",
+        "-----BEGIN RSA PRIVATE KEY",
+    ):
+        with pytest.raises(ValueError, match=r"stages\.prod\.cdnPublicKeyPem"):
+            stage_config("prod", {"cdnPublicKeyPem": bad})
+    with pytest.raises(ValueError, match="needs cdnPublicKeyPem"):
+        stage_config("prod", {"cdnPreviousPublicKeyPem": TEST_PUBLIC_KEY_PEM})
+    with pytest.raises(ValueError, match="the same key"):
+        stage_config("prod", {"cdnPublicKeyPem": TEST_PUBLIC_KEY_PEM, "cdnPreviousPublicKeyPem": TEST_PUBLIC_KEY_PEM})
 
 
 def test_origin_access_control_reads_variants_only(dev: Synth) -> None:
@@ -51,11 +176,6 @@ def test_origin_access_control_reads_variants_only(dev: Synth) -> None:
     assert statement["Action"] == "s3:GetObject"
     assert json.dumps(statement["Resource"]).endswith('"/variants/*"]]}')
     assert "AWS:SourceArn" in statement["Condition"]["StringEquals"]
-
-
-def test_operator_public_key_from_context(tmp_path: Any) -> None:
-    config = stage_config("prod", {"cdnPublicKeyPem": "-----BEGIN PUBLIC KEY-----\nX\n-----END PUBLIC KEY-----\n"})
-    assert config.cdn_public_key_pem.startswith("-----BEGIN PUBLIC KEY-----")
 
 
 def test_functions_get_no_cdn_domain_while_the_app_cannot_sign(dev: Synth) -> None:
