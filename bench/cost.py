@@ -1,10 +1,11 @@
 """`make cost`: what each stage costs idle, and what each main route costs per million requests.
 
 Idle cost is read from the synthesized templates of every stage (Aurora minimum capacity per
-serverless instance, RDS Proxy minimum, interface endpoints per AZ, WAF, alarms, dashboards,
-secrets, keys); per-request cost from the warm durations `bench/warm.py` measures and the memory
-configured in the template. Prices are settings (PRICE_* environment variables) whose defaults
-are public us-east-1 list prices; the API Gateway REST request price is included.
+serverless instance, RDS Proxy minimum, interface endpoints per AZ, WAF, alarms per alarm metric,
+dashboards, secrets, keys, the SnapStart snapshot cache of each published version); per-request
+cost from the warm durations `bench/warm.py` measures and the memory configured in the template.
+Prices are settings (PRICE_* environment variables) whose defaults are public us-east-1 list
+prices; the API Gateway REST request price is included.
 
 Staging and prod refuse to synthesize with the placeholder CloudFront key, so where cdk.json has
 no key this script synthesizes them with a throwaway public key generated for the run (its
@@ -26,6 +27,7 @@ from typing import Any
 from bench.report import run
 
 HOURS = 730  # a month, as AWS prices it
+SECONDS = HOURS * 3600
 
 PRICES = {  # USD, us-east-1 list prices; override with PRICE_<NAME>=...
     "AURORA_ACU_HOUR": 0.12,
@@ -34,7 +36,8 @@ PRICES = {  # USD, us-east-1 list prices; override with PRICE_<NAME>=...
     "ENDPOINT_AZ_HOUR": 0.01,
     "WAF_ACL_MONTH": 5.0,
     "WAF_RULE_MONTH": 1.0,
-    "ALARM_MONTH": 0.10,
+    "ALARM_MONTH": 0.10,  # per standard-resolution alarm metric: a metric-math alarm bills each metric it reads
+    "ALARM_HIGH_RES_MONTH": 0.30,  # per high-resolution (period < 60 s) alarm metric
     "DASHBOARD_MONTH": 3.0,
     "SECRET_MONTH": 0.40,
     "KMS_KEY_MONTH": 1.0,
@@ -42,6 +45,10 @@ PRICES = {  # USD, us-east-1 list prices; override with PRICE_<NAME>=...
     "LOG_GB_MONTH": 0.03,
     "LAMBDA_ARM_GB_SECOND": 0.0000133334,
     "LAMBDA_REQUEST": 0.20 / 1e6,
+    # SnapStart for Python: the snapshot cache per GB-second of the function's memory while a
+    # published version is active (at least 3 hours), and each restore per GB of memory.
+    "SNAPSTART_CACHE_GB_SECOND": 0.0000015046,
+    "SNAPSTART_RESTORE_GB": 0.0001397998,
     "APIGW_REST_REQUEST": 3.50 / 1e6,
 }
 PRICES |= {k: float(os.environ[f"PRICE_{k}"]) for k in PRICES if f"PRICE_{k}" in os.environ}
@@ -130,9 +137,10 @@ def idle_lines(templates: list[dict[str, Any]]) -> list[tuple[str, float, str]]:
         lines.append(
             ("WAF web ACL", PRICES["WAF_ACL_MONTH"] + rules * PRICES["WAF_RULE_MONTH"], f"1 ACL, {rules} rules")
         )
+    lines.append(alarm_line(_resources(templates, "AWS::CloudWatch::Alarm")))
+    lines.append(snapstart_line(templates))
     counts = Counter(r["Type"] for t in templates for r in t.get("Resources", {}).values())
     for type_, item, price in (
-        ("AWS::CloudWatch::Alarm", "CloudWatch alarms", PRICES["ALARM_MONTH"]),
         ("AWS::CloudWatch::Dashboard", "CloudWatch dashboards", PRICES["DASHBOARD_MONTH"]),
         ("AWS::SecretsManager::Secret", "Secrets Manager secrets", PRICES["SECRET_MONTH"]),
         ("AWS::KMS::Key", "KMS keys", PRICES["KMS_KEY_MONTH"]),
@@ -144,6 +152,72 @@ def idle_lines(templates: list[dict[str, Any]]) -> list[tuple[str, float, str]]:
         ("Log storage", logs * 0.0, f"{logs} log groups; pay per GB stored ({PRICES['LOG_GB_MONTH']}/GB-month)")
     )
     return lines
+
+
+def alarm_metrics(alarm: dict[str, Any]) -> tuple[int, bool]:
+    """(alarm metrics billed, high resolution) of one alarm: CloudWatch bills alarms per metric, so
+    a metric-math alarm bills every metric it reads (its expressions are free); an alarm on one
+    metric bills one. High resolution: a period under 60 seconds."""
+    props = alarm["Properties"]
+    queries = props.get("Metrics")
+    if not queries:
+        return 1, int(props.get("Period", 60)) < 60
+    stats = [q["MetricStat"] for q in queries if "MetricStat" in q]
+    periods = [int(stat.get("Period", 60)) for stat in stats] + [int(q["Period"]) for q in queries if "Period" in q]
+    return len(stats), bool(periods) and min(periods) < 60
+
+
+def alarm_line(alarms: list[dict[str, Any]]) -> tuple[str, float, str]:
+    standard = high_res = 0
+    for alarm in alarms:
+        metrics, high = alarm_metrics(alarm)
+        if high:
+            high_res += metrics
+        else:
+            standard += metrics
+    usd = standard * PRICES["ALARM_MONTH"] + high_res * PRICES["ALARM_HIGH_RES_MONTH"]
+    why = f"{len(alarms)} alarms, {standard + high_res} alarm metrics x {PRICES['ALARM_MONTH']:.2f}"
+    if high_res:
+        why += f" ({high_res} high-resolution x {PRICES['ALARM_HIGH_RES_MONTH']:.2f})"
+    return ("CloudWatch alarms", usd, why)
+
+
+def snapstart_versions(templates: list[dict[str, Any]]) -> list[int]:
+    """Memory (MB) of each published version whose function has SnapStart: one cached snapshot each.
+    (CloudFormation deletes a superseded version once a deploy has moved the alias: one per function.)"""
+    memory = []
+    for template in templates:
+        resources = template.get("Resources", {})
+        for version in resources.values():
+            if version.get("Type") != "AWS::Lambda::Version":
+                continue
+            ref = version["Properties"].get("FunctionName")
+            fn = resources.get(ref.get("Ref", "")) if isinstance(ref, dict) else None
+            if fn and fn["Properties"].get("SnapStart", {}).get("ApplyOn") == "PublishedVersions":
+                memory.append(int(fn["Properties"].get("MemorySize", 128)))
+    return memory
+
+
+def snapstart_cache_usd(memory_mb: list[int]) -> float:
+    """A month of snapshot cache: each version's memory in GB, every second of the month."""
+    return sum(mb / 1024 for mb in memory_mb) * SECONDS * PRICES["SNAPSTART_CACHE_GB_SECOND"]
+
+
+def snapstart_restore_usd_per_million(memory_mb: list[int]) -> float:
+    """A million restores (cold starts), at the average memory of the SnapStart functions."""
+    if not memory_mb:
+        return 0.0
+    return sum(memory_mb) / len(memory_mb) / 1024 * PRICES["SNAPSTART_RESTORE_GB"] * 1e6
+
+
+def snapstart_line(templates: list[dict[str, Any]]) -> tuple[str, float, str]:
+    memory = snapstart_versions(templates)
+    if not memory:
+        return ("Lambda SnapStart cache", 0.0, "SnapStart off: no snapshot cached, no restore billed")
+    gb = sum(mb / 1024 for mb in memory)
+    restores = snapstart_restore_usd_per_million(memory)
+    why = f"{len(memory)} versions, {gb:g} GB x {HOURS} h; restores {restores:.2f} USD per million cold starts"
+    return ("Lambda SnapStart cache", snapstart_cache_usd(memory), why)
 
 
 def function_memory(templates: list[dict[str, Any]]) -> dict[str, int]:

@@ -65,6 +65,10 @@ class StageConfig:
     # (docs/operations.md "CloudFront signing key"). Each key is its own resource, named after
     # a hash of its PEM, because CloudFront cannot change a public key's value in place.
     cdn_previous_public_key_pem: str = ""
+    # Lambda SnapStart on the request-path functions (api, authorizer). Python SnapStart bills
+    # its snapshot cache per GB-second while a version is active and each restore per GB
+    # (`make cost`); off: the same `live` alias, no snapshot (docs/decisions.md).
+    snap_start: bool = True
     # Idle cost (dev): interface VPC endpoints (~7 USD/month each per AZ) and the WAF web ACL
     # (5 USD/month + rules). Off: functions use only what needs no endpoint (docs/decisions.md).
     interface_endpoints: bool = True
@@ -105,6 +109,8 @@ _DEFAULTS: dict[str, dict[str, Any]] = {
         "waf": False,
         "rds_proxy": False,
         "dashboard": False,
+        # The snapshot cache alone bills 15.82 USD/month for the 8 request-path functions (make cost).
+        "snap_start": False,
     },
     "staging": {
         "vpc_cidr": "10.20.0.0/16",

@@ -44,9 +44,17 @@ _RETENTION = {
     365: logs.RetentionDays.ONE_YEAR,
 }
 
-# SnapStart on the request path (published versions only; API Gateway calls the LIVE alias).
+# The request path: API Gateway calls these kinds through their LIVE alias in every stage, and
+# they run with SnapStart (published versions only) where the stage's `snap_start` is on.
 SNAPSTART_KINDS = frozenset({"api", "authorizer"})
 LIVE_ALIAS = "live"
+
+
+def uses_snapstart(config: StageConfig, spec: FunctionSpec) -> bool:
+    """SnapStart for this function in this stage: a request-path kind, and the stage pays for it
+    (`snapStart`; the after-restore and priming hooks of core.db are simply never called without it)."""
+    return config.snap_start and spec.kind in SNAPSTART_KINDS
+
 
 _LOG_LEVELS = {
     "DEBUG": lambda_.ApplicationLogLevel.DEBUG,
@@ -165,7 +173,7 @@ def make_function(
         system_log_level_v2=lambda_.SystemLogLevel.INFO,
         tracing=lambda_.Tracing.ACTIVE,
         reserved_concurrent_executions=wiring.reserved_concurrency.get(spec.name),
-        snap_start=lambda_.SnapStartConf.ON_PUBLISHED_VERSIONS if spec.kind in SNAPSTART_KINDS else None,
+        snap_start=lambda_.SnapStartConf.ON_PUBLISHED_VERSIONS if uses_snapstart(config, spec) else None,
         vpc=wiring.vpc if spec.uses_db else None,
         vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED) if spec.uses_db else None,
         security_groups=[wiring.db_clients] if spec.uses_db else None,

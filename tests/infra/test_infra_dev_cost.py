@@ -2,12 +2,14 @@
 
 The stage settings default in infra_cdk/config.py: dev has no RDS Proxy (functions reach the
 cluster endpoint with IAM tokens and the RDS CA layer), no interface endpoints, no WAF, no
-dashboard; prod keeps them all. The proxy path is prod's (tests/infra/test_infra_prod.py)."""
+dashboard, no SnapStart; prod keeps them all. The proxy path is prod's
+(tests/infra/test_infra_prod.py). `make cost` (bench/cost.py) prices the same templates."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from infra_synth import PARTS, Synth
@@ -37,8 +39,9 @@ def _synth_dev(overrides: dict[str, object], outdir: Path) -> Synth:
 
 def test_dev_settings_and_the_other_stages_keep_everything() -> None:
     dev = stage_config("dev")
-    assert (dev.min_acu, dev.interface_endpoints, dev.waf, dev.rds_proxy, dev.dashboard) == (
+    assert (dev.min_acu, dev.interface_endpoints, dev.waf, dev.rds_proxy, dev.dashboard, dev.snap_start) == (
         0,
+        False,
         False,
         False,
         False,
@@ -47,7 +50,7 @@ def test_dev_settings_and_the_other_stages_keep_everything() -> None:
     for stage in ("staging", "prod"):
         config = stage_config(stage)
         assert config.min_acu > 0 and config.interface_endpoints and config.waf and config.rds_proxy
-        assert config.dashboard
+        assert config.dashboard and config.snap_start
 
 
 def test_dev_idles_without_endpoints_waf_or_a_running_database(dev: Synth, prod: Synth) -> None:
@@ -135,3 +138,59 @@ def test_dev_has_alarms_but_no_dashboard(dev: Synth, prod: Synth) -> None:
     assert dev.resources("monitoring", "AWS::CloudWatch::Dashboard") == {}
     assert dev.resources("monitoring", "AWS::CloudWatch::Alarm")
     assert len(prod.resources("monitoring", "AWS::CloudWatch::Dashboard")) == 1
+
+
+def _templates(synth: Synth) -> list[dict[str, Any]]:
+    """Every stack's template, as `make cost` prices them (processing included)."""
+    return [stack.template for stack in synth.assembly.stacks]
+
+
+def _lines(synth: Synth) -> dict[str, tuple[float, str]]:
+    from bench.cost import idle_lines
+
+    lines = idle_lines(_templates(synth))
+    assert len({item for item, _, _ in lines}) == len(lines)
+    return {item: (usd, why) for item, usd, why in lines}
+
+
+def test_make_cost_dev_idles_at_most_5_usd_without_snapstart(dev: Synth) -> None:
+    lines = _lines(dev)
+    assert sum(usd for usd, _ in lines.values()) <= 5.0
+    assert lines["Lambda SnapStart cache"] == (0.0, "SnapStart off: no snapshot cached, no restore billed")
+
+
+def test_make_cost_prices_prod_snapstart_from_the_functions_memory(prod: Synth) -> None:
+    from bench.cost import HOURS, PRICES, snapstart_restore_usd_per_million, snapstart_versions
+
+    snapstart = [
+        int(fn["Properties"]["MemorySize"])
+        for fn in prod.resources("api", "AWS::Lambda::Function").values()
+        if fn["Properties"].get("SnapStart") == {"ApplyOn": "PublishedVersions"}
+    ]
+    assert len(snapstart) == 8 and sorted(snapstart_versions(_templates(prod))) == sorted(snapstart)
+    # the cache: each published version's memory in GB, every second of the month
+    expected = sum(mb / 1024 for mb in snapstart) * HOURS * 3600 * PRICES["SNAPSTART_CACHE_GB_SECOND"]
+    usd, why = _lines(prod)["Lambda SnapStart cache"]
+    assert usd == pytest.approx(expected) and round(usd, 2) == 15.82  # 8 x 0.5 GB x 2,628,000 s x 0.0000015046
+    # restores: per GB of memory each; a million cold starts at 512 MB
+    assert snapstart_restore_usd_per_million(snapstart) == pytest.approx(0.5 * PRICES["SNAPSTART_RESTORE_GB"] * 1e6)
+    assert "restores 69.90 USD per million cold starts" in why
+
+
+def test_make_cost_bills_alarms_per_metric(dev: Synth, prod: Synth) -> None:
+    """A metric-math alarm bills every metric it reads: the media DLQ alarm (MAX of two DLQs) bills two."""
+    from bench.cost import PRICES, alarm_metrics
+
+    for synth in (dev, prod):
+        alarms = [
+            r for t in _templates(synth) for r in t["Resources"].values() if r["Type"] == "AWS::CloudWatch::Alarm"
+        ]
+        metrics = {a["Properties"]["AlarmName"]: alarm_metrics(a) for a in alarms}
+        assert metrics[f"social-{synth.stage}-media-dlq-not-empty"] == (2, False)
+        assert metrics[f"social-{synth.stage}-api-5xx-rate"] == (1, False)
+        total = sum(n for n, _ in metrics.values())
+        assert total == len(alarms) + 1
+        usd, why = _lines(synth)["CloudWatch alarms"]
+        assert usd == pytest.approx(total * PRICES["ALARM_MONTH"])
+        assert why == f"{len(alarms)} alarms, {total} alarm metrics x 0.10"
+    assert alarm_metrics({"Properties": {"MetricName": "X", "Period": 10}}) == (1, True)

@@ -1,4 +1,4 @@
-"""Functions: connection-safe reserved concurrency, SnapStart behind a `live` alias, JSON logs, X-Ray."""
+"""Functions: connection-safe reserved concurrency, a `live` alias (SnapStart where a stage pays), JSON logs, X-Ray."""
 
 from __future__ import annotations
 
@@ -54,10 +54,21 @@ def test_functions_carry_their_reserved_concurrency(dev: Synth, prod: Synth) -> 
         assert reserved == {name: expected.get(name) for name in catalog}  # none without the database
 
 
-def test_api_functions_use_snapstart_behind_the_live_alias(dev: Synth) -> None:
-    catalog = _catalog(dev)
-    versions = dev.resources("api", "AWS::Lambda::Version")
-    aliases = dev.resources("api", "AWS::Lambda::Alias")
+def test_snapstart_only_where_the_stage_pays_for_it() -> None:
+    assert stage_config("dev").snap_start is False  # 15.82 USD/month of snapshot cache (docs/decisions.md)
+    assert stage_config("staging").snap_start is True and stage_config("prod").snap_start is True
+    assert stage_config("dev", {"snapStart": True}).snap_start is True
+
+
+@pytest.mark.parametrize("stage", ["dev", "prod"])
+def test_request_path_functions_run_behind_the_live_alias(stage: str, request: pytest.FixtureRequest) -> None:
+    """Every stage keeps the `live` alias on the request path; SnapStart only where `snapStart` is on."""
+    synth: Synth = request.getfixturevalue(stage)
+    snap_start = stage_config(stage).snap_start
+    assert snap_start is (stage == "prod")
+    catalog = _catalog(synth)
+    versions = synth.resources("api", "AWS::Lambda::Version")
+    aliases = synth.resources("api", "AWS::Lambda::Alias")
     aliased = {}
     for alias in aliases.values():
         props = alias["Properties"]
@@ -67,20 +78,28 @@ def test_api_functions_use_snapstart_behind_the_live_alias(dev: Synth) -> None:
     for spec in FUNCTIONS:
         logical_id, props = catalog[spec.name]
         if spec.kind in SNAPSTART_KINDS:
-            assert props["SnapStart"] == {"ApplyOn": "PublishedVersions"}, spec.name
             assert aliased[logical_id] == "live", spec.name
+            if snap_start:
+                assert props["SnapStart"] == {"ApplyOn": "PublishedVersions"}, spec.name
+            else:
+                assert "SnapStart" not in props, spec.name
         else:
             assert "SnapStart" not in props, spec.name
+    assert len(aliases) == len([spec for spec in FUNCTIONS if spec.kind in SNAPSTART_KINDS]) == 8
+    # A deploy deletes the version it supersedes (no Retain): no old snapshot stays cached and billed.
+    for version in versions.values():
+        assert version.get("DeletionPolicy", "Delete") == "Delete"
+        assert version.get("UpdateReplacePolicy", "Delete") == "Delete"
     # Nothing on the request path invokes $LATEST: every integration and the authorizer name an alias.
     alias_ids = set(aliases)
-    for method in dev.resources("api", "AWS::ApiGateway::Method").values():
+    for method in synth.resources("api", "AWS::ApiGateway::Method").values():
         integration = method["Properties"].get("Integration", {})
         if integration.get("Type") == "AWS_PROXY":
             assert alias_ids & set(json.dumps(integration["Uri"]).replace('"', " ").split()), method
-    (authorizer,) = dev.resources("api", "AWS::ApiGateway::Authorizer").values()
+    (authorizer,) = synth.resources("api", "AWS::ApiGateway::Authorizer").values()
     assert alias_ids & set(json.dumps(authorizer["Properties"]["AuthorizerUri"]).replace('"', " ").split())
     # API Gateway may invoke the aliases (the permission names the alias, not the function).
-    permissions = dev.resources("api", "AWS::Lambda::Permission").values()
+    permissions = synth.resources("api", "AWS::Lambda::Permission").values()
     assert {p["Properties"]["FunctionName"].get("Ref") for p in permissions} >= alias_ids
 
 
