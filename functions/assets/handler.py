@@ -108,6 +108,7 @@ def _share(share: sharing.Share, token: str | None = None) -> ShareOut:
         url=f"/api/v1/shares/{token}" if token else None,
         expires_at=share.expires_at,
         max_downloads=share.max_downloads,
+        original=share.original,
         download_count=share.download_count,
         revoked_at=share.revoked_at,
         created_at=share.created_at,
@@ -242,7 +243,13 @@ def download(asset_id: uuid.UUID) -> DownloadOut:
 def create_share(asset_id: uuid.UUID, body: ShareIn) -> ShareOut:
     with db.session_scope() as session:
         created = sharing.create(
-            session, asset_id, caller(app).user_id, body.expires_in_seconds, body.max_downloads, client_ip(app)
+            session,
+            asset_id,
+            caller(app).user_id,
+            body.expires_in_seconds,
+            body.max_downloads,
+            client_ip(app),
+            original=body.original,
         )
         return _share(created.share, created.token)
 
@@ -274,9 +281,23 @@ def open_share(share: str) -> SharedOut:
         found = sharing.access(session, share, client_ip(app))
         asset = found.asset
         variants = library.variants_of(session, [asset.id])[asset.id]
-        url = storage.presigned_get(asset.s3_key, ttl, storage.attachment(asset.filename), asset.version_id)
+        # Every URL is pinned to a version the pipeline made or scanned.
+        if found.share.original:
+            name, content_type, size = asset.filename, asset.content_type, asset.size
+            url = storage.presigned_get(asset.s3_key, ttl, storage.attachment(name), asset.version_id)
+        else:  # the metadata-free preview (access() counted the download only if it exists)
+            shown = sharing.rendition(variants)
+            if shown is None:
+                raise NotFound("No such share")
+            name = sharing.rendition_filename(asset.filename, shown.content_type)
+            content_type, size = shown.content_type, shown.size
+            url = storage.presigned_get(shown.s3_key, ttl, storage.attachment(name), shown.version_id)
         shared = SharedAsset(
-            filename=asset.filename, content_type=asset.content_type, size=asset.size, variants=_variants(variants)
+            filename=name,
+            content_type=content_type,
+            size=size,
+            original=found.share.original,
+            variants=_variants(variants),
         )
     return SharedOut(asset=shared, download=DownloadOut(url=url, expires_in=ttl))
 

@@ -65,6 +65,11 @@ class CompleteIn(Strict):
 class ShareIn(Strict):
     expires_in_seconds: int | None = Field(default=None, ge=60, le=30 * 24 * 3600, description="at most 30 days")
     max_downloads: int | None = Field(default=None, ge=1, le=1_000_000)
+    original: bool = Field(
+        default=False,
+        description="hand out the original file, metadata (GPS) included; by default the link hands out the "
+        "metadata-free preview, and an asset without one (videos, HEIC) can only be shared this way (else 409)",
+    )
 
 
 AssetStatus = Literal["pending", "processing", "ready", "quarantined", "failed"]
@@ -135,6 +140,7 @@ class ShareOut(BaseModel):
     url: str | None = Field(description="only in the answer that creates the share")
     expires_at: Timestamp | None
     max_downloads: int | None
+    original: bool = Field(description="the link hands out the original (else its metadata-free preview)")
     download_count: int
     revoked_at: Timestamp | None
     created_at: Timestamp
@@ -146,9 +152,10 @@ class SharePage(BaseModel):
 
 
 class SharedAsset(BaseModel):
-    filename: str
-    content_type: str
-    size: int
+    filename: str = Field(description="of the download: the original's name, with the preview's extension")
+    content_type: str = Field(description="of the download")
+    size: int = Field(description="of the download")
+    original: bool = Field(description="the download is the original file (else its metadata-free preview)")
     variants: list[VariantOut]
 
 

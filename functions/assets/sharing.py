@@ -1,4 +1,8 @@
-"""Share links: a random token stored hashed, revocable at once, counted atomically."""
+"""Share links: a random token stored hashed, revocable at once, counted atomically.
+
+A link hands out the asset's metadata-free preview (no EXIF, so no GPS) unless its owner shared
+the original explicitly; what has no preview (videos, HEIC) is shared only as the original.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +17,7 @@ from assets.library import owned
 from core import audit, ratelimit
 from core.config import get_settings
 from core.errors import Conflict, NotFound, ValidationFailed
-from core.models.assets import Asset, Share
+from core.models.assets import RENDITION_TYPES, SHARED_RENDITIONS, Asset, Share, Variant
 from core.pagination import keyset, page_of
 from core.tokens import digest, new_token
 
@@ -40,6 +44,7 @@ def create(
     expires_in_s: int | None,
     max_downloads: int | None,
     ip: str,
+    original: bool = False,
 ) -> Created:
     settings = get_settings()
     if expires_in_s is not None and expires_in_s > settings.share_max_ttl_s:
@@ -49,6 +54,11 @@ def create(
     asset = owned(session, asset_id, owner_id)
     if asset.status in UNSHAREABLE:
         raise Conflict(f"A {asset.status} asset cannot be shared")
+    if not original and asset.content_type not in RENDITION_TYPES:
+        raise Conflict(
+            f"A {asset.content_type} asset has no metadata-free preview to share; "
+            'share the original explicitly ("original": true), metadata included'
+        )
     token, token_hash = new_token()
     expires_at = datetime.now(UTC) + timedelta(seconds=expires_in_s) if expires_in_s else None
     share = Share(
@@ -58,6 +68,7 @@ def create(
         token_hash=token_hash,
         expires_at=expires_at,
         max_downloads=max_downloads,
+        original=original,
     )
     session.add(share)
     session.flush()
@@ -97,6 +108,11 @@ def access(session: Session, token: str, ip: str) -> Access:
                 or_(Share.expires_at.is_(None), Share.expires_at > now),
                 or_(Share.max_downloads.is_(None), Share.download_count < Share.max_downloads),
                 Share.asset_id.in_(select(Asset.id).where(Asset.status == "ready")),
+                # What the link hands out must exist: the original, or a metadata-free rendition.
+                or_(
+                    Share.original,
+                    Share.asset_id.in_(select(Variant.asset_id).where(Variant.kind.in_(SHARED_RENDITIONS))),
+                ),
             )
             .values(download_count=Share.download_count + 1)
             .returning(Share)
@@ -109,3 +125,16 @@ def access(session: Session, token: str, ip: str) -> Access:
     asset = session.get_one(Asset, counted.asset_id)
     audit.record(session, "share.accessed", user_id=counted.owner_id, ip=ip, target_type="share", target_id=counted.id)
     return Access(counted, asset)
+
+
+def rendition(variants: list[Variant]) -> Variant | None:
+    """The variant a link hands out instead of the original: the preview, else the thumb."""
+    by_kind = {v.kind: v for v in variants}
+    return next((by_kind[kind] for kind in SHARED_RENDITIONS if kind in by_kind), None)
+
+
+def rendition_filename(filename: str, content_type: str) -> str:
+    """The original's name with the rendition's extension (holiday.png -> holiday.jpg)."""
+    extension = {"image/jpeg": ".jpg", "image/png": ".png", "image/webp": ".webp"}.get(content_type, "")
+    stem, dot, _ = filename.rpartition(".")
+    return f"{stem if dot and stem else filename}{extension}"

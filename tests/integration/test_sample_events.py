@@ -84,6 +84,13 @@ def sample_world(db: str, s3_endpoint: str) -> None:
             ),
             {"a": SAMPLE_ASSET, "u": SAMPLE_USER},
         )
+        conn.execute(  # a ready JPEG has its metadata-free preview, which a share hands out
+            text(
+                "INSERT INTO asset_variants (id, asset_id, kind, s3_key, content_type, size) VALUES "
+                "(gen_random_uuid(), :a, 'preview', 'variants/' || :u || '/' || :a || '/preview.jpg', 'image/jpeg', 1)"
+            ),
+            {"a": SAMPLE_ASSET, "u": SAMPLE_USER},
+        )
         conn.execute(
             text(
                 "INSERT INTO assets (id, owner_id, s3_key, filename, content_type, size, status, status_reason) "

@@ -274,9 +274,11 @@ def test_only_ready_assets_download(db: str, s3_endpoint: str, status: str) -> N
 def test_share_lifecycle(db: str, s3_endpoint: str) -> None:
     ada = member("ada")
     asset = ready(ada, filename="trip.png")
-    created = call("POST", f"/api/v1/assets/{asset['id']}/shares", {"max_downloads": 2}, token=ada.token)
+    body = {"max_downloads": 2, "original": True}  # the PNG itself (it has no preview here)
+    created = call("POST", f"/api/v1/assets/{asset['id']}/shares", body, token=ada.token)
     assert created.status == 201
     share = created.body
+    assert share["original"] is True
     assert len(share["token"]) >= 22 and share["url"].endswith(share["token"])  # >= 128 random bits
     listed = call("GET", f"/api/v1/assets/{asset['id']}/shares", token=ada.token).body["items"]
     assert [s["id"] for s in listed] == [share["id"]] and listed[0]["token"] is None
@@ -286,6 +288,7 @@ def test_share_lifecycle(db: str, s3_endpoint: str) -> None:
         "filename": "trip.png",
         "content_type": "image/png",
         "size": len(PNG),
+        "original": True,
         "variants": [],
     }
     assert requests.get(opened.body["download"]["url"], timeout=10).content == PNG
@@ -340,7 +343,8 @@ def test_share_creation_is_rate_limited_per_user(db: str, s3_endpoint: str) -> N
 def test_share_access_is_rate_limited_per_client_ip(db: str, s3_endpoint: str, env: Any) -> None:
     env(SHARE_ACCESS_PER_MINUTE_PER_IP="3")
     ada = member("ada")
-    token = call("POST", f"/api/v1/assets/{ready(ada)['id']}/shares", {}, token=ada.token).body["token"]
+    share = call("POST", f"/api/v1/assets/{ready(ada)['id']}/shares", {"original": True}, token=ada.token)
+    token = share.body["token"]
     for _ in range(3):
         assert call("GET", f"/api/v1/shares/{token}", ip="192.0.2.9").status == 200
     limited = call("GET", f"/api/v1/shares/{token}", ip="192.0.2.9")
@@ -355,7 +359,7 @@ def test_usage_and_audit(db: str, s3_endpoint: str) -> None:
     ada = member("ada")
     image = ready(ada)
     upload(ada, filename="clip.mp4", content_type="video/mp4")
-    share = call("POST", f"/api/v1/assets/{image['id']}/shares", {}, token=ada.token).body
+    share = call("POST", f"/api/v1/assets/{image['id']}/shares", {"original": True}, token=ada.token).body
     call("GET", f"/api/v1/assets/{image['id']}/download", token=ada.token)
     call("GET", f"/api/v1/shares/{share['token']}", ip="203.0.113.50")
     call("DELETE", f"/api/v1/shares/{share['id']}", token=ada.token)

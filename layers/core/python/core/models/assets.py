@@ -6,7 +6,19 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import BigInteger, CheckConstraint, DateTime, ForeignKey, Index, Integer, Numeric, String, Text, text
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    Numeric,
+    String,
+    Text,
+    text,
+)
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.types import Uuid
@@ -14,6 +26,13 @@ from sqlalchemy.types import Uuid
 from core.models.base import Base, Timestamps, UuidPk
 
 ASSET_STATUSES = ("pending", "processing", "ready", "quarantined", "failed")
+# Declared types the media function makes metadata-free JPEG variants of (thumb, preview); the
+# others (videos, whose HLS cannot be fetched through one URL, HEIC) are shared as originals only.
+RENDITION_TYPES = frozenset(
+    {"image/jpeg", "image/jpg", "image/pjpeg", "image/png", "image/gif", "image/webp", "image/avif"}
+)
+# What a share hands out instead of the original, best first.
+SHARED_RENDITIONS = ("preview", "thumb")
 
 
 class Asset(UuidPk, Timestamps, Base):
@@ -76,6 +95,8 @@ class Share(UuidPk, Base):
     token_hash: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
     expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     max_downloads: Mapped[int | None] = mapped_column(Integer, nullable=True)
+    # False: the link hands out the metadata-free preview; True: the original, GPS and all.
+    original: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("false"), default=False)
     download_count: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0", default=0)
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=text("now()"), nullable=False)

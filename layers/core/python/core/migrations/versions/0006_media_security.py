@@ -1,4 +1,4 @@
-"""media security (issue 14): scanned S3 versions of assets and variants
+"""media security (issue 14): scanned S3 versions of assets and variants, shares of originals
 
 Revision ID: 0006_media_security
 Revises: 0005_rooms
@@ -21,9 +21,12 @@ def upgrade() -> None:
     op.add_column("assets", sa.Column("version_id", sa.Text(), nullable=True))
     op.add_column("asset_variants", sa.Column("version_id", sa.Text(), nullable=True))
     op.add_column("asset_variants", sa.Column("source_version_id", sa.Text(), nullable=True))
+    # Existing links, too, hand out the preview from now on (they leaked the original's GPS).
+    op.add_column("shares", sa.Column("original", sa.Boolean(), server_default=sa.text("false"), nullable=False))
 
 
 def downgrade() -> None:
+    op.drop_column("shares", "original")
     op.drop_column("asset_variants", "source_version_id")
     op.drop_column("asset_variants", "version_id")
     op.drop_column("assets", "version_id")
