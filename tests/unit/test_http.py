@@ -37,6 +37,10 @@ def listing(limit: Annotated[int, Query(ge=1, le=100)] = 20) -> dict[str, int]:
 def boom(kind: str) -> dict[str, str]:
     if kind == "bug":
         raise RuntimeError("SELECT secret FROM users -- traceback material")
+    if kind == "cancelled":  # as SQLAlchemy wraps pg8000's error for SQLSTATE 57014
+        error = RuntimeError("canceling statement due to statement timeout")
+        error.orig = Exception({"C": "57014", "M": "canceling statement due to statement timeout"})  # type: ignore[attr-defined]
+        raise error
     raise {
         "400": errors.BadRequest,
         "401": errors.Unauthorized,
@@ -148,6 +152,13 @@ def test_a_bug_is_500_without_internals() -> None:
     assert status == 500
     assert_envelope(body, "internal_error")
     assert "SELECT" not in json.dumps(body) and "Traceback" not in json.dumps(body)
+
+
+def test_a_statement_cancelled_by_its_timeout_is_503_with_retry_after() -> None:
+    status, body, headers = call("GET", "/api/v1/boom/cancelled")
+    assert status == 503
+    assert_envelope(body, "unavailable")
+    assert int(headers["Retry-After"][0]) >= 1 and "statement" not in json.dumps(body)
 
 
 def test_unknown_route_and_method_are_404() -> None:

@@ -27,7 +27,15 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
 )
 
 from core.config import get_settings
-from core.errors import AppError, BadRequest, NotFound, Unauthorized, UnsupportedMediaType, ValidationFailed
+from core.errors import (
+    AppError,
+    BadRequest,
+    NotFound,
+    Unauthorized,
+    Unavailable,
+    UnsupportedMediaType,
+    ValidationFailed,
+)
 from core.schemas import JsonBody
 
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "api"))
@@ -37,6 +45,7 @@ logging.getLogger("aws_lambda_powertools.event_handler").setLevel(logging.INFO)
 
 JSON = "application/json; charset=utf-8"
 _NON_BODY_LOCATIONS = {"query", "path", "header", "cookie"}
+QUERY_CANCELED = "57014"  # SQLSTATE of a statement cancelled by statement_timeout (or by an operator)
 
 
 def envelope(status: int, code: str, message: str, details: list[Any], request_id: str) -> str:
@@ -180,9 +189,13 @@ def register_error_handlers(app: APIGatewayRestResolver) -> None:
     def _bug(err: Exception) -> Response:
         from core.db import sqlstate
 
-        if (sqlstate(err) or "").startswith("22"):  # data exception: a value PostgreSQL cannot store
-            logger.warning("value refused by the database", extra={"sqlstate": sqlstate(err)})
+        code = sqlstate(err) or ""
+        if code.startswith("22"):  # data exception: a value PostgreSQL cannot store
+            logger.warning("value refused by the database", extra={"sqlstate": code})
             return error_response(app, ValidationFailed("A value cannot be stored as given"))
+        if code == QUERY_CANCELED:  # statement_timeout: the database is too slow right now; rolled back
+            logger.warning("statement cancelled by the database", extra={"sqlstate": code})
+            return error_response(app, Unavailable(get_settings().retry_after_s))
         logger.exception("unhandled error")
         return error_response(app, AppError())
 

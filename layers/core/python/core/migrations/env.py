@@ -16,5 +16,8 @@ if engine is None:
 with engine.connect() as connection:
     context.configure(connection=connection, target_metadata=Base.metadata, compare_type=True)
     with context.begin_transaction():
+        # The role's statement_timeout (0007) is for requests; long DDL must not be cancelled by it.
+        # SET LOCAL ends with this transaction, so the pooled connection goes back as it came.
+        connection.exec_driver_sql("SET LOCAL statement_timeout = 0")
         context.run_migrations()
     connection.commit()
