@@ -9,9 +9,15 @@ interleaved round-robin so machine noise hits them alike; each row is the median
 of --runs children. Ratios are function median / reference median and targets
 are printed, not asserted. See bench/README.md.
 
+With --lambda-layout every subject instead runs from its packaged assets laid out as
+Lambda lays them out, read-only, with and without the bytecode packaging ships
+(bench/lambda_layout.py); each ratio is against the reference packaged the same way.
+
     .venv/bin/python -m bench.coldstart              # table
     .venv/bin/python -m bench.coldstart --json       # machine-readable
     .venv/bin/python -m bench.coldstart --importtime ops   # where ops' cold start goes
+    .venv/bin/python -m bench.coldstart --lambda-layout    # as Lambda runs them, bytecode or not
+    .venv/bin/python -m bench.coldstart --lambda-layout --importtime "posts [bytecode]"
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ import sys
 import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -40,6 +46,7 @@ from bench.coldstart_events import (
 from bench.coldstart_report import render, summarize
 from bench.database import BENCH_SIGNING_KEYS, Fixture, prepare_database, progress, start_database
 from bench.importtime import importtime_report, parse_importtime
+from bench.lambda_layout import VARIANTS, Layouts, choose
 
 ROOT = Path(__file__).resolve().parent.parent
 LAYER = ROOT / "layers" / "core" / "python"
@@ -51,6 +58,8 @@ REFERENCE_DIR = ROOT / "bench" / "reference_app"
 CHILD_PATH = [str(LAYER), str(FUNCTIONS_DIR), str(ROOT)]
 
 MIN_RUNS = 7
+# --lambda-layout: two variants of every subject, the one without bytecode ~1.5 s each.
+LAYOUT_RUNS = 3
 STARTUP = "python -c pass"
 # Targets from the issue, as a fraction of the reference median.
 TARGET_DB_API = 0.60
@@ -99,11 +108,28 @@ if isinstance(_result, dict):
     _status = _result.get("statusCode")
     _statements = (_result.get("policyDocument") or {{}}).get("Statement") or [{{}}]
     _effect = _statements[0].get("Effect")
+# --lambda-layout: where every module came from (roots: the shipped layout, the runtime's boto3, the stdlib).
+_roots = {roots!r}
+_layout_modules = _layout_pyc = 0
+_foreign = []
+if _roots:
+    import os
+    for _module in list(sys.modules.values()):
+        _file = getattr(_module, "__file__", None) or ""
+        if _file.startswith(_roots[0]):
+            if _file.endswith(".py"):
+                _layout_modules += 1
+                _cached = getattr(_module, "__cached__", None)
+                _layout_pyc += bool(_cached and os.path.exists(_cached))
+        elif _file and not _file.startswith(_roots[1]):
+            if not _file.startswith(tuple(_roots[2:])) or "/site-packages/" in _file:
+                _foreign.append(_file)  # neither the runtime's nor the stdlib
 sys.stdout.flush()
 print("\\n" + {marker!r} + json.dumps({{
     "import_ms": (_t1 - _t0) * 1000, "call_ms": (_t2 - _t1) * 1000, "total_ms": (_t2 - _t0) * 1000,
     "modules_at_start": _m0, "modules_after_import": _m1, "modules_after_call": _m2,
     "status": _status, "effect": _effect, "error": _error,
+    "layout_modules": _layout_modules, "layout_pyc": _layout_pyc, "foreign": sorted(_foreign)[:5],
 }}), flush=True)
 """
 
@@ -121,13 +147,21 @@ class Subject:
     event_note: str = ""
     expected_error: str | None = None  # an authorizer denies with Exception("Unauthorized")
     paths: list[str] = field(default_factory=lambda: list(CHILD_PATH))
+    # --lambda-layout: "no bytecode" or "bytecode", and how the child runs there.
+    layout: str = ""
+    python: str | None = None  # else --python
+    flags: list[str] = field(default_factory=list)
+    env: dict[str, str] = field(default_factory=dict)
+    cwd: Path = ROOT
+    roots: list[str] = field(default_factory=list)  # where modules may come from: layout, runtime, stdlib
     samples: list[dict[str, Any]] = field(default_factory=list)
     wall_ms: list[float] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
 
     @property
     def label(self) -> str:
-        return f"{self.name} [{self.variant}]" if self.variant else self.name
+        tags = ", ".join(tag for tag in (self.variant, self.layout) if tag)
+        return f"{self.name} [{tags}]" if tags else self.name
 
 
 # ---------------------------------------------------------------- subjects
@@ -210,6 +244,31 @@ def subjects(fixture: Fixture, only: Sequence[str] = ()) -> list[Subject]:
     return result
 
 
+def in_layouts(items: list[Subject], layouts: Layouts) -> list[Subject]:
+    """Every subject twice, as Lambda runs it: from its packaged assets without, then with, bytecode."""
+    setup = layouts.setup
+    result = []
+    for subject in items:
+        for variant in VARIANTS:
+            layout = layouts.layout(subject.name, variant, reference=subject.kind == REFERENCE)
+            result.append(
+                replace(
+                    subject,
+                    paths=[],
+                    layout=variant,
+                    python=setup.interpreter.executable,
+                    flags=["-S"],
+                    env={"PYTHONPATH": layout.pythonpath, "PYTHONDONTWRITEBYTECODE": "1"},
+                    cwd=layout.task,
+                    roots=[f"{layout.base}/", f"{layout.runtime}/", *setup.stdlib],
+                    samples=[],
+                    wall_ms=[],
+                    failures=[],
+                )
+            )
+    return result
+
+
 # ---------------------------------------------------------------- running children
 
 
@@ -243,6 +302,7 @@ def child_source(subject: Subject) -> str:
         attr=subject.attr,
         marker=MARKER,
         hidden=list(HIDDEN),
+        roots=subject.roots,
     )
 
 
@@ -252,7 +312,13 @@ def run_child(
     source = child_source(subject)
     start = time.perf_counter()
     proc = subprocess.run(
-        [python, *flags, "-c", source], cwd=ROOT, env=env, capture_output=True, text=True, timeout=300, check=False
+        [subject.python or python, *subject.flags, *flags, "-c", source],
+        cwd=subject.cwd,
+        env=env | subject.env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
     )
     wall = (time.perf_counter() - start) * 1000
     if subject.kind == "startup":
@@ -273,6 +339,12 @@ def _failure(subject: Subject, sample: dict[str, Any] | None, proc: subprocess.C
     status = sample.get("status")
     if isinstance(status, int) and status >= 500:
         return f"first call answered {status}"
+    if sample.get("foreign"):
+        return "modules from outside the layout and the stdlib: " + ", ".join(sample["foreign"])
+    if subject.layout == "bytecode" and sample.get("layout_pyc") != sample.get("layout_modules"):
+        return f"only {sample.get('layout_pyc')} of {sample.get('layout_modules')} modules had bytecode"
+    if subject.layout == "no bytecode" and sample.get("layout_pyc"):
+        return f"{sample.get('layout_pyc')} modules had bytecode"
     return None
 
 
@@ -309,10 +381,10 @@ def run_importtime(
     sample, _, proc = run_child(python, subject, env, flags=["-X", "importtime"])
     failure = _failure(subject, sample, proc)
     if failure:
-        raise SystemExit(f"{subject.name}: {failure}")
+        raise SystemExit(f"{subject.label}: {failure}")
     assert sample is not None
     head = (
-        f"{subject.name}: import {sample['import_ms']:.1f} ms + first call {sample['call_ms']:.1f} ms "
+        f"{subject.label}: import {sample['import_ms']:.1f} ms + first call {sample['call_ms']:.1f} ms "
         f"under -X importtime (which inflates both); "
         f"{sample['modules_after_import'] - sample['modules_at_start']} modules at import, "
         f"{sample['modules_after_call'] - sample['modules_after_import']} more during the first call"
@@ -325,7 +397,18 @@ def run_importtime(
 
 def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench.coldstart", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--runs", type=int, default=MIN_RUNS, help=f"measured children per subject (>= {MIN_RUNS})")
+    parser.add_argument(
+        "--runs",
+        type=int,
+        help=f"measured children per subject (default and minimum {MIN_RUNS}; --lambda-layout: {LAYOUT_RUNS})",
+    )
+    parser.add_argument(
+        "--lambda-layout",
+        action="store_true",
+        help="run every subject from its packaged assets laid out as Lambda lays them out, read-only, "
+        "with and without bytecode (bench/lambda_layout.py); --python: the interpreter (default: "
+        "$PYTHON_LAMBDA, python3.12, else this one)",
+    )
     parser.add_argument("--warmup", type=int, default=1, help="unmeasured rounds first (bytecode and page caches)")
     parser.add_argument(
         "--only",
@@ -335,7 +418,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         help="benchmark only these functions (repeatable); the reference always runs",
     )
     parser.add_argument("--json", action="store_true", help="print the report as JSON instead of the table")
-    parser.add_argument("--python", default=sys.executable, help="interpreter for the children")
+    parser.add_argument("--python", help="interpreter for the children (default: this one)")
     parser.add_argument(
         "--env", action="append", default=[], metavar="KEY=VALUE", help="extra environment for every child (repeatable)"
     )
@@ -354,8 +437,11 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--threshold-ms", type=float, default=2.0, help="--importtime: smallest subtree shown")
     parser.add_argument("--top", type=int, default=15, help="--importtime: packages listed by self time")
     args = parser.parse_args(argv)
-    if args.runs < MIN_RUNS:
-        parser.error(f"--runs must be at least {MIN_RUNS}")
+    least = LAYOUT_RUNS if args.lambda_layout else MIN_RUNS
+    if args.runs is None:
+        args.runs = least
+    if args.runs < least:
+        parser.error(f"--runs must be at least {least}")
     if args.warmup < 0:
         parser.error("--warmup must be >= 0")
     for item in args.env:
@@ -369,26 +455,49 @@ def main(argv: Sequence[str] | None = None) -> int:
     extra_env = dict(item.split("=", 1) for item in args.env)
     HIDDEN[:] = args.hide
     check_only([*args.only, args.importtime.split(" [")[0]] if args.importtime else args.only)
+    layouts = None
+    if args.lambda_layout:
+        setup = choose(args.python)
+        progress(f"Lambda layout: {setup.note}")
+        layouts = Layouts(setup)
+    python = args.python or sys.executable
 
     server, url = start_database()
     try:
         fixture = prepare_database(url)
         if args.importtime:
-            subject = pick(subjects(fixture), args.importtime)
-            print(run_importtime(args.python, subject, url, extra_env, args.threshold_ms, args.top))
+            only = [args.importtime.split(" [")[0]]
+            items = subjects(fixture, only)
+            if layouts is not None:
+                items = in_layouts(items, layouts)
+                layouts.freeze()
+            subject = pick(items, args.importtime)
+            print(run_importtime(python, subject, url, extra_env, args.threshold_ms, args.top))
             return 0
         items = subjects(fixture, args.only)
-        items.append(Subject(STARTUP, "startup", "", paths=[]))
+        startup = Subject(STARTUP, "startup", "", paths=[])
+        if layouts is not None:
+            items = in_layouts(items, layouts)
+            startup = replace(startup, python=layouts.setup.interpreter.executable, flags=["-S"])
+            progress(f"layouts ready in {layouts.root}, read-only")
+            layouts.freeze()
+        items.append(startup)
         progress(
             f"{len(items) - 1} subjects + interpreter baseline, {args.runs} runs each "
             f"(+{args.warmup} warm-up round{'s' if args.warmup != 1 else ''})"
         )
-        measure(args.python, items, args.runs, args.warmup, url, extra_env)
+        measure(python, items, args.runs, args.warmup, url, extra_env)
+        if layouts is not None and layouts.written():
+            raise SystemExit(f"{layouts.written()} files appeared in the read-only layout {layouts.root}")
     finally:
         progress("stopping PostgreSQL")
         server.destroy()
+        if layouts is not None:
+            layouts.cleanup()
 
-    report = summarize(items, args.runs, args.python)
+    report = summarize(items, args.runs, layouts.setup.interpreter.executable if layouts else python)
+    if layouts is not None:
+        report["lambda_layout"] = layouts.setup.note
     print(json.dumps(report, indent=2) if args.json else render(report))
     return 1 if any(row["failures"] for row in report["rows"]) else 0
 

@@ -18,16 +18,18 @@ def _median(values: Sequence[float]) -> float | None:
 
 
 def summarize(items: list[Subject], runs: int, python: str) -> dict[str, Any]:
-    reference = next(s for s in items if s.kind == REFERENCE)
+    """Each subject against the reference of its own layout (--lambda-layout: the same variant)."""
     startup = next(s for s in items if s.kind == "startup")
-    ref_median = _median([s["total_ms"] for s in reference.samples])
+    ref_medians = {s.layout: _median([x["total_ms"] for x in s.samples]) for s in items if s.kind == REFERENCE}
+    ref_median = next(iter(ref_medians.values()))
     rows = []
     for subject in items:
         if subject.kind == "startup":
             continue
         totals = [s["total_ms"] for s in subject.samples]
         median = _median(totals)
-        ratio = median / ref_median if median is not None and ref_median else None
+        own_ref = ref_medians.get(subject.layout)
+        ratio = median / own_ref if median is not None and own_ref else None
         if subject.failures:
             verdict = "FAIL"
         elif subject.kind == REFERENCE:
@@ -42,6 +44,7 @@ def summarize(items: list[Subject], runs: int, python: str) -> dict[str, Any]:
                 "function": subject.label,
                 "name": subject.name,
                 "variant": subject.variant,
+                "layout": subject.layout,
                 "kind": subject.kind,
                 "uses_db": subject.uses_db,
                 "first_event": subject.event_note,
@@ -57,6 +60,8 @@ def summarize(items: list[Subject], runs: int, python: str) -> dict[str, Any]:
                 "verdict": verdict,
                 "first_response": _response(subject, last),
                 "modules_loaded": (last["modules_after_call"] - last["modules_at_start"]) if last else None,
+                "layout_modules": last.get("layout_modules"),
+                "layout_pyc": last.get("layout_pyc"),
                 "samples_ms": totals,
                 "failures": sorted(set(subject.failures)),
             }
@@ -69,6 +74,7 @@ def summarize(items: list[Subject], runs: int, python: str) -> dict[str, Any]:
         "runs": runs,
         "interpreter_startup_median_ms": _median(startup.wall_ms),
         "reference_median_ms": ref_median,
+        "reference_medians_ms": ref_medians,
         "rows": rows,
     }
 
@@ -135,6 +141,27 @@ def render(report: dict[str, Any]) -> str:
             lines.append("  ".join("-" * w for w in widths))
     lines.append("")
     lines.append(f"median of {report['runs']} fresh processes each, round-robin; python {report['python_version']}")
+    if report.get("lambda_layout"):
+        lines.append(
+            "Lambda layout: packaged assets (opt/python from the layers, var/task the function), read-only, "
+            "PYTHONDONTWRITEBYTECODE=1, -S; each ratio against the reference of the same variant."
+        )
+        lines.append(f"  {report['lambda_layout']}")
+        medians = {(row["name"], row["variant"], row["layout"]): row["median_ms"] for row in report["rows"]}
+        speedups = []
+        for row in report["rows"]:
+            without = medians.get((row["name"], row["variant"], "no bytecode"))
+            if row["layout"] == "bytecode" and without and row["median_ms"]:
+                name = row["name"] + (f" ({row['variant']})" if row["variant"] else "")
+                speedups.append(f"{name} {without / row['median_ms']:.1f}x")
+        lines.append("  median without bytecode / with: " + ", ".join(speedups))
+        for row in report["rows"]:
+            if row["layout"] == "bytecode" and row["layout_modules"] is not None:
+                lines.append(
+                    f"  {row['function']}: {row['layout_pyc']} of the {row['layout_modules']} modules it loaded "
+                    "from its task and layers came from shipped bytecode (checked for every row)"
+                )
+                break
     lines.append(
         "median/import/first call: measured inside the child from its first statement (import + first "
         "invocation); each column is its own median."
