@@ -1,7 +1,8 @@
 """`make bench`: every benchmark of bench/, run one after the other, printed as one table.
 
 Each benchmark runs in its own process with --json (cold starts of every function against the
-reference app, warm p50 and SQL statements per main route, authorizer warm work, feed depth and
+reference app, in the dev venv and then as Lambda runs them from their packaged assets with and
+without bytecode, warm p50 and SQL statements per main route, authorizer warm work, feed depth and
 handler overhead, thumbnails). Ratios are measured in one run; nothing is asserted.
 
     .venv/bin/python -m bench.report [--quick]
@@ -37,12 +38,35 @@ def _verdict(value: float, target: float | None) -> str:
     return "" if target is None else ("ok" if value <= target else "over")
 
 
+def layout_rows(layout: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    """bench.coldstart --lambda-layout: each subject without and with bytecode, each against the
+    reference packaged and run the same way, and how much faster the bytecode made it."""
+    rows = []
+    medians = {(row["name"], row["variant"], row["layout"]): row["median_ms"] for row in layout["rows"]}
+    for row in layout["rows"]:
+        name = row["name"] + (f" ({row['variant']})" if row["variant"] else "")
+        label = f"cold start {name}, Lambda layout, {row['layout']}"
+        if row["failures"]:
+            rows.append((label, "; ".join(row["failures"])[:80], "", "FAIL"))
+            continue
+        result = f"{row['median_ms']:.0f} ms"
+        if row["kind"] != "reference":
+            result += f" = {row['ratio']:.2f}x ref"
+        without = medians.get((row["name"], row["variant"], "no bytecode"))
+        if row["layout"] == "bytecode" and without:
+            result += f", {without / row['median_ms']:.1f}x faster than without"
+        target = row["target"]
+        rows.append((label, result, f"<= {target:.2f}x" if target else "", _verdict(row["ratio"], target)))
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="100,000 posts instead of 1,000,000")
     args = parser.parse_args(argv)
     posts = ["--posts", "100000", "--depth", "50000"] if args.quick else []
     cold = run("bench.coldstart", "--hide", "cryptography")
+    layout = run("bench.coldstart", "--lambda-layout")
     warm = run("bench.warm")
     auth = run("bench.authorizer")
     feed = run("bench.feed", *posts)
@@ -62,6 +86,7 @@ def main(argv: list[str] | None = None) -> int:
                 _verdict(row["ratio"], target),
             )
         )
+    rows.extend(layout_rows(layout))
     for route, measured in warm.items():
         rows.append((f"warm {route}", f"{measured['p50_ms']:.2f} ms, {measured['statements']:.0f} SQL", "", ""))
     rows.append(
@@ -96,6 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     rows.append(("thumbnails peak RSS", f"{thumbs['peak_mb']:.0f} MB", "<= 150 MB", _verdict(thumbs["peak_mb"], 150)))
 
     print(f"reference app cold start: {cold['reference_median_ms']:.0f} ms; {cold['python']}")
+    print(f"Lambda layout: {layout['lambda_layout']}")
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     print(f"{'measure':<{widths[0]}}  {'result':<{widths[1]}}  {'target':<{widths[2]}}  verdict")
     for label, result, target, verdict in rows:
