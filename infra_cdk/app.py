@@ -85,6 +85,7 @@ def build_stacks(app: cdk.App, config: StageConfig) -> dict[str, cdk.Stack]:
         config=config,
         description=f"{APP_NAME} {config.stage}: private assets bucket, access logs, lifecycle rules",
     )
+    network.limit_s3_endpoint_to(storage.bucket)  # the network stack then deploys after storage
     processing = ProcessingStack(
         app,
         stack_name(config.stage, "Processing"),

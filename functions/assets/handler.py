@@ -129,7 +129,10 @@ def start_upload(body: UploadIn) -> UploadOut:
     if started.url is not None:
         out.upload = SingleUpload(url=started.url, headers=started.headers or {}, expires_in=started.expires_in)
     else:
-        parts = [PartUrl(part_number=n, url=url) for n, url in enumerate(started.part_urls or [], start=1)]
+        parts = [
+            PartUrl(part_number=n, url=url, size=length)
+            for n, (url, length) in enumerate(started.part_urls or [], start=1)
+        ]
         out.multipart = MultipartUpload(
             upload_id=started.asset.upload_id or "",
             part_size=started.part_size or 0,
@@ -274,8 +277,6 @@ def revoke_share(share: uuid.UUID) -> None:
     openapi_extensions=documented(429),
 )
 def open_share(share: str) -> SharedOut:
-    if not 20 <= len(share) <= 100:
-        raise NotFound("No such share")
     ttl = get_settings().download_url_ttl_s
     with db.session_scope() as session:
         found = sharing.access(session, share, client_ip(app))
@@ -287,8 +288,8 @@ def open_share(share: str) -> SharedOut:
             url = storage.presigned_get(asset.s3_key, ttl, storage.attachment(name), asset.version_id)
         else:  # the metadata-free preview (access() counted the download only if it exists)
             shown = sharing.rendition(variants)
-            if shown is None:
-                raise NotFound("No such share")
+            if shown is None:  # deleted since access() saw it
+                raise NotFound("No such share", keep_writes=True)
             name = sharing.rendition_filename(asset.filename, shown.content_type)
             content_type, size = shown.content_type, shown.size
             url = storage.presigned_get(shown.s3_key, ttl, storage.attachment(name), shown.version_id)

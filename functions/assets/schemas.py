@@ -63,7 +63,12 @@ class CompleteIn(Strict):
 
 
 class ShareIn(Strict):
-    expires_in_seconds: int | None = Field(default=None, ge=60, le=30 * 24 * 3600, description="at most 30 days")
+    expires_in_seconds: int | None = Field(
+        default=None,
+        ge=60,
+        le=30 * 24 * 3600,
+        description="at most 30 days (SHARE_MAX_TTL_S); omitted or null: 7 days (SHARE_DEFAULT_TTL_S)",
+    )
     max_downloads: int | None = Field(default=None, ge=1, le=1_000_000)
     original: bool = Field(
         default=False,
@@ -113,6 +118,7 @@ class SingleUpload(BaseModel):
 class PartUrl(BaseModel):
     part_number: int
     url: str
+    size: int = Field(description="the part's exact length in bytes: its Content-Length is signed")
 
 
 class MultipartUpload(BaseModel):
@@ -138,7 +144,7 @@ class ShareOut(BaseModel):
     asset_id: uuid.UUID
     token: str | None = Field(description="only in the answer that creates the share (stored hashed)")
     url: str | None = Field(description="only in the answer that creates the share")
-    expires_at: Timestamp | None
+    expires_at: Timestamp = Field(description="every link expires (default 7 days, at most 30)")
     max_downloads: int | None
     original: bool = Field(description="the link hands out the original (else its metadata-free preview)")
     download_count: int

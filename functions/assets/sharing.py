@@ -47,9 +47,13 @@ def create(
     original: bool = False,
 ) -> Created:
     settings = get_settings()
-    if expires_in_s is not None and expires_in_s > settings.share_max_ttl_s:
-        detail = {"field": "expires_in_seconds", "in": "body", "message": "at most 30 days", "type": "less_than_equal"}
+    longest = settings.share_max_ttl_s
+    if expires_in_s is not None and expires_in_s > longest:
+        message = f"at most {longest} seconds"
+        detail = {"field": "expires_in_seconds", "in": "body", "message": message, "type": "less_than_equal"}
         raise ValidationFailed(details=[detail])
+    # No link is permanent: without a lifetime it gets the default (never over the maximum).
+    lifetime = expires_in_s if expires_in_s is not None else min(settings.share_default_ttl_s, longest)
     ratelimit.hit(session, f"share-create:{owner_id}", settings.share_create_per_minute)
     asset = owned(session, asset_id, owner_id)
     if asset.status in UNSHAREABLE:
@@ -60,7 +64,7 @@ def create(
             'share the original explicitly ("original": true), metadata included'
         )
     token, token_hash = new_token()
-    expires_at = datetime.now(UTC) + timedelta(seconds=expires_in_s) if expires_in_s else None
+    expires_at = datetime.now(UTC) + timedelta(seconds=lifetime)
     share = Share(
         id=uuid.uuid4(),
         asset_id=asset.id,
@@ -96,8 +100,13 @@ def revoke(session: Session, share_id: uuid.UUID, owner_id: uuid.UUID, ip: str) 
 
 
 def access(session: Session, token: str, ip: str) -> Access:
-    """Count one download if the share is usable; every unusable share looks the same (404)."""
+    """Count one download if the share is usable; every unusable share looks the same (404).
+
+    Every attempt counts against the client's rate limit, misses included: the 404 keeps its hit
+    (keep_writes), so guessing tokens ends in 429 like any other hammering."""
     ratelimit.hit(session, f"share-access:{ip}", get_settings().share_access_per_minute_per_ip)
+    if not 20 <= len(token) <= 100:  # no token we issue looks like this
+        raise NotFound("No such share", keep_writes=True)
     now = func.now()
     counted = (
         session.execute(
@@ -105,7 +114,7 @@ def access(session: Session, token: str, ip: str) -> Access:
             .where(
                 Share.token_hash == digest(token),
                 Share.revoked_at.is_(None),
-                or_(Share.expires_at.is_(None), Share.expires_at > now),
+                Share.expires_at > now,
                 or_(Share.max_downloads.is_(None), Share.download_count < Share.max_downloads),
                 Share.asset_id.in_(select(Asset.id).where(Asset.status == "ready")),
                 # What the link hands out must exist: the original, or a metadata-free rendition.
@@ -121,7 +130,7 @@ def access(session: Session, token: str, ip: str) -> Access:
         .first()
     )
     if counted is None:
-        raise NotFound("No such share")
+        raise NotFound("No such share", keep_writes=True)
     asset = session.get_one(Asset, counted.asset_id)
     audit.record(session, "share.accessed", user_id=counted.owner_id, ip=ip, target_type="share", target_id=counted.id)
     return Access(counted, asset)

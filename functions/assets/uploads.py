@@ -25,7 +25,7 @@ class Started:
     url: str | None = None
     headers: dict[str, str] | None = None
     part_size: int | None = None
-    part_urls: list[str] | None = None
+    part_urls: list[tuple[str, int]] | None = None  # (url, the part's exact length)
     expires_in: int = 0
 
 
@@ -38,6 +38,12 @@ def part_size_for(size: int, preferred: int) -> int:
     """The preferred part size, grown (in whole MiB) until the upload fits in 10,000 parts."""
     needed = math.ceil(size / MAX_PARTS)
     return max(preferred, math.ceil(needed / MIB) * MIB)
+
+
+def part_lengths(size: int, part_size: int) -> list[int]:
+    """Every part is `part_size` bytes but the last, which holds the rest."""
+    count = math.ceil(size / part_size)
+    return [part_size] * (count - 1) + [size - part_size * (count - 1)]
 
 
 def start(session: Session, owner_id: uuid.UUID, filename: str, content_type: str, size: int) -> Started:
@@ -59,8 +65,11 @@ def start(session: Session, owner_id: uuid.UUID, filename: str, content_type: st
     session.add(asset)
     session.flush()
     session.refresh(asset)
-    count = math.ceil(size / part_size)
-    urls = [storage.presigned_part(key, asset.upload_id, n, ttl) for n in range(1, count + 1)]
+    lengths = part_lengths(size, part_size)
+    urls = [
+        (storage.presigned_part(key, asset.upload_id, n, length, ttl), length)
+        for n, length in enumerate(lengths, start=1)
+    ]
     return Started(asset, part_size=part_size, part_urls=urls, expires_in=ttl)
 
 

@@ -6,7 +6,9 @@ from typing import Any
 
 from aws_cdk import RemovalPolicy, Stack
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from infra_cdk.config import StageConfig
@@ -42,7 +44,9 @@ class NetworkStack(Stack):
 
         # S3 through a (free) gateway endpoint; the rest through interface endpoints with
         # private DNS, admitting HTTPS from inside the VPC only.
-        self.vpc.add_gateway_endpoint("S3", service=ec2.GatewayVpcEndpointAwsService.S3, subnets=[self.isolated])
+        self.s3_endpoint = self.vpc.add_gateway_endpoint(
+            "S3", service=ec2.GatewayVpcEndpointAwsService.S3, subnets=[self.isolated]
+        )
         endpoints_sg = ec2.SecurityGroup(
             self,
             "EndpointsSg",
@@ -68,3 +72,16 @@ class NetworkStack(Stack):
         }
         # None in stages without interface endpoints (dev): see docs/decisions.md.
         self.secrets_manager_endpoint: ec2.IInterfaceVpcEndpoint | None = self.endpoints.get("SecretsManager")
+
+    def limit_s3_endpoint_to(self, *buckets: s3.IBucket) -> None:
+        """The S3 gateway endpoint reaches these buckets only (the stage's assets bucket: what runs
+        in the VPC, posts, assets and media, uses no other). Without a policy it reaches every
+        bucket of every account, a way out for data; the functions' roles still decide the actions."""
+        self.s3_endpoint.add_to_policy(
+            iam.PolicyStatement(
+                sid="StageBucketsOnly",
+                principals=[iam.AnyPrincipal()],
+                actions=["s3:*"],
+                resources=[arn for b in buckets for arn in (b.bucket_arn, b.arn_for_objects("*"))],
+            )
+        )

@@ -5,7 +5,7 @@ versioned (the media pipeline pins what it scanned to a version id), server acce
 separate bucket. The bucket policy also denies every read of an object version tagged as
 refused (core.storage.REFUSED_OBJECT_TAGS), behind the pipeline. Lifecycle: objects the
 functions tag `deleted=true` expire after 30 days; every noncurrent version expires 7 days
-after it became noncurrent; incomplete multipart uploads are aborted after 7 days; older
+after it became noncurrent; incomplete multipart uploads are aborted after 1 day; older
 objects move to cheaper storage classes. CORS admits the stage's browser origins for
 presigned uploads/downloads.
 """
@@ -33,7 +33,9 @@ DELETED_EXPIRE_DAYS = 30
 # Noncurrent versions (deleted assets, rewritten variants, spent transcode requests): a week to
 # undo an operator's mistake, then gone; the versions the pipeline discards are deleted at once.
 NONCURRENT_EXPIRE_DAYS = 7
-ABORT_MULTIPART_DAYS = 7
+# Upload URLs live at most an hour (UPLOAD_URL_TTL_S); parts of an upload nobody completes (or
+# parked by whoever held its URLs) stop costing storage after a day.
+ABORT_MULTIPART_DAYS = 1
 READ_ACTIONS = ("s3:GetObject", "s3:GetObjectVersion")
 INFREQUENT_ACCESS_DAYS = 30
 GLACIER_IR_DAYS = 90

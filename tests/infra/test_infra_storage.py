@@ -120,7 +120,8 @@ def test_lifecycle_expires_deleted_objects_aborts_uploads_and_tiers_down(dev: Sy
     assert "Prefix" not in deleted
 
     (abort,) = [rule for rule in rules if "AbortIncompleteMultipartUpload" in rule]
-    assert abort["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": 7}
+    # Upload URLs live at most an hour; parts nobody completes stop costing storage after a day.
+    assert abort["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": 1}
     assert "Prefix" not in abort and "TagFilters" not in abort
 
     transitions = {
@@ -192,6 +193,32 @@ def test_the_pipeline_tags_are_the_ones_the_policy_denies() -> None:
     assert QUARANTINED_TAG.items() <= dict(REFUSED_OBJECT_TAGS).items()
     assert set(REFUSED_TAGS) <= dict(REFUSED_OBJECT_TAGS).keys()
     assert dict(REFUSED_OBJECT_TAGS)[GUARDDUTY_TAG] == "THREATS_FOUND"
+
+
+def test_the_s3_gateway_endpoint_reaches_this_stages_bucket_only(dev: Synth) -> None:
+    """What runs in the VPC (posts, assets, media) talks to the assets bucket only; any other
+    bucket, another account's included, is out of reach through the endpoint."""
+    assets_id, _, _, _ = _buckets(dev)
+    (arn_export,) = [
+        output["Export"]["Name"]
+        for output in dev.raw["storage"]["Outputs"].values()
+        if output["Value"] == {"Fn::GetAtt": [assets_id, "Arn"]} and "Export" in output
+    ]
+    arn = {"Fn::ImportValue": arn_export}
+    gateways = [
+        e["Properties"]
+        for e in dev.resources("network", "AWS::EC2::VPCEndpoint").values()
+        if e["Properties"].get("VpcEndpointType") == "Gateway"
+    ]
+    (endpoint,) = gateways
+    assert ".s3" in json.dumps(endpoint["ServiceName"])
+    (statement,) = endpoint["PolicyDocument"]["Statement"]
+    assert statement["Effect"] == "Allow" and statement["Principal"] == {"AWS": "*"}
+    assert statement["Action"] == "s3:*"  # which buckets is the endpoint's question; the roles limit the actions
+    assert sorted(_as_list(statement["Resource"]), key=json.dumps) == sorted(
+        [arn, {"Fn::Join": ["", [arn, "/*"]]}], key=json.dumps
+    )
+    assert "Condition" not in statement and "NotResource" not in statement
 
 
 def test_post_images_prefix_is_the_one_the_posts_function_uses() -> None:

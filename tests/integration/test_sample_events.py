@@ -100,7 +100,10 @@ def sample_world(db: str, s3_endpoint: str) -> None:
             {"a": SAMPLE_VIDEO, "u": SAMPLE_USER},
         )
         conn.execute(
-            text("INSERT INTO shares (id, asset_id, owner_id, token_hash) VALUES (:s, :a, :u, :h)"),
+            text(
+                "INSERT INTO shares (id, asset_id, owner_id, token_hash, expires_at) "
+                "VALUES (:s, :a, :u, :h, now() + interval '7 days')"
+            ),
             {
                 "s": SAMPLE_SHARE,
                 "a": SAMPLE_ASSET,

@@ -69,6 +69,7 @@ class Settings:
     multipart_part_bytes: int = setting(64 * 1024 * 1024, ge=5 * 1024 * 1024, le=5 * 1024**3)
     download_url_ttl_s: int = setting(120, ge=1, le=120)
     share_max_ttl_s: int = setting(30 * 24 * 3600, ge=60)
+    share_default_ttl_s: int = setting(7 * 24 * 3600, ge=60)  # a share without expires_in_seconds (capped by max)
     share_create_per_minute: int = setting(10, ge=1)
     share_access_per_minute_per_ip: int = setting(60, ge=1)
     cors_allowed_origins: tuple[str, ...] = ("http://localhost:3000", "http://127.0.0.1:3000")

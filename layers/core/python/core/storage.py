@@ -124,9 +124,20 @@ def create_multipart(key: str, content_type: str) -> str:
         raise _storage_errors(exc) from exc
 
 
-def presigned_part(key: str, upload_id: str, part_number: int, expires_in: int) -> str:
-    params = {"Bucket": _bucket(), "Key": key, "UploadId": upload_id, "PartNumber": part_number}
-    return str(s3_client().generate_presigned_url("upload_part", Params=params, ExpiresIn=expires_in))
+def presigned_part(key: str, upload_id: str, part_number: int, length: int, expires_in: int) -> str:
+    """An UploadPart URL whose Content-Length is signed: it uploads exactly this part's bytes, so
+    nobody holding it can park a larger part (incomplete uploads cost storage until aborted)."""
+    params = {
+        "Bucket": _bucket(),
+        "Key": key,
+        "UploadId": upload_id,
+        "PartNumber": part_number,
+        "ContentLength": length,
+    }
+    try:
+        return str(s3_client().generate_presigned_url("upload_part", Params=params, ExpiresIn=expires_in))
+    except Exception as exc:
+        raise _storage_errors(exc) from exc
 
 
 class MultipartRejected(Exception):

@@ -93,7 +93,7 @@ class Share(UuidPk, Base):
     asset_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("assets.id", ondelete="CASCADE"), nullable=False)
     owner_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
     token_hash: Mapped[str] = mapped_column(String(64), nullable=False, unique=True)
-    expires_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)  # no link is permanent
     max_downloads: Mapped[int | None] = mapped_column(Integer, nullable=True)
     # False: the link hands out the metadata-free preview; True: the original, GPS and all.
     original: Mapped[bool] = mapped_column(Boolean, nullable=False, server_default=text("false"), default=False)

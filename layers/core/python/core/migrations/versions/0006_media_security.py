@@ -1,4 +1,5 @@
-"""media security (issue 14): scanned S3 versions of assets and variants, shares of originals
+"""media security (issue 14): scanned S3 versions of assets and variants, shares of originals,
+no permanent shares
 
 Revision ID: 0006_media_security
 Revises: 0005_rooms
@@ -23,9 +24,17 @@ def upgrade() -> None:
     op.add_column("asset_variants", sa.Column("source_version_id", sa.Text(), nullable=True))
     # Existing links, too, hand out the preview from now on (they leaked the original's GPS).
     op.add_column("shares", sa.Column("original", sa.Boolean(), server_default=sa.text("false"), nullable=False))
+    # No permanent links: those made without an expiry get the longest lifetime (30 days from their
+    # creation), and at least a week from this migration.
+    op.execute(
+        "UPDATE shares SET expires_at = GREATEST(created_at + interval '30 days', now() + interval '7 days') "
+        "WHERE expires_at IS NULL"
+    )
+    op.alter_column("shares", "expires_at", existing_type=sa.DateTime(timezone=True), nullable=False)
 
 
 def downgrade() -> None:
+    op.alter_column("shares", "expires_at", existing_type=sa.DateTime(timezone=True), nullable=True)
     op.drop_column("shares", "original")
     op.drop_column("asset_variants", "source_version_id")
     op.drop_column("asset_variants", "version_id")
