@@ -45,7 +45,7 @@ def _token(stack: LocalStack) -> str:
     return str(response.json()["access_token"])
 
 
-def _upload(stack: LocalStack, token: str, data: bytes, filename: str, content_type: str) -> str:
+def _start(stack: LocalStack, token: str, data: bytes, filename: str, content_type: str) -> dict[str, Any]:
     auth = {"Authorization": f"Bearer {token}"}
     started = requests.post(
         f"{stack.api}/api/v1/assets/uploads",
@@ -54,9 +54,14 @@ def _upload(stack: LocalStack, token: str, data: bytes, filename: str, content_t
         timeout=10,
     )
     assert started.status_code == 201, started.text
-    put = started.json()["upload"]
+    return dict(started.json())
+
+
+def _upload(stack: LocalStack, token: str, data: bytes, filename: str, content_type: str) -> str:
+    started = _start(stack, token, data, filename, content_type)
+    put = started["upload"]
     assert requests.put(put["url"], data=data, headers=put["headers"], timeout=10).status_code == 200
-    return str(started.json()["asset"]["id"])
+    return str(started["asset"]["id"])
 
 
 def _wait_until_settled(stack: LocalStack, token: str, asset_id: str) -> dict[str, Any]:
@@ -99,3 +104,59 @@ def test_the_eicar_test_file_is_quarantined(local_stack: LocalStack) -> None:
         f"{local_stack.api}/api/v1/assets/{asset_id}/download", headers={"Authorization": f"Bearer {token}"}, timeout=10
     )
     assert download.status_code == 409
+
+
+def _get(stack: LocalStack, token: str, path: str) -> dict[str, Any]:
+    response = requests.get(f"{stack.api}{path}", headers={"Authorization": f"Bearer {token}"}, timeout=10)
+    assert response.status_code == 200, response.text
+    return dict(response.json())
+
+
+def test_a_second_put_to_the_upload_url_is_never_served_and_a_share_has_no_gps(local_stack: LocalStack) -> None:
+    """Issue 14.1 and 14.2 through the whole local stack: moto's notification of the second version
+    reaches the media function through the pump, which deletes that version; every URL handed out
+    serves the scanned bytes, and a default share hands out the preview, without GPS."""
+    import boto3
+
+    token = _token(local_stack)
+    clean = _jpeg()
+    started = _start(local_stack, token, clean, "paris.jpg", "image/jpeg")
+    put = started["upload"]
+    assert requests.put(put["url"], data=clean, headers=put["headers"], timeout=10).status_code == 200
+    asset_id = str(started["asset"]["id"])
+    assert _wait_until_settled(local_stack, token, asset_id)["status"] == "ready"
+
+    evil = EICAR + b" " * (len(clean) - len(EICAR))
+    assert requests.put(put["url"], data=evil, headers=put["headers"], timeout=10).status_code == 412
+    without = {k: v for k, v in put["headers"].items() if k != "If-None-Match"}  # S3 would refuse its signature
+    assert requests.put(put["url"], data=evil, headers=without, timeout=10).status_code == 200
+
+    s3 = boto3.client(
+        "s3",
+        endpoint_url=local_stack.aws_endpoint,
+        region_name="us-east-1",
+        aws_access_key_id="test",
+        aws_secret_access_key="test",
+    )
+    listed = s3.list_objects_v2(Bucket="assets-local", Prefix="assets/")["Contents"]
+    (key,) = [o["Key"] for o in listed if o["Key"].endswith(asset_id)]
+    deadline = time.monotonic() + WAIT_S
+    while len(s3.list_object_versions(Bucket="assets-local", Prefix=key).get("Versions", [])) > 1:
+        assert time.monotonic() < deadline, local_stack.log()[-3000:]
+        time.sleep(0.2)
+    assert s3.get_object(Bucket="assets-local", Key=key)["Body"].read() == clean
+
+    download = _get(local_stack, token, f"/api/v1/assets/{asset_id}/download")
+    assert requests.get(download["url"], timeout=10).content == clean
+    shared = requests.post(
+        f"{local_stack.api}/api/v1/assets/{asset_id}/shares",
+        json={},
+        headers={"Authorization": f"Bearer {token}"},
+        timeout=10,
+    )
+    assert shared.status_code == 201 and shared.json()["original"] is False
+    opened = requests.get(f"{local_stack.api}/api/v1/shares/{shared.json()['token']}", timeout=10)
+    assert opened.status_code == 200, opened.text
+    data = requests.get(opened.json()["download"]["url"], timeout=10).content
+    assert EICAR not in data and data != clean
+    assert dict(Image.open(BytesIO(data)).getexif().get_ifd(0x8825)) == {}
