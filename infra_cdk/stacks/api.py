@@ -76,6 +76,12 @@ class ApiStack(Stack):
             description="Third-party runtime dependencies (layers/deps/requirements.txt), arm64 cp312",
             **layer_props,
         )
+        if packaging.runtime_interpreter() is None:
+            Annotations.of(self).add_warning_v2(
+                "app:no-bytecode",
+                "layers and functions ship without bytecode: set PYTHON_LAMBDA to a Python 3.12 (every cold "
+                "start and snapshot compiles each module from source, ~3x the import time)",
+            )
         wiring = FunctionWiring(
             config=config,
             layers=(deps_layer, core_layer),
