@@ -55,7 +55,8 @@ class AssetPatch(Strict):
 
 class PartIn(Strict):
     part_number: int = Field(ge=1, le=10_000)
-    etag: str = Field(min_length=1, max_length=200)
+    # The ETag S3 answered for the part (quoted hex, quotes optional): anything else cannot name one.
+    etag: str = Field(pattern=r'^"?[0-9a-fA-F]{32}"?$')
 
 
 class CompleteIn(Strict):

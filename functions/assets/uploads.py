@@ -12,7 +12,7 @@ from sqlalchemy.orm import Session
 from assets.library import owned
 from core import storage
 from core.config import get_settings
-from core.errors import Conflict, PayloadTooLarge, ValidationFailed
+from core.errors import Conflict, PayloadTooLarge
 from core.models.assets import Asset
 
 MAX_PARTS = 10_000
@@ -79,9 +79,8 @@ def complete(session: Session, asset_id: uuid.UUID, owner_id: uuid.UUID, parts: 
         raise Conflict("No multipart upload is in progress for this asset")
     try:
         storage.complete_multipart(asset.s3_key, asset.upload_id, parts)
-    except storage.MultipartRejected as exc:
-        detail = {"field": "parts", "in": "body", "message": f"S3 refused the parts: {exc}", "type": "parts"}
-        raise ValidationFailed("The uploaded parts do not form the object", details=[detail]) from exc
+    except storage.MultipartRejected as exc:  # the parts S3 holds, not the body's shape: a state conflict
+        raise Conflict(f"The uploaded parts do not form the object (S3: {exc})") from exc
     actual = storage.object_size(asset.s3_key)
     asset.upload_id = None
     if actual is not None and actual > get_settings().asset_max_bytes:

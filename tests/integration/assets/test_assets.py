@@ -119,18 +119,17 @@ def test_multipart_upload_through_presigned_part_urls(db: str, s3_endpoint: str,
     assert again.status == 409
 
 
-def test_multipart_with_wrong_parts_is_422_and_abort_forgets_it(db: str, s3_endpoint: str, env: Any) -> None:
+def test_multipart_with_wrong_parts_is_refused_and_abort_forgets_it(db: str, s3_endpoint: str, env: Any) -> None:
     env(MULTIPART_THRESHOLD_BYTES=str(5 * 1024 * 1024))
     ada = member("ada")
     answer = start(ada, filename="big.mov", content_type="video/quicktime", size=6 * 1024 * 1024)
     asset_id = answer.body["asset"]["id"]
-    bad = call(
-        "POST",
-        f"/api/v1/assets/{asset_id}/multipart/complete",
-        {"parts": [{"part_number": 1, "etag": '"nope"'}]},
-        token=ada.token,
-    )
-    assert bad.status == 422
+    path = f"/api/v1/assets/{asset_id}/multipart/complete"
+    for etag in ('"nope"', '"\u00e8,V\u001e"', "x" * 32):  # not the shape of an S3 ETag: a bad field
+        assert call("POST", path, {"parts": [{"part_number": 1, "etag": etag}]}, token=ada.token).status == 422
+    # Well-formed, but not what S3 holds for the upload: its state, not the body, is wrong.
+    wrong = call("POST", path, {"parts": [{"part_number": 1, "etag": '"' + "0" * 32 + '"'}]}, token=ada.token)
+    assert wrong.status == 409 and wrong.error_code == "conflict"
     assert call("DELETE", f"/api/v1/assets/{asset_id}/multipart", token=ada.token).status == 204
     assert call("GET", f"/api/v1/assets/{asset_id}", token=ada.token).status == 404
 
