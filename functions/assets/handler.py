@@ -6,9 +6,10 @@ import uuid
 from datetime import datetime
 from typing import Annotated, cast
 
+from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
-from assets import library, reports, sharing, uploads
+from assets import library, playback, reports, sharing, uploads
 from assets.schemas import (
     AssetOut,
     AssetPage,
@@ -70,16 +71,21 @@ def _instant(name: str, value: str | None) -> datetime | None:
         ) from exc
 
 
-def _variants(variants: list[Variant]) -> list[VariantOut]:
+def _variants(variants: list[Variant], *, shared: bool = False) -> list[VariantOut]:
+    """Image variants: a signed URL (CloudFront where the stage has it, else S3). A video's HLS
+    rendition: its playback route (owner only, so a share lists no such variant)."""
     return [
         VariantOut(
             kind=v.kind,
-            url=storage.presigned_get(v.s3_key, version_id=v.version_id),
+            url=f"/api/v1/assets/{v.asset_id}/playback"
+            if v.kind == playback.HLS
+            else storage.variant_url(v.s3_key, v.version_id),
             width=v.width,
             height=v.height,
             content_type=v.content_type,
         )
         for v in variants
+        if not (shared and v.kind == playback.HLS)
     ]
 
 
@@ -236,6 +242,28 @@ def download(asset_id: uuid.UUID) -> DownloadOut:
     return DownloadOut(url=url, expires_in=ttl)
 
 
+PlaylistName = Annotated[
+    str | None, Query(pattern=playback.PLAYLIST_NAME, description="a playlist the previous one names")
+]
+
+
+@app.get(
+    "/api/v1/assets/<asset_id>/playback",
+    summary="Play a video: its HLS playlist, every segment URL signed (ready videos only)",
+    description="Answers the multivariant playlist, or with `playlist` one it names; playlist URIs stay "
+    "relative (this route again, so the player sends the same Authorization header), segment URIs are "
+    "absolute signed URLs that live the video's duration plus 15 minutes.",
+    tags=["assets"],
+    responses={200: {"description": "An HLS playlist", "content": {playback.CONTENT_TYPE: {"schema": {}}}}},
+    openapi_extensions=documented(409),
+)
+def play(asset_id: uuid.UUID, playlist: PlaylistName = None) -> Response[str]:
+    with db.session_scope() as session:
+        asset = library.owned(session, asset_id, caller(app).user_id)
+        variant = playback.entry(asset, library.variants_of(session, [asset.id])[asset.id])
+    return Response(200, playback.CONTENT_TYPE, playback.playlist(asset, variant, playlist))
+
+
 @app.post(
     "/api/v1/assets/<asset_id>/shares",
     status_code=201,
@@ -298,7 +326,7 @@ def open_share(share: str) -> SharedOut:
             content_type=content_type,
             size=size,
             original=found.share.original,
-            variants=_variants(variants),
+            variants=_variants(variants, shared=True),
         )
     return SharedOut(asset=shared, download=DownloadOut(url=url, expires_in=ttl))
 

@@ -133,7 +133,9 @@ def put_variant(bucket: str, key: str, data: bytes, content_type: str) -> str | 
         Key=key,
         Body=data,
         ContentType=content_type,
-        CacheControl="private, max-age=86400",
+        # Never rewritten with other bytes (made from the scanned version, URLs pinned to this one):
+        # CloudFront and browsers may keep it as long as they like.
+        CacheControl="public, max-age=31536000, immutable",
     )
     version = written.get("VersionId")
     return str(version) if version and version != "null" else None

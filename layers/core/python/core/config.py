@@ -58,8 +58,20 @@ class Settings:
     db_pool_size: int = setting(1, ge=1, le=50)
     assets_bucket: str | None = None
     media_queue_url: str | None = None
-    # CloudFront domain serving public variants/post images; unset: short presigned GETs.
-    cdn_domain: str | None = None
+    # CloudFront domain serving variants/ (signed URLs of the key group, core.cdn); unset: short
+    # presigned S3 GETs. With it: the public key's id (Key-Pair-Id) and its private key, as PEM in
+    # CDN_PRIVATE_KEY (local, tests) or in the Secrets Manager secret CDN_PRIVATE_KEY_SECRET_ARN
+    # (the cloud; read once per container).
+    cdn_domain: str | None = setting(None, pattern=r"^[a-z0-9.-]+$")
+    cdn_key_pair_id: str | None = setting(None, pattern=r"^[A-Z0-9]{1,64}$")
+    cdn_private_key: str | None = setting(None, secret=True)
+    cdn_private_key_secret_arn: str | None = setting(None, pattern=r"^arn:aws[a-z-]*:secretsmanager:\S+$")
+    # Lifetime of a CloudFront-signed URL: its expiry is rounded up to a multiple of this, so the
+    # same variant gets the same URL (and a browser cache hit) for at least this long, at most twice.
+    cdn_url_ttl_s: int = setting(300, ge=60, le=3600)
+    # An HLS playlist's segment URLs live the video's duration plus 15 minutes, at most this long
+    # (a player fetches a VOD media playlist once, then its segments as it plays).
+    playback_max_ttl_s: int = setting(6 * 3600, ge=300, le=12 * 3600)
     presigned_get_ttl_s: int = setting(300, ge=1, le=3600)
     upload_url_ttl_s: int = setting(900, ge=60, le=3600)
     post_image_max_bytes: int = setting(DEFAULT_POST_IMAGE_MAX_BYTES, ge=1)
@@ -149,6 +161,8 @@ class Settings:
         problems = []
         if self.database_url and not self.database_url.startswith("postgresql+pg8000://"):
             problems.append("DATABASE_URL must use the postgresql+pg8000:// driver")
+        if self.cdn_domain and not (self.cdn_key_pair_id and (self.cdn_private_key or self.cdn_private_key_secret_arn)):
+            problems.append("CDN_DOMAIN needs CDN_KEY_PAIR_ID and CDN_PRIVATE_KEY or CDN_PRIVATE_KEY_SECRET_ARN")
         for pair in self.jwt_signing_keys:
             kid, _, secret = pair.partition(":")
             if not kid or len(secret) < 32:

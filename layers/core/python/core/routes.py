@@ -92,6 +92,7 @@ ROUTES: tuple[Route, ...] = (
     Route("POST", f"{BASE_PATH}/assets/{{asset_id}}/multipart/complete", "assets", auth=True),
     Route("DELETE", f"{BASE_PATH}/assets/{{asset_id}}/multipart", "assets", auth=True),
     Route("GET", f"{BASE_PATH}/assets/{{asset_id}}/download", "assets", auth=True),
+    Route("GET", f"{BASE_PATH}/assets/{{asset_id}}/playback", "assets", auth=True),
     Route("POST", f"{BASE_PATH}/assets/{{asset_id}}/shares", "assets", auth=True),
     Route("GET", f"{BASE_PATH}/assets/{{asset_id}}/shares", "assets", auth=True),
     # One variable name among siblings: {share} is the share's id (DELETE) or its token (GET).

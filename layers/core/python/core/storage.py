@@ -86,10 +86,38 @@ def presigned_get(
     return str(s3_client().generate_presigned_url("get_object", Params=params, ExpiresIn=ttl))
 
 
+VARIANTS_PREFIX = "variants/"  # the only prefix the CloudFront distribution may read (OAC)
+
+
+def variant_url(key: str, version_id: str | None = None) -> str:
+    """A viewing URL: CloudFront-signed (core.cdn) for keys under variants/ where the stage has the
+    CDN (CDN_DOMAIN), else a short presigned S3 GET; both pinned to `version_id` when given."""
+    from core import cdn
+
+    if cdn.enabled() and key.startswith(VARIANTS_PREFIX):
+        return cdn.signed_url(key, version_id)
+    return presigned_get(key, version_id=version_id)
+
+
 def public_url(key: str) -> str:
-    """The CDN URL when a CloudFront domain is configured, else a short presigned GET."""
-    domain = get_settings().cdn_domain
-    return f"https://{domain}/{key}" if domain else presigned_get(key)
+    """A viewing URL of the current version (see variant_url)."""
+    return variant_url(key)
+
+
+def read_small(key: str, max_bytes: int) -> bytes | None:
+    """A small object's bytes (a playlist), None when there is no such object or it is larger."""
+    from botocore.exceptions import ClientError
+
+    try:
+        answer = s3_client().get_object(Bucket=_bucket(), Key=key, Range=f"bytes=0-{max_bytes}")
+        data = bytes(answer["Body"].read())
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in ("403", "404", "NoSuchKey", "AccessDenied", "InvalidRange"):
+            return None
+        raise _storage_errors(exc) from exc
+    except Exception as exc:
+        raise _storage_errors(exc) from exc
+    return data if len(data) <= max_bytes else None
 
 
 def tag_deleted(key: str) -> None:

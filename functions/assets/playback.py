@@ -1,0 +1,91 @@
+"""Playing a video: its HLS playlists, served by the API with every segment URL signed.
+
+A player resolves the URIs of a playlist relative to the playlist's own URL and drops its query
+string, so neither a presigned S3 URL nor a CloudFront-signed URL of the playlist reaches the
+segments. The API therefore answers each playlist itself (owner only, like every asset route):
+a playlist URI stays relative and points back at this route (`playback?playlist=<name>`), a
+segment URI becomes an absolute signed URL. With the CDN: one custom-policy signature for the
+asset's whole `hls/` prefix (core.cdn.prefix_query), appended to each segment URL; without it
+(locally, dev): one presigned S3 GET per segment. Either lives the video's duration plus a
+margin, since a player fetches a VOD media playlist once and its segments as it plays.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import time
+from collections.abc import Callable
+
+from core import cdn, storage
+from core.config import get_settings
+from core.errors import Conflict, NotFound
+from core.models.assets import Asset, Variant
+
+HLS = "hls"
+CONTENT_TYPE = "application/vnd.apple.mpegurl"
+PLAYLIST_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}\.m3u8$"
+MAX_PLAYLIST_BYTES = 1024 * 1024
+PLAYBACK_MARGIN_S = 900
+# A relative URI inside the asset's hls/ directory (MediaConvert's SINGLE_DIRECTORY layout).
+_NAME = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9_.-]*(/[A-Za-z0-9_-][A-Za-z0-9_.-]*)*$")
+_URI_ATTRIBUTE = re.compile(r'URI="([^"]*)"')
+
+
+def entry(asset: Asset, variants: list[Variant]) -> Variant:
+    if asset.status != "ready":
+        raise Conflict(f"The asset is {asset.status}; only ready videos can be played")
+    found = next((v for v in variants if v.kind == HLS), None)
+    if found is None:
+        raise Conflict("The asset has no HLS rendition to play")
+    return found
+
+
+def lifetime(asset: Asset) -> int:
+    settings = get_settings()
+    wanted = math.ceil(asset.duration_s or 0) + PLAYBACK_MARGIN_S
+    return max(settings.presigned_get_ttl_s, min(settings.playback_max_ttl_s, wanted))
+
+
+def playlist(asset: Asset, variant: Variant, name: str | None) -> str:
+    """The playlist `name` of the asset's HLS directory (default: the one the variant names), rewritten."""
+    directory, _, default = variant.s3_key.rpartition("/")
+    prefix = f"{directory}/"
+    data = storage.read_small(prefix + (name or default), MAX_PLAYLIST_BYTES)
+    if data is None:
+        raise NotFound("No such playlist")
+    return rewrite(data.decode("utf-8", "replace"), segment_signer(prefix, lifetime(asset)))
+
+
+def segment_signer(prefix: str, ttl: int) -> Callable[[str], str]:
+    """name -> absolute signed URL of `prefix + name`."""
+    if cdn.enabled():
+        query = cdn.prefix_query(prefix, expires_at=_rounded(time.time() + ttl))
+        return lambda name: cdn.url_of(prefix + name, query)
+    return lambda name: storage.presigned_get(prefix + name, ttl)
+
+
+def _rounded(instant: float) -> int:
+    """Up to the next CDN_URL_TTL_S boundary: the same playlist for every request in one window."""
+    step = get_settings().cdn_url_ttl_s
+    return math.ceil(instant / step) * step
+
+
+def rewrite(text: str, sign: Callable[[str], str]) -> str:
+    def target(uri: str) -> str:
+        if not _NAME.match(uri) or ".." in uri.split("/"):
+            return uri  # absolute or foreign: left as written (nothing is signed for it)
+        if re.match(PLAYLIST_NAME, uri):
+            return f"playback?playlist={uri}"
+        return sign(uri)
+
+    lines = []
+    for line in text.splitlines():
+        stripped = line.strip()
+        if not stripped:
+            lines.append(line)
+        elif stripped.startswith("#"):
+            lines.append(_URI_ATTRIBUTE.sub(lambda m: f'URI="{target(m.group(1))}"', line))
+        else:
+            lines.append(target(stripped))
+    return "\n".join(lines) + "\n"

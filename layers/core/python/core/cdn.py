@@ -1,0 +1,97 @@
+"""CloudFront signed URLs for the variants/ prefix (the distribution trusts one key group).
+
+One signature per URL (canned policy) for an image variant, one per asset (custom policy with
+a wildcard resource, https://<cdn>/variants/<owner>/<asset>/hls/*) for the segments of an HLS
+rendition: the same query string then admits every segment of that asset and nothing else.
+Signatures are RSA with SHA-256 (`Hash-Algorithm=SHA256`); botocore's `CloudFrontSigner`
+builds the policy and the query, `cryptography` (deps layer) signs. Both are imported on the
+first signature only, and the private key (CDN_PRIVATE_KEY, or the Secrets Manager secret
+CDN_PRIVATE_KEY_SECRET_ARN) is read once per container.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import UTC
+from functools import lru_cache
+from typing import Any
+from urllib.parse import quote
+
+from core.config import get_settings
+
+HASH_ALGORITHM = "SHA256"
+
+
+def enabled() -> bool:
+    """Whether this container signs CloudFront URLs (else callers presign S3 GETs)."""
+    return bool(get_settings().cdn_domain)
+
+
+def _private_key_pem() -> bytes:
+    settings = get_settings()
+    if settings.cdn_private_key:
+        return settings.cdn_private_key.encode()
+    if not settings.cdn_private_key_secret_arn:
+        raise RuntimeError("CDN_DOMAIN is set without CDN_PRIVATE_KEY or CDN_PRIVATE_KEY_SECRET_ARN")
+    import boto3  # only when the key lives in Secrets Manager
+
+    answer = boto3.client("secretsmanager").get_secret_value(SecretId=settings.cdn_private_key_secret_arn)
+    return str(answer["SecretString"]).encode()
+
+
+@lru_cache(maxsize=1)
+def _signer() -> Any:
+    """botocore's CloudFrontSigner over the key group's current private key (once per container)."""
+    from botocore.signers import CloudFrontSigner
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import padding, rsa
+
+    key = serialization.load_pem_private_key(_private_key_pem(), password=None)
+    if not isinstance(key, rsa.RSAPrivateKey):
+        raise RuntimeError("the CloudFront private key must be RSA (CloudFront key groups hold RSA 2048 keys)")
+
+    def rsa_signer(message: bytes) -> bytes:
+        return key.sign(message, padding.PKCS1v15(), hashes.SHA256())
+
+    key_pair_id = get_settings().cdn_key_pair_id
+    if not key_pair_id:
+        raise RuntimeError("CDN_KEY_PAIR_ID is not set")
+    return CloudFrontSigner(key_pair_id, rsa_signer)
+
+
+def expiry(now: float | None = None) -> int:
+    """Epoch seconds: the next multiple of CDN_URL_TTL_S at least one TTL away, so that every URL
+    issued within one TTL window is the same URL (browser and CDN caches hit) and lives TTL..2xTTL."""
+    ttl = get_settings().cdn_url_ttl_s
+    now = time.time() if now is None else now
+    return (int(now) // ttl + 2) * ttl
+
+
+def url_of(key: str, query: str = "") -> str:
+    domain = get_settings().cdn_domain
+    if not domain:
+        raise RuntimeError("CDN_DOMAIN is not set")
+    return f"https://{domain}/{quote(key, safe='/')}" + (f"?{query}" if query else "")
+
+
+def signed_url(key: str, version_id: str | None = None, *, expires_at: int | None = None) -> str:
+    """A canned-policy URL for one object (pinned to `version_id`, which the distribution's cache
+    policy forwards to S3 and keys the cache on)."""
+    from datetime import datetime
+
+    url = url_of(key, f"versionId={quote(version_id, safe='')}" if version_id else "")
+    until = datetime.fromtimestamp(expires_at or expiry(), tz=UTC)
+    return str(_signer().generate_presigned_url(url, date_less_than=until)) + f"&Hash-Algorithm={HASH_ALGORITHM}"
+
+
+def prefix_query(prefix: str, *, expires_at: int | None = None) -> str:
+    """The signing query string (Policy, Signature, Key-Pair-Id, Hash-Algorithm) of a custom
+    policy whose resource is every object under `prefix`: appended to each of their URLs."""
+    from datetime import datetime
+
+    signer = _signer()
+    until = datetime.fromtimestamp(expires_at or expiry(), tz=UTC)
+    resource = url_of(prefix) + "*"
+    policy = signer.build_policy(resource, until)
+    signed = str(signer.generate_presigned_url(resource, policy=policy))
+    return signed.partition("?")[2] + f"&Hash-Algorithm={HASH_ALGORITHM}"
