@@ -19,7 +19,9 @@ from assets.schemas import (
     AuditPage,
     CompleteIn,
     DownloadOut,
+    MultipartProgress,
     MultipartUpload,
+    PartsIn,
     PartUrl,
     SharedAsset,
     SharedOut,
@@ -27,6 +29,7 @@ from assets.schemas import (
     ShareOut,
     SharePage,
     SingleUpload,
+    UploadedPartOut,
     UploadIn,
     UploadOut,
     UsageOut,
@@ -58,6 +61,7 @@ To = Annotated[
 AssetCursor = Annotated[str | None, cursor_query(library.SCOPE)]
 ShareCursor = Annotated[str | None, cursor_query(sharing.SCOPE)]
 AuditCursor = Annotated[str | None, cursor_query(reports.AUDIT_SCOPE)]
+PartsCursor = Annotated[str | None, cursor_query(uploads.PARTS_SCOPE, uploads.PARTS_CURSOR)]
 
 
 def _instant(name: str, value: str | None) -> datetime | None:
@@ -170,6 +174,47 @@ def complete_upload(asset_id: uuid.UUID, body: CompleteIn) -> AssetOut:
 def abort_upload(asset_id: uuid.UUID) -> None:
     with db.session_scope() as session:
         uploads.abort(session, asset_id, caller(app).user_id)
+
+
+@app.get(
+    "/api/v1/assets/<asset_id>/multipart",
+    summary="The parts of a multipart upload storage already holds (to resume it)",
+    tags=["assets"],
+    openapi_extensions=documented(409),
+)
+def upload_progress(asset_id: uuid.UUID, limit: Limit = 20, cursor: PartsCursor = None) -> MultipartProgress:
+    with db.session_scope() as session:
+        found = uploads.progress(session, asset_id, caller(app).user_id, limit, cursor)
+        return MultipartProgress(
+            upload_id=found.asset.upload_id or "",
+            size=found.asset.size,
+            part_size=found.part_size,
+            parts_total=found.parts_total,
+            items=[
+                UploadedPartOut(part_number=p.number, size=p.size, etag=p.etag, last_modified=p.last_modified)
+                for p in found.parts
+            ],
+            next_cursor=found.next_cursor,
+            expires_at=found.aborts_at,
+        )
+
+
+@app.post(
+    "/api/v1/assets/<asset_id>/multipart/parts",
+    summary="Fresh part URLs for a multipart upload (to resume it once the first ones expired)",
+    tags=["assets"],
+    openapi_extensions=documented(409, 413),
+)
+def resume_upload(asset_id: uuid.UUID, body: PartsIn) -> MultipartUpload:
+    with db.session_scope() as session:
+        fresh = uploads.fresh_part_urls(session, asset_id, caller(app).user_id, body.part_numbers)
+        upload_id = fresh.asset.upload_id or ""
+    return MultipartUpload(
+        upload_id=upload_id,
+        part_size=fresh.part_size,
+        parts=[PartUrl(part_number=n, url=url, size=length) for n, url, length in fresh.part_urls],
+        expires_in=fresh.expires_in,
+    )
 
 
 @app.get("/api/v1/assets", summary="My assets, newest first, with search and filters", tags=["assets"])

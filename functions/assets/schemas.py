@@ -63,6 +63,15 @@ class CompleteIn(Strict):
     parts: list[PartIn] = Field(min_length=1, max_length=10_000)
 
 
+class PartsIn(Strict):
+    part_numbers: list[Annotated[int, Field(ge=1, le=10_000)]] = Field(
+        min_length=1,
+        max_length=100,
+        description="parts to sign fresh URLs for (repeats are signed once); a number beyond the upload's "
+        "part count (its declared size over its part size) is 409",
+    )
+
+
 class ShareIn(Strict):
     expires_in_seconds: int | None = Field(
         default=None,
@@ -127,6 +136,25 @@ class MultipartUpload(BaseModel):
     part_size: int
     parts: list[PartUrl]
     expires_in: int
+
+
+class UploadedPartOut(BaseModel):
+    part_number: int
+    size: int
+    etag: str = Field(description="as S3 answered the part's upload: what .../multipart/complete takes")
+    last_modified: Timestamp
+
+
+class MultipartProgress(BaseModel):
+    upload_id: str
+    size: int = Field(description="the asset's declared size")
+    part_size: int = Field(description="every part's length but the last, which holds the rest")
+    parts_total: int = Field(description="how many parts the declared size makes")
+    items: list[UploadedPartOut] = Field(description="parts S3 holds, by part number; the missing ones need uploading")
+    next_cursor: str | None
+    expires_at: Timestamp | None = Field(
+        description="when storage aborts the unfinished upload (its lifecycle rule), where storage says"
+    )
 
 
 class UploadOut(BaseModel):

@@ -1,10 +1,16 @@
-"""Uploads straight to S3: one presigned PUT below the threshold, presigned multipart parts above it."""
+"""Uploads straight to S3: one presigned PUT below the threshold, presigned multipart parts above it.
+
+A multipart upload can be resumed: `progress` lists the parts S3 already holds, and
+`fresh_part_urls` signs new part URLs (the first ones expire after UPLOAD_URL_TTL_S) exactly as
+`start` signed the first ones.
+"""
 
 from __future__ import annotations
 
 import math
 import uuid
 from dataclasses import dataclass
+from datetime import datetime
 
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
@@ -14,9 +20,12 @@ from core import storage
 from core.config import get_settings
 from core.errors import Conflict, PayloadTooLarge
 from core.models.assets import Asset
+from core.pagination import decode_cursor, encode_cursor
 
 MAX_PARTS = 10_000
 MIB = 1024 * 1024
+PARTS_SCOPE = "multipart-parts"  # cursors of GET /assets/{id}/multipart: the last part number listed
+PARTS_CURSOR = (int,)
 
 
 @dataclass(frozen=True)
@@ -46,6 +55,11 @@ def part_lengths(size: int, part_size: int) -> list[int]:
     return [part_size] * (count - 1) + [size - part_size * (count - 1)]
 
 
+def _part_urls(key: str, upload_id: str, lengths: dict[int, int], ttl: int) -> list[tuple[int, str, int]]:
+    """(part number, URL, length) per part: each URL signs its part's exact Content-Length."""
+    return [(n, storage.presigned_part(key, upload_id, n, length, ttl), length) for n, length in lengths.items()]
+
+
 def start(session: Session, owner_id: uuid.UUID, filename: str, content_type: str, size: int) -> Started:
     settings = get_settings()
     if size > settings.asset_max_bytes:
@@ -65,11 +79,8 @@ def start(session: Session, owner_id: uuid.UUID, filename: str, content_type: st
     session.add(asset)
     session.flush()
     session.refresh(asset)
-    lengths = part_lengths(size, part_size)
-    urls = [
-        (storage.presigned_part(key, asset.upload_id, n, length, ttl), length)
-        for n, length in enumerate(lengths, start=1)
-    ]
+    lengths = dict(enumerate(part_lengths(size, part_size), start=1))
+    urls = [(url, length) for _, url, length in _part_urls(key, asset.upload_id, lengths, ttl)]
     return Started(asset, part_size=part_size, part_urls=urls, expires_in=ttl)
 
 
@@ -101,3 +112,100 @@ def abort(session: Session, asset_id: uuid.UUID, owner_id: uuid.UUID) -> None:
         raise Conflict("No multipart upload is in progress for this asset")
     storage.abort_multipart(asset.s3_key, asset.upload_id)
     session.execute(delete(Asset).where(Asset.id == asset.id))
+
+
+# ------------------------------------------------------------------ resuming a multipart upload
+
+
+@dataclass(frozen=True)
+class Progress:
+    asset: Asset
+    part_size: int
+    parts_total: int
+    parts: list[storage.UploadedPart]  # this page of the parts S3 holds
+    next_cursor: str | None
+    aborts_at: datetime | None
+
+
+@dataclass(frozen=True)
+class FreshParts:
+    asset: Asset
+    part_size: int
+    part_urls: list[tuple[int, str, int]]  # (part number, URL, the part's exact length)
+    expires_in: int
+
+
+def _in_progress(session: Session, asset_id: uuid.UUID, owner_id: uuid.UUID) -> Asset:
+    asset = owned(session, asset_id, owner_id)
+    if not asset.upload_id:
+        raise Conflict("No multipart upload is in progress for this asset")
+    return asset
+
+
+def _listing(asset: Asset, after: int, limit: int) -> storage.PartListing:
+    try:
+        return storage.list_parts(asset.s3_key, asset.upload_id or "", after=after, limit=limit)
+    except storage.NoSuchUpload as exc:  # aborted by the lifecycle rule (a day after it started)
+        raise Conflict(
+            "The multipart upload no longer exists in storage; abort it (DELETE .../multipart) and start again"
+        ) from exc
+
+
+def _fits(size: int, part_size: int, held: list[storage.UploadedPart]) -> bool:
+    if part_size < 1 or math.ceil(size / part_size) > MAX_PARTS:
+        return False
+    lengths = part_lengths(size, part_size)
+    return all(p.number <= len(lengths) and p.size == lengths[p.number - 1] for p in held)
+
+
+def layout(size: int, held: list[storage.UploadedPart]) -> int:
+    """The upload's part size: chosen from the declared size as `start` chose it, unless the parts
+    S3 holds (each exactly the length its URL signed) show the upload started with another part
+    size (MULTIPART_PART_BYTES changed since); then the size of its full parts."""
+    preferred = part_size_for(size, get_settings().multipart_part_bytes)
+    for candidate in (preferred, max((p.size for p in held), default=preferred)):
+        if _fits(size, candidate, held):
+            return candidate
+    raise Conflict("The parts in storage do not match this upload's part sizes; abort it and start again")
+
+
+def progress(session: Session, asset_id: uuid.UUID, owner_id: uuid.UUID, limit: int, cursor: str | None) -> Progress:
+    """A page of the parts S3 holds for the asset's upload, in part-number order (ListParts)."""
+    asset = _in_progress(session, asset_id, owner_id)
+    after = int(decode_cursor(PARTS_SCOPE, cursor, PARTS_CURSOR)[0]) if cursor else 0
+    # A position before the first part is the start; one past every part number, the end.
+    listing = _listing(asset, max(after, 0), limit) if after < MAX_PARTS else storage.PartListing([], False, None)
+    part_size = layout(asset.size, listing.parts)
+    next_cursor = encode_cursor(PARTS_SCOPE, (listing.parts[-1].number,)) if listing.more and listing.parts else None
+    return Progress(
+        asset=asset,
+        part_size=part_size,
+        parts_total=len(part_lengths(asset.size, part_size)),
+        parts=listing.parts,
+        next_cursor=next_cursor,
+        aborts_at=listing.aborts_at,
+    )
+
+
+def fresh_part_urls(session: Session, asset_id: uuid.UUID, owner_id: uuid.UUID, numbers: list[int]) -> FreshParts:
+    """New part URLs for an upload whose first ones expired, signed as `start` signs them: the
+    part's exact length, the same TTL. Only part numbers the declared size has are signed."""
+    settings = get_settings()
+    asset = _in_progress(session, asset_id, owner_id)
+    if asset.size > settings.asset_max_bytes:  # the limit was lowered since the upload started
+        raise PayloadTooLarge(f"Assets are at most {settings.asset_max_bytes} bytes")
+    # The first page of held parts: proves the upload still exists and shows its part size.
+    part_size = layout(asset.size, _listing(asset, 0, 1000).parts)
+    lengths = part_lengths(asset.size, part_size)
+    beyond = sorted({n for n in numbers if n > len(lengths)})
+    if beyond:
+        raise Conflict(
+            f"This upload has {len(lengths)} parts",
+            details=[
+                {"field": "part_numbers", "in": "body", "message": f"part {n} is beyond the upload's {len(lengths)}"}
+                for n in beyond
+            ],
+        )
+    wanted = {n: lengths[n - 1] for n in sorted(set(numbers))}
+    ttl = settings.upload_url_ttl_s
+    return FreshParts(asset, part_size, _part_urls(asset.s3_key, asset.upload_id or "", wanted, ttl), ttl)

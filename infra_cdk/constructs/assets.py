@@ -18,7 +18,8 @@ VARIANTS_PREFIX = "variants/"
 # PutObject: presigned PUTs, CreateMultipartUpload and UploadPart. GetObject: HEAD and
 # presigned downloads; GetObjectVersion: downloads and shares pinned to the scanned version.
 # DeleteObject and PutObjectTagging: deleting an asset (tagging is the fallback for the
-# lifecycle rule). AbortMultipartUpload: DELETE .../multipart.
+# lifecycle rule). AbortMultipartUpload: DELETE .../multipart. ListMultipartUploadParts: ListParts,
+# for resuming an upload (GET .../multipart, POST .../multipart/parts).
 ORIGINAL_ACTIONS = (
     "s3:PutObject",
     "s3:GetObject",
@@ -26,6 +27,7 @@ ORIGINAL_ACTIONS = (
     "s3:DeleteObject",
     "s3:PutObjectTagging",
     "s3:AbortMultipartUpload",
+    "s3:ListMultipartUploadParts",
 )
 # Variants are written by the media function; the assets function presigns (pinned to their
 # version), deletes and tags them.

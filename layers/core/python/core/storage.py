@@ -7,6 +7,8 @@ AWS_ENDPOINT_URL (the local moto server) is honoured by boto3 itself.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
@@ -197,6 +199,58 @@ def abort_multipart(key: str, upload_id: str) -> None:
             raise _storage_errors(exc) from exc
     except Exception as exc:
         raise _storage_errors(exc) from exc
+
+
+class NoSuchUpload(Exception):
+    """S3 holds no such multipart upload (completed, aborted, or expired by the lifecycle rule)."""
+
+
+@dataclass(frozen=True)
+class UploadedPart:
+    number: int
+    size: int
+    etag: str
+    last_modified: datetime
+
+
+@dataclass(frozen=True)
+class PartListing:
+    parts: list[UploadedPart]  # at most `limit`, in part-number order
+    more: bool  # parts follow the last one listed
+    aborts_at: datetime | None  # when S3's lifecycle rule aborts the upload, if S3 says
+
+
+def list_parts(key: str, upload_id: str, *, after: int = 0, limit: int = 1000) -> PartListing:
+    """The parts S3 holds for an upload, numbered above `after`: up to `limit` of them, following
+    ListParts' pages (at most 1000 parts each) by NextPartNumberMarker."""
+    from botocore.exceptions import ClientError
+
+    parts: list[UploadedPart] = []
+    marker, truncated, aborts_at = after, True, None
+    try:
+        while truncated and len(parts) <= limit:  # one part beyond the limit tells whether more follow
+            answer = s3_client().list_parts(
+                Bucket=_bucket(),
+                Key=key,
+                UploadId=upload_id,
+                PartNumberMarker=marker,
+                MaxParts=min(1000, limit + 1 - len(parts)),
+            )
+            aborts_at = answer.get("AbortDate", aborts_at)
+            parts += [
+                UploadedPart(int(p["PartNumber"]), int(p["Size"]), str(p["ETag"]), p["LastModified"])
+                for p in answer.get("Parts", [])
+            ]
+            following = int(answer.get("NextPartNumberMarker") or 0)
+            truncated = bool(answer.get("IsTruncated")) and following > marker
+            marker = following
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") == "NoSuchUpload":
+            raise NoSuchUpload(upload_id) from exc
+        raise _storage_errors(exc) from exc
+    except Exception as exc:
+        raise _storage_errors(exc) from exc
+    return PartListing(parts[:limit], len(parts) > limit, aborts_at)
 
 
 def delete_objects(keys: list[str]) -> list[str]:
