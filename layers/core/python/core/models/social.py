@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import CheckConstraint, DateTime, ForeignKey, Index, Integer, String, Text, func, text
+from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.types import Uuid
 
@@ -27,6 +29,26 @@ class Post(UuidPk, Timestamps, Base):
     image_key: Mapped[str | None] = mapped_column(Text, nullable=True)
     likes_count: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0", default=0)
     comments_count: Mapped[int] = mapped_column(Integer, nullable=False, server_default="0", default=0)
+
+
+POST_IMAGE_STATUSES = ("processing", "ready", "refused")
+
+
+class PostImage(Timestamps, Base):
+    """What the media pipeline made of a post image, keyed by its upload key (no foreign key: the
+    image may be processed before or after its post exists). No row yet means still processing.
+    `variants`: [{kind, key, width, height, content_type, size, version_id}], metadata-free JPEGs
+    under variants/<image key without its extension>/; the feed joins this row, one statement a page."""
+
+    __tablename__ = "post_images"
+    __table_args__ = (CheckConstraint(f"status IN {POST_IMAGE_STATUSES!r}", name="status"),)
+
+    image_key: Mapped[str] = mapped_column(Text, primary_key=True)
+    status: Mapped[str] = mapped_column(String(16), nullable=False)
+    status_reason: Mapped[str | None] = mapped_column(Text, nullable=True)  # for operators, never answered
+    # The S3 version of the upload the pipeline took; any other version of the key is deleted unscanned.
+    version_id: Mapped[str | None] = mapped_column(Text, nullable=True)
+    variants: Mapped[list[dict[str, Any]]] = mapped_column(JSONB, nullable=False, server_default="[]", default=list)
 
 
 class Like(Base):
