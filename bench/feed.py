@@ -31,8 +31,8 @@ TARGET_HANDLER = 2.0
 
 BARE_PAGE = """
 SELECT p.id, p.author_id, p.content, p.image_key, p.likes_count, p.comments_count, p.created_at, p.updated_at,
-       u.username, u.avatar_url
-FROM posts p JOIN users u ON u.id = p.author_id
+       u.username, u.avatar_url, i.status, i.variants
+FROM posts p JOIN users u ON u.id = p.author_id LEFT OUTER JOIN post_images i ON i.image_key = p.image_key
 ORDER BY p.created_at DESC, p.id DESC LIMIT 21
 """
 

@@ -17,8 +17,12 @@ Assets (`assets/<owner>/<asset>`):
   A retryable failure (scan pending, S3 or the database down, a bug) hands the claim back
   (processing -> pending) and re-raises, so the message is retried and finds it pending.
   A claim lost to a crash is taken again once older than MEDIA_CLAIM_LEASE_S.
-Post images (`post-images/<user>/<hex>.<ext>`): scan and magic bytes only; a hit or a
-  mismatch tags the object and detaches it from its post. No variants.
+Post images (`post-images/<user>/<hex>.<ext>`): the same path, recorded in `post_images` (keyed
+  by the image key, whether or not its post exists yet): claim (one conditional INSERT, the
+  version taken), scan, magic bytes, decode once -> thumb + preview without metadata under
+  variants/post-images/<user>/<hex>/ -> ready; a hit, a mismatch, an inconclusive scan or an
+  undecodable image tags the object version and makes the image refused (its post keeps the
+  key and shows no image). Another version of a taken key is deleted unscanned.
 Anything else (our own variants/, unknown prefixes, another bucket) is ignored.
 """
 
@@ -108,7 +112,7 @@ def object_created(event: ObjectCreated) -> Outcome:
         return process_asset(settings, obj, owner_id, asset_id)
     if found := POST_IMAGE_KEY.match(event.key):
         obj = StoredObject(event.bucket, event.key, event.version_id)
-        return check_post_image(settings, obj, POST_IMAGE_TYPES[found["ext"]])
+        return process_post_image(settings, obj, POST_IMAGE_TYPES[found["ext"]])
     return Outcome("skipped", "not an upload key")
 
 
@@ -173,26 +177,42 @@ def examine(settings: Settings, obj: StoredObject, claim: Claim) -> Outcome:
     return make_image_variants(settings, obj, claim)
 
 
-def make_image_variants(settings: Settings, obj: StoredObject, claim: Claim) -> Outcome:
+class Undecodable(Exception):
+    """The image cannot be turned into variants (too large to read, corrupt, too many pixels)."""
+
+
+def decode_image(settings: Settings, obj: StoredObject) -> ProcessedImage:
+    """The object version decoded once: thumb and preview without metadata, and its EXIF summary."""
     from media import images  # Pillow is imported only when there is an image to decode
 
     try:
         data = obj.read(settings.media_max_image_bytes)
-        processed: ProcessedImage = images.process(
+        return images.process(
             data,
             {"thumb": settings.media_thumb_px, "preview": settings.media_preview_px},
             max_pixels=settings.media_max_image_pixels,
         )
     except TooLarge as exc:
-        return finish(claim.asset_id, "failed", f"image too large to process: {exc}", claim=claim)
+        raise Undecodable(f"image too large to process: {exc}") from exc
     except images.ImageRejected as exc:
-        return finish(claim.asset_id, "failed", f"image rejected: {exc}", claim=claim)
-    prefix = variants_prefix(claim.owner_id, claim.asset_id)
+        raise Undecodable(f"image rejected: {exc}") from exc
+
+
+def write_variants(obj: StoredObject, processed: ProcessedImage, prefix: str) -> list[VariantRow]:
     rows = []
     for r in processed.renditions:
         key = f"{prefix}{r.kind}.jpg"
         version = put_variant(obj.bucket, key, r.data, r.content_type)
-        rows.append(VariantRow(r.kind, key, r.content_type, r.width, r.height, len(r.data), version, claim.version_id))
+        rows.append(VariantRow(r.kind, key, r.content_type, r.width, r.height, len(r.data), version, obj.version_id))
+    return rows
+
+
+def make_image_variants(settings: Settings, obj: StoredObject, claim: Claim) -> Outcome:
+    try:
+        processed = decode_image(settings, obj)
+    except Undecodable as exc:
+        return finish(claim.asset_id, "failed", str(exc), claim=claim)
+    rows = write_variants(obj, processed, variants_prefix(claim.owner_id, claim.asset_id))
     return finish(
         claim.asset_id,
         "ready",
@@ -226,31 +246,59 @@ def start_video(settings: Settings, obj: StoredObject, claim: Claim) -> Outcome:
     return Outcome("processing", f"transcode requested: {request.object_key}")
 
 
-def check_post_image(settings: Settings, obj: StoredObject, declared: str) -> Outcome:
-    """Each version of a post image is checked (the version the event names, else the current one)."""
+def post_image_variants_prefix(image_key: str) -> str:
+    """Where a post image's variants live: derived from its key alone (posts, the CDN and a
+    re-run find them there); under variants/, never under the notified post-images/ prefix."""
+    return f"variants/{image_key.rsplit('.', 1)[0]}/"
+
+
+def process_post_image(settings: Settings, obj: StoredObject, declared: str) -> Outcome:
+    """Claim the key's version in `post_images`, then the asset path: scan, magic bytes, variants."""
     try:
-        if {"quarantined", "rejected"} & set(obj.tags()):
-            return Outcome("skipped", "already tagged")
-        try:
-            verdict = configured_scanner(settings).scan(obj)
-        except ScanInconclusive as exc:
-            return reject_post_image(obj, "rejected", "scan-inconclusive", f"malware scan inconclusive ({exc})")
-        if verdict.infected:
-            return reject_post_image(obj, "quarantined", "true", f"malware found by {verdict.scanner}")
-        head = obj.head(SNIFF_BYTES)
-        kind = sniff(head)
-        if not matches(declared, kind):
-            why = f"declared {declared}, is {kind or describe(head)}"
-            return reject_post_image(obj, "rejected", "type-mismatch", why)
+        if obj.version_id is None:  # moto's events name none: the current version
+            obj = StoredObject(obj.bucket, obj.key, obj.current_version())
     except ObjectGone:
         return Outcome("skipped", "the object is gone")
-    return Outcome("clean", kind or "")
+    if not claim_post_image(obj.key, obj.version_id, settings.media_claim_lease_s):
+        return post_image_not_claimed(obj)
+    try:
+        return examine_post_image(settings, obj, declared)
+    except ObjectGone:
+        release_post_image(obj.key, obj.version_id)
+        return Outcome("skipped", "the object is gone")
+    except BaseException:
+        release_post_image(obj.key, obj.version_id)  # the retried message claims it again
+        raise
 
 
-def reject_post_image(obj: StoredObject, tag: str, value: str, why: str) -> Outcome:
+def examine_post_image(settings: Settings, obj: StoredObject, declared: str) -> Outcome:
+    if {"quarantined", "rejected"} & set(obj.tags()):
+        return finish_post_image(obj, "refused", "already tagged as refused")
+    try:
+        verdict = configured_scanner(settings).scan(obj)
+    except ScanInconclusive as exc:
+        return refuse_post_image(obj, "rejected", "scan-inconclusive", f"malware scan inconclusive ({exc})")
+    if verdict.infected:
+        return refuse_post_image(obj, "quarantined", "true", f"malware found by {verdict.scanner}: {verdict.signature}")
+    head = obj.head(SNIFF_BYTES)
+    kind = sniff(head)
+    if not matches(declared, kind):
+        return refuse_post_image(obj, "rejected", "type-mismatch", f"declared {declared}, is {kind or describe(head)}")
+    try:
+        processed = decode_image(settings, obj)
+    except Undecodable as exc:
+        return refuse_post_image(obj, "rejected", "undecodable", str(exc))
+    rows = write_variants(obj, processed, post_image_variants_prefix(obj.key))
+    return finish_post_image(obj, "ready", variants=rows)
+
+
+def refuse_post_image(obj: StoredObject, tag: str, value: str, why: str) -> Outcome:
+    """Tag the version (the bucket policy then denies reading it) and record the image refused."""
     obj.add_tags({tag: value})
-    detached = detach_post_image(obj.key)
-    return Outcome("quarantined" if tag == "quarantined" else "rejected", f"{why}; detached from {detached} post(s)")
+    done = finish_post_image(obj, "refused", why)
+    if done.action == "skipped":
+        return done
+    return Outcome("quarantined" if tag == "quarantined" else "rejected", why)
 
 
 # ------------------------------------------------------------------ MediaConvert events
@@ -414,9 +462,102 @@ def finish(
     return Outcome(status, reason or "")
 
 
-def detach_post_image(key: str) -> int:
+# ------------------------------------------------------------------ the post image row
+
+
+def claim_post_image(key: str, version_id: str | None, lease_s: int) -> bool:
+    """A new row `processing` with this version, or a stale claim of the same version taken again."""
     from sqlalchemy import text
 
     with db.session_scope() as session:
-        result: Any = session.execute(text("UPDATE posts SET image_key = NULL WHERE image_key = :key"), {"key": key})
-        return int(result.rowcount or 0)
+        row = session.execute(
+            text(
+                "INSERT INTO post_images (image_key, status, version_id) VALUES (:key, 'processing', :version) "
+                "ON CONFLICT (image_key) DO UPDATE SET updated_at = now() "
+                "WHERE post_images.status = 'processing' "
+                "AND post_images.version_id IS NOT DISTINCT FROM EXCLUDED.version_id "
+                "AND post_images.updated_at < now() - make_interval(secs => :lease) "
+                "RETURNING image_key"
+            ),
+            {"key": key, "version": version_id, "lease": lease_s},
+        ).first()
+    return row is not None
+
+
+def post_image_not_claimed(obj: StoredObject) -> Outcome:
+    """A duplicate or late event changes nothing; another version of a taken key is deleted unscanned."""
+    from sqlalchemy import text
+
+    with db.session_scope() as session:
+        row = session.execute(
+            text("SELECT status, version_id FROM post_images WHERE image_key = :key"), {"key": obj.key}
+        ).first()
+    if row is None:
+        return Outcome("skipped", "post image claim handed back meanwhile")
+    taken = row.version_id
+    if obj.version_id is None or taken is None or obj.version_id == taken:
+        return Outcome("skipped", f"post image is {row.status}")
+    obj.delete_version()
+    logger.warning(
+        "a second version of a post image was deleted unscanned",
+        extra={"image_key": obj.key, "deleted_version": obj.version_id, "version_taken": taken},
+    )
+    return Outcome("discarded", f"version {obj.version_id} deleted: the post image ({row.status}) took version {taken}")
+
+
+def release_post_image(key: str, version_id: str | None) -> None:
+    """Hand the claim back: no row is "not processed yet", so the retry claims it again."""
+    from sqlalchemy import text
+
+    try:
+        with db.session_scope() as session:
+            session.execute(
+                text(
+                    "DELETE FROM post_images WHERE image_key = :key AND status = 'processing' "
+                    "AND version_id IS NOT DISTINCT FROM :version"
+                ),
+                {"key": key, "version": version_id},
+            )
+    except Exception:  # noqa: BLE001 - the original error matters more; the lease recovers the claim
+        logger.exception("could not hand the post image claim back", extra={"image_key": key})
+
+
+def finish_post_image(
+    obj: StoredObject, status: str, reason: str | None = None, variants: list[VariantRow] | None = None
+) -> Outcome:
+    """processing -> ready | refused, only while still this version's claim."""
+    import json
+
+    from sqlalchemy import text
+
+    shown = [
+        {
+            "kind": v.kind,
+            "key": v.s3_key,
+            "width": v.width,
+            "height": v.height,
+            "content_type": v.content_type,
+            "size": v.size,
+            "version_id": v.version_id,
+        }
+        for v in variants or ()
+    ]
+    with db.session_scope() as session:
+        done = session.execute(
+            text(
+                "UPDATE post_images SET status = :status, status_reason = :reason, "
+                "variants = CAST(:variants AS jsonb), updated_at = now() "
+                "WHERE image_key = :key AND status = 'processing' AND version_id IS NOT DISTINCT FROM :version "
+                "RETURNING image_key"
+            ),
+            {
+                "status": status,
+                "reason": reason,
+                "variants": json.dumps(shown),
+                "key": obj.key,
+                "version": obj.version_id,
+            },
+        ).first()
+    if done is None:
+        return Outcome("skipped", "no longer processing")
+    return Outcome(status, reason or "")

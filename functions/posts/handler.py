@@ -20,14 +20,51 @@ app = make_resolver()
 Author = Annotated[str | None, Query(pattern=r"^[A-Za-z0-9_]{3,50}$", description="only this username's posts")]
 
 
+def _image(image_key: str | None, status: str | None, variants: list[dict[str, Any]] | None) -> dict[str, Any]:
+    """Only the pipeline's variants are ever shown, never the original (its EXIF may hold GPS)."""
+    if image_key is None:
+        return {"image_status": None, "image_url": None, "image_variants": []}
+    if status != "ready":  # no row yet or claimed: processing; refused stays refused
+        return {
+            "image_status": status if status == "refused" else "processing",
+            "image_url": None,
+            "image_variants": [],
+        }
+    shown = [
+        {
+            "kind": v["kind"],
+            "url": storage.variant_url(v["key"], v.get("version_id")),
+            "width": v.get("width"),
+            "height": v.get("height"),
+            "content_type": v["content_type"],
+        }
+        for v in variants or ()
+    ]
+    url = next((v["url"] for v in shown if v["kind"] == "preview"), None)
+    return {"image_status": "ready", "image_url": url, "image_variants": shown}
+
+
 def _fields(row: logic.PostRow) -> dict[str, Any]:
-    # Unpacked by position (a Row is a tuple): reading 10 attributes by name costs more than the rest.
-    post_id, author_id, content, image_key, likes_count, comments_count, created_at, updated_at, username, avatar = row
+    # Unpacked by position (a Row is a tuple): reading 12 attributes by name costs more than the rest.
+    (
+        post_id,
+        author_id,
+        content,
+        image_key,
+        likes_count,
+        comments_count,
+        created_at,
+        updated_at,
+        username,
+        avatar,
+        image_status,
+        image_variants,
+    ) = row
     return {
         "id": post_id,
         "author": {"id": author_id, "username": username, "avatar_url": avatar},
         "content": content,
-        "image_url": storage.public_url(image_key) if image_key else None,
+        **_image(image_key, image_status, image_variants),
         "likes_count": likes_count,
         "comments_count": comments_count,
         "created_at": created_at,

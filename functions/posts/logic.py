@@ -1,4 +1,5 @@
-"""Posts: the feed (keyset, one statement a page), ownership, images kept under the author's prefix."""
+"""Posts: the feed (keyset, one statement a page), ownership, images kept under the author's prefix
+and shown only as the media pipeline's metadata-free variants (post_images, joined)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from sqlalchemy.orm import Session
 from core import storage
 from core.config import get_settings
 from core.errors import Conflict, Forbidden, NotFound, PayloadTooLarge
-from core.models.social import Post
+from core.models.social import Post, PostImage
 from core.models.user import User
 from core.pagination import decode_cursor, page_of
 from posts.schemas import IMAGE_KEY_SHAPE
@@ -35,9 +36,24 @@ _COLUMNS = (
     Post.updated_at,
     User.username,
     User.avatar_url,
+    PostImage.status,
+    PostImage.variants,
 )
 
-PostRow = Row[uuid.UUID, uuid.UUID, str, str | None, int, int, datetime, datetime, str, str | None]
+PostRow = Row[
+    uuid.UUID,
+    uuid.UUID,
+    str,
+    str | None,
+    int,
+    int,
+    datetime,
+    datetime,
+    str,
+    str | None,
+    str | None,
+    list[dict[str, Any]] | None,
+]
 
 
 def image_prefix(user_id: uuid.UUID) -> str:
@@ -70,7 +86,12 @@ def _check_image(user_id: uuid.UUID, key: str) -> None:
 
 
 def _with_author() -> Select[*tuple[Any, ...]]:
-    return select(*_COLUMNS).join(User, User.id == Post.author_id)
+    # What the media pipeline made of the image, in the same statement (no row yet: processing).
+    return (
+        select(*_COLUMNS)
+        .join(User, User.id == Post.author_id)
+        .outerjoin(PostImage, PostImage.image_key == Post.image_key)
+    )
 
 
 # Statements built once, values bound per call: SQLAlchemy compiles each shape once (cache hit)

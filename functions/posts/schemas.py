@@ -53,11 +53,35 @@ class UploadUrlOut(BaseModel):
     expires_in: int
 
 
+ImageStatus = Literal["processing", "ready", "refused"]
+
+
+class PostImageVariant(BaseModel):
+    """A metadata-free JPEG the media pipeline made of the post image (no EXIF, no GPS)."""
+
+    kind: Literal["preview", "thumb"] = Field(description="preview: longest side 1280 px; thumb: 256 px")
+    url: str = Field(
+        description="short-lived (CloudFront-signed where the stage has the CDN, else a presigned S3 GET), "
+        "pinned to the variant's version"
+    )
+    width: int | None
+    height: int | None
+    content_type: str
+
+
 class PostOut(JsonBody):
     id: uuid.UUID
     author: UserSummary
     content: str
-    image_url: str | None
+    image_status: ImageStatus | None = Field(
+        description="null: no image; processing: scanned and resized first, no URL yet; ready; "
+        "refused: malware, not the declared type or undecodable, never shown"
+    )
+    image_url: str | None = Field(
+        description="the preview variant (1280 px, no metadata) once `image_status` is ready, else null; "
+        "never the uploaded original"
+    )
+    image_variants: list[PostImageVariant] = Field(description="the sizes once ready, else empty")
     likes_count: int
     comments_count: int
     created_at: Timestamp

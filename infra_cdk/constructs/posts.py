@@ -1,5 +1,6 @@
 """The posts feature's cloud resources: the assets bucket, for the posts function only and
-only under post-images/ (presigned POST uploads, HEAD and presigned GETs, `deleted` tags)."""
+only under post-images/ (presigned POST uploads, HEAD, `deleted` tags) and GETs of the post images'
+variants under variants/post-images/ (presigned GETs)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,11 @@ from constructs import Construct
 from infra_cdk.config import StageConfig
 from infra_cdk.constructs.bucket_access import grant_prefixes
 from infra_cdk.stacks.storage import POST_IMAGES_PREFIX
+
+# Where the media function writes a post image's metadata-free variants (media.pipeline:
+# variants/post-images/<user_id>/<hex>/<kind>.jpg); the posts function presigns GETs of them.
+POST_IMAGE_VARIANTS_PREFIX = f"variants/{POST_IMAGES_PREFIX}"
+POST_IMAGE_VARIANT_ACTIONS = ("s3:GetObject",)
 
 POSTS = "posts"
 # PutObject: presigned POST uploads. GetObject: HEAD and presigned GETs. GetObjectTagging:
@@ -39,7 +45,9 @@ class PostsResources(Construct):
             self,
             fn,
             bucket,
-            {POST_IMAGES_PREFIX: POST_IMAGE_ACTIONS},
+            {POST_IMAGES_PREFIX: POST_IMAGE_ACTIONS, POST_IMAGE_VARIANTS_PREFIX: POST_IMAGE_VARIANT_ACTIONS},
             f"{config.prefix}-posts presigns uploads to, reads and tags keys it generates per upload "
-            f"({POST_IMAGES_PREFIX}<user_id>/<uuid>.<ext>); that key prefix is the narrowest fixed scope.",
+            f"({POST_IMAGES_PREFIX}<user_id>/<uuid>.<ext>) and presigns GETs of their variants "
+            f"({POST_IMAGE_VARIANTS_PREFIX}<user_id>/<uuid>/<kind>.jpg); those key prefixes are the "
+            "narrowest fixed scope.",
         )

@@ -160,3 +160,45 @@ def test_a_second_put_to_the_upload_url_is_never_served_and_a_share_has_no_gps(l
     data = requests.get(opened.json()["download"]["url"], timeout=10).content
     assert EICAR not in data and data != clean
     assert dict(Image.open(BytesIO(data)).getexif().get_ifd(0x8825)) == {}
+
+
+def test_a_post_image_is_shown_as_its_variant_without_gps(local_stack: LocalStack) -> None:
+    """Issue 15.1 through the whole local stack: presigned POST to moto, its notification through the
+    pump to the media function; the post shows no image until the variants exist, then the preview,
+    without EXIF or GPS, and never the original's key."""
+    token = _token(local_stack)
+    auth = {"Authorization": f"Bearer {token}"}
+    data = _jpeg()
+    issued = requests.post(
+        f"{local_stack.api}/api/v1/posts/upload-url",
+        json={"content_type": "image/jpeg", "size": len(data)},
+        headers=auth,
+        timeout=10,
+    )
+    assert issued.status_code == 201, issued.text
+    key, form = issued.json()["image_key"], issued.json()["upload"]
+    sent = requests.post(form["url"], data=form["fields"], files={"file": ("x.jpg", data, "image/jpeg")}, timeout=10)
+    assert sent.status_code in (200, 204), sent.text
+    created = requests.post(
+        f"{local_stack.api}/api/v1/posts", json={"content": "paris", "image_key": key}, headers=auth, timeout=10
+    )
+    assert created.status_code == 201, created.text
+    assert created.json()["image_status"] in ("processing", "ready") and key not in created.text
+    if created.json()["image_status"] == "processing":
+        assert created.json()["image_url"] is None
+
+    deadline = time.monotonic() + WAIT_S
+    while True:
+        shown = requests.get(f"{local_stack.api}/api/v1/posts/{created.json()['id']}", timeout=10)
+        assert shown.status_code == 200 and key not in shown.text
+        if shown.json()["image_status"] != "processing" or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    post = shown.json()
+    assert post["image_status"] == "ready", (post, local_stack.log()[-3000:])
+    assert {v["kind"] for v in post["image_variants"]} == {"preview", "thumb"}
+    image = requests.get(post["image_url"], timeout=10)
+    assert image.status_code == 200
+    im = Image.open(BytesIO(image.content))
+    assert max(im.size) == 1280 and dict(im.getexif()) == {} and dict(im.getexif().get_ifd(0x8825)) == {}
+    assert b"Exif\x00\x00" not in image.content and b"E2ECam" not in image.content

@@ -15,7 +15,7 @@ from infra_cdk.app import cdk_json_context
 from infra_cdk.config import stage_config
 from infra_cdk.constructs.assets import ORIGINAL_ACTIONS, VARIANT_ACTIONS
 from infra_cdk.constructs.media import MEDIA_S3_ACTIONS
-from infra_cdk.constructs.posts import POST_IMAGE_ACTIONS
+from infra_cdk.constructs.posts import POST_IMAGE_ACTIONS, POST_IMAGE_VARIANT_ACTIONS
 from infra_cdk.constructs.transcode import TRANSCODE_S3_ACTIONS
 from infra_cdk.stacks.storage import POST_IMAGES_PREFIX
 
@@ -248,7 +248,7 @@ def test_prod_retains_the_buckets_dev_empties_and_removes_them(dev: Synth, prod:
     assert len(dev.resources("storage", "Custom::S3AutoDeleteObjects")) == 3  # assets, access logs, CDN logs
 
 
-def test_posts_role_may_put_get_and_tag_post_images_only(dev: Synth) -> None:
+def test_posts_role_may_put_get_and_tag_post_images_and_read_their_variants_only(dev: Synth) -> None:
     assets_id, _, _, _ = _buckets(dev)
     (arn_export,) = [
         output["Export"]["Name"]
@@ -256,12 +256,16 @@ def test_posts_role_may_put_get_and_tag_post_images_only(dev: Synth) -> None:
         if output["Value"] == {"Fn::GetAtt": [assets_id, "Arn"]} and "Export" in output
     ]
     roles = _function_roles(dev)
-    (statement,) = _s3_statements(_role_statements(dev, "api", roles["posts"]))
-    assert statement["Effect"] == "Allow"
-    assert "Condition" not in statement and "NotAction" not in statement and "NotResource" not in statement
-    assert sorted(_as_list(statement["Action"])) == sorted(POST_IMAGE_ACTIONS)
+    uploads, variants = _s3_statements(_role_statements(dev, "api", roles["posts"]))
+    for statement in (uploads, variants):
+        assert statement["Effect"] == "Allow"
+        assert "Condition" not in statement and "NotAction" not in statement and "NotResource" not in statement
+    assert sorted(_as_list(uploads["Action"])) == sorted(POST_IMAGE_ACTIONS)
     assert sorted(POST_IMAGE_ACTIONS) == ["s3:GetObject", "s3:GetObjectTagging", "s3:PutObject", "s3:PutObjectTagging"]
-    assert statement["Resource"] == {"Fn::Join": ["", [{"Fn::ImportValue": arn_export}, "/post-images/*"]]}
+    assert uploads["Resource"] == {"Fn::Join": ["", [{"Fn::ImportValue": arn_export}, "/post-images/*"]]}
+    # Presigned GETs of the metadata-free variants the media function makes (issue 15.1).
+    assert _as_list(variants["Action"]) == list(POST_IMAGE_VARIANT_ACTIONS) == ["s3:GetObject"]
+    assert variants["Resource"] == {"Fn::Join": ["", [{"Fn::ImportValue": arn_export}, "/variants/post-images/*"]]}
 
 
 def test_only_the_posts_and_assets_functions_know_the_bucket(dev: Synth) -> None:
@@ -294,7 +298,13 @@ def test_no_other_role_has_s3_actions(dev: Synth) -> None:
             if role_id not in (roles["posts"], roles["assets"], roles["media"], roles["transcode"]):
                 assert _s3_statements(_role_statements(dev, part, role_id)) == [], (part, role_id)
         text = json.dumps(dev.resources(part, "AWS::IAM::Policy"))
-        granted = len(POST_IMAGE_ACTIONS) + len(ORIGINAL_ACTIONS) + len(VARIANT_ACTIONS) + len(MEDIA_S3_ACTIONS)
+        granted = (
+            len(POST_IMAGE_ACTIONS)
+            + len(POST_IMAGE_VARIANT_ACTIONS)
+            + len(ORIGINAL_ACTIONS)
+            + len(VARIANT_ACTIONS)
+            + len(MEDIA_S3_ACTIONS)
+        )
         granted += len(TRANSCODE_S3_ACTIONS)
         assert text.lower().count('"s3:') == (granted if part == "api" else 0), part
 

@@ -38,6 +38,35 @@ def test_list_requests_do_not_grow_with_the_page(busy_post: str) -> None:
     assert statements_for("/api/v1/posts?author=" + "nobody") == 1
 
 
+def test_the_feed_with_images_is_one_statement_a_page(db: str, s3_endpoint: str) -> None:
+    """What the media pipeline made of each image (post_images) is joined, not fetched per post."""
+    from sqlalchemy import text
+
+    author = member()
+    with core_db.get_engine().begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO posts (id, author_id, content, image_key) "
+                "SELECT gen_random_uuid(), CAST(:a AS uuid), 'post ' || g, "
+                "'post-images/' || :a || '/' || md5(g::text) || '.jpg' FROM generate_series(1, 105) g"
+            ),
+            {"a": author.id},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO post_images (image_key, status, variants) "
+                "SELECT image_key, (ARRAY['ready', 'refused', 'processing'])[1 + g % 3], "
+                "jsonb_build_array(jsonb_build_object('kind', 'preview', 'key', 'variants/' || image_key, "
+                "'width', 1280, 'height', 960, 'content_type', 'image/jpeg', 'version_id', NULL)) "
+                "FROM (SELECT image_key, row_number() OVER () AS g FROM posts) p WHERE g % 4 <> 0"
+            )
+        )
+    one, hundred = statements_for("/api/v1/posts?limit=1"), statements_for("/api/v1/posts?limit=100")
+    assert one == hundred == 1
+    statuses = {p["image_status"] for p in call("GET", "/api/v1/posts?limit=100").body["items"]}
+    assert statuses == {"ready", "refused", "processing"}
+
+
 def test_asset_and_audit_lists_do_not_grow_with_the_page(db: str, s3_endpoint: str) -> None:
     from sqlalchemy import text
 

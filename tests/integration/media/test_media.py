@@ -651,21 +651,34 @@ def _post_with_image(who: Member, data: bytes, ext: str = "jpg") -> tuple[dict[s
     ("data", "ext", "tag"),
     [(EICAR, "jpg", {"quarantined": "true"}), (b"<svg onload=alert(1)>", "png", {"rejected": "type-mismatch"})],
 )
-def test_a_bad_post_image_is_tagged_and_detached(env: Any, data: bytes, ext: str, tag: dict[str, str]) -> None:
+def test_a_bad_post_image_is_tagged_and_refused(env: Any, data: bytes, ext: str, tag: dict[str, str]) -> None:
     ada = member("ada")
     created, key = _post_with_image(ada, data, ext)
     assert run(s3_body(key)) == []
     assert tags(key) == tag
-    assert call("GET", f"/api/v1/posts/{created['id']}").body["image_url"] is None
-    assert run(s3_body(key)) == []  # again: already tagged, nothing changes
+    shown = call("GET", f"/api/v1/posts/{created['id']}").body
+    assert (shown["image_status"], shown["image_url"], shown["image_variants"]) == ("refused", None, [])
+    assert run(s3_body(key)) == []  # again: already refused, nothing changes
+    assert tags(key) == tag
 
 
-def test_a_clean_post_image_stays(env: Any) -> None:
+def test_a_clean_post_image_gets_variants_without_metadata(env: Any) -> None:
     ada = member("ada")
-    created, key = _post_with_image(ada, photo())
+    created, key = _post_with_image(ada, photo(orientation=6))
+    assert created["image_status"] == "processing" and created["image_url"] is None
     assert run(s3_body(key)) == []
     assert tags(key) == {}
-    assert call("GET", f"/api/v1/posts/{created['id']}").body["image_url"]
+    shown = call("GET", f"/api/v1/posts/{created['id']}").body
+    assert shown["image_status"] == "ready"
+    prefix = pipeline.post_image_variants_prefix(key)
+    assert prefix == f"variants/post-images/{ada.id}/{key.rsplit('/', 1)[1].removesuffix('.jpg')}/"
+    for variant in shown["image_variants"]:
+        data = body_of(f"{prefix}{variant['kind']}.jpg")
+        im = Image.open(BytesIO(data))
+        assert (im.width, im.height) == (variant["width"], variant["height"]) and im.height > im.width  # oriented
+        assert dict(im.getexif()) == {} and b"Testcam" not in data
+        assert requests.get(variant["url"], timeout=10).content == data
+    assert shown["image_url"] == next(v["url"] for v in shown["image_variants"] if v["kind"] == "preview")
 
 
 # ------------------------------------------------------------------ real notifications, AWS samples
