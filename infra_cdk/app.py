@@ -103,6 +103,7 @@ def build_stacks(app: cdk.App, config: StageConfig) -> dict[str, cdk.Stack]:
         cluster=data.cluster,
         database_ready=data.ready_for_functions,
         assets_bucket=storage.bucket,
+        cdn=storage.cdn.signing,
         description=f"{APP_NAME} {config.stage}: REST API, functions, layers, WAF",
     )
     if MEDIA in api.functions:  # the factory made it with the others; wire it to its queue here

@@ -65,6 +65,11 @@ class StageConfig:
     # (docs/operations.md "CloudFront signing key"). Each key is its own resource, named after
     # a hash of its PEM, because CloudFront cannot change a public key's value in place.
     cdn_previous_public_key_pem: str = ""
+    # The complete ARN of the Secrets Manager secret holding the current key's private half (PEM), which
+    # the operator stores (docs/operations.md). Set: the functions that hand out variant URLs sign them
+    # for CloudFront (CDN_DOMAIN); they read the secret at run time, so the stage needs interface
+    # endpoints. Empty (dev's default, no endpoints): short presigned S3 URLs, the CDN unused.
+    cdn_private_key_secret_arn: str = ""
     # Lambda SnapStart on the request-path functions (api, authorizer). Python SnapStart bills
     # its snapshot cache per GB-second while a version is active and each restore per GB
     # (`make cost`); off: the same `live` alias, no snapshot (docs/decisions.md).
@@ -199,6 +204,17 @@ def stage_config(stage: str, overrides: Mapping[str, Any] | None = None) -> Stag
                 normalize_public_key_pem(pem)
             except ValueError as exc:
                 raise ValueError(f"stages.{stage}.{key}: {exc}") from exc
+    if config.cdn_private_key_secret_arn:
+        if not re.match(
+            r"^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:\S+-[A-Za-z0-9]{6}$",
+            config.cdn_private_key_secret_arn,
+        ):
+            raise ValueError(f"stages.{stage}.cdnPrivateKeySecretArn: the secret's complete ARN (ending in -xxxxxx)")
+        if not config.interface_endpoints:
+            raise ValueError(
+                f"stages.{stage}.cdnPrivateKeySecretArn: the functions read it at run time through the Secrets "
+                "Manager endpoint, which this stage lacks (interfaceEndpoints false)"
+            )
     if config.cdn_previous_public_key_pem:
         if not config.cdn_public_key_pem:
             raise ValueError(f"stages.{stage}.cdnPreviousPublicKeyPem needs cdnPublicKeyPem (the key replacing it)")

@@ -1,11 +1,15 @@
 """CloudFront in front of the assets bucket's variants/ prefix: Origin Access Control, signed
-URLs only (a key group), HTTPS only, access logs.
+URLs only (a key group), HTTPS only, access logs, cached at the edge.
 
 The bucket policy admits the distribution (by its ARN) to `variants/*` and nothing else, so
 originals and post images are never reachable through CloudFront. Every request needs a
-URL signed with the private key of one of the key group's public keys (docs/operations.md). The
-app does not sign CloudFront URLs yet (core.storage.public_url builds plain URLs), so CDN_DOMAIN
-is not given to the functions: they keep answering with short presigned S3 GETs.
+URL signed with the private key of one of the key group's public keys (docs/operations.md);
+core.cdn signs them where the stage stores that private key in Secrets Manager
+(`cdnPrivateKeySecretArn`, see `signing`), else the functions answer with presigned S3 GETs.
+The cache key is the path plus `versionId` (image variant URLs are pinned to a version, which
+is forwarded to S3): the signing parameters (Expires, Policy, Signature, Key-Pair-Id,
+Hash-Algorithm) are neither in it nor forwarded, so every signed URL of an object shares one
+cached copy. Variants are written with `Cache-Control: public, max-age=31536000, immutable`.
 
 Each public key is its own resource whose construct id is derived from a hash of its PEM:
 CloudFront cannot change a public key's value in place (UpdatePublicKey changes only the
@@ -16,6 +20,7 @@ rotation the group holds the new key and the previous one (`cdnPreviousPublicKey
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 
 from aws_cdk import Annotations, CfnOutput, Duration, Fn, RemovalPolicy, Stack
 from aws_cdk import aws_cloudfront as cloudfront
@@ -28,6 +33,11 @@ from infra_cdk.config import StageConfig, normalize_public_key_pem
 from infra_cdk.nag import acknowledge
 
 VARIANTS_PREFIX = "variants/"
+# The one query parameter CloudFront forwards and keys its cache on: image variant URLs pin a version.
+FORWARDED_QUERY = ("versionId",)
+# HLS segments (MediaConvert sets no Cache-Control) stay a day by default; variants say a year.
+DEFAULT_TTL = Duration.days(1)
+MAX_TTL = Duration.days(365)
 CDN_LOG_RETENTION_DAYS = 90
 # The stages that may synthesize with the placeholder key (with a warning); the others fail.
 PLACEHOLDER_KEY_STAGES = frozenset({"dev"})
@@ -98,6 +108,33 @@ class Cdn(Construct):
             self, "Bucket", bucket_name=bucket.bucket_name, bucket_arn=bucket.bucket_arn
         )
         origin = origins.S3BucketOrigin.with_origin_access_control(reference)
+        self.cache_policy = cloudfront.CachePolicy(
+            self,
+            "VariantsCache",
+            comment=f"{config.prefix}: variants by path and versionId; signatures are not in the key",
+            default_ttl=DEFAULT_TTL,
+            min_ttl=Duration.seconds(0),
+            max_ttl=MAX_TTL,
+            query_string_behavior=cloudfront.CacheQueryStringBehavior.allow_list(*FORWARDED_QUERY),
+            header_behavior=cloudfront.CacheHeaderBehavior.none(),
+            cookie_behavior=cloudfront.CacheCookieBehavior.none(),
+            enable_accept_encoding_gzip=True,
+            enable_accept_encoding_brotli=True,
+        )
+        # Players fetch HLS segments with XHR/fetch from the app's origins: CORS answered at the edge.
+        self.response_headers = cloudfront.ResponseHeadersPolicy(
+            self,
+            "VariantsCors",
+            comment=f"{config.prefix}: CORS for the stage's browser origins (HLS players)",
+            cors_behavior=cloudfront.ResponseHeadersCorsBehavior(
+                access_control_allow_credentials=False,
+                access_control_allow_headers=["Range"],
+                access_control_allow_methods=["GET", "HEAD"],
+                access_control_allow_origins=list(config.cors_allowed_origins),
+                access_control_max_age=Duration.seconds(600),
+                origin_override=True,
+            ),
+        )
         self.distribution = cloudfront.Distribution(
             self,
             "Distribution",
@@ -106,7 +143,8 @@ class Cdn(Construct):
                 origin=origin,
                 viewer_protocol_policy=cloudfront.ViewerProtocolPolicy.HTTPS_ONLY,
                 allowed_methods=cloudfront.AllowedMethods.ALLOW_GET_HEAD,
-                cache_policy=cloudfront.CachePolicy.CACHING_OPTIMIZED,
+                cache_policy=self.cache_policy,
+                response_headers_policy=self.response_headers,
                 trusted_key_groups=[self.key_group],
                 compress=True,
             ),
@@ -126,7 +164,8 @@ class Cdn(Construct):
             iam.PolicyStatement(
                 sid="CloudFrontReadsVariants",
                 principals=[iam.ServicePrincipal("cloudfront.amazonaws.com")],
-                actions=["s3:GetObject"],
+                # GetObjectVersion: a `versionId` in the URL (forwarded by the cache policy).
+                actions=["s3:GetObject", "s3:GetObjectVersion"],
                 resources=[bucket.arn_for_objects(f"{VARIANTS_PREFIX}*")],
                 conditions={"StringEquals": {"AWS:SourceArn": distribution_arn}},
             )
@@ -152,6 +191,52 @@ class Cdn(Construct):
             value=Fn.join(",", [key.public_key_id for key in self.public_keys]),
             description="CloudFront public key ids of the key group: the current key, then the previous one (if any)",
         )
+        self.signing = (
+            CdnSigning(
+                domain=self.distribution.distribution_domain_name,
+                # every key of the group, so whichever private key the secret holds during a rotation signs
+                key_pair_ids=Fn.join(
+                    ",",
+                    [
+                        Fn.join(":", [key.public_key_id, public_key_fingerprint(pem)])
+                        for key, (_, pem) in zip(self.public_keys, keys, strict=True)
+                    ],
+                ),
+                private_key_secret_arn=config.cdn_private_key_secret_arn,
+            )
+            if config.cdn_private_key_secret_arn
+            else None
+        )
+        if self.signing is None and config.stage not in PLACEHOLDER_KEY_STAGES:
+            Annotations.of(self).add_warning_v2(
+                "social:cdn-unsigned",
+                f"stages.{config.stage}.cdnPrivateKeySecretArn is unset: the functions cannot sign CloudFront URLs "
+                "and answer with presigned S3 URLs (docs/operations.md 'CloudFront signing key').",
+            )
+
+
+@dataclass(frozen=True)
+class CdnSigning:
+    """What the functions that hand out variant URLs need to sign them for this distribution."""
+
+    domain: str
+    key_pair_ids: str  # CDN_KEY_PAIR_IDS: "<public key id>:<sha256 of its DER>,..." (core.cdn)
+    private_key_secret_arn: str
+
+    def environment(self) -> dict[str, str]:
+        return {
+            "CDN_DOMAIN": self.domain,
+            "CDN_KEY_PAIR_IDS": self.key_pair_ids,
+            "CDN_PRIVATE_KEY_SECRET_ARN": self.private_key_secret_arn,
+        }
+
+
+def public_key_fingerprint(pem: str) -> str:
+    """As core.cdn.fingerprint: SHA-256 hex of the key's DER."""
+    import base64
+
+    body = "".join(line for line in normalize_public_key_pem(pem).splitlines() if "-----" not in line)
+    return hashlib.sha256(base64.b64decode(body)).hexdigest()
 
 
 def signing_key_id(pem: str) -> str:

@@ -16,6 +16,7 @@ from constructs import Construct
 from core.routes import FunctionSpec
 from infra_cdk import packaging
 from infra_cdk.config import DB_NAME, DB_PORT, DB_USER, StageConfig
+from infra_cdk.constructs.cdn import CdnSigning
 from infra_cdk.nag import acknowledge
 
 RUNTIME = lambda_.Runtime.PYTHON_3_12
@@ -77,6 +78,13 @@ class FunctionWiring:
     cluster: rds.DatabaseCluster | None = None
     # Reserved concurrency per function name (infra_cdk/concurrency.py); absent: none.
     reserved_concurrency: Mapping[str, int] = field(default_factory=dict)
+    # CloudFront signing where the stage stores the private key (`cdnPrivateKeySecretArn`); None:
+    # the functions answer with presigned S3 URLs.
+    cdn: CdnSigning | None = None
+
+
+# The functions that hand out URLs of variants/ (core.storage.variant_url): they sign for CloudFront.
+CDN_FUNCTIONS = frozenset({"assets", "posts"})
 
 
 def _db_host(wiring: FunctionWiring) -> str:
@@ -149,6 +157,14 @@ def make_function(
                     "ec2:UnassignPrivateIpAddresses",
                 ],
                 resources=["*"],
+            )
+        )
+    if wiring.cdn is not None and spec.name in CDN_FUNCTIONS:
+        env |= wiring.cdn.environment()
+        # Read once per container (core.cdn), through the stage's Secrets Manager endpoint.
+        role.add_to_policy(
+            iam.PolicyStatement(
+                actions=["secretsmanager:GetSecretValue"], resources=[wiring.cdn.private_key_secret_arn]
             )
         )
     env |= dict(environment or {})

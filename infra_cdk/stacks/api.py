@@ -20,6 +20,7 @@ from infra_cdk.concurrency import reserved_concurrency
 from infra_cdk.config import StageConfig
 from infra_cdk.constructs.assets import ASSETS, AssetsResources
 from infra_cdk.constructs.auth import AuthResources
+from infra_cdk.constructs.cdn import CdnSigning
 from infra_cdk.constructs.function_factory import (
     ARCHITECTURE,
     LIVE_ALIAS,
@@ -51,6 +52,7 @@ class ApiStack(Stack):
         cluster: rds.DatabaseCluster | None = None,
         database_ready: Construct | None = None,
         assets_bucket: s3.IBucket | None = None,
+        cdn: CdnSigning | None = None,
         functions: tuple[FunctionSpec, ...] = FUNCTIONS,
         routes: tuple[Route, ...] = ROUTES,
         **kwargs: Any,
@@ -90,6 +92,7 @@ class ApiStack(Stack):
             proxy=proxy,
             cluster=cluster,
             reserved_concurrency=reserved_concurrency(config, functions),
+            cdn=cdn,
         )
         scope = Construct(self, "Functions")
         self.functions: dict[str, lambda_.Function] = {

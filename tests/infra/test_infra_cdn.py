@@ -1,5 +1,6 @@
 """CloudFront: OAC on variants/ only, signed URLs through a key group, HTTPS only, access logs;
-signing keys that can be set and rotated (a key per resource, named after a hash of its PEM)."""
+signing keys that can be set and rotated (a key per resource, named after a hash of its PEM); the
+cache keyed on path and versionId; the functions sign where the stage stores the private key."""
 
 from __future__ import annotations
 
@@ -73,7 +74,9 @@ def test_prod_uses_the_configured_key(prod: Synth) -> None:
     assert encoded == normalize_public_key_pem(TEST_PUBLIC_KEY_PEM) != PLACEHOLDER_PUBLIC_KEY
     assert logical_id.startswith("Cdn" + signing_key_id(TEST_PUBLIC_KEY_PEM))
     assert _key_group_items(prod.raw["storage"]["Resources"]) == [logical_id]
-    assert not [p for p, _ in prod.metadata("storage", "aws:cdk:warning") if p.endswith("/Cdn")]
+    assert not [
+        p for p, d in prod.metadata("storage", "aws:cdk:warning") if p.endswith("/Cdn") and "PublicKey" in str(d)
+    ]
     outputs = prod.raw["storage"]["Outputs"]
     assert _output_refs(outputs["CdnPublicKeyIds"]["Value"]) == [logical_id]
 
@@ -173,11 +176,99 @@ def test_origin_access_control_reads_variants_only(dev: Synth) -> None:
         if statement.get("Principal") == {"Service": "cloudfront.amazonaws.com"}
     ]
     (statement,) = cloudfront_statements
-    assert statement["Action"] == "s3:GetObject"
+    assert statement["Action"] == ["s3:GetObject", "s3:GetObjectVersion"]  # versionId: pinned variant URLs
     assert json.dumps(statement["Resource"]).endswith('"/variants/*"]]}')
     assert "AWS:SourceArn" in statement["Condition"]["StringEquals"]
 
 
-def test_functions_get_no_cdn_domain_while_the_app_cannot_sign(dev: Synth) -> None:
-    for fn in dev.resources("api", "AWS::Lambda::Function").values():
-        assert "CDN_DOMAIN" not in fn["Properties"].get("Environment", {}).get("Variables", {})
+SECRET_ARN = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:social-prod/cdn-private-key-AbCdEf"
+
+
+@pytest.fixture(scope="module")
+def signing_prod(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The prod api stack with the private key's secret set, as an operator sets it in cdk.json."""
+    from cdn_keys import synth_settings
+    from infra_synth import no_network
+
+    from infra_cdk.app import build_app, stack_name
+
+    with no_network():
+        app = build_app(
+            "prod",
+            outdir=str(tmp_path_factory.mktemp("cdk-prod-cdn")),
+            settings={**synth_settings("prod"), "cdnPrivateKeySecretArn": SECRET_ARN},
+        )
+        assembly = app.synth()
+    return dict(assembly.get_stack_by_name(stack_name("prod", "Api")).template)
+
+
+def _environments(resources: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {
+        k: r["Properties"].get("Environment", {}).get("Variables", {})
+        for k, r in resources.items()
+        if r["Type"] == "AWS::Lambda::Function"
+    }
+
+
+def test_without_the_private_key_secret_the_functions_presign_s3(dev: Synth, prod: Synth) -> None:
+    """dev (no Secrets Manager endpoint) and any stage without cdnPrivateKeySecretArn: no CDN_DOMAIN."""
+    for synth in (dev, prod):
+        for env in _environments(synth.raw["api"]["Resources"]).values():
+            assert not {"CDN_DOMAIN", "CDN_PRIVATE_KEY_SECRET_ARN"} & set(env)
+    warnings = [str(d) for p, d in prod.metadata("storage", "aws:cdk:warning") if p.endswith("/Cdn")]
+    assert any("cdnPrivateKeySecretArn is unset" in w for w in warnings)
+
+
+def test_with_the_secret_the_variant_functions_sign_for_cloudfront(signing_prod: dict[str, Any]) -> None:
+    from infra_cdk.constructs.cdn import public_key_fingerprint
+
+    resources = signing_prod["Resources"]
+    signing = {k: env for k, env in _environments(resources).items() if "CDN_DOMAIN" in env}
+    assert len(signing) == 2 and all(("Assets" in k) != ("Posts" in k) for k in signing), sorted(signing)
+    fingerprint = public_key_fingerprint(TEST_PUBLIC_KEY_PEM)
+    for env in signing.values():
+        assert env["CDN_PRIVATE_KEY_SECRET_ARN"] == SECRET_ARN
+        assert "Fn::ImportValue" in json.dumps(env["CDN_DOMAIN"])  # the storage stack's distribution
+        assert fingerprint in json.dumps(env["CDN_KEY_PAIR_IDS"])
+    # those two roles may read exactly that secret; no other function gets it
+    readers = [
+        k
+        for k, r in resources.items()
+        if r["Type"] == "AWS::IAM::Policy"
+        and any(
+            "secretsmanager:GetSecretValue" in json.dumps(st.get("Action")) and st.get("Resource") == SECRET_ARN
+            for st in r["Properties"]["PolicyDocument"]["Statement"]
+        )
+    ]
+    assert len(readers) == 2
+
+
+def test_the_secret_needs_a_complete_arn_and_the_endpoint() -> None:
+    with pytest.raises(ValueError, match="complete ARN"):
+        stage_config("prod", {"cdnPrivateKeySecretArn": "social-prod/cdn"})
+    with pytest.raises(ValueError, match="interfaceEndpoints false"):
+        stage_config("dev", {"cdnPrivateKeySecretArn": SECRET_ARN})
+    assert stage_config("prod", {"cdnPrivateKeySecretArn": SECRET_ARN}).cdn_private_key_secret_arn == SECRET_ARN
+
+
+def test_the_cache_keys_on_path_and_version_not_on_signatures(dev: Synth) -> None:
+    behavior = _distribution(dev)["DefaultCacheBehavior"]
+    ((policy_id, policy),) = dev.resources("storage", "AWS::CloudFront::CachePolicy").items()
+    assert behavior["CachePolicyId"] == {"Ref": policy_id}
+    config = policy["Properties"]["CachePolicyConfig"]
+    key = config["ParametersInCacheKeyAndForwardedToOrigin"]
+    assert key["QueryStringsConfig"] == {"QueryStringBehavior": "whitelist", "QueryStrings": ["versionId"]}
+    assert key["CookiesConfig"]["CookieBehavior"] == "none" and key["HeadersConfig"]["HeaderBehavior"] == "none"
+    assert config["MaxTTL"] == 365 * 86400 and config["DefaultTTL"] == 86400
+    # HLS players fetch segments cross-origin: CORS for the stage's origins, answered at the edge
+    ((headers_id, headers),) = dev.resources("storage", "AWS::CloudFront::ResponseHeadersPolicy").items()
+    assert behavior["ResponseHeadersPolicyId"] == {"Ref": headers_id}
+    cors = headers["Properties"]["ResponseHeadersPolicyConfig"]["CorsConfig"]
+    assert cors["AccessControlAllowOrigins"]["Items"] == ["https://dev.example.com"]
+    assert cors["AccessControlAllowCredentials"] is False
+
+
+def test_the_deps_layer_ships_cryptography_for_signing() -> None:
+    from infra_cdk.packaging import DEPS_REQUIREMENTS
+
+    assert any(line.startswith("cryptography==") for line in DEPS_REQUIREMENTS.read_text().splitlines())

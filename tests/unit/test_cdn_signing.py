@@ -130,3 +130,24 @@ def test_the_cdn_needs_a_key_pair_id_and_a_key() -> None:
     with pytest.raises(SettingsError, match="CDN_PRIVATE_KEY_SECRET_ARN"):
         Settings(cdn_private_key_secret_arn="social/cdn")
     assert "pem" not in repr(Settings(cdn_private_key="pem"))
+
+
+def test_the_key_id_is_the_one_whose_public_key_matches(cdn_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
+    """CDK gives every key of the group (id:fingerprint): whichever private key the secret holds during a
+    rotation signs under its own id."""
+    from cryptography.hazmat.primitives import serialization
+
+    pem = (
+        cloudfront.key_pair()[1]
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode()
+    )
+    monkeypatch.delenv("CDN_KEY_PAIR_ID")
+    monkeypatch.setenv("CDN_KEY_PAIR_IDS", f"KNEW:{'0' * 64},{cloudfront.KEY_PAIR_ID}:{cdn.fingerprint(pem)}")
+    get_settings.cache_clear()
+    assert cloudfront.allows(cdn.signed_url("variants/o/a/thumb.jpg"))
+    monkeypatch.setenv("CDN_KEY_PAIR_IDS", f"KNEW:{'0' * 64}")
+    get_settings.cache_clear()
+    cdn._signer.cache_clear()
+    with pytest.raises(RuntimeError, match="matches none"):
+        cdn.signed_url("variants/o/a/thumb.jpg")

@@ -53,10 +53,35 @@ def _signer() -> Any:
     def rsa_signer(message: bytes) -> bytes:
         return key.sign(message, padding.PKCS1v15(), hashes.SHA256())
 
-    key_pair_id = get_settings().cdn_key_pair_id
-    if not key_pair_id:
-        raise RuntimeError("CDN_KEY_PAIR_ID is not set")
-    return CloudFrontSigner(key_pair_id, rsa_signer)
+    return CloudFrontSigner(_key_pair_id(key.public_key()), rsa_signer)
+
+
+def _key_pair_id(public_key: Any) -> str:
+    """CDN_KEY_PAIR_ID, or the id among CDN_KEY_PAIR_IDS whose public key is this private key's: during a
+    rotation the secret may hold either key, and each signs under its own id."""
+    import hashlib
+
+    from cryptography.hazmat.primitives import serialization
+
+    settings = get_settings()
+    if settings.cdn_key_pair_id:
+        return settings.cdn_key_pair_id
+    der = public_key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    fingerprint = hashlib.sha256(der).hexdigest()
+    for entry in settings.cdn_key_pair_ids:
+        key_id, _, expected = entry.partition(":")
+        if expected.lower() == fingerprint:
+            return key_id
+    raise RuntimeError("the CloudFront private key matches none of the key group's keys (CDN_KEY_PAIR_IDS)")
+
+
+def fingerprint(public_key_pem: str) -> str:
+    """SHA-256 hex of a PEM public key's DER, as CDN_KEY_PAIR_IDS names each key."""
+    import base64
+    import hashlib
+
+    body = "".join(line.strip() for line in public_key_pem.strip().splitlines() if "-----" not in line)
+    return hashlib.sha256(base64.b64decode(body)).hexdigest()
 
 
 def expiry(now: float | None = None) -> int:

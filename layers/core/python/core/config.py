@@ -64,6 +64,9 @@ class Settings:
     # (the cloud; read once per container).
     cdn_domain: str | None = setting(None, pattern=r"^[a-z0-9.-]+$")
     cdn_key_pair_id: str | None = setting(None, pattern=r"^[A-Z0-9]{1,64}$")
+    # Or the key group's keys as "<id>:<sha256 hex of the public key's DER>" (CDK sets these): the id
+    # signed with is the one whose key matches the private key, so a rotation needs no lockstep.
+    cdn_key_pair_ids: tuple[str, ...] = ()
     cdn_private_key: str | None = setting(None, secret=True)
     cdn_private_key_secret_arn: str | None = setting(None, pattern=r"^arn:aws[a-z-]*:secretsmanager:\S+$")
     # Lifetime of a CloudFront-signed URL: its expiry is rounded up to a multiple of this, so the
@@ -161,8 +164,12 @@ class Settings:
         problems = []
         if self.database_url and not self.database_url.startswith("postgresql+pg8000://"):
             problems.append("DATABASE_URL must use the postgresql+pg8000:// driver")
-        if self.cdn_domain and not (self.cdn_key_pair_id and (self.cdn_private_key or self.cdn_private_key_secret_arn)):
-            problems.append("CDN_DOMAIN needs CDN_KEY_PAIR_ID and CDN_PRIVATE_KEY or CDN_PRIVATE_KEY_SECRET_ARN")
+        key_id = self.cdn_key_pair_id or self.cdn_key_pair_ids
+        if self.cdn_domain and not (key_id and (self.cdn_private_key or self.cdn_private_key_secret_arn)):
+            problems.append(
+                "CDN_DOMAIN needs CDN_KEY_PAIR_ID (or CDN_KEY_PAIR_IDS) "
+                "and CDN_PRIVATE_KEY or CDN_PRIVATE_KEY_SECRET_ARN"
+            )
         for pair in self.jwt_signing_keys:
             kid, _, secret = pair.partition(":")
             if not kid or len(secret) < 32:
