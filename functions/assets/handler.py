@@ -287,6 +287,7 @@ def download(asset_id: uuid.UUID) -> DownloadOut:
     return DownloadOut(url=url, expires_in=ttl)
 
 
+PLAYLIST: dict[str, str] = {"type": "string"}
 PlaylistName = Annotated[
     str | None, Query(pattern=playback.PLAYLIST_NAME, description="a playlist the previous one names")
 ]
@@ -299,7 +300,7 @@ PlaylistName = Annotated[
     "relative (this route again, so the player sends the same Authorization header), segment URIs are "
     "absolute signed URLs that live the video's duration plus 15 minutes.",
     tags=["assets"],
-    responses={200: {"description": "An HLS playlist", "content": {playback.CONTENT_TYPE: {"schema": {}}}}},
+    responses={200: {"description": "An HLS playlist", "content": {playback.CONTENT_TYPE: {"schema": PLAYLIST}}}},
     openapi_extensions=documented(409),
 )
 def play(asset_id: uuid.UUID, playlist: PlaylistName = None) -> Response[str]:
