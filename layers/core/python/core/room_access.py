@@ -1,0 +1,98 @@
+"""Who may do what in a room: the role order, and the one lookup every room route starts with.
+
+In the core layer because two functions apply the same rule: rooms (every room route) and
+realtime (subscribing to a room, typing in it).
+
+A room that does not exist, is deleted, or that the caller is not a member of
+is the same 404, so a room's existence never leaks. Being a member with too
+low a role is a 403.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import and_, select
+from sqlalchemy.orm import Session
+
+from core.errors import Forbidden, NotFound
+from core.models.rooms import ROLES, Room, RoomMember
+
+RANK = {role: rank for rank, role in enumerate(ROLES)}
+
+# The room columns every answer needs (plain columns: no ORM entities on the hot path).
+ROOM_COLUMNS = (
+    Room.id,
+    Room.name,
+    Room.description,
+    Room.ai_provider,
+    Room.ai_model,
+    Room.ai_context_cutoff_at,
+    Room.created_at,
+)
+
+
+def rank(role: str) -> int:
+    return RANK[role]
+
+
+def below(role: str, other: str) -> bool:
+    """True when `role` is strictly lower than `other`."""
+    return RANK[role] < RANK[other]
+
+
+@dataclass(frozen=True)
+class RoomView:
+    """A room as one member sees it."""
+
+    id: uuid.UUID
+    name: str
+    description: str
+    ai_provider: str | None
+    ai_model: str | None
+    ai_context_cutoff_at: datetime | None
+    created_at: datetime
+    my_role: str
+
+    @classmethod
+    def of(cls, row: Any) -> RoomView:
+        return cls(
+            id=row.id,
+            name=row.name,
+            description=row.description,
+            ai_provider=row.ai_provider,
+            ai_model=row.ai_model,
+            ai_context_cutoff_at=row.ai_context_cutoff_at,
+            created_at=row.created_at,
+            my_role=row.role,
+        )
+
+    def at_least(self, role: str) -> bool:
+        return RANK[self.my_role] >= RANK[role]
+
+
+def room_for(
+    session: Session, room_id: uuid.UUID, user_id: uuid.UUID, *, at_least: str = "reader", lock: bool = False
+) -> RoomView:
+    """The room as `user_id` sees it, if they hold `at_least`; one statement.
+
+    `lock` takes a share lock on the caller's membership row, so their role cannot
+    change under a management action until it commits.
+    """
+    query = (
+        select(*ROOM_COLUMNS, RoomMember.role)
+        .join(RoomMember, and_(RoomMember.room_id == Room.id, RoomMember.user_id == user_id))
+        .where(Room.id == room_id, Room.deleted_at.is_(None))
+    )
+    if lock:
+        query = query.with_for_update(read=True, of=RoomMember)
+    row = session.execute(query).first()
+    if row is None:
+        raise NotFound("Room not found")
+    room = RoomView.of(row)
+    if not room.at_least(at_least):
+        raise Forbidden(f"This needs the {at_least} role or higher in the room")
+    return room
