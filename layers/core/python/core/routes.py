@@ -60,6 +60,16 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
     ),
     FunctionSpec("migrate", "task", "Applies Alembic migrations (CDK trigger, make dev)"),
     FunctionSpec("rooms", "api", "Team chat rooms: roles, invitations, messages and AI replies"),
+    # Also every route of the WebSocket API (WEBSOCKET_ROUTES); in the VPC, for the database.
+    FunctionSpec("realtime", "api", "Realtime rooms: WebSocket tickets, connections, subscriptions, typing"),
+)
+
+# The WebSocket API: its route keys and the function each one invokes. Client frames are JSON
+# `{action, ...}` and all reach `$default` (API.md, Realtime). Locally served at /ws.
+WEBSOCKET_ROUTES: tuple[tuple[str, str], ...] = (
+    ("$connect", "realtime"),
+    ("$disconnect", "realtime"),
+    ("$default", "realtime"),
 )
 
 ROUTES: tuple[Route, ...] = (
@@ -121,6 +131,7 @@ ROUTES: tuple[Route, ...] = (
     Route("PATCH", f"{BASE_PATH}/rooms/{{room_id}}/messages/{{message_id}}", "rooms", auth=True),
     Route("DELETE", f"{BASE_PATH}/rooms/{{room_id}}/messages/{{message_id}}", "rooms", auth=True),
     Route("POST", f"{BASE_PATH}/rooms/{{room_id}}/messages/{{message_id}}/regenerate", "rooms", auth=True),
+    Route("POST", f"{BASE_PATH}/realtime/tickets", "realtime", auth=True),
 )
 
 

@@ -1,0 +1,1 @@
+"""Realtime rooms: WebSocket tickets, connections, subscriptions and typing (API.md, Realtime)."""
