@@ -151,3 +151,20 @@ def test_the_key_id_is_the_one_whose_public_key_matches(cdn_env: None, monkeypat
     cdn._signer.cache_clear()
     with pytest.raises(RuntimeError, match="matches none"):
         cdn.signed_url("variants/o/a/thumb.jpg")
+
+
+def test_variants_are_written_cacheable_for_a_year(monkeypatch: pytest.MonkeyPatch) -> None:
+    """CloudFront (and browsers) keep a variant as long as its Cache-Control says: a variant's bytes never
+    change under its URL (made from the scanned version; image URLs are pinned to the variant's version)."""
+    from media import objects
+
+    written: dict[str, Any] = {}
+
+    class FakeS3:
+        def put_object(self, **kwargs: Any) -> dict[str, str]:
+            written.update(kwargs)
+            return {"VersionId": "v1"}
+
+    monkeypatch.setattr(objects, "s3_client", lambda: FakeS3())
+    assert objects.put_variant("bucket", "variants/o/a/thumb.jpg", b"jpg", "image/jpeg") == "v1"
+    assert written["CacheControl"] == "public, max-age=31536000, immutable"
