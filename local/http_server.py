@@ -23,6 +23,7 @@ from local.messages import Reply, Request, last_resort
 
 if TYPE_CHECKING:  # the gateway module starts servers: import it for types only
     from local.gateway import Gateway
+    from local.websocket import WebSocketGateway
 
 
 class _RequestHandler(BaseHTTPRequestHandler):
@@ -40,6 +41,12 @@ class _RequestHandler(BaseHTTPRequestHandler):
     def _dispatch(self) -> None:
         started = time.monotonic()
         gateway = self.server.gateway
+        sockets = self.server.sockets
+        if sockets is not None and sockets.upgrades(self.path):
+            self.close_connection = True  # the socket is the WebSocket's from here on
+            head = self.raw_requestline + b"".join(f"{k}: {v}\r\n".encode("latin-1") for k, v in self.headers.items())
+            sockets.serve(self.connection, head + b"\r\n", self.client_address[0], self.server.server_address[1])
+            return
         try:
             body = self._read_body(gateway, str(uuid.uuid4()), self.headers.get("Origin"))
         except (TimeoutError, ConnectionError):
@@ -50,7 +57,11 @@ class _RequestHandler(BaseHTTPRequestHandler):
             body = _closing(last_resort(str(uuid.uuid4())))
         if isinstance(body, bytes):
             peer, port = self.client_address[0], self.server.server_address[1]
-            body = gateway.handle(Request(self.command, self.path, list(self.headers.items()), body, peer, port))
+            request = Request(self.command, self.path, list(self.headers.items()), body, peer, port)
+            if sockets is not None and sockets.manages(self.path):
+                body = sockets.management(request)  # the Management API (@connections)
+            else:
+                body = gateway.handle(request)
         self._write(body, started)
 
     def _read_body(self, gateway: Gateway, rid: str, origin: str | None) -> bytes | Reply:
@@ -105,7 +116,11 @@ class _RequestHandler(BaseHTTPRequestHandler):
             self.send_header("Connection", "close")
             self.close_connection = True
         elapsed_ms = (time.monotonic() - started) * 1000
-        path = self.server.gateway.logged_path(self.path)
+        sockets = self.server.sockets
+        if sockets is not None and (sockets.manages(self.path) or sockets.upgrades(self.path)):
+            path = sockets.logged_path(self.path)
+        else:
+            path = self.server.gateway.logged_path(self.path)
         print(f"[gateway] {self.command} {path} {reply.status} {elapsed_ms:.1f}ms", file=sys.stderr, flush=True)
         try:
             self.end_headers()  # the access line comes first: a client that has its answer sees the line too
@@ -150,8 +165,11 @@ class GatewayServer(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 128  # the default 5 drops bursts of connections (1 s SYN retry each)
 
-    def __init__(self, gateway: Gateway, host: str = "127.0.0.1", port: int = 3000):
+    def __init__(
+        self, gateway: Gateway, host: str = "127.0.0.1", port: int = 3000, sockets: WebSocketGateway | None = None
+    ):
         self.gateway = gateway
+        self.sockets = sockets  # the WebSocket API at /ws (local.websocket), on this same port
         super().__init__((host, port), _RequestHandler, bind_and_activate=False)
         try:
             self.server_bind()  # claim the port now; listen only in start(), so early clients are refused, not stalled
@@ -174,6 +192,8 @@ class GatewayServer(ThreadingHTTPServer):
         return self
 
     def stop(self) -> None:
+        if self.sockets is not None:
+            self.sockets.close_all()
         if self._thread is not None:  # shutdown() would wait forever for a loop that never ran
             self.shutdown()
             self._thread.join(5)

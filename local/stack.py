@@ -138,14 +138,18 @@ def start(cleanup: ExitStack) -> list[str]:
     from local.aws import LocalAws
     from local.gateway import Gateway, GatewayServer
     from local.pump import SqsPump
+    from local.websocket import WS_PATH, WebSocketGateway
 
     os.environ.update({"STAGE": "local", "DB_POOL_SIZE": "10"})
     local_signing_keys()
     api_port = _env_int("LOCAL_API_PORT", 3000)
     try:  # bind first: a busy port fails before anything starts
-        gateway = GatewayServer(Gateway(), "127.0.0.1", api_port)
+        gateway = GatewayServer(Gateway(), "127.0.0.1", api_port, sockets=WebSocketGateway())
     except OSError as exc:
         raise RuntimeError(f"port 127.0.0.1:{api_port} is taken; set LOCAL_API_PORT to another port") from exc
+    # The WebSocket API and its Management API share the gateway's port (local.websocket).
+    os.environ.setdefault("REALTIME_WS_URL", f"ws://127.0.0.1:{api_port}{WS_PATH}")
+    os.environ.setdefault("REALTIME_MANAGEMENT_URL", f"{gateway.url}{WS_PATH}")
     cleanup.callback(gateway.server_close)
 
     if os.environ.get("DATABASE_URL"):
@@ -194,6 +198,7 @@ def start(cleanup: ExitStack) -> list[str]:
     return [
         f"API       {gateway.url}/api/v1",
         f"Docs      {gateway.url}/docs",
+        f"WebSocket {os.environ['REALTIME_WS_URL']}?ticket=... (POST /api/v1/realtime/tickets)",
         f"Health    {gateway.url}/api/v1/health",
         f"Database  {_hide_password(url)}",
         f"Bucket    {resources.bucket} (endpoint {resources.endpoint_url})",
