@@ -30,6 +30,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit, urlunsplit
 
 SYSTEM_USER_ENV = "EMBEDDED_PG_SYSTEM_USER"
 DEFAULT_SYSTEM_USER = "embedded_postgres"
@@ -40,6 +41,10 @@ USERADD_ATTEMPTS = 6
 _USERADD_RETRY = {1, 4, 9, 10}
 _USER_NAME = re.compile(r"[a-z_][a-z0-9_-]{0,31}")
 _ACCESS_ERRORS = ("Operation not permitted", "Permission denied", "wrong ownership")
+# The superuser initdb makes owns the schema and runs the migrations; the functions connect as the
+# application's role the migrations create (0009_app_role), as they do in the cloud. Trust auth: no passwords.
+OWNER = "postgres"
+APP_ROLE = "app_rw"
 
 
 def system_user_name() -> str:
@@ -153,6 +158,12 @@ def port_is_open(host: str, port: int) -> bool:
         return s.connect_ex((host, port)) == 0
 
 
+def as_user(url: str, user: str) -> str:
+    """The same server and database as `url`, as `user` (trust auth: no password)."""
+    parts = urlsplit(url)
+    return urlunsplit(parts._replace(netloc=f"{user}@{parts.netloc.rpartition('@')[2]}"))
+
+
 def _make_traversable(path: Path) -> None:
     """Let the system user reach `path`: o+x on every parent, as the wheel itself does."""
     for parent in path.parents:
@@ -179,8 +190,9 @@ class EmbeddedPostgres:
         self.system_user = system_user or system_user_name()
         self.log_file = self.data_dir.parent / f"{self.data_dir.name}.log"
 
-    def url(self, database: str = "app") -> str:
-        return f"postgresql+pg8000://postgres@{self.host}:{self.port}/{database}"
+    def url(self, database: str = "app", user: str = OWNER) -> str:
+        """The server's URL as `user`: the owner (migrations, tests' clean-up) or APP_ROLE (the functions)."""
+        return f"postgresql+pg8000://{user}@{self.host}:{self.port}/{database}"
 
     def _owner(self) -> pwd.struct_passwd:
         """Looked up at each use, never kept: another process may have (re)created the user meanwhile."""

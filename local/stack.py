@@ -70,7 +70,7 @@ def local_signing_keys() -> None:
 
 
 def embedded_database(*, reuse_running: bool) -> tuple[str, EmbeddedPostgres | None]:
-    """The embedded server under data_dir(); (url, server to stop later or None).
+    """The embedded server under data_dir(); (the owner's url, server to stop later or None).
 
     reuse_running: if `make dev` already serves this data directory, use it and
     leave it alone (starting would stop it first, as a stale server).
@@ -85,17 +85,32 @@ def embedded_database(*, reuse_running: bool) -> tuple[str, EmbeddedPostgres | N
 
 
 def migrate(url: str) -> str | None:
+    """Apply the migrations as `url`'s user (the owner); DATABASE_URL stays the functions' own."""
+    from dataclasses import replace
+
     from core import db
+    from core.config import get_settings
     from core.migrations import upgrade
 
+    engine = db.create_engine_for(replace(get_settings(), database_url=url, db_pool_size=1))
+    try:
+        return upgrade(engine)
+    finally:
+        engine.dispose()
+
+
+def use_for_functions(url: str) -> None:
+    """DATABASE_URL of the functions, read afresh."""
     os.environ["DATABASE_URL"] = url
     reset_app_state()
-    return upgrade(db.get_engine())
 
 
 @contextmanager
 def local_database(*, reuse_running: bool = True) -> Iterator[str]:
-    """For `make invoke`: DATABASE_URL if set, else the embedded server, migrated, stopped afterwards."""
+    """For `make invoke`: DATABASE_URL if set, else the embedded server, migrated by its owner, the
+    functions' URL as the application's role (local.postgres.APP_ROLE); stopped afterwards."""
+    from local.postgres import APP_ROLE, as_user
+
     local_signing_keys()
     if os.environ.get("DATABASE_URL"):
         yield os.environ["DATABASE_URL"]
@@ -103,6 +118,8 @@ def local_database(*, reuse_running: bool = True) -> Iterator[str]:
     url, server = embedded_database(reuse_running=reuse_running)
     try:
         migrate(url)
+        url = as_user(url, APP_ROLE)
+        use_for_functions(url)
         yield url
     finally:
         reset_app_state()
@@ -152,8 +169,9 @@ def start(cleanup: ExitStack) -> list[str]:
     os.environ.setdefault("REALTIME_MANAGEMENT_URL", f"{gateway.url}{WS_PATH}")
     cleanup.callback(gateway.server_close)
 
-    if os.environ.get("DATABASE_URL"):
-        _step(1, "using PostgreSQL from DATABASE_URL")
+    embedded = not os.environ.get("DATABASE_URL")
+    if not embedded:
+        _step(1, "using PostgreSQL from DATABASE_URL (migrations and functions as its user)")
         url = os.environ["DATABASE_URL"]
     else:
         _step(1, f"starting PostgreSQL on port {_env_int('LOCAL_PG_PORT', 54329)} (data in {data_dir() / 'pgdata'})")
@@ -164,6 +182,11 @@ def start(cleanup: ExitStack) -> list[str]:
 
     _step(2, "applying migrations")
     print(f"      at revision {migrate(url)}", flush=True)
+    if embedded:  # the owner migrates; the functions connect as the application's role, as in the cloud
+        from local.postgres import APP_ROLE, as_user
+
+        url = as_user(url, APP_ROLE)
+    use_for_functions(url)
 
     from core.config import get_settings
 

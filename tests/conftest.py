@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING
 import pytest
 
 if TYPE_CHECKING:
+    from sqlalchemy.engine import Engine
+
     from local.aws import LocalAws
     from local.postgres import EmbeddedPostgres
 
@@ -67,16 +69,30 @@ def postgres_server() -> Iterator[EmbeddedPostgres]:
 
 
 @pytest.fixture(scope="session")
-def database_url(postgres_server: EmbeddedPostgres) -> Iterator[str]:
-    """DATABASE_URL of the session's server, with migrations applied."""
-    url = postgres_server.url()
+def owner_engine(postgres_server: EmbeddedPostgres) -> Iterator[Engine]:
+    """The schema's owner (the embedded superuser), as the migrations run in the cloud: for migrating
+    and for clean-up the application's role may not do (TRUNCATE)."""
+    from sqlalchemy import create_engine
+
+    engine = create_engine(postgres_server.url(), pool_size=1, max_overflow=0, pool_pre_ping=True)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
+@pytest.fixture(scope="session")
+def database_url(postgres_server: EmbeddedPostgres, owner_engine: Engine) -> Iterator[str]:
+    """DATABASE_URL of the session's server, migrated by the owner: the functions connect as the
+    application's role (local.postgres.APP_ROLE), as in the cloud, so a missing grant fails here first."""
+    from core.migrations import upgrade
+    from local.postgres import APP_ROLE
+
+    upgrade(owner_engine)
+    url = postgres_server.url(user=APP_ROLE)
     previous = os.environ.get("DATABASE_URL")
     os.environ["DATABASE_URL"] = url
     reset_app_state()
-    from core import db
-    from core.migrations import upgrade
-
-    upgrade(db.get_engine())
     try:
         yield url
     finally:
@@ -88,14 +104,12 @@ def database_url(postgres_server: EmbeddedPostgres) -> Iterator[str]:
 
 
 @pytest.fixture
-def db(database_url: str) -> Iterator[str]:
+def db(database_url: str, owner_engine: Engine) -> Iterator[str]:
     """The database, emptied after the test so tests never see each other's rows."""
     yield database_url
     from sqlalchemy import text
 
-    from core import db as core_db
-
-    with core_db.get_engine().begin() as conn:
+    with owner_engine.begin() as conn:
         tables = (
             conn.execute(
                 text("SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'")

@@ -3,35 +3,42 @@
 from typing import Any
 
 from sqlalchemy import inspect, text
+from sqlalchemy.engine import Engine
 
 from core import db as core_db
 from core.migrations import alembic_config, current, head, upgrade
+from tests.conftest import reset_app_state
 
 
-def test_head_is_applied(db: str) -> None:
-    assert current(core_db.get_engine()) == head()
+def test_head_is_applied(db: str, owner_engine: Engine) -> None:
+    assert current(owner_engine) == head()
 
 
-def test_models_match_the_migrations(db: str) -> None:
+def test_models_match_the_migrations(db: str, owner_engine: Engine) -> None:
     from alembic.autogenerate import compare_metadata
     from alembic.runtime.migration import MigrationContext
 
     import core.models.user  # noqa: F401 - registers the table
     from core.models import Base
 
-    with core_db.get_engine().connect() as conn:
+    with owner_engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata)
     assert diff == []
 
 
-def test_down_and_up_again(db: str) -> None:
+def test_down_and_up_again(db: str, owner_engine: Engine) -> None:
     from alembic import command
 
-    engine = core_db.get_engine()
-    command.downgrade(alembic_config(engine), "base")
-    assert "users" not in inspect(engine).get_table_names()
-    assert upgrade(engine) == head()
-    assert "users" in inspect(engine).get_table_names()
+    engine = owner_engine
+    try:
+        command.downgrade(alembic_config(engine), "base")
+        assert "users" not in inspect(engine).get_table_names()
+        assert upgrade(engine) == head()
+        assert "users" in inspect(engine).get_table_names()
+    finally:
+        reset_app_state()  # the app's role was dropped and made again: its pooled sessions are stale
+    with core_db.get_engine().connect() as conn:  # and the app's role has its rights again
+        assert conn.execute(text("SELECT count(*) FROM users")).scalar_one() == 0
 
 
 def test_usernames_and_emails_are_unique_ignoring_case(db: str) -> None:

@@ -65,6 +65,9 @@ class World:
 def _forget_clients() -> None:
     storage.s3_client.cache_clear()
     get_settings.cache_clear()
+    # boto3's default session keeps the first credentials it resolves: this test's would sign
+    # every later test's URLs (tests/integration/security/test_uploads_signing.py checks them).
+    boto3.DEFAULT_SESSION = None
 
 
 @pytest.fixture

@@ -44,7 +44,8 @@ class Settings:
     db_host: str | None = None
     db_port: int = 5432
     db_name: str = "app"
-    db_user: str = "app"
+    # The application's role (migration 0009_app_role); only `migrate` is given the owner (CDK: DB_USER=app).
+    db_user: str = "app_rw"
     db_iam_auth: bool = False
     db_password: str | None = setting(None, secret=True)
     # PEM bundle of the RDS CA, for connecting to Aurora without RDS Proxy (the proxy's ACM
