@@ -16,9 +16,12 @@ from typing import Any
 
 STAGES = ("dev", "staging", "prod")
 APP_NAME = "social"
-# The database name and the one database user the functions connect as (IAM auth via RDS Proxy).
+# The database name; its owner, the cluster's master user (rds_superuser: migrations and operators
+# only); and the role every other function connects as, made by migration 0009_app_role: rows only,
+# owner of nothing, IAM auth (end to end through RDS Proxy, or straight to the cluster without it).
 DB_NAME = "app"
 DB_USER = "app"
+DB_APP_USER = "app_rw"
 DB_PORT = 5432
 LOG_RETENTION_DAYS = (30, 60, 90, 180, 365)
 

@@ -15,7 +15,7 @@ from constructs import Construct
 
 from core.routes import FunctionSpec
 from infra_cdk import packaging
-from infra_cdk.config import DB_NAME, DB_PORT, DB_USER, StageConfig
+from infra_cdk.config import DB_APP_USER, DB_NAME, DB_PORT, DB_USER, StageConfig
 from infra_cdk.constructs.cdn import CdnSigning
 from infra_cdk.nag import acknowledge
 
@@ -95,6 +95,15 @@ def _db_host(wiring: FunctionWiring) -> str:
     return wiring.cluster.cluster_endpoint.hostname
 
 
+# The functions that connect as the schema's owner, the master user: the migrations. Every other one
+# connects as the application's role, which cannot change the schema (docs/decisions.md).
+OWNER_FUNCTIONS = frozenset({"migrate"})
+
+
+def db_user(spec: FunctionSpec) -> str:
+    return DB_USER if spec.name in OWNER_FUNCTIONS else DB_APP_USER
+
+
 def function_name(config: StageConfig, spec: FunctionSpec) -> str:
     return f"{config.prefix}-{spec.name}"
 
@@ -107,7 +116,7 @@ def make_function(
     environment: Mapping[str, str] | None = None,
 ) -> lambda_.Function:
     """A function of the suite: python3.12 on arm64 with both layers, JSON logs, X-Ray, and
-    (when it uses the database) the VPC, the db-clients group and `rds-db:connect` as `app`."""
+    (when it uses the database) the VPC, the db-clients group and `rds-db:connect` as its user (`db_user`)."""
     config = wiring.config
     sizing = SIZING[spec.kind]
     name = function_name(config, spec)
@@ -141,7 +150,7 @@ def make_function(
             "DB_HOST": _db_host(wiring),
             "DB_PORT": str(DB_PORT),
             "DB_NAME": DB_NAME,
-            "DB_USER": DB_USER,
+            "DB_USER": db_user(spec),
             "DB_IAM_AUTH": "true",
         }
         # Lambda manages the function's network interfaces with these; EC2 does not
@@ -196,10 +205,10 @@ def make_function(
     )
     if spec.uses_db:
         if wiring.proxy is not None:
-            wiring.proxy.grant_connect(fn, DB_USER)
+            wiring.proxy.grant_connect(fn, db_user(spec))
         else:
             assert wiring.cluster is not None
-            wiring.cluster.grant_connect(fn, DB_USER)
+            wiring.cluster.grant_connect(fn, db_user(spec))
 
     acknowledge(
         role,

@@ -13,7 +13,7 @@ from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import custom_resources as cr
 from constructs import Construct
 
-from infra_cdk.config import DB_NAME, DB_PORT, DB_USER, StageConfig
+from infra_cdk.config import DB_APP_USER, DB_NAME, DB_PORT, DB_USER, StageConfig
 from infra_cdk.nag import acknowledge
 
 ENGINE_VERSION = rds.AuroraPostgresEngineVersion.VER_17_9
@@ -62,8 +62,8 @@ class DataStack(Stack):
             "Cluster",
             cluster_identifier=cluster_id,
             engine=rds.DatabaseClusterEngine.aurora_postgres(version=ENGINE_VERSION),
-            # The functions' database user is the generated master user; the proxy holds
-            # its secret and the functions reach the proxy with IAM tokens only.
+            # The generated master user owns the schema: the migrate function and operators log in as
+            # it (the proxy holds its secret); every other function connects as DB_APP_USER.
             credentials=rds.Credentials.from_generated_secret(DB_USER),
             default_database_name=DB_NAME,
             writer=rds.ClusterInstance.serverless_v2("Writer", auto_minor_version_upgrade=True),
@@ -105,7 +105,7 @@ class DataStack(Stack):
 
         # Single-user rotation of the master secret; the rotation function runs in the
         # isolated subnets and reaches Secrets Manager through the interface endpoint. Without
-        # the proxy the app user logs in with IAM only (rds_iam, below): a password rotation
+        # the proxy the master user logs in with IAM only (rds_iam, below): a password rotation
         # could never log in again, so there is none.
         if secrets_manager_endpoint is not None and config.rds_proxy:
             self.cluster.add_rotation_single_user(
@@ -118,7 +118,7 @@ class DataStack(Stack):
                 "no Secrets Manager endpoint for a rotation function to reach (no interface endpoints, to cost "
                 "nothing idle)"
                 if secrets_manager_endpoint is None
-                else "no RDS Proxy: the app user logs in with IAM tokens only (rds_iam), so its password is unused"
+                else "no RDS Proxy: the master user logs in with IAM tokens only (rds_iam), so its password is unused"
             )
             acknowledge(
                 self.cluster,
@@ -139,7 +139,11 @@ class DataStack(Stack):
             return
         self.proxy = self.cluster.add_proxy(
             "Proxy",
+            # The master user (migrate) logs in to the cluster with its secret; any other user, such as
+            # the functions' DB_APP_USER, with IAM end to end: the proxy's role generates its token
+            # (rds_iam is granted to it by migration 0009), so that user has no password to keep.
             secrets=[secret],
+            default_auth_scheme=rds.DefaultAuthScheme.IAM_AUTH,
             vpc=vpc,
             vpc_subnets=isolated,
             iam_auth=True,
@@ -151,6 +155,9 @@ class DataStack(Stack):
             borrow_timeout=Duration.seconds(10),
             max_connections_percent=90,
         )
+        proxy_role = self.proxy.node.find_child("IAMRole")
+        assert isinstance(proxy_role, iam.Role)
+        self.cluster.grant_connect(proxy_role, DB_APP_USER)
         self.proxy.connections.allow_from(self.db_clients, ec2.Port.tcp(DB_PORT), "functions to RDS Proxy")
         self.cluster.connections.allow_default_port_from(self.proxy, "RDS Proxy to the cluster")
         self.proxy_endpoint = self.proxy.endpoint
@@ -158,12 +165,13 @@ class DataStack(Stack):
         self._acknowledge_unprotected(config)
 
     def _grant_iam_login(self, secret: secretsmanager.ISecret) -> Construct:
-        """`GRANT rds_iam TO app` once, when the cluster is created, through the Data API.
+        """`GRANT rds_iam TO app` (the master user) once, when the cluster is created, through the Data API.
 
-        Without the proxy the functions log in as the app user with IAM tokens, which needs the
-        rds_iam role; no function can grant it (they already log in with IAM). The Data API runs
-        the statement with the master secret from outside the VPC. After it, the app user logs in
-        with IAM only (PostgreSQL on RDS then refuses its password), so it runs on create only.
+        Without the proxy the migrate function logs in as the master user with IAM tokens, which
+        needs the rds_iam role; no function can grant it (they already log in with IAM). The Data
+        API runs the statement with the master secret from outside the VPC. After it, the master
+        user logs in with IAM only (PostgreSQL on RDS then refuses its password), so it runs on
+        create only. The functions' role gets rds_iam from migration 0009, which the master runs.
         """
         grant = cr.AwsCustomResource(
             self,

@@ -3,6 +3,8 @@ protected in prod, with Performance Insights, IAM auth and a rotated master secr
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from infra_synth import Synth
 
@@ -70,6 +72,16 @@ def test_proxy_requires_iam_and_tls(prod: Synth) -> None:
     (proxy,) = prod.resources("data", "AWS::RDS::DBProxy").values()
     props = proxy["Properties"]
     assert props["RequireTLS"] is True
-    assert props["Auth"][0]["IAMAuth"] == "REQUIRED"
+    # Only the master user (migrate) has a secret; any other user, the functions' app_rw, is IAM end to end.
+    (master,) = props["Auth"]
+    assert master["IAMAuth"] == "REQUIRED" and master["AuthScheme"] == "SECRETS"
+    assert props["DefaultAuthScheme"] == "IAM_AUTH"
+    (policy,) = [
+        p for k, p in prod.resources("data", "AWS::IAM::Policy").items() if k.startswith("ClusterProxyIAMRole")
+    ]
+    connect = [s for s in policy["Properties"]["PolicyDocument"]["Statement"] if s["Action"] == "rds-db:connect"]
+    (statement,) = connect
+    arn = json.dumps(statement["Resource"])
+    assert "DBClusterResourceId" in arn and arn.endswith('"/app_rw"]]}')
     (group,) = prod.resources("data", "AWS::RDS::DBProxyTargetGroup").values()
     assert group["Properties"]["ConnectionPoolConfigurationInfo"]["MaxConnectionsPercent"] == 90

@@ -136,7 +136,8 @@ def test_every_catalog_function_is_python312_arm64_with_both_layers(dev: Synth) 
             assert {k: env[k] for k in ("DB_PORT", "DB_NAME", "DB_USER", "DB_IAM_AUTH")} == {
                 "DB_PORT": "5432",
                 "DB_NAME": "app",
-                "DB_USER": "app",
+                # the migrations run as the owner (the master user); every other function as the app's role
+                "DB_USER": "app" if spec.name == "migrate" else "app_rw",
                 "DB_IAM_AUTH": "true",
             }
             assert "DB_HOST" in env
@@ -154,10 +155,25 @@ def test_function_logs_are_kept_30_days(dev: Synth) -> None:
         assert groups[f"/aws/lambda/social-dev-{spec.name}"] == 30
 
 
-def test_db_functions_may_connect_as_app_through_the_proxy(dev: Synth) -> None:
-    policies = json.dumps(list(dev.resources("api", "AWS::IAM::Policy").values()))
-    assert policies.count('"rds-db:connect"') >= sum(1 for spec in FUNCTIONS if spec.uses_db)
-    assert ":dbuser:" in policies and '"/app"' in policies
+def test_db_functions_may_connect_as_their_own_user_only(dev: Synth, prod: Synth) -> None:
+    """rds-db:connect for DB_USER's user alone: the master user (`app`) for migrate, `app_rw` for the rest,
+    through the proxy (prod) or to the cluster (dev)."""
+    for synth in (dev, prod):
+        policies = synth.resources("api", "AWS::IAM::Policy")
+        users: dict[str, set[str]] = {}
+        for lid, name in _function_names(synth).items():
+            role = synth.resources("api", "AWS::Lambda::Function")[lid]["Properties"]["Role"]["Fn::GetAtt"][0]
+            for policy in policies.values():
+                if {"Ref": role} not in policy["Properties"]["Roles"]:
+                    continue
+                for statement in policy["Properties"]["PolicyDocument"]["Statement"]:
+                    if statement["Action"] == "rds-db:connect":
+                        arn = json.dumps(statement["Resource"])
+                        users.setdefault(name, set()).update(u for u in ('/app"', '/app_rw"') if u in arn)
+        db_functions = {spec.name for spec in FUNCTIONS if spec.uses_db}
+        assert set(users) == db_functions, synth.stage
+        for name, user in users.items():
+            assert user == ({'/app"'} if name == "migrate" else {'/app_rw"'}), (synth.stage, name)
 
 
 @pytest.mark.skipif(not any(f.name == "authorizer" for f in FUNCTIONS), reason="no authorizer function yet")

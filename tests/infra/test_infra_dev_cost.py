@@ -110,7 +110,8 @@ def test_without_the_proxy_functions_trust_the_rds_ca_from_a_layer(dev: Synth, p
     assert not [k for k in prod.resources("api", "AWS::Lambda::LayerVersion") if k.startswith("RdsCaLayer")]
 
 
-def test_the_app_user_gets_iam_login_once_through_the_data_api(dev: Synth, prod: Synth) -> None:
+def test_the_master_user_gets_iam_login_once_through_the_data_api(dev: Synth, prod: Synth) -> None:
+    """For migrate, which logs in as the master user; the functions' app_rw gets rds_iam from migration 0009."""
     (cluster,) = dev.resources("data", "AWS::RDS::DBCluster").values()
     assert cluster["Properties"]["EnableHttpEndpoint"] is True
     (grant,) = [
