@@ -24,6 +24,7 @@ EXPECTED_CLIENT_ERRORS = {
     "delete_multipart",
     "get_multipart",  # the sample asset is ready: no upload in progress (409)
     "post_multipart_parts",
+    "get_playback",  # the sample asset is an image: no HLS rendition (409)
 }
 
 
