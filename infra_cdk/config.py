@@ -117,7 +117,7 @@ _DEFAULTS: dict[str, dict[str, Any]] = {
         "waf": False,
         "rds_proxy": False,
         "dashboard": False,
-        # The snapshot cache alone bills 15.82 USD/month for the 8 request-path functions (make cost).
+        # The snapshot cache alone bills 17.79 USD/month for the 9 request-path functions (make cost).
         "snap_start": False,
     },
     "staging": {

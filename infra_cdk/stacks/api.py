@@ -30,6 +30,7 @@ from infra_cdk.constructs.function_factory import (
     make_function,
 )
 from infra_cdk.constructs.posts import POSTS, PostsResources
+from infra_cdk.constructs.realtime import RealtimeResources
 from infra_cdk.constructs.rest_api import RestApi
 from infra_cdk.constructs.rooms import RoomsResources
 from infra_cdk.constructs.waf import ApiFirewall
@@ -122,6 +123,10 @@ class ApiStack(Stack):
         # Feature constructs (infra_cdk/constructs/<feature>.py) add what only their functions need.
         AuthResources(self, "Auth", config=config, functions=self.functions)
         rooms = RoomsResources(self, "Rooms", config=config, functions=self.functions)
+        # The WebSocket API: its routes need the realtime function's live alias.
+        self.realtime = RealtimeResources(
+            self, "Realtime", config=config, functions=self.functions, aliases=self.aliases
+        )
         if assets_bucket is not None:
             PostsResources(self, "Posts", config=config, functions=self.functions, bucket=assets_bucket)
             AssetsResources(self, "Assets", config=config, functions=self.functions, bucket=assets_bucket)

@@ -168,11 +168,11 @@ def test_make_cost_prices_prod_snapstart_from_the_functions_memory(prod: Synth) 
         for fn in prod.resources("api", "AWS::Lambda::Function").values()
         if fn["Properties"].get("SnapStart") == {"ApplyOn": "PublishedVersions"}
     ]
-    assert len(snapstart) == 8 and sorted(snapstart_versions(_templates(prod))) == sorted(snapstart)
+    assert len(snapstart) == 9 and sorted(snapstart_versions(_templates(prod))) == sorted(snapstart)
     # the cache: each published version's memory in GB, every second of the month
     expected = sum(mb / 1024 for mb in snapstart) * HOURS * 3600 * PRICES["SNAPSTART_CACHE_GB_SECOND"]
     usd, why = _lines(prod)["Lambda SnapStart cache"]
-    assert usd == pytest.approx(expected) and round(usd, 2) == 15.82  # 8 x 0.5 GB x 2,628,000 s x 0.0000015046
+    assert usd == pytest.approx(expected) and round(usd, 2) == 17.79  # 9 x 0.5 GB x 2,628,000 s x 0.0000015046
     # restores: per GB of memory each; a million cold starts at 512 MB
     assert snapstart_restore_usd_per_million(snapstart) == pytest.approx(0.5 * PRICES["SNAPSTART_RESTORE_GB"] * 1e6)
     assert "restores 69.90 USD per million cold starts" in why

@@ -1,0 +1,178 @@
+"""The realtime feature's cloud resources: the WebSocket API (API.md, Realtime) in front of the
+`realtime` function, which the one function factory makes like every other (core.routes).
+
+- Routes from core.routes.WEBSOCKET_ROUTES, each a Lambda proxy integration of the function's
+  `live` alias. `$default` is two-way (a route response): API Gateway sends the body the function
+  returns to the calling connection, so answering a frame (pong, subscribed, error) needs no call
+  to the Management API, which the function cannot reach from the isolated subnets (below).
+- One stage named after the stage, auto-deployed, throttled with the stage's limits, with JSON
+  access logs kept 30 days that never hold the query string (the ticket travels there) nor any
+  message body.
+- `execute-api:ManageConnections` on this API's stage only (POST, the one call core.push makes),
+  and the URLs the function needs:
+  REALTIME_WS_URL (what a ticket tells the client) and REALTIME_MANAGEMENT_URL (`@connections`).
+
+Network (docs/decisions.md "Realtime: where the WebSocket code runs"): the function runs in the
+VPC, for the database. The Management API of a WebSocket API is a public API Gateway endpoint;
+an `execute-api` interface endpoint reaches private REST APIs only, so from the isolated subnets
+no stage can push to *other* connections until a way out exists. Everything a client asks is
+answered through the route response meanwhile; pushes to others (typing) time out after 1 s
+and are dropped (core.push).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+
+import jsii
+from aws_cdk import ArnFormat, CfnOutput, RemovalPolicy, Stack
+from aws_cdk import aws_apigateway as apigw
+from aws_cdk import aws_apigatewayv2 as apigwv2
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk.aws_apigatewayv2_integrations import WebSocketLambdaIntegration
+from constructs import Construct
+
+from core.routes import WEBSOCKET_ROUTES
+from infra_cdk.config import StageConfig
+from infra_cdk.nag import acknowledge, finding_label
+
+REALTIME = "realtime"
+TWO_WAY_ROUTES = frozenset({"$default"})  # as local/websocket.py emulates them
+
+# WebSocket access-log variables only: no $request.* (the `?ticket=` query string), no bodies.
+ACCESS_LOG_FORMAT = json.dumps(
+    {
+        "requestId": "$context.requestId",
+        "extendedRequestId": "$context.extendedRequestId",
+        "ip": "$context.identity.sourceIp",
+        "userAgent": "$context.identity.userAgent",
+        "requestTime": "$context.requestTime",
+        "eventType": "$context.eventType",
+        "routeKey": "$context.routeKey",
+        "connectionId": "$context.connectionId",
+        "messageId": "$context.messageId",
+        "status": "$context.status",
+        "integrationStatus": "$context.integration.status",
+        "integrationLatency": "$context.integration.latency",
+        "errorType": "$context.error.responseType",
+        "errorMessage": "$context.error.message",
+    },
+    separators=(",", ":"),
+)
+
+
+class RealtimeResources(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: StageConfig,
+        functions: Mapping[str, lambda_.Function],
+        aliases: Mapping[str, lambda_.Alias],
+    ) -> None:
+        super().__init__(scope, construct_id)
+        self.api: apigwv2.WebSocketApi | None = None
+        self.stage: apigwv2.WebSocketStage | None = None
+        routes = dict(WEBSOCKET_ROUTES)
+        if not routes or any(name not in functions for name in routes.values()):
+            return
+        if set(routes.values()) != {REALTIME}:
+            raise ValueError("every WebSocket route is served by the realtime function (core.routes.WEBSOCKET_ROUTES)")
+        fn = functions[REALTIME]
+        target: lambda_.IFunction = aliases.get(REALTIME, fn)
+        integration = WebSocketLambdaIntegration("Realtime", target)
+
+        def route(key: str) -> apigwv2.WebSocketRouteOptions:
+            return apigwv2.WebSocketRouteOptions(integration=integration, return_response=key in TWO_WAY_ROUTES)
+
+        self.api = apigwv2.WebSocketApi(
+            self,
+            "Api",
+            api_name=f"{config.prefix}-realtime",
+            description=f"Realtime rooms, WebSocket ({config.stage}): frames are JSON {{action, ...}}",
+            route_selection_expression="$request.body.action",
+            connect_route_options=route("$connect"),
+            disconnect_route_options=route("$disconnect"),
+            default_route_options=route("$default"),
+        )
+        access_logs = logs.LogGroup(
+            self,
+            "AccessLogs",
+            retention=logs.RetentionDays.ONE_MONTH,
+            removal_policy=RemovalPolicy.RETAIN if config.is_prod else RemovalPolicy.DESTROY,
+        )
+        self.stage = apigwv2.WebSocketStage(
+            self,
+            "Stage",
+            web_socket_api=self.api,
+            stage_name=config.stage,
+            auto_deploy=True,
+            description=f"{config.prefix} realtime",
+            throttle=apigwv2.ThrottleSettings(rate_limit=config.throttle_rate, burst_limit=config.throttle_burst),
+            access_log_settings=_AccessLogs(access_logs),
+        )
+
+        fn.add_environment("REALTIME_WS_URL", self.stage.url)
+        fn.add_environment("REALTIME_MANAGEMENT_URL", self.stage.callback_url)
+        self._grant_push(config, fn)
+
+        for found in self.api.node.children:
+            if not isinstance(found, apigwv2.WebSocketRoute):
+                continue
+            acknowledge(
+                found,
+                "AwsSolutions-APIG4",
+                "A WebSocket connection opens only with a single-use ticket that $connect spends (issued by "
+                "POST /realtime/tickets behind the JWT authorizer); $default and $disconnect reach only "
+                "connections opened that way.",
+            )
+            acknowledge(
+                found,
+                "AwsSolutions-COG4",
+                "Authorized by our own single-use tickets, issued to holders of our JWT access tokens; there "
+                "is no Cognito user pool.",
+            )
+        CfnOutput(scope, "WebSocketUrl", value=self.stage.url)
+
+    def _grant_push(self, config: StageConfig, fn: lambda_.Function) -> None:
+        """PostToConnection on this API's stage: POST /@connections/{id}, the only call core.push makes
+        (not GET or DELETE, and no other API or stage)."""
+        assert self.api is not None and self.stage is not None
+        arn = Stack.of(self).format_arn(
+            service="execute-api",
+            resource=self.api.api_id,
+            resource_name=f"{self.stage.stage_name}/POST/@connections/*",
+            arn_format=ArnFormat.SLASH_RESOURCE_NAME,
+        )
+        role = fn.role
+        assert role is not None  # the factory always gives one
+        role.add_to_principal_policy(
+            iam.PolicyStatement(sid="RealtimePush", actions=["execute-api:ManageConnections"], resources=[arn])
+        )
+        acknowledge(
+            role,
+            f"AwsSolutions-IAM5[Resource::{finding_label(self, arn)}]",
+            f"{config.prefix}-realtime posts frames to connections of this one WebSocket API and stage "
+            "(POST @connections only); connection ids are made by API Gateway per connection, so the last "
+            "segment cannot be named in advance.",
+        )
+
+
+@jsii.implements(apigwv2.IAccessLogSettings)
+class _AccessLogs:
+    """The stage's access-log settings: our log group and ACCESS_LOG_FORMAT."""
+
+    def __init__(self, group: logs.ILogGroup) -> None:
+        self._group = group
+
+    @property
+    def destination(self) -> apigwv2.IAccessLogDestination:
+        return apigwv2.LogGroupLogDestination(self._group)
+
+    @property
+    def format(self) -> apigw.AccessLogFormat:
+        return apigw.AccessLogFormat.custom(ACCESS_LOG_FORMAT)
