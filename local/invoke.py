@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
 
     from local.stack import local_database  # the stack imports this module: import late
 
-    with local_database(reuse_running=True):
+    with local_database(reuse_running=True, as_owner=args.function == "migrate"):  # the owner migrates
         try:
             response = invoke_function(args.function, event)
         except Exception as exc:  # noqa: BLE001 - a CLI reports the failure like Lambda would

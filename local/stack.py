@@ -106,9 +106,10 @@ def use_for_functions(url: str) -> None:
 
 
 @contextmanager
-def local_database(*, reuse_running: bool = True) -> Iterator[str]:
+def local_database(*, reuse_running: bool = True, as_owner: bool = False) -> Iterator[str]:
     """For `make invoke`: DATABASE_URL if set, else the embedded server, migrated by its owner, the
-    functions' URL as the application's role (local.postgres.APP_ROLE); stopped afterwards."""
+    functions' URL as the application's role (local.postgres.APP_ROLE), or as the owner for `migrate`
+    (`as_owner`, as CDK wires it); stopped afterwards."""
     from local.postgres import APP_ROLE, as_user
 
     local_signing_keys()
@@ -118,7 +119,7 @@ def local_database(*, reuse_running: bool = True) -> Iterator[str]:
     url, server = embedded_database(reuse_running=reuse_running)
     try:
         migrate(url)
-        url = as_user(url, APP_ROLE)
+        url = url if as_owner else as_user(url, APP_ROLE)
         use_for_functions(url)
         yield url
     finally:
