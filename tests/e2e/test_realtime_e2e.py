@@ -1,0 +1,71 @@
+"""`make dev`'s WebSocket API end to end: two users over real HTTP, tickets, real WebSocket clients on
+the gateway's own port, typing between them, and the stack stopping with connections open."""
+
+from __future__ import annotations
+
+import json
+import time
+import uuid
+from typing import TYPE_CHECKING, Any
+
+import pytest
+import requests
+from websockets.exceptions import InvalidStatus
+from websockets.sync.client import ClientConnection, connect
+
+if TYPE_CHECKING:
+    from tests.e2e.conftest import LocalStack
+
+pytestmark = pytest.mark.e2e
+WAIT_S = 10.0
+
+
+def _register(stack: LocalStack) -> dict[str, Any]:
+    name = f"rt{uuid.uuid4().hex[:10]}"
+    body = {"email": f"{name}@example.com", "username": name, "password": "correct horse battery"}
+    answer = requests.post(f"{stack.api}/api/v1/auth/register", json=body, timeout=WAIT_S)
+    assert answer.status_code == 201, answer.text
+    return {"token": answer.json()["access_token"], "id": answer.json()["user"]["id"], "username": name}
+
+
+def _post(stack: LocalStack, path: str, token: str, body: Any = None) -> requests.Response:
+    return requests.post(
+        f"{stack.api}/api/v1{path}", json=body, headers={"Authorization": f"Bearer {token}"}, timeout=WAIT_S
+    )
+
+
+def _ask(ws: ClientConnection, frame: dict[str, Any]) -> dict[str, Any]:
+    ws.send(json.dumps(frame))
+    return dict(json.loads(ws.recv(timeout=WAIT_S)))
+
+
+def test_two_users_over_the_local_websocket(local_stack: LocalStack) -> None:
+    ada, bob = _register(local_stack), _register(local_stack)
+    room = _post(local_stack, "/rooms", ada["token"], {"name": "realtime"}).json()["id"]
+    invitation = _post(local_stack, f"/rooms/{room}/invitations", ada["token"], {"username": bob["username"]})
+    assert _post(local_stack, f"/invitations/{invitation.json()['token']}/accept", bob["token"]).status_code == 200
+
+    tickets = [_post(local_stack, "/realtime/tickets", who["token"]).json() for who in (ada, bob)]
+    assert tickets[0]["url"] == f"ws://127.0.0.1:{local_stack.api_port}/ws" and tickets[0]["expires_in"] == 60
+    urls = [f"{t['url']}?ticket={t['ticket']}" for t in tickets]
+    with connect(urls[0], open_timeout=WAIT_S) as ada_ws, connect(urls[1], open_timeout=WAIT_S) as bob_ws:
+        with pytest.raises(InvalidStatus) as reused:
+            connect(urls[0], open_timeout=WAIT_S)
+        assert reused.value.response.status_code == 401
+
+        assert _ask(ada_ws, {"action": "ping"}) == {"type": "pong"}
+        for ws in (ada_ws, bob_ws):
+            assert _ask(ws, {"action": "subscribe", "room_id": room})["type"] == "subscribed"
+        assert _ask(bob_ws, {"action": "dance"})["error"]["code"] == "validation_error"
+
+        ada_ws.send(json.dumps({"action": "typing", "room_id": room}))
+        typing = json.loads(bob_ws.recv(timeout=WAIT_S))  # through boto3 and the emulated Management API
+        assert typing == {
+            "type": "typing",
+            "room_id": room,
+            "data": {"user": {"id": ada["id"], "username": ada["username"]}},
+        }
+    deadline = time.monotonic() + WAIT_S  # $disconnect runs after the close, in the stack's own time
+    while local_stack.log().count("[websocket] disconnected") < 2 and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert local_stack.log().count("[websocket] disconnected") == 2
