@@ -167,10 +167,14 @@ class WebSocketGateway:
         protocol.receive_data(request_head)
         events = protocol.events_received()
         if not events or not isinstance(events[0], HandshakeRequest):  # not a request websockets accepts
-            for data in protocol.data_to_send():
-                if data:
-                    sock.sendall(data)
-            sock.close()
+            answer = b"".join(protocol.data_to_send())
+            if not answer:  # websockets just hangs up (a method other than GET, say): API Gateway answers
+                refusal = protocol.reject(HTTPStatus.BAD_REQUEST, "Open a WebSocket with GET and Upgrade: websocket\n")
+                answer = refusal.serialize()
+            try:
+                sock.sendall(answer)
+            finally:
+                sock.close()
             return
         connection_id = new_connection_id()
         connected_at = _now_ms()

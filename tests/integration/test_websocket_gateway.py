@@ -145,6 +145,7 @@ def test_connections_end_after_their_maximum_duration(recorder: Recorder) -> Non
 def test_plain_http_to_the_websocket_endpoint_is_refused(server: GatewayServer, recorder: Recorder) -> None:
     answer = requests.get(f"{server.url}{WS_PATH}", timeout=WAIT_S)
     assert answer.status_code == 426
+    assert requests.post(f"{server.url}{WS_PATH}?ticket=good", data=b"{}", timeout=WAIT_S).status_code == 400
     assert recorder.events == []  # $connect never ran
 
 
