@@ -14,6 +14,7 @@ from typing import Any
 
 from core.config import get_settings
 from core.errors import Unavailable
+from core.keys import VARIANTS_PREFIX  # the only prefix the CloudFront distribution may read (OAC)
 
 DELETED_TAG = {"Key": "deleted", "Value": "true"}
 
@@ -86,9 +87,6 @@ def presigned_get(
         params["ResponseContentDisposition"] = disposition
     ttl = expires_in or get_settings().presigned_get_ttl_s
     return str(s3_client().generate_presigned_url("get_object", Params=params, ExpiresIn=ttl))
-
-
-VARIANTS_PREFIX = "variants/"  # the only prefix the CloudFront distribution may read (OAC)
 
 
 def variant_url(key: str, version_id: str | None = None) -> str:

@@ -2,7 +2,7 @@
 
 The media function runs in isolated subnets, where it reaches S3 (gateway endpoint) but
 never MediaConvert (no VPC endpoint exists for it). So it writes one small JSON object per
-video under REQUEST_PREFIX of the assets bucket; the object's ObjectCreated notification
+video under REQUEST_PREFIX of the assets bucket (core.keys); the object's ObjectCreated notification
 feeds the transcode function, which runs outside the VPC, calls CreateJob and deletes the
 object. Both functions read the format from here, and CDK reads the prefix (notification
 filter, IAM scope) and MAX_RECEIVES. Pure data: no AWS SDK, no database.
@@ -14,8 +14,10 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-REQUEST_PREFIX = "jobs/transcode/"
-REQUEST_SUFFIX = ".json"
+from core import keys
+
+REQUEST_PREFIX = keys.TRANSCODE_REQUEST_PREFIX
+REQUEST_SUFFIX = keys.TRANSCODE_REQUEST_SUFFIX
 REQUEST_CONTENT_TYPE = "application/json"
 # Deliveries of one request (the transcode queue's maxReceiveCount). A job still not created
 # after the last one leaves the record in the transcode DLQ and the request object in place,
@@ -30,11 +32,11 @@ class InvalidRequest(ValueError):
 
 
 def request_key(asset_id: str) -> str:
-    return f"{REQUEST_PREFIX}{asset_id}{REQUEST_SUFFIX}"
+    return keys.transcode_request_key(asset_id)
 
 
 def is_request_key(key: str) -> bool:
-    return key.startswith(REQUEST_PREFIX) and key.endswith(REQUEST_SUFFIX)
+    return keys.is_transcode_request_key(key)
 
 
 @dataclass(frozen=True)
