@@ -16,7 +16,7 @@ from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
 from assets.library import owned
-from core import storage
+from core import keys, storage
 from core.config import get_settings
 from core.errors import Conflict, PayloadTooLarge
 from core.models.assets import Asset
@@ -36,11 +36,6 @@ class Started:
     part_size: int | None = None
     part_urls: list[tuple[str, int]] | None = None  # (url, the part's exact length)
     expires_in: int = 0
-
-
-def asset_key(owner_id: uuid.UUID, asset_id: uuid.UUID) -> str:
-    """Keys are generated; the filename never becomes part of one."""
-    return f"assets/{owner_id}/{asset_id}"
 
 
 def part_size_for(size: int, preferred: int) -> int:
@@ -65,7 +60,7 @@ def start(session: Session, owner_id: uuid.UUID, filename: str, content_type: st
     if size > settings.asset_max_bytes:
         raise PayloadTooLarge(f"Assets are at most {settings.asset_max_bytes} bytes")
     asset_id = uuid.uuid4()
-    key = asset_key(owner_id, asset_id)
+    key = keys.asset_key(owner_id, asset_id)  # generated: the filename never becomes part of a key
     ttl = settings.upload_url_ttl_s
     asset = Asset(id=asset_id, owner_id=owner_id, s3_key=key, filename=filename, content_type=content_type, size=size)
     if size < settings.multipart_threshold_bytes:

@@ -28,13 +28,20 @@ Anything else (our own variants/, unknown prefixes, another bucket) is ignored.
 
 from __future__ import annotations
 
-import re
 import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from core import db
 from core.config import Settings, get_settings
+from core.keys import (
+    ASSET_KEY,
+    POST_IMAGE_KEY,
+    POST_IMAGE_TYPES,
+    post_image_variants_prefix,
+    variant_key,
+    variants_prefix,
+)
 from core.transcoding import TranscodeRequest
 from media.logs import logger
 from media.objects import ObjectGone, StoredObject, TooLarge, put_transcode_request, put_variant
@@ -45,9 +52,6 @@ from media.sniff import DECODABLE, SNIFF_BYTES, VIDEOS, describe, matches, sniff
 if TYPE_CHECKING:
     from media.images import ProcessedImage
 
-ASSET_KEY = re.compile(r"^assets/(?P<owner>[0-9a-f-]{36})/(?P<asset>[0-9a-f-]{36})$")
-POST_IMAGE_KEY = re.compile(r"^post-images/(?P<user>[0-9a-f-]{36})/[0-9a-f]{32}\.(?P<ext>jpg|png|gif)$")
-POST_IMAGE_TYPES = {"jpg": "image/jpeg", "png": "image/png", "gif": "image/gif"}
 QUARANTINED_TAG = {"quarantined": "true"}
 # status_reason of a video whose job is in flight: never claimed again, never handed back.
 TRANSCODING = "transcoding: MediaConvert job requested as "
@@ -81,11 +85,6 @@ class VariantRow:
     size: int = 0
     version_id: str | None = None  # the variant object's own version
     source_version_id: str | None = None  # the original's version it was made from
-
-
-def variants_prefix(owner_id: uuid.UUID | str, asset_id: uuid.UUID | str) -> str:
-    """Where an asset's variants live (the assets function presigns and deletes them there)."""
-    return f"variants/{owner_id}/{asset_id}/"
 
 
 def handle(event: Event) -> Outcome:
@@ -201,7 +200,7 @@ def decode_image(settings: Settings, obj: StoredObject) -> ProcessedImage:
 def write_variants(obj: StoredObject, processed: ProcessedImage, prefix: str) -> list[VariantRow]:
     rows = []
     for r in processed.renditions:
-        key = f"{prefix}{r.kind}.jpg"
+        key = variant_key(prefix, r.kind)
         version = put_variant(obj.bucket, key, r.data, r.content_type)
         rows.append(VariantRow(r.kind, key, r.content_type, r.width, r.height, len(r.data), version, obj.version_id))
     return rows
@@ -244,12 +243,6 @@ def start_video(settings: Settings, obj: StoredObject, claim: Claim) -> Outcome:
     put_transcode_request(request)  # first: if marking fails, the claim is handed back and all is redone
     mark_transcoding(claim.asset_id, request.object_key)
     return Outcome("processing", f"transcode requested: {request.object_key}")
-
-
-def post_image_variants_prefix(image_key: str) -> str:
-    """Where a post image's variants live: derived from its key alone (posts, the CDN and a
-    re-run find them there); under variants/, never under the notified post-images/ prefix."""
-    return f"variants/{image_key.rsplit('.', 1)[0]}/"
 
 
 def process_post_image(settings: Settings, obj: StoredObject, declared: str) -> Outcome:

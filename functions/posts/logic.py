@@ -3,7 +3,6 @@ and shown only as the media pipeline's metadata-free variants (post_images, join
 
 from __future__ import annotations
 
-import re
 import uuid
 from datetime import datetime
 from functools import lru_cache
@@ -12,17 +11,14 @@ from typing import Any
 from sqlalchemy import Connection, Integer, Row, Select, bindparam, delete, func, select, tuple_, update
 from sqlalchemy.orm import Session
 
-from core import storage
+from core import keys, storage
 from core.config import get_settings
 from core.errors import Conflict, Forbidden, NotFound, PayloadTooLarge
 from core.models.social import Post, PostImage
 from core.models.user import User
 from core.pagination import decode_cursor, page_of
-from posts.schemas import IMAGE_KEY_SHAPE
 
 FEED = "posts"
-_EXTENSIONS = {"image/jpeg": ".jpg", "image/png": ".png", "image/gif": ".gif"}
-_KEY = re.compile(IMAGE_KEY_SHAPE)
 
 # Plain columns, not entities: no identity map or instance state for a page of 20-100 posts.
 _COLUMNS = (
@@ -56,16 +52,12 @@ PostRow = Row[
 ]
 
 
-def image_prefix(user_id: uuid.UUID) -> str:
-    return f"post-images/{user_id}/"
-
-
 def upload_url(user_id: uuid.UUID, content_type: str, size: int) -> tuple[str, dict[str, Any], int]:
     """A presigned POST where S3 enforces the type and at most the declared size."""
     settings = get_settings()
     if size > settings.post_image_max_bytes:
         raise PayloadTooLarge(f"Post images are at most {settings.post_image_max_bytes} bytes")
-    key = f"{image_prefix(user_id)}{uuid.uuid4().hex}{_EXTENSIONS[content_type]}"
+    key = keys.post_image_key(user_id, uuid.uuid4().hex, keys.POST_IMAGE_EXTENSIONS[content_type])
     presigned = storage.presigned_post(key, content_type, size, settings.upload_url_ttl_s)
     return key, presigned, settings.upload_url_ttl_s
 
@@ -74,7 +66,8 @@ def _check_image(user_id: uuid.UUID, key: str) -> None:
     """A key of the issued shape (the schema's pattern) that cannot be used is the caller's or the
     upload's state, not a malformed body: someone else's key is 403, an upload not (or no longer)
     there or refused is 409, too large is 413."""
-    if not _KEY.match(key) or key.split("/")[1] != str(user_id):
+    found = keys.POST_IMAGE_KEY.match(key)
+    if found is None or found["user"] != str(user_id):
         raise Forbidden("This image key was not issued to you by POST /posts/upload-url")
     size = storage.object_size(key)
     if size is None:

@@ -8,12 +8,10 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from core.config import DEFAULT_POST_IMAGE_MAX_BYTES
+from core.keys import POST_IMAGE_KEY_SHAPE
 from core.schemas import JsonBody, UserSummary
 from core.types import Timestamp
 
-IMAGE_KEY_SHAPE = (
-    r"^post-images/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/[0-9a-f]{32}\.(jpg|png|gif)$"
-)
 ImageType = Literal["image/jpeg", "image/png", "image/gif"]
 
 
@@ -23,7 +21,7 @@ class PostIn(BaseModel):
     content: str = Field(min_length=1, max_length=280)
     image_key: str | None = Field(
         default=None,
-        pattern=IMAGE_KEY_SHAPE,
+        pattern=POST_IMAGE_KEY_SHAPE,
         description="from POST /posts/upload-url, uploaded; omitted on PUT removes it. "
         "Another user's key is 403, one with nothing (yet) uploaded or a refused image 409, too large 413",
     )

@@ -11,6 +11,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
+from core.keys import hls_prefix
 from core.transcoding import TranscodeRequest
 
 HLS_PLAYLIST_NAME = "index"  # MediaConvert writes index.m3u8 (multivariant) and index_<rung>.m3u8
@@ -25,10 +26,6 @@ def mediaconvert_client(endpoint: str | None) -> Any:
     from botocore.config import Config
 
     return boto3.client("mediaconvert", endpoint_url=endpoint, config=Config(retries={"mode": "standard"}))
-
-
-def hls_prefix(variants_prefix: str) -> str:
-    return f"{variants_prefix}hls/"
 
 
 def job_settings(bucket: str, key: str, variants_prefix: str) -> dict[str, Any]:
