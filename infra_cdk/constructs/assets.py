@@ -9,12 +9,11 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from core.keys import ASSETS_PREFIX, VARIANTS_PREFIX
 from infra_cdk.config import StageConfig
 from infra_cdk.constructs.bucket_access import grant_prefixes
-from infra_cdk.stacks.storage import ASSETS_PREFIX
 
 ASSETS = "assets"
-VARIANTS_PREFIX = "variants/"
 # PutObject: presigned PUTs, CreateMultipartUpload and UploadPart. GetObject: HEAD and
 # presigned downloads; GetObjectVersion: downloads and shares pinned to the scanned version.
 # DeleteObject and PutObjectTagging: deleting an asset (tagging is the fallback for the

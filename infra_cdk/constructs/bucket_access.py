@@ -8,6 +8,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from core.keys import objects_under
 from infra_cdk.nag import acknowledge, finding_label
 
 # On the bucket itself: without it S3 answers a missing key with 403, as it does a denied read.
@@ -15,7 +16,7 @@ LIST_BUCKET_ACTIONS = ("s3:ListBucket",)
 
 
 def object_arns(bucket_arn: str, *prefixes: str) -> list[str]:
-    return [f"{bucket_arn}/{prefix}*" for prefix in prefixes]
+    return [f"{bucket_arn}/{objects_under(prefix)}" for prefix in prefixes]
 
 
 def bucket_arn_in(stack: Stack, bucket: s3.IBucket) -> str:

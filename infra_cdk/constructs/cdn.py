@@ -29,10 +29,10 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from core.keys import VARIANTS_PREFIX, objects_under
 from infra_cdk.config import StageConfig, normalize_public_key_pem
 from infra_cdk.nag import acknowledge
 
-VARIANTS_PREFIX = "variants/"
 # The one query parameter CloudFront forwards and keys its cache on: image variant URLs pin a version.
 FORWARDED_QUERY = ("versionId",)
 # HLS segments (MediaConvert sets no Cache-Control) stay a day by default; variants say a year.
@@ -103,7 +103,7 @@ class Cdn(Construct):
         self.key_group = cloudfront.KeyGroup(self, "KeyGroup", items=self.public_keys)
 
         # The origin on a reference to the bucket, so that CDK does not grant the distribution
-        # the whole bucket; the one statement below admits it to variants/* only.
+        # the whole bucket; the one statement below admits it to variants/* (core.keys) only.
         reference = s3.Bucket.from_bucket_attributes(
             self, "Bucket", bucket_name=bucket.bucket_name, bucket_arn=bucket.bucket_arn
         )
@@ -166,13 +166,13 @@ class Cdn(Construct):
                 principals=[iam.ServicePrincipal("cloudfront.amazonaws.com")],
                 # GetObjectVersion: a `versionId` in the URL (forwarded by the cache policy).
                 actions=["s3:GetObject", "s3:GetObjectVersion"],
-                resources=[bucket.arn_for_objects(f"{VARIANTS_PREFIX}*")],
+                resources=[bucket.arn_for_objects(objects_under(VARIANTS_PREFIX))],
                 conditions={"StringEquals": {"AWS:SourceArn": distribution_arn}},
             )
         )
         Annotations.of(self.distribution).acknowledge_warning(
             "@aws-cdk/aws-cloudfront-origins:updateImportedBucketPolicyOac",
-            "The bucket policy statement is added by this construct, scoped to variants/*.",
+            f"The bucket policy statement is added by this construct, scoped to {objects_under(VARIANTS_PREFIX)}.",
         )
         for rule, reason in {
             "AwsSolutions-CFR1": "Media is served only on signed URLs the API issues to authorized users; "

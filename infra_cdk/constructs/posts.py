@@ -10,13 +10,12 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from core.keys import POST_IMAGE_VARIANTS_PREFIX, POST_IMAGES_PREFIX
 from infra_cdk.config import StageConfig
 from infra_cdk.constructs.bucket_access import grant_prefixes
-from infra_cdk.stacks.storage import POST_IMAGES_PREFIX
 
-# Where the media function writes a post image's metadata-free variants (media.pipeline:
-# variants/post-images/<user_id>/<hex>/<kind>.jpg); the posts function presigns GETs of them.
-POST_IMAGE_VARIANTS_PREFIX = f"variants/{POST_IMAGES_PREFIX}"
+# Under POST_IMAGE_VARIANTS_PREFIX the media function writes a post image's metadata-free
+# variants (core.keys.post_image_variants_prefix); the posts function presigns GETs of them.
 POST_IMAGE_VARIANT_ACTIONS = ("s3:GetObject",)
 
 POSTS = "posts"

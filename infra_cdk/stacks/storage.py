@@ -19,14 +19,12 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from core.keys import ASSETS_PREFIX, POST_IMAGES_PREFIX
 from core.storage import REFUSED_OBJECT_TAGS
 from infra_cdk.config import StageConfig
 from infra_cdk.constructs.cdn import Cdn
 from infra_cdk.nag import acknowledge
 
-# Key prefixes of the bucket (functions/posts/logic.py: post-images/<user_id>/...).
-POST_IMAGES_PREFIX = "post-images/"
-ASSETS_PREFIX = "assets/"
 # core.storage.DELETED_TAG: what the functions set on replaced or deleted objects.
 DELETED_TAG = ("deleted", "true")
 DELETED_EXPIRE_DAYS = 30

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from infra_synth import PARTS, Synth
 
+from core.keys import POST_IMAGES_PREFIX, post_image_key
 from core.storage import DELETED_TAG
 from infra_cdk.app import cdk_json_context
 from infra_cdk.config import stage_config
@@ -17,7 +18,6 @@ from infra_cdk.constructs.assets import ORIGINAL_ACTIONS, VARIANT_ACTIONS
 from infra_cdk.constructs.media import MEDIA_S3_ACTIONS
 from infra_cdk.constructs.posts import POST_IMAGE_ACTIONS, POST_IMAGE_VARIANT_ACTIONS
 from infra_cdk.constructs.transcode import TRANSCODE_S3_ACTIONS
-from infra_cdk.stacks.storage import POST_IMAGES_PREFIX
 
 pytestmark = pytest.mark.infra
 
@@ -222,9 +222,10 @@ def test_the_s3_gateway_endpoint_reaches_this_stages_bucket_only(dev: Synth) -> 
 
 
 def test_post_images_prefix_is_the_one_the_posts_function_uses() -> None:
-    from posts.logic import image_prefix
+    from posts.schemas import PostIn
 
-    assert image_prefix(uuid.uuid4()).startswith(POST_IMAGES_PREFIX)
+    key = post_image_key(uuid.uuid4(), uuid.uuid4().hex, "png")  # as posts.logic.upload_url makes them
+    assert key.startswith(POST_IMAGES_PREFIX) and PostIn(content="x", image_key=key).image_key == key
 
 
 @pytest.mark.parametrize("stage", ["dev", "prod"])
