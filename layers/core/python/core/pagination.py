@@ -60,6 +60,16 @@ def cursor_pattern(scope: str, types: tuple[type, ...]) -> str:
     return f"^{tag}[A-Za-z0-9_-]{{{full}}}{tail}$"
 
 
+@cache
+def cursors_pattern(scopes: tuple[str, ...], types: tuple[type, ...]) -> str:
+    """The regular expression that matches exactly the cursors of these lists: one path that
+    serves several orders of the same key (each its own scope, so a cursor says which it continues)."""
+    if len(scopes) == 1:
+        return cursor_pattern(scopes[0], types)
+    tags = "|".join(cursor_pattern(scope, types)[1:5] for scope in scopes)
+    return f"^(?:{tags}){cursor_pattern(scopes[0], types)[5:]}"
+
+
 def _pack(value: Any) -> bytes:
     if isinstance(value, datetime):
         if value.tzinfo is None:
@@ -105,6 +115,15 @@ def decode_cursor(scope: str, cursor: str, types: tuple[type, ...]) -> tuple[Any
         raise BadRequest(
             "Invalid cursor", details=[{"field": "cursor", "in": "query", "message": "not a cursor of this list"}]
         ) from exc
+
+
+def decode_cursor_of(scopes: tuple[str, ...], cursor: str, types: tuple[type, ...]) -> tuple[str, tuple[Any, ...]]:
+    """(the scope a cursor belongs to, its key), for a path serving several lists (`cursors_pattern`);
+    BadRequest for anything none of them issued."""
+    for scope in scopes:
+        if cursor.startswith(base64.urlsafe_b64encode(_tag(scope)).decode()):
+            return scope, decode_cursor(scope, cursor, types)
+    return scopes[0], decode_cursor(scopes[0], cursor, types)  # raises: not a cursor of these lists
 
 
 def page_of(rows: list[T], limit: int, scope: str, key: Any) -> tuple[list[T], str | None]:

@@ -9,17 +9,18 @@ from typing import Annotated, Any
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from pydantic import BaseModel
 
-from core.pagination import DEFAULT_LIMIT, MAX_LIMIT, cursor_pattern
+from core.pagination import DEFAULT_LIMIT, MAX_LIMIT, cursors_pattern
 
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="page size")]
 DEFAULT_PAGE = DEFAULT_LIMIT
 BY_TIME = (datetime, uuid.UUID)  # the key of most lists: (created_at or joined_at, id)
 
 
-def cursor_query(scope: str, key_types: tuple[type, ...] = BY_TIME) -> Any:
+def cursor_query(scope: str | tuple[str, ...], key_types: tuple[type, ...] = BY_TIME) -> Any:
     """`Annotated[str | None, cursor_query(SCOPE)]`: the `?cursor=` of one list, whose pattern
-    matches exactly the cursors that list issues."""
-    return Query(pattern=cursor_pattern(scope, key_types), description="opaque, from the previous page's next_cursor")
+    matches exactly the cursors that list issues (of each list, when a path serves several orders)."""
+    scopes = (scope,) if isinstance(scope, str) else scope
+    return Query(pattern=cursors_pattern(scopes, key_types), description="opaque, from the previous page's next_cursor")
 
 
 class JsonBody(BaseModel):
