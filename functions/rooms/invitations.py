@@ -135,7 +135,13 @@ def accept(session: Session, key: str, user_id: uuid.UUID) -> Membership:
         raise NotFound("Invitation not found")
     joined = session.execute(
         insert(RoomMember)
-        .values(room_id=spent.room_id, user_id=user_id, role=spent.role)
+        .values(
+            room_id=spent.room_id,
+            user_id=user_id,
+            role=spent.role,
+            # A newcomer starts with the history read: it is there to scroll back through, not unread.
+            last_read_seq=select(Room.last_seq).where(Room.id == spent.room_id).scalar_subquery(),
+        )
         .on_conflict_do_nothing()
         .returning(RoomMember.user_id)
     ).first()

@@ -49,6 +49,7 @@ class RoomMember(Base):
     __tablename__ = "room_members"
     __table_args__ = (
         CheckConstraint(f"role IN {ROLES!r}", name="role"),
+        CheckConstraint("last_read_seq >= 0", name="last_read_seq_not_negative"),
         # Exactly one master per room: at most one by this index, at least one because the
         # master row is never deleted or demoted except by a transfer in the same transaction.
         Index("uq_room_members_one_master", "room_id", unique=True, postgresql_where=text("role = 'master'")),
@@ -60,6 +61,8 @@ class RoomMember(Base):
     user_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
     role: Mapped[str] = mapped_column(String(16), nullable=False)
     joined_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(), nullable=False)
+    # The seq up to which this member has read (POST /rooms/{id}/read; never moves backwards).
+    last_read_seq: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0", default=0)
 
 
 class RoomInvitation(UuidPk, Base):
