@@ -17,6 +17,7 @@ from core.routes import FunctionSpec
 from infra_cdk import packaging
 from infra_cdk.config import DB_APP_USER, DB_NAME, DB_PORT, DB_USER, StageConfig
 from infra_cdk.constructs.cdn import CdnSigning
+from infra_cdk.lambda_env import RUNTIME_ENV
 from infra_cdk.nag import acknowledge
 
 RUNTIME = lambda_.Runtime.PYTHON_3_12
@@ -140,6 +141,7 @@ def make_function(
     log_group.grant_write(role)
 
     env = {
+        **RUNTIME_ENV,
         "STAGE": config.stage,
         "POWERTOOLS_SERVICE_NAME": spec.name,
         "POWERTOOLS_LOG_LEVEL": config.log_level,

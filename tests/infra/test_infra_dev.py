@@ -130,6 +130,7 @@ def test_every_catalog_function_is_python312_arm64_with_both_layers(dev: Synth) 
         env = props["Environment"]["Variables"]
         assert env["STAGE"] == "dev"
         assert env["POWERTOOLS_SERVICE_NAME"] == spec.name
+        assert env["PYDANTIC_DISABLE_PLUGINS"] == "__all__"  # infra_cdk.lambda_env: no plugin scan on first model
         assert env["CORS_ALLOWED_ORIGINS"].startswith("https://")
         if spec.uses_db:
             assert "VpcConfig" in props
