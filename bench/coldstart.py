@@ -47,6 +47,7 @@ from bench.coldstart_report import render, summarize
 from bench.database import BENCH_SIGNING_KEYS, Fixture, prepare_database, progress, start_database
 from bench.importtime import importtime_report, parse_importtime
 from bench.lambda_layout import VARIANTS, Layouts, choose
+from infra_cdk.lambda_env import RUNTIME_ENV
 
 ROOT = Path(__file__).resolve().parent.parent
 LAYER = ROOT / "layers" / "core" / "python"
@@ -61,9 +62,12 @@ MIN_RUNS = 7
 # --lambda-layout: two variants of every subject, the one without bytecode ~1.5 s each.
 LAYOUT_RUNS = 3
 STARTUP = "python -c pass"
-# Targets from the issue, as a fraction of the reference median.
-TARGET_DB_API = 0.60
+# The budget (issue 16.5), as a fraction of the reference median: Lambda layout with bytecode only
+# (--lambda-layout, the `bytecode` variant; the local interpreter stands in for the runtime's). The
+# default mode (dev venv, warm caches) and the layout without bytecode are reported without a target.
+TARGET_DB_API = 0.75
 TARGET_AUTHORIZER = 0.25
+TARGET_LAYOUT = "bytecode"
 MARKER = "@@coldstart@@ "
 # Packages the children must not find (--hide): dev-only packages that the Lambda layer would not ship.
 HIDDEN: list[str] = []
@@ -244,21 +248,35 @@ def subjects(fixture: Fixture, only: Sequence[str] = ()) -> list[Subject]:
     return result
 
 
-def in_layouts(items: list[Subject], layouts: Layouts) -> list[Subject]:
-    """Every subject twice, as Lambda runs it: from its packaged assets without, then with, bytecode."""
+def in_layouts(
+    items: list[Subject],
+    layouts: Layouts,
+    variants: Sequence[str] = VARIANTS,
+    runtime_env: dict[str, str] | None = None,
+) -> list[Subject]:
+    """Every subject twice, as Lambda runs it: from its packaged assets without, then with, bytecode
+    (or only in `variants`); the functions with `runtime_env` (default: what every function gets)."""
+    function_env = RUNTIME_ENV if runtime_env is None else runtime_env
     setup = layouts.setup
     result = []
     for subject in items:
-        for variant in VARIANTS:
+        for variant in variants:
             layout = layouts.layout(subject.name, variant, reference=subject.kind == REFERENCE)
             result.append(
                 replace(
                     subject,
                     paths=[],
                     layout=variant,
+                    target=subject.target if variant == TARGET_LAYOUT else None,
                     python=setup.interpreter.executable,
                     flags=["-S"],
-                    env={"PYTHONPATH": layout.pythonpath, "PYTHONDONTWRITEBYTECODE": "1"},
+                    # Our functions get the environment function_factory gives every function; the
+                    # reference app gets none of it.
+                    env={
+                        **({} if subject.kind == REFERENCE else function_env),
+                        "PYTHONPATH": layout.pythonpath,
+                        "PYTHONDONTWRITEBYTECODE": "1",
+                    },
                     cwd=layout.task,
                     roots=[f"{layout.base}/", f"{layout.runtime}/", *setup.stdlib],
                     samples=[],
@@ -409,6 +427,17 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         "with and without bytecode (bench/lambda_layout.py); --python: the interpreter (default: "
         "$PYTHON_LAMBDA, python3.12, else this one)",
     )
+    parser.add_argument(
+        "--variant",
+        action="append",
+        choices=VARIANTS,
+        help="--lambda-layout: only this variant (repeatable; default both)",
+    )
+    parser.add_argument(
+        "--no-runtime-env",
+        action="store_true",
+        help="--lambda-layout: run the functions without infra_cdk.lambda_env.RUNTIME_ENV",
+    )
     parser.add_argument("--warmup", type=int, default=1, help="unmeasured rounds first (bytecode and page caches)")
     parser.add_argument(
         "--only",
@@ -476,8 +505,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 0
         items = subjects(fixture, args.only)
         startup = Subject(STARTUP, "startup", "", paths=[])
-        if layouts is not None:
-            items = in_layouts(items, layouts)
+        if layouts is None:  # the budget applies to the Lambda layout only
+            items = [replace(subject, target=None) for subject in items]
+        else:
+            runtime_env: dict[str, str] | None = {} if args.no_runtime_env else None
+            items = in_layouts(items, layouts, args.variant or VARIANTS, runtime_env)
             startup = replace(startup, python=layouts.setup.interpreter.executable, flags=["-S"])
             progress(f"layouts ready in {layouts.root}, read-only")
             layouts.freeze()

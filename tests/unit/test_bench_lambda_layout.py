@@ -128,3 +128,19 @@ def test_the_reference_layer_pins_what_the_deps_layer_and_the_dev_venv_pin() -> 
     assert all(line in deps for line in lines if not line.startswith(("fastapi", "mangum")))
     with pytest.raises(SystemExit, match="no requirement for nothing-such"):
         lambda_layout.pins(("nothing-such",))
+
+
+def test_functions_run_with_the_runtime_env_and_the_budget_applies_to_bytecode_only(
+    layouts: lambda_layout.Layouts,
+) -> None:
+    from infra_cdk.lambda_env import RUNTIME_ENV
+
+    function = coldstart.Subject("fake", "api", "fake.handler", paths=[], target=coldstart.TARGET_DB_API)
+    sources, compiled = coldstart.in_layouts([function], layouts)
+    assert (sources.target, compiled.target) == (None, 0.75)
+    assert all(compiled.env[key] == value for key, value in RUNTIME_ENV.items())
+    assert (
+        coldstart.in_layouts([function], layouts, ("bytecode",), runtime_env={})[0].env.keys().isdisjoint(RUNTIME_ENV)
+    )
+    reference = coldstart.Subject("reference", "reference", "app", paths=[])
+    assert coldstart.in_layouts([reference], layouts)[1].env.keys().isdisjoint(RUNTIME_ENV)
