@@ -157,7 +157,11 @@ def test_another_users_asset_ids_are_404_everywhere(db: str, s3_endpoint: str) -
         ("GET", f"/api/v1/assets/{asset_id}/download", None),
         ("POST", f"/api/v1/assets/{asset_id}/shares", {}),
         ("GET", f"/api/v1/assets/{asset_id}/shares", None),
-        ("POST", f"/api/v1/assets/{asset_id}/multipart/complete", {"parts": [{"part_number": 1, "etag": '"' + "0" * 32 + '"'}]}),
+        (
+            "POST",
+            f"/api/v1/assets/{asset_id}/multipart/complete",
+            {"parts": [{"part_number": 1, "etag": '"' + "0" * 32 + '"'}]},
+        ),
         ("DELETE", f"/api/v1/assets/{asset_id}/multipart", None),
         ("DELETE", f"/api/v1/shares/{share['id']}", None),
     ]:
