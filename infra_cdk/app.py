@@ -19,12 +19,11 @@ from core.routes import FUNCTIONS
 from infra_cdk import nag
 from infra_cdk.config import APP_NAME, StageConfig, stage_config, validate_stage
 from infra_cdk.constructs.function_factory import function_name
-from infra_cdk.constructs.media import MediaWiring
 from infra_cdk.stacks.api import ApiStack
 from infra_cdk.stacks.data import DataStack
 from infra_cdk.stacks.monitoring import MonitoringStack
 from infra_cdk.stacks.network import NetworkStack
-from infra_cdk.stacks.processing import MEDIA, TRANSCODE, ProcessingStack
+from infra_cdk.stacks.processing import ProcessingStack
 from infra_cdk.stacks.storage import StorageStack
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -91,6 +90,7 @@ def build_stacks(app: cdk.App, config: StageConfig) -> dict[str, cdk.Stack]:
         stack_name(config.stage, "Processing"),
         config=config,
         bucket=storage.bucket,
+        functions=FUNCTIONS,  # every event processor's queue, DLQ and alarm (core.queues)
         description=f"{APP_NAME} {config.stage}: media queue and DLQ, upload notifications, malware scans, alarms",
     )
     api = ApiStack(
@@ -104,18 +104,11 @@ def build_stacks(app: cdk.App, config: StageConfig) -> dict[str, cdk.Stack]:
         database_ready=data.ready_for_functions,
         assets_bucket=storage.bucket,
         cdn=storage.cdn.signing,
+        queues=processing.queues,
+        mediaconvert_role=processing.mediaconvert_role,
+        functions=FUNCTIONS,
         description=f"{APP_NAME} {config.stage}: REST API, functions, layers, WAF",
     )
-    if MEDIA in api.functions:  # the factory made it with the others; wire it to its queue here
-        MediaWiring(
-            api,
-            "Media",
-            config=config,
-            fn=api.functions[MEDIA],
-            transcode=api.functions.get(TRANSCODE),
-            processing=processing,
-            bucket=storage.bucket,
-        )
     monitoring = MonitoringStack(
         app,
         stack_name(config.stage, "Monitoring"),
@@ -124,11 +117,11 @@ def build_stacks(app: cdk.App, config: StageConfig) -> dict[str, cdk.Stack]:
         function_names={spec.name: function_name(config, spec) for spec in FUNCTIONS},
         api_name=api.rest.api.rest_api_name,
         cluster_identifier=data.cluster_identifier,
-        dlq_name=processing.dlq_name,
         proxy_name=data.proxy.db_proxy_name if data.proxy is not None else None,
         description=f"{APP_NAME} {config.stage}: alarms to an SNS topic, dashboard",
     )
-    monitoring.route(processing.dlq_alarm)
+    for alarm in processing.dlq_alarms:
+        monitoring.route(alarm)
     return {
         "network": network,
         "data": data,

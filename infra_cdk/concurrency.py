@@ -6,7 +6,8 @@ database functions add up to at most the proxy's pool, minus headroom:
 
     budget = floor(db_max_connections * proxy_max_connections_percent / 100) - HEADROOM
 
-`migrate` gets 1 and `media` its SQS event source's maximum concurrency; the rest of the
+`migrate` gets 1 and each event processor in the VPC (`media`) its SQS event source's maximum
+concurrency (`QueueSpec.max_concurrency`); the rest of the
 budget is split by weight (the authorizer and the feed see the most traffic). With the dev
 defaults: floor(100 * 90 / 100) - 5 = 85; 85 - 1 - 10 = 74 shared by weight 17.
 """
@@ -17,12 +18,10 @@ from collections.abc import Iterable, Mapping
 
 from core.routes import FunctionSpec
 from infra_cdk.config import StageConfig
-from infra_cdk.stacks.processing import MAX_CONCURRENCY as MEDIA_MAX_CONCURRENCY
-from infra_cdk.stacks.processing import MEDIA
 
 # Connections left over for operators (psql), the secret-rotation function and a deploy's overlap.
 HEADROOM = 5
-FIXED: Mapping[str, int] = {"migrate": 1, MEDIA: MEDIA_MAX_CONCURRENCY}
+FIXED: Mapping[str, int] = {"migrate": 1}
 WEIGHTS: Mapping[str, int] = {
     "authorizer": 3,
     "posts": 3,
@@ -36,6 +35,13 @@ WEIGHTS: Mapping[str, int] = {
 DEFAULT_WEIGHT = 1
 
 
+def fixed_concurrency(spec: FunctionSpec) -> int | None:
+    """A database function's own ceiling: an event processor's is its event source's maximum concurrency."""
+    if spec.queue is not None:
+        return spec.queue.max_concurrency
+    return FIXED.get(spec.name)
+
+
 def connection_budget(config: StageConfig) -> int:
     """Connections the functions may hold together: the proxy's pool minus HEADROOM."""
     return config.db_max_connections * config.proxy_max_connections_percent // 100 - HEADROOM
@@ -44,8 +50,9 @@ def connection_budget(config: StageConfig) -> int:
 def reserved_concurrency(config: StageConfig, specs: Iterable[FunctionSpec]) -> dict[str, int]:
     """Reserved concurrency of each database function; their sum never exceeds the budget."""
     db_specs = [spec for spec in specs if spec.uses_db]
-    fixed = {spec.name: FIXED[spec.name] for spec in db_specs if spec.name in FIXED}
-    shared = [spec.name for spec in db_specs if spec.name not in FIXED]
+    ceilings = {spec.name: fixed_concurrency(spec) for spec in db_specs}
+    fixed = {name: n for name, n in ceilings.items() if n is not None}
+    shared = [name for name, n in ceilings.items() if n is None]
     rest = connection_budget(config) - sum(fixed.values())
     weights = {name: WEIGHTS.get(name, DEFAULT_WEIGHT) for name in shared}
     total = sum(weights.values())

@@ -1,9 +1,10 @@
 """S3 and SQS for the local stack: moto in server mode, or any endpoint you point at.
 
 Creates what the processing stack creates in the cloud: the assets bucket
-(versioned) with CORS for browser uploads, one queue plus DLQ (maxReceiveCount 5) per logical
-queue, and the ObjectCreated notification to the media queue. Creation is
-idempotent, so it also works against a long-lived endpoint (AWS_ENDPOINT_URL).
+(versioned) with CORS for browser uploads, one queue plus DLQ per event processor, from the
+same declaration (core.routes.FunctionSpec.queue: FIFO or standard, maxReceiveCount), and the
+ObjectCreated notification to the media queue. Creation is idempotent, so it also works
+against a long-lived endpoint (AWS_ENDPOINT_URL).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import os
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
+from core.queues import QueueSpec
 from core.routes import FUNCTIONS
 
 REGION = "us-east-1"
@@ -24,15 +26,16 @@ FAKE_CREDENTIALS = {
     "AWS_DEFAULT_REGION": REGION,
     "AWS_REGION": REGION,
 }
-MEDIA_QUEUE = "media"
-MAX_RECEIVE_COUNT = 5
+MEDIA_QUEUE = "media"  # the target of the bucket notification
+# Locally a message a function failed comes back within seconds, not after 6x its timeout.
+LOCAL_VISIBILITY_TIMEOUT_S = 30
 
 
-def logical_queues() -> list[str]:
-    """The media queue (target of the bucket notification) and every queue an event function reads."""
-    names = [MEDIA_QUEUE]
-    names += [f.queue for f in FUNCTIONS if f.kind == "events" and f.queue and f.queue not in names]
-    return names
+def logical_queues() -> list[QueueSpec]:
+    """Every event processor's queue (core.queues), each once; the media queue always."""
+    specs = {f.queue.name: f.queue for f in FUNCTIONS if f.queue is not None}
+    specs.setdefault(MEDIA_QUEUE, QueueSpec(MEDIA_QUEUE, "media events"))
+    return list(specs.values())
 
 
 @dataclass
@@ -125,23 +128,26 @@ class LocalAws:
     def create_resources(self) -> AwsResources:
         resources = AwsResources(self.endpoint_url, self.bucket, fake_credentials=self.uses_moto)
         sqs = self.client("sqs")
-        for name in logical_queues():
-            dlq_url, main_url = self.create_queue_pair(name, sqs)
-            resources.dlq_urls[name], resources.queue_urls[name] = dlq_url, main_url
+        for spec in logical_queues():
+            dlq_url, main_url = self.create_queue_pair(spec, sqs)
+            resources.dlq_urls[spec.name], resources.queue_urls[spec.name] = dlq_url, main_url
         self._create_bucket(sqs, resources.queue_urls[MEDIA_QUEUE])
         return resources
 
-    def create_queue_pair(self, name: str, sqs: Any = None) -> tuple[str, str]:
-        """`<name>-<suffix>` redriving to `<name>-dlq-<suffix>` after MAX_RECEIVE_COUNT receives."""
+    def create_queue_pair(self, queue: QueueSpec | str, sqs: Any = None) -> tuple[str, str]:
+        """`<name>-<suffix>` redriving to `<name>-dlq-<suffix>` after the spec's max_receives (FIFO
+        queues end in `.fifo`, as SQS requires); a plain name is a standard queue with the defaults."""
+        spec = queue if isinstance(queue, QueueSpec) else QueueSpec(queue, f"{queue} messages")
         sqs = sqs or self.client("sqs")
-        dlq_url = sqs.create_queue(QueueName=f"{name}-dlq-{self.suffix}")["QueueUrl"]
-        redrive = {"deadLetterTargetArn": _queue_arn(sqs, dlq_url), "maxReceiveCount": str(MAX_RECEIVE_COUNT)}
-        url = sqs.create_queue(QueueName=f"{name}-{self.suffix}")["QueueUrl"]
+        fifo = {"FifoQueue": "true"} if spec.fifo else {}
+        dlq_url = sqs.create_queue(QueueName=spec.local_dlq_name(self.suffix), Attributes=fifo)["QueueUrl"]
+        redrive = {"deadLetterTargetArn": _queue_arn(sqs, dlq_url), "maxReceiveCount": str(spec.max_receives)}
+        url = sqs.create_queue(QueueName=spec.local_queue_name(self.suffix), Attributes=fifo)["QueueUrl"]
         sqs.set_queue_attributes(
             QueueUrl=url,
             Attributes={
                 "RedrivePolicy": json.dumps(redrive),
-                "VisibilityTimeout": "30",
+                "VisibilityTimeout": str(LOCAL_VISIBILITY_TIMEOUT_S),
             },
         )
         return dlq_url, url

@@ -8,7 +8,8 @@ The source queue is the one whose redrive policy names the DLQ (ListDeadLetterSo
 so nothing is configured twice. Without AWS_ENDPOINT_URL it talks to the local moto server
 (LOCAL_AWS_PORT, default 4566) with fake credentials; with it, to that endpoint (real AWS
 included) with your own credentials. Each message is sent to the source queue with its body
-and attributes, then deleted from the DLQ; the count is printed.
+and attributes (from a FIFO DLQ: its message group too), then deleted from the DLQ; the count
+is printed.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import uuid
 from typing import Any
 
 from local.aws import MEDIA_QUEUE
@@ -61,6 +63,7 @@ def redrive(sqs: Any, dlq_url: str, target_url: str, *, wait_s: int = 1) -> int:
             WaitTimeSeconds=wait_s,
             VisibilityTimeout=60,
             MessageAttributeNames=["All"],
+            MessageSystemAttributeNames=["MessageGroupId", "MessageDeduplicationId"],
         ).get("Messages", [])
         if not messages:
             return moved
@@ -69,6 +72,10 @@ def redrive(sqs: Any, dlq_url: str, target_url: str, *, wait_s: int = 1) -> int:
             entry: dict[str, Any] = {"Id": str(i), "MessageBody": message["Body"]}
             if attributes := _attributes(message):
                 entry["MessageAttributes"] = attributes
+            system = message.get("Attributes", {})
+            if "MessageGroupId" in system:  # FIFO: its group; a fresh deduplication id (the old one may be spent)
+                entry["MessageGroupId"] = system["MessageGroupId"]
+                entry["MessageDeduplicationId"] = uuid.uuid4().hex
             entries.append(entry)
         sent = sqs.send_message_batch(QueueUrl=target_url, Entries=entries)
         done = [messages[int(s["Id"])] for s in sent.get("Successful", [])]

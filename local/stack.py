@@ -207,10 +207,14 @@ def start(cleanup: ExitStack) -> list[str]:
 
     from core.routes import FUNCTIONS
 
-    event_functions = [f for f in FUNCTIONS if f.kind == "events" and f.queue]
+    event_functions = [f for f in FUNCTIONS if f.queue is not None]
     _step(4, f"starting event pumps: {', '.join(f.name for f in event_functions) or 'none (no event functions yet)'}")
     for spec in event_functions:
-        pump = SqsPump(spec.name, resources.queue_urls[str(spec.queue)], aws.client("sqs"))
+        assert spec.queue is not None
+        # The event source mapping's batch size, as in the cloud (core.queues).
+        pump = SqsPump(
+            spec.name, resources.queue_urls[spec.queue.name], aws.client("sqs"), batch_size=spec.queue.batch_size
+        )
         pump.start()
         cleanup.callback(_safely(f"pump {spec.name}", pump.stop))
 

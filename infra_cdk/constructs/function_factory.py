@@ -38,6 +38,14 @@ SIZING: Mapping[str, Sizing] = {
     "task": Sizing(1024, Duration.minutes(5)),
 }
 
+
+def sizing(spec: FunctionSpec) -> Sizing:
+    """An event processor's size is part of its queue's declaration (core.queues); others', their kind's."""
+    if spec.queue is not None:
+        return Sizing(spec.queue.memory_mb, Duration.seconds(spec.queue.function_timeout_s))
+    return SIZING[spec.kind]
+
+
 _RETENTION = {
     30: logs.RetentionDays.ONE_MONTH,
     60: logs.RetentionDays.TWO_MONTHS,
@@ -119,7 +127,7 @@ def make_function(
     """A function of the suite: python3.12 on arm64 with both layers, JSON logs, X-Ray, and
     (when it uses the database) the VPC, the db-clients group and `rds-db:connect` as its user (`db_user`)."""
     config = wiring.config
-    sizing = SIZING[spec.kind]
+    size = sizing(spec)
     name = function_name(config, spec)
     construct_id = "".join(part.capitalize() for part in spec.name.split("_"))
 
@@ -190,8 +198,8 @@ def make_function(
         code=lambda_.Code.from_asset(str(packaging.function_code(spec.name))),
         handler=f"{spec.name}.handler.handler",
         layers=list(wiring.layers),
-        memory_size=sizing.memory_mb,
-        timeout=sizing.timeout,
+        memory_size=size.memory_mb,
+        timeout=size.timeout,
         role=role,
         environment=env,
         log_group=log_group,

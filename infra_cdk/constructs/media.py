@@ -1,7 +1,7 @@
 """The media feature's wiring, in the api stack where the factory made the function from
-`core.routes.FUNCTIONS`: memory and timeout sized for 12 MP photos, the media queue as event
-source with ReportBatchItemFailures, least-privilege S3 grants and the settings of the media
-function (in the VPC). Videos go on to the transcode function (constructs/transcode.py)."""
+`core.routes.FUNCTIONS` (sized, like its queue and event source, by its `QueueSpec`):
+least-privilege S3 grants and the settings of the media function (in the VPC). Videos go on
+to the transcode function (constructs/transcode.py)."""
 
 from __future__ import annotations
 
@@ -9,26 +9,25 @@ from aws_cdk import Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from core.transcoding import REQUEST_PREFIX as TRANSCODE_REQUEST_PREFIX
-from infra_cdk.config import StageConfig
-from infra_cdk.constructs.bucket_access import LIST_BUCKET_ACTIONS, bucket_arn_in, object_arns
-from infra_cdk.constructs.queue_consumer import consume_queue
-from infra_cdk.constructs.transcode import TranscodeWiring, mediaconvert_endpoint
-from infra_cdk.nag import acknowledge, finding_label
-from infra_cdk.stacks.processing import (
-    MAX_CONCURRENCY,
-    MEDIA_TIMEOUT,
-    TRANSCODE,
+from core.keys import (
+    ASSETS_PREFIX,
+    POST_IMAGES_PREFIX,
+    TRANSCODE_REQUEST_PREFIX,
+    TRANSCODE_REQUEST_SUFFIX,
     UPLOAD_PREFIXES,
     VARIANTS_PREFIX,
-    ProcessingStack,
 )
+from infra_cdk.config import StageConfig
+from infra_cdk.constructs.bucket_access import LIST_BUCKET_ACTIONS, bucket_arn_in, object_arns
+from infra_cdk.constructs.transcode import TranscodeWiring, mediaconvert_endpoint
+from infra_cdk.nag import acknowledge, finding_label
 
-# A 12 MP JPEG takes ~0.15 s of CPU at full speed; 1769 MB is one full vCPU.
-MEDIA_MEMORY_MB = 1769
-BATCH_SIZE = 5
+# The functions (core.routes.FUNCTIONS) whose queues the media pipeline's sources feed.
+MEDIA = "media"
+TRANSCODE = "transcode"
 # The media function's S3 actions: on uploads (read, tag, each by version; delete a second
 # version of an upload, never the key), on variants (write), on the bucket.
 MEDIA_UPLOAD_ACTIONS = (
@@ -47,8 +46,8 @@ MEDIA_S3_ACTIONS = MEDIA_UPLOAD_ACTIONS + MEDIA_VARIANT_ACTIONS + LIST_BUCKET_AC
 
 
 class MediaWiring(Construct):
-    """The media function's event source, size, grants and settings (in the function's stack),
-    and, through `TranscodeWiring`, those of the transcode function it hands videos to."""
+    """The media function's grants and settings (in the function's stack), and, through
+    `TranscodeWiring`, those of the transcode function it hands videos to."""
 
     def __init__(
         self,
@@ -58,7 +57,8 @@ class MediaWiring(Construct):
         config: StageConfig,
         fn: lambda_.Function,
         transcode: lambda_.Function | None,
-        processing: ProcessingStack,
+        queue: sqs.IQueue,
+        mediaconvert_role: iam.IRole,
         bucket: s3.IBucket,
     ) -> None:
         super().__init__(scope, construct_id)
@@ -66,16 +66,6 @@ class MediaWiring(Construct):
             raise ValueError(
                 f"the media function hands videos to the {TRANSCODE!r} function: add it to core.routes.FUNCTIONS"
             )
-        # The factory sizes functions per kind; this one decodes 12 MP photos.
-        consume_queue(
-            fn,
-            processing.queue,
-            memory_mb=MEDIA_MEMORY_MB,
-            timeout=MEDIA_TIMEOUT,
-            batch_size=BATCH_SIZE,
-            max_concurrency=MAX_CONCURRENCY,
-        )
-
         bucket_arn = bucket_arn_in(Stack.of(self), bucket)
         statements = [
             # Read (ranged and streamed) and tag upload versions: quarantined, rejected; delete a
@@ -107,14 +97,15 @@ class MediaWiring(Construct):
             acknowledge(
                 role,
                 f"AwsSolutions-IAM5[Resource::{finding_label(self, resource)}]",
-                "The media function reads and tags any upload (assets/<owner>/<asset>, post-images/<user>/...), "
-                "writes variants/<owner>/<asset>/... and jobs/transcode/<asset>.json; the prefix is the "
+                f"The media function reads and tags any upload ({ASSETS_PREFIX}<owner>/<asset>, "
+                f"{POST_IMAGES_PREFIX}<user>/...), writes {VARIANTS_PREFIX}<owner>/<asset>/... and "
+                f"{TRANSCODE_REQUEST_PREFIX}<asset>{TRANSCODE_REQUEST_SUFFIX}; the prefix is the "
                 "narrowest fixed scope.",
             )
 
-        TranscodeWiring(self, "Transcode", fn=transcode, processing=processing, bucket_arn=bucket_arn)
+        TranscodeWiring(self, "Transcode", fn=transcode, mediaconvert_role=mediaconvert_role, bucket_arn=bucket_arn)
         fn.add_environment("ASSETS_BUCKET", bucket.bucket_name)
         fn.add_environment("MEDIA_SCANNER", "guardduty")
         # The media function never calls MediaConvert; the endpoint says videos go to the transcode function.
         fn.add_environment("MEDIACONVERT_ENDPOINT", mediaconvert_endpoint())
-        fn.add_environment("MEDIA_QUEUE_URL", processing.queue.queue_url)
+        fn.add_environment("MEDIA_QUEUE_URL", queue.queue_url)

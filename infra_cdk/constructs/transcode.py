@@ -1,5 +1,5 @@
 """The transcode feature's wiring, in the api stack where the factory made the function from
-`core.routes.FUNCTIONS`: the transcode queue as event source, size, and grants to read and
+`core.routes.FUNCTIONS` (sized, like its queue and event source, by its `QueueSpec`): grants to read and
 delete requests, create MediaConvert jobs and pass the MediaConvert role. A job that cannot be
 created is retried into the transcode DLQ, its request kept: no grant on the media queue.
 MediaConvert has no VPC endpoint, hence this function."""
@@ -11,17 +11,10 @@ from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from constructs import Construct
 
-from core.transcoding import REQUEST_PREFIX as TRANSCODE_REQUEST_PREFIX
+from core.keys import TRANSCODE_REQUEST_PREFIX, TRANSCODE_REQUEST_SUFFIX
 from infra_cdk.constructs.bucket_access import LIST_BUCKET_ACTIONS, object_arns
-from infra_cdk.constructs.queue_consumer import consume_queue
 from infra_cdk.nag import acknowledge, finding_label
-from infra_cdk.stacks.processing import TRANSCODE_TIMEOUT, ProcessingStack
 
-# The transcode function reads a request, creates one job and deletes the request: little
-# memory and few concurrent CreateJob calls.
-TRANSCODE_MEMORY_MB = 256
-TRANSCODE_BATCH_SIZE = 5
-TRANSCODE_MAX_CONCURRENCY = 2
 TRANSCODE_REQUEST_ACTIONS = ("s3:GetObject", "s3:DeleteObject")
 TRANSCODE_S3_ACTIONS = TRANSCODE_REQUEST_ACTIONS + LIST_BUCKET_ACTIONS
 
@@ -41,20 +34,11 @@ class TranscodeWiring(Construct):
         construct_id: str,
         *,
         fn: lambda_.Function,
-        processing: ProcessingStack,
+        mediaconvert_role: iam.IRole,
         bucket_arn: str,
     ) -> None:
         super().__init__(scope, construct_id)
-        consume_queue(
-            fn,
-            processing.transcode_queue,
-            memory_mb=TRANSCODE_MEMORY_MB,
-            timeout=TRANSCODE_TIMEOUT,
-            batch_size=TRANSCODE_BATCH_SIZE,
-            max_concurrency=TRANSCODE_MAX_CONCURRENCY,
-        )
-
-        role_arn = processing.mediaconvert_role.role_arn
+        role_arn = mediaconvert_role.role_arn
         mediaconvert = f"arn:{Aws.PARTITION}:mediaconvert:{Aws.REGION}:{Aws.ACCOUNT_ID}"
         requests = object_arns(bucket_arn, TRANSCODE_REQUEST_PREFIX)
         statements = [
@@ -79,8 +63,9 @@ class TranscodeWiring(Construct):
             role.add_to_principal_policy(statement)
         wildcards = {
             **{
-                r: "The transcode function reads and deletes any request under jobs/transcode/ (one per asset, "
-                "jobs/transcode/<asset>.json); the prefix is the narrowest fixed scope."
+                r: f"The transcode function reads and deletes any request under {TRANSCODE_REQUEST_PREFIX} (one per "
+                f"asset, {TRANSCODE_REQUEST_PREFIX}<asset>{TRANSCODE_REQUEST_SUFFIX}); the prefix is the narrowest "
+                "fixed scope."
                 for r in requests
             },
             f"{mediaconvert}:jobs/*": "mediaconvert:CreateJob authorizes on the new job's ARN, whose id "

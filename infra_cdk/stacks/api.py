@@ -4,14 +4,17 @@ migration trigger and the WAF."""
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Mapping
 from typing import Any
 
 from aws_cdk import Annotations, Aws, CfnOutput, CfnRule, CfnRuleAssertion, Duration, Fn, Stack, triggers
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_ec2 as ec2
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_rds as rds
 from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
 from core.routes import BASE_PATH, FUNCTIONS, ROUTES, FunctionSpec, Route
@@ -29,7 +32,9 @@ from infra_cdk.constructs.function_factory import (
     FunctionWiring,
     make_function,
 )
+from infra_cdk.constructs.media import MEDIA, TRANSCODE, MediaWiring
 from infra_cdk.constructs.posts import POSTS, PostsResources
+from infra_cdk.constructs.queue_consumer import consume_queues
 from infra_cdk.constructs.realtime import RealtimeResources
 from infra_cdk.constructs.rest_api import RestApi
 from infra_cdk.constructs.rooms import RoomsResources
@@ -54,6 +59,9 @@ class ApiStack(Stack):
         database_ready: Construct | None = None,
         assets_bucket: s3.IBucket | None = None,
         cdn: CdnSigning | None = None,
+        # The processing stack's queues by logical name (core.queues), and the role MediaConvert assumes.
+        queues: Mapping[str, sqs.IQueue] | None = None,
+        mediaconvert_role: iam.IRole | None = None,
         functions: tuple[FunctionSpec, ...] = FUNCTIONS,
         routes: tuple[Route, ...] = ROUTES,
         **kwargs: Any,
@@ -132,6 +140,21 @@ class ApiStack(Stack):
             AssetsResources(self, "Assets", config=config, functions=self.functions, bucket=assets_bucket)
         elif POSTS in self.functions or ASSETS in self.functions:
             raise ValueError("the posts and assets functions need the assets bucket: pass assets_bucket=")
+        # Every event processor (FunctionSpec.queue) fed by its queue; then what only media needs.
+        consume_queues(functions, self.functions, queues or {})
+        if MEDIA in self.functions:
+            if assets_bucket is None or queues is None or mediaconvert_role is None:
+                raise ValueError("the media function needs the assets bucket and the processing stack's resources")
+            MediaWiring(
+                self,
+                "Media",
+                config=config,
+                fn=self.functions[MEDIA],
+                transcode=self.functions.get(TRANSCODE),
+                queue=queues[MEDIA],
+                mediaconvert_role=mediaconvert_role,
+                bucket=assets_bucket,
+            )
 
         self.rest = RestApi(self, "Rest", config=config)
         self.authorizer = self._authorizer()

@@ -1,7 +1,7 @@
 """Alarms routed to one encrypted SNS topic, and one CloudWatch dashboard.
 
 Metrics are addressed by the physical names the other stacks give their resources
-(social-<stage>-api, social-<stage>-<function>, social-<stage>-db, the DLQ's name), so this
+(social-<stage>-api, social-<stage>-<function>, social-<stage>-db, each queue's and DLQ's name), so this
 stack depends on no other stack's exports except the RDS Proxy's generated name. Each alarm
 has a runbook section in docs/operations.md (the alarm's name is its heading).
 """
@@ -22,8 +22,7 @@ from constructs import Construct
 
 from core.routes import FunctionSpec
 from infra_cdk.config import StageConfig
-from infra_cdk.stacks.processing import MEDIA, TRANSCODE
-from infra_cdk.stacks.processing import dlq_name as processing_dlq_name
+from infra_cdk.constructs.queue_consumer import construct_name, queue_specs
 
 FIVE_MINUTES = Duration.minutes(5)
 ONE_MINUTE = Duration.minutes(1)
@@ -49,7 +48,6 @@ class MonitoringStack(Stack):
         function_names: dict[str, str],
         api_name: str,
         cluster_identifier: str,
-        dlq_name: str,
         proxy_name: str | None,
         **kwargs: Any,
     ) -> None:
@@ -160,21 +158,39 @@ class MonitoringStack(Stack):
                 runbook="function-throttles",
             )
 
-        # The media pipeline's DLQs; their one alarm lives in the processing stack and is routed here.
-        dlq_names = {MEDIA: dlq_name}
-        if any(spec.name == TRANSCODE for spec in functions):
-            dlq_names[TRANSCODE] = processing_dlq_name(config, TRANSCODE)
+        # Every event processor's DLQ (core.queues); their depth alarms live in the processing
+        # stack and are routed here. A queue may also alarm on the age of its oldest message.
+        queues = queue_specs(functions)
         self.dlq_depths = [
             cloudwatch.Metric(
                 namespace="AWS/SQS",
                 metric_name="ApproximateNumberOfMessagesVisible",
-                dimensions_map={"QueueName": name},
+                dimensions_map={"QueueName": queue.dlq_name(config.prefix)},
                 statistic="Maximum",
                 period=ONE_MINUTE,
-                label=f"{queue} DLQ depth",
+                label=f"{queue.name} DLQ depth",
             )
-            for queue, name in dlq_names.items()
+            for queue in queues
         ]
+        for queue in queues:
+            if queue.max_message_age_s is not None:
+                self._alarm(
+                    f"{construct_name(queue.name)}MessageAge",
+                    f"{queue.name}-message-age",
+                    f"The oldest message in {queue.queue_name(config.prefix)} has waited more than "
+                    f"{queue.max_message_age_s} s: its function is failing, throttled or too slow.",
+                    cloudwatch.Metric(
+                        namespace="AWS/SQS",
+                        metric_name="ApproximateAgeOfOldestMessage",
+                        dimensions_map={"QueueName": queue.queue_name(config.prefix)},
+                        statistic="Maximum",
+                        period=ONE_MINUTE,
+                        label=f"{queue.name} oldest message (s)",
+                    ),
+                    queue.max_message_age_s,
+                    GT,
+                    runbook="queue-message-age",
+                )
         self.acu = cloudwatch.Metric(
             namespace="AWS/RDS",
             metric_name="ServerlessDatabaseCapacity",
@@ -246,7 +262,7 @@ class MonitoringStack(Stack):
         return alarm
 
     def route(self, alarm: cloudwatch.Alarm) -> None:
-        """Send another stack's alarm (e.g. the media DLQ's) to the topic too."""
+        """Send another stack's alarm (e.g. a DLQ's, from the processing stack) to the topic too."""
         action = cw_actions.SnsAction(self.topic)
         alarm.add_alarm_action(action)
         alarm.add_ok_action(action)
@@ -267,7 +283,7 @@ class MonitoringStack(Stack):
         dashboard.add_widgets(
             cloudwatch.GraphWidget(title="Aurora capacity (ACU)", left=database, width=8),
             cloudwatch.GraphWidget(title="RDS Proxy connections", left=connections, width=8),
-            cloudwatch.GraphWidget(title="Media DLQ depth", left=self.dlq_depths, width=8),
+            cloudwatch.GraphWidget(title="DLQ depth", left=self.dlq_depths, width=8),
         )
         dashboard.add_widgets(cloudwatch.AlarmStatusWidget(title="Alarms", alarms=self.alarms, width=24))
         return dashboard

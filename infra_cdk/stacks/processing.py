@@ -1,31 +1,32 @@
-"""Media processing: what happens after an upload lands in the assets bucket.
+"""Event processing: every event processor's queue, and what feeds the media pipeline's.
 
 `ProcessingStack` (its own stack, deployed after storage and before api):
-- the media queue and its DLQ (maxReceiveCount 5), SSE, TLS only; the queue's visibility
-  timeout is 6x the media function's timeout (the AWS guidance for SQS event sources);
-- the transcode queue and its DLQ, the same way, for the transcode requests the media function
-  leaves under `jobs/transcode/` (MediaConvert has no VPC endpoint, so a function outside the
-  VPC creates the jobs; core.transcoding);
-- the bucket's ObjectCreated notifications: `assets/` and `post-images/` to the media queue,
-  `jobs/transcode/*.json` to the transcode queue (on an imported bucket: CDK then merges with
-  the configuration GuardDuty adds, and the storage stack does not come to depend on this one);
-- EventBridge rules to the same queue: MediaConvert "Job State Change" (COMPLETE, ERROR) of
+- for each event processor of the catalog (`core.routes.FunctionSpec.queue`, a
+  `core.queues.QueueSpec`), its queue and DLQ (SSE, TLS only, visibility 6x the function's
+  timeout, redrive after `max_receives`) and its DLQ-depth alarm, shared by the queues that
+  name the same `dlq_alarm` (media and transcode share one); the monitoring stack routes them;
+- the media pipeline's sources: the bucket's ObjectCreated notifications (`assets/` and
+  `post-images/` to the media queue, `jobs/transcode/*.json` to the transcode queue: MediaConvert
+  has no VPC endpoint, so a function outside the VPC creates the jobs; core.transcoding), on an
+  imported bucket (CDK then merges with the configuration GuardDuty adds, and the storage stack
+  does not come to depend on this one);
+- EventBridge rules to the media queue: MediaConvert "Job State Change" (COMPLETE, ERROR) of
   this stage's jobs, and GuardDuty Malware Protection scan results for the bucket;
 - GuardDuty Malware Protection for S3 on those prefixes, tagging each object with its verdict
   (`GuardDutyMalwareScanStatus`), which the media function reads;
-- the role MediaConvert assumes (read originals, write variants);
-- an alarm as soon as either DLQ holds a message.
+- the role MediaConvert assumes (read originals, write variants).
 
 The functions' side (event sources, sizing, grants, settings) is wired in the api stack, where
-the factory made the functions: constructs/media.py and constructs/transcode.py.
+the factory made the functions: constructs/queue_consumer.py for every processor, then
+constructs/media.py and constructs/transcode.py for what only those need.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-from aws_cdk import Aws, CfnOutput, Duration, Stack
-from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import Aws, CfnOutput, Stack
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
 from aws_cdk import aws_guardduty as guardduty
@@ -35,39 +36,31 @@ from aws_cdk import aws_s3_notifications as s3n
 from aws_cdk import aws_sqs as sqs
 from constructs import Construct
 
-from core.transcoding import MAX_RECEIVES as TRANSCODE_MAX_RECEIVES
-from core.transcoding import REQUEST_PREFIX as TRANSCODE_REQUEST_PREFIX
-from core.transcoding import REQUEST_SUFFIX as TRANSCODE_REQUEST_SUFFIX
+from core.keys import (
+    ASSETS_PREFIX,
+    TRANSCODE_REQUEST_PREFIX,
+    TRANSCODE_REQUEST_SUFFIX,
+    UPLOAD_PREFIXES,
+    VARIANTS_PREFIX,
+)
+from core.routes import FUNCTIONS, FunctionSpec
 from infra_cdk.config import StageConfig
 from infra_cdk.constructs.bucket_access import object_arns
+from infra_cdk.constructs.media import MEDIA, TRANSCODE
+from infra_cdk.constructs.queue_consumer import construct_name, dlq_alarms, queue_pair, queue_specs
 from infra_cdk.nag import acknowledge, finding_label
-from infra_cdk.stacks.storage import ASSETS_PREFIX, POST_IMAGES_PREFIX
-
-MEDIA = "media"
-TRANSCODE = "transcode"
-VARIANTS_PREFIX = "variants/"
-UPLOAD_PREFIXES = (ASSETS_PREFIX, POST_IMAGES_PREFIX)
-# The functions' timeouts size their queues' visibility (6x, the AWS guidance for SQS event
-# sources). Media: room for a batch of 12 MP photos, S3 round trips and a slow scanner.
-# Transcode: one request, one CreateJob, so retries come every 3 minutes.
-MEDIA_TIMEOUT = Duration.minutes(2)
-QUEUE_VISIBILITY = Duration.seconds(6 * MEDIA_TIMEOUT.to_seconds())
-TRANSCODE_TIMEOUT = Duration.seconds(30)
-TRANSCODE_VISIBILITY = Duration.seconds(6 * TRANSCODE_TIMEOUT.to_seconds())
-MAX_RECEIVE_COUNT = 5
-# The media queue's event source scales to this; each invocation holds one RDS Proxy connection.
-MAX_CONCURRENCY = 10
-DLQ_RETENTION = Duration.days(14)
-
-
-def dlq_name(config: StageConfig, queue: str) -> str:
-    """The physical name of a queue's DLQ (the monitoring stack addresses its metric by it)."""
-    return f"{config.prefix}-{queue}-dlq"
 
 
 class ProcessingStack(Stack):
     def __init__(
-        self, scope: Construct, construct_id: str, *, config: StageConfig, bucket: s3.IBucket, **kwargs: Any
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: StageConfig,
+        bucket: s3.IBucket,
+        functions: Sequence[FunctionSpec] = FUNCTIONS,
+        **kwargs: Any,
     ) -> None:
         super().__init__(scope, construct_id, **kwargs)
         self.config = config
@@ -82,84 +75,34 @@ class ProcessingStack(Stack):
             bucket_name=owner.export_value(bucket.bucket_name),
         )
 
-        self.dlq_name = dlq_name(config, MEDIA)
-        self.dlq, self.queue = self._queue_pair(MEDIA, QUEUE_VISIBILITY, MAX_RECEIVE_COUNT)
-        self.transcode_dlq, self.transcode_queue = self._queue_pair(
-            TRANSCODE, TRANSCODE_VISIBILITY, TRANSCODE_MAX_RECEIVES
-        )
+        # Every event processor's queue pair, by its logical name (core.queues).
+        specs = queue_specs(functions)
+        self.queues: dict[str, sqs.Queue] = {}
+        self.dlqs: dict[str, sqs.Queue] = {}
+        for spec in specs:
+            self.dlqs[spec.name], self.queues[spec.name] = queue_pair(self, spec, config.prefix)
+        if MEDIA not in self.queues or TRANSCODE not in self.queues:
+            raise ValueError(f"the media pipeline needs the {MEDIA!r} and {TRANSCODE!r} functions in the catalog")
 
         self._notifications()
         self._eventbridge_rules()
         self.mediaconvert_role = self._mediaconvert_role()
         self.malware_protection = self._malware_protection()
-        self.dlq_alarm = self._dlq_alarm()
-        CfnOutput(self, "MediaQueueUrl", value=self.queue.queue_url)
-        CfnOutput(self, "MediaDlqName", value=self.dlq.queue_name)
-        CfnOutput(self, "TranscodeDlqName", value=self.transcode_dlq.queue_name)
-
-    def _queue_pair(self, name: str, visibility: Duration, max_receive_count: int) -> tuple[sqs.Queue, sqs.Queue]:
-        """A function's queue and its DLQ (14 days): SSE, TLS only; (dlq, queue)."""
-        secure: dict[str, Any] = {"encryption": sqs.QueueEncryption.SQS_MANAGED, "enforce_ssl": True}
-        construct = name.capitalize()
-        dlq = sqs.Queue(
-            self,
-            f"{construct}Dlq",
-            queue_name=dlq_name(self.config, name),
-            retention_period=DLQ_RETENTION,
-            **secure,
-        )
-        acknowledge(
-            dlq,
-            "AwsSolutions-SQS3",
-            f"This queue is the dead-letter queue of the {name} queue; a DLQ of a DLQ would only hide poison "
-            "messages that the DLQ-depth alarm is there to surface (make redrive moves them back).",
-        )
-        queue = sqs.Queue(
-            self,
-            f"{construct}Queue",
-            queue_name=f"{self.config.prefix}-{name}",
-            visibility_timeout=visibility,
-            dead_letter_queue=sqs.DeadLetterQueue(queue=dlq, max_receive_count=max_receive_count),
-            **secure,
-        )
-        return dlq, queue
-
-    def _dlq_alarm(self) -> cloudwatch.Alarm:
-        """One alarm for both DLQs of the media pipeline (the monitoring stack routes it)."""
-        depth = {
-            name: dlq.metric_approximate_number_of_messages_visible(period=Duration.minutes(1), statistic="Maximum")
-            for name, dlq in ((MEDIA, self.dlq), (TRANSCODE, self.transcode_dlq))
-        }
-        return cloudwatch.Alarm(
-            self,
-            "MediaDlqNotEmpty",
-            alarm_name=f"{self.config.prefix}-media-dlq-not-empty",
-            alarm_description=(
-                f"Media events or transcode requests failed {MAX_RECEIVE_COUNT} times and wait in "
-                f"{dlq_name(self.config, MEDIA)} or {dlq_name(self.config, TRANSCODE)}: look, fix, then "
-                "`make redrive`. Runbook: docs/operations.md#media-dlq-not-empty"
-            ),
-            metric=cloudwatch.MathExpression(
-                expression=f"MAX([{MEDIA}, {TRANSCODE}])",
-                using_metrics=depth,
-                period=Duration.minutes(1),
-                label="deepest media pipeline DLQ",
-            ),
-            threshold=1,
-            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
-            evaluation_periods=1,
-            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
-        )
+        # Alarms after the pipeline, as before: the monitoring stack routes them to its topic.
+        self.dlq_alarms = dlq_alarms(self, specs, self.dlqs, config.prefix)
+        CfnOutput(self, "MediaQueueUrl", value=self.queues[MEDIA].queue_url)
+        for spec in specs:  # for `make redrive REDRIVE_DLQ=...`
+            CfnOutput(self, f"{construct_name(spec.name)}DlqName", value=self.dlqs[spec.name].queue_name)
 
     def _notifications(self) -> None:
-        destination = s3n.SqsDestination(self.queue)
+        destination = s3n.SqsDestination(self.queues[MEDIA])
         for prefix in UPLOAD_PREFIXES:
             self.bucket.add_event_notification(
                 s3.EventType.OBJECT_CREATED, destination, s3.NotificationKeyFilter(prefix=prefix)
             )
         self.bucket.add_event_notification(
             s3.EventType.OBJECT_CREATED,
-            s3n.SqsDestination(self.transcode_queue),
+            s3n.SqsDestination(self.queues[TRANSCODE]),
             s3.NotificationKeyFilter(prefix=TRANSCODE_REQUEST_PREFIX, suffix=TRANSCODE_REQUEST_SUFFIX),
         )
         # CDK's singleton handler that applies the notification configuration to the bucket.
@@ -189,7 +132,7 @@ class ProcessingStack(Stack):
                 detail_type=["MediaConvert Job State Change"],
                 detail={"status": ["COMPLETE", "ERROR"], "userMetadata": {"stage": [self.config.stage]}},
             ),
-            targets=[targets.SqsQueue(self.queue)],
+            targets=[targets.SqsQueue(self.queues[MEDIA])],
         )
         events.Rule(
             self,
@@ -200,7 +143,7 @@ class ProcessingStack(Stack):
                 detail_type=["GuardDuty Malware Protection Object Scan Result"],
                 detail={"s3ObjectDetails": {"bucketName": [self.bucket.bucket_name]}},
             ),
-            targets=[targets.SqsQueue(self.queue)],
+            targets=[targets.SqsQueue(self.queues[MEDIA])],
         )
 
     def _mediaconvert_role(self) -> iam.Role:
@@ -229,8 +172,8 @@ class ProcessingStack(Stack):
             acknowledge(
                 role,
                 f"AwsSolutions-IAM5[Resource::{finding_label(self, resource)}]",
-                "MediaConvert reads any original under assets/ and writes HLS under variants/; the job, not "
-                "the role, names the one asset, and the prefix is the narrowest fixed scope.",
+                f"MediaConvert reads any original under {ASSETS_PREFIX} and writes HLS under {VARIANTS_PREFIX}; "
+                "the job, not the role, names the one asset, and the prefix is the narrowest fixed scope.",
             )
         return role
 

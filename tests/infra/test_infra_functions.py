@@ -8,11 +8,10 @@ from typing import Any
 import pytest
 from infra_synth import Synth
 
-from core.routes import FUNCTIONS
+from core.routes import FUNCTIONS, function
 from infra_cdk.concurrency import HEADROOM, connection_budget, reserved_concurrency
 from infra_cdk.config import stage_config
 from infra_cdk.constructs.function_factory import SNAPSTART_KINDS
-from infra_cdk.stacks.processing import MAX_CONCURRENCY
 
 pytestmark = pytest.mark.infra
 
@@ -37,8 +36,9 @@ def test_reserved_concurrency_cannot_exhaust_the_proxy_pool(stage: str) -> None:
     assert connection_budget(config) == pool - HEADROOM
     assert sum(reserved.values()) <= pool - HEADROOM
     assert all(n >= 1 for n in reserved.values())
-    # The SQS event source may scale the media function to MAX_CONCURRENCY: it must not be throttled.
-    assert reserved["media"] == MAX_CONCURRENCY
+    # The SQS event source may scale the media function to its queue's max_concurrency: never throttled.
+    media_queue = function("media").queue
+    assert media_queue is not None and reserved["media"] == media_queue.max_concurrency
 
 
 def test_too_few_connections_fail_the_synth() -> None:

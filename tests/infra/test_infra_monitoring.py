@@ -132,7 +132,7 @@ def test_one_dashboard_with_the_main_widgets(prod: Synth) -> None:
         "Lambda throttles",
         "Aurora capacity",
         "RDS Proxy connections",
-        "Media DLQ depth",
+        "DLQ depth",
         "Alarms",
     ):
         assert title in body, title

@@ -9,12 +9,20 @@ from typing import Any
 import pytest
 from infra_synth import Synth
 
+from core.queues import QueueSpec
+from core.routes import function
 from core.transcoding import MAX_RECEIVES as TRANSCODE_MAX_RECEIVES
-from infra_cdk.constructs.media import MEDIA_MEMORY_MB
-from infra_cdk.constructs.transcode import TRANSCODE_MEMORY_MB
-from infra_cdk.stacks.processing import MAX_RECEIVE_COUNT, MEDIA_TIMEOUT, TRANSCODE_TIMEOUT
 
 pytestmark = pytest.mark.infra
+
+
+def _queue_spec(name: str) -> QueueSpec:
+    spec = function(name).queue
+    assert spec is not None
+    return spec
+
+
+MEDIA, TRANSCODE = _queue_spec("media"), _queue_spec("transcode")
 
 
 def _template(synth: Synth, part: str) -> dict[str, Any]:
@@ -69,7 +77,7 @@ def test_the_event_source_reports_batch_item_failures(dev: Synth) -> None:
 
 def test_the_function_is_sized_for_12_megapixel_photos(dev: Synth) -> None:
     _, props = _media_function(dev)
-    assert (props["MemorySize"], props["Timeout"]) == (MEDIA_MEMORY_MB, MEDIA_TIMEOUT.to_seconds()) == (1769, 120)
+    assert (props["MemorySize"], props["Timeout"]) == (MEDIA.memory_mb, MEDIA.function_timeout_s) == (1769, 120)
     assert props["Handler"] == "media.handler.handler" and props["Architectures"] == ["arm64"]
     assert "VpcConfig" in props  # the database: isolated subnets, no route to MediaConvert
     env = props["Environment"]["Variables"]
@@ -81,14 +89,14 @@ def test_the_function_is_sized_for_12_megapixel_photos(dev: Synth) -> None:
 
 def test_queue_and_dlq(dev: Synth) -> None:
     _, main, _, dlq = _queues(dev)
-    assert main["RedrivePolicy"]["maxReceiveCount"] == MAX_RECEIVE_COUNT == 5
-    assert main["VisibilityTimeout"] >= 6 * MEDIA_TIMEOUT.to_seconds()
+    assert main["RedrivePolicy"]["maxReceiveCount"] == MEDIA.max_receives == 5
+    assert main["VisibilityTimeout"] >= 6 * MEDIA.function_timeout_s
     assert main["SqsManagedSseEnabled"] is True and dlq["SqsManagedSseEnabled"] is True
     assert dlq["MessageRetentionPeriod"] == 14 * 24 * 3600
     _, transcode, _, transcode_dlq = _queues(dev, "transcode")
     # The transcode function fails the asset on the last delivery, so its count must be the queue's.
-    assert transcode["RedrivePolicy"]["maxReceiveCount"] == TRANSCODE_MAX_RECEIVES
-    assert transcode["VisibilityTimeout"] >= 6 * TRANSCODE_TIMEOUT.to_seconds()
+    assert transcode["RedrivePolicy"]["maxReceiveCount"] == TRANSCODE.max_receives == TRANSCODE_MAX_RECEIVES
+    assert transcode["VisibilityTimeout"] >= 6 * TRANSCODE.function_timeout_s
     assert transcode["SqsManagedSseEnabled"] is True and transcode_dlq["SqsManagedSseEnabled"] is True
     assert transcode_dlq["MessageRetentionPeriod"] == 14 * 24 * 3600
     policies = json.dumps(_resources(_template(dev, "processing"), "AWS::SQS::QueuePolicy"))
@@ -196,7 +204,7 @@ def test_transcode_runs_outside_the_vpc_sized_small_on_its_own_queue(dev: Synth)
     function_id, props = _function(dev, "transcode")
     assert "VpcConfig" not in props  # MediaConvert has no VPC endpoint: default Lambda networking
     assert props["Handler"] == "transcode.handler.handler" and props["Architectures"] == ["arm64"]
-    assert (props["MemorySize"], props["Timeout"]) == (TRANSCODE_MEMORY_MB, TRANSCODE_TIMEOUT.to_seconds())
+    assert (props["MemorySize"], props["Timeout"]) == (TRANSCODE.memory_mb, TRANSCODE.function_timeout_s) == (256, 30)
     env = props["Environment"]["Variables"]
     assert "MediaConvertRole" in json.dumps(env["MEDIACONVERT_ROLE_ARN"])
     assert "mediaconvert." in json.dumps(env["MEDIACONVERT_ENDPOINT"])

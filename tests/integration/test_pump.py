@@ -200,3 +200,39 @@ def test_an_upload_notifies_the_media_queue(aws: LocalAws, sqs: Any) -> None:
         if keys:
             break
     assert keys == ["uploads/a.png"]  # keys arrive URL-encoded (moto even encodes "/")
+
+
+def test_every_declared_queue_exists_locally_as_declared(aws: LocalAws, sqs: Any) -> None:
+    """local.aws makes each FunctionSpec.queue (core.queues): its DLQ after max_receives."""
+    from core.routes import FUNCTIONS
+
+    resources = aws.resources
+    assert resources is not None
+    declared = {f.queue.name: f.queue for f in FUNCTIONS if f.queue is not None}
+    assert set(declared) <= set(resources.queue_urls)
+    for name, spec in declared.items():
+        redrive = json.loads(
+            sqs.get_queue_attributes(QueueUrl=resources.queue_urls[name], AttributeNames=["RedrivePolicy"])[
+                "Attributes"
+            ]["RedrivePolicy"]
+        )
+        assert int(redrive["maxReceiveCount"]) == spec.max_receives
+        assert redrive["deadLetterTargetArn"].endswith(f":{spec.local_dlq_name()}")
+
+
+def test_a_fifo_queue_keeps_each_groups_order_and_dead_letters_to_a_fifo_dlq(aws: LocalAws, sqs: Any) -> None:
+    from core.queues import QueueSpec
+
+    spec = QueueSpec(f"f{uuid.uuid4().hex[:8]}", "room events", fifo=True, max_batching_window_s=0, max_receives=2)
+    dlq_url, url = aws.create_queue_pair(spec)
+    assert url.endswith(f"{spec.name}-local.fifo") and dlq_url.endswith(f"{spec.name}-dlq-local.fifo")
+    attrs = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["All"])["Attributes"]
+    assert attrs["FifoQueue"] == "true" and json.loads(attrs["RedrivePolicy"])["maxReceiveCount"] in (2, "2")
+    for i in range(3):
+        sqs.send_message(QueueUrl=url, MessageBody=f"room-a {i}", MessageGroupId="a", MessageDeduplicationId=str(i))
+    recorder = Recorder()
+    pump = SqsPump("test", url, sqs, invoke=recorder, wait_s=0, visibility_timeout_s=0, batch_size=spec.batch_size)
+    while pump.poll_once():
+        pass
+    assert recorder.bodies() == ["room-a 0", "room-a 1", "room-a 2"]
+    assert recorder.events[0]["Records"][0]["attributes"]["MessageGroupId"] == "a"

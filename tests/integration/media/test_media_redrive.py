@@ -40,6 +40,26 @@ def test_redrive_moves_every_dead_message_back(
     assert "moved 0 message(s)" in capsys.readouterr().out
 
 
+def test_a_fifo_dlq_goes_back_with_its_message_groups(aws: LocalAws, capsys: pytest.CaptureFixture[str]) -> None:
+    from core.queues import QueueSpec
+
+    spec = QueueSpec(f"f{uuid.uuid4().hex[:8]}", "room events", fifo=True, max_batching_window_s=0)
+    dlq_url, url = aws.create_queue_pair(spec)
+    sqs = aws.client("sqs")
+    for i, group in enumerate(("a", "b", "a")):
+        sqs.send_message(
+            QueueUrl=dlq_url, MessageBody=f"{group} {i}", MessageGroupId=group, MessageDeduplicationId=str(i)
+        )
+    assert redrive.redrive(sqs, dlq_url, url, wait_s=0) == 3
+    back = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, AttributeNames=["MessageGroupId"])["Messages"]
+    assert sorted((m["Attributes"]["MessageGroupId"], m["Body"]) for m in back) == [
+        ("a", "a 0"),
+        ("a", "a 2"),
+        ("b", "b 1"),
+    ]
+    assert [m["Body"] for m in back if m["Attributes"]["MessageGroupId"] == "a"] == ["a 0", "a 2"]  # order kept
+
+
 def test_the_client_follows_the_local_stack_or_aws_endpoint_url(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     monkeypatch.setenv("LOCAL_AWS_PORT", "4999")

@@ -11,6 +11,8 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
+from core.queues import QueueSpec
+
 BASE_PATH = "/api/v1"
 
 FunctionKind = Literal["api", "authorizer", "events", "task"]
@@ -21,9 +23,14 @@ class FunctionSpec:
     name: str
     kind: FunctionKind
     description: str
-    uses_db: bool = True
-    # For kind "events": the logical queue whose messages feed this function.
-    queue: str | None = None
+    uses_db: bool = True  # also: in the VPC (isolated subnets), reaching the database through the proxy
+    # For kind "events": the queue that feeds it, with its DLQ, event source, sizing and alarms
+    # (core.queues). CDK and the local stack make everything else from this one declaration.
+    queue: QueueSpec | None = None
+
+    def __post_init__(self) -> None:
+        if (self.kind == "events") != (self.queue is not None):
+            raise ValueError(f"function {self.name!r}: an events function has a queue, no other kind has one")
 
 
 @dataclass(frozen=True)
@@ -47,8 +54,21 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
     FunctionSpec("likes", "api", "Likes of posts, with exact counts"),
     FunctionSpec("comments", "api", "Comments on posts, with exact counts"),
     FunctionSpec("assets", "api", "Private media: uploads, downloads, share links, usage, audit"),
+    # Batches of 12 MP photos (1769 MB: one vCPU), each invocation one proxy connection.
     FunctionSpec(
-        "media", "events", "Uploads: malware scan, type check, image variants, video transcode requests", queue="media"
+        "media",
+        "events",
+        "Uploads: malware scan, type check, image variants, video transcode requests",
+        queue=QueueSpec(
+            "media",
+            "media events",
+            function_timeout_s=120,
+            memory_mb=1769,
+            batch_size=5,
+            max_concurrency=10,
+            dlq_alarm="media",
+            runbook="media-dlq-not-empty",
+        ),
     ),
     # Outside the VPC (no database): MediaConvert has no VPC endpoint, so media leaves it requests in S3.
     FunctionSpec(
@@ -56,7 +76,18 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         "events",
         "Video transcode requests from media -> MediaConvert jobs",
         uses_db=False,
-        queue="transcode",
+        # One CreateJob per request: little memory, retries every 3 minutes, few concurrent calls.
+        # max_receives is core.transcoding.MAX_RECEIVES (tests/infra/test_infra_processing.py).
+        queue=QueueSpec(
+            "transcode",
+            "transcode requests",
+            function_timeout_s=30,
+            memory_mb=256,
+            batch_size=5,
+            max_concurrency=2,
+            max_receives=5,
+            dlq_alarm="media",
+        ),
     ),
     FunctionSpec("migrate", "task", "Applies Alembic migrations (CDK trigger, make dev)"),
     FunctionSpec("rooms", "api", "Team chat rooms: roles, invitations, messages and AI replies"),
