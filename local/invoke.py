@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
     event = json.loads(raw)
     os.environ.setdefault("STAGE", "local")
 
-    from local.stack import local_database  # the stack imports this module: import late
+    from local.environment import local_database
 
     with local_database(reuse_running=True, as_owner=args.function == "migrate"):  # the owner migrates
         try:
@@ -91,7 +91,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    from local.stack import add_import_paths
+    from local.environment import add_import_paths
 
     add_import_paths()
     raise SystemExit(main())

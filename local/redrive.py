@@ -112,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    from local.stack import add_import_paths
+    from local.environment import add_import_paths
 
     add_import_paths()
     raise SystemExit(main())
