@@ -56,6 +56,8 @@ class AwsResources:
                 "MEDIA_QUEUE_URL": self.queue_urls[MEDIA_QUEUE],
             }
         )
+        # Every function of make dev shares one environment: each queue's URL where its producers look.
+        env.update({spec.env_var: self.queue_urls[spec.name] for spec in logical_queues() if spec.producers})
         return env
 
 

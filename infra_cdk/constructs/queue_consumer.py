@@ -135,10 +135,16 @@ def consume_queue(fn: lambda_.Function, queue: sqs.IQueue, spec: QueueSpec) -> N
 def consume_queues(
     functions: Sequence[FunctionSpec], made: Mapping[str, lambda_.Function], queues: Mapping[str, sqs.IQueue]
 ) -> None:
-    """Every event processor of the catalog fed by its queue."""
+    """Every event processor of the catalog fed by its queue; its producers may send to it."""
     for spec in functions:
         if spec.queue is None:
             continue
         if spec.queue.name not in queues:
             raise ValueError(f"the {spec.name} function reads queue {spec.queue.name!r}: pass the processing queues")
-        consume_queue(made[spec.name], queues[spec.queue.name], spec.queue)
+        queue = queues[spec.queue.name]
+        consume_queue(made[spec.name], queue, spec.queue)
+        for producer in spec.queue.producers:
+            if producer not in made:
+                raise ValueError(f"queue {spec.queue.name!r}: its producer {producer!r} is not in the catalog")
+            queue.grant_send_messages(made[producer])
+            made[producer].add_environment(spec.queue.env_var, queue.queue_url)

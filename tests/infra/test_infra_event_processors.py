@@ -35,6 +35,7 @@ FANOUT = FunctionSpec(
         max_receives=3,
         dlq_alarm_threshold=2,
         max_message_age_s=300,
+        producers=("rooms",),
     ),
 )
 
@@ -92,6 +93,19 @@ def test_the_function_is_sized_fed_and_counted_from_its_declaration(extended: Sy
     assert mapping["BatchSize"] == 10 and mapping["ScalingConfig"] == {"MaximumConcurrency": 3}
     assert "MaximumBatchingWindowInSeconds" not in mapping  # FIFO event sources take none
     assert "FanoutTestQueue" in json.dumps(mapping["EventSourceArn"])
+
+
+def test_its_producer_may_send_to_it_and_finds_its_url(extended: Synth) -> None:
+    _, rooms = _named(extended, "api", "AWS::Lambda::Function", "FunctionName", "social-dev-rooms")
+    assert "FanoutTestQueue" in json.dumps(rooms["Environment"]["Variables"]["FANOUT_TEST_QUEUE_URL"])
+    sends = [
+        statement
+        for policy in _resources(extended, "api", "AWS::IAM::Policy").values()
+        if any("FunctionsRoomsRole" in role["Ref"] for role in policy["Properties"]["Roles"])
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        if "sqs:SendMessage" in json.dumps(statement["Action"])
+    ]
+    assert len(sends) == 1 and "FanoutTestQueue" in json.dumps(sends[0]["Resource"])
 
 
 def test_its_alarms_exist_and_reach_the_topic(extended: Synth) -> None:

@@ -57,6 +57,9 @@ def test_events_functions_and_only_they_have_a_queue() -> None:
     assert all((spec.kind == "events") == (spec.queue is not None) for spec in FUNCTIONS)
 
 
-def test_the_catalog_declares_each_queue_once() -> None:
+def test_the_catalog_declares_each_queue_once_and_its_producers_exist() -> None:
     names = [spec.queue.name for spec in FUNCTIONS if spec.queue is not None]
     assert len(names) == len(set(names)) and {"media", "transcode"} <= set(names)
+    producers = {p for spec in FUNCTIONS if spec.queue is not None for p in spec.queue.producers}
+    assert producers <= {spec.name for spec in FUNCTIONS}
+    assert QueueSpec("ai_worker", "AI jobs").env_var == "AI_WORKER_QUEUE_URL"

@@ -39,6 +39,8 @@ class QueueSpec:
     runbook: str | None = None
     # Raise `<prefix>-<name>-message-age` when the oldest message waits longer than this; None: no alarm.
     max_message_age_s: int | None = None
+    # Functions that send to it: sqs:SendMessage on it and its URL as `<NAME>_QUEUE_URL` (env_var).
+    producers: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         for label, value in (("name", self.name), ("dlq_alarm", self.alarm)):
@@ -71,6 +73,11 @@ class QueueSpec:
     def alarm(self) -> str:
         """The DLQ-depth alarm this queue's DLQ belongs to."""
         return self.dlq_alarm or self.name
+
+    @property
+    def env_var(self) -> str:
+        """Where producers (and make dev's functions) find the queue's URL: MEDIA_QUEUE_URL."""
+        return f"{self.name.upper()}_QUEUE_URL"
 
     def _named(self, base: str) -> str:
         return f"{base}.fifo" if self.fifo else base  # SQS requires the suffix on FIFO queues
