@@ -5,16 +5,18 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Any
 
-from aws_lambda_powertools.event_handler.openapi.params import Path
+from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 
 from core import db
 from core.http import caller, documented, lambda_handler, make_resolver
 from core.schemas import Limit, UserSummary, cursor_query
 from rooms import invitations, logic, members, messages, replies
 from rooms.access import RoomView
+from rooms.logic import ListedRoom
 from rooms.members import MemberView
 from rooms.messages import MessageView
 from rooms.schemas import (
+    SEQ_MAX,
     InvitationCreated,
     InvitationIn,
     InvitationOut,
@@ -28,8 +30,10 @@ from rooms.schemas import (
     MessagePatch,
     MessagePosted,
     OwnerIn,
+    ReadIn,
     RoleIn,
     RoomIn,
+    RoomListed,
     RoomOut,
     RoomPage,
     RoomPatch,
@@ -39,7 +43,16 @@ from rooms.schemas import (
 RoomCursor = Annotated[str | None, cursor_query(logic.SCOPE)]
 MemberCursor = Annotated[str | None, cursor_query(members.SCOPE)]
 InvitationCursor = Annotated[str | None, cursor_query(invitations.SCOPE)]
-MessageCursor = Annotated[str | None, cursor_query(messages.SCOPE, (int,))]
+MessageCursor = Annotated[str | None, cursor_query(messages.SCOPES, (int,))]
+AfterSeq = Annotated[
+    int | None,
+    Query(
+        ge=0,
+        le=SEQ_MAX,
+        description="oldest first from this seq + 1 (backfill after a gap or a reconnect); its next_cursor "
+        "continues oldest first",
+    ),
+]
 
 app = make_resolver()
 
@@ -60,6 +73,15 @@ def _room(room: RoomView) -> RoomOut:
         ai_model=room.ai_model,
         ai_context_cutoff_at=room.ai_context_cutoff_at,
         created_at=room.created_at,
+    )
+
+
+def _listed(listed: ListedRoom) -> RoomListed:
+    return RoomListed(
+        **dict(_room(listed.room)),
+        last_read_seq=listed.last_read_seq,
+        unread_count=listed.unread_count,
+        last_message=_message(listed.last_message) if listed.last_message else None,
     )
 
 
@@ -113,11 +135,14 @@ def create_room(body: RoomIn) -> RoomOut:
         return _room(logic.create(session, caller(app).user_id, body.name, body.description))
 
 
-@app.get(ROOMS, summary="Rooms I belong to, most recently joined first", tags=["rooms"])
+@app.get(
+    ROOMS,
+    summary="Rooms I belong to, most recently joined first, each with my unread count and its newest message",
+    tags=["rooms"],
+)
 def my_rooms(limit: Limit = 20, cursor: RoomCursor = None) -> RoomPage:
-    with db.session_scope() as session:
-        rooms, next_cursor = logic.mine(session, caller(app).user_id, limit, cursor)
-    return RoomPage(items=[_room(r) for r in rooms], next_cursor=next_cursor)
+    rooms, next_cursor = db.read(logic.mine, caller(app).user_id, limit, cursor)
+    return RoomPage(items=[_listed(r) for r in rooms], next_cursor=next_cursor)
 
 
 @app.get(ROOM, summary="One room (reader+; 404 for non-members)", tags=["rooms"])
@@ -143,6 +168,18 @@ def update_room(room_id: uuid.UUID, body: RoomPatch) -> RoomOut:
 def delete_room(room_id: uuid.UUID) -> None:
     with db.session_scope() as session:
         logic.delete(session, room_id, caller(app).user_id)
+
+
+@app.post(
+    f"{ROOM}/read",
+    status_code=204,
+    summary="I have read up to seq (reader+); never moves backwards; a seq beyond the room's newest is 409",
+    tags=["rooms"],
+    openapi_extensions=documented(409),
+)
+def mark_read(room_id: uuid.UUID, body: ReadIn) -> None:
+    with db.session_scope() as session:
+        members.mark_read(session, room_id, caller(app).user_id, body.seq)
 
 
 # Members
@@ -229,11 +266,29 @@ def decline_invitation(token: Token) -> None:
 # Messages
 
 
-@app.get(f"{ROOM}/messages", summary="History, newest first by seq (reader+)", tags=["rooms"])
-def history(room_id: uuid.UUID, limit: Limit = 20, cursor: MessageCursor = None) -> MessagePage:
+@app.get(
+    f"{ROOM}/messages",
+    summary="History, newest first by seq; with after_seq, oldest first after it (reader+)",
+    description="`cursor` continues the list it came from, in its order: the history's newest first, the "
+    "after_seq list's oldest first. With after_seq, a cursor of the newest-first history is 400.",
+    tags=["rooms"],
+)
+def history(
+    room_id: uuid.UUID, limit: Limit = 20, cursor: MessageCursor = None, after_seq: AfterSeq = None
+) -> MessagePage:
     with db.session_scope() as session:
-        found, next_cursor = messages.history(session, room_id, caller(app).user_id, limit, cursor)
+        found, next_cursor = messages.history(session, room_id, caller(app).user_id, limit, cursor, after_seq)
     return MessagePage(items=[_message(m) for m in found], next_cursor=next_cursor)
+
+
+@app.get(
+    f"{ROOM}/messages/<message_id>",
+    summary="One message (reader+); others' private messages and deleted ones are 404",
+    tags=["rooms"],
+)
+def get_message(room_id: uuid.UUID, message_id: uuid.UUID) -> MessageOut:
+    with db.session_scope() as session:
+        return _message(messages.one(session, room_id, message_id, caller(app).user_id))
 
 
 @app.post(

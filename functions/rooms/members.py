@@ -14,11 +14,11 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import case, delete, func, literal, select, update
 from sqlalchemy.orm import Session
 
 from core.errors import Conflict, Forbidden, NotFound, ValidationFailed
-from core.models.rooms import RoomMember
+from core.models.rooms import Room, RoomMember
 from core.models.user import User
 from core.pagination import keyset, page_of
 from rooms.access import below, room_for
@@ -101,6 +101,34 @@ def remove(session: Session, room_id: uuid.UUID, actor_id: uuid.UUID, target_id:
         if not room.at_least("admin") or not below(current, room.my_role):
             raise Forbidden("You may only remove members below your own role")
     session.execute(delete(RoomMember).where(RoomMember.room_id == room_id, RoomMember.user_id == target_id))
+
+
+def mark_read(session: Session, room_id: uuid.UUID, user_id: uuid.UUID, seq: int) -> int:
+    """Reader+ (any member): I have read up to `seq`. One statement: it never moves backwards
+    (GREATEST), and a seq beyond the room's newest names no message, so it changes nothing and is
+    409 (storing it would mark messages not yet sent as read). The stored value comes back."""
+    row = session.execute(
+        update(RoomMember)
+        .where(
+            RoomMember.room_id == room_id,
+            RoomMember.user_id == user_id,
+            Room.id == RoomMember.room_id,
+            Room.deleted_at.is_(None),
+        )
+        .values(
+            last_read_seq=case(
+                (literal(seq) <= Room.last_seq, func.greatest(RoomMember.last_read_seq, seq)),
+                else_=RoomMember.last_read_seq,
+            )
+        )
+        .returning(RoomMember.last_read_seq, Room.last_seq)
+    ).first()
+    if row is None:
+        raise NotFound("Room not found")
+    if seq > row.last_seq:
+        detail = {"field": "seq", "in": "body", "message": f"the room's newest seq is {row.last_seq}", "type": "value"}
+        raise Conflict("No message of this room has that seq yet", details=[detail])
+    return int(row.last_read_seq)
 
 
 def transfer(session: Session, room_id: uuid.UUID, actor_id: uuid.UUID, target_id: uuid.UUID) -> MemberView:

@@ -16,13 +16,15 @@ from typing import Any
 from sqlalchemy import ColumnElement, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from core.errors import Forbidden, NotFound
+from core.errors import BadRequest, Forbidden, NotFound
 from core.models.rooms import Message, Room
 from core.models.user import User
-from core.pagination import decode_cursor, page_of
+from core.pagination import decode_cursor_of, page_of
 from rooms.access import room_for
 
-SCOPE = "messages"
+SCOPE = "messages"  # the history, newest first
+AFTER_SCOPE = "messages-after"  # ?after_seq=N: oldest first from N + 1 (backfill)
+SCOPES = (SCOPE, AFTER_SCOPE)  # one ?cursor= continues either, in its own order
 
 
 @dataclass(frozen=True)
@@ -64,7 +66,7 @@ class MessageView:
         )
 
 
-_COLUMNS = (
+MESSAGE_COLUMNS = (
     Message.id,
     Message.room_id,
     Message.seq,
@@ -103,14 +105,14 @@ def allocate_seq(session: Session, room_id: uuid.UUID) -> int:
 
 def load(session: Session, message_id: uuid.UUID) -> MessageView:
     row = session.execute(
-        select(*_COLUMNS).outerjoin(User, User.id == Message.sender_id).where(Message.id == message_id)
+        select(*MESSAGE_COLUMNS).outerjoin(User, User.id == Message.sender_id).where(Message.id == message_id)
     ).one()
     return MessageView.of(row)
 
 
 def visible_message(session: Session, room_id: uuid.UUID, message_id: uuid.UUID, user_id: uuid.UUID) -> MessageView:
     row = session.execute(
-        select(*_COLUMNS)
+        select(*MESSAGE_COLUMNS)
         .outerjoin(User, User.id == Message.sender_id)
         .where(Message.id == message_id, Message.room_id == room_id, visible_to(user_id))
     ).first()
@@ -119,21 +121,55 @@ def visible_message(session: Session, room_id: uuid.UUID, message_id: uuid.UUID,
     return MessageView.of(row)
 
 
+def one(session: Session, room_id: uuid.UUID, message_id: uuid.UUID, user_id: uuid.UUID) -> MessageView:
+    """Reader+. Others' private messages, deleted ones and another room's are 404."""
+    room_for(session, room_id, user_id)
+    return visible_message(session, room_id, message_id, user_id)
+
+
+def _position(cursor: str | None, after_seq: int | None) -> tuple[str, int | None]:
+    """(the order of the page, the seq it starts after or before) from ?cursor= and ?after_seq=.
+
+    `after_seq` starts the oldest-first list and its cursors continue it; the newest-first
+    history's cursors continue the history, which cannot also start after a seq (400)."""
+    if not cursor:
+        return (SCOPE, None) if after_seq is None else (AFTER_SCOPE, after_seq)
+    scope, (seq,) = decode_cursor_of(SCOPES, cursor, (int,))
+    if scope == SCOPE and after_seq is not None:
+        raise BadRequest(
+            "This cursor continues the newest-first history; after_seq lists oldest first",
+            details=[{"field": "cursor", "in": "query", "message": "not a cursor of the after_seq list"}],
+        )
+    if scope == AFTER_SCOPE and after_seq is not None:
+        seq = max(seq, after_seq)  # both say "after"
+    return scope, seq
+
+
 def history(
-    session: Session, room_id: uuid.UUID, user_id: uuid.UUID, limit: int, cursor: str | None
+    session: Session,
+    room_id: uuid.UUID,
+    user_id: uuid.UUID,
+    limit: int,
+    cursor: str | None,
+    after_seq: int | None = None,
 ) -> tuple[list[MessageView], str | None]:
-    """Reader+. Newest first by seq; others' private exchanges and deleted messages are left out."""
+    """Reader+. Newest first by seq, or with `after_seq` oldest first from after_seq + 1 (a keyset
+    on seq, so pages have no gap and no repeat while messages arrive); others' private exchanges and
+    deleted messages are left out."""
+    scope, position = _position(cursor, after_seq)
     room_for(session, room_id, user_id)
     query = (
-        select(*_COLUMNS)
+        select(*MESSAGE_COLUMNS)
         .outerjoin(User, User.id == Message.sender_id)
         .where(Message.room_id == room_id, visible_to(user_id))
     )
-    if cursor:
-        (before,) = decode_cursor(SCOPE, cursor, (int,))
-        query = query.where(Message.seq < before)
-    query = query.order_by(Message.seq.desc()).limit(limit + 1)
-    rows, next_cursor = page_of(list(session.execute(query).all()), limit, SCOPE, lambda r: (r.seq,))
+    if scope == AFTER_SCOPE:
+        query = query.where(Message.seq > position).order_by(Message.seq)
+    else:
+        if position is not None:
+            query = query.where(Message.seq < position)
+        query = query.order_by(Message.seq.desc())
+    rows, next_cursor = page_of(list(session.execute(query.limit(limit + 1)).all()), limit, scope, lambda r: (r.seq,))
     return [MessageView.of(r) for r in rows], next_cursor
 
 

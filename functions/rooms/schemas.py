@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import Annotated, Literal
 
-from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, StrictBool
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictInt
 
 from core.schemas import UserSummary
 from core.types import Timestamp
@@ -16,6 +16,8 @@ InvitableRole = Literal["reader", "guest", "member"]
 Provider = Literal["echo", "bedrock", "openai"]
 MODEL_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:/@-]{0,199}$"
 MESSAGE_MAX_CHARS = 4000
+SEQ_MAX = 2**63 - 1  # a BIGINT
+UNREAD_CAP = 1000  # unread messages are counted up to this many per room ("999+")
 
 
 def _iso_text(value: object) -> object:
@@ -61,9 +63,14 @@ class RoomOut(BaseModel):
     created_at: Timestamp
 
 
-class RoomPage(BaseModel):
-    items: list[RoomOut]
-    next_cursor: str | None
+class ReadIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    seq: StrictInt = Field(
+        ge=0,
+        le=SEQ_MAX,
+        description="I have read up to this seq (at most the room's newest; lower ones change nothing)",
+    )
 
 
 class MemberOut(BaseModel):
@@ -183,4 +190,22 @@ class MessagePosted(BaseModel):
 
 class MessagePage(BaseModel):
     items: list[MessageOut]
+    next_cursor: str | None
+
+
+class RoomListed(RoomOut):
+    """A room in my list (GET /rooms): with where I stopped reading and what came since."""
+
+    last_read_seq: int = Field(description="the seq up to which I have read (POST /rooms/{room_id}/read)")
+    unread_count: int = Field(
+        ge=0,
+        le=UNREAD_CAP,
+        description=f"messages after last_read_seq that I may see and did not send myself (AI replies to me "
+        f"included), counted up to {UNREAD_CAP}",
+    )
+    last_message: MessageOut | None = Field(description="the room's newest message I may see; null: none yet")
+
+
+class RoomPage(BaseModel):
+    items: list[RoomListed]
     next_cursor: str | None

@@ -51,6 +51,7 @@ ENDPOINTS = (
     Endpoint("GET", "/rooms/{room}", at_least("reader"), 200),
     Endpoint("PATCH", "/rooms/{room}", at_least("admin"), 200, {"description": "new"}),
     Endpoint("DELETE", "/rooms/{room}", at_least("master"), 204),
+    Endpoint("POST", "/rooms/{room}/read", at_least("reader"), 204, {"seq": 1}),
     Endpoint("GET", "/rooms/{room}/members", at_least("reader"), 200),
     Endpoint("PATCH", "/rooms/{room}/members/{target}", at_least("admin"), 200, {"role": "reader"}),
     Endpoint("DELETE", "/rooms/{room}/members/{target}", at_least("admin"), 204),
@@ -61,6 +62,7 @@ ENDPOINTS = (
     Endpoint("POST", "/invitations/{link}/accept", frozenset({NON_MEMBER}), 200, refused=409),
     Endpoint("POST", "/invitations/{link}/decline", ANYONE, 204),
     Endpoint("GET", "/rooms/{room}/messages", at_least("reader"), 200),
+    Endpoint("GET", "/rooms/{room}/messages/{message}", at_least("reader"), 200),
     Endpoint("POST", "/rooms/{room}/messages", at_least("guest"), 201, {"content": "hi"}),
     Endpoint("POST", "/rooms/{room}/messages", at_least("member"), 201, {"content": "hi", "invoke_ai": True}),
     # {message} was written by a guest who is not the caller: author-or-admin leaves admin+.
