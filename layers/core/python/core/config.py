@@ -145,13 +145,13 @@ class Settings:
     # A claim ('processing') older than this with no job in flight was lost to a crash: take it again.
     media_claim_lease_s: int = setting(300, ge=60, le=3600)
     # --- end of media settings ---
-
     # --- Realtime (functions/realtime): the WebSocket API ---
     # What a ticket tells the client to connect to (`url?ticket=...`); CDK sets the stage's wss:// URL.
     realtime_ws_url: str = setting("ws://127.0.0.1:3000/ws", pattern=r"^wss?://[^\s?#]+$")
     # The API Gateway Management API (`@connections`) of that API; CDK sets the stage's callback URL.
     realtime_management_url: str = setting("http://127.0.0.1:3000/ws", pattern=r"^https?://[^\s?#]+$")
     # --- end of realtime settings ---
+
     def __post_init__(self) -> None:
         problems: list[str] = []
         for spec in fields(self):
