@@ -103,27 +103,6 @@ def test_fast_timestamptz_parser_falls_back_for_what_python_cannot_read() -> Non
     assert pgwire.timestamptz_in("infinity") == "infinity"
 
 
-@pytest.mark.parametrize(
-    "query",
-    [
-        "SELECT a FROM t WHERE b = %s AND c = %s",
-        "SELECT '%%s literal', $$x$$ FROM t WHERE a = %s -- %s in a comment\nAND b = %s",
-        "SELECT \"we%sird\" FROM t WHERE e = E'it''s %s' AND f = %s",
-    ],
-)
-def test_memoized_paramstyle_conversion_matches_pg8000(query: str) -> None:
-    import pg8000.dbapi
-    import pg8000.legacy
-
-    pgwire.memoize_paramstyle_conversion()
-    args = (1, 2, 3)
-    assert pg8000.legacy.convert_paramstyle("format", query, args) == pg8000.dbapi.convert_paramstyle(
-        "format", query, args
-    )
-    named = pg8000.legacy.convert_paramstyle("named", "SELECT :a, :b, :a", {"a": 1, "b": 2})
-    assert named == pg8000.dbapi.convert_paramstyle("named", "SELECT :a, :b, :a", {"a": 1, "b": 2})
-
-
 def test_tls_context_adds_the_rds_ca_bundle_when_configured(monkeypatch: pytest.MonkeyPatch) -> None:
     import certifi
 

@@ -9,7 +9,11 @@ Two ways to use the connection: `session_scope` (a unit of work: pre-ping, one
 transaction, commit or roll back) and `read` (read-only: no pre-ping, no
 transaction block, one round trip per statement, run again once if the
 connection turns out to be dropped). Every statement with parameters goes to
-the server in one round trip (`core.pgwire.one_flight`).
+the server in one round trip (`core.internals.pg8000_wire.one_flight`).
+
+The functions use `session_scope` and `read` (and `sqlstate`); the lean connection
+(`lean_query`, `ping`) belongs to the authorizer and the health check only, and `get_engine` to
+the migrate function (Alembic): tests/unit/test_database_access.py keeps it so.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from urllib.parse import unquote, urlsplit
 from core import pgwire
 from core.config import Settings, SettingsError, get_settings
 from core.errors import AppError, Unavailable
+from core.internals import pg8000_wire, sqlalchemy_pool
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, Engine
@@ -100,7 +105,7 @@ def _url(settings: Settings) -> Any:
 def create_engine_for(settings: Settings) -> Engine:
     from sqlalchemy import create_engine, event
 
-    pgwire.memoize_paramstyle_conversion()
+    pg8000_wire.memoize_paramstyle_conversion()
 
     url = _url(settings)
     engine = create_engine(
@@ -114,12 +119,7 @@ def create_engine_for(settings: Settings) -> Engine:
     host = url.host or "127.0.0.1"
     port = url.port or 5432
 
-    pessimistic_ping = engine.dialect.do_ping
-
-    def do_ping(dbapi_connection: Any) -> bool:
-        return True if _optimistic.get() else pessimistic_ping(dbapi_connection)
-
-    setattr(engine.dialect, "do_ping", do_ping)  # noqa: B010 - the pool calls the dialect's ping
+    sqlalchemy_pool.skip_pre_ping_when(engine, _optimistic.get)
 
     @event.listens_for(engine, "do_connect")
     def _connect(dialect: Any, conn_rec: Any, cargs: Any, cparams: dict[str, Any]) -> Any:
@@ -129,7 +129,7 @@ def create_engine_for(settings: Settings) -> Engine:
         # pg8000.connect() has no `sock` argument, its Connection class does.
         sock = pgwire.open_socket(host, port, settings.db_connect_timeout_s, settings.db_socket_timeout_s)
         try:
-            return pgwire.tuned(pgwire.one_flight(dialect.loaded_dbapi.Connection)(*cargs, sock=sock, **cparams))
+            return pgwire.tuned(pg8000_wire.one_flight(dialect.loaded_dbapi.Connection)(*cargs, sock=sock, **cparams))
         except BaseException:
             sock.close()
             raise
@@ -269,8 +269,9 @@ def ping() -> None:
 
 
 # A plain pg8000 connection for the two paths that must start fast (the
-# authorizer and the health check): SQLAlchemy's import alone costs them more
-# than their whole budget. Same socket, TLS and credential rules; one per container.
+# authorizer and the health check), and for them only (tests/unit/test_database_access.py):
+# SQLAlchemy's import alone costs them more than their whole budget. Same socket, TLS and
+# credential rules; one per container.
 _lean: Any = None
 _lean_opened_at = 0.0
 
@@ -290,7 +291,7 @@ def _lean_connect(settings: Settings) -> Any:
     sock = pgwire.open_socket(host, port, settings.db_connect_timeout_s, settings.db_socket_timeout_s)
     try:
         params = _secure_params(settings, password)
-        connection = pgwire.one_flight(pg8000.native.Connection)
+        connection = pg8000_wire.one_flight(pg8000.native.Connection)
         return pgwire.tuned(connection(user, host=host, port=port, database=database, sock=sock, **params))
     except BaseException:
         sock.close()

@@ -20,7 +20,6 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import ServiceError
-from aws_lambda_powertools.event_handler.middlewares.openapi_validation import OpenAPIResponseValidationMiddleware
 from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestUnsupportedContentType,
     RequestValidationError,
@@ -36,6 +35,7 @@ from core.errors import (
     UnsupportedMediaType,
     ValidationFailed,
 )
+from core.internals import powertools_validation
 from core.schemas import JsonBody
 
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "api"))
@@ -226,22 +226,17 @@ def json_once(body: JsonBody) -> str:
     return _ESCAPED_BY_JSON_DUMPS.sub(_json_dumps_escape, text)
 
 
-class _ResponseValidation(OpenAPIResponseValidationMiddleware):
-    """Powertools' response validation; a JsonBody of exactly the declared type is already valid
-    (pydantic built it) and is serialized in one pass. Anything else goes the Powertools way."""
-
-    def _handle_response(self, *, route: Any, response: Response[Any]) -> Response[Any]:
-        body, field = response.body, route.dependant.return_param
-        if isinstance(body, JsonBody) and field is not None and field.type_ is type(body) and response.is_json():
-            response.body = json_once(body)  # a str: the resolver does not serialize it again
-            return response
-        return super()._handle_response(route=route, response=response)
+def _written_once(body: Any, declared: Any) -> str | None:
+    """A JsonBody of exactly the declared type is already valid (pydantic built it): written in one
+    pass. Anything else (None) goes the Powertools way."""
+    if isinstance(body, JsonBody) and declared is type(body):
+        return json_once(body)
+    return None
 
 
 def make_resolver() -> APIGatewayRestResolver:
     app = APIGatewayRestResolver(enable_validation=True)
-    # Same options as the resolver's own (no custom serializer, no response_validation_error_http_code).
-    app._response_validation_middleware = _ResponseValidation()
+    powertools_validation.write_responses_with(app, _written_once)
     register_error_handlers(app)
     return app
 
