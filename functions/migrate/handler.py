@@ -7,13 +7,16 @@ half-migrated schema.
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
 
 from core import db
 from core.errors import Unavailable
 from core.migrations import upgrade
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import Connection
 
 logger = Logger(service="migrate")
 
@@ -23,10 +26,14 @@ CONNECT_ATTEMPTS = 12
 CONNECT_BACKOFF_S = 10.0
 
 
+def _select_one(connection: Connection) -> None:
+    connection.exec_driver_sql("SELECT 1")
+
+
 def _wait_for_database() -> None:
     for attempt in range(1, CONNECT_ATTEMPTS + 1):
         try:
-            db.ping()
+            db.read(_select_one)  # through the engine Alembic then uses (the lean connection is not ours)
             return
         except Unavailable:
             if attempt == CONNECT_ATTEMPTS:
