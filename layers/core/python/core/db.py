@@ -32,7 +32,7 @@ from urllib.parse import unquote, urlsplit
 from core import pgwire
 from core.config import Settings, SettingsError, get_settings
 from core.errors import AppError, Unavailable
-from core.internals import pg8000_wire, sqlalchemy_pool
+from core.internals import pg8000_wire
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection, Engine
@@ -104,6 +104,8 @@ def _url(settings: Settings) -> Any:
 
 def create_engine_for(settings: Settings) -> Engine:
     from sqlalchemy import create_engine, event
+
+    from core.internals import sqlalchemy_pool  # not on the authorizer's path
 
     pg8000_wire.memoize_paramstyle_conversion()
 
