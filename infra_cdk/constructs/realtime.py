@@ -40,6 +40,8 @@ from infra_cdk.config import StageConfig
 from infra_cdk.nag import acknowledge, finding_label
 
 REALTIME = "realtime"
+# Functions that push to connections besides realtime: the room-events fan-out (core.room_events).
+PUSHERS = ("fanout",)
 TWO_WAY_ROUTES = frozenset({"$default"})  # as local/websocket.py emulates them
 
 # WebSocket access-log variables only: no $request.* (the `?ticket=` query string), no bodies.
@@ -117,8 +119,10 @@ class RealtimeResources(Construct):
         )
 
         fn.add_environment("REALTIME_WS_URL", self.stage.url)
-        fn.add_environment("REALTIME_MANAGEMENT_URL", self.stage.callback_url)
-        self._grant_push(config, fn)
+        for name in (REALTIME, *PUSHERS):
+            if name in functions:
+                functions[name].add_environment("REALTIME_MANAGEMENT_URL", self.stage.callback_url)
+                self._grant_push(config, functions[name], name)
 
         for found in self.api.node.children:
             if not isinstance(found, apigwv2.WebSocketRoute):
@@ -138,7 +142,7 @@ class RealtimeResources(Construct):
             )
         CfnOutput(scope, "WebSocketUrl", value=self.stage.url)
 
-    def _grant_push(self, config: StageConfig, fn: lambda_.Function) -> None:
+    def _grant_push(self, config: StageConfig, fn: lambda_.Function, name: str) -> None:
         """PostToConnection on this API's stage: POST /@connections/{id}, the only call core.push makes
         (not GET or DELETE, and no other API or stage)."""
         assert self.api is not None and self.stage is not None
@@ -156,7 +160,7 @@ class RealtimeResources(Construct):
         acknowledge(
             role,
             f"AwsSolutions-IAM5[Resource::{finding_label(self, arn)}]",
-            f"{config.prefix}-realtime posts frames to connections of this one WebSocket API and stage "
+            f"{config.prefix}-{name} posts frames to connections of this one WebSocket API and stage "
             "(POST @connections only); connection ids are made by API Gateway per connection, so the last "
             "segment cannot be named in advance.",
         )

@@ -106,7 +106,7 @@ def test_queue_and_dlq(dev: Synth) -> None:
 
 def test_an_alarm_fires_on_the_first_dead_letter_of_either_dlq(dev: Synth) -> None:
     dlqs = {_queues(dev, name)[2] for name in ("media", "transcode")}
-    alarm = _one(_template(dev, "processing"), "AWS::CloudWatch::Alarm")
+    alarm = _one(_template(dev, "processing"), "AWS::CloudWatch::Alarm", "MediaDlq")
     (expression,) = [m for m in alarm["Metrics"] if "Expression" in m]
     assert expression["Expression"].startswith("MAX(") and expression["ReturnData"] is True
     watched = set()

@@ -22,11 +22,11 @@ def _one(synth: Synth, type_: str) -> tuple[str, dict[str, Any]]:
     return found[0], found[1]["Properties"]
 
 
-def _realtime_function(synth: Synth) -> tuple[str, dict[str, Any]]:
+def _realtime_function(synth: Synth, name: str = "realtime") -> tuple[str, dict[str, Any]]:
     for logical_id, fn in synth.resources("api", "AWS::Lambda::Function").items():
-        if fn["Properties"].get("FunctionName") == f"social-{synth.stage}-realtime":
+        if fn["Properties"].get("FunctionName") == f"social-{synth.stage}-{name}":
             return logical_id, fn["Properties"]
-    raise AssertionError("no realtime function")
+    raise AssertionError(f"no {name} function")
 
 
 @pytest.mark.parametrize("stage", ["dev", "prod"])
@@ -81,8 +81,8 @@ def test_the_stage_is_throttled_and_logs_without_the_ticket(stage: str, request:
 def test_manage_connections_on_this_api_stage_only(stage: str, request: pytest.FixtureRequest) -> None:
     synth: Synth = request.getfixturevalue(stage)
     api_id, _ = _one(synth, "AWS::ApiGatewayV2::Api")
-    _, fn = _realtime_function(synth)
-    role_id = fn["Role"]["Fn::GetAtt"][0]
+    # The realtime function (typing) and the room-events fan-out push; no other role may.
+    pushers = {_realtime_function(synth, name)[1]["Role"]["Fn::GetAtt"][0] for name in ("realtime", "fanout")}
     grants = []
     for policy in synth.resources("api", "AWS::IAM::Policy").values():
         props = policy["Properties"]
@@ -90,11 +90,12 @@ def test_manage_connections_on_this_api_stage_only(stage: str, request: pytest.F
             actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
             if any(a.startswith("execute-api:") for a in actions):
                 grants.append(({r["Ref"] for r in props["Roles"]}, actions, json.dumps(statement["Resource"])))
-    assert len(grants) == 1, grants  # no other role may push to connections
-    roles, actions, resource = grants[0]
-    assert roles == {role_id} and actions == ["execute-api:ManageConnections"]
-    assert api_id in resource and resource.endswith(f'"/{stage}/POST/@connections/*"]]}}')
-    assert '"*"' not in resource
+    assert len(grants) == 2, grants
+    assert set().union(*(roles for roles, _, _ in grants)) == pushers
+    for roles, actions, resource in grants:
+        assert len(roles) == 1 and actions == ["execute-api:ManageConnections"]
+        assert api_id in resource and resource.endswith(f'"/{stage}/POST/@connections/*"]]}}')
+        assert '"*"' not in resource
 
 
 def test_the_function_knows_its_urls_and_runs_in_the_vpc(dev: Synth) -> None:
@@ -104,3 +105,37 @@ def test_the_function_knows_its_urls_and_runs_in_the_vpc(dev: Synth) -> None:
     assert ws.startswith('{"Fn::Join": ["", ["wss://"') and "/dev" in ws
     assert callback.startswith('{"Fn::Join": ["", ["https://"') and "/dev" in callback
     assert fn["VpcConfig"]["SubnetIds"]  # the database; the route response needs no way out
+
+
+def _processing(synth: Synth, type_: str) -> dict[str, dict[str, Any]]:
+    template = synth.assembly.get_stack_by_name(synth.stack_name("processing")).template
+    return {k: r for k, r in template["Resources"].items() if r["Type"] == type_}
+
+
+def test_room_events_reach_the_fanout_through_a_fifo_queue(dev: Synth) -> None:
+    """core.routes declares it (QueueSpec room_events): FIFO queue and DLQ, the event source with
+    partial batch responses, rooms and the fan-out as producers, and the Management API's URL."""
+    queues = {
+        q["Properties"]["QueueName"]: (k, q["Properties"]) for k, q in _processing(dev, "AWS::SQS::Queue").items()
+    }
+    dlq_id, dlq = queues["social-dev-room_events-dlq.fifo"]
+    _, queue = queues["social-dev-room_events.fifo"]
+    assert queue["FifoQueue"] is True and dlq["FifoQueue"] is True
+    assert queue["RedrivePolicy"]["deadLetterTargetArn"] == {"Fn::GetAtt": [dlq_id, "Arn"]}
+    fanout_id, fanout = _realtime_function(dev, "fanout")
+    assert fanout["VpcConfig"]["SubnetIds"]  # the database
+    assert "REALTIME_MANAGEMENT_URL" in fanout["Environment"]["Variables"]
+    (mapping,) = [
+        m["Properties"]
+        for m in dev.resources("api", "AWS::Lambda::EventSourceMapping").values()
+        if m["Properties"]["FunctionName"] == {"Ref": fanout_id}
+    ]
+    assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert "MaximumBatchingWindowInSeconds" not in mapping and "RoomEventsQueue" in json.dumps(
+        mapping["EventSourceArn"]
+    )
+    for name in ("rooms", "fanout"):
+        env = _realtime_function(dev, name)[1]["Environment"]["Variables"]
+        assert "RoomEventsQueue" in json.dumps(env["ROOM_EVENTS_QUEUE_URL"])
+    alarms = {a["Properties"]["AlarmName"] for a in _processing(dev, "AWS::CloudWatch::Alarm").values()}
+    assert "social-dev-realtime-dlq-not-empty" in alarms

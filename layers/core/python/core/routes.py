@@ -93,6 +93,26 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
     FunctionSpec("rooms", "api", "Team chat rooms: roles, invitations, messages and AI replies"),
     # Also every route of the WebSocket API (WEBSOCKET_ROUTES); in the VPC, for the database.
     FunctionSpec("realtime", "api", "Realtime rooms: WebSocket tickets, connections, subscriptions, typing"),
+    # Room events to WebSocket connections (core.room_events): FIFO, one message group per room, so
+    # one fan-out per room at a time and each room's events in order. In the VPC, for the database.
+    FunctionSpec(
+        "fanout",
+        "events",
+        "Room events -> the subscribed WebSocket connections (issue 18.3, 18.6)",
+        queue=QueueSpec(
+            "room_events",
+            "room event nudges",
+            fifo=True,
+            function_timeout_s=30,
+            memory_mb=512,
+            batch_size=10,
+            max_batching_window_s=0,
+            max_concurrency=5,
+            dlq_alarm="realtime",
+            # rooms nudges after each commit; the fan-out's sweep re-nudges rooms whose nudge was lost
+            producers=("rooms", "fanout"),
+        ),
+    ),
 )
 
 # The WebSocket API: its route keys and the function each one invokes. Client frames are JSON

@@ -12,7 +12,7 @@ from __future__ import annotations
 import uuid
 from datetime import datetime
 
-from sqlalchemy import DateTime, ForeignKey, Index, String, func
+from sqlalchemy import BigInteger, DateTime, ForeignKey, Index, String, Text, func
 from sqlalchemy.orm import Mapped, mapped_column
 from sqlalchemy.types import Uuid
 
@@ -68,3 +68,23 @@ class RealtimeTyping(Base):
     room_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("rooms.id", ondelete="CASCADE"), primary_key=True)
     user_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("users.id", ondelete="CASCADE"), primary_key=True)
     typed_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), nullable=False)
+
+
+class RealtimeEvent(Base):
+    """An event some room's subscribers are yet to receive (core.room_events): a transactional outbox.
+
+    Written in the transaction of the change it reports, so a rolled-back change leaves none; the
+    fan-out function pushes a room's rows in `position` order and deletes them.
+    """
+
+    __tablename__ = "realtime_events"
+
+    room_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("rooms.id", ondelete="CASCADE"), primary_key=True)
+    # From rooms.last_event, bumped under the room row's lock: positions follow commit order.
+    position: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    type: Mapped[str] = mapped_column(String(40), nullable=False)
+    seq: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
+    data: Mapped[str] = mapped_column(Text, nullable=False)  # the frame's `data`, as JSON text
+    # Set: only this user's connections may receive it (a private AI exchange).
+    only_user_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(), nullable=False)

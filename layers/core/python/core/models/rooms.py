@@ -42,6 +42,8 @@ class Room(UuidPk, Timestamps, Base):
     ai_context_cutoff_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
     # The seq of the room's newest message; bumped by UPDATE ... RETURNING.
     last_seq: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0", default=0)
+    # The position of the room's newest realtime event (core.room_events): commit order under the row lock.
+    last_event: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0", default=0)
     deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
 
 

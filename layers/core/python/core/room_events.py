@@ -1,0 +1,243 @@
+"""Room events for WebSocket subscribers (API.md, Realtime): recorded in the change's transaction,
+fanned out after it commits.
+
+`publish(session, room_id, type, data, seq=..., only=...)` writes the event to `realtime_events`
+(a transactional outbox) in the caller's transaction, at the room's next event position
+(`rooms.last_event`, bumped under the room row's lock, so positions follow commit order). A
+rolled-back change therefore leaves no event, and a committed one is never lost: the row stays
+until the fan-out has pushed it.
+
+After the commit (SQLAlchemy `after_commit`), the session sends one small *nudge* per room to the
+room-events FIFO queue (message group: the room; deduplication id: a fresh UUID). The nudge carries
+no event: the fan-out function (`deliver`) reads the room's rows in position order, pushes each to
+the subscribed connections of the users allowed to see it (members now, by a join; an event with
+`only` goes to that user alone), then deletes them. FIFO message groups keep one fan-out per room
+at a time, so a room's events reach each connection in order even when nudges arrive out of order.
+A nudge that could not be sent (logged) costs nothing but delay: the room's next nudge carries its
+events too, and `sweep` re-nudges rooms whose events wait longer than STALE_EVENT_S.
+
+Posting never waits for delivery: the request pays one INSERT and one SendMessage.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from sqlalchemy import event, text
+from sqlalchemy.orm import Session
+
+logger = Logger(child=True)
+
+QUEUE = "room_events"  # core.routes: the `fanout` function's QueueSpec
+QUEUE_URL_ENV = "ROOM_EVENTS_QUEUE_URL"  # QueueSpec.env_var of QUEUE, given to its producers
+
+MESSAGE_EVENTS = ("message.created", "message.updated", "message.deleted", "message.delta", "message.completed")
+MEMBER_EVENTS = ("member.joined", "member.left", "member.role_changed")
+ROOM_EVENTS = ("room.updated", "room.deleted")
+TYPES = frozenset(MESSAGE_EVENTS + MEMBER_EVENTS + ROOM_EVENTS)
+
+DRAIN_BATCH = 200  # events read (and deleted) per round of one room's fan-out
+STALE_EVENT_S = 60  # events older than this get their room re-nudged by `sweep`
+SWEEP_ROOMS = 10  # rooms re-nudged per sweep
+SWEEP_CONNECTIONS = 500  # expired connections deleted per sweep
+
+_PENDING = "room_events.pending"  # session.info: rooms to nudge once the transaction commits
+_LISTENING = "room_events.listening"
+
+
+# --- publishing (the producer's side: the rooms function) ---
+
+_RECORD = text(
+    "WITH r AS (UPDATE rooms SET last_event = last_event + 1 WHERE id = :room RETURNING last_event) "
+    "INSERT INTO realtime_events (room_id, position, type, seq, data, only_user_id) "
+    "SELECT :room, r.last_event, :type, :seq, :data, :only FROM r"
+)
+
+
+def publish(
+    session: Session,
+    room_id: uuid.UUID,
+    type: str,
+    data: Mapping[str, Any],
+    *,
+    seq: int | None = None,
+    only: uuid.UUID | None = None,
+) -> None:
+    """Record `{type, room_id, seq?, data}` for the room's subscribers, sent once the transaction
+    commits; `only`: that user's connections alone (a private exchange). Every message event has a seq."""
+    if type not in TYPES:
+        raise ValueError(f"unknown room event type {type!r}")
+    if type in MESSAGE_EVENTS and seq is None:
+        raise ValueError(f"{type} events carry the message's seq")
+    payload = json.dumps(data, separators=(",", ":"), ensure_ascii=False, default=str)
+    session.execute(_RECORD, {"room": room_id, "type": type, "seq": seq, "data": payload, "only": only})
+    pending: list[uuid.UUID] = session.info.setdefault(_PENDING, [])
+    if room_id not in pending:
+        pending.append(room_id)
+    if not session.info.get(_LISTENING):
+        session.info[_LISTENING] = True
+        event.listen(session, "after_commit", _after_commit)
+        event.listen(session, "after_rollback", _after_rollback)
+
+
+def _after_commit(session: Session) -> None:
+    rooms = session.info.pop(_PENDING, None)
+    if rooms:
+        nudge(rooms)
+
+
+def _after_rollback(session: Session) -> None:
+    session.info.pop(_PENDING, None)  # nothing was recorded: nothing to send
+
+
+_DROP_SUBSCRIPTIONS = text(
+    "DELETE FROM realtime_subscriptions s USING realtime_connections c "
+    "WHERE s.connection_id = c.connection_id AND s.room_id = :room AND c.user_id = :user"
+)
+
+
+def drop_subscriptions(session: Session, room_id: uuid.UUID, user_id: uuid.UUID) -> None:
+    """A user who left the room, or may no longer read it, stops receiving its events: call it in the
+    transaction of the membership change."""
+    session.execute(_DROP_SUBSCRIPTIONS, {"room": room_id, "user": user_id})
+
+
+@lru_cache(maxsize=1)
+def sqs_client() -> Any:
+    """The container's SQS client (boto3 imported only when an event is sent): short timeouts, one retry."""
+    import boto3
+    from botocore.config import Config
+
+    config = Config(connect_timeout=1, read_timeout=3, retries={"mode": "standard", "total_max_attempts": 2})
+    return boto3.client("sqs", config=config)
+
+
+def nudge(room_ids: Iterable[uuid.UUID], *, client: Any = None) -> None:
+    """Tell the fan-out that these rooms have events waiting. Never raises: a nudge that fails leaves
+    the events in the outbox for the room's next nudge or the sweep."""
+    url = os.environ.get(QUEUE_URL_ENV)
+    if not url:
+        logger.debug("no room-events queue configured: events wait in the outbox")
+        return
+    for room_id in room_ids:
+        try:
+            (client or sqs_client()).send_message(
+                QueueUrl=url,
+                MessageBody=json.dumps({"room_id": str(room_id)}),
+                MessageGroupId=str(room_id),
+                MessageDeduplicationId=uuid.uuid4().hex,
+            )
+        except Exception as exc:  # noqa: BLE001 - the change is committed; its events wait in the outbox
+            logger.warning("room events not sent, left for the sweep: %s", type(exc).__name__)
+
+
+# --- delivering (the fan-out function) ---
+
+
+@dataclass(frozen=True)
+class RoomEvent:
+    position: int
+    type: str
+    seq: int | None
+    data: str
+    only_user_id: uuid.UUID | None
+
+    def frame(self, room_id: uuid.UUID) -> dict[str, Any]:
+        frame: dict[str, Any] = {"type": self.type, "room_id": str(room_id)}
+        if self.seq is not None:
+            frame["seq"] = self.seq
+        frame["data"] = json.loads(self.data)
+        return frame
+
+
+_EVENTS = text(
+    "SELECT position, type, seq, data, only_user_id FROM realtime_events "
+    "WHERE room_id = :room ORDER BY position LIMIT :n"
+)
+# Subscribed, unexpired connections of the room's members (every role reads), checked at send time.
+_AUDIENCE = text(
+    "SELECT s.connection_id, c.user_id FROM realtime_subscriptions s "
+    "JOIN realtime_connections c ON c.connection_id = s.connection_id "
+    "JOIN room_members m ON m.room_id = s.room_id AND m.user_id = c.user_id "
+    "WHERE s.room_id = :room AND c.expires_at > now() ORDER BY s.connection_id"
+)
+_DONE = text("DELETE FROM realtime_events WHERE room_id = :room AND position <= :last")
+_DROP_ROOM = text("DELETE FROM realtime_subscriptions WHERE room_id = :room")
+
+
+def deliver(room_id: uuid.UUID, *, push_frame: Any = None) -> int:
+    """Push the room's waiting events in order, then delete them; how many were pushed.
+
+    Reading and deleting are two short transactions; pushing happens between them, outside any.
+    A crash in between pushes the same events again (at least once: clients drop seqs they have)."""
+    from core import db, push
+
+    send = push_frame or push.push
+    total = 0
+    while True:
+        with db.session_scope() as session:
+            rows = [
+                RoomEvent(r.position, r.type, r.seq, r.data, r.only_user_id)
+                for r in session.execute(_EVENTS, {"room": room_id, "n": DRAIN_BATCH})
+            ]
+            audience = [(str(r.connection_id), r.user_id) for r in session.execute(_AUDIENCE, {"room": room_id})]
+        if not rows:
+            return total
+        for row in rows:
+            targets = [cid for cid, user in audience if row.only_user_id is None or user == row.only_user_id]
+            if targets:
+                send(row.frame(room_id), targets)
+            if row.type == "member.left":  # gone from the room: nothing after this reaches them
+                left = json.loads(row.data).get("user", {}).get("id")
+                audience = [(cid, user) for cid, user in audience if str(user) != left]
+        with db.session_scope() as session:
+            session.execute(_DONE, {"room": room_id, "last": rows[-1].position})
+            if any(row.type == "room.deleted" for row in rows):
+                session.execute(_DROP_ROOM, {"room": room_id})
+        total += len(rows)
+        if len(rows) < DRAIN_BATCH:
+            return total
+
+
+_STALE_ROOMS = text(
+    "SELECT DISTINCT room_id FROM realtime_events WHERE created_at < now() - make_interval(secs => :age) LIMIT :n"
+)
+_EXPIRED = text(
+    "DELETE FROM realtime_connections WHERE connection_id IN "
+    "(SELECT connection_id FROM realtime_connections WHERE expires_at < now() LIMIT :n) RETURNING 1"
+)
+
+
+def sweep(*, client: Any = None) -> tuple[int, list[uuid.UUID]]:
+    """Opportunistic clean-up, run by each fan-out invocation: delete connections past their
+    expires_at (a `$disconnect` that never reached us; their subscriptions go with them), and
+    re-nudge rooms whose events have waited over STALE_EVENT_S (a lost nudge).
+    (connections deleted, rooms nudged)."""
+    from core import db
+
+    with db.session_scope() as session:
+        expired = len(session.execute(_EXPIRED, {"n": SWEEP_CONNECTIONS}).all())
+        stale = list(session.execute(_STALE_ROOMS, {"age": STALE_EVENT_S, "n": SWEEP_ROOMS}).scalars())
+    if stale:
+        nudge(stale, client=client)
+    return expired, stale
+
+
+def rooms_of(records: Sequence[Mapping[str, Any]]) -> list[tuple[uuid.UUID | None, str]]:
+    """(room, messageId) of each SQS record of a batch, in order; None for a record that names no room."""
+    out: list[tuple[uuid.UUID | None, str]] = []
+    for record in records:
+        room: uuid.UUID | None
+        try:
+            room = uuid.UUID(str(json.loads(record.get("body") or "{}").get("room_id")))
+        except (ValueError, AttributeError, TypeError):
+            room = None
+        out.append((room, str(record.get("messageId"))))
+    return out
