@@ -10,11 +10,8 @@ from aws_lambda_powertools.event_handler.openapi.params import Path, Query
 from core import db
 from core.http import caller, documented, lambda_handler, make_resolver
 from core.schemas import Limit, UserSummary, cursor_query
-from rooms import invitations, logic, members, messages, replies
-from rooms.access import RoomView
+from rooms import events, invitations, logic, members, messages, replies
 from rooms.logic import ListedRoom
-from rooms.members import MemberView
-from rooms.messages import MessageView
 from rooms.schemas import (
     SEQ_MAX,
     InvitationCreated,
@@ -63,17 +60,7 @@ Token = Annotated[
 ]
 
 
-def _room(room: RoomView) -> RoomOut:
-    return RoomOut(
-        id=room.id,
-        name=room.name,
-        description=room.description,
-        my_role=room.my_role,  # type: ignore[arg-type]
-        ai_provider=room.ai_provider,  # type: ignore[arg-type]
-        ai_model=room.ai_model,
-        ai_context_cutoff_at=room.ai_context_cutoff_at,
-        created_at=room.created_at,
-    )
+_room = events.room_out
 
 
 def _listed(listed: ListedRoom) -> RoomListed:
@@ -85,31 +72,8 @@ def _listed(listed: ListedRoom) -> RoomListed:
     )
 
 
-def _member(member: MemberView) -> MemberOut:
-    user = UserSummary(id=member.user_id, username=member.username, avatar_url=member.avatar_url)
-    return MemberOut(user=user, role=member.role, joined_at=member.joined_at)  # type: ignore[arg-type]
-
-
-def _message(message: MessageView) -> MessageOut:
-    sender = None
-    if message.sender_id is not None and message.sender_username is not None:
-        sender = UserSummary(
-            id=message.sender_id, username=message.sender_username, avatar_url=message.sender_avatar_url
-        )
-    return MessageOut(
-        id=message.id,
-        room_id=message.room_id,
-        seq=message.seq,
-        sender=sender,
-        kind=message.kind,  # type: ignore[arg-type]
-        content=message.content,
-        status=message.status,  # type: ignore[arg-type]
-        visibility=message.visibility,  # type: ignore[arg-type]
-        exclude_from_ai=message.exclude_from_ai,
-        reply_to=message.reply_to_id,
-        created_at=message.created_at,
-        updated_at=message.updated_at,
-    )
+_member = events.member_out
+_message = events.message_out
 
 
 def _invitation(row: Any) -> InvitationOut:

@@ -24,6 +24,7 @@ from core.models.rooms import Room, RoomInvitation, RoomMember
 from core.models.user import User
 from core.pagination import keyset, page_of
 from core.tokens import digest, new_token
+from rooms import events
 from rooms.access import RoomView, room_for
 from rooms.members import MemberView, member
 
@@ -147,7 +148,9 @@ def accept(session: Session, key: str, user_id: uuid.UUID) -> Membership:
     ).first()
     if joined is None:  # the error rolls the UPDATE back: the invitation stays usable
         raise Conflict("You are already a member of this room")
-    return Membership(room_for(session, spent.room_id, user_id), member(session, spent.room_id, user_id))
+    joined_member = member(session, spent.room_id, user_id)
+    events.member(session, "member.joined", spent.room_id, joined_member)
+    return Membership(room_for(session, spent.room_id, user_id), joined_member)
 
 
 def decline(session: Session, key: str, user_id: uuid.UUID) -> None:

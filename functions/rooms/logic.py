@@ -14,7 +14,7 @@ from core.errors import Conflict, NotFound
 from core.models.rooms import Message, Room, RoomMember
 from core.models.user import User
 from core.pagination import keyset, page_of
-from rooms import ai
+from rooms import ai, events
 from rooms.access import ROOM_COLUMNS, RoomView, room_for
 from rooms.messages import MESSAGE_COLUMNS, MessageView, visible_to
 from rooms.schemas import UNREAD_CAP
@@ -124,7 +124,10 @@ def update_settings(session: Session, room_id: uuid.UUID, user_id: uuid.UUID, ch
         session.execute(
             update(Room).where(Room.id == room_id, Room.deleted_at.is_(None)).values(**changes, updated_at=func.now())
         )
-    return room_for(session, room_id, user_id)
+    room = room_for(session, room_id, user_id)
+    if changes:
+        events.room_updated(session, room)
+    return room
 
 
 def delete(session: Session, room_id: uuid.UUID, user_id: uuid.UUID) -> None:
@@ -138,3 +141,4 @@ def delete(session: Session, room_id: uuid.UUID, user_id: uuid.UUID) -> None:
     ).first()
     if deleted is None:
         raise NotFound("Room not found")
+    events.room_deleted(session, room_id)

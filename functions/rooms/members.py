@@ -21,6 +21,7 @@ from core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from core.models.rooms import Room, RoomMember
 from core.models.user import User
 from core.pagination import keyset, page_of
+from rooms import events
 from rooms.access import below, room_for
 
 SCOPE = "room-members"
@@ -87,7 +88,9 @@ def change_role(
     session.execute(
         update(RoomMember).where(RoomMember.room_id == room_id, RoomMember.user_id == target_id).values(role=role)
     )
-    return member(session, room_id, target_id)
+    changed = member(session, room_id, target_id)
+    events.member(session, "member.role_changed", room_id, changed)
+    return changed
 
 
 def remove(session: Session, room_id: uuid.UUID, actor_id: uuid.UUID, target_id: uuid.UUID) -> None:
@@ -101,6 +104,7 @@ def remove(session: Session, room_id: uuid.UUID, actor_id: uuid.UUID, target_id:
         if not room.at_least("admin") or not below(current, room.my_role):
             raise Forbidden("You may only remove members below your own role")
     session.execute(delete(RoomMember).where(RoomMember.room_id == room_id, RoomMember.user_id == target_id))
+    events.member_left(session, room_id, target_id)
 
 
 def mark_read(session: Session, room_id: uuid.UUID, user_id: uuid.UUID, seq: int) -> int:
@@ -163,7 +167,10 @@ def transfer(session: Session, room_id: uuid.UUID, actor_id: uuid.UUID, target_i
     ).first()
     if promoted is None:  # cannot happen: the target's row is locked
         raise Conflict("Ownership can only go to a member of the room", details=[_user_detail()])
-    return member(session, room_id, target_id)
+    events.member(session, "member.role_changed", room_id, member(session, room_id, actor_id))
+    new_master = member(session, room_id, target_id)
+    events.member(session, "member.role_changed", room_id, new_master)
+    return new_master
 
 
 def _user_detail() -> dict[str, str]:

@@ -20,6 +20,7 @@ from core.errors import BadRequest, Forbidden, NotFound
 from core.models.rooms import Message, Room
 from core.models.user import User
 from core.pagination import decode_cursor_of, page_of
+from rooms import events
 from rooms.access import room_for
 
 SCOPE = "messages"  # the history, newest first
@@ -222,14 +223,21 @@ def edit(
 ) -> MessageView:
     """`content`: its human author only. `exclude_from_ai`: its author, the requester of an AI reply, or admin+."""
     _writable(session, room_id, message_id, user_id, rewrites="content" in changes)
-    if changes:
-        session.execute(update(Message).where(Message.id == message_id).values(**changes, updated_at=func.now()))
-    return load(session, message_id)
+    if not changes:
+        return load(session, message_id)
+    session.execute(update(Message).where(Message.id == message_id).values(**changes, updated_at=func.now()))
+    edited = load(session, message_id)
+    events.message(session, "message.updated", edited)
+    return edited
 
 
 def remove(session: Session, room_id: uuid.UUID, message_id: uuid.UUID, user_id: uuid.UUID) -> None:
     """A soft delete: the row keeps its seq (no renumbering), history and the AI no longer see it."""
     _writable(session, room_id, message_id, user_id)
-    session.execute(
-        update(Message).where(Message.id == message_id).values(deleted_at=func.now(), updated_at=func.now())
-    )
+    gone = session.execute(
+        update(Message)
+        .where(Message.id == message_id)
+        .values(deleted_at=func.now(), updated_at=func.now())
+        .returning(Message.seq, Message.visibility, Message.requester_id)
+    ).one()
+    events.message_deleted(session, room_id, message_id, gone.seq, gone.visibility, gone.requester_id)

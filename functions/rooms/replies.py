@@ -27,7 +27,7 @@ from core.config import get_settings
 from core.errors import Conflict
 from core.models.rooms import Message, Room
 from core.models.user import User
-from rooms import ai, context
+from rooms import ai, context, events
 from rooms.access import RoomView, room_for
 from rooms.messages import MessageView, allocate_seq, load, store_human, visible_message
 
@@ -74,6 +74,7 @@ def send(
     with sessions() as session:
         room = room_for(session, room_id, user_id, at_least="member" if invoke_ai else "guest")
         message = store_human(session, room_id, user_id, content, invoke_ai=invoke_ai, private=private)
+        events.message(session, "message.created", message)
         job = _job(session, room, message, requester_id=user_id, private=private) if invoke_ai else None
     if job is None:
         return message, None
@@ -230,7 +231,9 @@ def store_new(session: Session, job: ReplyJob, answer: Answer) -> MessageView:
     )
     session.add(message)
     session.flush()
-    return load(session, message.id)
+    stored = load(session, message.id)
+    events.message(session, "message.created", stored)
+    return stored
 
 
 def store_regenerated(session: Session, job: ReplyJob, answer: Answer) -> MessageView:
@@ -248,4 +251,6 @@ def store_regenerated(session: Session, job: ReplyJob, answer: Answer) -> Messag
     ).first()
     if rewritten is None:
         raise Conflict("The AI reply (or its room) was deleted while it was being regenerated")
-    return load(session, job.ai_message_id)
+    rewritten_view = load(session, job.ai_message_id)
+    events.message(session, "message.updated", rewritten_view)
+    return rewritten_view
