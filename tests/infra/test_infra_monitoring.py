@@ -105,7 +105,11 @@ def test_aurora_acu_at_max_and_proxy_connections(dev: Synth, prod: Synth) -> Non
 
 def test_media_dlq_alarm_notifies_the_topic(dev: Synth) -> None:
     template = dev.assembly.get_stack_by_name(dev.stack_name("processing")).template
-    (alarm,) = [r for r in template["Resources"].values() if r["Type"] == "AWS::CloudWatch::Alarm"]
+    (alarm,) = [
+        r
+        for r in template["Resources"].values()
+        if r["Type"] == "AWS::CloudWatch::Alarm" and r["Properties"]["AlarmName"] == "social-dev-media-dlq-not-empty"
+    ]
     props = alarm["Properties"]
     assert props["Threshold"] == 1 and "docs/operations.md#media-dlq-not-empty" in props["AlarmDescription"]
     watched = {q["MetricStat"]["Metric"]["MetricName"] for q in props["Metrics"] if "MetricStat" in q}
