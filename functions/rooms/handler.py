@@ -234,7 +234,8 @@ def decline_invitation(token: Token) -> None:
     f"{ROOM}/messages",
     summary="History, newest first by seq; with after_seq, oldest first after it (reader+)",
     description="`cursor` continues the list it came from, in its order: the history's newest first, the "
-    "after_seq list's oldest first. With after_seq, a cursor of the newest-first history is 400.",
+    "after_seq list's oldest first. With after_seq, a cursor of the newest-first history continues it "
+    "above after_seq only.",
     tags=["rooms"],
 )
 def history(

@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, func, or_, select, update
 from sqlalchemy.orm import Session
 
-from core.errors import BadRequest, Forbidden, NotFound
+from core.errors import Forbidden, NotFound
 from core.models.rooms import Message, Room
 from core.models.user import User
 from core.pagination import decode_cursor_of, page_of
@@ -128,22 +128,20 @@ def one(session: Session, room_id: uuid.UUID, message_id: uuid.UUID, user_id: uu
     return visible_message(session, room_id, message_id, user_id)
 
 
-def _position(cursor: str | None, after_seq: int | None) -> tuple[str, int | None]:
-    """(the order of the page, the seq it starts after or before) from ?cursor= and ?after_seq=.
+def _position(cursor: str | None, after_seq: int | None) -> tuple[str, int | None, int | None]:
+    """(the order of the page, the seq it starts after or before, the seq it stays above) from
+    ?cursor= and ?after_seq=.
 
-    `after_seq` starts the oldest-first list and its cursors continue it; the newest-first
-    history's cursors continue the history, which cannot also start after a seq (400)."""
+    `after_seq` alone starts the oldest-first list, whose cursors continue it. A cursor always
+    continues the list it came from, in its order; with a newest-first cursor, `after_seq` bounds
+    that history from below (a window between the two), so every combination the document
+    allows has a meaning."""
     if not cursor:
-        return (SCOPE, None) if after_seq is None else (AFTER_SCOPE, after_seq)
+        return (SCOPE, None, None) if after_seq is None else (AFTER_SCOPE, after_seq, None)
     scope, (seq,) = decode_cursor_of(SCOPES, cursor, (int,))
-    if scope == SCOPE and after_seq is not None:
-        raise BadRequest(
-            "This cursor continues the newest-first history; after_seq lists oldest first",
-            details=[{"field": "cursor", "in": "query", "message": "not a cursor of the after_seq list"}],
-        )
-    if scope == AFTER_SCOPE and after_seq is not None:
-        seq = max(seq, after_seq)  # both say "after"
-    return scope, seq
+    if scope == SCOPE:
+        return scope, seq, after_seq
+    return scope, seq if after_seq is None else max(seq, after_seq), None  # both say "after"
 
 
 def history(
@@ -157,7 +155,7 @@ def history(
     """Reader+. Newest first by seq, or with `after_seq` oldest first from after_seq + 1 (a keyset
     on seq, so pages have no gap and no repeat while messages arrive); others' private exchanges and
     deleted messages are left out."""
-    scope, position = _position(cursor, after_seq)
+    scope, position, floor = _position(cursor, after_seq)
     room_for(session, room_id, user_id)
     query = (
         select(*MESSAGE_COLUMNS)
@@ -169,6 +167,8 @@ def history(
     else:
         if position is not None:
             query = query.where(Message.seq < position)
+        if floor is not None:
+            query = query.where(Message.seq > floor)
         query = query.order_by(Message.seq.desc())
     rows, next_cursor = page_of(list(session.execute(query.limit(limit + 1)).all()), limit, scope, lambda r: (r.seq,))
     return [MessageView.of(r) for r in rows], next_cursor

@@ -16,7 +16,9 @@ InvitableRole = Literal["reader", "guest", "member"]
 Provider = Literal["echo", "bedrock", "openai"]
 MODEL_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._:/@-]{0,199}$"
 MESSAGE_MAX_CHARS = 4000
-SEQ_MAX = 2**63 - 1  # a BIGINT
+# Seqs fit a BIGINT; the contract stops at 2**53 - 1, the largest integer a JSON number (a
+# double, which the OpenAPI maximum is written as) holds exactly: a room never gets near it.
+SEQ_MAX = 2**53 - 1
 UNREAD_CAP = 1000  # unread messages are counted up to this many per room ("999+")
 
 

@@ -1,7 +1,9 @@
 """The transcode function: request object -> MediaConvert job; every failure is retried into the DLQ.
 
-S3 is moto (in process, no sockets); MediaConvert is botocore's Stubber. A media queue exists
-in the moto world only to show that nothing is ever sent to it: a job that cannot be created
+S3 and SQS are the session's moto server (tests/conftest.py `s3_endpoint`; never `mock_aws`,
+whose start resets the backends that in-process server shares, wiping every other test's bucket);
+MediaConvert is botocore's Stubber. A media queue of this test's own exists only to show that
+nothing is ever sent to it: a job that cannot be created
 keeps its request object and is retried, then waits in the transcode DLQ for a redrive.
 """
 
@@ -17,7 +19,6 @@ import boto3
 import pytest
 from botocore.exceptions import ClientError, ParamValidationError
 from botocore.stub import ANY, Stubber
-from moto import mock_aws
 
 from core import storage
 from core.config import SettingsError, get_settings
@@ -44,6 +45,7 @@ class World:
     sqs: Any
     media_queue: str
     mediaconvert: Stubber
+    queues_before: frozenset[str]
 
     def put_request(self, request: TranscodeRequest = REQUEST, body: bytes | None = None) -> None:
         self.s3.put_object(Bucket=BUCKET, Key=request.object_key, Body=body or request.to_json())
@@ -58,8 +60,8 @@ class World:
         answer = self.sqs.receive_message(QueueUrl=self.media_queue, MaxNumberOfMessages=10)
         return [m["Body"] for m in answer.get("Messages", [])]
 
-    def queue_urls(self) -> list[str]:
-        return list(self.sqs.list_queues().get("QueueUrls", []))
+    def new_queues(self) -> list[str]:
+        return sorted(set(self.sqs.list_queues().get("QueueUrls", [])) - self.queues_before)
 
 
 def _forget_clients() -> None:
@@ -71,24 +73,28 @@ def _forget_clients() -> None:
 
 
 @pytest.fixture
-def world(monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)  # moto in process, never a server
-    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
-        monkeypatch.setenv(name, "testing")
+def world(s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
+    import uuid
+
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
     client = boto3.client("mediaconvert", endpoint_url=ENDPOINT, region_name="us-east-1")
     monkeypatch.setattr(mediaconvert, "mediaconvert_client", lambda endpoint: client)
-    with mock_aws(), Stubber(client) as stubber:
+    with Stubber(client) as stubber:
         _forget_clients()
-        s3, sqs = boto3.client("s3", region_name="us-east-1"), boto3.client("sqs", region_name="us-east-1")
-        s3.create_bucket(Bucket=BUCKET)
+        s3 = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1")
+        sqs = boto3.client("sqs", endpoint_url=s3_endpoint, region_name="us-east-1")
+        s3.create_bucket(Bucket=BUCKET)  # idempotent in us-east-1; emptied for each test
+        for listed in s3.list_objects_v2(Bucket=BUCKET).get("Contents", []):
+            s3.delete_object(Bucket=BUCKET, Key=listed["Key"])
         # Set as in the media function, in case the code ever read it again: it must still send nothing.
-        media_queue = sqs.create_queue(QueueName="social-dev-media")["QueueUrl"]
+        media_queue = sqs.create_queue(QueueName=f"social-dev-media-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+        before = frozenset(sqs.list_queues().get("QueueUrls", []))
         monkeypatch.setenv("MEDIA_QUEUE_URL", media_queue)
         monkeypatch.setenv("MEDIACONVERT_ROLE_ARN", ROLE)
         monkeypatch.setenv("MEDIACONVERT_ENDPOINT", ENDPOINT)
-        yield World(s3, sqs, media_queue, stubber)
+        yield World(s3, sqs, media_queue, stubber, before)
         stubber.assert_no_pending_responses()  # no CreateJob expected and not made
+        sqs.delete_queue(QueueUrl=media_queue)
     _forget_clients()
 
 
@@ -107,7 +113,7 @@ def assert_kept_and_nothing_sent(world: World) -> None:
     """What every failure leaves: the request as media wrote it, and not one message anywhere."""
     assert world.request_exists() and world.stored_request() == REQUEST.to_json()
     assert world.media_messages() == []
-    assert world.queue_urls() == [world.media_queue]  # no queue made for a report either
+    assert world.new_queues() == []  # no queue made for a report either
 
 
 # Every kind of refusal CreateJob answers with, as botocore raises it.
