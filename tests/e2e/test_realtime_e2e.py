@@ -69,3 +69,24 @@ def test_two_users_over_the_local_websocket(local_stack: LocalStack) -> None:
     while local_stack.log().count("[websocket] disconnected") < 2 and time.monotonic() < deadline:
         time.sleep(0.05)
     assert local_stack.log().count("[websocket] disconnected") == 2
+
+
+def test_a_message_reaches_both_members_through_the_fifo_queue_and_the_fanout(local_stack: LocalStack) -> None:
+    """`make dev` pumps the room-events FIFO queue into the fan-out, which pushes via the Management API."""
+    ada, bob = _register(local_stack), _register(local_stack)
+    room = _post(local_stack, "/rooms", ada["token"], {"name": "events"}).json()["id"]
+    invitation = _post(local_stack, f"/rooms/{room}/invitations", ada["token"], {"username": bob["username"]})
+    assert _post(local_stack, f"/invitations/{invitation.json()['token']}/accept", bob["token"]).status_code == 200
+    tickets = [_post(local_stack, "/realtime/tickets", who["token"]).json() for who in (ada, bob)]
+    urls = [f"{t['url']}?ticket={t['ticket']}" for t in tickets]
+    with connect(urls[0], open_timeout=WAIT_S) as ada_ws, connect(urls[1], open_timeout=WAIT_S) as bob_ws:
+        for ws in (ada_ws, bob_ws):
+            assert _ask(ws, {"action": "subscribe", "room_id": room})["type"] == "subscribed"
+        for who, text in ((bob, "hello ada"), (ada, "hello bob")):
+            assert _post(local_stack, f"/rooms/{room}/messages", who["token"], {"content": text}).status_code == 201
+        for ws in (ada_ws, bob_ws):
+            got = [json.loads(ws.recv(timeout=WAIT_S)) for _ in range(2)]
+            assert [(e["type"], e["seq"], e["data"]["content"]) for e in got] == [
+                ("message.created", 1, "hello ada"),
+                ("message.created", 2, "hello bob"),
+            ]
