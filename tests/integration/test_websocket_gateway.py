@@ -149,6 +149,18 @@ def test_plain_http_to_the_websocket_endpoint_is_refused(server: GatewayServer, 
     assert recorder.events == []  # $connect never ran
 
 
+def _first_open_connection(server: GatewayServer) -> str:
+    """The client's handshake can finish a moment before the server thread registers it."""
+    import time
+
+    deadline = time.monotonic() + WAIT_S
+    while time.monotonic() < deadline:
+        if server.sockets and server.sockets.open_connections:
+            return str(server.sockets.open_connections[0])
+        time.sleep(0.01)
+    raise AssertionError("the server never registered the connection")
+
+
 def test_the_management_api_wants_a_signature_and_knows_its_connections(server: GatewayServer) -> None:
     base = f"{server.url}{WS_PATH}/@connections"
     assert requests.post(f"{base}/abc%3D", data=b"x", timeout=WAIT_S).status_code == 403
@@ -156,7 +168,7 @@ def test_the_management_api_wants_a_signature_and_knows_its_connections(server: 
     gone = requests.post(f"{base}/abc%3D", data=b"x", headers=signed, timeout=WAIT_S)
     assert gone.status_code == 410 and gone.headers["x-amzn-ErrorType"] == "GoneException"
     with connect(_ws(server)) as ws:
-        connection_id = server.sockets.open_connections[0] if server.sockets else ""
+        connection_id = _first_open_connection(server)
         too_big = requests.post(f"{base}/{connection_id}", data=b"x" * (128 * 1024 + 1), headers=signed, timeout=WAIT_S)
         assert too_big.status_code == 413
         assert requests.put(f"{base}/{connection_id}", headers=signed, timeout=WAIT_S).status_code == 405
