@@ -66,7 +66,10 @@ def stack(database_url: str, s3_endpoint: str) -> Iterator[GatewayServer]:
     url = os.environ[room_events.QUEUE_URL_ENV]
     assert url.endswith(".fifo")
     room_events.sqs_client.cache_clear()
+    room_events._paused_until = 0.0  # whatever failed to nudge before this module, nudging is on
     sqs = boto3.client("sqs", endpoint_url=s3_endpoint)
+    # Nudges other modules' rooms left while nobody pumped (their rows are long truncated).
+    sqs.purge_queue(QueueUrl=url)
     pump = SqsPump("fanout", url, sqs, invoke=FANOUT, wait_s=1, batch_size=10)
     with realtime_server() as server:
         pump.start()
@@ -296,3 +299,20 @@ def test_concurrent_senders_reach_every_subscriber_in_seq_order(stack: GatewaySe
                 assert silent(ws, 0.3)
     finally:
         engine.dispose()
+
+
+def test_the_sweep_nudges_a_room_whose_nudge_was_lost_and_drops_what_is_too_old(stack: GatewayServer, db: str) -> None:
+    owner = person()
+    room, forgotten = new_room(owner), new_room(owner)
+    with subscribed(owner, room) as ws:
+        # Committed events whose nudge never reached the queue (the events wait in the outbox).
+        sql(
+            "INSERT INTO realtime_events (room_id, position, type, data, created_at) VALUES "
+            "(:r, 1, 'room.updated', '{\"name\":\"late\"}', now() - interval '2 minutes'), "
+            "(:f, 1, 'room.updated', '{}', now() - interval '2 days')",
+            r=room,
+            f=forgotten,
+        )
+        assert room_events.sweep() == (0, [uuid.UUID(room)])
+        assert receive(ws) == {"type": "room.updated", "room_id": room, "data": {"name": "late"}}
+    assert sql("SELECT room_id FROM realtime_events") == []

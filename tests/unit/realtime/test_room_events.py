@@ -42,10 +42,21 @@ def test_a_nudge_per_room_grouped_by_room_and_never_deduplicated_by_content(monk
     assert json.loads(sqs.sent[2]["MessageBody"]) == {"room_id": str(ROOM_B)}
 
 
-def test_a_failed_nudge_is_logged_not_raised_and_no_queue_sends_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_failed_nudge_is_logged_not_raised_and_pauses_nudging(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(room_events.QUEUE_URL_ENV, "http://sqs/q.fifo")
-    room_events.nudge([ROOM_A], client=Sqs(fail=True))  # the events wait in the outbox for the sweep
-    monkeypatch.delenv(room_events.QUEUE_URL_ENV)
+    monkeypatch.setattr(room_events, "_paused_until", 0.0)  # and back to it after the test
+    failing = Sqs(fail=True)
+    room_events.nudge([ROOM_A], client=failing)  # the events wait in the outbox for the sweep
+    later = Sqs()
+    room_events.nudge([ROOM_B], client=later)  # an unreachable queue costs one timeout a minute, not one a request
+    assert later.sent == []
+    room_events._paused_until = 0.0  # a minute later
+    room_events.nudge([ROOM_B], client=later)
+    assert len(later.sent) == 1
+
+
+def test_no_queue_sends_nothing(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(room_events.QUEUE_URL_ENV, raising=False)
     sqs = Sqs()
     room_events.nudge([ROOM_A], client=sqs)
     assert sqs.sent == []

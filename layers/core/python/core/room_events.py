@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -45,8 +46,13 @@ TYPES = frozenset(MESSAGE_EVENTS + MEMBER_EVENTS + ROOM_EVENTS)
 
 DRAIN_BATCH = 200  # events read (and deleted) per round of one room's fan-out
 STALE_EVENT_S = 60  # events older than this get their room re-nudged by `sweep`
+# Events nobody could deliver for this long are dropped by `sweep`: clients backfill with ?after_seq=.
+EVENT_RETENTION_S = 24 * 3600
 SWEEP_ROOMS = 10  # rooms re-nudged per sweep
 SWEEP_CONNECTIONS = 500  # expired connections deleted per sweep
+# After a failed nudge this container sends none for this long: a queue it cannot reach (dev's isolated
+# subnets have no SQS endpoint) must not cost every later request its connect timeout.
+NUDGE_PAUSE_S = 60.0
 
 _PENDING = "room_events.pending"  # session.info: rooms to nudge once the transaction commits
 _LISTENING = "room_events.listening"
@@ -119,12 +125,19 @@ def sqs_client() -> Any:
     return boto3.client("sqs", config=config)
 
 
+_paused_until = 0.0
+
+
 def nudge(room_ids: Iterable[uuid.UUID], *, client: Any = None) -> None:
     """Tell the fan-out that these rooms have events waiting. Never raises: a nudge that fails leaves
-    the events in the outbox for the room's next nudge or the sweep."""
+    the events in the outbox for the room's next nudge or the sweep, and pauses nudging in this
+    container for NUDGE_PAUSE_S."""
+    global _paused_until
     url = os.environ.get(QUEUE_URL_ENV)
     if not url:
         logger.debug("no room-events queue configured: events wait in the outbox")
+        return
+    if time.monotonic() < _paused_until:
         return
     for room_id in room_ids:
         try:
@@ -136,6 +149,8 @@ def nudge(room_ids: Iterable[uuid.UUID], *, client: Any = None) -> None:
             )
         except Exception as exc:  # noqa: BLE001 - the change is committed; its events wait in the outbox
             logger.warning("room events not sent, left for the sweep: %s", type(exc).__name__)
+            _paused_until = time.monotonic() + NUDGE_PAUSE_S
+            return
 
 
 # --- delivering (the fan-out function) ---
@@ -209,6 +224,7 @@ def deliver(room_id: uuid.UUID, *, push_frame: Any = None) -> int:
 _STALE_ROOMS = text(
     "SELECT DISTINCT room_id FROM realtime_events WHERE created_at < now() - make_interval(secs => :age) LIMIT :n"
 )
+_EXPIRED_EVENTS = text("DELETE FROM realtime_events WHERE created_at < now() - make_interval(secs => :age)")
 _EXPIRED = text(
     "DELETE FROM realtime_connections WHERE connection_id IN "
     "(SELECT connection_id FROM realtime_connections WHERE expires_at < now() LIMIT :n) RETURNING 1"
@@ -217,13 +233,15 @@ _EXPIRED = text(
 
 def sweep(*, client: Any = None) -> tuple[int, list[uuid.UUID]]:
     """Opportunistic clean-up, run by each fan-out invocation: delete connections past their
-    expires_at (a `$disconnect` that never reached us; their subscriptions go with them), and
-    re-nudge rooms whose events have waited over STALE_EVENT_S (a lost nudge).
+    expires_at (a `$disconnect` that never reached us; their subscriptions go with them), drop events
+    older than EVENT_RETENTION_S, and re-nudge rooms whose events have waited over STALE_EVENT_S (a
+    lost nudge).
     (connections deleted, rooms nudged)."""
     from core import db
 
     with db.session_scope() as session:
         expired = len(session.execute(_EXPIRED, {"n": SWEEP_CONNECTIONS}).all())
+        session.execute(_EXPIRED_EVENTS, {"age": EVENT_RETENTION_S})
         stale = list(session.execute(_STALE_ROOMS, {"age": STALE_EVENT_S, "n": SWEEP_ROOMS}).scalars())
     if stale:
         nudge(stale, client=client)
