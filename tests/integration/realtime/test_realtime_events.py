@@ -316,3 +316,16 @@ def test_the_sweep_nudges_a_room_whose_nudge_was_lost_and_drops_what_is_too_old(
         assert room_events.sweep() == (0, [uuid.UUID(room)])
         assert receive(ws) == {"type": "room.updated", "room_id": room, "data": {"name": "late"}}
     assert sql("SELECT room_id FROM realtime_events") == []
+
+
+def test_ephemeral_deltas_go_straight_to_the_requester(stack: GatewayServer, db: str) -> None:
+    """What the AI worker will stream: push_now, no outbox, no queue, the same audience rules."""
+    asker, teammate = person(), person()
+    room = new_room(asker)
+    add_member(room, teammate, "member")
+    with subscribed(asker, room) as mine, subscribed(teammate, room) as theirs:
+        data = {"message_id": str(uuid.uuid4()), "text": "Hel"}
+        assert room_events.push_now(uuid.UUID(room), "message.delta", data, seq=2, only=uuid.UUID(asker.id)) == 1
+        assert receive(mine) == {"type": "message.delta", "room_id": room, "seq": 2, "data": data}
+        assert silent(theirs)
+        assert sql("SELECT 1 FROM realtime_events") == []

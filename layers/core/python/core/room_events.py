@@ -17,6 +17,9 @@ A nudge that could not be sent (logged) costs nothing but delay: the room's next
 events too, and `sweep` re-nudges rooms whose events wait longer than STALE_EVENT_S.
 
 Posting never waits for delivery: the request pays one INSERT and one SendMessage.
+
+Ephemeral events (`message.delta`, many a second) skip the outbox: `push_now` sends them straight to
+the same audience, best effort; the durable `message.completed` that ends a reply goes through `publish`.
 """
 
 from __future__ import annotations
@@ -219,6 +222,33 @@ def deliver(room_id: uuid.UUID, *, push_frame: Any = None) -> int:
         total += len(rows)
         if len(rows) < DRAIN_BATCH:
             return total
+
+
+def push_now(
+    room_id: uuid.UUID,
+    type: str,
+    data: Mapping[str, Any],
+    *,
+    seq: int | None = None,
+    only: uuid.UUID | None = None,
+    push_frame: Any = None,
+) -> int:
+    """An ephemeral event (`message.delta`: AI tokens) straight to the room's audience: never stored,
+    never queued, no room lock; best effort (a client that misses deltas has the final text from
+    `message.completed`, a durable event sent with `publish`). Call it outside any transaction: it
+    reads the audience in its own, then waits on the network. How many connections it went to."""
+    from core import db, push
+
+    if type not in TYPES:
+        raise ValueError(f"unknown room event type {type!r}")
+    with db.session_scope() as session:
+        audience = [(str(r.connection_id), r.user_id) for r in session.execute(_AUDIENCE, {"room": room_id})]
+    targets = [cid for cid, user in audience if only is None or user == only]
+    if targets:
+        payload = json.dumps(data, separators=(",", ":"), ensure_ascii=False, default=str)
+        frame = RoomEvent(0, type, seq, payload, only).frame(room_id)
+        (push_frame or push.push)(frame, targets)
+    return len(targets)
 
 
 _STALE_ROOMS = text(
