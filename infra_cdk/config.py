@@ -92,6 +92,9 @@ class StageConfig:
     rds_ca_bundle_url: str = ""
     # The stage's CloudWatch dashboard (3 USD/month beyond the account's 3 free ones).
     dashboard: bool = True
+    # An errors and a throttles alarm per function (0.20 USD/month each); false: one of each over
+    # AWS/Lambda's account-wide aggregates (0.20 USD in all), which name no function.
+    per_function_alarms: bool = True
     # Aurora auto-pause after this many idle seconds when min_acu is 0 (300..86400).
     auto_pause_s: int = 600
     # --- end of connections, monitoring ---
@@ -117,6 +120,8 @@ _DEFAULTS: dict[str, dict[str, Any]] = {
         "waf": False,
         "rds_proxy": False,
         "dashboard": False,
+        # Two account-wide Lambda alarms instead of two per function: 11 functions would bill 2.20.
+        "per_function_alarms": False,
         # The snapshot cache alone bills 17.79 USD/month for the 9 request-path functions (make cost).
         "snap_start": False,
     },

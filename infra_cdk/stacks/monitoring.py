@@ -138,6 +138,8 @@ class MonitoringStack(Stack):
             )  # fmt: skip
             self.errors.append(errors)
             self.throttles.append(throttles)
+            if not config.per_function_alarms:
+                continue
             construct = "".join(part.capitalize() for part in spec.name.split("_"))
             self._alarm(
                 f"{construct}Errors",
@@ -157,6 +159,9 @@ class MonitoringStack(Stack):
                 GT_OR_EQ,
                 runbook="function-throttles",
             )
+
+        if not config.per_function_alarms:
+            self._account_wide_function_alarms()
 
         # Every event processor's DLQ (core.queues); their depth alarms live in the processing
         # stack and are routed here. A queue may also alarm on the age of its oldest message.
@@ -233,6 +238,28 @@ class MonitoringStack(Stack):
             )
 
         self.dashboard = self._dashboard() if self.config.dashboard else None
+
+    def _account_wide_function_alarms(self) -> None:
+        """One errors and one throttles alarm over AWS/Lambda's aggregates (no FunctionName
+        dimension: every function of the account and region), for a stage that trades naming the
+        function for 0.20 USD instead of 0.20 per function; the logs name it."""
+        for metric_name, runbook, what in (
+            ("Errors", "function-errors", "A function failed (unhandled error or timeout)"),
+            ("Throttles", "function-throttles", "A function was throttled (reserved concurrency used up)"),
+        ):
+            metric = cloudwatch.Metric(
+                namespace="AWS/Lambda", metric_name=metric_name, statistic="Sum", period=FIVE_MINUTES
+            )
+            self._alarm(
+                f"AnyFunction{metric_name}",
+                f"functions-{metric_name.lower()}",
+                f"{what} in the last 5 minutes; account-wide: find which in its logs or in "
+                f"AWS/Lambda {metric_name} by function name.",
+                metric,
+                1,
+                GT_OR_EQ,
+                runbook=runbook,
+            )
 
     def _alarm(
         self,

@@ -27,7 +27,7 @@ def _metric(alarm: dict[str, Any]) -> dict[str, Any]:
     """Namespace, MetricName, Dimensions, Stat of a one-metric alarm (plain or in Metrics form)."""
     if "Metrics" not in alarm:
         stat = alarm.get("Statistic") or alarm.get("ExtendedStatistic")
-        return {k: alarm[k] for k in ("Namespace", "MetricName", "Dimensions")} | {"Stat": stat}
+        return {k: alarm[k] for k in ("Namespace", "MetricName", "Dimensions") if k in alarm} | {"Stat": stat}
     (query,) = alarm["Metrics"]
     return dict(query["MetricStat"]["Metric"]) | {"Stat": query["MetricStat"]["Stat"]}
 
@@ -75,15 +75,28 @@ def test_api_alarms_5xx_rate_and_p99_latency(dev: Synth) -> None:
     assert alarms["social-dev-api-p99-latency"]["Threshold"] == config.api_p99_latency_ms
 
 
-def test_lambda_errors_and_throttles_per_function(dev: Synth) -> None:
-    alarms = _alarms(dev)
+def test_lambda_errors_and_throttles_per_function(prod: Synth) -> None:
+    alarms = _alarms(prod)
     for spec in FUNCTIONS:
         for metric in ("errors", "throttles"):
-            alarm = alarms[f"social-dev-{spec.name}-{metric}"]
+            alarm = alarms[f"social-prod-{spec.name}-{metric}"]
             m = _metric(alarm)
             assert (m["Namespace"], m["MetricName"], m["Stat"]) == ("AWS/Lambda", metric.capitalize(), "Sum")
-            assert m["Dimensions"] == [{"Name": "FunctionName", "Value": f"social-dev-{spec.name}"}]
+            assert m["Dimensions"] == [{"Name": "FunctionName", "Value": f"social-prod-{spec.name}"}]
             assert alarm["Threshold"] == 1
+    assert "social-prod-functions-errors" not in alarms
+
+
+def test_dev_alarms_on_the_account_wide_lambda_aggregates(dev: Synth) -> None:
+    """dev trades naming the function for its budget: one errors and one throttles alarm in all."""
+    alarms = _alarms(dev)
+    assert not [name for name in alarms if name.endswith(("-errors", "-throttles")) and "functions-" not in name]
+    for metric in ("errors", "throttles"):
+        alarm = alarms[f"social-dev-functions-{metric}"]
+        m = _metric(alarm)
+        assert (m["Namespace"], m["MetricName"], m["Stat"]) == ("AWS/Lambda", metric.capitalize(), "Sum")
+        assert not m.get("Dimensions")
+        assert alarm["Threshold"] == 1 and "docs/operations.md#function-" in alarm["AlarmDescription"]
 
 
 def test_aurora_acu_at_max_and_proxy_connections(dev: Synth, prod: Synth) -> None:
