@@ -128,7 +128,10 @@ def test_its_alarms_exist_and_reach_the_topic(extended: Synth) -> None:
     names = {
         a["Properties"]["AlarmName"] for a in _resources(extended, "monitoring", "AWS::CloudWatch::Alarm").values()
     }
-    assert {"social-dev-fanout_test-errors", "social-dev-fanout_test-throttles"} <= names
+    # dev (perFunctionAlarms=false) watches every function, this one included, through the
+    # account-wide Lambda errors and throttles alarms; staging and prod name it.
+    assert {"social-dev-functions-errors", "social-dev-functions-throttles"} <= names
+    assert not {"social-dev-fanout_test-errors", "social-dev-fanout_test-throttles"} & names
     # The media pipeline keeps its one alarm for both of its DLQs.
     media = _named(extended, "processing", "AWS::CloudWatch::Alarm", "AlarmName", "social-dev-media-dlq-not-empty")
     assert "social-dev-transcode-dlq" in media[1]["AlarmDescription"]
