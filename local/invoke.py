@@ -74,6 +74,7 @@ def main(argv: list[str] | None = None) -> int:
     raw = sys.stdin.read() if args.event == "-" else Path(args.event).read_text(encoding="utf-8")
     event = json.loads(raw)
     os.environ.setdefault("STAGE", "local")
+    os.environ.setdefault("POWERTOOLS_SERVICE_NAME", args.function)  # as the function factory sets it
 
     from local.environment import local_database
 

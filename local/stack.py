@@ -66,6 +66,8 @@ def start(cleanup: ExitStack) -> list[str]:
     from local.websocket import WS_PATH, WebSocketGateway
 
     os.environ.update({"STAGE": "local", "DB_POOL_SIZE": "10"})
+    # Lambda sets it per function (the function factory); child loggers find their parent by it.
+    os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "local")
     local_signing_keys()
     api_port = _env_int("LOCAL_API_PORT", 3000)
     try:  # bind first: a busy port fails before anything starts

@@ -20,6 +20,7 @@ from aws_lambda_powertools import Logger
 from core import db, push
 from core.errors import AppError, Unauthorized
 from core.http import envelope
+from core.http import logger as request_logger
 from realtime import connections, frames, tickets
 
 logger = Logger(child=True)
@@ -31,7 +32,7 @@ Response = dict[str, Any]
 def handle(event: Event) -> Response:
     context = event.get("requestContext") or {}
     kind = context.get("eventType")
-    logger.set_correlation_id(context.get("requestId"))
+    request_logger.set_correlation_id(context.get("requestId"))  # the parent: children share its keys
     if kind == "CONNECT":
         return on_connect(event)
     if kind == "DISCONNECT":
