@@ -153,7 +153,7 @@ def test_key_settings_are_checked() -> None:
     for bad in (
         "-----BEGIN PUBLIC KEY-----\nX\n-----END PUBLIC KEY-----\n",
         "ssh-rsa AAAA",
-        "-----BEGIN RSA PRIVATE KEY",
+        "-----BEGIN CERTIFICATE-----\nX\n-----END CERTIFICATE-----\n",  # a PEM, but not a public key
     ):
         with pytest.raises(ValueError, match=r"stages\.prod\.cdnPublicKeyPem"):
             stage_config("prod", {"cdnPublicKeyPem": bad})
