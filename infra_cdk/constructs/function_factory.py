@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from aws_cdk import Duration, RemovalPolicy
+from aws_cdk import Duration
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
@@ -17,6 +17,7 @@ from core.routes import FunctionSpec
 from infra_cdk import packaging
 from infra_cdk.config import DB_APP_USER, DB_NAME, DB_PORT, DB_USER, StageConfig
 from infra_cdk.constructs.cdn import CdnSigning
+from infra_cdk.constructs.log_groups import stage_log_group
 from infra_cdk.lambda_env import RUNTIME_ENV
 from infra_cdk.nag import acknowledge
 
@@ -131,12 +132,12 @@ def make_function(
     name = function_name(config, spec)
     construct_id = "".join(part.capitalize() for part in spec.name.split("_"))
 
-    log_group = logs.LogGroup(
+    log_group = stage_log_group(
         scope,
         f"{construct_id}Logs",
+        config,
         log_group_name=f"/aws/lambda/{name}",
         retention=_RETENTION[config.log_retention_days],
-        removal_policy=RemovalPolicy.RETAIN if config.is_prod else RemovalPolicy.DESTROY,
     )
     # An explicit role with inline, resource-scoped statements instead of the broad
     # AWSLambdaBasicExecutionRole / AWSLambdaVPCAccessExecutionRole managed policies.

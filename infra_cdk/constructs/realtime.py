@@ -26,7 +26,7 @@ import json
 from collections.abc import Mapping
 
 import jsii
-from aws_cdk import ArnFormat, CfnOutput, RemovalPolicy, Stack
+from aws_cdk import ArnFormat, CfnOutput, Stack
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_apigatewayv2 as apigwv2
 from aws_cdk import aws_iam as iam
@@ -37,6 +37,7 @@ from constructs import Construct
 
 from core.routes import WEBSOCKET_ROUTES
 from infra_cdk.config import StageConfig
+from infra_cdk.constructs.log_groups import stage_log_group
 from infra_cdk.nag import acknowledge, finding_label
 
 REALTIME = "realtime"
@@ -101,12 +102,7 @@ class RealtimeResources(Construct):
             disconnect_route_options=route("$disconnect"),
             default_route_options=route("$default"),
         )
-        access_logs = logs.LogGroup(
-            self,
-            "AccessLogs",
-            retention=logs.RetentionDays.ONE_MONTH,
-            removal_policy=RemovalPolicy.RETAIN if config.is_prod else RemovalPolicy.DESTROY,
-        )
+        access_logs = stage_log_group(self, "AccessLogs", config)
         self.stage = apigwv2.WebSocketStage(
             self,
             "Stage",

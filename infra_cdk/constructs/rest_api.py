@@ -8,10 +8,10 @@ from collections.abc import Sequence
 
 from aws_cdk import Annotations, Duration, RemovalPolicy
 from aws_cdk import aws_apigateway as apigw
-from aws_cdk import aws_logs as logs
 from constructs import Construct
 
 from infra_cdk.config import StageConfig
+from infra_cdk.constructs.log_groups import stage_log_group
 from infra_cdk.nag import acknowledge
 
 # Same values the handlers send (core.http.finalize).
@@ -94,12 +94,7 @@ class RestApi(Construct):
         super().__init__(scope, construct_id)
         self.config = config
 
-        access_logs = logs.LogGroup(
-            self,
-            "AccessLogs",
-            retention=logs.RetentionDays.ONE_MONTH,
-            removal_policy=RemovalPolicy.RETAIN if config.is_prod else RemovalPolicy.DESTROY,
-        )
+        access_logs = stage_log_group(self, "AccessLogs", config)
         self.api = apigw.RestApi(
             self,
             "Api",

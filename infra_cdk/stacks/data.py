@@ -7,13 +7,13 @@ from typing import Any
 from aws_cdk import Annotations, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
-from aws_cdk import aws_logs as logs
 from aws_cdk import aws_rds as rds
 from aws_cdk import aws_secretsmanager as secretsmanager
 from aws_cdk import custom_resources as cr
 from constructs import Construct
 
 from infra_cdk.config import DB_APP_USER, DB_NAME, DB_PORT, DB_USER, StageConfig
+from infra_cdk.constructs.log_groups import stage_log_group
 from infra_cdk.nag import acknowledge
 
 ENGINE_VERSION = rds.AuroraPostgresEngineVersion.VER_17_9
@@ -50,12 +50,8 @@ class DataStack(Stack):
         # cluster, so RDS finds it rather than creating one that never expires.
         cluster_id = f"{config.prefix}-db"
         self.cluster_identifier = cluster_id
-        postgres_logs = logs.LogGroup(
-            self,
-            "PostgresLogs",
-            log_group_name=f"/aws/rds/cluster/{cluster_id}/postgresql",
-            retention=logs.RetentionDays.ONE_MONTH,
-            removal_policy=RemovalPolicy.RETAIN if config.is_prod else RemovalPolicy.DESTROY,
+        postgres_logs = stage_log_group(
+            self, "PostgresLogs", config, log_group_name=f"/aws/rds/cluster/{cluster_id}/postgresql"
         )
         self.cluster = rds.DatabaseCluster(
             self,
