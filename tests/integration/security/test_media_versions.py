@@ -12,7 +12,6 @@ the signed header out, which S3 would refuse as a signature mismatch).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from io import BytesIO
 from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
@@ -24,25 +23,13 @@ from sqlalchemy import text
 
 from core import db as core_db
 from core import storage
-from core.config import get_settings
-from local.lambda_context import LocalLambdaContext
 from media import pipeline
 from media.scan import EICAR
 from tests.client import call
+from tests.integration.media_world import run
 from tests.integration.social import Member, member
 
 BUCKET = "assets-test"
-
-
-@pytest.fixture
-def env(db: str, s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
-    for name in ("MEDIACONVERT_ENDPOINT", "MEDIACONVERT_ROLE_ARN", "CLAMD_ADDRESS"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("MEDIA_SCANNER", "eicar")
-    get_settings.cache_clear()
-    yield None
-    monkeypatch.undo()
-    get_settings.cache_clear()
 
 
 def photo(size: tuple[int, int] = (800, 600)) -> bytes:
@@ -103,27 +90,6 @@ def s3_body(key: str, version_id: str | None = None) -> str:
         "s3": {"bucket": {"name": BUCKET}, "object": obj},
     }
     return json.dumps({"Records": [record]})
-
-
-def run(*bodies: str) -> list[str]:
-    from media.handler import handler
-
-    records = [
-        {
-            "messageId": f"m{i}",
-            "receiptHandle": f"h{i}",
-            "body": body,
-            "attributes": {"ApproximateReceiveCount": "1"},
-            "messageAttributes": {},
-            "md5OfBody": "0" * 32,
-            "eventSource": "aws:sqs",
-            "eventSourceARN": "arn:aws:sqs:us-east-1:000000000000:media-test",
-            "awsRegion": "us-east-1",
-        }
-        for i, body in enumerate(bodies)
-    ]
-    response = handler({"Records": records}, LocalLambdaContext("media"))
-    return [f["itemIdentifier"] for f in response["batchItemFailures"]]
 
 
 def served(url: str) -> bytes:

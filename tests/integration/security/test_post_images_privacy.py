@@ -11,7 +11,6 @@ S3 notification is fed to the media function as SQS delivers it.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from io import BytesIO
 from typing import Any
 from urllib.parse import parse_qs, quote, urlsplit
@@ -24,42 +23,12 @@ from sqlalchemy import text
 from core import db as core_db
 from core import storage
 from core.config import get_settings
-from local.lambda_context import LocalLambdaContext
 from media.scan import EICAR
 from tests.client import call
+from tests.integration.media_world import GPS_IFD, gps_jpeg, run
 from tests.integration.social import Member, member, post
 
 BUCKET = "assets-test"
-GPS_IFD, EXIF_IFD = 0x8825, 0x8769
-
-
-@pytest.fixture
-def env(db: str, s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for name in ("MEDIACONVERT_ENDPOINT", "MEDIACONVERT_ROLE_ARN", "CLAMD_ADDRESS"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("MEDIA_SCANNER", "eicar")
-    get_settings.cache_clear()
-    yield None
-    monkeypatch.undo()
-    get_settings.cache_clear()
-
-
-def gps_jpeg(size: tuple[int, int] = (1600, 1200)) -> bytes:
-    """A JPEG whose EXIF names a camera, a time and a position (GPS IFD 0x8825)."""
-    im = Image.merge(
-        "RGB",
-        (Image.linear_gradient("L").resize(size), Image.radial_gradient("L").resize(size), Image.new("L", size, 90)),
-    )
-    exif = Image.Exif()
-    exif[0x010F], exif[0x0110] = "Spycam", "SC-1"
-    exif.get_ifd(EXIF_IFD)[0x9003] = "2024:05:01 12:34:56"
-    gps = exif.get_ifd(GPS_IFD)
-    gps[1], gps[2], gps[3], gps[4] = "N", (52.0, 31.0, 12.0), "E", (13.0, 24.0, 36.0)
-    out = BytesIO()
-    im.save(out, "JPEG", exif=exif, quality=85)
-    data = out.getvalue()
-    assert dict(Image.open(BytesIO(data)).getexif().get_ifd(GPS_IFD))  # the original does carry GPS
-    return data
 
 
 def upload(who: Member, data: bytes, content_type: str = "image/jpeg") -> str:
@@ -82,28 +51,6 @@ def s3_body(key: str) -> str:
         "s3": {"bucket": {"name": BUCKET}, "object": {"key": quote(key, safe="")}},
     }
     return json.dumps({"Records": [record]})
-
-
-def run(*bodies: str) -> list[str]:
-    """One SQS batch through the media function; the ids of the messages it reported failed."""
-    from media.handler import handler
-
-    records = [
-        {
-            "messageId": f"m{i}",
-            "receiptHandle": f"h{i}",
-            "body": body,
-            "attributes": {"ApproximateReceiveCount": "1"},
-            "messageAttributes": {},
-            "md5OfBody": "0" * 32,
-            "eventSource": "aws:sqs",
-            "eventSourceARN": "arn:aws:sqs:us-east-1:000000000000:media-test",
-            "awsRegion": "us-east-1",
-        }
-        for i, body in enumerate(bodies)
-    ]
-    response = handler({"Records": records}, LocalLambdaContext("media"))
-    return [f["itemIdentifier"] for f in response["batchItemFailures"]]
 
 
 def shown(post_id: str, key: str) -> dict[str, Any]:

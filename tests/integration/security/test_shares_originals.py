@@ -8,55 +8,23 @@ explicitly (`original: true`).
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from io import BytesIO
 from typing import Any
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
-import pytest
 import requests
 from PIL import Image
 from sqlalchemy import text
 
 from core import db as core_db
 from core import storage
-from core.config import get_settings
 from local.lambda_context import LocalLambdaContext
 from tests.client import call
+from tests.integration.media_world import gps_jpeg, gps_of
 from tests.integration.social import Member, member
 
 BUCKET = "assets-test"
-GPS_IFD = 0x8825
 MP4 = (24).to_bytes(4, "big") + b"ftypisom\x00\x00\x02\x00isommp41" + b"\x00\x00\x00\x08free" + b"\x00" * 200
-
-
-@pytest.fixture
-def env(db: str, s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for name in ("MEDIACONVERT_ENDPOINT", "MEDIACONVERT_ROLE_ARN", "CLAMD_ADDRESS"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("MEDIA_SCANNER", "eicar")
-    get_settings.cache_clear()
-    yield None
-    monkeypatch.undo()
-    get_settings.cache_clear()
-
-
-def geotagged_jpeg() -> bytes:
-    """A photo taken at the Brandenburg Gate, as a phone would write it (GPS IFD 0x8825)."""
-    im = Image.linear_gradient("L").resize((1600, 1200)).convert("RGB")
-    exif = Image.Exif()
-    exif[0x010F], exif[0x0110] = "Phone", "P-1"
-    gps = exif.get_ifd(GPS_IFD)
-    gps[1], gps[2], gps[3], gps[4] = "N", (52.0, 30.0, 58.0), "E", (13.0, 22.0, 39.0)
-    out = BytesIO()
-    im.save(out, "JPEG", exif=exif, quality=90)
-    data = out.getvalue()
-    assert gps_of(data)  # the fixture really carries a location
-    return data
-
-
-def gps_of(data: bytes) -> dict[int, Any]:
-    return dict(Image.open(BytesIO(data)).getexif().get_ifd(GPS_IFD))
 
 
 def processed(who: Member, data: bytes, filename: str, content_type: str) -> str:
@@ -105,7 +73,7 @@ def fetched(url: str) -> bytes:
 
 def test_a_default_share_serves_the_preview_without_gps(env: None) -> None:
     ada = member("ada")
-    original = geotagged_jpeg()
+    original = gps_jpeg()
     asset_id = processed(ada, original, "home.jpg", "image/jpeg")
     assert call("GET", f"/api/v1/assets/{asset_id}", token=ada.token).body["exif"]["gps"]  # the owner sees it
 
@@ -129,7 +97,7 @@ def test_a_default_share_serves_the_preview_without_gps(env: None) -> None:
 
 def test_sharing_the_original_is_an_explicit_choice(env: None) -> None:
     ada = member("ada")
-    original = geotagged_jpeg()
+    original = gps_jpeg()
     asset_id = processed(ada, original, "home.jpg", "image/jpeg")
     created = share(ada, asset_id, original=True)
     assert created["original"] is True
@@ -164,7 +132,7 @@ def test_what_has_no_metadata_free_rendition_is_shared_only_as_the_original(env:
 def test_a_default_share_of_an_image_without_its_preview_opens_nothing(env: None) -> None:
     """Shared while pending, or a row from before variants: no preview, no original either."""
     ada = member("ada")
-    asset_id = processed(ada, geotagged_jpeg(), "home.jpg", "image/jpeg")
+    asset_id = processed(ada, gps_jpeg(), "home.jpg", "image/jpeg")
     token = share(ada, asset_id)["token"]
     with core_db.get_engine().begin() as conn:
         conn.execute(text("DELETE FROM asset_variants WHERE asset_id = :i"), {"i": asset_id})
@@ -176,7 +144,7 @@ def test_a_default_share_of_an_image_without_its_preview_opens_nothing(env: None
 
 def test_the_stored_original_keeps_its_gps_for_its_owner(env: None) -> None:
     ada = member("ada")
-    original = geotagged_jpeg()
+    original = gps_jpeg()
     asset_id = processed(ada, original, "home.jpg", "image/jpeg")
     download = call("GET", f"/api/v1/assets/{asset_id}/download", token=ada.token).body["url"]
     assert gps_of(fetched(download))
