@@ -163,3 +163,20 @@ def _reset_clients() -> None:
 
     get_settings.cache_clear()
     storage.s3_client.cache_clear()
+
+
+@pytest.fixture
+def cdn_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The stage's CloudFront signing set up (tests/cloudfront.py's key pair), then forgotten."""
+    from core import cdn
+    from core.config import get_settings
+    from tests import cloudfront
+
+    for name, value in cloudfront.env().items():
+        monkeypatch.setenv(name, value)
+    get_settings.cache_clear()
+    cdn._signer.cache_clear()
+    yield
+    monkeypatch.undo()
+    get_settings.cache_clear()
+    cdn._signer.cache_clear()

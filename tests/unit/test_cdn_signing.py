@@ -4,7 +4,6 @@ prefix), checked with the public key as CloudFront would (tests/cloudfront.py)."
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -14,18 +13,6 @@ from core.config import SettingsError, get_settings
 from tests import cloudfront
 
 PREFIX = "variants/o1/a1/hls/"
-
-
-@pytest.fixture
-def cdn_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for name, value in cloudfront.env().items():
-        monkeypatch.setenv(name, value)
-    get_settings.cache_clear()
-    cdn._signer.cache_clear()
-    yield
-    monkeypatch.undo()
-    get_settings.cache_clear()
-    cdn._signer.cache_clear()
 
 
 def test_a_variant_url_is_signed_for_that_object_and_version(cdn_env: None) -> None:

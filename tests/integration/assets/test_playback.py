@@ -7,16 +7,14 @@ the key group's public key (tests/cloudfront.py)."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urljoin, urlsplit
 
-import pytest
 import requests
 from sqlalchemy import text
 
-from core import cdn, storage
 from core import db as core_db
+from core import storage
 from core.config import get_settings
 from local.gateway import Request
 from tests import cloudfront
@@ -103,18 +101,6 @@ def _walk(asset_id: str, token: str) -> dict[str, str]:
                 if uri and not uri.startswith("#"):
                     segment_urls[urlsplit(uri).path.rsplit("/", 1)[1]] = uri
     return segment_urls
-
-
-@pytest.fixture
-def cdn_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    for name, value in cloudfront.env().items():
-        monkeypatch.setenv(name, value)
-    get_settings.cache_clear()
-    cdn._signer.cache_clear()
-    yield
-    monkeypatch.undo()
-    get_settings.cache_clear()
-    cdn._signer.cache_clear()
 
 
 def test_a_player_reaches_every_segment_with_the_issued_urls_only(db: str, s3_endpoint: str) -> None:
