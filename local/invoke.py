@@ -78,7 +78,8 @@ def main(argv: list[str] | None = None) -> int:
 
     from local.environment import local_database
 
-    with local_database(reuse_running=True, as_owner=args.function == "migrate"):  # the owner migrates
+    owner = next(f for f in FUNCTIONS if f.name == args.function).owns_schema
+    with local_database(reuse_running=True, as_owner=owner):  # the owner migrates, as CDK wires it
         try:
             response = invoke_function(args.function, event)
         except Exception as exc:  # noqa: BLE001 - a CLI reports the failure like Lambda would

@@ -105,13 +105,10 @@ def _db_host(wiring: FunctionWiring) -> str:
     return wiring.cluster.cluster_endpoint.hostname
 
 
-# The functions that connect as the schema's owner, the master user: the migrations. Every other one
-# connects as the application's role, which cannot change the schema (docs/decisions.md).
-OWNER_FUNCTIONS = frozenset({"migrate"})
-
-
 def db_user(spec: FunctionSpec) -> str:
-    return DB_USER if spec.name in OWNER_FUNCTIONS else DB_APP_USER
+    """The schema's owner (the master user) for the migrations, the application's role for every
+    other function, which cannot change the schema (docs/decisions.md)."""
+    return DB_USER if spec.owns_schema else DB_APP_USER
 
 
 def function_name(config: StageConfig, spec: FunctionSpec) -> str:

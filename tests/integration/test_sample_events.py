@@ -10,10 +10,10 @@ from typing import Any
 import pytest
 from sqlalchemy.engine import Engine
 
-from core.routes import ROUTES
+from core.routes import FUNCTIONS, ROUTES
 from tests.conftest import ROOT, SHARED, reset_app_state
 
-OWNER_FUNCTIONS = {"migrate"}  # infra_cdk.constructs.function_factory.OWNER_FUNCTIONS (no CDK import here)
+OWNER_FUNCTIONS = {f.name for f in FUNCTIONS if f.owns_schema}  # as CDK wires DB_USER
 
 OUR_EVENTS = sorted((ROOT / "events").glob("*/*.json"))
 # Samples that show a refusal on purpose (their body cannot succeed against the sample world).

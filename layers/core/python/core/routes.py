@@ -24,6 +24,9 @@ class FunctionSpec:
     kind: FunctionKind
     description: str
     uses_db: bool = True  # also: in the VPC (isolated subnets), reaching the database through the proxy
+    # Connects as the schema's owner (the master user) instead of the application's role: the
+    # migrations only (docs/decisions.md "The functions connect as app_rw").
+    owns_schema: bool = False
     # For kind "events": the queue that feeds it, with its DLQ, event source, sizing and alarms
     # (core.queues). CDK and the local stack make everything else from this one declaration.
     queue: QueueSpec | None = None
@@ -89,7 +92,7 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
             dlq_alarm="media",
         ),
     ),
-    FunctionSpec("migrate", "task", "Applies Alembic migrations (CDK trigger, make dev)"),
+    FunctionSpec("migrate", "task", "Applies Alembic migrations (CDK trigger, make dev)", owns_schema=True),
     FunctionSpec("rooms", "api", "Team chat rooms: roles, invitations, messages and AI replies"),
     # Also every route of the WebSocket API (WEBSOCKET_ROUTES); in the VPC, for the database.
     FunctionSpec("realtime", "api", "Realtime rooms: WebSocket tickets, connections, subscriptions, typing"),
