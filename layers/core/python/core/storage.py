@@ -99,11 +99,6 @@ def variant_url(key: str, version_id: str | None = None) -> str:
     return presigned_get(key, version_id=version_id)
 
 
-def public_url(key: str) -> str:
-    """A viewing URL of the current version (see variant_url)."""
-    return variant_url(key)
-
-
 def read_small(key: str, max_bytes: int) -> bytes | None:
     """A small object's bytes (a playlist), None when there is no such object or it is larger."""
     from botocore.exceptions import ClientError
