@@ -21,8 +21,13 @@ SENDERS = 50
 
 @pytest.fixture
 def engine(db: str) -> Iterator[Engine]:
-    """Its own pool: one connection per sender, so they really run at once."""
-    engine = create_engine(db, pool_size=SENDERS, max_overflow=0)
+    """Its own pool: one connection per sender, so they really run at once. Without the role's 5 s
+    statement_timeout: 50 senders queue on one room row, and on a loaded 2-core CI machine the last
+    one's lock wait can pass 5 s; this test is about seq order, tests/integration/security about
+    the timeout."""
+    engine = create_engine(
+        db, pool_size=SENDERS, max_overflow=0, connect_args={"startup_params": {"statement_timeout": "0"}}
+    )
     yield engine
     engine.dispose()
 
