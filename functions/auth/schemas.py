@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import uuid
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from core.auth import MAX_PASSWORD_CHARS
 from core.types import Timestamp
+
+if TYPE_CHECKING:
+    from auth.logic import Issued
+    from core.models.user import User
 
 EMAIL = r"^[^@\s\x00]{1,64}@[^@\s\x00]+\.[^@\s\x00]+$"
 USERNAME = r"^[A-Za-z0-9_]{3,50}$"
@@ -49,6 +53,10 @@ class UserOut(BaseModel):
 class MeOut(UserOut):
     email: str
 
+    @classmethod
+    def of(cls, user: User) -> MeOut:
+        return cls.model_validate(user, from_attributes=True)
+
 
 class TokensOut(BaseModel):
     user: MeOut
@@ -56,3 +64,12 @@ class TokensOut(BaseModel):
     refresh_token: str
     token_type: Literal["Bearer"] = "Bearer"  # noqa: S105 - the scheme name, not a secret
     expires_in: int = Field(description="seconds until the access token expires")
+
+    @classmethod
+    def of(cls, issued: Issued) -> TokensOut:
+        return cls(
+            user=MeOut.of(issued.user),
+            access_token=issued.access_token,
+            refresh_token=issued.refresh_token,
+            expires_in=issued.expires_in,
+        )

@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 import uuid
-from typing import Literal
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from core import storage
 from core.config import DEFAULT_POST_IMAGE_MAX_BYTES
 from core.keys import POST_IMAGE_KEY_SHAPE
 from core.schemas import JsonBody, UserSummary
 from core.types import Timestamp
+
+if TYPE_CHECKING:
+    from posts.logic import PostRow
 
 ImageType = Literal["image/jpeg", "image/png", "image/gif"]
 
@@ -50,6 +55,11 @@ class UploadUrlOut(BaseModel):
     upload: PresignedPost
     expires_in: int
 
+    @classmethod
+    def of(cls, image_key: str, presigned: dict[str, Any], expires_in: int) -> UploadUrlOut:
+        upload = PresignedPost(url=presigned["url"], fields=presigned["fields"])
+        return cls(image_key=image_key, upload=upload, expires_in=expires_in)
+
 
 ImageStatus = Literal["processing", "ready", "refused"]
 
@@ -85,7 +95,69 @@ class PostOut(JsonBody):
     created_at: Timestamp
     updated_at: Timestamp
 
+    @classmethod
+    def of(cls, row: PostRow) -> PostOut:
+        return cls.model_validate(_fields(row))
+
 
 class PostPage(JsonBody):
     items: list[PostOut]
     next_cursor: str | None
+
+    @classmethod
+    def of(cls, rows: Sequence[PostRow], next_cursor: str | None) -> PostPage:
+        # One validation for the page (pydantic-core), not two model constructions per post.
+        return cls.model_validate({"items": [_fields(r) for r in rows], "next_cursor": next_cursor})
+
+
+def _image(image_key: str | None, status: str | None, variants: list[dict[str, Any]] | None) -> dict[str, Any]:
+    """Only the pipeline's variants are ever shown, never the original (its EXIF may hold GPS)."""
+    if image_key is None:
+        return {"image_status": None, "image_url": None, "image_variants": []}
+    if status != "ready":  # no row yet or claimed: processing; refused stays refused
+        return {
+            "image_status": status if status == "refused" else "processing",
+            "image_url": None,
+            "image_variants": [],
+        }
+    shown = [
+        {
+            "kind": v["kind"],
+            "url": storage.variant_url(v["key"], v.get("version_id")),
+            "width": v.get("width"),
+            "height": v.get("height"),
+            "content_type": v["content_type"],
+        }
+        for v in variants or ()
+    ]
+    url = next((v["url"] for v in shown if v["kind"] == "preview"), None)
+    return {"image_status": "ready", "image_url": url, "image_variants": shown}
+
+
+def _fields(row: PostRow) -> dict[str, Any]:
+    """A post row as its PostOut's fields (dicts: validated once, by the page or the post)."""
+    # Unpacked by position (a Row is a tuple): reading 12 attributes by name costs more than the rest.
+    (
+        post_id,
+        author_id,
+        content,
+        image_key,
+        likes_count,
+        comments_count,
+        created_at,
+        updated_at,
+        username,
+        avatar,
+        image_status,
+        image_variants,
+    ) = row
+    return {
+        "id": post_id,
+        "author": {"id": author_id, "username": username, "avatar_url": avatar},
+        "content": content,
+        **_image(image_key, image_status, image_variants),
+        "likes_count": likes_count,
+        "comments_count": comments_count,
+        "created_at": created_at,
+        "updated_at": updated_at,
+    }

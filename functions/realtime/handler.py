@@ -11,15 +11,17 @@ from typing import Any
 
 from core import db
 from core.config import get_settings
-from core.http import caller, documented, lambda_handler, make_resolver
+from core.http import caller, documented, lambda_handler, make_resolver, route
+from core.routes import CREATE_TICKET
 from realtime import sockets, tickets
 from realtime.schemas import TicketOut
 
 app = make_resolver()
 
 
-@app.post(
-    "/api/v1/realtime/tickets",
+@route(
+    app,
+    CREATE_TICKET,
     status_code=201,
     summary="A single-use ticket (60 s) to open the WebSocket at url?ticket=...",
     description="The WebSocket URL never carries the access token: the ticket stands in for it, once. "

@@ -15,10 +15,11 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from http import HTTPStatus
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response
+from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.exceptions import ServiceError
 from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestUnsupportedContentType,
@@ -36,7 +37,11 @@ from core.errors import (
     ValidationFailed,
 )
 from core.internals import powertools_validation
+from core.routes import ROUTES, Route
 from core.schemas import JsonBody
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEvent
 
 logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "api"))
 # Powertools' event handler logs each route's arguments at DEBUG, tokens in paths included, and
@@ -241,6 +246,44 @@ def make_resolver() -> APIGatewayRestResolver:
     return app
 
 
+# A function's resolver, or one of its Routers (included into the resolver: rooms, assets).
+Routes = APIGatewayRestResolver | Router
+_Handler = TypeVar("_Handler", bound=Callable[..., Any])
+_registered: dict[Callable[..., Any], Route] = {}
+
+
+class RouteMismatch(Exception):
+    """A handler registered a row that is not in core.routes.ROUTES or that another function serves."""
+
+
+def route(app: Routes, row: Route, **options: Any) -> Callable[[_Handler], _Handler]:
+    """Register the decorated function for one row of the route table: its method and path come
+    from the row, written once (core.routes); everything else (status_code, summary, tags, ...) is
+    Powertools' `route` options.
+
+    Fails at import when the row is not one of core.routes.ROUTES (a copy of a path is not a row)
+    or belongs to another function than the handler's package (`rooms.routers.members` is rooms').
+    """
+
+    def register(handler: _Handler) -> _Handler:
+        owner = handler.__module__.split(".", 1)[0]
+        if not any(r is row for r in ROUTES):
+            raise RouteMismatch(f"{owner}.{handler.__name__}: {row.method} {row.path} is not a row of the route table")
+        if row.function != owner:
+            raise RouteMismatch(
+                f"{owner}.{handler.__name__}: {row.method} {row.path} is served by {row.function!r}, not {owner!r}"
+            )
+        _registered[handler] = row
+        return app.route(row.resolver_path, row.method, **options)(handler)
+
+    return register
+
+
+def registered_row(handler: Callable[..., Any]) -> Route | None:
+    """The row `route` registered `handler` for (None: registered some other way)."""
+    return _registered.get(handler)
+
+
 def _cors_headers(origin: str | None) -> dict[str, str]:
     allowed = get_settings().cors_allowed_origins
     if not origin or not ("*" in allowed or origin in allowed):
@@ -313,17 +356,22 @@ class Caller:
     session_id: uuid.UUID
 
 
-def caller(app: APIGatewayRestResolver) -> Caller:
+def caller(app: Routes) -> Caller:
     """The authorizer context; its absence on an auth route is a 401, never a crash."""
-    context = app.current_event.request_context.authorizer.raw_event or {}
+    context = _event(app).request_context.authorizer.raw_event or {}
     try:
         return Caller(user_id=uuid.UUID(context["user_id"]), session_id=uuid.UUID(context["session_id"]))
     except (KeyError, TypeError, ValueError) as exc:
         raise Unauthorized() from exc
 
 
-def client_ip(app: APIGatewayRestResolver) -> str:
-    return str(app.current_event.request_context.identity.source_ip or "unknown")
+def client_ip(app: Routes) -> str:
+    return str(_event(app).request_context.identity.source_ip or "unknown")
+
+
+def _event(app: Routes) -> APIGatewayProxyEvent:
+    """The request being answered (a Router hands its resolver's on, typed as any proxy event)."""
+    return cast("APIGatewayProxyEvent", app.current_event)
 
 
 ERROR_STATUSES_KEY = "x-error-statuses"
