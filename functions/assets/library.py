@@ -11,7 +11,8 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from core import audit, storage
-from core.errors import NotFound
+from core.config import get_settings
+from core.errors import Conflict, NotFound
 from core.models.assets import Asset, Variant
 from core.pagination import keyset, page_of
 
@@ -36,6 +37,18 @@ def variants_of(session: Session, asset_ids: list[uuid.UUID]) -> dict[uuid.UUID,
         for variant in session.scalars(select(Variant).where(Variant.asset_id.in_(asset_ids)).order_by(Variant.kind)):
             found[variant.asset_id].append(variant)
     return found
+
+
+def download_url(session: Session, asset_id: uuid.UUID, owner_id: uuid.UUID, ip: str) -> tuple[str, int]:
+    """A short-lived URL of the original and its lifetime in seconds (ready assets only), audited."""
+    ttl = get_settings().download_url_ttl_s
+    asset = owned(session, asset_id, owner_id)
+    if asset.status != "ready":
+        raise Conflict(f"The asset is {asset.status}; only ready assets can be downloaded")
+    # Pinned to the version the pipeline scanned: whatever was written to the key since is never served.
+    url = storage.presigned_get(asset.s3_key, ttl, storage.attachment(asset.filename), asset.version_id)
+    audit.record(session, "asset.download_url_issued", user_id=owner_id, ip=ip, target_type="asset", target_id=asset.id)
+    return url, ttl
 
 
 def search(

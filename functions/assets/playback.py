@@ -15,8 +15,13 @@ from __future__ import annotations
 import math
 import re
 import time
+import uuid
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 
+from sqlalchemy.orm import Session
+
+from assets.library import owned, variants_of
 from core import cdn, storage
 from core.config import get_settings
 from core.errors import Conflict, NotFound
@@ -30,6 +35,16 @@ PLAYBACK_MARGIN_S = 900
 # A relative URI inside the asset's hls/ directory (MediaConvert's SINGLE_DIRECTORY layout).
 _NAME = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9_.-]*(/[A-Za-z0-9_-][A-Za-z0-9_.-]*)*$")
 _URI_ATTRIBUTE = re.compile(r'URI="([^"]*)"')
+# A unit of work per call (core.db.session_scope): storage is read after the transaction.
+Sessions = Callable[[], AbstractContextManager[Session]]
+
+
+def play(sessions: Sessions, asset_id: uuid.UUID, owner_id: uuid.UUID, name: str | None) -> str:
+    """The owner's ready video's playlist `name` (default: its multivariant playlist), rewritten."""
+    with sessions() as session:
+        asset = owned(session, asset_id, owner_id)
+        variant = entry(asset, variants_of(session, [asset.id])[asset.id])
+    return playlist(asset, variant, name)
 
 
 def entry(asset: Asset, variants: list[Variant]) -> Variant:

@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Any, Literal
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Annotated, Any, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from assets.playback import HLS
+from core import storage
 from core.config import DEFAULT_ASSET_MAX_BYTES
+from core.routes import OPEN_SHARE, PLAY_ASSET
 from core.types import Timestamp
+
+if TYPE_CHECKING:
+    from assets.sharing import Opened
+    from assets.uploads import FreshParts, Progress, Started
+    from core.models.assets import Asset, Share, Variant
+    from core.models.audit import AuditEvent
 
 CONTENT_TYPE = r"^(image|video)/[a-z0-9][a-z0-9.+-]{0,100}$"
 MAX_TAGS = 20
@@ -97,6 +107,24 @@ class VariantOut(BaseModel):
     height: int | None
     content_type: str
 
+    @classmethod
+    def of(cls, variant: Variant) -> VariantOut:
+        """An image variant: a signed URL (CloudFront where the stage has it, else S3). A video's HLS
+        rendition: its playback route (owner only: a share lists none, see `listed`)."""
+        return cls(
+            kind=variant.kind,
+            url=PLAY_ASSET.url(asset_id=variant.asset_id)
+            if variant.kind == HLS
+            else storage.variant_url(variant.s3_key, variant.version_id),
+            width=variant.width,
+            height=variant.height,
+            content_type=variant.content_type,
+        )
+
+    @classmethod
+    def listed(cls, variants: Sequence[Variant], *, shared: bool = False) -> list[VariantOut]:
+        return [cls.of(v) for v in variants if not (shared and v.kind == HLS)]
+
 
 class AssetOut(BaseModel):
     id: uuid.UUID
@@ -112,10 +140,33 @@ class AssetOut(BaseModel):
     variants: list[VariantOut]
     created_at: Timestamp
 
+    @classmethod
+    def of(cls, asset: Asset, variants: Sequence[Variant] = ()) -> AssetOut:
+        return cls(
+            id=asset.id,
+            filename=asset.filename,
+            content_type=asset.content_type,
+            size=asset.size,
+            status=cast(AssetStatus, asset.status),
+            width=asset.width,
+            height=asset.height,
+            duration_s=asset.duration_s,
+            exif=asset.exif,
+            tags=asset.tags,
+            variants=VariantOut.listed(variants),
+            created_at=asset.created_at,
+        )
+
 
 class AssetPage(BaseModel):
     items: list[AssetOut]
     next_cursor: str | None
+
+    @classmethod
+    def of(
+        cls, assets: Sequence[Asset], variants: dict[uuid.UUID, list[Variant]], next_cursor: str | None
+    ) -> AssetPage:
+        return cls(items=[AssetOut.of(a, variants[a.id]) for a in assets], next_cursor=next_cursor)
 
 
 class SingleUpload(BaseModel):
@@ -137,6 +188,15 @@ class MultipartUpload(BaseModel):
     parts: list[PartUrl]
     expires_in: int
 
+    @classmethod
+    def of(cls, fresh: FreshParts) -> MultipartUpload:
+        return cls(
+            upload_id=fresh.asset.upload_id or "",
+            part_size=fresh.part_size,
+            parts=[PartUrl(part_number=n, url=url, size=length) for n, url, length in fresh.part_urls],
+            expires_in=fresh.expires_in,
+        )
+
 
 class UploadedPartOut(BaseModel):
     part_number: int
@@ -156,11 +216,44 @@ class MultipartProgress(BaseModel):
         description="when storage aborts the unfinished upload (its lifecycle rule), where storage says"
     )
 
+    @classmethod
+    def of(cls, found: Progress) -> MultipartProgress:
+        return cls(
+            upload_id=found.asset.upload_id or "",
+            size=found.asset.size,
+            part_size=found.part_size,
+            parts_total=found.parts_total,
+            items=[
+                UploadedPartOut(part_number=p.number, size=p.size, etag=p.etag, last_modified=p.last_modified)
+                for p in found.parts
+            ],
+            next_cursor=found.next_cursor,
+            expires_at=found.aborts_at,
+        )
+
 
 class UploadOut(BaseModel):
     asset: AssetOut
     upload: SingleUpload | None = Field(default=None, description="below the multipart threshold (100 MiB)")
     multipart: MultipartUpload | None = Field(default=None, description="at or above the multipart threshold")
+
+    @classmethod
+    def of(cls, started: Started) -> UploadOut:
+        out = cls(asset=AssetOut.of(started.asset))
+        if started.url is not None:
+            out.upload = SingleUpload(url=started.url, headers=started.headers or {}, expires_in=started.expires_in)
+        else:
+            parts = [
+                PartUrl(part_number=n, url=url, size=length)
+                for n, (url, length) in enumerate(started.part_urls or [], start=1)
+            ]
+            out.multipart = MultipartUpload(
+                upload_id=started.asset.upload_id or "",
+                part_size=started.part_size or 0,
+                parts=parts,
+                expires_in=started.expires_in,
+            )
+        return out
 
 
 class DownloadOut(BaseModel):
@@ -180,10 +273,30 @@ class ShareOut(BaseModel):
     revoked_at: Timestamp | None
     created_at: Timestamp
 
+    @classmethod
+    def of(cls, share: Share, token: str | None = None) -> ShareOut:
+        """`token`: only when the share was just made (it is stored hashed)."""
+        return cls(
+            id=share.id,
+            asset_id=share.asset_id,
+            token=token,
+            url=OPEN_SHARE.url(share=token) if token else None,
+            expires_at=share.expires_at,
+            max_downloads=share.max_downloads,
+            original=share.original,
+            download_count=share.download_count,
+            revoked_at=share.revoked_at,
+            created_at=share.created_at,
+        )
+
 
 class SharePage(BaseModel):
     items: list[ShareOut]
     next_cursor: str | None
+
+    @classmethod
+    def of(cls, shares: Sequence[Share], next_cursor: str | None) -> SharePage:
+        return cls(items=[ShareOut.of(s) for s in shares], next_cursor=next_cursor)
 
 
 class SharedAsset(BaseModel):
@@ -197,6 +310,17 @@ class SharedAsset(BaseModel):
 class SharedOut(BaseModel):
     asset: SharedAsset
     download: DownloadOut
+
+    @classmethod
+    def of(cls, opened: Opened) -> SharedOut:
+        shared = SharedAsset(
+            filename=opened.filename,
+            content_type=opened.content_type,
+            size=opened.size,
+            original=opened.original,
+            variants=VariantOut.listed(opened.variants, shared=True),
+        )
+        return cls(asset=shared, download=DownloadOut(url=opened.url, expires_in=opened.expires_in))
 
 
 class TypeUsage(BaseModel):
@@ -220,7 +344,22 @@ class AuditOut(BaseModel):
     ip: str | None
     created_at: Timestamp
 
+    @classmethod
+    def of(cls, event: AuditEvent) -> AuditOut:
+        return cls(
+            id=event.id,
+            action=event.action,
+            target_type=event.target_type,
+            target_id=event.target_id,
+            ip=event.ip,
+            created_at=event.created_at,
+        )
+
 
 class AuditPage(BaseModel):
     items: list[AuditOut]
     next_cursor: str | None
+
+    @classmethod
+    def of(cls, events: Sequence[AuditEvent], next_cursor: str | None) -> AuditPage:
+        return cls(items=[AuditOut.of(e) for e in events], next_cursor=next_cursor)

@@ -13,8 +13,8 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
-from assets.library import owned
-from core import audit, ratelimit
+from assets.library import owned, variants_of
+from core import audit, ratelimit, storage
 from core.config import get_settings
 from core.errors import Conflict, NotFound, ValidationFailed
 from core.models.assets import RENDITION_TYPES, SHARED_RENDITIONS, Asset, Share, Variant
@@ -35,6 +35,19 @@ class Created:
 class Access:
     share: Share
     asset: Asset
+
+
+@dataclass(frozen=True)
+class Opened:
+    """What an opened link hands out: the original or its metadata-free rendition, as a download."""
+
+    filename: str
+    content_type: str
+    size: int
+    original: bool
+    url: str
+    expires_in: int
+    variants: list[Variant]  # the asset's, for the answer's previews
 
 
 def create(
@@ -134,6 +147,26 @@ def access(session: Session, token: str, ip: str) -> Access:
     asset = session.get_one(Asset, counted.asset_id)
     audit.record(session, "share.accessed", user_id=counted.owner_id, ip=ip, target_type="share", target_id=counted.id)
     return Access(counted, asset)
+
+
+def open_link(session: Session, token: str, ip: str) -> Opened:
+    """Open a share link (public): count the download (`access`), then a short-lived URL of what it hands out."""
+    ttl = get_settings().download_url_ttl_s
+    found = access(session, token, ip)
+    asset = found.asset
+    variants = variants_of(session, [asset.id])[asset.id]
+    # Every URL is pinned to a version the pipeline made or scanned.
+    if found.share.original:
+        name, content_type, size = asset.filename, asset.content_type, asset.size
+        url = storage.presigned_get(asset.s3_key, ttl, storage.attachment(name), asset.version_id)
+    else:  # the metadata-free preview (access() counted the download only if it exists)
+        shown = rendition(variants)
+        if shown is None:  # deleted since access() saw it
+            raise NotFound("No such share", keep_writes=True)
+        name = rendition_filename(asset.filename, shown.content_type)
+        content_type, size = shown.content_type, shown.size
+        url = storage.presigned_get(shown.s3_key, ttl, storage.attachment(name), shown.version_id)
+    return Opened(name, content_type, size, found.share.original, url, ttl, variants)
 
 
 def rendition(variants: list[Variant]) -> Variant | None:

@@ -47,7 +47,7 @@ def test_resolver_path_spells_parameters_the_powertools_way() -> None:
 
 
 # Registered with core.http.route (the row, its path written once), not with a path of their own.
-PATH_COPIES_LEFT = {"assets", "rooms"}
+PATH_COPIES_LEFT = {"rooms"}
 
 
 @pytest.mark.parametrize("name", [n for n in API_FUNCTIONS if n not in PATH_COPIES_LEFT])

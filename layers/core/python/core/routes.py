@@ -48,6 +48,10 @@ class Route:
         """Powertools spells path parameters `<name>`."""
         return re.sub(r"\{(\w+)\}", r"<\1>", self.path)
 
+    def url(self, **params: object) -> str:
+        """The path with its parameters filled in: `url(asset_id=...)` of /api/v1/assets/{asset_id}/playback."""
+        return self.path.format(**params)
+
 
 FUNCTIONS: tuple[FunctionSpec, ...] = (
     FunctionSpec("ops", "api", "Health check and the OpenAPI document"),

@@ -1,0 +1,38 @@
+"""Playback route: a video's HLS playlists, every segment URL signed."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.params import Query
+
+from assets import playback
+from core import db
+from core.http import caller, documented, route
+from core.routes import PLAY_ASSET
+
+router = Router()
+
+PLAYLIST: dict[str, str] = {"type": "string"}
+PlaylistName = Annotated[
+    str | None, Query(pattern=playback.PLAYLIST_NAME, description="a playlist the previous one names")
+]
+
+
+@route(
+    router,
+    PLAY_ASSET,
+    summary="Play a video: its HLS playlist, every segment URL signed (ready videos only)",
+    description="Answers the multivariant playlist, or with `playlist` one it names; playlist URIs stay "
+    "relative (this route again, so the player sends the same Authorization header), segment URIs are "
+    "absolute signed URLs that live the video's duration plus 15 minutes.",
+    tags=["assets"],
+    responses={200: {"description": "An HLS playlist", "content": {playback.CONTENT_TYPE: {"schema": PLAYLIST}}}},
+    openapi_extensions=documented(409),
+)
+def play(asset_id: uuid.UUID, playlist: PlaylistName = None) -> Response[str]:
+    text = playback.play(db.session_scope, asset_id, caller(router).user_id, playlist)
+    return Response(200, playback.CONTENT_TYPE, text)

@@ -1,0 +1,31 @@
+"""Report routes: what my library holds and how it is used, and my audit trail."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler.api_gateway import Router
+
+from assets import reports
+from assets.schemas import AuditPage, UsageOut
+from core import db
+from core.http import caller, route
+from core.routes import AUDIT, USAGE
+from core.schemas import Limit, cursor_query
+
+router = Router()
+
+AuditCursor = Annotated[str | None, cursor_query(reports.AUDIT_SCOPE)]
+
+
+@route(router, USAGE, summary="What my library holds and how it is used", tags=["assets"])
+def usage() -> UsageOut:
+    with db.session_scope() as session:
+        return UsageOut.model_validate(reports.usage(session, caller(router).user_id))
+
+
+@route(router, AUDIT, summary="My audit events, newest first", tags=["assets"])
+def audit_events(limit: Limit = 20, cursor: AuditCursor = None) -> AuditPage:
+    with db.session_scope() as session:
+        found, next_cursor = reports.audit_trail(session, caller(router).user_id, limit, cursor)
+        return AuditPage.of(found, next_cursor)

@@ -1,0 +1,66 @@
+"""Share link routes: create, list and revoke my links; open one (public, by its token)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler.api_gateway import Router
+
+from assets import sharing
+from assets.schemas import SharedOut, ShareIn, ShareOut, SharePage
+from core import db
+from core.http import caller, client_ip, documented, route
+from core.routes import CREATE_SHARE, LIST_SHARES, OPEN_SHARE, REVOKE_SHARE
+from core.schemas import Limit, cursor_query
+
+router = Router()
+
+ShareCursor = Annotated[str | None, cursor_query(sharing.SCOPE)]
+
+
+@route(
+    router,
+    CREATE_SHARE,
+    status_code=201,
+    summary="Create a share link",
+    tags=["shares"],
+    openapi_extensions=documented(409, 429),
+)
+def create_share(asset_id: uuid.UUID, body: ShareIn) -> ShareOut:
+    with db.session_scope() as session:
+        created = sharing.create(
+            session,
+            asset_id,
+            caller(router).user_id,
+            body.expires_in_seconds,
+            body.max_downloads,
+            client_ip(router),
+            original=body.original,
+        )
+        return ShareOut.of(created.share, created.token)
+
+
+@route(router, LIST_SHARES, summary="An asset's share links", tags=["shares"])
+def list_shares(asset_id: uuid.UUID, limit: Limit = 20, cursor: ShareCursor = None) -> SharePage:
+    with db.session_scope() as session:
+        found, next_cursor = sharing.of_asset(session, asset_id, caller(router).user_id, limit, cursor)
+        return SharePage.of(found, next_cursor)
+
+
+@route(router, REVOKE_SHARE, status_code=204, summary="Revoke a share link (by its id)", tags=["shares"])
+def revoke_share(share: uuid.UUID) -> None:
+    with db.session_scope() as session:
+        sharing.revoke(session, share, caller(router).user_id, client_ip(router))
+
+
+@route(
+    router,
+    OPEN_SHARE,
+    summary="Open a share link (by its token; public)",
+    tags=["shares"],
+    openapi_extensions=documented(429),
+)
+def open_share(share: str) -> SharedOut:
+    with db.session_scope() as session:
+        return SharedOut.of(sharing.open_link(session, share, client_ip(router)))

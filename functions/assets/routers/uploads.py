@@ -1,0 +1,91 @@
+"""Upload routes: start one (single or multipart), then finish, abort or resume a multipart upload."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler.api_gateway import Router
+
+from assets import uploads
+from assets.schemas import (
+    AssetOut,
+    CompleteIn,
+    MultipartProgress,
+    MultipartUpload,
+    PartsIn,
+    UploadIn,
+    UploadOut,
+)
+from core import db
+from core.http import caller, documented, route
+from core.routes import ABORT_UPLOAD, COMPLETE_UPLOAD, RESUME_UPLOAD, START_UPLOAD, UPLOAD_PROGRESS
+from core.schemas import Limit, cursor_query
+
+router = Router()
+
+PartsCursor = Annotated[str | None, cursor_query(uploads.PARTS_SCOPE, uploads.PARTS_CURSOR)]
+
+
+@route(
+    router,
+    START_UPLOAD,
+    status_code=201,
+    summary="Start an upload (single or multipart)",
+    tags=["assets"],
+    openapi_extensions=documented(413),
+)
+def start_upload(body: UploadIn) -> UploadOut:
+    with db.session_scope() as session:
+        started = uploads.start(session, caller(router).user_id, body.filename, body.content_type, body.size)
+    return UploadOut.of(started)
+
+
+@route(
+    router,
+    COMPLETE_UPLOAD,
+    summary="Finish a multipart upload",
+    tags=["assets"],
+    openapi_extensions=documented(409, 413),
+)
+def complete_upload(asset_id: uuid.UUID, body: CompleteIn) -> AssetOut:
+    parts = [(p.part_number, p.etag) for p in body.parts]
+    with db.session_scope() as session:
+        return AssetOut.of(uploads.complete(session, asset_id, caller(router).user_id, parts))
+
+
+@route(
+    router,
+    ABORT_UPLOAD,
+    status_code=204,
+    summary="Abort a multipart upload",
+    tags=["assets"],
+    openapi_extensions=documented(409),
+)
+def abort_upload(asset_id: uuid.UUID) -> None:
+    with db.session_scope() as session:
+        uploads.abort(session, asset_id, caller(router).user_id)
+
+
+@route(
+    router,
+    UPLOAD_PROGRESS,
+    summary="The parts of a multipart upload storage already holds (to resume it)",
+    tags=["assets"],
+    openapi_extensions=documented(409),
+)
+def upload_progress(asset_id: uuid.UUID, limit: Limit = 20, cursor: PartsCursor = None) -> MultipartProgress:
+    with db.session_scope() as session:
+        return MultipartProgress.of(uploads.progress(session, asset_id, caller(router).user_id, limit, cursor))
+
+
+@route(
+    router,
+    RESUME_UPLOAD,
+    summary="Fresh part URLs for a multipart upload (to resume it once the first ones expired)",
+    tags=["assets"],
+    openapi_extensions=documented(409, 413),
+)
+def resume_upload(asset_id: uuid.UUID, body: PartsIn) -> MultipartUpload:
+    with db.session_scope() as session:
+        return MultipartUpload.of(uploads.fresh_part_urls(session, asset_id, caller(router).user_id, body.part_numbers))
