@@ -85,3 +85,7 @@ def _handler_of(module: str) -> Callable[[], None]:
 
     handler.__module__ = module
     return handler
+
+
+def test_url_fills_the_rows_parameters() -> None:
+    assert GET_POST.url(post_id="p1") == "/api/v1/posts/p1"
