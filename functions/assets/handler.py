@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from assets.routers import library, playback, reports, sharing, uploads
+from assets.routers import library, playback, reports, sharing, spaces, uploads
 from core.http import lambda_handler, make_resolver
 
 app = make_resolver()
-for routes in (uploads, library, playback, sharing, reports):
+for routes in (uploads, library, playback, sharing, reports, spaces):
     app.include_router(routes.router)
 
 handler = lambda_handler(app)

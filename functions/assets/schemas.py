@@ -12,10 +12,13 @@ from assets.playback import HLS
 from core import storage
 from core.config import DEFAULT_ASSET_MAX_BYTES
 from core.routes import OPEN_SHARE, PLAY_ASSET
+from core.schemas import UserSummary
 from core.types import Timestamp
 
 if TYPE_CHECKING:
     from assets.sharing import Opened
+    from assets.space_access import SpaceView
+    from assets.spaces import MemberView
     from assets.uploads import FreshParts, Progress, Started
     from core.models.assets import Asset, Share, Variant
     from core.models.audit import AuditEvent
@@ -128,6 +131,7 @@ class VariantOut(BaseModel):
 
 class AssetOut(BaseModel):
     id: uuid.UUID
+    space_id: uuid.UUID | None = Field(description="the shared space it is in; null: its uploader's personal library")
     filename: str
     content_type: str
     size: int
@@ -144,6 +148,7 @@ class AssetOut(BaseModel):
     def of(cls, asset: Asset, variants: Sequence[Variant] = ()) -> AssetOut:
         return cls(
             id=asset.id,
+            space_id=asset.space_id,
             filename=asset.filename,
             content_type=asset.content_type,
             size=asset.size,
@@ -363,3 +368,117 @@ class AuditPage(BaseModel):
     @classmethod
     def of(cls, events: Sequence[AuditEvent], next_cursor: str | None) -> AuditPage:
         return cls(items=[AuditOut.of(e) for e in events], next_cursor=next_cursor)
+
+# ------------------------------------------------------------------ shared spaces (issue 20)
+
+SpaceRole = Literal["viewer", "editor", "owner"]
+GrantableRole = Literal["viewer", "editor"]
+QUOTA_MAX = 2**62  # bytes: any real quota fits, and sums of sizes stay within BIGINT
+
+
+class SpaceIn(Strict):
+    name: str = Field(min_length=1, max_length=100, pattern=FILENAME)
+    quota_bytes: int | None = Field(
+        default=None,
+        ge=0,
+        le=QUOTA_MAX,
+        description="optional byte quota; omitted: the stage's default (SPACE_DEFAULT_QUOTA_BYTES, none unless "
+        "set); null: no quota",
+    )
+
+
+class SpacePatch(Strict):
+    """Only the fields sent change; `quota_bytes: null` lifts the quota."""
+
+    name: str = Field(default=None, min_length=1, max_length=100, pattern=FILENAME)  # type: ignore[assignment]
+    quota_bytes: int | None = Field(default=None, ge=0, le=QUOTA_MAX)
+
+
+class SpaceOut(BaseModel):
+    id: uuid.UUID
+    name: str
+    my_role: SpaceRole
+    quota_bytes: int | None = Field(description="null: no quota")
+    created_at: Timestamp
+    updated_at: Timestamp
+
+    @classmethod
+    def of(cls, space: SpaceView) -> SpaceOut:
+        return cls.model_validate(space, from_attributes=True)
+
+
+class SpacePage(BaseModel):
+    items: list[SpaceOut]
+    next_cursor: str | None
+
+    @classmethod
+    def of(cls, spaces: list[SpaceView], next_cursor: str | None) -> SpacePage:
+        return cls(items=[SpaceOut.of(s) for s in spaces], next_cursor=next_cursor)
+
+
+class SpaceMemberIn(Strict):
+    username: str = Field(min_length=3, max_length=50, pattern=r"^[A-Za-z0-9_]+$")
+    role: GrantableRole = Field(description="below your own role: the owner grants viewer or editor, an editor viewer")
+
+
+class SpaceRoleIn(Strict):
+    role: GrantableRole = Field(description="below your own role; owner only by transfer (PATCH .../owner)")
+
+
+class SpaceOwnerIn(Strict):
+    user_id: uuid.UUID = Field(description="a member of the space; the old owner becomes editor")
+
+
+class SpaceMemberOut(BaseModel):
+    user: UserSummary
+    role: SpaceRole
+    joined_at: Timestamp
+
+    @classmethod
+    def of(cls, found: MemberView) -> SpaceMemberOut:
+        user = UserSummary(id=found.user_id, username=found.username, avatar_url=found.avatar_url)
+        return cls.model_validate({"user": user, "role": found.role, "joined_at": found.joined_at})
+
+
+class SpaceMemberPage(BaseModel):
+    items: list[SpaceMemberOut]
+    next_cursor: str | None
+
+    @classmethod
+    def of(cls, members: list[MemberView], next_cursor: str | None) -> SpaceMemberPage:
+        return cls(items=[SpaceMemberOut.of(m) for m in members], next_cursor=next_cursor)
+
+
+class MoveIn(Strict):
+    space_id: uuid.UUID | None = Field(
+        description="the space to move the asset into (editor+ there), or null for its uploader's personal library; "
+        "the asset's share links are revoked"
+    )
+
+
+class SpaceUsageOut(BaseModel):
+    asset_count: int
+    total_bytes: int = Field(description="bytes of the space's assets, uploads in progress included")
+    by_type: dict[str, TypeUsage]
+    used_bytes: int = Field(description="counted against the quota: stored assets")
+    reserved_bytes: int = Field(description="counted against the quota: multipart uploads in progress")
+    quota_bytes: int | None
+    downloads: int = Field(description="download URLs issued and share links opened, of the space's assets")
+    downloads_30d: int
+    shares_active: int
+
+
+class SpaceAuditOut(BaseModel):
+    id: uuid.UUID
+    action: str
+    user_id: uuid.UUID | None = Field(description="who did it (the link's creator for share.accessed)")
+    target_type: str | None
+    target_id: str | None
+    data: dict[str, Any]
+    ip: str | None
+    created_at: Timestamp
+
+
+class SpaceAuditPage(BaseModel):
+    items: list[SpaceAuditOut]
+    next_cursor: str | None

@@ -59,6 +59,10 @@ SAMPLE_ASSET = "2c4e6a8b-0d1f-4a3c-9e5b-7d9f1b3d5e7a"
 SAMPLE_SHARE = "4e6a8c0d-2f1b-4c3d-8e5f-9a1b3c5d7e9f"
 SAMPLE_SHARE_TOKEN = "sample-share-token-0123456789abcdefABCDEF_-xy"
 SAMPLE_VIDEO = "9d4f2b6a-1c3e-4a5b-8d7f-0e2a4c6e8b1d"  # transcoding, as events/media/mediaconvert_complete.json expects
+# Spaces (events/assets/*space*): the sample user owns a space where the room's teammate is editor;
+# "photographer" is no member yet.
+SAMPLE_SPACE = "6e1a3c5b-7d9f-4b2a-8c4e-0f1a2b3c4d5e"
+SAMPLE_PHOTOGRAPHER = "7f2b4d6c-8e0a-4c3b-9d5f-1a2b3c4d5e6f"
 SAMPLE_POST_IMAGE = f"post-images/{SAMPLE_USER}/0123456789abcdef0123456789abcdef.jpg"
 
 
@@ -123,6 +127,7 @@ def sample_world(db: str, s3_endpoint: str) -> None:
             },
         )
         _sample_rooms(conn)
+        _sample_spaces(conn)
     _upload_sample_post_image()
 
 
@@ -149,6 +154,18 @@ def _sample_rooms(conn: Any) -> None:
         "VALUES (:a, :r, 2, 'ai', 'Ship on Friday.', :u, :h)",
         "INSERT INTO room_invitations (id, room_id, token_hash, role, created_by, expires_at) "
         "VALUES (gen_random_uuid(), :o, :t, 'member', :m, now() + interval '1 day')",
+    ):
+        conn.execute(text(statement), ids)
+
+
+def _sample_spaces(conn: Any) -> None:
+    from sqlalchemy import text
+
+    ids = {"u": SAMPLE_USER, "m": SAMPLE_ROOM_MEMBER, "s": SAMPLE_SPACE, "p": SAMPLE_PHOTOGRAPHER}
+    for statement in (
+        "INSERT INTO users (id, email, username, password_hash) VALUES (:p, 'photo@example.com', 'photographer', 'x')",
+        "INSERT INTO spaces (id, name) VALUES (:s, 'Holiday photos')",
+        "INSERT INTO space_members (space_id, user_id, role) VALUES (:s, :u, 'owner'), (:s, :m, 'editor')",
     ):
         conn.execute(text(statement), ids)
 

@@ -53,7 +53,7 @@ def _fill(route: Route, ids: dict[str, str]) -> str:
 
 @pytest.fixture
 def owners_world(db: str, s3_endpoint: str) -> tuple[Member, dict[str, str]]:
-    """One user's post, comment, asset with a share, room with a message and an invitation."""
+    """One user's post, comment, asset with a share, room with a message and an invitation, space."""
     from sqlalchemy import text
 
     from core import db as core_db
@@ -77,6 +77,7 @@ def owners_world(db: str, s3_endpoint: str) -> tuple[Member, dict[str, str]]:
         "POST", f"/api/v1/rooms/{room['id']}/invitations", {"username": "teammate"}, token=owner.token
     ).body
     message = call("POST", f"/api/v1/rooms/{room['id']}/messages", {"content": SECRET}, token=owner.token).body
+    space = call("POST", "/api/v1/spaces", {"name": SECRET[:50]}, token=owner.token).body
     ids = {
         "post_id": post["id"],
         "comment_id": comment["id"],
@@ -86,6 +87,7 @@ def owners_world(db: str, s3_endpoint: str) -> tuple[Member, dict[str, str]]:
         "user_id": owner.id,
         "message_id": message["message"]["id"],
         "token": invitation["token"],
+        "space_id": space["id"],
     }
     assert teammate.id
     return owner, ids

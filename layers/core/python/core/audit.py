@@ -20,6 +20,7 @@ def record(
     target_type: str | None = None,
     target_id: str | uuid.UUID | None = None,
     data: dict[str, Any] | None = None,
+    space_id: uuid.UUID | None = None,
 ) -> None:
     session.add(
         AuditEvent(
@@ -28,6 +29,7 @@ def record(
             target_type=target_type,
             target_id=str(target_id) if target_id is not None else None,
             ip=ip,
+            space_id=space_id,
             data=data or {},
         )
     )

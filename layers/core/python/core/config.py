@@ -88,6 +88,10 @@ class Settings:
     share_default_ttl_s: int = setting(7 * 24 * 3600, ge=60)  # a share without expires_in_seconds (capped by max)
     share_create_per_minute: int = setting(10, ge=1)
     share_access_per_minute_per_ip: int = setting(60, ge=1)
+    # Shared spaces (issue 20): a new space's byte quota unless its creator names one (None: no
+    # quota), and how many members one space may have.
+    space_default_quota_bytes: int | None = setting(None, ge=0)
+    space_member_limit: int = setting(100, ge=2, le=10_000)
     cors_allowed_origins: tuple[str, ...] = ("http://localhost:3000", "http://127.0.0.1:3000")
     hsts_max_age_s: int = 63072000
     # Auth. Keys are "kid:secret" pairs, the first one signs; in the cloud they

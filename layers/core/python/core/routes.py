@@ -170,6 +170,17 @@ ROUTES: tuple[Route, ...] = (
     OPEN_SHARE := Route("GET", f"{BASE_PATH}/shares/{{share}}", "assets", auth=False),
     USAGE := Route("GET", f"{BASE_PATH}/usage", "assets", auth=True),
     AUDIT := Route("GET", f"{BASE_PATH}/audit", "assets", auth=True),
+    # Shared spaces (issue 20), served by assets: {space_id}, then {user_id} for a member.
+    CREATE_SPACE := Route("POST", f"{BASE_PATH}/spaces", "assets", auth=True),
+    LIST_SPACES := Route("GET", f"{BASE_PATH}/spaces", "assets", auth=True),
+    GET_SPACE := Route("GET", f"{BASE_PATH}/spaces/{{space_id}}", "assets", auth=True),
+    PATCH_SPACE := Route("PATCH", f"{BASE_PATH}/spaces/{{space_id}}", "assets", auth=True),
+    DELETE_SPACE := Route("DELETE", f"{BASE_PATH}/spaces/{{space_id}}", "assets", auth=True),
+    SPACE_MEMBERS := Route("GET", f"{BASE_PATH}/spaces/{{space_id}}/members", "assets", auth=True),
+    ADD_SPACE_MEMBER := Route("POST", f"{BASE_PATH}/spaces/{{space_id}}/members", "assets", auth=True),
+    PATCH_SPACE_MEMBER := Route("PATCH", f"{BASE_PATH}/spaces/{{space_id}}/members/{{user_id}}", "assets", auth=True),
+    REMOVE_SPACE_MEMBER := Route("DELETE", f"{BASE_PATH}/spaces/{{space_id}}/members/{{user_id}}", "assets", auth=True),
+    TRANSFER_SPACE := Route("PATCH", f"{BASE_PATH}/spaces/{{space_id}}/owner", "assets", auth=True),
     # Rooms. One variable name per level: {room_id}, then {user_id} / {message_id}; {token} under /invitations.
     CREATE_ROOM := Route("POST", f"{BASE_PATH}/rooms", "rooms", auth=True),
     MY_ROOMS := Route("GET", f"{BASE_PATH}/rooms", "rooms", auth=True),

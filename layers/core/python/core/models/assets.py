@@ -45,9 +45,21 @@ class Asset(UuidPk, Timestamps, Base):
             "ix_assets_filename_trgm", "filename", postgresql_using="gin", postgresql_ops={"filename": "gin_trgm_ops"}
         ),
         Index("ix_assets_tags", "tags", postgresql_using="gin"),
+        Index(
+            "ix_assets_space_id_created_at_id",
+            "space_id",
+            text("created_at DESC"),
+            text("id DESC"),
+            postgresql_where=text("space_id IS NOT NULL"),
+        ),
     )
 
     owner_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("users.id", ondelete="CASCADE"), nullable=False)
+    # The shared space the asset is in (NULL: its owner's personal library); a deleted space hands
+    # its assets back to their owners.
+    space_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("spaces.id", ondelete="SET NULL"), nullable=True
+    )
     s3_key: Mapped[str] = mapped_column(Text, nullable=False, unique=True)
     filename: Mapped[str] = mapped_column(String(255), nullable=False)
     content_type: Mapped[str] = mapped_column(String(127), nullable=False)

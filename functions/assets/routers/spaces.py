@@ -1,0 +1,149 @@
+"""Shared spaces and their members (issue 20): parse, call logic, answer. Roles are decided in
+the use-case modules (assets.spaces, assets.space_access)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler.api_gateway import Router
+
+from assets import spaces
+from assets.schemas import (
+    SpaceIn,
+    SpaceMemberIn,
+    SpaceMemberOut,
+    SpaceMemberPage,
+    SpaceOut,
+    SpaceOwnerIn,
+    SpacePage,
+    SpacePatch,
+    SpaceRoleIn,
+)
+from assets.space_access import space_for
+from core import db
+from core.http import caller, client_ip, documented, route
+from core.routes import (
+    ADD_SPACE_MEMBER,
+    CREATE_SPACE,
+    DELETE_SPACE,
+    GET_SPACE,
+    LIST_SPACES,
+    PATCH_SPACE,
+    PATCH_SPACE_MEMBER,
+    REMOVE_SPACE_MEMBER,
+    SPACE_MEMBERS,
+    TRANSFER_SPACE,
+)
+from core.schemas import Limit, cursor_query
+
+router = Router()
+
+SpaceCursor = Annotated[str | None, cursor_query(spaces.SCOPE)]
+MemberCursor = Annotated[str | None, cursor_query(spaces.MEMBERS_SCOPE)]
+
+
+@route(router, CREATE_SPACE, status_code=201, summary="Create a shared space (you are its owner)", tags=["spaces"])
+def create_space(body: SpaceIn) -> SpaceOut:
+    quota = body.quota_bytes if "quota_bytes" in body.model_fields_set else spaces.default_quota()
+    with db.session_scope() as session:
+        return SpaceOut.of(spaces.create(session, caller(router).user_id, body.name, quota, client_ip(router)))
+
+
+@route(router, LIST_SPACES, summary="The spaces I am a member of, with my role, latest joined first", tags=["spaces"])
+def list_spaces(limit: Limit = 20, cursor: SpaceCursor = None) -> SpacePage:
+    with db.session_scope() as session:
+        return SpacePage.of(*spaces.mine(session, caller(router).user_id, limit, cursor))
+
+
+@route(router, GET_SPACE, summary="A space (viewer+; 404 for non-members)", tags=["spaces"])
+def get_space(space_id: uuid.UUID) -> SpaceOut:
+    with db.session_scope() as session:
+        return SpaceOut.of(space_for(session, space_id, caller(router).user_id))
+
+
+@route(
+    router,
+    PATCH_SPACE,
+    summary="Rename a space or set its quota (owner)",
+    tags=["spaces"],
+    openapi_extensions=documented(403),
+)
+def patch_space(space_id: uuid.UUID, body: SpacePatch) -> SpaceOut:
+    quota = body.quota_bytes if "quota_bytes" in body.model_fields_set else spaces.UNSET
+    with db.session_scope() as session:
+        me = caller(router).user_id
+        return SpaceOut.of(spaces.update_space(session, space_id, me, body.name, quota, client_ip(router)))
+
+
+@route(
+    router,
+    DELETE_SPACE,
+    status_code=204,
+    summary="Delete a space (owner): its assets go back to their uploaders, their share links are revoked",
+    tags=["spaces"],
+    openapi_extensions=documented(403),
+)
+def delete_space(space_id: uuid.UUID) -> None:
+    with db.session_scope() as session:
+        spaces.remove_space(session, space_id, caller(router).user_id, client_ip(router))
+
+
+@route(router, SPACE_MEMBERS, summary="A space's members (viewer+), in joining order", tags=["spaces"])
+def list_members(space_id: uuid.UUID, limit: Limit = 20, cursor: MemberCursor = None) -> SpaceMemberPage:
+    with db.session_scope() as session:
+        return SpaceMemberPage.of(*spaces.members(session, space_id, caller(router).user_id, limit, cursor))
+
+
+@route(
+    router,
+    ADD_SPACE_MEMBER,
+    status_code=201,
+    summary="Add a member (owner: viewer or editor; editor: viewer)",
+    tags=["spaces"],
+    openapi_extensions=documented(403, 409),
+)
+def add_member(space_id: uuid.UUID, body: SpaceMemberIn) -> SpaceMemberOut:
+    with db.session_scope() as session:
+        me = caller(router).user_id
+        return SpaceMemberOut.of(spaces.add_member(session, space_id, me, body.username, body.role, client_ip(router)))
+
+
+@route(
+    router,
+    PATCH_SPACE_MEMBER,
+    summary="Change a member's role (only below your own role; owner only by transfer)",
+    tags=["spaces"],
+    openapi_extensions=documented(403),
+)
+def patch_member(space_id: uuid.UUID, user_id: uuid.UUID, body: SpaceRoleIn) -> SpaceMemberOut:
+    with db.session_scope() as session:
+        me = caller(router).user_id
+        return SpaceMemberOut.of(spaces.change_role(session, space_id, me, user_id, body.role, client_ip(router)))
+
+
+@route(
+    router,
+    REMOVE_SPACE_MEMBER,
+    status_code=204,
+    summary="Leave (yourself) or remove a member below you; the owner must transfer first. "
+    "The member's share links of the space's assets are revoked",
+    tags=["spaces"],
+    openapi_extensions=documented(403, 409),
+)
+def remove_member(space_id: uuid.UUID, user_id: uuid.UUID) -> None:
+    with db.session_scope() as session:
+        spaces.remove_member(session, space_id, caller(router).user_id, user_id, client_ip(router))
+
+
+@route(
+    router,
+    TRANSFER_SPACE,
+    summary="Transfer ownership (owner) to another member (409 if not one); you become editor",
+    tags=["spaces"],
+    openapi_extensions=documented(403, 409),
+)
+def transfer_ownership(space_id: uuid.UUID, body: SpaceOwnerIn) -> SpaceMemberOut:
+    with db.session_scope() as session:
+        me = caller(router).user_id
+        return SpaceMemberOut.of(spaces.transfer(session, space_id, me, body.user_id, client_ip(router)))

@@ -1,0 +1,315 @@
+"""Shared spaces and their members.
+
+Rules (issue 20): the creator is the owner; the owner manages any member below owner and grants
+any role below owner; an editor manages viewers only and grants viewer only; anyone may leave but
+the owner, whose role changes hands only by transfer (the old owner becomes editor). Every change
+is one conditional statement under the caller's locked membership, and every one is an audit
+event of the space. Share links follow the space: deleting it revokes the links of its assets
+(which go back to their uploaders' personal libraries), and a member who leaves or is removed
+loses the links they made of its assets.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, func, select, update
+from sqlalchemy.orm import Session
+
+from assets.space_access import EDITOR, OWNER, SPACE_COLUMNS, SpaceView, below, space_for
+from core import audit
+from core.config import get_settings
+from core.errors import Conflict, Forbidden, NotFound
+from core.models.assets import Asset, Share
+from core.models.spaces import Space, SpaceMember
+from core.models.user import User
+from core.pagination import keyset, page_of
+
+SCOPE = "spaces"
+MEMBERS_SCOPE = "space-members"
+UNSET: Any = object()  # a PATCH field not sent
+
+
+# ------------------------------------------------------------------ spaces
+
+
+def create(session: Session, user_id: uuid.UUID, name: str, quota_bytes: int | None, ip: str) -> SpaceView:
+    space = Space(id=uuid.uuid4(), name=name, quota_bytes=quota_bytes)
+    session.add(space)
+    session.flush()
+    session.add(SpaceMember(space_id=space.id, user_id=user_id, role=OWNER))
+    session.flush()
+    _audit(session, "space.created", user_id, space.id, ip, target_type="space", target_id=space.id)
+    return space_for(session, space.id, user_id)
+
+
+def default_quota() -> int | None:
+    return get_settings().space_default_quota_bytes
+
+
+def mine(session: Session, user_id: uuid.UUID, limit: int, cursor: str | None) -> tuple[list[SpaceView], str | None]:
+    """The spaces I am a member of, with my role, the latest joined first."""
+    query = (
+        select(*SPACE_COLUMNS, SpaceMember.role, SpaceMember.joined_at)
+        .join(SpaceMember, SpaceMember.space_id == Space.id)
+        .where(SpaceMember.user_id == user_id)
+    )
+    query = keyset(query, (SpaceMember.joined_at, SpaceMember.space_id), SCOPE, cursor, limit)
+    rows, next_cursor = page_of(list(session.execute(query).all()), limit, SCOPE, lambda r: (r.joined_at, r.id))
+    return [SpaceView.of(r) for r in rows], next_cursor
+
+
+def update_space(
+    session: Session, space_id: uuid.UUID, user_id: uuid.UUID, name: str | None, quota_bytes: Any, ip: str
+) -> SpaceView:
+    """Owner: rename, set or lift the quota (a quota under what the space holds refuses new bytes)."""
+    space_for(session, space_id, user_id, at_least=OWNER, lock=True)
+    values: dict[str, Any] = {}
+    if name is not None:
+        values["name"] = name
+    if quota_bytes is not UNSET:
+        values["quota_bytes"] = quota_bytes
+    if values:
+        session.execute(update(Space).where(Space.id == space_id).values(**values, updated_at=func.now()))
+        data = {k: v for k, v in values.items() if k == "quota_bytes"}
+        _audit(session, "space.updated", user_id, space_id, ip, target_type="space", target_id=space_id, data=data)
+    return space_for(session, space_id, user_id)
+
+
+def remove_space(session: Session, space_id: uuid.UUID, user_id: uuid.UUID, ip: str) -> None:
+    """Owner. Its assets go back to their uploaders' personal libraries (the foreign key's SET
+    NULL), every link to them is revoked, its members go with it. The space row is locked first,
+    so an upload or a move into it either commits before or finds no space."""
+    space_for(session, space_id, user_id, at_least=OWNER, lock_space=True)
+    in_space = select(Asset.id).where(Asset.space_id == space_id).scalar_subquery()
+    revoke_shares(session, Share.asset_id.in_(in_space), user_id, space_id, ip, "space_deleted")
+    _audit(session, "space.deleted", user_id, space_id, ip, target_type="space", target_id=space_id)
+    session.execute(delete(Space).where(Space.id == space_id))
+
+
+def revoke_shares(
+    session: Session, where: Any, user_id: uuid.UUID, space_id: uuid.UUID | None, ip: str, reason: str
+) -> list[uuid.UUID]:
+    """Revoke every live link `where` selects, each an audit event (of the space, if any)."""
+    revoked = list(
+        session.scalars(
+            update(Share)
+            .where(where, Share.revoked_at.is_(None))
+            .values(revoked_at=func.now())
+            .returning(Share.id)
+            .execution_options(synchronize_session=False)
+        )
+    )
+    for share_id in revoked:
+        audit.record(
+            session,
+            "share.revoked",
+            user_id=user_id,
+            ip=ip,
+            target_type="share",
+            target_id=share_id,
+            space_id=space_id,
+            data={"reason": reason},
+        )
+    return revoked
+
+
+def _audit(
+    session: Session,
+    action: str,
+    user_id: uuid.UUID,
+    space_id: uuid.UUID,
+    ip: str,
+    *,
+    target_type: str,
+    target_id: uuid.UUID,
+    data: dict[str, Any] | None = None,
+) -> None:
+    audit.record(
+        session,
+        action,
+        user_id=user_id,
+        ip=ip,
+        target_type=target_type,
+        target_id=target_id,
+        space_id=space_id,
+        data=data,
+    )
+
+
+# ------------------------------------------------------------------ members
+
+
+@dataclass(frozen=True)
+class MemberView:
+    user_id: uuid.UUID
+    username: str
+    avatar_url: str | None
+    role: str
+    joined_at: datetime
+
+    @classmethod
+    def of(cls, row: Any) -> MemberView:
+        return cls(row.user_id, row.username, row.avatar_url, row.role, row.joined_at)
+
+
+_MEMBER_COLUMNS = (SpaceMember.user_id, SpaceMember.role, SpaceMember.joined_at, User.username, User.avatar_url)
+
+
+def member(session: Session, space_id: uuid.UUID, user_id: uuid.UUID) -> MemberView:
+    row = session.execute(
+        select(*_MEMBER_COLUMNS)
+        .join(User, User.id == SpaceMember.user_id)
+        .where(SpaceMember.space_id == space_id, SpaceMember.user_id == user_id)
+    ).first()
+    if row is None:
+        raise NotFound("Member not found")
+    return MemberView.of(row)
+
+
+def members(
+    session: Session, space_id: uuid.UUID, user_id: uuid.UUID, limit: int, cursor: str | None
+) -> tuple[list[MemberView], str | None]:
+    """Viewer+. In joining order."""
+    space_for(session, space_id, user_id)
+    query = select(*_MEMBER_COLUMNS).join(User, User.id == SpaceMember.user_id).where(SpaceMember.space_id == space_id)
+    query = keyset(
+        query, (SpaceMember.joined_at, SpaceMember.user_id), MEMBERS_SCOPE, cursor, limit, newest_first=False
+    )
+    rows, next_cursor = page_of(
+        list(session.execute(query).all()), limit, MEMBERS_SCOPE, lambda r: (r.joined_at, r.user_id)
+    )
+    return [MemberView.of(r) for r in rows], next_cursor
+
+
+def _manages(actor: SpaceView, target_role: str, role: str | None = None) -> None:
+    if not actor.at_least(EDITOR) or not below(target_role, actor.my_role) or (role and not below(role, actor.my_role)):
+        raise Forbidden("You may only manage members, and grant roles, below your own role")
+
+
+def _target_role(session: Session, space_id: uuid.UUID, user_id: uuid.UUID) -> str:
+    role = session.scalar(
+        select(SpaceMember.role)
+        .where(SpaceMember.space_id == space_id, SpaceMember.user_id == user_id)
+        .with_for_update()
+    )
+    if role is None:
+        raise NotFound("Member not found")
+    return role
+
+
+def add_member(
+    session: Session, space_id: uuid.UUID, actor_id: uuid.UUID, username: str, role: str, ip: str
+) -> MemberView:
+    """Owner: viewer or editor; editor: viewer. The space row is locked, so the member limit holds
+    under concurrent adds."""
+    actor = space_for(session, space_id, actor_id, at_least=EDITOR, lock_space=True)
+    if not below(role, actor.my_role):
+        raise Forbidden("You may only grant roles below your own role")
+    user_id = session.scalar(select(User.id).where(func.lower(User.username) == username.lower()))
+    if user_id is None:  # a conflict, not a 404: the URL names the space, which exists
+        detail = {"field": "username", "in": "body", "message": "no such user", "type": "unknown_user"}
+        raise Conflict("No user with that username", details=[detail])
+    if session.scalar(select(SpaceMember.role).where(SpaceMember.space_id == space_id, SpaceMember.user_id == user_id)):
+        raise Conflict("That user is already a member of this space")
+    limit = get_settings().space_member_limit
+    count = session.scalar(select(func.count()).select_from(SpaceMember).where(SpaceMember.space_id == space_id))
+    if (count or 0) >= limit:
+        raise Conflict(f"A space has at most {limit} members")
+    session.add(SpaceMember(space_id=space_id, user_id=user_id, role=role))
+    session.flush()
+    _audit(
+        session,
+        "space.member_added",
+        actor_id,
+        space_id,
+        ip,
+        target_type="user",
+        target_id=user_id,
+        data={"role": role},
+    )
+    return member(session, space_id, user_id)
+
+
+def change_role(
+    session: Session, space_id: uuid.UUID, actor_id: uuid.UUID, target_id: uuid.UUID, role: str, ip: str
+) -> MemberView:
+    actor = space_for(session, space_id, actor_id, at_least=EDITOR, lock=True)
+    current = _target_role(session, space_id, target_id)
+    _manages(actor, current, role)
+    if role != current:
+        session.execute(
+            update(SpaceMember)
+            .where(SpaceMember.space_id == space_id, SpaceMember.user_id == target_id)
+            .values(role=role)
+        )
+        _audit(
+            session,
+            "space.member_role_changed",
+            actor_id,
+            space_id,
+            ip,
+            target_type="user",
+            target_id=target_id,
+            data={"from": current, "role": role},
+        )
+    return member(session, space_id, target_id)
+
+
+def remove_member(session: Session, space_id: uuid.UUID, actor_id: uuid.UUID, target_id: uuid.UUID, ip: str) -> None:
+    """Leave (yourself; not the owner), or remove a member below you (editor+). The links the
+    member made of the space's assets are revoked with their membership."""
+    actor = space_for(session, space_id, actor_id, lock=True)
+    if target_id == actor_id:
+        if actor.my_role == OWNER:
+            raise Conflict("The owner cannot leave; transfer ownership first (PATCH /spaces/{space_id}/owner)")
+        action = "space.member_left"
+    else:
+        _manages(actor, _target_role(session, space_id, target_id))
+        action = "space.member_removed"
+    session.execute(delete(SpaceMember).where(SpaceMember.space_id == space_id, SpaceMember.user_id == target_id))
+    in_space = select(Asset.id).where(Asset.space_id == space_id).scalar_subquery()
+    revoke_shares(session, (Share.owner_id == target_id) & Share.asset_id.in_(in_space), actor_id, space_id, ip, action)
+    _audit(session, action, actor_id, space_id, ip, target_type="user", target_id=target_id)
+
+
+def transfer(session: Session, space_id: uuid.UUID, actor_id: uuid.UUID, target_id: uuid.UUID, ip: str) -> MemberView:
+    """Owner only: the target becomes owner, the old owner editor, in one transaction. Demoting
+    first keeps the one-owner index satisfied; the demotion is conditional, so of two racing
+    transfers the second finds no owner to demote."""
+    space_for(session, space_id, actor_id, at_least=OWNER)
+    if target_id == actor_id:
+        raise Conflict("You are already the owner")
+    target = session.scalar(
+        select(SpaceMember.role)
+        .where(SpaceMember.space_id == space_id, SpaceMember.user_id == target_id)
+        .with_for_update()
+    )
+    if target is None:
+        detail = {"field": "user_id", "in": "body", "message": "not a member of this space", "type": "membership"}
+        raise Conflict("Ownership can only go to a member of the space", details=[detail])
+    demoted = session.execute(
+        update(SpaceMember)
+        .where(SpaceMember.space_id == space_id, SpaceMember.user_id == actor_id, SpaceMember.role == OWNER)
+        .values(role=EDITOR)
+        .returning(SpaceMember.user_id)
+    ).first()
+    if demoted is None:
+        raise Forbidden("Only the owner may transfer ownership")
+    session.execute(
+        update(SpaceMember).where(SpaceMember.space_id == space_id, SpaceMember.user_id == target_id).values(role=OWNER)
+    )
+    _audit(
+        session,
+        "space.owner_transferred",
+        actor_id,
+        space_id,
+        ip,
+        target_type="user",
+        target_id=target_id,
+        data={"from": target},
+    )
+    return member(session, space_id, target_id)
