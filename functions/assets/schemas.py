@@ -369,6 +369,7 @@ class AuditPage(BaseModel):
     def of(cls, events: Sequence[AuditEvent], next_cursor: str | None) -> AuditPage:
         return cls(items=[AuditOut.of(e) for e in events], next_cursor=next_cursor)
 
+
 # ------------------------------------------------------------------ shared spaces (issue 20)
 
 SpaceRole = Literal["viewer", "editor", "owner"]
