@@ -14,7 +14,6 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.orm import Session
 
 from core import room_events
-from core.schemas import UserSummary
 from rooms.access import RoomView, below
 from rooms.schemas import MemberOut, MessageOut, RoomOut
 
@@ -23,53 +22,13 @@ if TYPE_CHECKING:
     from rooms.messages import MessageView
 
 
-def message_out(message: MessageView) -> MessageOut:
-    sender = None
-    if message.sender_id is not None and message.sender_username is not None:
-        sender = UserSummary(
-            id=message.sender_id, username=message.sender_username, avatar_url=message.sender_avatar_url
-        )
-    return MessageOut(
-        id=message.id,
-        room_id=message.room_id,
-        seq=message.seq,
-        sender=sender,
-        kind=message.kind,  # type: ignore[arg-type]
-        content=message.content,
-        status=message.status,  # type: ignore[arg-type]
-        visibility=message.visibility,  # type: ignore[arg-type]
-        exclude_from_ai=message.exclude_from_ai,
-        reply_to=message.reply_to_id,
-        created_at=message.created_at,
-        updated_at=message.updated_at,
-    )
-
-
-def member_out(member: MemberView) -> MemberOut:
-    user = UserSummary(id=member.user_id, username=member.username, avatar_url=member.avatar_url)
-    return MemberOut(user=user, role=member.role, joined_at=member.joined_at)  # type: ignore[arg-type]
-
-
-def room_out(room: RoomView) -> RoomOut:
-    return RoomOut(
-        id=room.id,
-        name=room.name,
-        description=room.description,
-        my_role=room.my_role,  # type: ignore[arg-type]
-        ai_provider=room.ai_provider,  # type: ignore[arg-type]
-        ai_model=room.ai_model,
-        ai_context_cutoff_at=room.ai_context_cutoff_at,
-        created_at=room.created_at,
-    )
-
-
 def _only(visibility: str, requester_id: uuid.UUID | None) -> uuid.UUID | None:
     return requester_id if visibility == "private" else None
 
 
 def message(session: Session, type: str, view: MessageView) -> None:
     """message.created / message.updated (and, from the AI worker, message.completed)."""
-    data = message_out(view).model_dump(mode="json")
+    data = MessageOut.of(view).model_dump(mode="json")
     room_events.publish(session, view.room_id, type, data, seq=view.seq, only=_only(view.visibility, view.requester_id))
 
 
@@ -82,7 +41,7 @@ def message_deleted(
 
 def member(session: Session, type: str, room_id: uuid.UUID, view: MemberView) -> None:
     """member.joined / member.role_changed; a role below reader loses the room's events at once."""
-    room_events.publish(session, room_id, type, member_out(view).model_dump(mode="json"))
+    room_events.publish(session, room_id, type, MemberOut.of(view).model_dump(mode="json"))
     if below(view.role, "reader"):
         room_events.drop_subscriptions(session, room_id, view.user_id)
 
@@ -94,7 +53,7 @@ def member_left(session: Session, room_id: uuid.UUID, user_id: uuid.UUID) -> Non
 
 
 def room_updated(session: Session, room: RoomView) -> None:
-    data = room_out(room).model_dump(mode="json", exclude={"my_role"})  # the same for every member
+    data = RoomOut.of(room).model_dump(mode="json", exclude={"my_role"})  # the same for every member
     room_events.publish(session, room.id, "room.updated", data)
 
 

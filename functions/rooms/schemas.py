@@ -3,12 +3,20 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated, Literal
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Annotated, Any, Literal, cast
 
 from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictInt
 
 from core.schemas import UserSummary
 from core.types import Timestamp
+
+if TYPE_CHECKING:
+    from rooms.access import RoomView
+    from rooms.invitations import Created, Membership
+    from rooms.logic import ListedRoom
+    from rooms.members import MemberView
+    from rooms.messages import MessageView
 
 Role = Literal["reader", "guest", "member", "admin", "master"]
 AssignableRole = Literal["reader", "guest", "member", "admin"]  # master changes hands only by transfer
@@ -64,6 +72,19 @@ class RoomOut(BaseModel):
     ai_context_cutoff_at: Timestamp | None
     created_at: Timestamp
 
+    @classmethod
+    def of(cls, room: RoomView) -> RoomOut:
+        return cls(
+            id=room.id,
+            name=room.name,
+            description=room.description,
+            my_role=cast(Role, room.my_role),
+            ai_provider=cast("Provider | None", room.ai_provider),
+            ai_model=room.ai_model,
+            ai_context_cutoff_at=room.ai_context_cutoff_at,
+            created_at=room.created_at,
+        )
+
 
 class ReadIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -80,10 +101,19 @@ class MemberOut(BaseModel):
     role: Role
     joined_at: Timestamp
 
+    @classmethod
+    def of(cls, member: MemberView) -> MemberOut:
+        user = UserSummary(id=member.user_id, username=member.username, avatar_url=member.avatar_url)
+        return cls(user=user, role=cast(Role, member.role), joined_at=member.joined_at)
+
 
 class MemberPage(BaseModel):
     items: list[MemberOut]
     next_cursor: str | None
+
+    @classmethod
+    def of(cls, members: Sequence[MemberView], next_cursor: str | None) -> MemberPage:
+        return cls(items=[MemberOut.of(m) for m in members], next_cursor=next_cursor)
 
 
 class RoleIn(BaseModel):
@@ -106,6 +136,11 @@ class MembershipOut(BaseModel):
     role: Role
     joined_at: Timestamp
 
+    @classmethod
+    def of(cls, joined: Membership) -> MembershipOut:
+        member = MemberOut.of(joined.member)
+        return cls(room=RoomOut.of(joined.room), user=member.user, role=member.role, joined_at=member.joined_at)
+
 
 class InvitationIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
@@ -124,6 +159,10 @@ class InvitationCreated(BaseModel):
     role: InvitableRole
     expires_at: Timestamp
 
+    @classmethod
+    def of(cls, made: Created) -> InvitationCreated:
+        return cls(id=made.id, token=made.token, role=cast(InvitableRole, made.role), expires_at=made.expires_at)
+
 
 class RoomSummary(BaseModel):
     id: uuid.UUID
@@ -140,10 +179,31 @@ class InvitationOut(BaseModel):
     expires_at: Timestamp
     created_at: Timestamp
 
+    @classmethod
+    def of(cls, row: Any) -> InvitationOut:
+        """`row`: one of rooms.invitations.pending's rows."""
+        invited_by = None
+        if row.inviter_id is not None:
+            invited_by = UserSummary(
+                id=row.inviter_id, username=row.inviter_username, avatar_url=row.inviter_avatar_url
+            )
+        return cls(
+            id=row.id,
+            room=RoomSummary(id=row.room_id, name=row.room_name),
+            role=row.role,
+            invited_by=invited_by,
+            expires_at=row.expires_at,
+            created_at=row.created_at,
+        )
+
 
 class InvitationPage(BaseModel):
     items: list[InvitationOut]
     next_cursor: str | None
+
+    @classmethod
+    def of(cls, rows: Sequence[Any], next_cursor: str | None) -> InvitationPage:
+        return cls(items=[InvitationOut.of(r) for r in rows], next_cursor=next_cursor)
 
 
 class MessageIn(BaseModel):
@@ -184,15 +244,45 @@ class MessageOut(BaseModel):
     created_at: Timestamp
     updated_at: Timestamp
 
+    @classmethod
+    def of(cls, message: MessageView) -> MessageOut:
+        sender = None
+        if message.sender_id is not None and message.sender_username is not None:
+            sender = UserSummary(
+                id=message.sender_id, username=message.sender_username, avatar_url=message.sender_avatar_url
+            )
+        return cls(
+            id=message.id,
+            room_id=message.room_id,
+            seq=message.seq,
+            sender=sender,
+            kind=message.kind,  # type: ignore[arg-type]
+            content=message.content,
+            status=message.status,  # type: ignore[arg-type]
+            visibility=message.visibility,  # type: ignore[arg-type]
+            exclude_from_ai=message.exclude_from_ai,
+            reply_to=message.reply_to_id,
+            created_at=message.created_at,
+            updated_at=message.updated_at,
+        )
+
 
 class MessagePosted(BaseModel):
     message: MessageOut
     ai_message: MessageOut | None = Field(description="with invoke_ai; status failed when the provider failed")
 
+    @classmethod
+    def of(cls, message: MessageView, ai_message: MessageView | None) -> MessagePosted:
+        return cls(message=MessageOut.of(message), ai_message=MessageOut.of(ai_message) if ai_message else None)
+
 
 class MessagePage(BaseModel):
     items: list[MessageOut]
     next_cursor: str | None
+
+    @classmethod
+    def of(cls, messages: Sequence[MessageView], next_cursor: str | None) -> MessagePage:
+        return cls(items=[MessageOut.of(m) for m in messages], next_cursor=next_cursor)
 
 
 class RoomListed(RoomOut):
@@ -207,7 +297,20 @@ class RoomListed(RoomOut):
     )
     last_message: MessageOut | None = Field(description="the room's newest message I may see; null: none yet")
 
+    @classmethod
+    def of(cls, listed: ListedRoom) -> RoomListed:  # type: ignore[override]  # a listed room, not a RoomView
+        return cls(
+            **dict(RoomOut.of(listed.room)),
+            last_read_seq=listed.last_read_seq,
+            unread_count=listed.unread_count,
+            last_message=MessageOut.of(listed.last_message) if listed.last_message else None,
+        )
+
 
 class RoomPage(BaseModel):
     items: list[RoomListed]
     next_cursor: str | None
+
+    @classmethod
+    def of(cls, rooms: Sequence[ListedRoom], next_cursor: str | None) -> RoomPage:
+        return cls(items=[RoomListed.of(r) for r in rooms], next_cursor=next_cursor)

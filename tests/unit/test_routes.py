@@ -46,12 +46,9 @@ def test_resolver_path_spells_parameters_the_powertools_way() -> None:
     assert Route("GET", "/api/v1/posts/{post_id}/likes", "x", False).resolver_path == "/api/v1/posts/<post_id>/likes"
 
 
-# Registered with core.http.route (the row, its path written once), not with a path of their own.
-PATH_COPIES_LEFT = {"rooms"}
-
-
-@pytest.mark.parametrize("name", [n for n in API_FUNCTIONS if n not in PATH_COPIES_LEFT])
+@pytest.mark.parametrize("name", API_FUNCTIONS)
 def test_every_route_is_registered_by_its_row(name: str) -> None:
+    """With core.http.route (the row, its path written once), not with a path of its own."""
     app = importlib.import_module(f"{name}.handler").app
     for served in app._static_routes + app._dynamic_routes:
         row = registered_row(served.func)
@@ -85,6 +82,16 @@ def _handler_of(module: str) -> Callable[[], None]:
 
     handler.__module__ = module
     return handler
+
+
+def test_functions_write_no_path_of_the_api() -> None:
+    """Paths are the route table's: a handler, a router or a response builder names a row instead."""
+    copies = [
+        str(path.relative_to(ROOT))
+        for path in sorted((ROOT / "functions").rglob("*.py"))
+        if BASE_PATH + "/" in path.read_text(encoding="utf-8")
+    ]
+    assert copies == []
 
 
 def test_url_fills_the_rows_parameters() -> None:

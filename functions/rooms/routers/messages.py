@@ -1,0 +1,114 @@
+"""Message routes: history, one message, send (and ask the AI), edit, delete, regenerate an AI reply."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler.api_gateway import Router
+from aws_lambda_powertools.event_handler.openapi.params import Query
+
+from core import db
+from core.http import caller, documented, route
+from core.routes import DELETE_MESSAGE, EDIT_MESSAGE, GET_MESSAGE, REGENERATE, ROOM_HISTORY, SEND_MESSAGE
+from core.schemas import Limit, cursor_query
+from rooms import messages, replies
+from rooms.schemas import SEQ_MAX, MessageIn, MessageOut, MessagePage, MessagePatch, MessagePosted
+
+router = Router()
+
+MessageCursor = Annotated[str | None, cursor_query(messages.SCOPES, (int,))]
+AfterSeq = Annotated[
+    int | None,
+    Query(
+        ge=0,
+        le=SEQ_MAX,
+        description="oldest first from this seq + 1 (backfill after a gap or a reconnect); its next_cursor "
+        "continues oldest first",
+    ),
+]
+
+
+@route(
+    router,
+    ROOM_HISTORY,
+    summary="History, newest first by seq; with after_seq, oldest first after it (reader+)",
+    description="`cursor` continues the list it came from, in its order: the history's newest first, the "
+    "after_seq list's oldest first. With after_seq, a cursor of the newest-first history continues it "
+    "above after_seq only.",
+    tags=["rooms"],
+)
+def history(
+    room_id: uuid.UUID, limit: Limit = 20, cursor: MessageCursor = None, after_seq: AfterSeq = None
+) -> MessagePage:
+    with db.session_scope() as session:
+        found, next_cursor = messages.history(session, room_id, caller(router).user_id, limit, cursor, after_seq)
+    return MessagePage.of(found, next_cursor)
+
+
+@route(
+    router,
+    GET_MESSAGE,
+    summary="One message (reader+); others' private messages and deleted ones are 404",
+    tags=["rooms"],
+)
+def get_message(room_id: uuid.UUID, message_id: uuid.UUID) -> MessageOut:
+    with db.session_scope() as session:
+        return MessageOut.of(messages.one(session, room_id, message_id, caller(router).user_id))
+
+
+@route(
+    router,
+    SEND_MESSAGE,
+    status_code=201,
+    summary="Send a message (guest+); invoke_ai asks the room's AI (member+)",
+    tags=["rooms"],
+)
+def send_message(room_id: uuid.UUID, body: MessageIn) -> MessagePosted:
+    message, ai_message = replies.send(
+        db.session_scope,
+        room_id,
+        caller(router).user_id,
+        body.content,
+        invoke_ai=body.invoke_ai,
+        private=body.private,
+    )
+    return MessagePosted.of(message, ai_message)
+
+
+@route(
+    router,
+    EDIT_MESSAGE,
+    summary="Edit your own message, or exclude a message from the AI's context (author or admin+)",
+    description="`content`: only the human author of the message may change it (403 for anyone else, admins "
+    "included); an AI message's content changes only by regenerating it (403). `exclude_from_ai`: the "
+    "message's author (for an AI message, whoever asked for it) or an admin+. Others' private messages are 404.",
+    tags=["rooms"],
+)
+def edit_message(room_id: uuid.UUID, message_id: uuid.UUID, body: MessagePatch) -> MessageOut:
+    with db.session_scope() as session:
+        changes = body.model_dump(exclude_unset=True)
+        return MessageOut.of(messages.edit(session, room_id, message_id, caller(router).user_id, changes))
+
+
+@route(
+    router,
+    DELETE_MESSAGE,
+    status_code=204,
+    summary="Delete a message (author or admin+; soft delete)",
+    tags=["rooms"],
+)
+def delete_message(room_id: uuid.UUID, message_id: uuid.UUID) -> None:
+    with db.session_scope() as session:
+        messages.remove(session, room_id, message_id, caller(router).user_id)
+
+
+@route(
+    router,
+    REGENERATE,
+    summary="Rewrite the AI reply to human message message_id in place (member+)",
+    tags=["rooms"],
+    openapi_extensions=documented(409),
+)
+def regenerate(room_id: uuid.UUID, message_id: uuid.UUID) -> MessageOut:
+    return MessageOut.of(replies.regenerate(db.session_scope, room_id, message_id, caller(router).user_id))
