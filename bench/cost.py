@@ -1,4 +1,6 @@
-"""`make cost`: what each stage costs idle, and what each main route costs per million requests.
+"""`make cost`: what each stage costs idle, what each main route costs per million requests, and
+what realtime rooms cost per 1,000 users online 8 hours a day (WebSocket messages and connection
+minutes, the AI worker's Lambda and queues; `RealtimeLoad` states every assumption).
 
 Idle cost is read from the synthesized templates of every stage (Aurora minimum capacity per
 serverless instance, RDS Proxy minimum, interface endpoints per AZ, WAF, alarms per alarm metric,
@@ -22,6 +24,7 @@ import os
 import sys
 import tempfile
 from collections import Counter
+from dataclasses import dataclass
 from typing import Any
 
 from bench.report import run
@@ -50,6 +53,14 @@ PRICES = {  # USD, us-east-1 list prices; override with PRICE_<NAME>=...
     "SNAPSTART_CACHE_GB_SECOND": 0.0000015046,
     "SNAPSTART_RESTORE_GB": 0.0001397998,
     "APIGW_REST_REQUEST": 3.50 / 1e6,
+    # WebSocket APIs: per message sent or received (metered in 32 KB units; first billion a month),
+    # and per connection minute (https://aws.amazon.com/api-gateway/pricing/).
+    "APIGW_WS_MESSAGE": 1.00 / 1e6,
+    "APIGW_WS_CONNECTION_MINUTE": 0.25 / 1e6,
+    # SQS per request (each 64 KB of payload is one request): standard and FIFO queues
+    # (https://aws.amazon.com/sqs/pricing/).
+    "SQS_REQUEST": 0.40 / 1e6,
+    "SQS_FIFO_REQUEST": 0.50 / 1e6,
 }
 PRICES |= {k: float(os.environ[f"PRICE_{k}"]) for k in PRICES if f"PRICE_{k}" in os.environ}
 
@@ -253,6 +264,92 @@ def per_million(durations: dict[str, dict[str, float]], memory: dict[str, int]) 
     return rows
 
 
+@dataclass(frozen=True)
+class RealtimeLoad:
+    """Realtime rooms for `users` people online `hours_per_day`; rates are per user per online hour."""
+
+    users: int = 1000
+    hours_per_day: float = 8.0
+    messages_sent: float = 6.0  # POST /messages: message.created to every subscriber of the room
+    room_subscribers: float = 10.0  # connections subscribed to that room, the sender's included
+    typing_sent: float = 6.0  # typing frames in (one per message), each out to the other subscribers
+    pings: float = 12.0  # keep-alive every 5 min (API Gateway closes connections idle 10 min): in, pong out
+    reconnects: float = 0.5  # a connection lasts at most 2 h; a new one subscribes again
+    subscriptions: float = 5.0  # rooms subscribed per connection: subscribe in, subscribed out
+    ai_replies: float = 1.0  # AI replies asked for (of the messages sent)
+    deltas_per_reply: float = 40.0  # message.delta frames of one reply (coalesced to <= 10 a second)
+    reply_seconds: float = 8.0  # the AI worker's billed time per reply (it waits on the stream)
+    deltas_per_fanout: float = 2.0  # relayed deltas one fan-out invocation pushes (FIFO batch)
+    fanout_ms: float = 30.0  # billed time of one fan-out invocation
+
+    @property
+    def user_hours(self) -> float:
+        """Online user-hours in a month (HOURS / 24 days)."""
+        return self.users * self.hours_per_day * HOURS / 24
+
+    @property
+    def frames_in(self) -> float:
+        """WebSocket messages from clients per user-hour."""
+        return self.typing_sent + self.pings + self.reconnects * self.subscriptions
+
+    @property
+    def frames_out(self) -> float:
+        """WebSocket messages to clients per user-hour: each room event to every subscriber (an AI reply:
+        its pending message.created, its deltas and message.completed), typing to the others, pongs."""
+        events = self.messages_sent + self.ai_replies * (1 + self.deltas_per_reply + 1)
+        typing = self.typing_sent * (self.room_subscribers - 1)
+        return events * self.room_subscribers + typing + self.pings + self.reconnects * self.subscriptions
+
+
+REALTIME_LOAD = RealtimeLoad()
+# The AI worker's memory when the catalog has no `ai_worker` yet (its QueueSpec sizes it once it does).
+AI_WORKER_MB_ASSUMED = 512
+
+
+def realtime_lines(memory: dict[str, int], load: RealtimeLoad = REALTIME_LOAD) -> list[tuple[str, float, str]]:
+    """(item, USD per month, why) of realtime rooms and AI replies for `load`, at the configured memory.
+    Model tokens are billed by the provider on top (not priced here)."""
+    hours = load.user_hours
+    frames = (load.frames_in + load.frames_out) * hours
+    minutes = 60 * hours
+    replies = load.ai_replies * hours
+    worker_mb = memory.get("ai_worker", AI_WORKER_MB_ASSUMED)
+    worker_gb_s = replies * load.reply_seconds * worker_mb / 1024
+    relays = replies * (load.deltas_per_reply + 1)  # each delta, then the result, through room_events
+    fanouts = relays / load.deltas_per_fanout
+    fanout_gb_s = fanouts * load.fanout_ms / 1000 * memory.get("fanout", 512) / 1024
+    per_user = f"{load.frames_in + load.frames_out:g} frames per user-hour"
+    sized = "" if "ai_worker" in memory else " (assumed: not in the catalog yet)"
+    return [
+        (
+            "WebSocket messages",
+            frames * PRICES["APIGW_WS_MESSAGE"],
+            f"{frames / 1e6:.1f} M ({per_user}: {load.frames_in:g} in, {load.frames_out:g} out)",
+        ),
+        ("WebSocket connection minutes", minutes * PRICES["APIGW_WS_CONNECTION_MINUTE"], f"{minutes / 1e6:.1f} M"),
+        (
+            "AI worker Lambda",
+            worker_gb_s * PRICES["LAMBDA_ARM_GB_SECOND"] + replies * PRICES["LAMBDA_REQUEST"],
+            f"{replies / 1e3:.0f} k replies x {load.reply_seconds:g} s x {worker_mb} MB{sized}",
+        ),
+        (
+            "AI reply jobs (SQS standard)",
+            replies * 3 * PRICES["SQS_REQUEST"],
+            "send, receive, delete per reply",
+        ),
+        (
+            "AI deltas relayed (SQS FIFO)",
+            relays * 3 * PRICES["SQS_FIFO_REQUEST"],
+            f"{load.deltas_per_reply:g} deltas + the result per reply to room_events: send, receive, delete",
+        ),
+        (
+            "Fan-out Lambda for the relays",
+            fanout_gb_s * PRICES["LAMBDA_ARM_GB_SECOND"] + fanouts * PRICES["LAMBDA_REQUEST"],
+            f"{fanouts / 1e6:.1f} M invocations x {load.fanout_ms:g} ms ({load.deltas_per_fanout:g} deltas each)",
+        ),
+    ]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--stages", default="dev,staging,prod")
@@ -268,6 +365,17 @@ def main(argv: list[str] | None = None) -> int:
         for item, usd, why in lines:
             print(f"  {item:<40} {usd:>9.2f} USD  {why}")
         print(f"  {'total':<40} {sum(u for _, u, _ in lines):>9.2f} USD")
+    load = REALTIME_LOAD
+    print(
+        f"\nrealtime rooms per month, {load.users:,} users online {load.hours_per_day:g} h a day "
+        f"({load.messages_sent:g} messages, {load.ai_replies:g} AI reply, {load.typing_sent:g} typing and "
+        f"{load.pings:g} pings per user-hour; {load.room_subscribers:g} subscribers per room; "
+        "model tokens not included)"
+    )
+    rt = realtime_lines(memory, load)
+    for item, usd, why in rt:
+        print(f"  {item:<40} {usd:>9.2f} USD  {why}")
+    print(f"  {'total':<40} {sum(u for _, u, _ in rt):>9.2f} USD")
     if not args.skip_warm:
         print("\nper million requests (API Gateway REST + Lambda arm64 at the configured memory, warm p50)")
         for route, ms, usd in per_million(warm_durations(), memory):

@@ -98,6 +98,7 @@ def build_stacks(app: cdk.App, config: StageConfig) -> dict[str, cdk.Stack]:
         stack_name(config.stage, "Api"),
         config=config,
         vpc=network.vpc,
+        ipv6_egress=network.ipv6_egress,
         db_clients=data.db_clients,
         proxy=data.proxy,
         cluster=data.cluster,

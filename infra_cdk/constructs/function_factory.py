@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
-from aws_cdk import Duration
+from aws_cdk import Aws, Duration
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
@@ -91,6 +92,32 @@ class FunctionWiring:
     # CloudFront signing where the stage stores the private key (`cdnPrivateKeySecretArn`); None:
     # the functions answer with presigned S3 URLs.
     cdn: CdnSigning | None = None
+    # The network stack's HTTPS-over-IPv6 group, for functions with egress="ipv6" (core.routes).
+    ipv6_egress: ec2.ISecurityGroup | None = None
+
+
+def sqs_dual_stack_endpoint() -> str:
+    """SQS's dual-stack regional endpoint (sqs.<region>.api.aws): reached over IPv6 from a stage
+    without the SQS interface endpoint (docs/decisions.md "Where each function runs")."""
+    return f"https://sqs.{Aws.REGION}.api.aws"
+
+
+def network(wiring: FunctionWiring, spec: FunctionSpec) -> dict[str, Any]:
+    """Where the function runs: outside the VPC (no database), or in the isolated subnets with the
+    db-clients group and, for egress="ipv6", outbound IPv6 through the egress-only gateway."""
+    if not spec.uses_db:
+        return {}
+    groups: list[ec2.ISecurityGroup] = [wiring.db_clients]
+    if spec.egress == "ipv6":
+        if wiring.ipv6_egress is None:
+            raise ValueError(f"{spec.name} has egress='ipv6': pass the network stack's ipv6_egress group")
+        groups.append(wiring.ipv6_egress)
+    return {
+        "vpc": wiring.vpc,
+        "vpc_subnets": ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED),
+        "security_groups": groups,
+        "ipv6_allowed_for_dual_stack": spec.egress == "ipv6",
+    }
 
 
 # The functions that hand out URLs of variants/ (core.storage.variant_url): they sign for CloudFront.
@@ -184,6 +211,10 @@ def make_function(
                 actions=["secretsmanager:GetSecretValue"], resources=[wiring.cdn.private_key_secret_arn]
             )
         )
+    if spec.uses_db and spec.egress == "ipv6" and not config.interface_endpoints:
+        # No SQS endpoint in this stage: boto3's SQS clients use the dual-stack endpoint, over IPv6
+        # (only SQS: S3 keeps its gateway endpoint, and nothing else is reached this way).
+        env["AWS_ENDPOINT_URL_SQS"] = sqs_dual_stack_endpoint()
     env |= dict(environment or {})
 
     fn = lambda_.Function(
@@ -207,9 +238,7 @@ def make_function(
         tracing=lambda_.Tracing.ACTIVE,
         reserved_concurrent_executions=wiring.reserved_concurrency.get(spec.name),
         snap_start=lambda_.SnapStartConf.ON_PUBLISHED_VERSIONS if uses_snapstart(config, spec) else None,
-        vpc=wiring.vpc if spec.uses_db else None,
-        vpc_subnets=ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED) if spec.uses_db else None,
-        security_groups=[wiring.db_clients] if spec.uses_db else None,
+        **network(wiring, spec),
     )
     if spec.uses_db:
         if wiring.proxy is not None:

@@ -4,26 +4,26 @@
 - Routes from core.routes.WEBSOCKET_ROUTES, each a Lambda proxy integration of the function's
   `live` alias. `$default` is two-way (a route response): API Gateway sends the body the function
   returns to the calling connection, so answering a frame (pong, subscribed, error) needs no call
-  to the Management API, which the function cannot reach from the isolated subnets (below).
+  to the Management API.
 - One stage named after the stage, auto-deployed, throttled with the stage's limits, with JSON
   access logs kept 30 days that never hold the query string (the ticket travels there) nor any
   message body.
-- `execute-api:ManageConnections` on this API's stage only (POST, the one call core.push makes),
-  and the URLs the function needs:
-  REALTIME_WS_URL (what a ticket tells the client) and REALTIME_MANAGEMENT_URL (`@connections`).
+- For every function that pushes (`FunctionSpec.pushes`: realtime, the fan-out):
+  `execute-api:ManageConnections` on this API's stage only (POST, the one call core.push makes) and
+  REALTIME_MANAGEMENT_URL (`@connections`); realtime also gets REALTIME_WS_URL (what a ticket tells
+  the client).
 
-Network (docs/decisions.md "Realtime: where the WebSocket code runs"): the function runs in the
-VPC, for the database. The Management API of a WebSocket API is a public API Gateway endpoint;
-an `execute-api` interface endpoint reaches private REST APIs only, so from the isolated subnets
-no stage can push to *other* connections until a way out exists. Everything a client asks is
-answered through the route response meanwhile; pushes to others (typing) time out after 1 s
-and are dropped (core.push).
+Network (docs/decisions.md "Where each function runs"): the pushing functions run in the VPC, for
+the database. The Management API of a WebSocket API is its public API Gateway endpoint, which an
+`execute-api` interface endpoint cannot reach (those serve private REST APIs), so the API is
+dual-stack and the pushers leave the VPC over IPv6 through its egress-only internet gateway
+(`egress="ipv6"`), in every stage, at no hourly cost.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 
 import jsii
 from aws_cdk import ArnFormat, CfnOutput, Stack
@@ -35,14 +35,12 @@ from aws_cdk import aws_logs as logs
 from aws_cdk.aws_apigatewayv2_integrations import WebSocketLambdaIntegration
 from constructs import Construct
 
-from core.routes import WEBSOCKET_ROUTES
+from core.routes import WEBSOCKET_ROUTES, FunctionSpec
 from infra_cdk.config import StageConfig
 from infra_cdk.constructs.log_groups import stage_log_group
 from infra_cdk.nag import acknowledge, finding_label
 
 REALTIME = "realtime"
-# Functions that push to connections besides realtime: the room-events fan-out (core.room_events).
-PUSHERS = ("fanout",)
 TWO_WAY_ROUTES = frozenset({"$default"})  # as local/websocket.py emulates them
 
 # WebSocket access-log variables only: no $request.* (the `?ticket=` query string), no bodies.
@@ -76,6 +74,7 @@ class RealtimeResources(Construct):
         config: StageConfig,
         functions: Mapping[str, lambda_.Function],
         aliases: Mapping[str, lambda_.Alias],
+        specs: Sequence[FunctionSpec],
     ) -> None:
         super().__init__(scope, construct_id)
         self.api: apigwv2.WebSocketApi | None = None
@@ -101,6 +100,8 @@ class RealtimeResources(Construct):
             connect_route_options=route("$connect"),
             disconnect_route_options=route("$disconnect"),
             default_route_options=route("$default"),
+            # IPv4 and IPv6: the pushing functions in the VPC reach @connections over IPv6 only.
+            ip_address_type=apigwv2.IpAddressType.DUAL_STACK,
         )
         access_logs = stage_log_group(self, "AccessLogs", config)
         self.stage = apigwv2.WebSocketStage(
@@ -115,10 +116,10 @@ class RealtimeResources(Construct):
         )
 
         fn.add_environment("REALTIME_WS_URL", self.stage.url)
-        for name in (REALTIME, *PUSHERS):
-            if name in functions:
-                functions[name].add_environment("REALTIME_MANAGEMENT_URL", self.stage.callback_url)
-                self._grant_push(config, functions[name], name)
+        for spec in specs:  # every function that posts frames to connections (FunctionSpec.pushes)
+            if spec.pushes and spec.name in functions:
+                functions[spec.name].add_environment("REALTIME_MANAGEMENT_URL", self.stage.callback_url)
+                self._grant_push(config, functions[spec.name], spec.name)
 
         for found in self.api.node.children:
             if not isinstance(found, apigwv2.WebSocketRoute):

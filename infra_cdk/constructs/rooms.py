@@ -1,5 +1,6 @@
-"""The rooms feature's cloud resources: Bedrock for AI replies, limited to the configured model, and
-(when the stage uses an OpenAI-compatible endpoint) a secret for its API key that only rooms reads.
+"""The rooms feature's cloud resources: the AI providers for every function that calls them
+(`FunctionSpec.calls_ai`: rooms, and the AI worker): Bedrock limited to the configured model, and
+(when the stage uses an OpenAI-compatible endpoint) a secret for its API key that only they read.
 
 Configured from CDK context (cdk.json `context` or `-c key=value`), because StageConfig holds
 only what every stage must decide:
@@ -7,16 +8,18 @@ only what every stage must decide:
 - `roomsBedrockModel`: a foundation-model id or a cross-region inference-profile id (us./eu./...);
 - `roomsOpenaiBaseUrl` (https, up to /v1) and `roomsOpenaiModel`: an OpenAI-compatible endpoint.
 
-Network: the functions run in isolated subnets. Bedrock needs a `bedrock-runtime` interface
-endpoint in the VPC, and an endpoint outside AWS needs a route out; neither is made here
-(see docs/decisions.md). Without them a call times out and the AI message is stored `failed`.
+Network (docs/decisions.md "Where each function runs"): outside the VPC a function reaches Bedrock's
+regional endpoint and any OpenAI-compatible endpoint in every stage. In the VPC there is no route to
+either (Bedrock has no dual-stack endpoint for the IPv6 egress, and there is no NAT): it reaches
+Bedrock through the stage's `bedrock-runtime` interface endpoint, and where the stage has none it
+answers with the echo provider rather than time out on every reply.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,6 +29,7 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
+from core.routes import FunctionSpec
 from infra_cdk.config import StageConfig
 from infra_cdk.nag import acknowledge, finding_label
 
@@ -33,8 +37,9 @@ ROOMS = "rooms"
 PROVIDERS = ("bedrock", "openai", "echo")
 DEFAULT_BEDROCK_MODEL = "amazon.nova-lite-v1:0"
 DEFAULT_OPENAI_MODEL = "gpt-4o-mini"
-# Converse is authorized as bedrock:InvokeModel.
-BEDROCK_ACTIONS = ("bedrock:InvokeModel",)
+# Converse is authorized as bedrock:InvokeModel, ConverseStream as bedrock:InvokeModelWithResponseStream:
+# a request-path function answers within its request, an event processor (the AI worker) streams.
+BEDROCK_ACTIONS = {"api": ("bedrock:InvokeModel",), "events": ("bedrock:InvokeModelWithResponseStream",)}
 # Cross-region inference profiles are the model id with a geography prefix.
 _PROFILE = re.compile(r"^(us|eu|apac|us-gov|jp|au|ca|global)\.(?P<model>.+)$")
 _MODEL = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:/-]{0,199}$")
@@ -107,62 +112,82 @@ def bedrock_model_arns(stack: Stack, model_id: str) -> list[str]:
 
 class RoomsResources(Construct):
     def __init__(
-        self, scope: Construct, construct_id: str, *, config: StageConfig, functions: Mapping[str, lambda_.Function]
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: StageConfig,
+        functions: Mapping[str, lambda_.Function],
+        specs: Sequence[FunctionSpec],
     ) -> None:
         super().__init__(scope, construct_id)
-        fn = functions.get(ROOMS)
-        if fn is None:
-            return
+        callers = [spec for spec in specs if spec.calls_ai and spec.name in functions]
         self.ai = RoomsAi.from_context(self.node.try_get_context)
         self.openai_api_key: secretsmanager.Secret | None = None
-        role = fn.role
-        assert role is not None  # the factory always gives one
+        if not callers:
+            return
+        for spec in callers:
+            fn = functions[spec.name]
+            role = fn.role
+            assert role is not None  # the factory always gives one
+            fn.add_environment("ROOMS_AI_PROVIDER", self.provider_for(config, spec))
+            fn.add_environment("ROOMS_BEDROCK_MODEL", self.ai.bedrock_model)
+            fn.add_environment("ROOMS_AI_MODELS", ",".join(self.ai.models))
+            self._grant_bedrock(config, role, spec)
+            if self.ai.openai_base_url is not None:
+                self._openai_key(config, fn)
 
-        fn.add_environment("ROOMS_AI_PROVIDER", self.ai.provider)
-        fn.add_environment("ROOMS_BEDROCK_MODEL", self.ai.bedrock_model)
-        fn.add_environment("ROOMS_AI_MODELS", ",".join(self.ai.models))
-        self._grant_bedrock(config, role)
-        if self.ai.openai_base_url is not None:
-            self._openai_key(config, fn)
+    def provider_for(self, config: StageConfig, spec: FunctionSpec) -> str:
+        """The provider this function answers with: the configured one, except in the VPC of a stage
+        without a Bedrock endpoint, where Bedrock cannot be reached (no dual-stack endpoint, no
+        NAT): the echo provider, instead of a timeout on every reply."""
+        if self.ai.provider == "bedrock" and spec.uses_db and not config.interface_endpoints:
+            return "echo"
+        return self.ai.provider
 
-    def _grant_bedrock(self, config: StageConfig, role: iam.IRole) -> None:
+    def _grant_bedrock(self, config: StageConfig, role: iam.IRole, spec: FunctionSpec) -> None:
+        if spec.kind not in BEDROCK_ACTIONS:
+            raise ValueError(f"{spec.name}: only api and events functions call the AI providers")
+        name = spec.name
         resources = bedrock_model_arns(Stack.of(self), self.ai.bedrock_model)
         role.add_to_principal_policy(
-            iam.PolicyStatement(sid="RoomsAiBedrock", actions=list(BEDROCK_ACTIONS), resources=resources)
+            iam.PolicyStatement(sid="AiBedrock", actions=list(BEDROCK_ACTIONS[spec.kind]), resources=resources)
         )
         for arn in resources:
             if ":*:" in arn:
                 acknowledge(
                     role,
                     f"AwsSolutions-IAM5[Resource::{finding_label(self, arn)}]",
-                    f"{config.prefix}-rooms invokes the cross-region inference profile {self.ai.bedrock_model}, "
+                    f"{config.prefix}-{name} invokes the cross-region inference profile {self.ai.bedrock_model}, "
                     "which routes to this one foundation model in the regions of its geography; Bedrock "
                     "authorizes the routed call against the model in each region.",
                 )
 
     def _openai_key(self, config: StageConfig, fn: lambda_.Function) -> None:
-        secret = secretsmanager.Secret(
-            self,
-            "OpenAiApiKey",
-            description=(
-                f"{config.prefix}: API key for the OpenAI-compatible endpoint of rooms. Put the real key "
-                'as {"api_key": "..."} (the generated value is a placeholder).'
-            ),
-            generate_secret_string=secretsmanager.SecretStringGenerator(
-                secret_string_template=json.dumps({}),
-                generate_string_key="api_key",
-                password_length=40,
-                exclude_punctuation=True,
-            ),
-        )
-        acknowledge(
-            secret,
-            "AwsSolutions-SMG4",
-            "A third-party API key: it is issued and rotated at the AI provider and pasted in with "
-            "put-secret-value; no rotation Lambda can mint a new one.",
-        )
+        if self.openai_api_key is None:
+            secret = secretsmanager.Secret(
+                self,
+                "OpenAiApiKey",
+                description=(
+                    f"{config.prefix}: API key for the OpenAI-compatible endpoint of the AI replies. Put the "
+                    'real key as {"api_key": "..."} (the generated value is a placeholder).'
+                ),
+                generate_secret_string=secretsmanager.SecretStringGenerator(
+                    secret_string_template=json.dumps({}),
+                    generate_string_key="api_key",
+                    password_length=40,
+                    exclude_punctuation=True,
+                ),
+            )
+            acknowledge(
+                secret,
+                "AwsSolutions-SMG4",
+                "A third-party API key: it is issued and rotated at the AI provider and pasted in with "
+                "put-secret-value; no rotation Lambda can mint a new one.",
+            )
+            self.openai_api_key = secret
+        secret = self.openai_api_key
         secret.grant_read(fn)
         fn.add_environment("OPENAI_API_KEY_SECRET_ARN", secret.secret_arn)
         fn.add_environment("OPENAI_BASE_URL", self.ai.openai_base_url or "")
         fn.add_environment("ROOMS_OPENAI_MODEL", self.ai.openai_model)
-        self.openai_api_key = secret

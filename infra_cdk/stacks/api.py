@@ -54,6 +54,8 @@ class ApiStack(Stack):
         config: StageConfig,
         vpc: ec2.IVpc,
         db_clients: ec2.ISecurityGroup,
+        # HTTPS out over IPv6 (the network stack's group), for functions with egress="ipv6".
+        ipv6_egress: ec2.ISecurityGroup | None = None,
         proxy: rds.DatabaseProxy | None,
         cluster: rds.DatabaseCluster | None = None,
         database_ready: Construct | None = None,
@@ -102,6 +104,7 @@ class ApiStack(Stack):
             cluster=cluster,
             reserved_concurrency=reserved_concurrency(config, functions),
             cdn=cdn,
+            ipv6_egress=ipv6_egress,
         )
         scope = Construct(self, "Functions")
         self.functions: dict[str, lambda_.Function] = {
@@ -130,10 +133,12 @@ class ApiStack(Stack):
 
         # Feature constructs (infra_cdk/constructs/<feature>.py) add what only their functions need.
         AuthResources(self, "Auth", config=config, functions=self.functions)
-        rooms = RoomsResources(self, "Rooms", config=config, functions=self.functions)
-        # The WebSocket API: its routes need the realtime function's live alias.
+        # The AI providers' grants and settings for every function that calls them (FunctionSpec.calls_ai).
+        RoomsResources(self, "Rooms", config=config, functions=self.functions, specs=functions)
+        # The WebSocket API: its routes need the realtime function's live alias; every function that
+        # pushes (FunctionSpec.pushes) may post to its connections.
         self.realtime = RealtimeResources(
-            self, "Realtime", config=config, functions=self.functions, aliases=self.aliases
+            self, "Realtime", config=config, functions=self.functions, aliases=self.aliases, specs=functions
         )
         if assets_bucket is not None:
             PostsResources(self, "Posts", config=config, functions=self.functions, bucket=assets_bucket)
@@ -168,9 +173,6 @@ class ApiStack(Stack):
                 f"Stage {config.stage} has no WAF web ACL to cost nothing idle (stage setting waf=false); the "
                 "stage's throttling still limits it, and staging and prod carry the web ACL.",
             )
-        if not config.interface_endpoints and "rooms" in self.functions and rooms.ai.provider == "bedrock":
-            # No Bedrock endpoint (and no route out) in this stage: rooms answer with the echo provider.
-            self.functions["rooms"].add_environment("ROOMS_AI_PROVIDER", "echo")
         database = database_ready or proxy or cluster
         if database is not None:
             self._migration_trigger(functions, database)

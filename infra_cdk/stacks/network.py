@@ -1,4 +1,6 @@
-"""VPC with isolated subnets only: no NAT, no internet route; AWS APIs through endpoints."""
+"""VPC with isolated subnets only: no NAT and no IPv4 route out; AWS APIs through endpoints, and
+IPv6 out through an egress-only internet gateway for the functions that must reach the WebSocket
+API's @connections endpoint (docs/decisions.md "Where each function runs")."""
 
 from __future__ import annotations
 
@@ -25,6 +27,9 @@ class NetworkStack(Stack):
             ip_addresses=ec2.IpAddresses.cidr(config.vpc_cidr),
             max_azs=2,
             nat_gateways=0,
+            # Dual stack: an Amazon-provided /56, a /64 per subnet; the isolated subnets get a ::/0
+            # route to an egress-only internet gateway below, and no IPv4 route.
+            ip_protocol=ec2.IpProtocol.DUAL_STACK,
             subnet_configuration=[
                 ec2.SubnetConfiguration(name="isolated", subnet_type=ec2.SubnetType.PRIVATE_ISOLATED, cidr_mask=22),
             ],
@@ -36,6 +41,17 @@ class NetworkStack(Stack):
             },
         )
         self.isolated = ec2.SubnetSelection(subnet_type=ec2.SubnetType.PRIVATE_ISOLATED)
+        self.egress_only_gateway = self._ipv6_egress_route()
+        # Functions with egress="ipv6" (core.routes) carry this group too: HTTPS out over IPv6, nothing
+        # else (their database group allows IPv4 out, which has no route out of the VPC).
+        self.ipv6_egress = ec2.SecurityGroup(
+            self,
+            "Ipv6EgressSg",
+            vpc=self.vpc,
+            description="Functions that reach dual-stack endpoints: HTTPS out over IPv6 only",
+            allow_all_outbound=False,
+        )
+        self.ipv6_egress.add_egress_rule(ec2.Peer.any_ipv6(), ec2.Port.tcp(443), "HTTPS to dual-stack endpoints")
 
         # S3 through a (free) gateway endpoint; the rest through interface endpoints with
         # private DNS, admitting HTTPS from inside the VPC only.
@@ -67,6 +83,23 @@ class NetworkStack(Stack):
         }
         # None in stages without interface endpoints (dev): see docs/decisions.md.
         self.secrets_manager_endpoint: ec2.IInterfaceVpcEndpoint | None = self.endpoints.get("SecretsManager")
+
+    def _ipv6_egress_route(self) -> ec2.CfnEgressOnlyInternetGateway:
+        """An egress-only internet gateway and ::/0 to it from every isolated subnet: outbound IPv6
+        only (nothing from the internet can open a connection in), free, and no IPv4 route at all.
+        (CDK makes the gateway only for PRIVATE_WITH_EGRESS subnets under the feature flag
+        requirePrivateSubnetsForEgressOnlyInternetGateway: made here for the isolated ones.)"""
+        gateway = ec2.CfnEgressOnlyInternetGateway(self, "EgressOnlyGateway", vpc_id=self.vpc.vpc_id)
+        for index, subnet in enumerate(self.vpc.isolated_subnets):
+            route = ec2.CfnRoute(
+                self,
+                f"Ipv6Egress{index + 1}",
+                route_table_id=subnet.route_table.route_table_id,
+                destination_ipv6_cidr_block="::/0",
+                egress_only_internet_gateway_id=gateway.attr_id,
+            )
+            route.node.add_dependency(subnet)
+        return gateway
 
     def limit_s3_endpoint_to(self, *buckets: s3.IBucket) -> None:
         """The S3 gateway endpoint reaches these buckets only (the stage's assets bucket: what runs

@@ -195,3 +195,62 @@ def test_make_cost_bills_alarms_per_metric(dev: Synth, prod: Synth) -> None:
         assert usd == pytest.approx(total * PRICES["ALARM_MONTH"])
         assert why == f"{len(alarms)} alarms, {total} alarm metrics x 0.10"
     assert alarm_metrics({"Properties": {"MetricName": "X", "Period": 10}}) == (1, True)
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def _readme_cost_rows() -> dict[str, list[str]]:
+    """The rows of the README's tables in its Cost section: first cell -> the other cells."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = text[text.index("\n## Cost") :]
+    rows: dict[str, list[str]] = {}
+    for line in section.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")] if line.startswith("|") else []
+        if len(cells) >= 2 and not set(cells[0]) <= {"-", " "}:
+            rows.setdefault(cells[0], cells[1:])
+    return rows
+
+
+def test_the_readme_idle_totals_agree_with_make_cost_to_the_cent(dev: Synth, prod: Synth) -> None:
+    dev_total = round(sum(usd for usd, _ in _lines(dev).values()), 2)
+    prod_total = round(sum(usd for usd, _ in _lines(prod).values()), 2)
+    assert _readme_cost_rows()["total"][:2] == [f"{dev_total:.2f}", f"{prod_total:.2f}"]
+
+
+def test_make_cost_prices_realtime_per_1000_users_as_the_readme_and_decisions_say(dev: Synth) -> None:
+    """WebSocket messages and connection minutes, the AI worker's Lambda and queues (issue 18.7)."""
+    from bench.cost import PRICES, REALTIME_LOAD, function_memory, realtime_lines
+
+    load = REALTIME_LOAD
+    assert (load.users, load.hours_per_day) == (1000, 8)
+    assert load.user_hours == pytest.approx(1000 * 8 * 730 / 24)
+    memory = function_memory(_templates(dev))
+    lines = {item: (usd, why) for item, usd, why in realtime_lines(memory)}
+    frames = (load.frames_in + load.frames_out) * load.user_hours
+    assert lines["WebSocket messages"][0] == pytest.approx(frames * PRICES["APIGW_WS_MESSAGE"])
+    assert lines["WebSocket connection minutes"][0] == pytest.approx(60 * load.user_hours * 0.25 / 1e6)
+    # the README's table and the decision's figures are make cost's, to the cent
+    total = sum(usd for usd, _ in lines.values())
+    readme = {first: cells[0] for first, cells in _realtime_rows()[1:]}  # after the header row
+    assert readme == {**{item: f"{usd:.2f}" for item, (usd, _) in lines.items()}, "total": f"{total:.2f}"}
+    decisions = (ROOT / "docs" / "decisions.md").read_text(encoding="utf-8")
+    entry = decisions[decisions.index("## make cost prices realtime rooms per 1,000 users") :]
+    for item, (usd, _) in lines.items():
+        assert f" {usd:.2f}" in entry, item
+    assert f"{total:.2f} USD" in entry
+
+
+def _realtime_rows() -> list[tuple[str, list[str]]]:
+    """The rows of the README's realtime cost table (the one after "Realtime rooms per month")."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    section = text[text.index("Realtime rooms per month for 1,000 users") :]
+    rows: list[tuple[str, list[str]]] = []
+    for line in section.splitlines()[1:]:
+        if rows and not line.startswith("|"):
+            break
+        if line.startswith("|"):
+            cells = [c.strip() for c in line.strip().strip("|").split("|")]
+            if not set(cells[0]) <= {"-", " "}:
+                rows.append((cells[0], cells[1:]))
+    return rows

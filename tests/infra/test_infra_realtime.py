@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from infra_synth import Synth
 
-from core.routes import WEBSOCKET_ROUTES
+from core.routes import FUNCTIONS, WEBSOCKET_ROUTES
 from infra_cdk.config import stage_config
 from infra_cdk.constructs.realtime import ACCESS_LOG_FORMAT
 
@@ -81,8 +81,10 @@ def test_the_stage_is_throttled_and_logs_without_the_ticket(stage: str, request:
 def test_manage_connections_on_this_api_stage_only(stage: str, request: pytest.FixtureRequest) -> None:
     synth: Synth = request.getfixturevalue(stage)
     api_id, _ = _one(synth, "AWS::ApiGatewayV2::Api")
-    # The realtime function (typing) and the room-events fan-out push; no other role may.
-    pushers = {_realtime_function(synth, name)[1]["Role"]["Fn::GetAtt"][0] for name in ("realtime", "fanout")}
+    # The functions declared as pushing (realtime for typing, the room-events fan-out); no other role may.
+    names = {spec.name for spec in FUNCTIONS if spec.pushes}
+    assert names >= {"realtime", "fanout"}
+    pushers = {_realtime_function(synth, name)[1]["Role"]["Fn::GetAtt"][0] for name in names}
     grants = []
     for policy in synth.resources("api", "AWS::IAM::Policy").values():
         props = policy["Properties"]
@@ -90,7 +92,7 @@ def test_manage_connections_on_this_api_stage_only(stage: str, request: pytest.F
             actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
             if any(a.startswith("execute-api:") for a in actions):
                 grants.append(({r["Ref"] for r in props["Roles"]}, actions, json.dumps(statement["Resource"])))
-    assert len(grants) == 2, grants
+    assert len(grants) == len(names), grants
     assert set().union(*(roles for roles, _, _ in grants)) == pushers
     for roles, actions, resource in grants:
         assert len(roles) == 1 and actions == ["execute-api:ManageConnections"]

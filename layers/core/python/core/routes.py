@@ -16,6 +16,12 @@ from core.queues import QueueSpec
 BASE_PATH = "/api/v1"
 
 FunctionKind = Literal["api", "authorizer", "events", "task"]
+# What a function in the VPC may reach beyond it (docs/decisions.md "Where each function runs"):
+# "none": the database, the S3 gateway endpoint and the stage's interface endpoints only;
+# "ipv6": also the internet over IPv6, through the VPC's egress-only internet gateway (free; no
+# NAT): dual-stack endpoints such as the WebSocket API's @connections and SQS. A function outside
+# the VPC (uses_db=False) reaches the internet anyway, over IPv4 and IPv6.
+Egress = Literal["none", "ipv6"]
 
 
 @dataclass(frozen=True)
@@ -30,10 +36,33 @@ class FunctionSpec:
     # For kind "events": the queue that feeds it, with its DLQ, event source, sizing and alarms
     # (core.queues). CDK and the local stack make everything else from this one declaration.
     queue: QueueSpec | None = None
+    # In the VPC: what it reaches beyond it (Egress above). CDK turns "ipv6" into dual-stack
+    # placement (Ipv6AllowedForDualStack), a security group allowing HTTPS out over IPv6 only and,
+    # in stages without interface endpoints, SQS's dual-stack endpoint.
+    egress: Egress = "none"
+    # Posts frames to WebSocket connections (core.push): execute-api:ManageConnections on this
+    # WebSocket API's stage and REALTIME_MANAGEMENT_URL. In the VPC that takes egress="ipv6".
+    pushes: bool = False
+    # Calls the AI providers (Bedrock, an OpenAI-compatible endpoint): their grants, settings and
+    # the OpenAI key's secret (infra_cdk/constructs/rooms.py). Neither is reachable from the VPC
+    # over IPv6 (Bedrock has no dual-stack endpoint), so a function that must reach them in every
+    # stage runs outside the VPC; in the VPC it gets Bedrock through the stage's interface endpoint,
+    # and the echo provider where there is none (docs/decisions.md "Where each function runs").
+    calls_ai: bool = False
 
     def __post_init__(self) -> None:
         if (self.kind == "events") != (self.queue is not None):
             raise ValueError(f"function {self.name!r}: an events function has a queue, no other kind has one")
+        if self.egress != "none" and not self.uses_db:
+            raise ValueError(
+                f"function {self.name!r}: egress is for functions in the VPC (uses_db); outside it "
+                "a function reaches the internet anyway"
+            )
+        if self.pushes and self.uses_db and self.egress != "ipv6":
+            raise ValueError(
+                f"function {self.name!r}: in the VPC, pushing to WebSocket connections takes "
+                'egress="ipv6" (the Management API has no VPC endpoint)'
+            )
 
 
 @dataclass(frozen=True)
@@ -97,15 +126,28 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         ),
     ),
     FunctionSpec("migrate", "task", "Applies Alembic migrations (CDK trigger, make dev)", owns_schema=True),
-    FunctionSpec("rooms", "api", "Team chat rooms: roles, invitations, messages and AI replies"),
-    # Also every route of the WebSocket API (WEBSOCKET_ROUTES); in the VPC, for the database.
-    FunctionSpec("realtime", "api", "Realtime rooms: WebSocket tickets, connections, subscriptions, typing"),
+    # In the VPC, for the database; IPv6 egress for its room-event nudges to SQS where the stage has
+    # no SQS endpoint (dev).
+    FunctionSpec(
+        "rooms", "api", "Team chat rooms: roles, invitations, messages and AI replies", egress="ipv6", calls_ai=True
+    ),
+    # Also every route of the WebSocket API (WEBSOCKET_ROUTES); in the VPC, for the database, and
+    # pushing typing frames to the other connections over IPv6.
+    FunctionSpec(
+        "realtime",
+        "api",
+        "Realtime rooms: WebSocket tickets, connections, subscriptions, typing",
+        egress="ipv6",
+        pushes=True,
+    ),
     # Room events to WebSocket connections (core.room_events): FIFO, one message group per room, so
     # one fan-out per room at a time and each room's events in order. In the VPC, for the database.
     FunctionSpec(
         "fanout",
         "events",
         "Room events -> the subscribed WebSocket connections (issue 18.3, 18.6)",
+        egress="ipv6",
+        pushes=True,
         queue=QueueSpec(
             "room_events",
             "room event nudges",

@@ -1,0 +1,219 @@
+"""Where each function runs and how it reaches what it needs (docs/decisions.md "Where each
+function runs"), on the synthesized templates of dev and prod:
+
+- the VPC is dual-stack; its isolated subnets route ::/0, and only ::/0, to an egress-only
+  internet gateway: no NAT gateway, no internet gateway, no IPv4 route out, in any stage;
+- a function in the VPC with `egress="ipv6"` runs dual-stack (Ipv6AllowedForDualStack) with a
+  group that allows HTTPS out over IPv6 only; where the stage has no SQS endpoint (dev) its SQS
+  clients use SQS's dual-stack endpoint; every other function stays on IPv4 and endpoints;
+- the WebSocket API is dual-stack, so the pushers reach its @connections over IPv6;
+- a function that calls the AI providers from outside the VPC (as the AI worker is declared) gets
+  the configured provider in every stage, ConverseStream on the one model, its queue's DLQ and alarm;
+  in the VPC (rooms) it gets Bedrock only through an interface endpoint, echo in dev.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from infra_synth import Synth, synthesize
+
+from core.queues import QueueSpec
+from core.routes import FUNCTIONS, FunctionSpec
+
+pytestmark = pytest.mark.infra
+
+# A made-up AI worker declared as the real one is to be (docs/decisions.md): an event processor
+# outside the VPC that calls the providers. Its code is the transcode function's (packaging only).
+AI_WORKER = FunctionSpec(
+    "ai_worker_test",
+    "events",
+    "A made-up AI worker: streamed replies outside the VPC",
+    uses_db=False,
+    calls_ai=True,
+    queue=QueueSpec("ai_worker_test", "AI reply jobs", function_timeout_s=120, memory_mb=512, batch_size=1),
+)
+
+
+@pytest.fixture(scope="module")
+def with_worker(tmp_path_factory: pytest.TempPathFactory) -> Synth:
+    from infra_cdk import app, packaging
+
+    real_code = packaging.function_code
+
+    def code(name: str, *args: Any, **kwargs: Any) -> Path:
+        return real_code("transcode" if name == AI_WORKER.name else name, *args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(app, "FUNCTIONS", (*FUNCTIONS, AI_WORKER))
+        patch.setattr(packaging, "function_code", code)
+        return synthesize("dev", tmp_path_factory.mktemp("cdk-dev-ai-worker"))
+
+
+def _template(synth: Synth, part: str) -> dict[str, Any]:
+    return dict(synth.assembly.get_stack_by_name(synth.stack_name(part)).template)
+
+
+def _of_type(synth: Synth, part: str, type_: str) -> dict[str, dict[str, Any]]:
+    return {k: r for k, r in _template(synth, part)["Resources"].items() if r["Type"] == type_}
+
+
+def _functions(synth: Synth) -> dict[str, dict[str, Any]]:
+    prefix = f"social-{synth.stage}-"
+    return {
+        fn["Properties"]["FunctionName"].removeprefix(prefix): fn["Properties"]
+        for fn in _of_type(synth, "api", "AWS::Lambda::Function").values()
+        if isinstance(fn["Properties"].get("FunctionName"), str) and fn["Properties"]["FunctionName"].startswith(prefix)
+    }
+
+
+def _group_id(synth: Synth, description_start: str) -> str:
+    (found,) = [
+        k
+        for k, r in _of_type(synth, "network", "AWS::EC2::SecurityGroup").items()
+        if r["Properties"]["GroupDescription"].startswith(description_start)
+    ]
+    return found
+
+
+@pytest.mark.parametrize("stage", ["dev", "prod"])
+def test_the_only_way_out_is_ipv6_through_the_egress_only_gateway(stage: str, request: pytest.FixtureRequest) -> None:
+    synth: Synth = request.getfixturevalue(stage)
+    network = _template(synth, "network")["Resources"]
+    types = {r["Type"] for r in network.values()}
+    assert not types & {"AWS::EC2::NatGateway", "AWS::EC2::InternetGateway", "AWS::EC2::EIP"}
+    assert not types & {"AWS::EC2::VPCGatewayAttachment", "AWS::EC2::Instance"}
+    (cidr,) = _of_type(synth, "network", "AWS::EC2::VPCCidrBlock").values()
+    assert cidr["Properties"]["AmazonProvidedIpv6CidrBlock"] is True
+    subnets = _of_type(synth, "network", "AWS::EC2::Subnet")
+    assert len(subnets) == 2 and all("Ipv6CidrBlock" in s["Properties"] for s in subnets.values())
+    (gateway_id,) = _of_type(synth, "network", "AWS::EC2::EgressOnlyInternetGateway")
+    routes = [r["Properties"] for r in _of_type(synth, "network", "AWS::EC2::Route").values()]
+    assert routes and all(
+        set(r) == {"RouteTableId", "DestinationIpv6CidrBlock", "EgressOnlyInternetGatewayId"} for r in routes
+    )
+    assert all(r["DestinationIpv6CidrBlock"] == "::/0" for r in routes)
+    assert all(r["EgressOnlyInternetGatewayId"] == {"Fn::GetAtt": [gateway_id, "Id"]} for r in routes)
+    # one per isolated subnet's route table, and those are every route table there is
+    tables = set(_of_type(synth, "network", "AWS::EC2::RouteTable"))
+    assert {r["RouteTableId"]["Ref"] for r in routes} == tables and len(routes) == len(tables)
+
+
+@pytest.mark.parametrize("stage", ["dev", "prod"])
+def test_the_ipv6_egress_group_allows_https_out_over_ipv6_only(stage: str, request: pytest.FixtureRequest) -> None:
+    synth: Synth = request.getfixturevalue(stage)
+    group = _of_type(synth, "network", "AWS::EC2::SecurityGroup")[_group_id(synth, "Functions that reach")]
+    props = group["Properties"]
+    assert "SecurityGroupIngress" not in props
+    # CDK's placeholder for "no IPv4 egress" (an ICMP rule to 255.255.255.255/32 that matches nothing)
+    placeholder = {
+        "CidrIp": "255.255.255.255/32",
+        "Description": "Disallow all traffic",
+        "FromPort": 252,
+        "IpProtocol": "icmp",
+        "ToPort": 86,
+    }
+    assert [r for r in props["SecurityGroupEgress"] if r != placeholder] == [
+        {
+            "CidrIpv6": "::/0",
+            "Description": "HTTPS to dual-stack endpoints",
+            "FromPort": 443,
+            "IpProtocol": "tcp",
+            "ToPort": 443,
+        }
+    ]
+
+
+@pytest.mark.parametrize("stage", ["dev", "prod"])
+def test_each_function_runs_where_its_declaration_says(stage: str, request: pytest.FixtureRequest) -> None:
+    synth: Synth = request.getfixturevalue(stage)
+    functions = _functions(synth)
+    ipv6_group = _group_id(synth, "Functions that reach")
+    assert {spec.name for spec in FUNCTIONS} <= set(functions)
+    for spec in FUNCTIONS:
+        props = functions[spec.name]
+        env = props["Environment"]["Variables"]
+        if not spec.uses_db:
+            assert "VpcConfig" not in props, spec.name  # outside the VPC: the internet, no database
+            assert "AWS_ENDPOINT_URL_SQS" not in env
+            continue
+        vpc = props["VpcConfig"]
+        groups = json.dumps(vpc["SecurityGroupIds"])
+        assert len(vpc["SubnetIds"]) == 2, spec.name
+        dual = spec.egress == "ipv6"
+        assert vpc.get("Ipv6AllowedForDualStack", False) is dual, spec.name
+        assert (ipv6_group in groups) is dual, spec.name
+        # SQS over IPv6 only where there is no SQS interface endpoint (dev), never anything else
+        sqs = env.get("AWS_ENDPOINT_URL_SQS")
+        if dual and stage == "dev":
+            assert sqs == {"Fn::Join": ["", ["https://sqs.", {"Ref": "AWS::Region"}, ".api.aws"]]}, spec.name
+        else:
+            assert sqs is None, spec.name
+        assert not [k for k in env if k.startswith("AWS_ENDPOINT_URL") and k != "AWS_ENDPOINT_URL_SQS"]
+        assert "AWS_USE_DUALSTACK_ENDPOINT" not in env  # S3 keeps its gateway endpoint
+
+
+def test_the_pushers_and_the_sqs_producers_in_the_vpc_have_ipv6_egress() -> None:
+    """Every function in the VPC that posts to connections or sends to a queue can get out."""
+    producers = {p for spec in FUNCTIONS if spec.queue is not None for p in spec.queue.producers}
+    by_name = {spec.name: spec for spec in FUNCTIONS}
+    for spec in FUNCTIONS:
+        if spec.uses_db and (spec.pushes or spec.name in producers):
+            assert spec.egress == "ipv6", spec.name
+    assert {name for name, spec in by_name.items() if spec.pushes} >= {"realtime", "fanout"}
+
+
+@pytest.mark.parametrize("stage", ["dev", "prod"])
+def test_the_websocket_api_is_dual_stack(stage: str, request: pytest.FixtureRequest) -> None:
+    synth: Synth = request.getfixturevalue(stage)
+    (api,) = _of_type(synth, "api", "AWS::ApiGatewayV2::Api").values()
+    assert api["Properties"]["IpAddressType"] == "dualstack"
+
+
+def test_an_ai_caller_in_the_vpc_answers_with_echo_where_bedrock_is_unreachable(dev: Synth, prod: Synth) -> None:
+    assert _functions(dev)["rooms"]["Environment"]["Variables"]["ROOMS_AI_PROVIDER"] == "echo"
+    assert _functions(prod)["rooms"]["Environment"]["Variables"]["ROOMS_AI_PROVIDER"] == "bedrock"
+    endpoints = [e["Properties"] for e in _of_type(prod, "network", "AWS::EC2::VPCEndpoint").values()]
+    assert any("bedrock-runtime" in json.dumps(e["ServiceName"]) for e in endpoints)
+
+
+def test_the_ai_worker_outside_the_vpc_streams_from_the_configured_provider_in_dev(with_worker: Synth) -> None:
+    worker = _functions(with_worker)[AI_WORKER.name]
+    assert "VpcConfig" not in worker
+    env = worker["Environment"]["Variables"]
+    assert env["ROOMS_AI_PROVIDER"] == "bedrock"  # not echo: Bedrock's public endpoint is reachable
+    assert "AWS_ENDPOINT_URL_SQS" not in env and "DB_HOST" not in env
+    assert worker["Timeout"] == 120 and worker["MemorySize"] == 512
+    (role_id,) = [worker["Role"]["Fn::GetAtt"][0]]
+    statements = [
+        s
+        for p in _of_type(with_worker, "api", "AWS::IAM::Policy").values()
+        if {"Ref": role_id} in p["Properties"]["Roles"]
+        for s in p["Properties"]["PolicyDocument"]["Statement"]
+    ]
+    actions = {a for s in statements for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
+    assert "bedrock:InvokeModelWithResponseStream" in actions and "bedrock:InvokeModel" not in actions
+    assert not [a for a in actions if a.startswith(("ec2:", "rds-db:", "execute-api:"))]
+    # its queue, DLQ with redrive and DLQ alarm come from its declaration
+    queues = {
+        q["Properties"]["QueueName"]: (k, q["Properties"])
+        for k, q in _of_type(with_worker, "processing", "AWS::SQS::Queue").items()
+    }
+    dlq_id, _ = queues["social-dev-ai_worker_test-dlq"]
+    _, queue = queues["social-dev-ai_worker_test"]
+    assert queue["RedrivePolicy"]["deadLetterTargetArn"] == {"Fn::GetAtt": [dlq_id, "Arn"]}
+    assert queue["VisibilityTimeout"] == 720
+    found = _of_type(with_worker, "processing", "AWS::CloudWatch::Alarm").values()
+    alarms = {a["Properties"]["AlarmName"] for a in found}
+    assert "social-dev-ai_worker_test-dlq-not-empty" in alarms
+
+
+def test_an_egress_declaration_outside_the_vpc_or_a_pusher_without_one_is_refused() -> None:
+    with pytest.raises(ValueError, match="egress is for functions in the VPC"):
+        FunctionSpec("x", "api", "x", uses_db=False, egress="ipv6")
+    with pytest.raises(ValueError, match='takes egress="ipv6"'):
+        FunctionSpec("x", "api", "x", pushes=True)
+    assert FunctionSpec("x", "api", "x", uses_db=False, pushes=True).egress == "none"
