@@ -1,4 +1,4 @@
-"""Bodies of the rooms routes (API.md, Rooms): room, member, invitation and message objects."""
+"""Bodies of the rooms routes (API.md, Rooms): room, member, invitation, message and group objects."""
 
 from __future__ import annotations
 
@@ -6,13 +6,25 @@ import uuid
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Annotated, Any, Literal, cast
 
-from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field, StrictBool, StrictInt
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    model_validator,
+)
 
 from core.schemas import UserSummary
 from core.types import Timestamp
+from rooms.groups import GROUP_MAX_MEMBERS
 
 if TYPE_CHECKING:
     from rooms.access import RoomView
+    from rooms.group_invitations import GroupInvitations, Invitee
+    from rooms.groups import GroupMemberView, GroupView
     from rooms.invitations import Created, Membership
     from rooms.logic import ListedRoom
     from rooms.members import MemberView
@@ -143,14 +155,26 @@ class MembershipOut(BaseModel):
 
 
 class InvitationIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    # username or group_id, never both (stated in the schema too, for clients and contract tests)
+    model_config = ConfigDict(extra="forbid", json_schema_extra={"not": {"required": ["username", "group_id"]}})
 
     username: str | None = Field(
         default=None,
         pattern=r"^[A-Za-z0-9_]{3,50}$",
         description="only this user may accept; omitted: a link invitation anyone with the token may accept once",
     )
+    group_id: uuid.UUID | None = Field(
+        default=None,
+        description="instead of username: one invitation to each member of this group (yours to manage or "
+        "belong to) who is not in the room nor invited yet; the answer lists who was invited and who skipped",
+    )
     role: InvitableRole = "member"
+
+    @model_validator(mode="after")
+    def _one_invitee(self) -> InvitationIn:
+        if {"username", "group_id"} <= self.model_fields_set:  # even as null: what the schema says
+            raise ValueError("give username or group_id, not both")
+        return self
 
 
 class InvitationCreated(BaseModel):
@@ -314,3 +338,117 @@ class RoomPage(BaseModel):
     @classmethod
     def of(cls, rooms: Sequence[ListedRoom], next_cursor: str | None) -> RoomPage:
         return cls(items=[RoomListed.of(r) for r in rooms], next_cursor=next_cursor)
+
+
+# Groups (issue 19.3)
+
+USERNAME_PATTERN = r"^[A-Za-z0-9_]{3,50}$"
+Username = Annotated[str, Field(pattern=USERNAME_PATTERN)]
+
+
+class GroupIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=100)
+    members: list[Username] = Field(
+        default_factory=list,
+        max_length=GROUP_MAX_MEMBERS,
+        description=f"usernames (case-insensitive; repeats count once), at most {GROUP_MAX_MEMBERS}; "
+        "an unknown one is 409. You manage the group; you are a member only if you list yourself",
+    )
+
+
+class GroupPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=100)
+
+
+class GroupOut(BaseModel):
+    id: uuid.UUID
+    name: str
+    manager: UserSummary = Field(description="its creator: the one who changes it")
+    member_count: int = Field(ge=0, le=GROUP_MAX_MEMBERS)
+    created_at: Timestamp
+
+    @classmethod
+    def of(cls, view: GroupView) -> GroupOut:
+        manager = UserSummary(id=view.manager_id, username=view.manager_username, avatar_url=view.manager_avatar_url)
+        return cls(
+            id=view.id, name=view.name, manager=manager, member_count=view.member_count, created_at=view.created_at
+        )
+
+
+class GroupPage(BaseModel):
+    items: list[GroupOut]
+    next_cursor: str | None
+
+    @classmethod
+    def of(cls, groups: Sequence[GroupView], next_cursor: str | None) -> GroupPage:
+        return cls(items=[GroupOut.of(g) for g in groups], next_cursor=next_cursor)
+
+
+class GroupMemberIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    username: Username
+
+
+class GroupMemberOut(BaseModel):
+    user: UserSummary
+    added_at: Timestamp
+
+    @classmethod
+    def of(cls, view: GroupMemberView) -> GroupMemberOut:
+        user = UserSummary(id=view.user_id, username=view.username, avatar_url=view.avatar_url)
+        return cls(user=user, added_at=view.added_at)
+
+
+class GroupMemberPage(BaseModel):
+    items: list[GroupMemberOut]
+    next_cursor: str | None
+
+    @classmethod
+    def of(cls, members: Sequence[GroupMemberView], next_cursor: str | None) -> GroupMemberPage:
+        return cls(items=[GroupMemberOut.of(m) for m in members], next_cursor=next_cursor)
+
+
+class GroupSummary(BaseModel):
+    id: uuid.UUID
+    name: str
+
+
+def _invitee(who: Invitee) -> UserSummary:
+    return UserSummary(id=who.user_id, username=who.username, avatar_url=who.avatar_url)
+
+
+class GroupInvited(BaseModel):
+    id: uuid.UUID = Field(description="the invitation's id: its invitee accepts or declines it by this id")
+    user: UserSummary
+
+
+class GroupSkipped(BaseModel):
+    user: UserSummary
+    reason: Literal["already_member", "already_invited"] = Field(
+        description="already_member: in the room; already_invited: holds a usable invitation to it"
+    )
+
+
+class GroupInvitationsCreated(BaseModel):
+    """What inviting a group made: one invitation per member not in the room nor invited yet."""
+
+    group: GroupSummary
+    role: InvitableRole
+    expires_at: Timestamp
+    invited: list[GroupInvited]
+    skipped: list[GroupSkipped]
+
+    @classmethod
+    def of(cls, made: GroupInvitations) -> GroupInvitationsCreated:
+        return cls(
+            group=GroupSummary(id=made.group_id, name=made.group_name),
+            role=cast(InvitableRole, made.role),
+            expires_at=made.expires_at,
+            invited=[GroupInvited(id=i.invitation_id, user=_invitee(i.user)) for i in made.invited],
+            skipped=[GroupSkipped(user=_invitee(s.user), reason=cast(Any, s.reason)) for s in made.skipped],
+        )

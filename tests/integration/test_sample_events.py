@@ -54,6 +54,9 @@ SAMPLE_ROOM_MEMBER = "8c9d0e1f-2a3b-4c5d-9e6f-7a8b9c0d1e2f"
 SAMPLE_MESSAGE = "1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d"
 SAMPLE_AI_MESSAGE = "2b3c4d5e-6f7a-4b8c-9d0e-1f2a3b4c5d6e"
 SAMPLE_OTHER_ROOM = "5c6d7e8f-9a0b-4c1d-8e2f-3a4b5c6d7e8f"
+# Groups (events/rooms/*group*): the sample user manages one with the teammate and a designer in it.
+SAMPLE_GROUP = "6d7e8f9a-0b1c-4d2e-9f3a-4b5c6d7e8f90"
+SAMPLE_DESIGNER = "7e8f9a0b-1c2d-4e3f-8a4b-5c6d7e8f9a01"
 SAMPLE_INVITATION_TOKEN = "sample-invitation-token-kJ8vQ2mX7pL4nR9tW3yZ6bC1dF5gH0"
 SAMPLE_ASSET = "2c4e6a8b-0d1f-4a3c-9e5b-7d9f1b3d5e7a"
 SAMPLE_SHARE = "4e6a8c0d-2f1b-4c3d-8e5f-9a1b3c5d7e9f"
@@ -142,6 +145,8 @@ def _sample_rooms(conn: Any) -> None:
         "h": SAMPLE_MESSAGE,
         "a": SAMPLE_AI_MESSAGE,
         "t": hashlib.sha256(SAMPLE_INVITATION_TOKEN.encode()).hexdigest(),
+        "g": SAMPLE_GROUP,
+        "d": SAMPLE_DESIGNER,
     }
     for statement in (
         "INSERT INTO users (id, email, username, password_hash) VALUES (:m, 'teammate@example.com', 'teammate', 'x')",
@@ -154,6 +159,9 @@ def _sample_rooms(conn: Any) -> None:
         "VALUES (:a, :r, 2, 'ai', 'Ship on Friday.', :u, :h)",
         "INSERT INTO room_invitations (id, room_id, token_hash, role, created_by, expires_at) "
         "VALUES (gen_random_uuid(), :o, :t, 'member', :m, now() + interval '1 day')",
+        "INSERT INTO users (id, email, username, password_hash) VALUES (:d, 'designer@example.com', 'designer', 'x')",
+        "INSERT INTO groups (id, name, manager_id) VALUES (:g, 'Designers', :u)",
+        "INSERT INTO group_members (group_id, user_id) VALUES (:g, :m), (:g, :d)",
     ):
         conn.execute(text(statement), ids)
 

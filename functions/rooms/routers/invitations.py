@@ -12,8 +12,14 @@ from core import db
 from core.http import caller, documented, route
 from core.routes import ACCEPT_INVITATION, DECLINE_INVITATION, INVITE, MY_INVITATIONS
 from core.schemas import Limit, cursor_query
-from rooms import invitations
-from rooms.schemas import InvitationCreated, InvitationIn, InvitationPage, MembershipOut
+from rooms import group_invitations, invitations
+from rooms.schemas import (
+    GroupInvitationsCreated,
+    InvitationCreated,
+    InvitationIn,
+    InvitationPage,
+    MembershipOut,
+)
 
 router = Router()
 
@@ -27,12 +33,21 @@ Token = Annotated[
     router,
     INVITE,
     status_code=201,
-    summary="Invite by username (409 if unknown or already a member) or by link (admin+)",
+    summary="Invite by username (409 if unknown or already a member), by link, or a whole group (admin+)",
+    description="With `group_id`: one invitation to each member of the group (you must manage or belong to "
+    "it) who is neither in the room nor holding a usable invitation to it; the answer lists who was invited "
+    f"and who was skipped and why. At most {group_invitations.INVITATIONS_PER_REQUEST} invitations per "
+    "request (409 `too_many_invitations`, nothing sent).",
     tags=["rooms"],
     openapi_extensions=documented(409),
 )
-def invite(room_id: uuid.UUID, body: InvitationIn) -> InvitationCreated:
+def invite(room_id: uuid.UUID, body: InvitationIn) -> InvitationCreated | GroupInvitationsCreated:
     with db.session_scope() as session:
+        if body.group_id is not None:
+            made_for = group_invitations.invite_group(
+                session, room_id, caller(router).user_id, body.group_id, body.role
+            )
+            return GroupInvitationsCreated.of(made_for)
         made = invitations.create(session, room_id, caller(router).user_id, body.username, body.role)
     return InvitationCreated.of(made)
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from core.routes import routes_of
+from core.routes import BASE_PATH, routes_of
 from tests.client import call
 from tests.integration.rooms.rooms_helpers import ROLES, Person, Team, add_member, person, sent, team
 
@@ -57,6 +57,8 @@ ENDPOINTS = (
     Endpoint("DELETE", "/rooms/{room}/members/{target}", at_least("admin"), 204),
     Endpoint("PATCH", "/rooms/{room}/owner", at_least("master"), 200, {"user_id": "{admin}"}),
     Endpoint("POST", "/rooms/{room}/invitations", at_least("admin"), 201, {"role": "member"}),
+    # A group every caller belongs to (tests/integration/rooms/test_rooms_groups.py: whose groups).
+    Endpoint("POST", "/rooms/{room}/invitations", at_least("admin"), 201, {"group_id": "{group}"}),
     Endpoint("GET", "/invitations", ANYONE, 200),
     # A link invitation: anyone holding it may accept once; members already are (409).
     Endpoint("POST", "/invitations/{link}/accept", frozenset({NON_MEMBER}), 200, refused=409),
@@ -80,6 +82,7 @@ class World:
     message: str
     prompt: str
     link: str
+    group: str
 
     def caller(self, role: str) -> Person:
         return self.outsider if role == NON_MEMBER else self.team[role]
@@ -96,6 +99,7 @@ class World:
             prompt=self.prompt,
             link=self.link,
             admin=self.team["admin"].id,
+            group=self.group,
         )
 
 
@@ -106,16 +110,25 @@ def _world() -> World:
     message = sent(room.room, target, "by the target")["message"]["id"]
     prompt = sent(room.room, room["member"], "question", invoke_ai=True)["message"]["id"]
     link = call("POST", f"/api/v1/rooms/{room.room}/invitations", {}, token=room["admin"].token).body["token"]
-    return World(room, person(), target, message, prompt, link)
+    outsider, newcomer = person(), person()
+    everyone = [p.username for p in (*room.people.values(), outsider, newcomer)]
+    group = call("POST", "/api/v1/groups", {"name": "all", "members": everyone}, token=person().token)
+    assert group.status == 201, group.body
+    return World(room, outsider, target, message, prompt, link, group.body["id"])
 
 
 CASES = [(e, c) for e in ENDPOINTS for c in CALLERS]
 
 
+def _variant(endpoint: Endpoint) -> str:
+    body = endpoint.body or {}
+    return " +ai" if body.get("invoke_ai") else " +group" if "group_id" in body else ""
+
+
 @pytest.mark.parametrize(
     ("endpoint", "role"),
     CASES,
-    ids=[f"{e.method} {e.path}{' +ai' if e.body and e.body.get('invoke_ai') else ''} as {c}" for e, c in CASES],
+    ids=[f"{e.method} {e.path}{_variant(e)} as {c}" for e, c in CASES],
 )
 def test_role_matrix(db: str, endpoint: Endpoint, role: str) -> None:
     world = _world()
@@ -135,13 +148,14 @@ def test_the_matrix_covers_every_rooms_route() -> None:
     covered = {(e.method, "/api/v1" + e.path) for e in ENDPOINTS}
     names = {"room": "room_id", "target": "user_id", "message": "message_id", "prompt": "message_id", "link": "token"}
     spelled = {(m, p.format(**{k: "{" + v + "}" for k, v in names.items()})) for m, p in covered}
-    assert spelled == {(r.method, r.path) for r in routes_of("rooms")}
+    groups = f"{BASE_PATH}/groups"  # not a room's: test_rooms_groups.py has their matrix
+    assert spelled == {(r.method, r.path) for r in routes_of("rooms") if not r.path.startswith(groups)}
 
 
 @pytest.mark.parametrize("route", routes_of("rooms"), ids=lambda r: f"{r.method} {r.path}")
 def test_every_route_needs_a_token(route: Any) -> None:
     path = route.path
-    for name in ("room_id", "user_id", "message_id", "token"):
+    for name in ("room_id", "user_id", "message_id", "token", "group_id"):
         path = path.replace("{" + name + "}", "6f0c6d36-1d7e-4b8e-9a57-9d7b1b0f8c11")
     assert call(route.method, path, {}).status == 401
 
@@ -149,7 +163,7 @@ def test_every_route_needs_a_token(route: Any) -> None:
 @pytest.mark.parametrize(
     "endpoint",
     [e for e in ENDPOINTS if "{room}" in e.path],
-    ids=lambda e: f"{e.method} {e.path}{' +ai' if e.body and e.body.get('invoke_ai') else ''}",
+    ids=lambda e: f"{e.method} {e.path}{_variant(e)}",
 )
 def test_a_deleted_room_is_404_even_for_its_master(db: str, endpoint: Endpoint) -> None:
     world = _world()

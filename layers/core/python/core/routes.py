@@ -129,7 +129,11 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
     # In the VPC, for the database; IPv6 egress for its room-event nudges to SQS where the stage has
     # no SQS endpoint (dev).
     FunctionSpec(
-        "rooms", "api", "Team chat rooms: roles, invitations, messages and AI replies", egress="ipv6", calls_ai=True
+        "rooms",
+        "api",
+        "Team chat rooms: roles, invitations, groups, messages and AI replies",
+        egress="ipv6",
+        calls_ai=True,
     ),
     # Also every route of the WebSocket API (WEBSOCKET_ROUTES); in the VPC, for the database, and
     # pushing typing frames to the other connections over IPv6.
@@ -246,6 +250,15 @@ ROUTES: tuple[Route, ...] = (
     REGENERATE := Route(
         "POST", f"{BASE_PATH}/rooms/{{room_id}}/messages/{{message_id}}/regenerate", "rooms", auth=True
     ),
+    # Groups (issue 19.3), served by rooms: a group exists to be invited to rooms.
+    CREATE_GROUP := Route("POST", f"{BASE_PATH}/groups", "rooms", auth=True),
+    MY_GROUPS := Route("GET", f"{BASE_PATH}/groups", "rooms", auth=True),
+    GET_GROUP := Route("GET", f"{BASE_PATH}/groups/{{group_id}}", "rooms", auth=True),
+    RENAME_GROUP := Route("PATCH", f"{BASE_PATH}/groups/{{group_id}}", "rooms", auth=True),
+    DELETE_GROUP := Route("DELETE", f"{BASE_PATH}/groups/{{group_id}}", "rooms", auth=True),
+    GROUP_MEMBERS := Route("GET", f"{BASE_PATH}/groups/{{group_id}}/members", "rooms", auth=True),
+    ADD_GROUP_MEMBER := Route("POST", f"{BASE_PATH}/groups/{{group_id}}/members", "rooms", auth=True),
+    REMOVE_GROUP_MEMBER := Route("DELETE", f"{BASE_PATH}/groups/{{group_id}}/members/{{user_id}}", "rooms", auth=True),
     CREATE_TICKET := Route("POST", f"{BASE_PATH}/realtime/tickets", "realtime", auth=True),
 )
 

@@ -1,0 +1,139 @@
+"""Inviting a whole group to a room (issue 19.3): POST /rooms/{id}/invitations {group_id, role}.
+
+Admin+ in the room, and the caller must manage or belong to the group (anyone else's group is the
+same 409 as one that does not exist: a group's existence never leaks). Every member of the group
+who is neither in the room nor already holding a usable invitation to it gets one invitation by
+name (accepted by its id from GET /invitations, like an invitation by username; its token is never
+shown to anyone). The answer lists who was invited and who was skipped and why.
+
+Constant statements whatever the group's size: the room check, the group's members with what
+they already have in the room (one SELECT), and one multi-row INSERT. At most
+INVITATIONS_PER_REQUEST invitations per request: more is a 409 that says how many, and nothing is
+sent.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import exists, func, insert, select
+from sqlalchemy.orm import Session
+
+from core.config import get_settings
+from core.errors import Conflict
+from core.models.groups import Group, GroupMember
+from core.models.rooms import RoomInvitation, RoomMember
+from core.models.user import User
+from core.tokens import new_token
+from rooms.access import room_for
+from rooms.groups import seen_by
+
+INVITATIONS_PER_REQUEST = 100  # invitations one request may create (a whole group fits by default)
+
+
+@dataclass(frozen=True)
+class Invitee:
+    user_id: uuid.UUID
+    username: str
+    avatar_url: str | None
+
+
+@dataclass(frozen=True)
+class Invited:
+    invitation_id: uuid.UUID
+    user: Invitee
+
+
+@dataclass(frozen=True)
+class Skipped:
+    user: Invitee
+    reason: str  # already_member | already_invited
+
+
+@dataclass(frozen=True)
+class GroupInvitations:
+    group_id: uuid.UUID
+    group_name: str
+    role: str
+    expires_at: datetime
+    invited: list[Invited]
+    skipped: list[Skipped]
+
+
+def _unknown_group() -> Conflict:
+    detail = {"field": "group_id", "in": "body", "message": "no such group of yours", "type": "unknown_group"}
+    return Conflict("No group with that id that you manage or belong to", details=[detail])
+
+
+def invite_group(
+    session: Session, room_id: uuid.UUID, actor_id: uuid.UUID, group_id: uuid.UUID, role: str
+) -> GroupInvitations:
+    room_for(session, room_id, actor_id, at_least="admin")
+    group_name = session.scalar(select(Group.name).where(Group.id == group_id, seen_by(actor_id)))
+    if group_name is None:
+        raise _unknown_group()
+    in_room = exists().where(RoomMember.room_id == room_id, RoomMember.user_id == GroupMember.user_id)
+    invited = exists().where(
+        RoomInvitation.room_id == room_id,
+        RoomInvitation.invitee_id == GroupMember.user_id,
+        RoomInvitation.accepted_at.is_(None),
+        RoomInvitation.declined_at.is_(None),
+        RoomInvitation.expires_at > func.now(),
+    )
+    rows = session.execute(
+        select(
+            GroupMember.user_id,
+            User.username,
+            User.avatar_url,
+            in_room.label("in_room"),
+            invited.label("invited"),
+        )
+        .join(User, User.id == GroupMember.user_id)
+        .where(GroupMember.group_id == group_id)
+        .order_by(GroupMember.added_at, GroupMember.user_id)
+    ).all()
+    skipped: list[Skipped] = []
+    to_invite: list[Invitee] = []
+    for row in rows:
+        who = Invitee(row.user_id, row.username, row.avatar_url)
+        if row.in_room:
+            skipped.append(Skipped(who, "already_member"))
+        elif row.invited:
+            skipped.append(Skipped(who, "already_invited"))
+        else:
+            to_invite.append(who)
+    if len(to_invite) > INVITATIONS_PER_REQUEST:
+        detail = {
+            "field": "group_id",
+            "in": "body",
+            "message": f"{len(to_invite)} members to invite, at most {INVITATIONS_PER_REQUEST} per request",
+            "type": "too_many_invitations",
+        }
+        raise Conflict(
+            f"This would send {len(to_invite)} invitations; at most {INVITATIONS_PER_REQUEST} per request",
+            code="too_many_invitations",
+            details=[detail],
+        )
+    expires_at = datetime.now(UTC) + timedelta(seconds=get_settings().rooms_invitation_ttl_s)
+    made: list[Invited] = []
+    if to_invite:
+        rows_in = []
+        for who in to_invite:
+            invitation_id = uuid.uuid4()
+            rows_in.append(
+                {
+                    "id": invitation_id,
+                    "room_id": room_id,
+                    # Accepted by id by its invitee; the token exists only to fill the column.
+                    "token_hash": new_token()[1],
+                    "invitee_id": who.user_id,
+                    "role": role,
+                    "created_by": actor_id,
+                    "expires_at": expires_at,
+                }
+            )
+            made.append(Invited(invitation_id, who))
+        session.execute(insert(RoomInvitation).values(rows_in))  # one multi-row INSERT
+    return GroupInvitations(group_id, group_name, role, expires_at, made, skipped)

@@ -1,0 +1,107 @@
+"""Group routes (issue 19.3): create, list mine, read, rename, delete; list, add, remove members.
+Inviting a group to a room is an invitation route (routers/invitations.py)."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler.api_gateway import Router
+
+from core import db
+from core.http import caller, documented, route
+from core.routes import (
+    ADD_GROUP_MEMBER,
+    CREATE_GROUP,
+    DELETE_GROUP,
+    GET_GROUP,
+    GROUP_MEMBERS,
+    MY_GROUPS,
+    REMOVE_GROUP_MEMBER,
+    RENAME_GROUP,
+)
+from core.schemas import Limit, cursor_query
+from rooms import groups
+from rooms.schemas import GroupIn, GroupMemberIn, GroupMemberOut, GroupMemberPage, GroupOut, GroupPage, GroupPatch
+
+router = Router()
+
+GroupCursor = Annotated[str | None, cursor_query(groups.SCOPE)]
+GroupMemberCursor = Annotated[str | None, cursor_query(groups.MEMBERS_SCOPE)]
+
+
+@route(
+    router,
+    CREATE_GROUP,
+    status_code=201,
+    summary="Create a group (you manage it) with its members; an unknown username is 409",
+    tags=["groups"],
+    openapi_extensions=documented(409),
+)
+def create_group(body: GroupIn) -> GroupOut:
+    with db.session_scope() as session:
+        return GroupOut.of(groups.create(session, caller(router).user_id, body.name, body.members))
+
+
+@route(router, MY_GROUPS, summary="Groups I manage or belong to, newest first", tags=["groups"])
+def my_groups(limit: Limit = 20, cursor: GroupCursor = None) -> GroupPage:
+    with db.session_scope() as session:
+        found, next_cursor = groups.mine(session, caller(router).user_id, limit, cursor)
+    return GroupPage.of(found, next_cursor)
+
+
+@route(router, GET_GROUP, summary="One group (its manager or a member; 404 for anyone else)", tags=["groups"])
+def get_group(group_id: uuid.UUID) -> GroupOut:
+    with db.session_scope() as session:
+        return GroupOut.of(groups.get(session, group_id, caller(router).user_id))
+
+
+@route(router, RENAME_GROUP, summary="Rename a group (its manager)", tags=["groups"])
+def rename_group(group_id: uuid.UUID, body: GroupPatch) -> GroupOut:
+    with db.session_scope() as session:
+        return GroupOut.of(groups.rename(session, group_id, caller(router).user_id, body.name))
+
+
+@route(
+    router,
+    DELETE_GROUP,
+    status_code=204,
+    summary="Delete a group (its manager); invitations sent stay",
+    tags=["groups"],
+)
+def delete_group(group_id: uuid.UUID) -> None:
+    with db.session_scope() as session:
+        groups.remove(session, group_id, caller(router).user_id)
+
+
+@route(router, GROUP_MEMBERS, summary="A group's members, in the order they were added", tags=["groups"])
+def list_group_members(group_id: uuid.UUID, limit: Limit = 20, cursor: GroupMemberCursor = None) -> GroupMemberPage:
+    with db.session_scope() as session:
+        found, next_cursor = groups.members(session, group_id, caller(router).user_id, limit, cursor)
+    return GroupMemberPage.of(found, next_cursor)
+
+
+@route(
+    router,
+    ADD_GROUP_MEMBER,
+    status_code=201,
+    summary=f"Add a member (its manager); 409 if unknown, already in it, or the group is full "
+    f"({groups.GROUP_MAX_MEMBERS})",
+    tags=["groups"],
+    openapi_extensions=documented(409),
+)
+def add_group_member(group_id: uuid.UUID, body: GroupMemberIn) -> GroupMemberOut:
+    with db.session_scope() as session:
+        return GroupMemberOut.of(groups.add_member(session, group_id, caller(router).user_id, body.username))
+
+
+@route(
+    router,
+    REMOVE_GROUP_MEMBER,
+    status_code=204,
+    summary="Remove a member (its manager) or leave (yourself)",
+    tags=["groups"],
+)
+def remove_group_member(group_id: uuid.UUID, user_id: uuid.UUID) -> None:
+    with db.session_scope() as session:
+        groups.remove_member(session, group_id, caller(router).user_id, user_id)
