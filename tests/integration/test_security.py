@@ -53,7 +53,7 @@ def _fill(route: Route, ids: dict[str, str]) -> str:
 
 @pytest.fixture
 def owners_world(db: str, s3_endpoint: str) -> tuple[Member, dict[str, str]]:
-    """One user's post, comment, asset with a share, room with a message and an invitation, space."""
+    """One user's post, comment, asset with a share, room with a message and an invitation, space, group."""
     from sqlalchemy import text
 
     from core import db as core_db
@@ -78,6 +78,7 @@ def owners_world(db: str, s3_endpoint: str) -> tuple[Member, dict[str, str]]:
     ).body
     message = call("POST", f"/api/v1/rooms/{room['id']}/messages", {"content": SECRET}, token=owner.token).body
     space = call("POST", "/api/v1/spaces", {"name": SECRET[:50]}, token=owner.token).body
+    group = call("POST", "/api/v1/groups", {"name": SECRET[:50], "members": ["teammate"]}, token=owner.token).body
     ids = {
         "post_id": post["id"],
         "comment_id": comment["id"],
@@ -88,6 +89,7 @@ def owners_world(db: str, s3_endpoint: str) -> tuple[Member, dict[str, str]]:
         "message_id": message["message"]["id"],
         "token": invitation["token"],
         "space_id": space["id"],
+        "group_id": group["id"],
     }
     assert teammate.id
     return owner, ids
