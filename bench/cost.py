@@ -61,6 +61,12 @@ PRICES = {  # USD, us-east-1 list prices; override with PRICE_<NAME>=...
     # (https://aws.amazon.com/sqs/pricing/).
     "SQS_REQUEST": 0.40 / 1e6,
     "SQS_FIFO_REQUEST": 0.50 / 1e6,
+    # AWS AppConfig (feature flags, core.flags): each configuration request to its data plane, and
+    # each time a caller receives a configuration (a new container's first call, and after each flip).
+    "APPCONFIG_REQUEST": 0.0000002,
+    "APPCONFIG_RECEIVED": 0.0008,
+    # AWS Budgets: an account's first two active budgets are free, each further one 0.02 USD/day.
+    "BUDGET_DAY": 0.02,
 }
 PRICES |= {k: float(os.environ[f"PRICE_{k}"]) for k in PRICES if f"PRICE_{k}" in os.environ}
 
@@ -149,6 +155,8 @@ def idle_lines(templates: list[dict[str, Any]]) -> list[tuple[str, float, str]]:
             ("WAF web ACL", PRICES["WAF_ACL_MONTH"] + rules * PRICES["WAF_RULE_MONTH"], f"1 ACL, {rules} rules")
         )
     lines.append(alarm_line(_resources(templates, "AWS::CloudWatch::Alarm")))
+    lines.extend(appconfig_lines(templates))
+    lines.extend(budget_lines(templates))
     lines.append(snapstart_line(templates))
     counts = Counter(r["Type"] for t in templates for r in t.get("Resources", {}).values())
     for type_, item, price in (
@@ -191,6 +199,43 @@ def alarm_line(alarms: list[dict[str, Any]]) -> tuple[str, float, str]:
     if high_res:
         why += f" ({high_res} high-resolution x {PRICES['ALARM_HIGH_RES_MONTH']:.2f})"
     return ("CloudWatch alarms", usd, why)
+
+
+def appconfig_lines(templates: list[dict[str, Any]]) -> list[tuple[str, float, str]]:
+    """Feature flags in AppConfig bill per request, nothing idle: what one warm container costs."""
+    if not _resources(templates, "AWS::AppConfig::ConfigurationProfile"):
+        return []
+    max_ages = [
+        int(fn["Properties"]["Environment"]["Variables"]["FEATURE_FLAGS_MAX_AGE_S"])
+        for fn in _resources(templates, "AWS::Lambda::Function")
+        if "FEATURE_FLAGS_MAX_AGE_S" in fn["Properties"].get("Environment", {}).get("Variables", {})
+    ]
+    if not max_ages:
+        return [("AWS AppConfig feature flags", 0.0, "deployed, read by no function here (no endpoint): baseline")]
+    polls = SECONDS / min(max_ages) * PRICES["APPCONFIG_REQUEST"]
+    why = (
+        f"no idle charge; per warm container {polls:.4f} USD/month (a request every {min(max_ages)} s) "
+        f"+ {PRICES['APPCONFIG_RECEIVED']} USD per configuration received (each new container, each flip)"
+    )
+    return [("AWS AppConfig feature flags", 0.0, why)]
+
+
+def budget_amounts(templates: list[dict[str, Any]]) -> list[float]:
+    """The monthly limit (USD) of each AWS Budgets cost budget of the stage."""
+    return [
+        float(b["Properties"]["Budget"]["BudgetLimit"]["Amount"])
+        for b in _resources(templates, "AWS::Budgets::Budget")
+        if b["Properties"]["Budget"].get("BudgetLimit")
+    ]
+
+
+def budget_lines(templates: list[dict[str, Any]]) -> list[tuple[str, float, str]]:
+    count = len(_resources(templates, "AWS::Budgets::Budget"))
+    if not count:
+        return []
+    further = PRICES["BUDGET_DAY"] * HOURS / 24
+    why = f"{count} budget: free among an account's first two, else {further:.2f} USD/month each"
+    return [("AWS Budgets", 0.0, why)]
 
 
 def snapstart_versions(templates: list[dict[str, Any]]) -> list[int]:
@@ -364,7 +409,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\n{stage}: idle monthly cost")
         for item, usd, why in lines:
             print(f"  {item:<40} {usd:>9.2f} USD  {why}")
-        print(f"  {'total':<40} {sum(u for _, u, _ in lines):>9.2f} USD")
+        total = sum(u for _, u, _ in lines)
+        print(f"  {'total':<40} {total:>9.2f} USD")
+        for amount in budget_amounts(templates):
+            print(
+                f"  {'budget (monthlyBudgetUsd, AWS Budgets)':<40} {amount:>9.2f} USD  idle is {total / amount:.0%} "
+                "of it; alerts at 80 % forecast, 100 % actual"
+            )
     load = REALTIME_LOAD
     print(
         f"\nrealtime rooms per month, {load.users:,} users online {load.hours_per_day:g} h a day "

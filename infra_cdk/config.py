@@ -98,6 +98,12 @@ class StageConfig:
     # Aurora auto-pause after this many idle seconds when min_acu is 0 (300..86400).
     auto_pause_s: int = 600
     # --- end of connections, monitoring ---
+    # --- Delivery (issue 21) ---
+    # AWS Budgets: the stage's monthly cost budget in USD (costs tagged stage=<stage>), alerting the
+    # alarm topic at 80 % forecast and 100 % actual. Default per stage: `make cost`'s idle figure plus
+    # headroom for traffic (tests/infra/test_infra_delivery.py keeps it above the idle figure).
+    monthly_budget_usd: float = 50.0
+    # --- end of delivery ---
 
     @property
     def prefix(self) -> str:
@@ -124,6 +130,8 @@ _DEFAULTS: dict[str, dict[str, Any]] = {
         "per_function_alarms": False,
         # The snapshot cache alone bills 17.79 USD/month for the 9 request-path functions (make cost).
         "snap_start": False,
+        # Idle about 3 USD (make cost): the rest is room for someone actually using dev.
+        "monthly_budget_usd": 25.0,
     },
     "staging": {
         "vpc_cidr": "10.20.0.0/16",
@@ -131,6 +139,8 @@ _DEFAULTS: dict[str, dict[str, Any]] = {
         "throttle_burst": 200,
         "db_max_connections": 200,
         "cors_allowed_origins": ("https://staging.example.com",),
+        # Idle about 240 USD (make cost): the 80 % forecast alert (280) leaves ~40 USD of test traffic.
+        "monthly_budget_usd": 350.0,
     },
     "prod": {
         "vpc_cidr": "10.30.0.0/16",
@@ -143,6 +153,8 @@ _DEFAULTS: dict[str, dict[str, Any]] = {
         "waf_rate_limit": 2000,
         "db_max_connections": 400,
         "api_p99_latency_ms": 2000,
+        # Idle about 370 USD (make cost), plus ~60 % for real traffic.
+        "monthly_budget_usd": 600.0,
     },
 }
 
@@ -193,6 +205,8 @@ def stage_config(stage: str, overrides: Mapping[str, Any] | None = None) -> Stag
     config = StageConfig(stage=stage, **values)
     if not (0 <= config.min_acu <= config.max_acu and config.max_acu >= 1):
         raise ValueError(f"stages.{stage}: need 0 <= minAcu <= maxAcu and maxAcu >= 1 (minAcu 0: auto-pause)")
+    if not 0 < config.monthly_budget_usd <= 1_000_000:
+        raise ValueError(f"stages.{stage}.monthlyBudgetUsd: a positive amount in USD")
     if not 300 <= config.auto_pause_s <= 86400:
         raise ValueError(f"stages.{stage}.autoPauseS: 300..86400")
     if not 1 <= config.proxy_max_connections_percent <= 100:

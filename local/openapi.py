@@ -41,7 +41,7 @@ COMMON_ERRORS = {
     "400": "Bad request: bad cursor or query parameter",
     "404": "Not found",
     "500": "Internal error (never a stack trace)",
-    "503": "Database or dependency unavailable; Retry-After is set",
+    "503": "Database or dependency unavailable (Retry-After is set), or a feature switched off (feature_disabled)",
 }
 BODY_ERRORS = {
     "400": "Bad request: body is not JSON, bad cursor or query parameter",

@@ -22,6 +22,7 @@ from contextlib import ExitStack
 from types import FrameType
 
 from local.environment import (
+    ROOT,
     add_import_paths,
     data_dir,
     embedded_database,
@@ -68,6 +69,8 @@ def start(cleanup: ExitStack) -> list[str]:
     os.environ.update({"STAGE": "local", "DB_POOL_SIZE": "10"})
     # Lambda sets it per function (the function factory); child loggers find their parent by it.
     os.environ.setdefault("POWERTOOLS_SERVICE_NAME", "local")
+    # Feature flags (core.flags) from the repository's file, read again whenever it changes.
+    os.environ.setdefault("FEATURE_FLAGS_FILE", str(ROOT / "local" / "feature_flags.json"))
     local_signing_keys()
     api_port = _env_int("LOCAL_API_PORT", 3000)
     try:  # bind first: a busy port fails before anything starts
@@ -137,6 +140,7 @@ def start(cleanup: ExitStack) -> list[str]:
         f"Docs      {gateway.url}/docs",
         f"WebSocket {os.environ['REALTIME_WS_URL']}?ticket=... (POST /api/v1/realtime/tickets)",
         f"Health    {gateway.url}/api/v1/health",
+        f"Flags     {os.environ['FEATURE_FLAGS_FILE']} (read again on every change)",
         f"Database  {_hide_password(url)}",
         f"Bucket    {resources.bucket} (endpoint {resources.endpoint_url})",
         *(f"Queue     {q}" for q in queues),

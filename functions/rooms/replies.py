@@ -23,6 +23,7 @@ from aws_lambda_powertools import Logger
 from sqlalchemy import ColumnElement, func, or_, select, update
 from sqlalchemy.orm import Session
 
+from core import flags
 from core.config import get_settings
 from core.errors import Conflict
 from core.models.rooms import Message, Room
@@ -71,6 +72,8 @@ def send(
 
     `private` makes the message visible to its sender only; with `invoke_ai`, the answer too.
     """
+    if invoke_ai:
+        flags.require_ai_replies(room_id)
     with sessions() as session:
         room = room_for(session, room_id, user_id, at_least="member" if invoke_ai else "guest")
         message = store_human(session, room_id, user_id, content, invoke_ai=invoke_ai, private=private)
@@ -85,6 +88,7 @@ def send(
 
 def regenerate(sessions: Sessions, room_id: uuid.UUID, message_id: uuid.UUID, user_id: uuid.UUID) -> MessageView:
     """POST .../messages/{mid}/regenerate: member+; `mid` is the human message whose AI reply is rewritten."""
+    flags.require_ai_replies(room_id)
     with sessions() as session:
         job = _regeneration_job(session, room_id, message_id, user_id)
     answer = answer_for(job)

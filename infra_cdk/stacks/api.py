@@ -24,6 +24,7 @@ from infra_cdk.config import StageConfig
 from infra_cdk.constructs.assets import ASSETS, AssetsResources
 from infra_cdk.constructs.auth import AuthResources
 from infra_cdk.constructs.cdn import CdnSigning
+from infra_cdk.constructs.flags import FeatureFlagsConfig
 from infra_cdk.constructs.function_factory import (
     ARCHITECTURE,
     LIVE_ALIAS,
@@ -131,6 +132,10 @@ class ApiStack(Stack):
                 "Every deploy publishes a version (current_version) and moves the live alias that API Gateway calls.",
             )
 
+        # The stage's feature flags in AppConfig, and read access for the functions that evaluate them.
+        self.flags = FeatureFlagsConfig(
+            self, "FeatureFlags", config=config, specs={s.name: s for s in functions}, functions=self.functions
+        )
         # Feature constructs (infra_cdk/constructs/<feature>.py) add what only their functions need.
         AuthResources(self, "Auth", config=config, functions=self.functions)
         # The AI providers' grants and settings for every function that calls them (FunctionSpec.calls_ai).

@@ -12,6 +12,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from aws_cdk import Duration, Stack
+from aws_cdk import aws_budgets as budgets
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_iam as iam
@@ -30,6 +31,9 @@ ONE_MINUTE = Duration.minutes(1)
 PROXY_ALARM_FRACTION = 0.8
 GT_OR_EQ = cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD
 GT = cloudwatch.ComparisonOperator.GREATER_THAN_THRESHOLD
+# The budget alerts: forecast to pass 80 % of it this month, and actually past it.
+BUDGET_FORECAST_PERCENT = 80
+BUDGET_ACTUAL_PERCENT = 100
 
 
 def proxy_pool_size(config: StageConfig) -> int:
@@ -238,6 +242,64 @@ class MonitoringStack(Stack):
             )
 
         self.dashboard = self._dashboard() if self.config.dashboard else None
+        self.budget = self._budget(key)
+
+    def _budget(self, key: kms.Key) -> budgets.CfnBudget:
+        """The stage's monthly cost budget (costs tagged stage=<stage>): the alarm topic hears at 80 %
+        of it forecast and at 100 % actual. Budgets may publish to this topic only from this account,
+        and use the topic's key (an encrypted topic)."""
+        budget_sources = {
+            "StringEquals": {"aws:SourceAccount": self.account},
+            "ArnLike": {"aws:SourceArn": f"arn:{self.partition}:budgets::{self.account}:*"},
+        }
+        self.topic.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="BudgetsPublish",
+                principals=[iam.ServicePrincipal("budgets.amazonaws.com")],
+                actions=["SNS:Publish"],
+                resources=[self.topic.topic_arn],
+                conditions=budget_sources,
+            )
+        )
+        key.add_to_resource_policy(
+            iam.PolicyStatement(
+                sid="BudgetsPublish",
+                principals=[iam.ServicePrincipal("budgets.amazonaws.com")],
+                actions=["kms:Decrypt", "kms:GenerateDataKey*"],
+                resources=["*"],
+                conditions=budget_sources,
+            )
+        )
+        subscribers = [budgets.CfnBudget.SubscriberProperty(subscription_type="SNS", address=self.topic.topic_arn)]
+        budget = budgets.CfnBudget(
+            self,
+            "MonthlyBudget",
+            budget=budgets.CfnBudget.BudgetDataProperty(
+                budget_name=f"{self.config.prefix}-monthly",
+                budget_type="COST",
+                time_unit="MONTHLY",
+                budget_limit=budgets.CfnBudget.SpendProperty(amount=self.config.monthly_budget_usd, unit="USD"),
+                # Every resource of the stage carries the stage tag (infra_cdk/app.py); it must be an
+                # active cost allocation tag (docs/operations.md "Budget").
+                cost_filters={"TagKeyValue": [f"user:stage${self.config.stage}"]},
+            ),
+            notifications_with_subscribers=[
+                budgets.CfnBudget.NotificationWithSubscribersProperty(
+                    notification=budgets.CfnBudget.NotificationProperty(
+                        notification_type=kind,
+                        comparison_operator="GREATER_THAN",
+                        threshold=percent,
+                        threshold_type="PERCENTAGE",
+                    ),
+                    subscribers=subscribers,
+                )
+                for kind, percent in (("FORECASTED", BUDGET_FORECAST_PERCENT), ("ACTUAL", BUDGET_ACTUAL_PERCENT))
+            ],
+        )
+        policy = self.topic.node.try_find_child("Policy")
+        if policy is not None:
+            budget.node.add_dependency(policy)
+        return budget
 
     def _account_wide_function_alarms(self) -> None:
         """One errors and one throttles alarm over AWS/Lambda's aggregates (no FunctionName

@@ -73,6 +73,8 @@ class NetworkStack(Stack):
             "Logs": ec2.InterfaceVpcEndpointAwsService.CLOUDWATCH_LOGS,
             # The rooms function's AI replies (Bedrock Converse) from the isolated subnets.
             "BedrockRuntime": ec2.InterfaceVpcEndpointAwsService.BEDROCK_RUNTIME,
+            # Feature flags (core.flags): AppConfig's data plane, read by rooms from the isolated subnets.
+            "AppConfigData": ec2.InterfaceVpcEndpointAwsService.APPCONFIGDATA,
         }
         self.endpoints = {
             name: self.vpc.add_interface_endpoint(

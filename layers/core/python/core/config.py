@@ -155,6 +155,17 @@ class Settings:
     # The API Gateway Management API (`@connections`) of that API; CDK sets the stage's callback URL.
     realtime_management_url: str = setting("http://127.0.0.1:3000/ws", pattern=r"^https?://[^\s?#]+$")
     # --- end of realtime settings ---
+    # --- Feature flags (core.flags): Powertools FeatureFlags, the document of docs/operations.md ---
+    # Locally: a JSON file, read again whenever it changes (`make dev` uses local/feature_flags.json).
+    feature_flags_file: str | None = None
+    # In the cloud: the stage's AWS AppConfig application, environment and configuration profile
+    # (CDK sets them where the function can reach AppConfig). Neither: every flag at its baseline.
+    appconfig_application: str | None = None
+    appconfig_environment: str | None = None
+    appconfig_profile: str | None = None
+    # How long a fetched document is used before AppConfig is asked again (per container).
+    feature_flags_max_age_s: int = setting(60, ge=1, le=3600)
+    # --- end of feature flags ---
 
     def __post_init__(self) -> None:
         problems: list[str] = []

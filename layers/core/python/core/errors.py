@@ -77,3 +77,9 @@ class Unavailable(AppError):
 
     def __init__(self, retry_after_s: int = 5, message: str | None = None):
         super().__init__(message, headers={"Retry-After": str(max(1, int(retry_after_s)))})
+
+
+class FeatureDisabled(AppError):
+    """A feature an operator switched off with a feature flag (core.flags): no deploy, no retry soon."""
+
+    status, code, default_message = 503, "feature_disabled", "This feature is switched off"

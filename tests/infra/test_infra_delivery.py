@@ -1,0 +1,141 @@
+"""Safe delivery (issue 21): the stage's budget alerting the alarm topic, feature flags in AppConfig
+read by rooms with access to that one profile only."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from infra_synth import Synth
+
+from bench.cost import idle_lines
+from core import flags
+from infra_cdk.config import stage_config
+from infra_cdk.constructs.flags import MAX_AGE_S, PROFILE_NAME
+from infra_cdk.stacks.monitoring import BUDGET_ACTUAL_PERCENT, BUDGET_FORECAST_PERCENT
+
+pytestmark = pytest.mark.infra
+
+
+def _one(synth: Synth, part: str, type_: str) -> tuple[str, dict[str, Any]]:
+    ((logical_id, resource),) = synth.resources(part, type_).items()
+    return logical_id, resource["Properties"]
+
+
+def _statements(policy: dict[str, Any]) -> list[dict[str, Any]]:
+    return list(policy["PolicyDocument" if "PolicyDocument" in policy else "KeyPolicy"]["Statement"])
+
+
+@pytest.mark.parametrize("stage", ["dev", "prod"])
+def test_budget_alerts_the_alarm_topic_at_80_forecast_and_100_actual(stage: str, dev: Synth, prod: Synth) -> None:
+    synth = {"dev": dev, "prod": prod}[stage]
+    topic_id, _ = _one(synth, "monitoring", "AWS::SNS::Topic")
+    _, budget = _one(synth, "monitoring", "AWS::Budgets::Budget")
+    data = budget["Budget"]
+    assert (data["BudgetType"], data["TimeUnit"]) == ("COST", "MONTHLY")
+    assert data["BudgetLimit"] == {"Amount": stage_config(stage).monthly_budget_usd, "Unit": "USD"}
+    assert data["CostFilters"] == {"TagKeyValue": [f"user:stage${stage}"]}
+    alerts = {
+        (n["Notification"]["NotificationType"], n["Notification"]["Threshold"], n["Notification"]["ThresholdType"])
+        for n in budget["NotificationsWithSubscribers"]
+    }
+    assert alerts == {
+        ("FORECASTED", BUDGET_FORECAST_PERCENT, "PERCENTAGE"),
+        ("ACTUAL", BUDGET_ACTUAL_PERCENT, "PERCENTAGE"),
+    }
+    assert BUDGET_FORECAST_PERCENT == 80 and BUDGET_ACTUAL_PERCENT == 100
+    for notification in budget["NotificationsWithSubscribers"]:
+        assert notification["Subscribers"] == [{"SubscriptionType": "SNS", "Address": {"Ref": topic_id}}]
+
+
+def test_only_budgets_of_this_account_may_publish_to_the_topic_and_use_its_key(dev: Synth) -> None:
+    _, topic_policy = _one(dev, "monitoring", "AWS::SNS::TopicPolicy")
+    (publish,) = [s for s in _statements(topic_policy) if s.get("Principal") == {"Service": "budgets.amazonaws.com"}]
+    assert (publish["Effect"], publish["Action"]) == ("Allow", "SNS:Publish")
+    assert publish["Condition"]["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+    assert "budgets::" in json.dumps(publish["Condition"]["ArnLike"]["aws:SourceArn"])
+    _, key = _one(dev, "monitoring", "AWS::KMS::Key")
+    (use,) = [s for s in _statements(key) if s.get("Principal") == {"Service": "budgets.amazonaws.com"}]
+    assert sorted(use["Action"]) == ["kms:Decrypt", "kms:GenerateDataKey*"]
+    assert use["Condition"]["StringEquals"] == {"aws:SourceAccount": {"Ref": "AWS::AccountId"}}
+    # The budget is created after the policy that lets it publish.
+    (budget_id, budget) = next(iter(dev.resources("monitoring", "AWS::Budgets::Budget").items()))
+    (policy_id,) = dev.resources("monitoring", "AWS::SNS::TopicPolicy")
+    assert policy_id in budget.get("DependsOn", []), budget_id
+
+
+@pytest.mark.parametrize("stage", ["dev", "prod"])
+def test_the_default_budget_is_above_the_idle_cost(stage: str, dev: Synth, prod: Synth) -> None:
+    """make cost's idle figure plus headroom: a budget under the idle cost would alert every month."""
+    synth = {"dev": dev, "prod": prod}[stage]
+    idle = sum(usd for _, usd, _ in idle_lines(list(synth.raw.values())))
+    assert stage_config(stage).monthly_budget_usd >= 1.2 * idle, (stage, idle)
+
+
+def test_feature_flags_profile_holds_the_baseline_deployed_without_bake(dev: Synth) -> None:
+    _, profile = _one(dev, "api", "AWS::AppConfig::ConfigurationProfile")
+    assert (profile["Name"], profile["LocationUri"], profile["Type"]) == (PROFILE_NAME, "hosted", "AWS.Freeform")
+    _, version = _one(dev, "api", "AWS::AppConfig::HostedConfigurationVersion")
+    assert json.loads(version["Content"]) == flags.BASELINE
+    assert version["ContentType"] == "application/json"
+    _, environment = _one(dev, "api", "AWS::AppConfig::Environment")
+    assert environment["Name"] == "dev"
+    strategy_id, strategy = _one(dev, "api", "AWS::AppConfig::DeploymentStrategy")
+    assert (strategy["DeploymentDurationInMinutes"], strategy["FinalBakeTimeInMinutes"]) == (0, 0)
+    assert strategy["GrowthFactor"] == 100
+    _, deployment = _one(dev, "api", "AWS::AppConfig::Deployment")
+    assert deployment["DeploymentStrategyId"] == {"Ref": strategy_id}
+
+
+def _rooms(synth: Synth) -> tuple[str, dict[str, Any]]:
+    (found,) = [
+        (logical_id, r["Properties"])
+        for logical_id, r in synth.resources("api", "AWS::Lambda::Function").items()
+        if r["Properties"].get("FunctionName") == f"social-{synth.stage}-rooms"
+    ]
+    return found
+
+
+def test_rooms_reads_the_flags_where_it_can_reach_appconfig(prod: Synth) -> None:
+    profile_id, _ = _one(prod, "api", "AWS::AppConfig::ConfigurationProfile")
+    environment_id, _ = _one(prod, "api", "AWS::AppConfig::Environment")
+    application_id, _ = _one(prod, "api", "AWS::AppConfig::Application")
+    _, rooms = _rooms(prod)
+    env = rooms["Environment"]["Variables"]
+    assert env["APPCONFIG_PROFILE"] == {"Ref": profile_id}
+    assert env["APPCONFIG_ENVIRONMENT"] == {"Ref": environment_id}
+    assert env["APPCONFIG_APPLICATION"] == {"Ref": application_id}
+    assert env["FEATURE_FLAGS_MAX_AGE_S"] == str(MAX_AGE_S)
+    # The data plane through the stage's endpoint (the functions run in isolated subnets).
+    endpoints = [
+        json.dumps(e["Properties"]["ServiceName"]) for e in prod.resources("network", "AWS::EC2::VPCEndpoint").values()
+    ]
+    assert any("appconfigdata" in name for name in endpoints)
+
+
+def test_appconfig_access_is_the_two_data_plane_actions_on_the_one_profile(prod: Synth) -> None:
+    profile_id, _ = _one(prod, "api", "AWS::AppConfig::ConfigurationProfile")
+    grants = [
+        (policy["Roles"], s)
+        for policy in (r["Properties"] for r in prod.resources("api", "AWS::IAM::Policy").values())
+        for s in policy["PolicyDocument"]["Statement"]
+        if "appconfig" in json.dumps(s["Action"])
+    ]
+    (roles, statement), *others = grants
+    assert others == []
+    assert sorted(statement["Action"]) == ["appconfig:GetLatestConfiguration", "appconfig:StartConfigurationSession"]
+    resource = json.dumps(statement["Resource"])
+    assert f'{{"Ref": "{profile_id}"}}' in resource and "/configuration/" in resource and "*" not in resource
+    (role,) = roles
+    assert "Rooms" in role["Ref"]
+
+
+def test_dev_without_endpoints_keeps_flags_at_their_baseline(dev: Synth) -> None:
+    _, rooms = _rooms(dev)
+    assert not any(k.startswith("APPCONFIG_") for k in rooms["Environment"]["Variables"])
+    assert not any(
+        "appconfig" in json.dumps(s["Action"])
+        for r in dev.resources("api", "AWS::IAM::Policy").values()
+        for s in r["Properties"]["PolicyDocument"]["Statement"]
+    )
