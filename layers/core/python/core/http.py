@@ -247,8 +247,9 @@ def make_resolver() -> APIGatewayRestResolver:
 
 
 # A function's resolver, or one of its Routers (included into the resolver: rooms, assets).
-Routes = APIGatewayRestResolver | Router
+App = APIGatewayRestResolver | Router
 _Handler = TypeVar("_Handler", bound=Callable[..., Any])
+_ROWS = frozenset(id(row) for row in ROUTES)
 _registered: dict[Callable[..., Any], Route] = {}
 
 
@@ -256,7 +257,7 @@ class RouteMismatch(Exception):
     """A handler registered a row that is not in core.routes.ROUTES or that another function serves."""
 
 
-def route(app: Routes, row: Route, **options: Any) -> Callable[[_Handler], _Handler]:
+def route(app: App, row: Route, **options: Any) -> Callable[[_Handler], _Handler]:
     """Register the decorated function for one row of the route table: its method and path come
     from the row, written once (core.routes); everything else (status_code, summary, tags, ...) is
     Powertools' `route` options.
@@ -267,7 +268,7 @@ def route(app: Routes, row: Route, **options: Any) -> Callable[[_Handler], _Hand
 
     def register(handler: _Handler) -> _Handler:
         owner = handler.__module__.split(".", 1)[0]
-        if not any(r is row for r in ROUTES):
+        if id(row) not in _ROWS:
             raise RouteMismatch(f"{owner}.{handler.__name__}: {row.method} {row.path} is not a row of the route table")
         if row.function != owner:
             raise RouteMismatch(
@@ -356,7 +357,7 @@ class Caller:
     session_id: uuid.UUID
 
 
-def caller(app: Routes) -> Caller:
+def caller(app: App) -> Caller:
     """The authorizer context; its absence on an auth route is a 401, never a crash."""
     context = _event(app).request_context.authorizer.raw_event or {}
     try:
@@ -365,11 +366,11 @@ def caller(app: Routes) -> Caller:
         raise Unauthorized() from exc
 
 
-def client_ip(app: Routes) -> str:
+def client_ip(app: App) -> str:
     return str(_event(app).request_context.identity.source_ip or "unknown")
 
 
-def _event(app: Routes) -> APIGatewayProxyEvent:
+def _event(app: App) -> APIGatewayProxyEvent:
     """The request being answered (a Router hands its resolver's on, typed as any proxy event)."""
     return cast("APIGatewayProxyEvent", app.current_event)
 
