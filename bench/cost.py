@@ -324,8 +324,9 @@ class RealtimeLoad:
     ai_replies: float = 1.0  # AI replies asked for (of the messages sent)
     deltas_per_reply: float = 40.0  # message.delta frames of one reply (coalesced to <= 10 a second)
     reply_seconds: float = 8.0  # the AI worker's billed time per reply (it waits on the stream)
-    deltas_per_fanout: float = 2.0  # relayed deltas one fan-out invocation pushes (FIFO batch)
-    fanout_ms: float = 30.0  # billed time of one fan-out invocation
+    # The worker's database steps, each a synchronous invoke of a function in the VPC: the job's
+    # read, a check (and the audience) before each delta, the final store.
+    db_step_ms: float = 15.0
 
     @property
     def user_hours(self) -> float:
@@ -347,8 +348,10 @@ class RealtimeLoad:
 
 
 REALTIME_LOAD = RealtimeLoad()
-# The AI worker's memory when the catalog has no `ai_worker` yet (its QueueSpec sizes it once it does).
+# The AI worker's memory when the catalog has no `ai_worker` yet (its QueueSpec sizes it once it does),
+# and that of the function in the VPC doing its database steps (docs/decisions.md "AI replies").
 AI_WORKER_MB_ASSUMED = 512
+AI_DB_STEPS_MB_ASSUMED = 512
 
 
 def realtime_lines(memory: dict[str, int], load: RealtimeLoad = REALTIME_LOAD) -> list[tuple[str, float, str]]:
@@ -360,9 +363,8 @@ def realtime_lines(memory: dict[str, int], load: RealtimeLoad = REALTIME_LOAD) -
     replies = load.ai_replies * hours
     worker_mb = memory.get("ai_worker", AI_WORKER_MB_ASSUMED)
     worker_gb_s = replies * load.reply_seconds * worker_mb / 1024
-    relays = replies * (load.deltas_per_reply + 1)  # each delta, then the result, through room_events
-    fanouts = relays / load.deltas_per_fanout
-    fanout_gb_s = fanouts * load.fanout_ms / 1000 * memory.get("fanout", 512) / 1024
+    steps = replies * (load.deltas_per_reply + 2)  # the read, a check per delta, the store
+    steps_gb_s = steps * load.db_step_ms / 1000 * AI_DB_STEPS_MB_ASSUMED / 1024
     per_user = f"{load.frames_in + load.frames_out:g} frames per user-hour"
     sized = "" if "ai_worker" in memory else " (assumed: not in the catalog yet)"
     return [
@@ -383,14 +385,10 @@ def realtime_lines(memory: dict[str, int], load: RealtimeLoad = REALTIME_LOAD) -
             "send, receive, delete per reply",
         ),
         (
-            "AI deltas relayed (SQS FIFO)",
-            relays * 3 * PRICES["SQS_FIFO_REQUEST"],
-            f"{load.deltas_per_reply:g} deltas + the result per reply to room_events: send, receive, delete",
-        ),
-        (
-            "Fan-out Lambda for the relays",
-            fanout_gb_s * PRICES["LAMBDA_ARM_GB_SECOND"] + fanouts * PRICES["LAMBDA_REQUEST"],
-            f"{fanouts / 1e6:.1f} M invocations x {load.fanout_ms:g} ms ({load.deltas_per_fanout:g} deltas each)",
+            "AI worker's database steps (Lambda)",
+            steps_gb_s * PRICES["LAMBDA_ARM_GB_SECOND"] + steps * PRICES["LAMBDA_REQUEST"],
+            f"{steps / 1e6:.1f} M invokes of a function in the VPC x {load.db_step_ms:g} ms x "
+            f"{AI_DB_STEPS_MB_ASSUMED} MB (assumed)",
         ),
     ]
 

@@ -124,8 +124,11 @@ class RoomsResources(Construct):
         callers = [spec for spec in specs if spec.calls_ai and spec.name in functions]
         self.ai = RoomsAi.from_context(self.node.try_get_context)
         self.openai_api_key: secretsmanager.Secret | None = None
-        if not callers:
-            return
+        rooms = functions.get(ROOMS)
+        if rooms is not None:  # rooms checks a room's AI choice against what this deployment can reach
+            rooms.add_environment("ROOMS_AI_MODELS", ",".join(self.ai.models))
+            if self.ai.openai_base_url is not None:
+                rooms.add_environment("OPENAI_BASE_URL", self.ai.openai_base_url)
         for spec in callers:
             fn = functions[spec.name]
             role = fn.role

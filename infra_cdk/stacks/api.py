@@ -40,7 +40,7 @@ from infra_cdk.constructs.realtime import RealtimeResources
 from infra_cdk.constructs.rest_api import RestApi
 from infra_cdk.constructs.rooms import RoomsResources
 from infra_cdk.constructs.waf import ApiFirewall
-from infra_cdk.nag import acknowledge
+from infra_cdk.nag import acknowledge, finding_label
 
 AUTHORIZER = "authorizer"
 MIGRATE = "migrate"
@@ -150,6 +150,7 @@ class ApiStack(Stack):
             AssetsResources(self, "Assets", config=config, functions=self.functions, bucket=assets_bucket)
         elif POSTS in self.functions or ASSETS in self.functions:
             raise ValueError("the posts and assets functions need the assets bucket: pass assets_bucket=")
+        self._grant_invokes(functions)
         # Every event processor (FunctionSpec.queue) fed by its queue; then what only media needs.
         consume_queues(functions, self.functions, queues or {})
         if MEDIA in self.functions:
@@ -183,6 +184,24 @@ class ApiStack(Stack):
             self._migration_trigger(functions, database)
 
         CfnOutput(self, "ApiUrl", value=self.rest.api.url_for_path(BASE_PATH))
+
+    def _grant_invokes(self, functions: tuple[FunctionSpec, ...]) -> None:
+        """FunctionSpec.invokes: lambda:InvokeFunction on exactly each named function (and its
+        versions and aliases), and its name as `<NAME>_FUNCTION_NAME`."""
+        for spec in functions:
+            for target in spec.invokes:
+                if target not in self.functions:
+                    raise ValueError(f"{spec.name} invokes {target!r}, which is not in the catalog")
+                invoker, callee = self.functions[spec.name], self.functions[target]
+                callee.grant_invoke(invoker)
+                invoker.add_environment(f"{target.upper()}_FUNCTION_NAME", callee.function_name)
+                assert invoker.role is not None  # the factory always gives one
+                acknowledge(
+                    invoker.role,
+                    f"AwsSolutions-IAM5[Resource::{finding_label(self, callee.function_arn)}:*]",
+                    f"{spec.name} invokes {target} only: CDK's grant names the function and its versions and "
+                    "aliases (the qualifier after ':'), which change with every deploy.",
+                )
 
     def _trust_the_rds_ca(self, db_functions: list[lambda_.Function], layer_props: dict[str, Any]) -> None:
         """Without the proxy, functions meet the cluster's certificate, issued by the RDS CA."""

@@ -26,14 +26,18 @@ from core.routes import FUNCTIONS, FunctionSpec
 
 pytestmark = pytest.mark.infra
 
-# A made-up AI worker declared as the real one is to be (docs/decisions.md): an event processor
-# outside the VPC that calls the providers. Its code is the transcode function's (packaging only).
+# A made-up AI worker split as docs/decisions.md decides: an event processor outside the VPC that
+# calls the providers and pushes the deltas, and has its database steps done by a function in the
+# VPC it invokes. Their code is the transcode function's (packaging only).
+AI_STORE = FunctionSpec("ai_store_test", "task", "A made-up AI worker's database steps", egress="ipv6")
 AI_WORKER = FunctionSpec(
     "ai_worker_test",
     "events",
     "A made-up AI worker: streamed replies outside the VPC",
     uses_db=False,
     calls_ai=True,
+    pushes=True,
+    invokes=(AI_STORE.name,),
     queue=QueueSpec("ai_worker_test", "AI reply jobs", function_timeout_s=120, memory_mb=512, batch_size=1),
 )
 
@@ -45,10 +49,10 @@ def with_worker(tmp_path_factory: pytest.TempPathFactory) -> Synth:
     real_code = packaging.function_code
 
     def code(name: str, *args: Any, **kwargs: Any) -> Path:
-        return real_code("transcode" if name == AI_WORKER.name else name, *args, **kwargs)
+        return real_code("transcode" if name in (AI_WORKER.name, AI_STORE.name) else name, *args, **kwargs)
 
     with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(app, "FUNCTIONS", (*FUNCTIONS, AI_WORKER))
+        patch.setattr(app, "FUNCTIONS", (*FUNCTIONS, AI_STORE, AI_WORKER))
         patch.setattr(packaging, "function_code", code)
         return synthesize("dev", tmp_path_factory.mktemp("cdk-dev-ai-worker"))
 
@@ -196,7 +200,25 @@ def test_the_ai_worker_outside_the_vpc_streams_from_the_configured_provider_in_d
     ]
     actions = {a for s in statements for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
     assert "bedrock:InvokeModelWithResponseStream" in actions and "bedrock:InvokeModel" not in actions
-    assert not [a for a in actions if a.startswith(("ec2:", "rds-db:", "execute-api:"))]
+    assert not [a for a in actions if a.startswith(("ec2:", "rds-db:"))]
+    # it pushes the deltas itself: this API's stage only
+    (push,) = [s for s in statements if s["Action"] == "execute-api:ManageConnections"]
+    assert json.dumps(push["Resource"]).endswith('"/dev/POST/@connections/*"]]}')
+    assert "REALTIME_MANAGEMENT_URL" in env
+    # and has its database steps done by the one function it may invoke, in the VPC
+    (invoke,) = [s for s in statements if s["Action"] == "lambda:InvokeFunction"]
+    store_id = next(
+        k
+        for k, fn in _of_type(with_worker, "api", "AWS::Lambda::Function").items()
+        if fn["Properties"].get("FunctionName") == f"social-dev-{AI_STORE.name}"
+    )
+    assert invoke["Resource"] == [
+        {"Fn::GetAtt": [store_id, "Arn"]},
+        {"Fn::Join": ["", [{"Fn::GetAtt": [store_id, "Arn"]}, ":*"]]},
+    ]
+    assert env["AI_STORE_TEST_FUNCTION_NAME"] == {"Ref": store_id}
+    store = _functions(with_worker)[AI_STORE.name]
+    assert store["VpcConfig"]["Ipv6AllowedForDualStack"] is True and "DB_HOST" in store["Environment"]["Variables"]
     # its queue, DLQ with redrive and DLQ alarm come from its declaration
     queues = {
         q["Properties"]["QueueName"]: (k, q["Properties"])
@@ -217,3 +239,5 @@ def test_an_egress_declaration_outside_the_vpc_or_a_pusher_without_one_is_refuse
     with pytest.raises(ValueError, match='takes egress="ipv6"'):
         FunctionSpec("x", "api", "x", pushes=True)
     assert FunctionSpec("x", "api", "x", uses_db=False, pushes=True).egress == "none"
+    with pytest.raises(ValueError, match="invoking other functions is for functions outside the VPC"):
+        FunctionSpec("x", "api", "x", invokes=("y",))

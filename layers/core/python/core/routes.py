@@ -49,6 +49,10 @@ class FunctionSpec:
     # stage runs outside the VPC; in the VPC it gets Bedrock through the stage's interface endpoint,
     # and the echo provider where there is none (docs/decisions.md "Where each function runs").
     calls_ai: bool = False
+    # Functions it invokes synchronously (lambda:InvokeFunction on each, its name as
+    # `<NAME>_FUNCTION_NAME`): how a function outside the VPC has its database steps done by one
+    # inside it. Only from outside the VPC: the Lambda API has no endpoint in the isolated subnets.
+    invokes: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if (self.kind == "events") != (self.queue is not None):
@@ -57,6 +61,11 @@ class FunctionSpec:
             raise ValueError(
                 f"function {self.name!r}: egress is for functions in the VPC (uses_db); outside it "
                 "a function reaches the internet anyway"
+            )
+        if self.invokes and self.uses_db:
+            raise ValueError(
+                f"function {self.name!r}: invoking other functions is for functions outside the VPC "
+                "(no Lambda endpoint in the isolated subnets)"
             )
         if self.pushes and self.uses_db and self.egress != "ipv6":
             raise ValueError(
