@@ -7,16 +7,17 @@ hosted version with the `instant` strategy (docs/operations.md "Feature flags"),
 later `cdk deploy` leaves that version in place unless BASELINE itself changed.
 
 The functions call AppConfig's data plane with the SDK (Powertools' AppConfigStore, no extension
-layer). Those in the VPC reach it through the stage's `appconfigdata` interface endpoint: a stage
-without interface endpoints (dev) deploys the flags but its functions keep every flag at its baseline
-(they would otherwise wait for an endpoint that is not there); docs/decisions.md.
+layer). Those in the VPC reach it through the stage's `appconfigdata` interface endpoint; in a stage
+without interface endpoints (dev), those with IPv6 egress (core.routes `egress="ipv6"`: rooms) use
+AppConfig's dual-stack data endpoint over IPv6, and any other keeps every flag at its baseline (it
+would otherwise wait for an endpoint that is not there); docs/decisions.md.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
 
-from aws_cdk import Annotations, Stack
+from aws_cdk import Annotations, Aws, Stack
 from aws_cdk import aws_appconfig as appconfig
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
@@ -103,7 +104,11 @@ class FeatureFlagsConfig(Construct):
             fn = functions.get(name)
             if fn is None:
                 continue
-            if specs[name].uses_db and not config.interface_endpoints:
+            no_endpoint = specs[name].uses_db and not config.interface_endpoints
+            if no_endpoint and specs[name].egress == "ipv6":
+                # AppConfig's data plane is dual-stack (appconfigdata.<region>.api.aws): over IPv6, as SQS.
+                fn.add_environment("AWS_ENDPOINT_URL_APPCONFIGDATA", f"https://appconfigdata.{Aws.REGION}.api.aws")
+            elif no_endpoint:
                 Annotations.of(fn).add_info(
                     f"{name}: stage {config.stage} has no interface endpoints, so no appconfigdata endpoint: "
                     "feature flags stay at their baseline (core.flags.BASELINE) in this stage"

@@ -131,11 +131,13 @@ def test_appconfig_access_is_the_two_data_plane_actions_on_the_one_profile(prod:
     assert "Rooms" in role["Ref"]
 
 
-def test_dev_without_endpoints_keeps_flags_at_their_baseline(dev: Synth) -> None:
+def test_dev_without_endpoints_reads_the_flags_over_ipv6(dev: Synth) -> None:
+    """rooms (egress="ipv6") reaches AppConfig's dual-stack data endpoint: flags flip in dev too."""
     _, rooms = _rooms(dev)
-    assert not any(k.startswith("APPCONFIG_") for k in rooms["Environment"]["Variables"])
-    assert not any(
-        "appconfig" in json.dumps(s["Action"])
-        for r in dev.resources("api", "AWS::IAM::Policy").values()
-        for s in r["Properties"]["PolicyDocument"]["Statement"]
-    )
+    env = rooms["Environment"]["Variables"]
+    assert env["AWS_ENDPOINT_URL_APPCONFIGDATA"] == {
+        "Fn::Join": ["", ["https://appconfigdata.", {"Ref": "AWS::Region"}, ".api.aws"]]
+    }
+    assert {"APPCONFIG_PROFILE", "APPCONFIG_ENVIRONMENT", "APPCONFIG_APPLICATION"} <= env.keys()
+    endpoints = [e["Properties"]["VpcEndpointType"] for e in dev.resources("network", "AWS::EC2::VPCEndpoint").values()]
+    assert endpoints == ["Gateway"]

@@ -156,7 +156,12 @@ def test_each_function_runs_where_its_declaration_says(stage: str, request: pyte
             assert sqs == {"Fn::Join": ["", ["https://sqs.", {"Ref": "AWS::Region"}, ".api.aws"]]}, spec.name
         else:
             assert sqs is None, spec.name
-        assert not [k for k in env if k.startswith("AWS_ENDPOINT_URL") and k != "AWS_ENDPOINT_URL_SQS"]
+        # any other service endpoint is a dual-stack one, for an IPv6 function of a stage without endpoints
+        for key in [k for k in env if k.startswith("AWS_ENDPOINT_URL_") and k != "AWS_ENDPOINT_URL_SQS"]:
+            assert dual and stage == "dev", (spec.name, key)
+            service = key.removeprefix("AWS_ENDPOINT_URL_").lower()
+            assert env[key] == {"Fn::Join": ["", [f"https://{service}.", {"Ref": "AWS::Region"}, ".api.aws"]]}
+        assert "AWS_ENDPOINT_URL" not in env
         assert "AWS_USE_DUALSTACK_ENDPOINT" not in env  # S3 keeps its gateway endpoint
 
 
