@@ -149,6 +149,15 @@ def idle_lines(templates: list[dict[str, Any]]) -> list[tuple[str, float, str]]:
                 f"{len(interface)} endpoints in {azs} endpoint-AZs",
             )
         )
+    gateways = _resources(templates, "AWS::EC2::EgressOnlyInternetGateway")
+    if gateways:  # listed so that the way out is seen to cost nothing (a NAT gateway would not)
+        lines.append(
+            (
+                "Egress-only internet gateway (IPv6 out)",
+                0.0,
+                f"{len(gateways)} gateway: no hourly charge; data out billed per GB like any other",
+            )
+        )
     for acl in _resources(templates, "AWS::WAFv2::WebACL"):
         rules = len(acl["Properties"].get("Rules", []))
         lines.append(

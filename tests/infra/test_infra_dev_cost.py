@@ -215,7 +215,9 @@ def _readme_cost_rows() -> dict[str, list[str]]:
 def test_the_readme_idle_totals_agree_with_make_cost_to_the_cent(dev: Synth, prod: Synth) -> None:
     dev_total = round(sum(usd for usd, _ in _lines(dev).values()), 2)
     prod_total = round(sum(usd for usd, _ in _lines(prod).values()), 2)
-    assert _readme_cost_rows()["total"][:2] == [f"{dev_total:.2f}", f"{prod_total:.2f}"]
+    assert _readme_cost_rows()["total"][:2] == [f"{dev_total:.2f}", f"{prod_total:.2f}"], (
+        "README's idle cost table says otherwise than `make cost`: update its lines and total"
+    )
 
 
 def test_make_cost_prices_realtime_per_1000_users_as_the_readme_and_decisions_say(dev: Synth) -> None:
