@@ -77,11 +77,11 @@ def seed_caller(engine: Any) -> Fixture:
 
     try:
         from core.auth import issue_access_token
-        from core.config import get_settings
+        from core.config import reset_settings
         from core.models.auth import AuthSession
         from core.models.user import User
 
-        get_settings.cache_clear()
+        reset_settings()
         user_id, session_id = uuid.uuid4(), uuid.uuid4()
         with Session(engine) as session:
             session.add(

@@ -38,10 +38,10 @@ def data_dir() -> Path:
 def reset_app_state() -> None:
     """Settings are read once per container; after changing the environment, read them again."""
     from core import db
-    from core.config import get_settings
+    from core.config import reset_settings
 
     db.dispose_engine()
-    get_settings.cache_clear()
+    reset_settings()
 
 
 def local_signing_keys() -> None:
@@ -78,10 +78,10 @@ def migrate(url: str) -> str | None:
     from dataclasses import replace
 
     from core import db
-    from core.config import get_settings
+    from core.config import CoreSettings
     from core.migrations import upgrade
 
-    engine = db.create_engine_for(replace(get_settings(), database_url=url, db_pool_size=1))
+    engine = db.create_engine_for(replace(CoreSettings.current(), database_url=url, db_pool_size=1))
     try:
         return upgrade(engine)
     finally:

@@ -25,7 +25,7 @@ from collections.abc import Iterable, Sequence
 from pathlib import Path
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from core.config import get_settings
+from core.config import CoreSettings
 from core.http import JSON, envelope, finalize
 from core.routes import FUNCTIONS, ROUTES, Route
 from local.authorization import authorize
@@ -197,7 +197,7 @@ class Gateway:
 
     def _preflight(self, routes: list[Route], request_id: str, origin: str | None) -> Reply:
         """The mock integration CDK puts on every resource: allowed origins get the CORS grant."""
-        allowed = get_settings().cors_allowed_origins
+        allowed = CoreSettings.current().cors_allowed_origins
         if not origin or not ("*" in allowed or origin in allowed):
             return self.reply(204, "", request_id)
         methods = sorted({r.method for r in routes} | {"OPTIONS"})

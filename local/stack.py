@@ -101,14 +101,14 @@ def start(cleanup: ExitStack) -> list[str]:
         url = as_user(url, APP_ROLE)
     use_for_functions(url)
 
-    from core.config import get_settings
+    from core.config import CoreSettings
 
     endpoint = os.environ.get("AWS_ENDPOINT_URL")
     aws = LocalAws(
         port=_env_int("LOCAL_AWS_PORT", 4566),
         endpoint_url=endpoint,
         bucket=os.environ.get("ASSETS_BUCKET") or "assets-local",
-        cors_origins=get_settings().cors_allowed_origins,
+        cors_origins=CoreSettings.current().cors_allowed_origins,
     )
     _step(3, f"using S3/SQS at {endpoint}" if endpoint else f"starting moto (S3, SQS) on {aws.endpoint_url}")
     if aws.uses_moto:

@@ -46,10 +46,10 @@ def pytest_configure(config: pytest.Config) -> None:
 def reset_app_state() -> None:
     """Forget cached settings and pooled connections after the environment changes."""
     from core import auth, db
-    from core.config import get_settings
+    from core.config import reset_settings
 
     db.dispose_engine()
-    get_settings.cache_clear()
+    reset_settings()
     auth.signing_keys.cache_clear()
 
 
@@ -159,9 +159,9 @@ def aws(s3_endpoint: str) -> LocalAws:
 
 def _reset_clients() -> None:
     from core import storage
-    from core.config import get_settings
+    from core.config import reset_settings
 
-    get_settings.cache_clear()
+    reset_settings()
     storage.s3_client.cache_clear()
 
 
@@ -169,14 +169,14 @@ def _reset_clients() -> None:
 def cdn_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """The stage's CloudFront signing set up (tests/cloudfront.py's key pair), then forgotten."""
     from core import cdn
-    from core.config import get_settings
+    from core.config import reset_settings
     from tests import cloudfront
 
     for name, value in cloudfront.env().items():
         monkeypatch.setenv(name, value)
-    get_settings.cache_clear()
+    reset_settings()
     cdn._signer.cache_clear()
     yield
     monkeypatch.undo()
-    get_settings.cache_clear()
+    reset_settings()
     cdn._signer.cache_clear()

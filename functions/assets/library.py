@@ -10,8 +10,8 @@ from datetime import datetime
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from assets.settings import AssetSettings
 from core import audit, storage
-from core.config import get_settings
 from core.errors import Conflict, NotFound
 from core.models.assets import Asset, Variant
 from core.pagination import keyset, page_of
@@ -41,7 +41,7 @@ def variants_of(session: Session, asset_ids: list[uuid.UUID]) -> dict[uuid.UUID,
 
 def download_url(session: Session, asset_id: uuid.UUID, owner_id: uuid.UUID, ip: str) -> tuple[str, int]:
     """A short-lived URL of the original and its lifetime in seconds (ready assets only), audited."""
-    ttl = get_settings().download_url_ttl_s
+    ttl = AssetSettings.current().download_url_ttl_s
     asset = owned(session, asset_id, owner_id)
     if asset.status != "ready":
         raise Conflict(f"The asset is {asset.status}; only ready assets can be downloaded")

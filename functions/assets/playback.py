@@ -22,8 +22,8 @@ from contextlib import AbstractContextManager
 from sqlalchemy.orm import Session
 
 from assets.library import owned, variants_of
+from assets.settings import AssetSettings
 from core import cdn, storage
-from core.config import get_settings
 from core.errors import Conflict, NotFound
 from core.models.assets import Asset, Variant
 
@@ -57,9 +57,9 @@ def entry(asset: Asset, variants: list[Variant]) -> Variant:
 
 
 def lifetime(asset: Asset) -> int:
-    settings = get_settings()
     wanted = math.ceil(asset.duration_s or 0) + PLAYBACK_MARGIN_S
-    return max(settings.presigned_get_ttl_s, min(settings.playback_max_ttl_s, wanted))
+    longest = AssetSettings.current().playback_max_ttl_s
+    return max(storage.StorageSettings.current().presigned_get_ttl_s, min(longest, wanted))
 
 
 def playlist(asset: Asset, variant: Variant, name: str | None) -> str:
@@ -82,7 +82,7 @@ def segment_signer(prefix: str, ttl: int) -> Callable[[str], str]:
 
 def _rounded(instant: float) -> int:
     """Up to the next CDN_URL_TTL_S boundary: the same playlist for every request in one window."""
-    step = get_settings().cdn_url_ttl_s
+    step = cdn.CdnSettings.current().cdn_url_ttl_s
     return math.ceil(instant / step) * step
 
 

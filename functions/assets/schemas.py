@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal, cast
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from assets.playback import HLS
+from assets.settings import DEFAULT_ASSET_MAX_BYTES
 from core import storage
-from core.config import DEFAULT_ASSET_MAX_BYTES
 from core.routes import OPEN_SHARE, PLAY_ASSET
 from core.schemas import UserSummary
 from core.types import Timestamp

@@ -14,8 +14,8 @@ from sqlalchemy import func, or_, select, update
 from sqlalchemy.orm import Session
 
 from assets.library import owned, variants_of
+from assets.settings import AssetSettings
 from core import audit, ratelimit, storage
-from core.config import get_settings
 from core.errors import Conflict, NotFound, ValidationFailed
 from core.models.assets import RENDITION_TYPES, SHARED_RENDITIONS, Asset, Share, Variant
 from core.pagination import keyset, page_of
@@ -59,7 +59,7 @@ def create(
     ip: str,
     original: bool = False,
 ) -> Created:
-    settings = get_settings()
+    settings = AssetSettings.current()
     longest = settings.share_max_ttl_s
     if expires_in_s is not None and expires_in_s > longest:
         message = f"at most {longest} seconds"
@@ -117,7 +117,7 @@ def access(session: Session, token: str, ip: str) -> Access:
 
     Every attempt counts against the client's rate limit, misses included: the 404 keeps its hit
     (keep_writes), so guessing tokens ends in 429 like any other hammering."""
-    ratelimit.hit(session, f"share-access:{ip}", get_settings().share_access_per_minute_per_ip)
+    ratelimit.hit(session, f"share-access:{ip}", AssetSettings.current().share_access_per_minute_per_ip)
     if not 20 <= len(token) <= 100:  # no token we issue looks like this
         raise NotFound("No such share", keep_writes=True)
     now = func.now()
@@ -151,7 +151,7 @@ def access(session: Session, token: str, ip: str) -> Access:
 
 def open_link(session: Session, token: str, ip: str) -> Opened:
     """Open a share link (public): count the download (`access`), then a short-lived URL of what it hands out."""
-    ttl = get_settings().download_url_ttl_s
+    ttl = AssetSettings.current().download_url_ttl_s
     found = access(session, token, ip)
     asset = found.asset
     variants = variants_of(session, [asset.id])[asset.id]

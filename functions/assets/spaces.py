@@ -19,9 +19,9 @@ from typing import Any
 from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
+from assets.settings import AssetSettings
 from assets.space_access import EDITOR, OWNER, SPACE_COLUMNS, SpaceView, below, space_for
 from core import audit
-from core.config import get_settings
 from core.errors import Conflict, Forbidden, NotFound
 from core.models.assets import Asset, Share
 from core.models.spaces import Space, SpaceMember
@@ -47,7 +47,7 @@ def create(session: Session, user_id: uuid.UUID, name: str, quota_bytes: int | N
 
 
 def default_quota() -> int | None:
-    return get_settings().space_default_quota_bytes
+    return AssetSettings.current().space_default_quota_bytes
 
 
 def mine(session: Session, user_id: uuid.UUID, limit: int, cursor: str | None) -> tuple[list[SpaceView], str | None]:
@@ -215,7 +215,7 @@ def add_member(
         raise Conflict("No user with that username", details=[detail])
     if session.scalar(select(SpaceMember.role).where(SpaceMember.space_id == space_id, SpaceMember.user_id == user_id)):
         raise Conflict("That user is already a member of this space")
-    limit = get_settings().space_member_limit
+    limit = AssetSettings.current().space_member_limit
     count = session.scalar(select(func.count()).select_from(SpaceMember).where(SpaceMember.space_id == space_id))
     if (count or 0) >= limit:
         raise Conflict(f"A space has at most {limit} members")

@@ -16,8 +16,8 @@ from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
 from assets.library import owned
+from assets.settings import AssetSettings
 from core import keys, storage
-from core.config import get_settings
 from core.errors import Conflict, PayloadTooLarge
 from core.models.assets import Asset
 from core.pagination import decode_cursor, encode_cursor
@@ -56,12 +56,12 @@ def _part_urls(key: str, upload_id: str, lengths: dict[int, int], ttl: int) -> l
 
 
 def start(session: Session, owner_id: uuid.UUID, filename: str, content_type: str, size: int) -> Started:
-    settings = get_settings()
+    settings = AssetSettings.current()
     if size > settings.asset_max_bytes:
         raise PayloadTooLarge(f"Assets are at most {settings.asset_max_bytes} bytes")
     asset_id = uuid.uuid4()
     key = keys.asset_key(owner_id, asset_id)  # generated: the filename never becomes part of a key
-    ttl = settings.upload_url_ttl_s
+    ttl = storage.StorageSettings.current().upload_url_ttl_s
     asset = Asset(id=asset_id, owner_id=owner_id, s3_key=key, filename=filename, content_type=content_type, size=size)
     if size < settings.multipart_threshold_bytes:
         url, headers = storage.presigned_put(key, content_type, size, ttl)
@@ -89,7 +89,7 @@ def complete(session: Session, asset_id: uuid.UUID, owner_id: uuid.UUID, parts: 
         raise Conflict(f"The uploaded parts do not form the object (S3: {exc})") from exc
     actual = storage.object_size(asset.s3_key)
     asset.upload_id = None
-    if actual is not None and actual > get_settings().asset_max_bytes:
+    if actual is not None and actual > AssetSettings.current().asset_max_bytes:
         storage.delete_objects([asset.s3_key])
         session.execute(delete(Asset).where(Asset.id == asset.id))
         raise PayloadTooLarge("The uploaded object is over the per-asset limit", keep_writes=True)
@@ -157,7 +157,7 @@ def layout(size: int, held: list[storage.UploadedPart]) -> int:
     """The upload's part size: chosen from the declared size as `start` chose it, unless the parts
     S3 holds (each exactly the length its URL signed) show the upload started with another part
     size (MULTIPART_PART_BYTES changed since); then the size of its full parts."""
-    preferred = part_size_for(size, get_settings().multipart_part_bytes)
+    preferred = part_size_for(size, AssetSettings.current().multipart_part_bytes)
     for candidate in (preferred, max((p.size for p in held), default=preferred)):
         if _fits(size, candidate, held):
             return candidate
@@ -185,7 +185,7 @@ def progress(session: Session, asset_id: uuid.UUID, owner_id: uuid.UUID, limit: 
 def fresh_part_urls(session: Session, asset_id: uuid.UUID, owner_id: uuid.UUID, numbers: list[int]) -> FreshParts:
     """New part URLs for an upload whose first ones expired, signed as `start` signs them: the
     part's exact length, the same TTL. Only part numbers the declared size has are signed."""
-    settings = get_settings()
+    settings = AssetSettings.current()
     asset = _in_progress(session, asset_id, owner_id)
     if asset.size > settings.asset_max_bytes:  # the limit was lowered since the upload started
         raise PayloadTooLarge(f"Assets are at most {settings.asset_max_bytes} bytes")
@@ -202,5 +202,5 @@ def fresh_part_urls(session: Session, asset_id: uuid.UUID, owner_id: uuid.UUID, 
             ],
         )
     wanted = {n: lengths[n - 1] for n in sorted(set(numbers))}
-    ttl = settings.upload_url_ttl_s
+    ttl = storage.StorageSettings.current().upload_url_ttl_s
     return FreshParts(asset, part_size, _part_urls(asset.s3_key, asset.upload_id or "", wanted, ttl), ttl)

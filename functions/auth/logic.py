@@ -16,13 +16,14 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
+from auth.settings import SessionSettings
 from core import audit
 from core.auth import (
+    AuthSettings,
     hash_password,
     issue_access_token,
     verify_password,
 )
-from core.config import get_settings
 from core.db import UNIQUE_VIOLATION, sqlstate
 from core.errors import Conflict, NotFound, RateLimited, Unauthorized
 from core.http import Caller
@@ -50,7 +51,7 @@ def _now() -> datetime:
 
 def _issue(session: Session, user: User, auth_session_id: uuid.UUID, started_at: datetime) -> Issued:
     """A new pair for a session; neither token outlives the session's absolute lifetime (SESSION_MAX_AGE_S)."""
-    settings = get_settings()
+    settings, tokens = SessionSettings.current(), AuthSettings.current()
     now = _now()
     ends_at = started_at + timedelta(seconds=settings.session_max_age_s)
     token, digest = new_token()
@@ -61,8 +62,8 @@ def _issue(session: Session, user: User, auth_session_id: uuid.UUID, started_at:
             expires_at=min(now + timedelta(seconds=settings.refresh_token_ttl_s), ends_at),
         )
     )
-    ttl_s = max(1, min(settings.access_token_ttl_s, int((ends_at - now).total_seconds())))
-    access = issue_access_token(user.id, auth_session_id, settings, ttl_s=ttl_s)
+    ttl_s = max(1, min(tokens.access_token_ttl_s, int((ends_at - now).total_seconds())))
+    access = issue_access_token(user.id, auth_session_id, tokens, ttl_s=ttl_s)
     return Issued(user, access, token, ttl_s)
 
 
@@ -130,7 +131,7 @@ def client_of(ip: str) -> str:
 
 
 def _throttle_for(email: str, ip: str) -> _Throttle:
-    window = get_settings().login_window_s
+    window = SessionSettings.current().login_window_s
     now = _now().timestamp()
     start = math.floor(now / window) * window
     client = client_of(ip)
@@ -147,7 +148,7 @@ def _reserve(session: Session, throttle: _Throttle) -> None:
     """Count this attempt before the password is checked, in one atomic statement for both counters: parallel
     attempts each get their own count, so no more than the limit of them ever reach the password.
     Over a limit: 429, still counted (keep_writes). A successful login gives its attempt back (_release)."""
-    settings = get_settings()
+    settings = SessionSettings.current()
     rows = [{"key": key, "window_start": throttle.window_start, "count": 1} for key in (throttle.pair, throttle.client)]
     statement = insert(RateLimitWindow).values(rows)
     counted = session.execute(
@@ -208,7 +209,7 @@ def refresh(session: Session, token: str, ip: str) -> Issued:
     now = _now()
     if auth_session.revoked_at is not None or stored.expires_at <= now:
         raise Unauthorized("Invalid refresh token")
-    if auth_session.created_at + timedelta(seconds=get_settings().session_max_age_s) <= now:
+    if auth_session.created_at + timedelta(seconds=SessionSettings.current().session_max_age_s) <= now:
         raise Unauthorized("Session expired; sign in again")  # its absolute lifetime, whatever the rotations
     spent = session.execute(
         update(RefreshToken)

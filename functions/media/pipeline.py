@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from core import db
-from core.config import Settings, get_settings
+from core.config import CoreSettings
 from core.keys import (
     ASSET_KEY,
     POST_IMAGE_KEY,
@@ -42,11 +42,13 @@ from core.keys import (
     variant_key,
     variants_prefix,
 )
-from core.transcoding import TranscodeRequest
+from core.storage import StorageSettings
+from core.transcoding import TranscodeRequest, TranscodingSettings
 from media.logs import logger
 from media.objects import ObjectGone, StoredObject, TooLarge, put_transcode_request, put_variant
 from media.records import Event, JobStateChange, ObjectCreated, split_s3_url
 from media.scan import ScanInconclusive, configured_scanner
+from media.settings import MediaSettings
 from media.sniff import DECODABLE, SNIFF_BYTES, VIDEOS, describe, matches, sniff
 
 if TYPE_CHECKING:
@@ -99,8 +101,8 @@ def handle(event: Event) -> Outcome:
 
 
 def object_created(event: ObjectCreated) -> Outcome:
-    settings = get_settings()
-    if event.bucket != settings.assets_bucket:
+    settings = MediaSettings.current()
+    if event.bucket != StorageSettings.current().assets_bucket:
         return Outcome("skipped", f"bucket {event.bucket!r} is not the assets bucket")
     if found := ASSET_KEY.match(event.key):
         try:
@@ -115,7 +117,7 @@ def object_created(event: ObjectCreated) -> Outcome:
     return Outcome("skipped", "not an upload key")
 
 
-def process_asset(settings: Settings, obj: StoredObject, owner_id: uuid.UUID, asset_id: uuid.UUID) -> Outcome:
+def process_asset(settings: MediaSettings, obj: StoredObject, owner_id: uuid.UUID, asset_id: uuid.UUID) -> Outcome:
     if obj.version_id is None:
         # The event names no version (moto does not; an unversioned bucket has none): the current one.
         try:
@@ -152,9 +154,9 @@ def not_claimed(obj: StoredObject, asset_id: uuid.UUID) -> Outcome:
     return Outcome("discarded", f"version {obj.version_id} deleted: the asset ({row['status']}) took version {taken}")
 
 
-def examine(settings: Settings, obj: StoredObject, claim: Claim) -> Outcome:
+def examine(settings: MediaSettings, obj: StoredObject, claim: Claim) -> Outcome:
     try:
-        verdict = configured_scanner(settings).scan(obj)
+        verdict = configured_scanner(settings, cloud=CoreSettings.current().is_cloud).scan(obj)
     except ScanInconclusive as exc:
         return finish(claim.asset_id, "failed", f"malware scan inconclusive ({exc}); not served", claim=claim)
     if verdict.infected:
@@ -180,7 +182,7 @@ class Undecodable(Exception):
     """The image cannot be turned into variants (too large to read, corrupt, too many pixels)."""
 
 
-def decode_image(settings: Settings, obj: StoredObject) -> ProcessedImage:
+def decode_image(settings: MediaSettings, obj: StoredObject) -> ProcessedImage:
     """The object version decoded once: thumb and preview without metadata, and its EXIF summary."""
     from media import images  # Pillow is imported only when there is an image to decode
 
@@ -206,7 +208,7 @@ def write_variants(obj: StoredObject, processed: ProcessedImage, prefix: str) ->
     return rows
 
 
-def make_image_variants(settings: Settings, obj: StoredObject, claim: Claim) -> Outcome:
+def make_image_variants(settings: MediaSettings, obj: StoredObject, claim: Claim) -> Outcome:
     try:
         processed = decode_image(settings, obj)
     except Undecodable as exc:
@@ -223,9 +225,10 @@ def make_image_variants(settings: Settings, obj: StoredObject, claim: Claim) -> 
     )
 
 
-def start_video(settings: Settings, obj: StoredObject, claim: Claim) -> Outcome:
-    if not settings.mediaconvert_endpoint:
-        if settings.is_cloud:
+def start_video(settings: MediaSettings, obj: StoredObject, claim: Claim) -> Outcome:
+    core = CoreSettings.current()
+    if not TranscodingSettings.current().mediaconvert_endpoint:
+        if core.is_cloud:
             raise RuntimeError("MEDIACONVERT_ENDPOINT is not set; videos cannot be transcoded")
         logger.warning(
             "MediaConvert is not configured (no MEDIACONVERT_ENDPOINT): the video is ready with the original only",
@@ -237,7 +240,7 @@ def start_video(settings: Settings, obj: StoredObject, claim: Claim) -> Outcome:
         bucket=obj.bucket,
         key=obj.key,
         variants_prefix=variants_prefix(claim.owner_id, claim.asset_id),
-        user_metadata={"asset_id": str(claim.asset_id), "stage": settings.stage},
+        user_metadata={"asset_id": str(claim.asset_id), "stage": core.stage},
         client_token=str(claim.asset_id),
     )
     put_transcode_request(request)  # first: if marking fails, the claim is handed back and all is redone
@@ -245,7 +248,7 @@ def start_video(settings: Settings, obj: StoredObject, claim: Claim) -> Outcome:
     return Outcome("processing", f"transcode requested: {request.object_key}")
 
 
-def process_post_image(settings: Settings, obj: StoredObject, declared: str) -> Outcome:
+def process_post_image(settings: MediaSettings, obj: StoredObject, declared: str) -> Outcome:
     """Claim the key's version in `post_images`, then the asset path: scan, magic bytes, variants."""
     try:
         if obj.version_id is None:  # moto's events name none: the current version
@@ -264,11 +267,11 @@ def process_post_image(settings: Settings, obj: StoredObject, declared: str) -> 
         raise
 
 
-def examine_post_image(settings: Settings, obj: StoredObject, declared: str) -> Outcome:
+def examine_post_image(settings: MediaSettings, obj: StoredObject, declared: str) -> Outcome:
     if {"quarantined", "rejected"} & set(obj.tags()):
         return finish_post_image(obj, "refused", "already tagged as refused")
     try:
-        verdict = configured_scanner(settings).scan(obj)
+        verdict = configured_scanner(settings, cloud=CoreSettings.current().is_cloud).scan(obj)
     except ScanInconclusive as exc:
         return refuse_post_image(obj, "rejected", "scan-inconclusive", f"malware scan inconclusive ({exc})")
     if verdict.infected:
@@ -298,10 +301,10 @@ def refuse_post_image(obj: StoredObject, tag: str, value: str, why: str) -> Outc
 
 
 def finish_job(event: JobStateChange) -> Outcome:
-    settings = get_settings()
+    stage, bucket_name = CoreSettings.current().stage, StorageSettings.current().assets_bucket
     if event.status not in ("COMPLETE", "ERROR"):
         return Outcome("skipped", f"job status {event.status}")
-    if event.user_metadata.get("stage") not in (None, settings.stage):
+    if event.user_metadata.get("stage") not in (None, stage):
         return Outcome("skipped", "a job of another stage")
     try:
         asset_id = uuid.UUID(event.asset_id or "")
@@ -316,7 +319,7 @@ def finish_job(event: JobStateChange) -> Outcome:
     playlist = None
     for url in event.playlists:
         bucket, key = split_s3_url(url)
-        if bucket == settings.assets_bucket and key.startswith(prefix) and key.endswith(".m3u8"):
+        if bucket == bucket_name and key.startswith(prefix) and key.endswith(".m3u8"):
             playlist = key
             break
     if playlist is None:

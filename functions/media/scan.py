@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from core.config import Settings
+    from media.settings import MediaSettings
 
 EICAR = rb"X5O!P%@AP[4\PZX54(P^)7CC)7}$EICAR-STANDARD-ANTIVIRUS-TEST-FILE!$H+H*"
 GUARDDUTY_TAG = "GuardDutyMalwareScanStatus"
@@ -193,7 +193,8 @@ class GuardDutyTagScanner:
         raise ScanInconclusive(f"GuardDuty scan status {status}")
 
 
-def configured_scanner(settings: Settings) -> Scanner:
+def configured_scanner(settings: MediaSettings, *, cloud: bool) -> Scanner:
+    """The scanner MEDIA_SCANNER names; `auto` in the cloud (`cloud`) falls back to GuardDuty's tag."""
     choice = settings.media_scanner
     timeout = settings.media_scan_timeout_s
     if choice in ("auto", "clamd"):
@@ -208,6 +209,6 @@ def configured_scanner(settings: Settings) -> Scanner:
             return ClamscanScanner(path, timeout)
         if choice == "clamscan":
             raise ScanUnavailable("MEDIA_SCANNER=clamscan but clamscan is not on PATH")
-    if choice == "guardduty" or (choice == "auto" and settings.is_cloud):
+    if choice == "guardduty" or (choice == "auto" and cloud):
         return GuardDutyTagScanner()
     return EicarOnlyScanner()

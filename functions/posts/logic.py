@@ -12,11 +12,11 @@ from sqlalchemy import Connection, Integer, Row, Select, bindparam, delete, func
 from sqlalchemy.orm import Session
 
 from core import keys, storage
-from core.config import get_settings
 from core.errors import Conflict, Forbidden, NotFound, PayloadTooLarge
 from core.models.social import Post, PostImage
 from core.models.user import User
 from core.pagination import decode_cursor, page_of
+from posts.settings import PostSettings
 
 FEED = "posts"
 
@@ -54,12 +54,13 @@ PostRow = Row[
 
 def upload_url(user_id: uuid.UUID, content_type: str, size: int) -> tuple[str, dict[str, Any], int]:
     """A presigned POST where S3 enforces the type and at most the declared size."""
-    settings = get_settings()
-    if size > settings.post_image_max_bytes:
-        raise PayloadTooLarge(f"Post images are at most {settings.post_image_max_bytes} bytes")
+    largest = PostSettings.current().post_image_max_bytes
+    if size > largest:
+        raise PayloadTooLarge(f"Post images are at most {largest} bytes")
     key = keys.post_image_key(user_id, uuid.uuid4().hex, keys.POST_IMAGE_EXTENSIONS[content_type])
-    presigned = storage.presigned_post(key, content_type, size, settings.upload_url_ttl_s)
-    return key, presigned, settings.upload_url_ttl_s
+    ttl = storage.StorageSettings.current().upload_url_ttl_s
+    presigned = storage.presigned_post(key, content_type, size, ttl)
+    return key, presigned, ttl
 
 
 def _check_image(user_id: uuid.UUID, key: str) -> None:
@@ -72,8 +73,9 @@ def _check_image(user_id: uuid.UUID, key: str) -> None:
     size = storage.object_size(key)
     if size is None:
         raise Conflict("Nothing was uploaded under this image key yet")
-    if size > get_settings().post_image_max_bytes:
-        raise PayloadTooLarge(f"Post images are at most {get_settings().post_image_max_bytes} bytes")
+    largest = PostSettings.current().post_image_max_bytes
+    if size > largest:
+        raise PayloadTooLarge(f"Post images are at most {largest} bytes")
     if storage.refused_by_pipeline(key):  # the pipeline may finish before or after this post
         raise Conflict("The image was refused (malware or not the declared type)")
 

@@ -9,10 +9,10 @@ from typing import TYPE_CHECKING, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from core import storage
-from core.config import DEFAULT_POST_IMAGE_MAX_BYTES
 from core.keys import POST_IMAGE_KEY_SHAPE
 from core.schemas import JsonBody, UserSummary
 from core.types import Timestamp
+from posts.settings import DEFAULT_POST_IMAGE_MAX_BYTES
 
 if TYPE_CHECKING:
     from posts.logic import PostRow

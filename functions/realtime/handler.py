@@ -10,11 +10,11 @@ from __future__ import annotations
 from typing import Any
 
 from core import db
-from core.config import get_settings
 from core.http import caller, documented, lambda_handler, make_resolver, route
 from core.routes import CREATE_TICKET
 from realtime import sockets, tickets
 from realtime.schemas import TicketOut
+from realtime.settings import RealtimeSettings
 
 app = make_resolver()
 
@@ -34,7 +34,7 @@ def create_ticket() -> TicketOut:
     who = caller(app)
     with db.session_scope() as session:
         ticket, expires_in = tickets.issue(session, who.user_id, who.session_id)
-    return TicketOut(ticket=ticket, url=get_settings().realtime_ws_url, expires_in=expires_in)
+    return TicketOut(ticket=ticket, url=RealtimeSettings.current().realtime_ws_url, expires_in=expires_in)
 
 
 _rest = lambda_handler(app)

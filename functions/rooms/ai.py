@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Literal, Protocol
 
-from core.config import Settings, get_settings
+from core.config import CoreSettings
+from rooms.settings import RoomsSettings
 
 PROVIDERS = ("echo", "bedrock", "openai")
 MAX_RESPONSE_BYTES = 1024 * 1024
@@ -138,7 +139,7 @@ class OpenAICompatibleProvider:
     def complete(
         self, messages: Sequence[ChatMessage], *, system: str, model: str, timeout: float, max_tokens: int
     ) -> str:
-        base_url = self._base_url or get_settings().openai_base_url
+        base_url = self._base_url or RoomsSettings.current().openai_base_url
         if not base_url or not base_url.startswith(("https://", "http://")):
             raise ProviderError("openai: OPENAI_BASE_URL is not set")
         chat = [{"role": "system", "content": system}] + [{"role": m.role, "content": m.content} for m in messages]
@@ -182,7 +183,7 @@ def _key_from_secret(arn: str) -> str:
 
 
 def openai_api_key() -> str | None:
-    settings = get_settings()
+    settings = RoomsSettings.current()
     if settings.openai_api_key:
         return settings.openai_api_key
     if settings.openai_api_key_secret_arn:
@@ -190,24 +191,27 @@ def openai_api_key() -> str | None:
     return None
 
 
-def default_provider(settings: Settings | None = None) -> str:
-    settings = settings or get_settings()
-    return settings.rooms_ai_provider or ("bedrock" if settings.is_cloud else "echo")
+def default_provider(settings: RoomsSettings | None = None, *, cloud: bool | None = None) -> str:
+    """ROOMS_AI_PROVIDER, else the stage's default (`cloud`: whether the stage is not local)."""
+    chosen = (settings or RoomsSettings.current()).rooms_ai_provider
+    if chosen:
+        return chosen
+    return "bedrock" if (CoreSettings.current().is_cloud if cloud is None else cloud) else "echo"
 
 
-def default_model(provider: str, settings: Settings | None = None) -> str:
-    settings = settings or get_settings()
+def default_model(provider: str, settings: RoomsSettings | None = None) -> str:
+    settings = settings or RoomsSettings.current()
     return {"bedrock": settings.rooms_bedrock_model, "openai": settings.rooms_openai_model}.get(provider, "echo")
 
 
 def is_configured(provider: str) -> bool:
     """Whether a room may choose this provider here (openai needs a base URL)."""
-    return provider != "openai" or bool(get_settings().openai_base_url)
+    return provider != "openai" or bool(RoomsSettings.current().openai_base_url)
 
 
 def allowed_models() -> tuple[str, ...]:
     """Models a room may choose; empty means any (locally). In the cloud IAM allows only these."""
-    return tuple(m.strip() for m in get_settings().rooms_ai_models.split(",") if m.strip())
+    return tuple(m.strip() for m in RoomsSettings.current().rooms_ai_models.split(",") if m.strip())
 
 
 def provider_named(name: str) -> Provider:
@@ -227,7 +231,7 @@ def complete_within(provider: Provider, messages: Sequence[ChatMessage], *, syst
     timeout (the thread ends when its socket times out). This keeps the request
     inside the Lambda's time, so the failed AI message is still stored.
     """
-    settings = get_settings()
+    settings = RoomsSettings.current()
     timeout = settings.rooms_ai_timeout_s
     outcome: dict[str, Any] = {}
 

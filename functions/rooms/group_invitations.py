@@ -21,7 +21,6 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import exists, func, insert, select
 from sqlalchemy.orm import Session
 
-from core.config import get_settings
 from core.errors import Conflict
 from core.models.groups import Group, GroupMember
 from core.models.rooms import RoomInvitation, RoomMember
@@ -29,6 +28,7 @@ from core.models.user import User
 from core.tokens import new_token
 from rooms.access import room_for
 from rooms.groups import seen_by
+from rooms.settings import RoomsSettings
 
 INVITATIONS_PER_REQUEST = 100  # invitations one request may create (a whole group fits by default)
 
@@ -116,7 +116,7 @@ def invite_group(
             code="too_many_invitations",
             details=[detail],
         )
-    expires_at = datetime.now(UTC) + timedelta(seconds=get_settings().rooms_invitation_ttl_s)
+    expires_at = datetime.now(UTC) + timedelta(seconds=RoomsSettings.current().rooms_invitation_ttl_s)
     made: list[Invited] = []
     if to_invite:
         rows_in = []

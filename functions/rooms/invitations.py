@@ -18,7 +18,6 @@ from sqlalchemy import ColumnElement, and_, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session, aliased
 
-from core.config import get_settings
 from core.errors import Conflict, NotFound
 from core.models.rooms import Room, RoomInvitation, RoomMember
 from core.models.user import User
@@ -27,6 +26,7 @@ from core.tokens import digest, new_token
 from rooms import events
 from rooms.access import RoomView, room_for
 from rooms.members import MemberView, member
+from rooms.settings import RoomsSettings
 
 SCOPE = "invitations"
 
@@ -60,7 +60,7 @@ def create(session: Session, room_id: uuid.UUID, actor_id: uuid.UUID, username: 
         if already is not None:
             raise Conflict("That user is already a member of this room")
     token, token_hash = new_token()
-    expires_at = datetime.now(UTC) + timedelta(seconds=get_settings().rooms_invitation_ttl_s)
+    expires_at = datetime.now(UTC) + timedelta(seconds=RoomsSettings.current().rooms_invitation_ttl_s)
     invitation = RoomInvitation(
         id=uuid.uuid4(),
         room_id=room_id,

@@ -24,13 +24,13 @@ from sqlalchemy import ColumnElement, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from core import flags
-from core.config import get_settings
 from core.errors import Conflict
 from core.models.rooms import Message, Room
 from core.models.user import User
 from rooms import ai, context, events
 from rooms.access import RoomView, room_for
 from rooms.messages import MessageView, allocate_seq, load, store_human, visible_message
+from rooms.settings import RoomsSettings
 
 logger = Logger(child=True)
 
@@ -112,7 +112,7 @@ def _regeneration_job(session: Session, room_id: uuid.UUID, message_id: uuid.UUI
 
 
 def _job(session: Session, room: RoomView, prompt: MessageView, *, requester_id: uuid.UUID, private: bool) -> ReplyJob:
-    settings = get_settings()
+    settings = RoomsSettings.current()
     provider = room.ai_provider or ai.default_provider(settings)
     system = context.system_prompt(room.name)
     history = _history(session, room, prompt.seq, requester_id=requester_id, private=private)
@@ -142,7 +142,7 @@ def _history(
 ) -> list[context.HistoryMessage]:
     """The newest candidates before the prompt. The WHERE narrows rows by context.usable's
     rules so the window fills with usable ones; context.build applies the rules itself."""
-    budget = get_settings().rooms_ai_context_tokens
+    budget = RoomsSettings.current().rooms_ai_context_tokens
     most = budget // (context.TOKENS_PER_MESSAGE + 1) + 1  # no more messages than that can fit
     mine: ColumnElement[bool] = Message.visibility == "public"
     if private:

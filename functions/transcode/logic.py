@@ -22,11 +22,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from core.config import SettingsError, get_settings
+from core.config import SettingsError
 from core.storage import s3_client
-from core.transcoding import InvalidRequest, TranscodeRequest, is_request_key
+from core.transcoding import InvalidRequest, TranscodeRequest, TranscodingSettings, is_request_key
 from transcode import mediaconvert
 from transcode.logs import logger
+from transcode.settings import TranscodeSettings
 
 _MISSING = ("NoSuchKey", "404", "NotFound")
 
@@ -65,14 +66,14 @@ def _submit(bucket: str, key: str) -> Outcome:
     request = TranscodeRequest.from_json(raw)  # InvalidRequest: poison, retried into the DLQ
     if request.bucket != bucket or request.object_key != key:
         raise InvalidRequest(f"the request stored as s3://{bucket}/{key} is for asset {request.asset_id}")
-    settings = get_settings()
+    settings = TranscodeSettings.current()
     role_arn = settings.mediaconvert_role_arn
     if not role_arn:  # retried, then the DLQ and its alarm
         raise SettingsError("invalid settings: set MEDIACONVERT_ROLE_ARN")
     # Any error propagates: the request stays for the retries, the DLQ and a redrive.
     job_id = mediaconvert.create_hls_job(
         request,
-        endpoint=settings.mediaconvert_endpoint,
+        endpoint=TranscodingSettings.current().mediaconvert_endpoint,
         role_arn=role_arn,
         queue_arn=settings.mediaconvert_queue_arn,
     )

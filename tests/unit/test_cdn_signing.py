@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from core import cdn, storage
-from core.config import SettingsError, get_settings
+from core.cdn import CdnSettings
+from core.config import SettingsError, reset_settings
 from tests import cloudfront
 
 PREFIX = "variants/o1/a1/hls/"
@@ -32,7 +33,7 @@ def test_a_variant_url_is_signed_for_that_object_and_version(cdn_env: None) -> N
 
 
 def test_expiry_is_rounded_so_urls_repeat_within_a_window(cdn_env: None) -> None:
-    ttl = get_settings().cdn_url_ttl_s
+    ttl = CdnSettings.current().cdn_url_ttl_s
     assert cdn.expiry(1000 * ttl) == 1002 * ttl and cdn.expiry(1000 * ttl + ttl - 1) == 1002 * ttl
     # lives between one and two TTLs
     for now in (1000 * ttl, 1000 * ttl + ttl - 1):
@@ -64,14 +65,14 @@ def test_storage_signs_variants_only_and_presigns_without_the_cdn(
     for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"):
         monkeypatch.setenv(name, "test")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    get_settings.cache_clear()
+    reset_settings()
     storage.s3_client.cache_clear()
     try:
         assert storage.variant_url("variants/o/a/thumb.jpg").startswith(f"https://{cloudfront.DOMAIN}/")
         # CloudFront reads variants/ only: anything else stays on S3
         assert "X-Amz-Signature=" in storage.variant_url("post-images/u/p.jpg")
         monkeypatch.delenv("CDN_DOMAIN")
-        get_settings.cache_clear()
+        reset_settings()
         url = storage.variant_url("variants/o/a/thumb.jpg", "v1")
         assert "X-Amz-Signature=" in url and "versionId=v1" in url
     finally:
@@ -82,7 +83,7 @@ def test_the_private_key_is_read_once_from_secrets_manager(cdn_env: None, monkey
     arn = "arn:aws:secretsmanager:us-east-1:123456789012:secret:social-prod/cdn-AbCdEf"
     monkeypatch.delenv("CDN_PRIVATE_KEY")
     monkeypatch.setenv("CDN_PRIVATE_KEY_SECRET_ARN", arn)
-    get_settings.cache_clear()
+    reset_settings()
     reads: list[str] = []
 
     class FakeSecrets:
@@ -107,16 +108,14 @@ def test_signing_modules_are_imported_on_first_use_only() -> None:
 
 
 def test_the_cdn_needs_a_key_pair_id_and_a_key() -> None:
-    from core.config import Settings
-
     with pytest.raises(SettingsError, match="CDN_DOMAIN needs CDN_KEY_PAIR_ID"):
-        Settings(cdn_domain="d1.cloudfront.net")
+        CdnSettings(cdn_domain="d1.cloudfront.net")
     with pytest.raises(SettingsError, match="CDN_DOMAIN needs"):
-        Settings(cdn_domain="d1.cloudfront.net", cdn_key_pair_id="K1")
-    assert Settings(cdn_domain="d1.cloudfront.net", cdn_key_pair_id="K1", cdn_private_key="pem").cdn_domain
+        CdnSettings(cdn_domain="d1.cloudfront.net", cdn_key_pair_id="K1")
+    assert CdnSettings(cdn_domain="d1.cloudfront.net", cdn_key_pair_id="K1", cdn_private_key="pem").cdn_domain
     with pytest.raises(SettingsError, match="CDN_PRIVATE_KEY_SECRET_ARN"):
-        Settings(cdn_private_key_secret_arn="social/cdn")
-    assert "pem" not in repr(Settings(cdn_private_key="pem"))
+        CdnSettings(cdn_private_key_secret_arn="social/cdn")
+    assert "pem" not in repr(CdnSettings(cdn_private_key="pem"))
 
 
 def test_the_key_id_is_the_one_whose_public_key_matches(cdn_env: None, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -131,10 +130,10 @@ def test_the_key_id_is_the_one_whose_public_key_matches(cdn_env: None, monkeypat
     )
     monkeypatch.delenv("CDN_KEY_PAIR_ID")
     monkeypatch.setenv("CDN_KEY_PAIR_IDS", f"KNEW:{'0' * 64},{cloudfront.KEY_PAIR_ID}:{cdn.fingerprint(pem)}")
-    get_settings.cache_clear()
+    reset_settings()
     assert cloudfront.allows(cdn.signed_url("variants/o/a/thumb.jpg"))
     monkeypatch.setenv("CDN_KEY_PAIR_IDS", f"KNEW:{'0' * 64}")
-    get_settings.cache_clear()
+    reset_settings()
     cdn._signer.cache_clear()
     with pytest.raises(RuntimeError, match="matches none"):
         cdn.signed_url("variants/o/a/thumb.jpg")

@@ -7,9 +7,9 @@ from typing import Any
 import pytest
 
 from core import db, pgwire
-from core.config import Settings
+from core.config import CoreSettings
 
-CLOUD = Settings(stage="prod", db_host="proxy.example", db_iam_auth=True)
+CLOUD = CoreSettings(stage="prod", db_host="proxy.example", db_iam_auth=True)
 
 
 def test_one_pooled_connection_per_container() -> None:
@@ -106,19 +106,19 @@ def test_fast_timestamptz_parser_falls_back_for_what_python_cannot_read() -> Non
 def test_tls_context_adds_the_rds_ca_bundle_when_configured(monkeypatch: pytest.MonkeyPatch) -> None:
     import certifi
 
-    from core.config import get_settings
+    from core.config import reset_settings
 
     monkeypatch.setenv("DB_CA_BUNDLE", certifi.where())  # any PEM bundle stands in for global-bundle.pem
-    get_settings.cache_clear()
+    reset_settings()
     db._tls_context.cache_clear()
     try:
         with_bundle = db._tls_context().cert_store_stats()["x509_ca"]
         monkeypatch.delenv("DB_CA_BUNDLE")
-        get_settings.cache_clear()
+        reset_settings()
         db._tls_context.cache_clear()
         assert with_bundle > db._tls_context().cert_store_stats()["x509_ca"]
     finally:
-        get_settings.cache_clear()
+        reset_settings()
         db._tls_context.cache_clear()
 
 
@@ -142,15 +142,15 @@ def test_a_read_that_timed_out_is_not_run_again() -> None:
 
 
 def test_a_missing_ca_bundle_is_a_settings_error_not_an_outage(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None:
-    from core.config import SettingsError, get_settings
+    from core.config import SettingsError, reset_settings
 
     monkeypatch.setenv("DB_CA_BUNDLE", str(tmp_path / "missing.pem"))
-    get_settings.cache_clear()
+    reset_settings()
     db._tls_context.cache_clear()
     try:
         with pytest.raises(SettingsError, match="DB_CA_BUNDLE"):
             db._tls_context()
     finally:
         monkeypatch.delenv("DB_CA_BUNDLE")
-        get_settings.cache_clear()
+        reset_settings()
         db._tls_context.cache_clear()

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from core import flags
-from core.config import get_settings
+from core.config import reset_settings
 from core.errors import FeatureDisabled
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -26,10 +26,10 @@ def flag_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]
     path = tmp_path / "feature_flags.json"
     path.write_text(flags.baseline_document(), encoding="utf-8")
     monkeypatch.setenv("FEATURE_FLAGS_FILE", str(path))
-    get_settings.cache_clear()
+    reset_settings()
     yield path
     monkeypatch.undo()
-    get_settings.cache_clear()
+    reset_settings()
 
 
 def write(path: Path, document: dict[str, Any] | str) -> None:
@@ -52,12 +52,12 @@ def test_the_repository_file_is_the_baseline() -> None:
 def test_without_a_store_every_flag_is_at_its_baseline(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("FEATURE_FLAGS_FILE", "APPCONFIG_APPLICATION", "APPCONFIG_ENVIRONMENT", "APPCONFIG_PROFILE"):
         monkeypatch.delenv(name, raising=False)
-    get_settings.cache_clear()
+    reset_settings()
     try:
         assert flags.enabled(flags.AI_REPLIES) is True
         flags.require_ai_replies(uuid.uuid4())
     finally:
-        get_settings.cache_clear()
+        reset_settings()
 
 
 def test_switched_off_for_the_stage_then_on_again(flag_file: Path) -> None:

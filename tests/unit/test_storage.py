@@ -13,13 +13,13 @@ from core import storage
 def s3(monkeypatch: pytest.MonkeyPatch) -> Iterator[Stubber]:
     monkeypatch.setenv("ASSETS_BUCKET", "bucket")
     monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
-    from core.config import get_settings
+    from core.config import reset_settings
 
-    get_settings.cache_clear()
+    reset_settings()
     storage.s3_client.cache_clear()
     with Stubber(storage.s3_client()) as stubber:
         yield stubber
-    get_settings.cache_clear()
+    reset_settings()
     storage.s3_client.cache_clear()
 
 

@@ -13,7 +13,7 @@ from sqlalchemy import text
 
 from core import db as core_db
 from core import storage
-from core.config import get_settings
+from core.config import reset_settings
 from tests.client import Answer, call
 from tests.integration.social import Member, member
 
@@ -27,11 +27,11 @@ def env(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     def set_env(**values: str) -> None:
         for key, value in values.items():
             monkeypatch.setenv(key, value)
-        get_settings.cache_clear()
+        reset_settings()
 
     yield set_env
     monkeypatch.undo()
-    get_settings.cache_clear()
+    reset_settings()
 
 
 def start(who: Member, filename: str = "cat.png", content_type: str = "image/png", size: int = len(PNG)) -> Answer:

@@ -17,7 +17,8 @@ import pytest
 import requests
 
 from core import storage
-from core.config import get_settings
+from core.config import reset_settings
+from core.storage import StorageSettings
 from tests.client import call
 from tests.integration.security.test_uploads_signing import s3_accepts
 from tests.integration.social import Member, member
@@ -31,10 +32,10 @@ def small_parts(db: str, s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> I
     monkeypatch.setenv("MULTIPART_THRESHOLD_BYTES", str(5 * MIB))
     monkeypatch.setenv("MULTIPART_PART_BYTES", str(5 * MIB))
     monkeypatch.setenv("UPLOAD_URL_TTL_S", str(TTL))
-    get_settings.cache_clear()
+    reset_settings()
     yield None
     monkeypatch.undo()
-    get_settings.cache_clear()
+    reset_settings()
 
 
 def expired(url: str, now: datetime) -> bool:
@@ -137,7 +138,7 @@ def test_an_interrupted_upload_resumes_with_fresh_urls_and_completes_byte_for_by
     assert done.status == 200 and done.body["size"] == len(data)
 
     key = f"assets/{ada.id}/{asset_id}"
-    stored = storage.s3_client().get_object(Bucket=get_settings().assets_bucket, Key=key)["Body"].read()
+    stored = storage.s3_client().get_object(Bucket=StorageSettings.current().assets_bucket, Key=key)["Body"].read()
     assert len(stored) == len(data) and hashlib.sha256(stored).hexdigest() == hashlib.sha256(data).hexdigest()
 
     # Finished: nothing is in progress any more.
@@ -185,7 +186,7 @@ def test_a_lowered_size_limit_signs_no_more_parts(small_parts: None, monkeypatch
     ada = member("ada")
     asset_id = start(ada, 11 * MIB)["asset"]["id"]
     monkeypatch.setenv("ASSET_MAX_BYTES", str(10 * MIB))
-    get_settings.cache_clear()
+    reset_settings()
     answer = call("POST", f"/api/v1/assets/{asset_id}/multipart/parts", {"part_numbers": [1]}, token=ada.token)
     assert answer.status == 413 and answer.error_code == "payload_too_large"
 
@@ -199,7 +200,7 @@ def test_a_changed_part_size_setting_keeps_the_uploads_own_parts(
     asset_id = started["asset"]["id"]
     put_part(started["multipart"]["parts"][0]["url"], b"\x01" * 5 * MIB)
     monkeypatch.setenv("MULTIPART_PART_BYTES", str(6 * MIB))
-    get_settings.cache_clear()
+    reset_settings()
     listed = call("GET", f"/api/v1/assets/{asset_id}/multipart", token=ada.token).body
     assert (listed["part_size"], listed["parts_total"]) == (5 * MIB, 4)
     fresh = call("POST", f"/api/v1/assets/{asset_id}/multipart/parts", {"part_numbers": [4]}, token=ada.token)

@@ -15,7 +15,7 @@ from sqlalchemy import text
 
 from core import db as core_db
 from core import storage
-from core.config import get_settings
+from core.storage import StorageSettings
 from local.gateway import Request
 from tests import cloudfront
 from tests.client import _gateway, call
@@ -32,7 +32,7 @@ def _segment(rung: str, n: int) -> bytes:
 
 def _write_rendition(prefix: str) -> dict[str, bytes]:
     """The objects of an HLS rendition under `prefix`; returns segment name -> bytes."""
-    s3, bucket = storage.s3_client(), get_settings().assets_bucket
+    s3, bucket = storage.s3_client(), StorageSettings.current().assets_bucket
     master = ["#EXTM3U", "#EXT-X-VERSION:3"]
     segments: dict[str, bytes] = {}
     for rung in RUNGS:

@@ -6,7 +6,7 @@ from collections import Counter
 
 import pytest
 
-from core.config import get_settings
+from core.config import reset_settings
 from tests.client import call
 from tests.integration.assets.space_world import add, audit_actions, new_space, team
 from tests.integration.social import member
@@ -30,14 +30,14 @@ def test_a_new_space_takes_the_stage_default_quota_unless_it_names_one(
     ada = member()
     assert new_space(ada)["quota_bytes"] is None
     monkeypatch.setenv("SPACE_DEFAULT_QUOTA_BYTES", "5000")
-    get_settings.cache_clear()
+    reset_settings()
     try:
         assert new_space(ada)["quota_bytes"] == 5000
         assert new_space(ada, quota_bytes=None)["quota_bytes"] is None
         assert new_space(ada, quota_bytes=7)["quota_bytes"] == 7
     finally:
         monkeypatch.undo()
-        get_settings.cache_clear()
+        reset_settings()
 
 
 def test_my_spaces_page_by_keyset_with_my_role(db: str) -> None:
@@ -154,11 +154,11 @@ def test_only_the_owner_deletes_a_space_and_then_it_is_gone_for_everyone(db: str
 
 def test_the_member_limit_holds(db: str, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SPACE_MEMBER_LIMIT", "3")
-    get_settings.cache_clear()
+    reset_settings()
     try:
         world = team()  # three members
         answer = add(world.space, world["owner"], member(), "viewer")
         assert answer.status == 409
     finally:
         monkeypatch.undo()
-        get_settings.cache_clear()
+        reset_settings()

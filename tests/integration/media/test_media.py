@@ -24,11 +24,12 @@ from sqlalchemy import text
 
 from core import db as core_db
 from core import storage
-from core.config import get_settings
+from core.config import reset_settings
 from core.transcoding import TranscodeRequest, request_key
 from local.lambda_context import LocalLambdaContext
 from media import pipeline
 from media.scan import EICAR
+from media.settings import MediaSettings
 from tests.client import call
 from tests.conftest import SHARED
 from tests.integration.social import Member, member, post
@@ -46,14 +47,14 @@ def env(db: str, s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[
     def set_env(**values: str) -> None:
         for key, value in values.items():
             monkeypatch.setenv(key, value)
-        get_settings.cache_clear()
+        reset_settings()
 
     for name in ("MEDIACONVERT_ENDPOINT", "MEDIACONVERT_ROLE_ARN", "CLAMD_ADDRESS"):
         monkeypatch.delenv(name, raising=False)
     set_env(MEDIA_SCANNER="eicar")
     yield set_env
     monkeypatch.undo()
-    get_settings.cache_clear()
+    reset_settings()
 
 
 # ------------------------------------------------------------------ helpers
@@ -450,12 +451,12 @@ def transcoding(env: Any, monkeypatch: pytest.MonkeyPatch) -> Iterator[Stubber]:
         "mediaconvert", endpoint_url=ENDPOINT, region_name="us-east-1", aws_access_key_id="x", aws_secret_access_key="x"
     )
     monkeypatch.setattr(mediaconvert, "mediaconvert_client", lambda endpoint: client)
-    get_settings.cache_clear()
+    reset_settings()
     drain_the_media_queue()  # upload notifications nobody consumes here
     with Stubber(client) as stubber:
         yield stubber
         stubber.assert_no_pending_responses()
-    get_settings.cache_clear()
+    reset_settings()
 
 
 def sqs() -> Any:
@@ -463,7 +464,7 @@ def sqs() -> Any:
 
 
 def media_queue_url() -> str:
-    url = get_settings().media_queue_url
+    url = MediaSettings.current().media_queue_url
     assert url
     return url
 
@@ -690,7 +691,7 @@ def test_the_real_moto_notification_through_the_event_pump(env: Any) -> None:
     from local.pump import SqsPump
 
     sqs = boto3.client("sqs", region_name="us-east-1")
-    queue_url = get_settings().media_queue_url
+    queue_url = MediaSettings.current().media_queue_url
     assert queue_url
     sqs.purge_queue(QueueUrl=queue_url)
     asset_id = upload(member(), photo())

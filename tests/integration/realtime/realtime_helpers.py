@@ -15,7 +15,7 @@ from websockets.sync.client import ClientConnection, connect
 
 from core import db as core_db
 from core import push
-from core.config import get_settings
+from core.config import reset_settings
 from local.aws import FAKE_CREDENTIALS
 from local.gateway import Gateway, GatewayServer
 from local.postgres import free_port
@@ -39,7 +39,7 @@ def realtime_server(sockets: WebSocketGateway | None = None) -> Iterator[Gateway
     }
     saved = {k: os.environ.get(k) for k in env}
     os.environ.update(env)
-    get_settings.cache_clear()
+    reset_settings()
     push.management_client.cache_clear()
     server = GatewayServer(Gateway(), "127.0.0.1", port, sockets=sockets or WebSocketGateway()).start()
     try:
@@ -51,7 +51,7 @@ def realtime_server(sockets: WebSocketGateway | None = None) -> Iterator[Gateway
                 os.environ.pop(key, None)
             else:
                 os.environ[key] = value
-        get_settings.cache_clear()
+        reset_settings()
         push.management_client.cache_clear()
 
 

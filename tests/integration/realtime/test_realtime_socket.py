@@ -208,11 +208,11 @@ def test_a_push_to_a_gone_connection_deletes_it(server: GatewayServer, db: str) 
 
 
 def test_the_management_api_answers_boto3_unchanged(server: GatewayServer, db: str) -> None:
-    from core.config import get_settings
+    from core.push import PushSettings
 
     client = boto3.client(
         "apigatewaymanagementapi",
-        endpoint_url=get_settings().realtime_management_url,
+        endpoint_url=PushSettings.current().realtime_management_url,
         config=Config(retries={"total_max_attempts": 1}),
     )
     ada = person()

@@ -107,20 +107,20 @@ def test_room_patches_are_validated(db: str, patch: dict[str, object]) -> None:
 
 
 def test_a_provider_or_model_this_deployment_cannot_use_is_409(db: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    from core.config import get_settings
+    from core.config import reset_settings
 
     owner = person()
     room = new_room(owner)
     monkeypatch.setenv("ROOMS_AI_MODELS", "amazon.nova-lite-v1:0")
     monkeypatch.delenv("OPENAI_BASE_URL", raising=False)
-    get_settings.cache_clear()
+    reset_settings()
     try:
         openai = call("PATCH", f"/api/v1/rooms/{room}", {"ai_provider": "openai"}, token=owner.token)
         model = call("PATCH", f"/api/v1/rooms/{room}", {"ai_model": "some.other-model"}, token=owner.token)
         allowed = call("PATCH", f"/api/v1/rooms/{room}", {"ai_model": "amazon.nova-lite-v1:0"}, token=owner.token)
     finally:
         monkeypatch.undo()
-        get_settings.cache_clear()
+        reset_settings()
     assert (openai.status, openai.body["error"]["details"][0]["field"]) == (409, "ai_provider")
     assert (model.status, model.body["error"]["details"][0]["field"]) == (409, "ai_model")
     assert allowed.status == 200

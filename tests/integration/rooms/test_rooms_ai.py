@@ -15,7 +15,8 @@ import pytest
 from sqlalchemy import text
 
 from core import db as core_db
-from core.config import get_settings
+from core.config import reset_settings
+from rooms.settings import RoomsSettings
 from tests.client import call
 from tests.integration.rooms.rooms_helpers import Behaviour, OpenAIServer, Team, history, sent, team
 
@@ -27,12 +28,12 @@ def openai(db: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[OpenAIServer]:
     with OpenAIServer() as server:
         monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
         monkeypatch.setenv("OPENAI_API_KEY", API_KEY)
-        get_settings.cache_clear()
+        reset_settings()
         try:
             yield server
         finally:
             monkeypatch.undo()
-            get_settings.cache_clear()
+            reset_settings()
 
 
 def openai_room(model: str = "test-model") -> Team:
@@ -68,7 +69,7 @@ def test_openai_compatible_reply_and_what_the_endpoint_is_sent(openai: OpenAISer
     assert request["headers"]["Authorization"] == f"Bearer {API_KEY}"
     sent_body = request["body"]
     assert sent_body["model"] == "test-model"
-    assert sent_body["max_tokens"] == get_settings().rooms_ai_max_output_tokens
+    assert sent_body["max_tokens"] == RoomsSettings.current().rooms_ai_max_output_tokens
     roles = [m["role"] for m in sent_body["messages"]]
     assert roles == ["system", "user", "user"]
     assert '"team"' in sent_body["messages"][0]["content"]
@@ -115,7 +116,7 @@ def test_a_provider_timeout_is_a_failed_message_within_the_deadline(
 ) -> None:
     room = openai_room()
     monkeypatch.setenv("ROOMS_AI_TIMEOUT_S", "0.3")
-    get_settings.cache_clear()
+    reset_settings()
     openai.behaviour = Behaviour(delay_s=2.0)
     started = time.monotonic()
     body = sent(room.room, room["member"], "slow one", invoke_ai=True)
@@ -260,7 +261,7 @@ def test_the_context_is_trimmed_to_the_budget_newest_kept(
     for i in range(40):
         sent(room.room, room["guest"], f"message number {i} " + "x" * 200)
     monkeypatch.setenv("ROOMS_AI_CONTEXT_TOKENS", "600")
-    get_settings.cache_clear()
+    reset_settings()
     sent(room.room, room["member"], "summarize", invoke_ai=True)
     turns = openai.requests[-1]["body"]["messages"]
     assert sum(len(m["content"]) for m in turns) <= 600 * 4
@@ -282,7 +283,7 @@ def test_the_api_key_can_come_from_secrets_manager(
     )["ARN"]
     monkeypatch.delenv("OPENAI_API_KEY")
     monkeypatch.setenv("OPENAI_API_KEY_SECRET_ARN", arn)
-    get_settings.cache_clear()
+    reset_settings()
     ai._key_from_secret.cache_clear()
     try:
         room = openai_room()
@@ -309,10 +310,10 @@ def test_bedrock_rooms_use_converse_with_the_configured_model(db: str, monkeypat
             "metrics": {"latencyMs": 100},
         },
         {
-            "modelId": get_settings().rooms_bedrock_model,
+            "modelId": RoomsSettings.current().rooms_bedrock_model,
             "system": ANY,
             "messages": ANY,
-            "inferenceConfig": {"maxTokens": get_settings().rooms_ai_max_output_tokens},
+            "inferenceConfig": {"maxTokens": RoomsSettings.current().rooms_ai_max_output_tokens},
         },
     )
     stubber.add_client_error("converse", service_error_code="ThrottlingException", http_status_code=429)

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from core.config import get_settings
+from core.config import reset_settings
 
 
 @pytest.fixture
@@ -15,7 +15,7 @@ def env(db: str, s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[
     for name in ("MEDIACONVERT_ENDPOINT", "MEDIACONVERT_ROLE_ARN", "CLAMD_ADDRESS"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("MEDIA_SCANNER", "eicar")
-    get_settings.cache_clear()
+    reset_settings()
     yield None
     monkeypatch.undo()
-    get_settings.cache_clear()
+    reset_settings()

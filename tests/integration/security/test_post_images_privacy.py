@@ -22,7 +22,7 @@ from sqlalchemy import text
 
 from core import db as core_db
 from core import storage
-from core.config import get_settings
+from core.config import reset_settings
 from media.scan import EICAR
 from tests.client import call
 from tests.integration.media_world import GPS_IFD, gps_jpeg, run
@@ -227,7 +227,7 @@ def test_with_the_cdn_the_post_shows_cloudfront_signed_variant_urls(env: None, m
     assert run(s3_body(key)) == []
     for name, value in cloudfront.env().items():
         monkeypatch.setenv(name, value)
-    get_settings.cache_clear()
+    reset_settings()
     cdn._signer.cache_clear()
     try:
         ready = shown(created["id"], key)

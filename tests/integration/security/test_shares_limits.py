@@ -12,7 +12,7 @@ import requests
 from sqlalchemy import text
 
 from core import db as core_db
-from core.config import get_settings
+from core.config import reset_settings
 from tests.client import call
 from tests.integration.social import Member, member
 
@@ -24,11 +24,11 @@ def env(db: str, s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[
     def set_env(**values: str) -> None:
         for key, value in values.items():
             monkeypatch.setenv(key, value)
-        get_settings.cache_clear()
+        reset_settings()
 
     yield set_env
     monkeypatch.undo()
-    get_settings.cache_clear()
+    reset_settings()
 
 
 def ready_asset(who: Member) -> str:

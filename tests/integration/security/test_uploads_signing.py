@@ -13,7 +13,7 @@ from urllib.parse import parse_qsl, quote, urlsplit
 
 import pytest
 
-from core.config import get_settings
+from core.config import reset_settings
 from local.aws import FAKE_CREDENTIALS
 from tests.client import call
 from tests.integration.social import member
@@ -60,10 +60,10 @@ def s3_accepts(
 def small_parts(db: str, s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("MULTIPART_THRESHOLD_BYTES", str(5 * MIB))
     monkeypatch.setenv("MULTIPART_PART_BYTES", str(5 * MIB))
-    get_settings.cache_clear()
+    reset_settings()
     yield None
     monkeypatch.undo()
-    get_settings.cache_clear()
+    reset_settings()
 
 
 def test_each_part_url_signs_its_own_length(small_parts: None) -> None:

@@ -6,7 +6,6 @@ from collections.abc import Iterator
 
 import pytest
 
-from core.config import Settings
 from media import scan
 from media.scan import (
     EICAR,
@@ -18,6 +17,7 @@ from media.scan import (
     ScanPending,
     configured_scanner,
 )
+from media.settings import MediaSettings
 
 
 class Target:
@@ -70,23 +70,23 @@ def test_clamav_answers() -> None:
         scan._clam_verdict("clamd", "INSTREAM size limit exceeded. ERROR")
 
 
-def _settings(**values: object) -> Settings:
-    return Settings(**{"database_url": "postgresql+pg8000://u@h/d", **values})  # type: ignore[arg-type]
+def _scanner(stage: str = "local", **values: object) -> scan.Scanner:
+    return configured_scanner(MediaSettings(**values), cloud=stage != "local")  # type: ignore[arg-type]
 
 
 def test_which_scanner_runs(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(scan.shutil, "which", lambda name: None)
     monkeypatch.setattr(scan, "CLAMD_SOCKETS", ())
-    assert isinstance(configured_scanner(_settings()), EicarOnlyScanner)
-    assert isinstance(configured_scanner(_settings(stage="prod")), GuardDutyTagScanner)
-    assert isinstance(configured_scanner(_settings(media_scanner="guardduty")), GuardDutyTagScanner)
-    assert isinstance(configured_scanner(_settings(media_scanner="eicar", stage="dev")), EicarOnlyScanner)
-    clamd = configured_scanner(_settings(clamd_address="127.0.0.1:3310", stage="prod"))
+    assert isinstance(_scanner(), EicarOnlyScanner)
+    assert isinstance(_scanner(stage="prod"), GuardDutyTagScanner)
+    assert isinstance(_scanner(media_scanner="guardduty"), GuardDutyTagScanner)
+    assert isinstance(_scanner(media_scanner="eicar", stage="dev"), EicarOnlyScanner)
+    clamd = _scanner(clamd_address="127.0.0.1:3310", stage="prod")
     assert isinstance(clamd, ClamdScanner) and clamd.address == "127.0.0.1:3310"
     with pytest.raises(scan.ScanUnavailable):
-        configured_scanner(_settings(media_scanner="clamd"))
+        _scanner(media_scanner="clamd")
     with pytest.raises(scan.ScanUnavailable):
-        configured_scanner(_settings(media_scanner="clamscan"))
+        _scanner(media_scanner="clamscan")
     monkeypatch.setattr(scan.shutil, "which", lambda name: "/usr/bin/clamscan")
-    found = configured_scanner(_settings())
+    found = _scanner()
     assert isinstance(found, ClamscanScanner) and found.path == "/usr/bin/clamscan"

@@ -15,9 +15,10 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from core.config import Settings, SettingsError, get_settings
+from core.config import SettingsError, reset_settings
 from rooms import ai
 from rooms.ai import BedrockProvider, ChatMessage, EchoProvider, ProviderError, alternating
+from rooms.settings import RoomsSettings
 
 CHAT = [
     ChatMessage("user", "hello", author="ann"),
@@ -30,10 +31,10 @@ OPTIONS: dict[str, Any] = {"system": "be brief", "model": "m", "timeout": 1.0, "
 
 @pytest.fixture
 def settings_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[pytest.MonkeyPatch]:
-    get_settings.cache_clear()
+    reset_settings()
     yield monkeypatch
     monkeypatch.undo()
-    get_settings.cache_clear()
+    reset_settings()
 
 
 def test_echo_repeats_the_last_human_message_word_for_word() -> None:
@@ -129,7 +130,7 @@ class Broken:
 
 def test_the_deadline_holds_whatever_the_adapter_does(settings_env: pytest.MonkeyPatch) -> None:
     settings_env.setenv("ROOMS_AI_TIMEOUT_S", "0.2")
-    get_settings.cache_clear()
+    reset_settings()
     slow = Slow(5)
     with pytest.raises(ProviderError, match=r"no answer within 0\.2 s"):
         ai.complete_within(slow, CHAT, system="s", model="m")
@@ -141,18 +142,17 @@ def test_the_deadline_holds_whatever_the_adapter_does(settings_env: pytest.Monke
 
 def test_the_openai_adapter_without_a_base_url_is_a_provider_error(settings_env: pytest.MonkeyPatch) -> None:
     settings_env.delenv("OPENAI_BASE_URL", raising=False)
-    get_settings.cache_clear()
+    reset_settings()
     with pytest.raises(ProviderError, match="OPENAI_BASE_URL"):
         ai.OpenAICompatibleProvider().complete(CHAT, **OPTIONS)
     assert not ai.is_configured("openai") and ai.is_configured("bedrock") and ai.is_configured("echo")
 
 
 def test_echo_is_the_local_default_bedrock_the_cloud_default() -> None:
-    url = "postgresql+pg8000://u@h/db"
-    assert ai.default_provider(Settings(stage="local", database_url=url)) == "echo"
-    assert ai.default_provider(Settings(stage="prod", database_url=url)) == "bedrock"
-    assert ai.default_provider(Settings(stage="prod", database_url=url, rooms_ai_provider="openai")) == "openai"
-    settings = Settings(database_url=url, rooms_bedrock_model="b-model", rooms_openai_model="o-model")
+    assert ai.default_provider(RoomsSettings(), cloud=False) == "echo"
+    assert ai.default_provider(RoomsSettings(), cloud=True) == "bedrock"
+    assert ai.default_provider(RoomsSettings(rooms_ai_provider="openai"), cloud=True) == "openai"
+    settings = RoomsSettings(rooms_bedrock_model="b-model", rooms_openai_model="o-model")
     assert [ai.default_model(p, settings) for p in ("bedrock", "openai", "echo")] == ["b-model", "o-model", "echo"]
     assert isinstance(ai.provider_named("echo"), EchoProvider)
     with pytest.raises(ProviderError):
@@ -161,7 +161,7 @@ def test_echo_is_the_local_default_bedrock_the_cloud_default() -> None:
 
 def test_settings_refuse_a_base_url_that_is_not_http() -> None:
     with pytest.raises(SettingsError):
-        Settings(database_url="postgresql+pg8000://u@h/db", openai_base_url="file:///etc/passwd")
+        RoomsSettings(openai_base_url="file:///etc/passwd")
 
 
 def test_importing_the_rooms_handler_does_not_import_boto3() -> None:

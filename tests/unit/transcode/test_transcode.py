@@ -21,7 +21,7 @@ from botocore.exceptions import ClientError, ParamValidationError
 from botocore.stub import ANY, Stubber
 
 from core import storage
-from core.config import SettingsError, get_settings
+from core.config import SettingsError, reset_settings
 from core.transcoding import MAX_RECEIVES, InvalidRequest, TranscodeRequest
 from transcode import handler, logic, mediaconvert
 
@@ -66,7 +66,7 @@ class World:
 
 def _forget_clients() -> None:
     storage.s3_client.cache_clear()
-    get_settings.cache_clear()
+    reset_settings()
     # boto3's default session keeps the first credentials it resolves: this test's would sign
     # every later test's URLs (tests/integration/security/test_uploads_signing.py checks them).
     boto3.DEFAULT_SESSION = None
@@ -218,7 +218,7 @@ def test_what_is_not_a_request_is_poison_or_ignored(world: World) -> None:
 
 def test_without_its_role_nothing_is_created_or_sent(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("MEDIACONVERT_ROLE_ARN")
-    get_settings.cache_clear()
+    reset_settings()
     world.put_request()
     with pytest.raises(SettingsError, match="MEDIACONVERT_ROLE_ARN"):
         logic.submit(BUCKET, KEY)  # retried, then the DLQ and its alarm
@@ -227,7 +227,7 @@ def test_without_its_role_nothing_is_created_or_sent(world: World, monkeypatch: 
 
 def test_the_media_queue_is_not_a_setting_of_transcode(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("MEDIA_QUEUE_URL")  # CDK no longer sets it on the transcode function
-    get_settings.cache_clear()
+    reset_settings()
     world.put_request()
     expect_job(world)
     assert logic.submit(BUCKET, KEY).action == "submitted"

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from core.config import Settings, get_settings
+from core.config import FeatureSettings, setting
 from core.errors import Unauthorized
 
 ALGORITHM = "HS256"  # pinned: tokens naming any other algorithm are refused
@@ -26,6 +26,37 @@ MAX_PASSWORD_CHARS = 1024  # bounds the work per attempt; the schemas declare it
 # Pre-hash key: a fixed, public domain separator so that a leaked plain SHA-256 of a password
 # cannot be tried against our bcrypt hashes ("password shucking").
 _PREHASH_KEY = b"social-serverless/bcrypt-prehash/v1"
+
+
+@dataclass(frozen=True, kw_only=True)
+class AuthSettings(FeatureSettings):
+    """Functions that sign or verify access tokens or check passwords (core.auth): auth, the authorizer."""
+
+    # Keys are "kid:secret" pairs, the first one signs; in the cloud they come from the Secrets
+    # Manager secret JWT_SECRET_ARN instead.
+    jwt_signing_keys: tuple[str, ...] = setting(
+        (),
+        secret=True,
+        shown="(generated)",
+        doc="`kid:secret,...` (secrets of 32+ characters); the first signs, all verify. "
+        "`make dev` generates one into `.local/jwt-signing-keys`",
+    )
+    jwt_secret_arn: str | None = setting(
+        None,
+        doc='in the cloud: Secrets Manager secret `{"keys": {"<kid>": "<secret>"}}` instead of `JWT_SIGNING_KEYS`',
+    )
+    jwt_issuer: str = setting("social-serverless", doc="`iss` of access tokens")
+    jwt_audience: str = setting("social-serverless-api", doc="`aud` of access tokens")
+    access_token_ttl_s: int = setting(900, ge=60, le=3600, doc="access token lifetime")
+    bcrypt_cost: int = setting(12, ge=4, le=16, doc="bcrypt work factor (tests use 4)")
+
+    def _consistency_problems(self) -> list[str]:
+        problems = []
+        for pair in self.jwt_signing_keys:
+            kid, _, secret = pair.partition(":")
+            if not kid or len(secret) < 32:
+                problems.append("JWT_SIGNING_KEYS entries are kid:secret with a secret of 32+ characters")
+        return problems
 
 
 @dataclass(frozen=True)
@@ -64,7 +95,7 @@ def _keys_from_secret(arn: str) -> SigningKeys:
 
 @lru_cache(maxsize=1)
 def signing_keys() -> SigningKeys:
-    settings = get_settings()
+    settings = AuthSettings.current()
     if settings.jwt_signing_keys:
         return _parse_pairs(settings.jwt_signing_keys)
     if settings.jwt_secret_arn:
@@ -73,12 +104,12 @@ def signing_keys() -> SigningKeys:
 
 
 def issue_access_token(
-    user_id: uuid.UUID, session_id: uuid.UUID, settings: Settings | None = None, *, ttl_s: int | None = None
+    user_id: uuid.UUID, session_id: uuid.UUID, settings: AuthSettings | None = None, *, ttl_s: int | None = None
 ) -> str:
     """A signed access token for one sign-in session, valid for `ttl_s` (default ACCESS_TOKEN_TTL_S)."""
     import jwt
 
-    settings = settings or get_settings()
+    settings = settings or AuthSettings.current()
     keys = signing_keys()
     now = int(time.time())
     claims = {
@@ -93,11 +124,11 @@ def issue_access_token(
     return jwt.encode(claims, keys.secrets[keys.current_kid], algorithm=ALGORITHM, headers={"kid": keys.current_kid})
 
 
-def verify_access_token(token: str, settings: Settings | None = None) -> AccessClaims:
+def verify_access_token(token: str, settings: AuthSettings | None = None) -> AccessClaims:
     """Signature, algorithm, kid, expiry, issuer and audience; anything off is Unauthorized."""
     import jwt
 
-    settings = settings or get_settings()
+    settings = settings or AuthSettings.current()
     try:
         header = jwt.get_unverified_header(token)
         secret = signing_keys().secrets.get(str(header.get("kid")))
@@ -136,7 +167,7 @@ def _bcrypt_input(password: str) -> bytes:
 def hash_password(password: str, cost: int | None = None) -> str:
     import bcrypt
 
-    rounds = cost or get_settings().bcrypt_cost
+    rounds = cost or AuthSettings.current().bcrypt_cost
     return bcrypt.hashpw(_bcrypt_input(password), bcrypt.gensalt(rounds)).decode()
 
 
@@ -153,6 +184,6 @@ def verify_password(password: str, password_hash: str | None) -> bool:
 
     encoded = _bcrypt_input(password)
     if password_hash is None:
-        bcrypt.checkpw(encoded, _dummy_hash(get_settings().bcrypt_cost))
+        bcrypt.checkpw(encoded, _dummy_hash(AuthSettings.current().bcrypt_cost))
         return False
     return bool(bcrypt.checkpw(encoded, password_hash.encode()))

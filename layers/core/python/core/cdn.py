@@ -12,23 +12,67 @@ CDN_PRIVATE_KEY_SECRET_ARN) is read once per container.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from datetime import UTC
 from functools import lru_cache
 from typing import Any
 from urllib.parse import quote
 
-from core.config import get_settings
+from core.config import FeatureSettings, setting
 
 HASH_ALGORITHM = "SHA256"
 
 
+@dataclass(frozen=True, kw_only=True)
+class CdnSettings(FeatureSettings):
+    """Functions that hand out viewing URLs of variants (core.cdn): assets, posts."""
+
+    # CloudFront domain serving variants/ (signed URLs of the key group); unset: short presigned S3
+    # GETs. With it: the public key's id (Key-Pair-Id) and its private key, as PEM in CDN_PRIVATE_KEY
+    # (local, tests) or in the Secrets Manager secret CDN_PRIVATE_KEY_SECRET_ARN (the cloud; read once
+    # per container).
+    cdn_domain: str | None = setting(
+        None,
+        pattern=r"^[a-z0-9.-]+$",
+        doc="CloudFront domain that serves the variants (core.keys) with signed URLs; unset: short presigned S3 GETs",
+    )
+    cdn_key_pair_id: str | None = setting(
+        None, pattern=r"^[A-Z0-9]{1,64}$", doc="the key group's public key id (or `CDN_KEY_PAIR_IDS`)"
+    )
+    # Or the key group's keys as "<id>:<sha256 hex of the public key's DER>" (CDK sets these): the id
+    # signed with is the one whose key matches the private key, so a rotation needs no lockstep.
+    cdn_key_pair_ids: tuple[str, ...] = setting(
+        (),
+        doc="the key group's keys as `id:sha256(DER),...` (CDK sets these): the private key signs under "
+        "the id of its public key",
+    )
+    cdn_private_key: str | None = setting(None, secret=True, doc="PEM private key (local, tests)")
+    cdn_private_key_secret_arn: str | None = setting(
+        None,
+        pattern=r"^arn:aws[a-z-]*:secretsmanager:\S+$",
+        doc="Secrets Manager secret holding that PEM (cloud; read once per container)",
+    )
+    # Lifetime of a CloudFront-signed URL: its expiry is rounded up to a multiple of this, so the
+    # same variant gets the same URL (and a browser cache hit) for at least this long, at most twice.
+    cdn_url_ttl_s: int = setting(300, ge=60, le=3600, doc="signed URL expiry rounded up to this (a URL lives 1-2x)")
+
+    def _consistency_problems(self) -> list[str]:
+        key_id = self.cdn_key_pair_id or self.cdn_key_pair_ids
+        if self.cdn_domain and not (key_id and (self.cdn_private_key or self.cdn_private_key_secret_arn)):
+            return [
+                "CDN_DOMAIN needs CDN_KEY_PAIR_ID (or CDN_KEY_PAIR_IDS) "
+                "and CDN_PRIVATE_KEY or CDN_PRIVATE_KEY_SECRET_ARN"
+            ]
+        return []
+
+
 def enabled() -> bool:
     """Whether this container signs CloudFront URLs (else callers presign S3 GETs)."""
-    return bool(get_settings().cdn_domain)
+    return bool(CdnSettings.current().cdn_domain)
 
 
 def _private_key_pem() -> bytes:
-    settings = get_settings()
+    settings = CdnSettings.current()
     if settings.cdn_private_key:
         return settings.cdn_private_key.encode()
     if not settings.cdn_private_key_secret_arn:
@@ -63,7 +107,7 @@ def _key_pair_id(public_key: Any) -> str:
 
     from cryptography.hazmat.primitives import serialization
 
-    settings = get_settings()
+    settings = CdnSettings.current()
     if settings.cdn_key_pair_id:
         return settings.cdn_key_pair_id
     der = public_key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
@@ -87,13 +131,13 @@ def fingerprint(public_key_pem: str) -> str:
 def expiry(now: float | None = None) -> int:
     """Epoch seconds: the next multiple of CDN_URL_TTL_S at least one TTL away, so that every URL
     issued within one TTL window is the same URL (browser and CDN caches hit) and lives TTL..2xTTL."""
-    ttl = get_settings().cdn_url_ttl_s
+    ttl = CdnSettings.current().cdn_url_ttl_s
     now = time.time() if now is None else now
     return (int(now) // ttl + 2) * ttl
 
 
 def url_of(key: str, query: str = "") -> str:
-    domain = get_settings().cdn_domain
+    domain = CdnSettings.current().cdn_domain
     if not domain:
         raise RuntimeError("CDN_DOMAIN is not set")
     return f"https://{domain}/{quote(key, safe='/')}" + (f"?{query}" if query else "")

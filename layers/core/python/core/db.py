@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 from urllib.parse import unquote, urlsplit
 
 from core import pgwire
-from core.config import Settings, SettingsError, get_settings
+from core.config import CoreSettings, SettingsError
 from core.errors import AppError, Unavailable
 from core.internals import pg8000_wire
 
@@ -51,7 +51,7 @@ def _tls_context() -> ssl.SSLContext:
     """RDS Proxy presents an ACM certificate, so the system trust store verifies it; a direct
     connection to Aurora presents the RDS CA's, trusted through DB_CA_BUNDLE (global-bundle.pem)."""
     context = ssl.create_default_context()
-    bundle = get_settings().db_ca_bundle
+    bundle = CoreSettings.current().db_ca_bundle
     if bundle:
         try:
             context.load_verify_locations(cafile=bundle)
@@ -64,7 +64,7 @@ def _tls_context() -> ssl.SSLContext:
     return context
 
 
-def _iam_token(settings: Settings) -> str:
+def _iam_token(settings: CoreSettings) -> str:
     import boto3  # only cloud connections need it, and only when they (re)connect
 
     client = boto3.client("rds")
@@ -75,7 +75,7 @@ def _iam_token(settings: Settings) -> str:
     )
 
 
-def _secure_params(settings: Settings, password: str | None) -> dict[str, Any]:
+def _secure_params(settings: CoreSettings, password: str | None) -> dict[str, Any]:
     """Timeout, TLS and credentials for a new connection, however it is opened."""
     params: dict[str, Any] = {"timeout": settings.db_socket_timeout_s}
     if settings.is_cloud:
@@ -87,7 +87,7 @@ def _secure_params(settings: Settings, password: str | None) -> dict[str, Any]:
     return params
 
 
-def _url(settings: Settings) -> Any:
+def _url(settings: CoreSettings) -> Any:
     from sqlalchemy.engine import URL, make_url
 
     settings.require_database()
@@ -102,7 +102,7 @@ def _url(settings: Settings) -> Any:
     )
 
 
-def create_engine_for(settings: Settings) -> Engine:
+def create_engine_for(settings: CoreSettings) -> Engine:
     from sqlalchemy import create_engine, event
 
     from core.internals import sqlalchemy_pool  # not on the authorizer's path
@@ -143,7 +143,7 @@ def get_engine() -> Engine:
     """The container's engine, created on first use (not at import)."""
     global _engine
     if _engine is None:
-        _engine = create_engine_for(get_settings())
+        _engine = create_engine_for(CoreSettings.current())
     return _engine
 
 
@@ -190,7 +190,7 @@ def _database_errors() -> Iterator[None]:
         raise
     except Exception as exc:
         if _is_connection_error(exc):
-            raise Unavailable(get_settings().retry_after_s) from exc
+            raise Unavailable(CoreSettings.current().retry_after_s) from exc
         raise
 
 
@@ -278,7 +278,7 @@ _lean: Any = None
 _lean_opened_at = 0.0
 
 
-def _lean_connect(settings: Settings) -> Any:
+def _lean_connect(settings: CoreSettings) -> Any:
     import pg8000.native
 
     settings.require_database()
@@ -303,7 +303,7 @@ def _lean_connect(settings: Settings) -> Any:
 def lean_query(sql: str, **params: Any) -> list[Any]:
     """Run one statement on the lean connection; reconnect once if it went stale."""
     global _lean, _lean_opened_at
-    settings = get_settings()
+    settings = CoreSettings.current()
     with _database_errors():
         for attempt in (1, 2):
             fresh = _lean is None or time.monotonic() - _lean_opened_at > settings.db_pool_recycle_s

@@ -19,13 +19,14 @@ from __future__ import annotations
 
 import json
 import threading
+from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
 
-from core.config import get_settings
+from core.config import CoreSettings, FeatureSettings, setting
 from core.errors import FeatureDisabled
 
 if TYPE_CHECKING:
@@ -34,6 +35,31 @@ if TYPE_CHECKING:
     from aws_lambda_powertools.utilities.feature_flags import FeatureFlags
 
 logger = Logger(child=True)
+
+
+@dataclass(frozen=True, kw_only=True)
+class FlagSettings(FeatureSettings):
+    """Functions that check a feature flag (core.flags): rooms."""
+
+    # Locally: a JSON file, read again whenever it changes (`make dev` uses local/feature_flags.json).
+    feature_flags_file: str | None = setting(
+        None,
+        doc="locally: the JSON file of the flags, read again whenever it changes (`make dev` sets "
+        "`local/feature_flags.json`)",
+    )
+    # In the cloud: the stage's AWS AppConfig application, environment and configuration profile
+    # (CDK sets them where the function can reach AppConfig). Neither: every flag at its baseline.
+    appconfig_application: str | None = setting(
+        None,
+        doc="in the cloud: the stage's AppConfig application (set by CDK); unset: every flag at its baseline",
+    )
+    appconfig_environment: str | None = setting(None, doc="its AppConfig environment (set by CDK)")
+    appconfig_profile: str | None = setting(None, doc="its AppConfig configuration profile (set by CDK)")
+    # How long a fetched document is used before AppConfig is asked again (per container).
+    feature_flags_max_age_s: int = setting(
+        60, ge=1, le=3600, doc="how long a container uses a fetched flags document before asking AppConfig again"
+    )
+
 
 # AI replies in rooms (POST /rooms/{id}/messages with invoke_ai, .../regenerate). Context keys: room_id, stage.
 AI_REPLIES = "ai_replies"
@@ -56,7 +82,7 @@ def baseline_document() -> str:
 def enabled(name: str, context: dict[str, Any] | None = None) -> bool:
     """The flag's value for this context (rules matched on its keys), or its baseline value."""
     default = bool(BASELINE[name]["default"])
-    settings = get_settings()
+    settings = FlagSettings.current()
     flags = _flags(
         settings.feature_flags_file,
         settings.appconfig_application,
@@ -75,7 +101,7 @@ def enabled(name: str, context: dict[str, Any] | None = None) -> bool:
 
 def require_ai_replies(room_id: uuid.UUID | str) -> None:
     """Raise FeatureDisabled (503 feature_disabled) when AI replies are off in this stage or this room."""
-    if not enabled(AI_REPLIES, {"room_id": str(room_id), "stage": get_settings().stage}):
+    if not enabled(AI_REPLIES, {"room_id": str(room_id), "stage": CoreSettings.current().stage}):
         raise FeatureDisabled(AI_OFF_MESSAGE)
 
 

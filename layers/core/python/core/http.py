@@ -26,7 +26,7 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestValidationError,
 )
 
-from core.config import get_settings
+from core.config import CoreSettings
 from core.errors import (
     AppError,
     BadRequest,
@@ -200,7 +200,7 @@ def register_error_handlers(app: APIGatewayRestResolver) -> None:
             return error_response(app, ValidationFailed("A value cannot be stored as given"))
         if code == QUERY_CANCELED:  # statement_timeout: the database is too slow right now; rolled back
             logger.warning("statement cancelled by the database", extra={"sqlstate": code})
-            return error_response(app, Unavailable(get_settings().retry_after_s))
+            return error_response(app, Unavailable(CoreSettings.current().retry_after_s))
         logger.exception("unhandled error")
         return error_response(app, AppError())
 
@@ -286,7 +286,7 @@ def registered_row(handler: Callable[..., Any]) -> Route | None:
 
 
 def _cors_headers(origin: str | None) -> dict[str, str]:
-    allowed = get_settings().cors_allowed_origins
+    allowed = CoreSettings.current().cors_allowed_origins
     if not origin or not ("*" in allowed or origin in allowed):
         return {}
     return {
@@ -304,7 +304,7 @@ def finalize(event: dict[str, Any], response: dict[str, Any]) -> dict[str, Any]:
     extra = {
         "X-Request-Id": request_id,
         "X-Content-Type-Options": "nosniff",
-        "Strict-Transport-Security": f"max-age={get_settings().hsts_max_age_s}; includeSubDomains",
+        "Strict-Transport-Security": f"max-age={CoreSettings.current().hsts_max_age_s}; includeSubDomains",
         "Cache-Control": "no-store",
         **_cors_headers(incoming.get("origin")),
     }

@@ -22,9 +22,22 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from core.config import get_settings
+from core.config import FeatureSettings, setting
 
 logger = Logger(child=True)
+
+
+@dataclass(frozen=True, kw_only=True)
+class PushSettings(FeatureSettings):
+    """Functions that push frames to WebSocket connections (core.push): realtime, rooms, fanout."""
+
+    # The API Gateway Management API (`@connections`) of the WebSocket API; CDK sets the stage's callback URL.
+    realtime_management_url: str = setting(
+        "http://127.0.0.1:3000/ws",
+        pattern=r"^https?://[^\s?#]+$",
+        doc="the `@connections` endpoint `core.push` posts to (CDK sets the stage's callback URL)",
+    )
+
 
 # API Gateway's limit for one WebSocket message (frames are 32 KB each, messages at most 128 KB).
 MAX_FRAME_BYTES = 128 * 1024
@@ -47,7 +60,9 @@ def management_client() -> Any:
     from botocore.config import Config
 
     config = Config(connect_timeout=1, read_timeout=3, retries={"mode": "standard", "total_max_attempts": 2})
-    return boto3.client("apigatewaymanagementapi", endpoint_url=get_settings().realtime_management_url, config=config)
+    return boto3.client(
+        "apigatewaymanagementapi", endpoint_url=PushSettings.current().realtime_management_url, config=config
+    )
 
 
 def _is_gone(exc: BaseException) -> bool:

@@ -12,11 +12,20 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from core.config import get_settings
+from core.config import CoreSettings, FeatureSettings, setting
 from core.errors import Unavailable
 from core.keys import VARIANTS_PREFIX  # the only prefix the CloudFront distribution may read (OAC)
 
 DELETED_TAG = {"Key": "deleted", "Value": "true"}
+
+
+@dataclass(frozen=True, kw_only=True)
+class StorageSettings(FeatureSettings):
+    """Functions that reach the assets bucket (core.storage): posts, assets, media."""
+
+    assets_bucket: str | None = setting(None, doc="S3 bucket for uploads; locally `assets-local`")
+    presigned_get_ttl_s: int = setting(300, ge=1, le=3600, doc="lifetime of presigned download URLs")
+    upload_url_ttl_s: int = setting(900, ge=60, le=3600, doc="lifetime of presigned upload URLs")
 
 
 @lru_cache(maxsize=1)
@@ -31,14 +40,14 @@ def s3_client() -> Any:
 
 
 def _bucket() -> str:
-    bucket = get_settings().assets_bucket
+    bucket = StorageSettings.current().assets_bucket
     if not bucket:
         raise RuntimeError("ASSETS_BUCKET is not set")
     return bucket
 
 
 def _storage_errors(exc: Exception) -> Exception:
-    return Unavailable(get_settings().retry_after_s, "Storage is unavailable")
+    return Unavailable(CoreSettings.current().retry_after_s, "Storage is unavailable")
 
 
 def presigned_post(key: str, content_type: str, max_bytes: int, expires_in: int) -> dict[str, Any]:
@@ -85,7 +94,7 @@ def presigned_get(
         params["VersionId"] = version_id
     if disposition:
         params["ResponseContentDisposition"] = disposition
-    ttl = expires_in or get_settings().presigned_get_ttl_s
+    ttl = expires_in or StorageSettings.current().presigned_get_ttl_s
     return str(s3_client().generate_presigned_url("get_object", Params=params, ExpiresIn=ttl))
 
 

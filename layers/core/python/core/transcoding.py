@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from core import keys
+from core.config import FeatureSettings, setting
 
 REQUEST_PREFIX = keys.TRANSCODE_REQUEST_PREFIX
 REQUEST_SUFFIX = keys.TRANSCODE_REQUEST_SUFFIX
@@ -25,6 +26,19 @@ REQUEST_CONTENT_TYPE = "application/json"
 MAX_RECEIVES = 5
 FORMAT_VERSION = 1
 MAX_CLIENT_TOKEN = 64  # MediaConvert's limit for ClientRequestToken
+
+
+@dataclass(frozen=True, kw_only=True)
+class TranscodingSettings(FeatureSettings):
+    """The media and transcode functions: whether videos are transcoded, and where."""
+
+    mediaconvert_endpoint: str | None = setting(
+        None,
+        pattern=r"^https://[^\s]+$",
+        doc="MediaConvert API endpoint (set by CDK). `media`: set, videos are handed to the `transcode` function "
+        "as request objects (core.transcoding); unset (locally), videos are `ready` with the original only. "
+        "`transcode`: the endpoint it calls (unset: boto3's regional default)",
+    )
 
 
 class InvalidRequest(ValueError):
