@@ -21,6 +21,8 @@ def _documented() -> set[str]:
         names.update(re.findall(r"`([A-Z0-9_]+)`", row))
     if "`<NAME>_QUEUE_URL`" in after:  # one variable per event processor's queue (core.queues)
         names.update(spec.queue.env_var for spec in FUNCTIONS if spec.queue is not None)
+    if "`AWS_ENDPOINT_URL_<SERVICE>`" in after:  # boto3's service-specific endpoints
+        names.update(re.findall(r"`(AWS_ENDPOINT_URL_[A-Z0-9_]+)`", after))
     return names
 
 
