@@ -84,11 +84,8 @@ class FeatureSettings:
         settings, before it does anything, as one model did; a class imported later is read on its
         own first use.
         """
-        try:
-            return cast(Self, _current[cls])
-        except KeyError:
-            _load_all(cls)
-            return cast(Self, _current[cls])
+        found = _current.get(cls)
+        return cast(Self, found if found is not None else _load_all(cls))
 
 
 _current: dict[type[FeatureSettings], FeatureSettings] = {}
@@ -117,21 +114,24 @@ def settings_classes() -> list[type[FeatureSettings]]:
     return found
 
 
-def _load_all(wanted: type[FeatureSettings]) -> None:
+def _load_all(wanted: type[FeatureSettings]) -> FeatureSettings:
     """Read `wanted` and every other class not read yet: all of them, or (every problem of them
-    all in one error) none, so each request fails alike until the environment is fixed."""
+    all in one error) none, so each request fails alike until the environment is fixed. Safe
+    under threads (the local gateway): a class read twice at once is read alike."""
     problems: list[str] = []
     loaded: dict[type[FeatureSettings], FeatureSettings] = {}
     for kind in [wanted, *settings_classes()]:
-        if kind in _current or kind in loaded:
+        if kind in loaded:
             continue
+        known = _current.get(kind)
         try:
-            loaded[kind] = kind.from_env()
+            loaded[kind] = known if known is not None else kind.from_env()
         except SettingsError as exc:
             problems.append(str(exc).removeprefix("invalid settings: "))
     if problems:
         raise SettingsError("invalid settings: " + "; ".join(problems))
     _current.update(loaded)
+    return loaded[wanted]
 
 
 def reset_settings() -> None:
