@@ -125,7 +125,11 @@ def start(cleanup: ExitStack) -> list[str]:
         assert spec.queue is not None
         # The event source mapping's batch size, as in the cloud (core.queues).
         pump = SqsPump(
-            spec.name, resources.queue_urls[spec.queue.name], aws.client("sqs"), batch_size=spec.queue.batch_size
+            spec.name,
+            resources.queue_urls[spec.queue.name],
+            aws.client("sqs"),
+            batch_size=spec.queue.batch_size,
+            visibility_timeout_s=spec.queue.visibility_timeout_s,
         )
         pump.start()
         cleanup.callback(_safely(f"pump {spec.name}", pump.stop))

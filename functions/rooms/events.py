@@ -13,30 +13,27 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
-from core import room_events
+from core import room_events, room_messages
+from core.room_messages import MessageView
 from rooms.access import RoomView, below
-from rooms.schemas import MemberOut, MessageOut, RoomOut
+from rooms.schemas import MemberOut, RoomOut
 
 if TYPE_CHECKING:
     from rooms.members import MemberView
-    from rooms.messages import MessageView
-
-
-def _only(visibility: str, requester_id: uuid.UUID | None) -> uuid.UUID | None:
-    return requester_id if visibility == "private" else None
 
 
 def message(session: Session, type: str, view: MessageView) -> None:
-    """message.created / message.updated (and, from the AI worker, message.completed)."""
-    data = MessageOut.of(view).model_dump(mode="json")
-    room_events.publish(session, view.room_id, type, data, seq=view.seq, only=_only(view.visibility, view.requester_id))
+    """message.created / message.updated (the ai_worker sends message.completed the same way)."""
+    room_messages.publish(session, type, view)
 
 
 def message_deleted(
     session: Session, room_id: uuid.UUID, message_id: uuid.UUID, seq: int, visibility: str, requester_id: Any
 ) -> None:
     data = {"id": str(message_id)}
-    room_events.publish(session, room_id, "message.deleted", data, seq=seq, only=_only(visibility, requester_id))
+    room_events.publish(
+        session, room_id, "message.deleted", data, seq=seq, only=room_messages.audience(visibility, requester_id)
+    )
 
 
 def member(session: Session, type: str, room_id: uuid.UUID, view: MemberView) -> None:

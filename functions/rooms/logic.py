@@ -10,14 +10,16 @@ from typing import Any
 from sqlalchemy import Connection, func, select, true, update
 from sqlalchemy.orm import Session
 
+from core.ai_replies import AiRepliesSettings
 from core.errors import Conflict, NotFound
 from core.models.rooms import Message, Room, RoomMember
 from core.models.user import User
 from core.pagination import keyset, page_of
-from rooms import ai, events
+from rooms import events
 from rooms.access import ROOM_COLUMNS, RoomView, room_for
 from rooms.messages import MESSAGE_COLUMNS, MessageView, visible_to
 from rooms.schemas import UNREAD_CAP
+from rooms.settings import RoomsSettings
 
 SCOPE = "rooms"
 
@@ -91,9 +93,10 @@ def mine(
 def _listed(row: Any) -> ListedRoom:
     last = None
     if row.last_id is not None:
+        # A read-only list: an AI reply past its deadline is shown failed (reading it fails it for good).
         last = MessageView.of(
             SimpleNamespace(**{column.key: getattr(row, f"last_{column.key}") for column in MESSAGE_COLUMNS})
-        )
+        ).as_seen()
     return ListedRoom(RoomView.of(row), row.last_read_seq, row.unread_count, last)
 
 
@@ -101,15 +104,25 @@ def get(session: Session, room_id: uuid.UUID, user_id: uuid.UUID) -> RoomView:
     return room_for(session, room_id, user_id)
 
 
+def _is_configured(provider: str) -> bool:
+    """Whether a room may choose this provider here (openai needs a base URL)."""
+    return provider != "openai" or bool(AiRepliesSettings.current().openai_base_url)
+
+
+def _allowed_models() -> tuple[str, ...]:
+    """Models a room may choose; empty means any (locally). In the cloud IAM allows only these."""
+    return tuple(m.strip() for m in RoomsSettings.current().rooms_ai_models.split(",") if m.strip())
+
+
 def _check_ai_choice(changes: dict[str, Any]) -> None:
     details = []
     provider = changes.get("ai_provider")
-    if provider is not None and not ai.is_configured(provider):
+    if provider is not None and not _is_configured(provider):
         details.append(
             {"field": "ai_provider", "in": "body", "message": "not configured on this deployment", "type": "value"}
         )
     model = changes.get("ai_model")
-    allowed = ai.allowed_models()
+    allowed = _allowed_models()
     if model is not None and allowed and model not in allowed:
         details.append({"field": "ai_model", "in": "body", "message": f"one of {', '.join(allowed)}", "type": "value"})
     if details:  # the deployment's configuration, which no request schema can state: a conflict, not a 422

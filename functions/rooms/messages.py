@@ -9,86 +9,23 @@ strictly increasing without sequences (which would pin RDS Proxy connections).
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, or_, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
+from core import ai_replies
 from core.errors import Forbidden, NotFound
 from core.models.rooms import Message, Room
 from core.models.user import User
 from core.pagination import decode_cursor_of, page_of
+from core.room_messages import MESSAGE_COLUMNS, MessageView, load, visible_to
 from rooms import events
 from rooms.access import room_for
 
 SCOPE = "messages"  # the history, newest first
 AFTER_SCOPE = "messages-after"  # ?after_seq=N: oldest first from N + 1 (backfill)
 SCOPES = (SCOPE, AFTER_SCOPE)  # one ?cursor= continues either, in its own order
-
-
-@dataclass(frozen=True)
-class MessageView:
-    id: uuid.UUID
-    room_id: uuid.UUID
-    seq: int
-    sender_id: uuid.UUID | None
-    sender_username: str | None
-    sender_avatar_url: str | None
-    kind: str
-    content: str
-    status: str
-    visibility: str
-    requester_id: uuid.UUID | None
-    exclude_from_ai: bool
-    reply_to_id: uuid.UUID | None
-    created_at: datetime
-    updated_at: datetime
-
-    @classmethod
-    def of(cls, row: Any) -> MessageView:
-        return cls(
-            id=row.id,
-            room_id=row.room_id,
-            seq=row.seq,
-            sender_id=row.sender_id,
-            sender_username=row.username,
-            sender_avatar_url=row.avatar_url,
-            kind=row.kind,
-            content=row.content,
-            status=row.status,
-            visibility=row.visibility,
-            requester_id=row.requester_id,
-            exclude_from_ai=row.exclude_from_ai,
-            reply_to_id=row.reply_to_id,
-            created_at=row.created_at,
-            updated_at=row.updated_at,
-        )
-
-
-MESSAGE_COLUMNS = (
-    Message.id,
-    Message.room_id,
-    Message.seq,
-    Message.sender_id,
-    Message.kind,
-    Message.content,
-    Message.status,
-    Message.visibility,
-    Message.requester_id,
-    Message.exclude_from_ai,
-    Message.reply_to_id,
-    Message.created_at,
-    Message.updated_at,
-    User.username,
-    User.avatar_url,
-)
-
-
-def visible_to(user_id: uuid.UUID) -> ColumnElement[bool]:
-    """Not deleted, and public or the caller's own private exchange."""
-    return Message.deleted_at.is_(None) & or_(Message.visibility == "public", Message.requester_id == user_id)
 
 
 def allocate_seq(session: Session, room_id: uuid.UUID) -> int:
@@ -104,13 +41,6 @@ def allocate_seq(session: Session, room_id: uuid.UUID) -> int:
     return seq
 
 
-def load(session: Session, message_id: uuid.UUID) -> MessageView:
-    row = session.execute(
-        select(*MESSAGE_COLUMNS).outerjoin(User, User.id == Message.sender_id).where(Message.id == message_id)
-    ).one()
-    return MessageView.of(row)
-
-
 def visible_message(session: Session, room_id: uuid.UUID, message_id: uuid.UUID, user_id: uuid.UUID) -> MessageView:
     row = session.execute(
         select(*MESSAGE_COLUMNS)
@@ -123,9 +53,11 @@ def visible_message(session: Session, room_id: uuid.UUID, message_id: uuid.UUID,
 
 
 def one(session: Session, room_id: uuid.UUID, message_id: uuid.UUID, user_id: uuid.UUID) -> MessageView:
-    """Reader+. Others' private messages, deleted ones and another room's are 404."""
+    """Reader+. Others' private messages, deleted ones and another room's are 404. A pending AI reply
+    past its deadline is failed now (core.ai_replies.settle)."""
     room_for(session, room_id, user_id)
-    return visible_message(session, room_id, message_id, user_id)
+    (message,) = ai_replies.settle(session, [visible_message(session, room_id, message_id, user_id)])
+    return message
 
 
 def _position(cursor: str | None, after_seq: int | None) -> tuple[str, int | None, int | None]:
@@ -154,7 +86,7 @@ def history(
 ) -> tuple[list[MessageView], str | None]:
     """Reader+. Newest first by seq, or with `after_seq` oldest first from after_seq + 1 (a keyset
     on seq, so pages have no gap and no repeat while messages arrive); others' private exchanges and
-    deleted messages are left out."""
+    deleted messages are left out; pending AI replies past their deadline are failed now."""
     scope, position, floor = _position(cursor, after_seq)
     room_for(session, room_id, user_id)
     query = (
@@ -171,7 +103,7 @@ def history(
             query = query.where(Message.seq > floor)
         query = query.order_by(Message.seq.desc())
     rows, next_cursor = page_of(list(session.execute(query.limit(limit + 1)).all()), limit, scope, lambda r: (r.seq,))
-    return [MessageView.of(r) for r in rows], next_cursor
+    return ai_replies.settle(session, [MessageView.of(r) for r in rows]), next_cursor
 
 
 def store_human(

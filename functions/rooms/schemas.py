@@ -17,7 +17,7 @@ from pydantic import (
     model_validator,
 )
 
-from core.schemas import UserSummary
+from core.schemas import MessageOut, UserSummary
 from core.types import Timestamp
 from rooms.groups import GROUP_MAX_MEMBERS
 
@@ -254,46 +254,13 @@ class MessagePatch(BaseModel):
     )
 
 
-class MessageOut(BaseModel):
-    id: uuid.UUID
-    room_id: uuid.UUID
-    seq: int
-    sender: UserSummary | None = Field(description="null for AI messages")
-    kind: Literal["human", "ai"]
-    content: str
-    status: Literal["completed", "failed"]
-    visibility: Literal["public", "private"]
-    exclude_from_ai: bool
-    reply_to: uuid.UUID | None = Field(description="for an AI message: the human message it answers")
-    created_at: Timestamp
-    updated_at: Timestamp
-
-    @classmethod
-    def of(cls, message: MessageView) -> MessageOut:
-        sender = None
-        if message.sender_id is not None and message.sender_username is not None:
-            sender = UserSummary(
-                id=message.sender_id, username=message.sender_username, avatar_url=message.sender_avatar_url
-            )
-        return cls(
-            id=message.id,
-            room_id=message.room_id,
-            seq=message.seq,
-            sender=sender,
-            kind=message.kind,  # type: ignore[arg-type]
-            content=message.content,
-            status=message.status,  # type: ignore[arg-type]
-            visibility=message.visibility,  # type: ignore[arg-type]
-            exclude_from_ai=message.exclude_from_ai,
-            reply_to=message.reply_to_id,
-            created_at=message.created_at,
-            updated_at=message.updated_at,
-        )
-
-
 class MessagePosted(BaseModel):
     message: MessageOut
-    ai_message: MessageOut | None = Field(description="with invoke_ai; status failed when the provider failed")
+    ai_message: MessageOut | None = Field(
+        description="with invoke_ai: the AI reply, `pending` with its seq already allocated; its text streams as "
+        "message.delta events, then message.completed ends it `completed` or `failed` (poll GET "
+        "/rooms/{room_id}/messages/{message_id} without a socket)"
+    )
 
     @classmethod
     def of(cls, message: MessageView, ai_message: MessageView | None) -> MessagePosted:

@@ -183,8 +183,8 @@ def test_the_websocket_api_is_dual_stack(stage: str, request: pytest.FixtureRequ
 
 
 def test_an_ai_caller_in_the_vpc_answers_with_echo_where_bedrock_is_unreachable(dev: Synth, prod: Synth) -> None:
-    assert _functions(dev)["rooms"]["Environment"]["Variables"]["ROOMS_AI_PROVIDER"] == "echo"
-    assert _functions(prod)["rooms"]["Environment"]["Variables"]["ROOMS_AI_PROVIDER"] == "bedrock"
+    assert _functions(dev)["ai_worker"]["Environment"]["Variables"]["ROOMS_AI_PROVIDER"] == "echo"
+    assert _functions(prod)["ai_worker"]["Environment"]["Variables"]["ROOMS_AI_PROVIDER"] == "bedrock"
     endpoints = [e["Properties"] for e in _of_type(prod, "network", "AWS::EC2::VPCEndpoint").values()]
     assert any("bedrock-runtime" in json.dumps(e["ServiceName"]) for e in endpoints)
 

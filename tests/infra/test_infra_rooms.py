@@ -90,23 +90,27 @@ def _bedrock(synth: Synth) -> dict[str, list[dict[str, Any]]]:
     }
 
 
-def test_only_rooms_may_invoke_bedrock_and_only_the_default_model(dev: Synth) -> None:
+def test_only_the_ai_worker_may_invoke_bedrock_and_only_the_default_model(dev: Synth) -> None:
     granted = {name: found for name, found in _bedrock(dev).items() if found}
-    assert list(granted) == ["rooms"]
-    (statement,) = granted["rooms"]
-    assert statement["Effect"] == "Allow" and _actions(statement) == ["bedrock:InvokeModel"]
+    assert list(granted) == ["ai_worker"]  # rooms calls no provider: its replies are the worker's
+    (statement,) = granted["ai_worker"]
+    # ConverseStream is authorized as InvokeModelWithResponseStream; nothing else is granted.
+    assert statement["Effect"] == "Allow" and _actions(statement) == ["bedrock:InvokeModelWithResponseStream"]
     resources = statement["Resource"] if isinstance(statement["Resource"], list) else [statement["Resource"]]
     assert [_flat(r) for r in resources] == [
         f"arn:${{AWS::Partition}}:bedrock:${{AWS::Region}}::foundation-model/{DEFAULT_BEDROCK_MODEL}"
     ]
 
 
-def test_the_rooms_function_is_told_its_provider_and_models(dev: Synth) -> None:
-    env = _functions(dev)["rooms"]["Environment"]["Variables"]
-    # dev has no interface endpoints (no Bedrock endpoint): rooms reply with the echo provider there.
-    assert env["ROOMS_AI_PROVIDER"] == "echo"
-    assert env["ROOMS_BEDROCK_MODEL"] == env["ROOMS_AI_MODELS"] == DEFAULT_BEDROCK_MODEL
-    assert "OPENAI_API_KEY_SECRET_ARN" not in env and "OPENAI_BASE_URL" not in env
+def test_rooms_is_told_the_models_and_the_ai_worker_its_provider(dev: Synth) -> None:
+    rooms = _functions(dev)["rooms"]["Environment"]["Variables"]
+    worker = _functions(dev)["ai_worker"]["Environment"]["Variables"]
+    # dev has no interface endpoints (no Bedrock endpoint): the worker, in the VPC, answers with echo.
+    assert worker["ROOMS_AI_PROVIDER"] == "echo"
+    assert worker["ROOMS_BEDROCK_MODEL"] == rooms["ROOMS_AI_MODELS"] == DEFAULT_BEDROCK_MODEL
+    assert "ROOMS_AI_PROVIDER" not in rooms  # rooms calls no provider
+    for env in (rooms, worker):
+        assert "OPENAI_API_KEY_SECRET_ARN" not in env and "OPENAI_BASE_URL" not in env
 
 
 def test_without_an_openai_endpoint_there_is_no_key_secret(dev: Synth) -> None:
@@ -114,7 +118,7 @@ def test_without_an_openai_endpoint_there_is_no_key_secret(dev: Synth) -> None:
         assert "OpenAI" not in json.dumps(secret["Properties"])
 
 
-def test_an_openai_endpoint_gets_a_secret_only_rooms_reads(with_openai: Synth) -> None:
+def test_an_openai_endpoint_gets_a_secret_only_the_ai_worker_reads(with_openai: Synth) -> None:
     secrets = {
         lid: s
         for lid, s in with_openai.resources("api", "AWS::SecretsManager::Secret").items()
@@ -130,8 +134,8 @@ def test_an_openai_endpoint_gets_a_secret_only_rooms_reads(with_openai: Synth) -
         for s in statements
         if "secretsmanager:GetSecretValue" in _actions(s) and secret_id in json.dumps(s["Resource"])
     ]
-    assert readers == ["rooms"]
-    env = _functions(with_openai)["rooms"]["Environment"]["Variables"]
+    assert readers == ["ai_worker"]
+    env = _functions(with_openai)["ai_worker"]["Environment"]["Variables"]
     assert env["OPENAI_API_KEY_SECRET_ARN"] == {"Ref": secret_id}
     assert (env["OPENAI_BASE_URL"], env["ROOMS_OPENAI_MODEL"], env["ROOMS_AI_PROVIDER"]) == (
         "https://llm.example.com/v1",
@@ -140,12 +144,12 @@ def test_an_openai_endpoint_gets_a_secret_only_rooms_reads(with_openai: Synth) -
     )
     assert env["ROOMS_AI_MODELS"] == f"{PROFILE},team-model"
     for name, props in _functions(with_openai).items():
-        if name != "rooms":
+        if name != "ai_worker":
             assert "OPENAI_API_KEY_SECRET_ARN" not in props["Environment"]["Variables"], name
 
 
 def test_an_inference_profile_is_granted_with_its_routed_foundation_model(with_openai: Synth) -> None:
-    (statement,) = _bedrock(with_openai)["rooms"]
+    (statement,) = _bedrock(with_openai)["ai_worker"]
     assert sorted(_flat(r) for r in statement["Resource"]) == sorted(
         [
             f"arn:${{AWS::Partition}}:bedrock:${{AWS::Region}}:${{AWS::AccountId}}:inference-profile/{PROFILE}",

@@ -11,9 +11,9 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from core import db
 from core.http import caller, documented, route
 from core.routes import DELETE_MESSAGE, EDIT_MESSAGE, GET_MESSAGE, REGENERATE, ROOM_HISTORY, SEND_MESSAGE
-from core.schemas import Limit, cursor_query
+from core.schemas import Limit, MessageOut, cursor_query
 from rooms import messages, replies
-from rooms.schemas import SEQ_MAX, MessageIn, MessageOut, MessagePage, MessagePatch, MessagePosted
+from rooms.schemas import SEQ_MAX, MessageIn, MessagePage, MessagePatch, MessagePosted
 
 router = Router()
 
@@ -62,6 +62,10 @@ def get_message(room_id: uuid.UUID, message_id: uuid.UUID) -> MessageOut:
     SEND_MESSAGE,
     status_code=201,
     summary="Send a message (guest+); invoke_ai asks the room's AI (member+)",
+    description="201 at once: with invoke_ai, `ai_message` is the AI reply, `pending`, its seq already "
+    "allocated right after the message's. It is generated asynchronously: its text streams to WebSocket "
+    "subscribers as message.delta events, then message.completed ends it `completed` or `failed` (never "
+    "`pending` past its deadline). Without a socket, poll GET /rooms/{room_id}/messages/{message_id}.",
     tags=["rooms"],
 )
 def send_message(room_id: uuid.UUID, body: MessageIn) -> MessagePosted:
@@ -106,7 +110,11 @@ def delete_message(room_id: uuid.UUID, message_id: uuid.UUID) -> None:
 @route(
     router,
     REGENERATE,
-    summary="Rewrite the AI reply to human message message_id in place (member+)",
+    status_code=202,
+    summary="Generate the AI reply to human message message_id again, in place (member+)",
+    description="202: the AI message (same id, same seq) is back to `pending`; its new text streams as "
+    "message.delta events, then message.completed ends it `completed` or `failed`. A generation still "
+    "running for it is superseded. 409 when message_id is not a human message with an AI reply.",
     tags=["rooms"],
     openapi_extensions=documented(409),
 )

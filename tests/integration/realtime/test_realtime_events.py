@@ -158,7 +158,7 @@ def test_a_private_ai_exchange_reaches_its_requester_alone(stack: GatewayServer,
         question, answer = created(mine), created(mine)
         assert (question["seq"], question["data"]["id"]) == (1, body["message"]["id"])
         assert (answer["seq"], answer["data"]["id"], answer["data"]["kind"]) == (2, body["ai_message"]["id"], "ai")
-        assert answer["data"]["visibility"] == "private" and answer["data"]["status"] == "completed"
+        assert answer["data"]["visibility"] == "private" and answer["data"]["status"] == "pending"
         assert post(room, teammate, "in public").status == 201
         assert created(theirs)["seq"] == 3  # the private exchange never reached them
         assert created(mine)["seq"] == 3

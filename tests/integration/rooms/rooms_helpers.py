@@ -4,6 +4,7 @@ statement counting, and a real OpenAI-compatible HTTP server on 127.0.0.1."""
 from __future__ import annotations
 
 import json
+import re
 import threading
 import time
 import uuid
@@ -98,6 +99,13 @@ class Behaviour:
     delay_s: float = 0.0
     raw_body: bytes | None = None
     location: str | None = None  # with a 3xx status: where to redirect
+    chunk_delay_s: float = 0.0  # streamed: the pause between two chunks
+    stream_error: bool = False  # streamed: an error event after the first chunk, then the end
+
+
+def sse_chunks(text: str) -> list[str]:
+    """The reply in word-sized pieces, as a model streams it (they concatenate to the text)."""
+    return re.findall(r"\s*\S+|\s+$", text)
 
 
 class OpenAIServer:
@@ -116,6 +124,9 @@ class OpenAIServer:
                 wanted = server.behaviour
                 if wanted.delay_s:
                     time.sleep(wanted.delay_s)
+                if body.get("stream") and wanted.status == 200 and wanted.raw_body is None:
+                    self._stream(wanted)
+                    return
                 if wanted.raw_body is not None:
                     payload = wanted.raw_body
                 elif wanted.status == 200:
@@ -134,6 +145,29 @@ class OpenAIServer:
                     self.wfile.write(payload)
                 except OSError:
                     pass  # the client gave up (timeout tests)
+
+            def _stream(self, wanted: Behaviour) -> None:
+                """`stream: true`: server-sent events of chat.completion.chunk objects, then [DONE]."""
+                try:
+                    self.send_response(200)
+                    self.send_header("Content-Type", "text/event-stream")
+                    self.send_header("Cache-Control", "no-cache")
+                    self.end_headers()
+                    for index, piece in enumerate(sse_chunks(wanted.reply)):
+                        if index and wanted.chunk_delay_s:
+                            time.sleep(wanted.chunk_delay_s)
+                        chunk = {
+                            "object": "chat.completion.chunk",
+                            "choices": [{"index": 0, "delta": {"content": piece}}],
+                        }
+                        self.wfile.write(f"data: {json.dumps(chunk)}\n\n".encode())
+                        self.wfile.flush()
+                        if wanted.stream_error:
+                            self.wfile.write(b'data: {"error": {"message": "overloaded"}}\n\n')
+                            return
+                    self.wfile.write(b"data: [DONE]\n\n")
+                except OSError:
+                    pass  # the client gave up
 
             do_GET = do_POST  # a followed redirect arrives as a GET: record it too
 

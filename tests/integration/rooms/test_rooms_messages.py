@@ -141,7 +141,7 @@ def test_private_exchanges_are_visible_to_their_requester_only(db: str) -> None:
     sent(room.room, room["member"], "public hello")
     mine = sent(room.room, room["admin"], "just for me", invoke_ai=True, private=True)
     assert mine["message"]["visibility"] == "private" and mine["ai_message"]["visibility"] == "private"
-    assert mine["ai_message"]["status"] == "completed"
+    assert mine["ai_message"]["kind"] == "ai"  # pending, or failed at once when no queue takes the job
     assert [m["seq"] for m in history(room.room, room["admin"])] == [3, 2, 1]
     for role in ("master", "member", "reader"):
         assert [m["content"] for m in history(room.room, room[role])] == ["public hello"]
@@ -152,7 +152,7 @@ def test_private_exchanges_are_visible_to_their_requester_only(db: str) -> None:
         assert call("DELETE", url, token=room["master"].token).status == 404
     regenerate = f"/api/v1/rooms/{room.room}/messages/{mine['message']['id']}/regenerate"
     assert call("POST", regenerate, token=room["master"].token).status == 404
-    assert call("POST", regenerate, token=room["admin"].token).status == 200
+    assert call("POST", regenerate, token=room["admin"].token).status == 202
     # The next public message takes the next seq: private ones hold theirs.
     assert sent(room.room, room["member"], "after")["message"]["seq"] == 4
 

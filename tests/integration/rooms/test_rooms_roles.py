@@ -70,7 +70,7 @@ ENDPOINTS = (
     # {message} was written by a guest who is not the caller: author-or-admin leaves admin+.
     Endpoint("PATCH", "/rooms/{room}/messages/{message}", at_least("admin"), 200, {"exclude_from_ai": True}),
     Endpoint("DELETE", "/rooms/{room}/messages/{message}", at_least("admin"), 204),
-    Endpoint("POST", "/rooms/{room}/messages/{prompt}/regenerate", at_least("member"), 200),
+    Endpoint("POST", "/rooms/{room}/messages/{prompt}/regenerate", at_least("member"), 202),
 )
 
 

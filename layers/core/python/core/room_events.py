@@ -251,6 +251,18 @@ def push_now(
     return len(targets)
 
 
+_WAITING = text("SELECT 1 FROM realtime_events WHERE room_id = :room AND seq = :seq AND type = ANY(:types) LIMIT 1")
+
+
+def delivered(room_id: uuid.UUID, seq: int, types: Sequence[str] = ("message.created", "message.updated")) -> bool:
+    """Whether the fan-out has pushed the room's recorded events of this message (of these types):
+    an ephemeral event about a message (`message.delta`) should not overtake its announcement."""
+    from core import db
+
+    with db.session_scope() as session:
+        return session.execute(_WAITING, {"room": room_id, "seq": seq, "types": list(types)}).first() is None
+
+
 _STALE_ROOMS = text(
     "SELECT DISTINCT room_id FROM realtime_events WHERE created_at < now() - make_interval(secs => :age) LIMIT :n"
 )

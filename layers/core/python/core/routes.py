@@ -135,14 +135,13 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
         ),
     ),
     FunctionSpec("migrate", "task", "Applies Alembic migrations (CDK trigger, make dev)", owns_schema=True),
-    # In the VPC, for the database; IPv6 egress for its room-event nudges to SQS where the stage has
-    # no SQS endpoint (dev).
+    # In the VPC, for the database; IPv6 egress for its room-event nudges and AI reply jobs to SQS
+    # where the stage has no SQS endpoint (dev). It calls no AI provider: the ai_worker does.
     FunctionSpec(
         "rooms",
         "api",
         "Team chat rooms: roles, invitations, groups, messages and AI replies",
         egress="ipv6",
-        calls_ai=True,
     ),
     # Also every route of the WebSocket API (WEBSOCKET_ROUTES); in the VPC, for the database, and
     # pushing typing frames to the other connections over IPv6.
@@ -173,6 +172,33 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
             dlq_alarm="realtime",
             # rooms nudges after each commit; the fan-out's sweep re-nudges rooms whose nudge was lost
             producers=("rooms", "fanout"),
+        ),
+    ),
+    # AI replies (core.ai_replies): one job per invocation, streamed to the room as it is generated.
+    # Batch size 1 and no batching window: a job may stream for a minute or more, and its first
+    # token should not wait; the function's 120 s cover ROOMS_AI_TIMEOUT_S (90 s) plus the database.
+    # For now in the VPC (it reads and writes the database itself), pushing its deltas over IPv6: it
+    # reaches Bedrock through the stage's interface endpoint and answers with echo where there is
+    # none (dev). docs/decisions.md plans it outside the VPC with its database steps in a function it
+    # invokes (FunctionSpec.invokes); that split is not made yet.
+    FunctionSpec(
+        "ai_worker",
+        "events",
+        "AI replies: streams the provider's answer as message.delta events, stores it once (issue 18.4)",
+        egress="ipv6",
+        pushes=True,
+        calls_ai=True,
+        queue=QueueSpec(
+            "ai_replies",
+            "AI reply jobs",
+            function_timeout_s=120,
+            memory_mb=512,
+            batch_size=1,
+            max_batching_window_s=0,
+            max_concurrency=10,
+            max_receives=3,
+            max_message_age_s=60,
+            producers=("rooms",),
         ),
     ),
 )

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from aws_lambda_powertools.event_handler.openapi.params import Query
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from core.pagination import DEFAULT_LIMIT, MAX_LIMIT, cursors_pattern
+from core.types import Timestamp
+
+if TYPE_CHECKING:
+    from core.room_messages import MessageView
 
 Limit = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="page size")]
 DEFAULT_PAGE = DEFAULT_LIMIT
@@ -36,3 +40,45 @@ class UserSummary(BaseModel):
     id: uuid.UUID
     username: str
     avatar_url: str | None
+
+
+class MessageOut(BaseModel):
+    """A room message (API.md, Rooms): what the rooms routes answer and the room events carry."""
+
+    id: uuid.UUID
+    room_id: uuid.UUID
+    seq: int
+    sender: UserSummary | None = Field(description="null for AI messages")
+    kind: Literal["human", "ai"]
+    content: str
+    status: Literal["pending", "completed", "failed"] = Field(
+        description="`pending`: an AI reply still being generated (its text arrives as message.delta events, "
+        "then message.completed); it ends `completed` or `failed`, never stays pending past its deadline"
+    )
+    visibility: Literal["public", "private"]
+    exclude_from_ai: bool
+    reply_to: uuid.UUID | None = Field(description="for an AI message: the human message it answers")
+    created_at: Timestamp
+    updated_at: Timestamp
+
+    @classmethod
+    def of(cls, message: MessageView) -> MessageOut:
+        sender = None
+        if message.sender_id is not None and message.sender_username is not None:
+            sender = UserSummary(
+                id=message.sender_id, username=message.sender_username, avatar_url=message.sender_avatar_url
+            )
+        return cls(
+            id=message.id,
+            room_id=message.room_id,
+            seq=message.seq,
+            sender=sender,
+            kind=message.kind,  # type: ignore[arg-type]
+            content=message.content,
+            status=message.status,  # type: ignore[arg-type]
+            visibility=message.visibility,  # type: ignore[arg-type]
+            exclude_from_ai=message.exclude_from_ai,
+            reply_to=message.reply_to_id,
+            created_at=message.created_at,
+            updated_at=message.updated_at,
+        )

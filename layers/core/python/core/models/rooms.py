@@ -21,7 +21,7 @@ ROLES = ("reader", "guest", "member", "admin", "master")
 INVITABLE_ROLES = ("reader", "guest", "member")
 AI_PROVIDERS = ("echo", "bedrock", "openai")
 MESSAGE_KINDS = ("human", "ai")
-MESSAGE_STATUSES = ("completed", "failed")
+MESSAGE_STATUSES = ("pending", "completed", "failed")  # pending: an AI reply being generated
 VISIBILITIES = ("public", "private")
 
 
@@ -111,6 +111,9 @@ class Message(UuidPk, Timestamps, Base):
         CheckConstraint(f"visibility IN {VISIBILITIES!r}", name="visibility"),
         CheckConstraint("kind = 'human' OR sender_id IS NULL", name="ai_has_no_sender"),
         CheckConstraint("seq > 0", name="seq_positive"),
+        CheckConstraint(
+            "status <> 'pending' OR (job_id IS NOT NULL AND pending_until IS NOT NULL)", name="pending_has_a_job"
+        ),
         # Also the keyset index of the history (newest first is a backward scan).
         Index("uq_messages_room_id_seq", "room_id", "seq", unique=True),
         # One AI reply per human message: regenerate rewrites it in place.
@@ -137,3 +140,6 @@ class Message(UuidPk, Timestamps, Base):
         Uuid, ForeignKey("messages.id", ondelete="SET NULL"), nullable=True
     )
     deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # A pending AI reply: the job that may end it (core.ai_replies), and when it counts as failed.
+    job_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, nullable=True)
+    pending_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)

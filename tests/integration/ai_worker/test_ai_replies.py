@@ -1,30 +1,30 @@
-"""AI replies through the handler: echo (local default), an OpenAI-compatible endpoint (a real
-HTTP server on 127.0.0.1), Bedrock (botocore Stubber); failures and timeouts stored as `failed`,
-regenerate in place, what the model is shown, and no transaction held during the call."""
+"""AI replies through the handler and the ai_worker (pumped from the ai_replies queue, as in `make dev`):
+201 at once with a `pending` reply, then the worker streams the answer from echo (local default) or an
+OpenAI-compatible endpoint (a real HTTP server on 127.0.0.1 speaking server-sent events) and ends it
+`completed` or `failed`; regenerate in place (202); what the model is shown."""
 
 from __future__ import annotations
 
-import threading
 import time
-import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 import pytest
 from sqlalchemy import text
 
+from ai_worker.settings import AiWorkerSettings
 from core import db as core_db
 from core.config import reset_settings
-from rooms.settings import RoomsSettings
+from local.pump import SqsPump
 from tests.client import call
+from tests.integration.ai_worker.ai_helpers import answered
 from tests.integration.rooms.rooms_helpers import Behaviour, OpenAIServer, Team, history, sent, team
 
 API_KEY = "sk-local-test-key"
 
 
 @pytest.fixture
-def openai(db: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[OpenAIServer]:
+def openai(db: str, worker: SqsPump, monkeypatch: pytest.MonkeyPatch) -> Iterator[OpenAIServer]:
     with OpenAIServer() as server:
         monkeypatch.setenv("OPENAI_BASE_URL", server.base_url)
         monkeypatch.setenv("OPENAI_API_KEY", API_KEY)
@@ -48,28 +48,47 @@ def last_seq(room_id: str) -> int:
         return int(conn.execute(text("SELECT last_seq FROM rooms WHERE id = :r"), {"r": room_id}).scalar_one())
 
 
-def test_echo_is_the_local_default_and_answers_with_the_question(db: str) -> None:
+def ask(room: Team, content: str, who: str = "member", **extra: bool) -> dict:
+    """Send with invoke_ai and wait for the reply to end: (the 201 body, with the ended reply)."""
+    body = sent(room.room, room[who], content, invoke_ai=True, **extra)
+    body["ai_message"] = answered(room.room, room[who], body["ai_message"]["id"])
+    return body
+
+
+def test_the_reply_is_pending_at_once_then_echo_completes_it(db: str, worker: SqsPump) -> None:
     room = team()
-    body = sent(room.room, room["member"], "What's up?", invoke_ai=True)
+    body = sent(room.room, room["member"], "What's up  today?", invoke_ai=True)
     human, reply = body["message"], body["ai_message"]
-    assert (reply["kind"], reply["sender"], reply["status"]) == ("ai", None, "completed")
-    assert reply["content"] == "What's up?"
+    assert (reply["kind"], reply["sender"], reply["status"], reply["content"]) == ("ai", None, "pending", "")
     assert (reply["seq"], reply["reply_to"], reply["visibility"]) == (human["seq"] + 1, human["id"], "public")
+    done = answered(room.room, room["reader"], reply["id"])
+    assert (done["status"], done["content"], done["seq"]) == ("completed", "What's up  today?", reply["seq"])
     assert [m["kind"] for m in history(room.room, room["reader"])] == ["ai", "human"]
 
 
-def test_openai_compatible_reply_and_what_the_endpoint_is_sent(openai: OpenAIServer) -> None:
+def test_posting_does_not_wait_for_the_provider(openai: OpenAIServer) -> None:
+    room = openai_room()
+    openai.behaviour = Behaviour(reply="slow but sure", delay_s=1.5)
+    started = time.monotonic()
+    body = sent(room.room, room["member"], "think hard", invoke_ai=True)
+    assert time.monotonic() - started < 1.0 and body["ai_message"]["status"] == "pending"
+    assert sent(room.room, room["guest"], "meanwhile")["message"]["seq"] == 3  # the reply holds seq 2
+    assert answered(room.room, room["member"], body["ai_message"]["id"])["content"] == "slow but sure"
+
+
+def test_openai_compatible_streaming_and_what_the_endpoint_is_sent(openai: OpenAIServer) -> None:
     room = openai_room()
     sent(room.room, room["guest"], "earlier words")
-    openai.behaviour = Behaviour(reply="forty-two")
-    body = sent(room.room, room["member"], "the question", invoke_ai=True)
-    assert (body["ai_message"]["content"], body["ai_message"]["status"]) == ("forty-two", "completed")
+    openai.behaviour = Behaviour(reply="forty-two, as streamed", chunk_delay_s=0.02)
+    body = ask(room, "the question")
+    assert (body["ai_message"]["content"], body["ai_message"]["status"]) == ("forty-two, as streamed", "completed")
     (request,) = openai.requests
     assert request["path"] == "/v1/chat/completions"
     assert request["headers"]["Authorization"] == f"Bearer {API_KEY}"
+    assert request["headers"]["Accept"] == "text/event-stream"
     sent_body = request["body"]
-    assert sent_body["model"] == "test-model"
-    assert sent_body["max_tokens"] == RoomsSettings.current().rooms_ai_max_output_tokens
+    assert (sent_body["model"], sent_body["stream"]) == ("test-model", True)
+    assert sent_body["max_tokens"] == AiWorkerSettings.current().rooms_ai_max_output_tokens
     roles = [m["role"] for m in sent_body["messages"]]
     assert roles == ["system", "user", "user"]
     assert '"team"' in sent_body["messages"][0]["content"]
@@ -83,21 +102,19 @@ def test_openai_compatible_reply_and_what_the_endpoint_is_sent(openai: OpenAISer
         Behaviour(status=500),
         Behaviour(status=401),
         Behaviour(raw_body=b"not json"),
-        Behaviour(raw_body=b'{"choices": []}'),
+        Behaviour(raw_body=b'data: {"choices": []}\n\ndata: [DONE]\n\n'),
+        Behaviour(reply="half an answer", stream_error=True),
     ],
-    ids=["server-error", "unauthorized", "not-json", "no-choices"],
+    ids=["server-error", "unauthorized", "not-json", "no-text", "error-mid-stream"],
 )
-def test_a_provider_failure_stores_a_failed_ai_message_and_keeps_the_question(
+def test_a_provider_failure_ends_the_reply_failed_and_keeps_the_question(
     openai: OpenAIServer, behaviour: Behaviour
 ) -> None:
     room = openai_room()
     openai.behaviour = behaviour
-    answer = call(
-        "POST", f"/api/v1/rooms/{room.room}/messages", {"content": "hi", "invoke_ai": True}, token=room["member"].token
-    )
-    assert answer.status == 201, answer.body
-    assert answer.body["message"]["status"] == "completed"
-    assert (answer.body["ai_message"]["status"], answer.body["ai_message"]["content"]) == ("failed", "")
+    body = ask(room, "hi")
+    assert body["message"]["status"] == "completed"
+    assert (body["ai_message"]["status"], body["ai_message"]["content"]) == ("failed", "")
     assert [(m["kind"], m["status"]) for m in history(room.room, room["reader"])] == [
         ("ai", "failed"),
         ("human", "completed"),
@@ -107,90 +124,55 @@ def test_a_provider_failure_stores_a_failed_ai_message_and_keeps_the_question(
 def test_redirects_are_not_followed_so_the_key_stays_put(openai: OpenAIServer) -> None:
     room = openai_room()
     openai.behaviour = Behaviour(status=302, location=openai.base_url + "/elsewhere")
-    assert sent(room.room, room["member"], "hi", invoke_ai=True)["ai_message"]["status"] == "failed"
+    assert ask(room, "hi")["ai_message"]["status"] == "failed"
     assert [r["path"] for r in openai.requests] == ["/v1/chat/completions"]
 
 
-def test_a_provider_timeout_is_a_failed_message_within_the_deadline(
-    openai: OpenAIServer, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_provider_timeout_ends_the_reply_failed(openai: OpenAIServer, monkeypatch: pytest.MonkeyPatch) -> None:
     room = openai_room()
-    monkeypatch.setenv("ROOMS_AI_TIMEOUT_S", "0.3")
+    monkeypatch.setenv("ROOMS_AI_TIMEOUT_S", "0.5")
     reset_settings()
-    openai.behaviour = Behaviour(delay_s=2.0)
+    openai.behaviour = Behaviour(reply="one two three four five six", chunk_delay_s=0.3)
     started = time.monotonic()
-    body = sent(room.room, room["member"], "slow one", invoke_ai=True)
-    assert time.monotonic() - started < 1.5
+    body = ask(room, "slow one")
+    assert time.monotonic() - started < 3
     assert body["ai_message"]["status"] == "failed"
     assert last_seq(room.room) == 2
-
-
-def test_no_transaction_or_connection_is_held_while_the_provider_thinks(openai: OpenAIServer) -> None:
-    """With one pooled connection, a transaction held during the call would block this other sender.
-
-    The other sender goes through the logic on the same engine (a resolver serves one request at a
-    time, as a Lambda container does), the asker through the handler.
-    """
-    from rooms import replies
-
-    room = openai_room()
-    openai.behaviour = Behaviour(reply="done", delay_s=1.5)
-    result: dict[str, Any] = {}
-
-    def ask() -> None:
-        result["body"] = sent(room.room, room["member"], "think hard", invoke_ai=True)
-
-    asker = threading.Thread(target=ask)
-    asker.start()
-    deadline = time.monotonic() + 5
-    while not openai.requests and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert openai.requests, "the provider was never called"
-    started = time.monotonic()
-    meanwhile, _ = replies.send(
-        core_db.session_scope,
-        uuid.UUID(room.room),
-        uuid.UUID(room["guest"].id),
-        "meanwhile",
-        invoke_ai=False,
-        private=False,
-    )
-    assert time.monotonic() - started < 1.0
-    asker.join(10)
-    assert meanwhile.seq == 2
-    assert (result["body"]["message"]["seq"], result["body"]["ai_message"]["seq"]) == (1, 3)
 
 
 def test_regenerate_rewrites_the_ai_message_in_place(openai: OpenAIServer) -> None:
     room = openai_room()
     openai.behaviour = Behaviour(status=503)
-    first = sent(room.room, room["member"], "try me", invoke_ai=True)
+    first = ask(room, "try me")
     assert first["ai_message"]["status"] == "failed"
     sent(room.room, room["guest"], "later message")
     seq_before = last_seq(room.room)
     openai.behaviour = Behaviour(reply="second try")
     url = f"/api/v1/rooms/{room.room}/messages/{first['message']['id']}/regenerate"
     answer = call("POST", url, token=room["admin"].token)
-    assert answer.status == 200, answer.body
+    assert answer.status == 202, answer.body
     again = answer.body
     assert (again["id"], again["seq"], again["reply_to"]) == (
         first["ai_message"]["id"],
         first["ai_message"]["seq"],
         first["message"]["id"],
     )
-    assert (again["status"], again["content"]) == ("completed", "second try")
-    assert again["created_at"] == first["ai_message"]["created_at"] and again["updated_at"] > again["created_at"]
+    assert (again["status"], again["content"]) == ("pending", "")
+    done = answered(room.room, room["admin"], again["id"])
+    assert (done["status"], done["content"]) == ("completed", "second try")
+    assert done["created_at"] == first["ai_message"]["created_at"] and done["updated_at"] > done["created_at"]
     assert last_seq(room.room) == seq_before  # no new seq
     # The context of a regeneration ends at its question: the later message is not in it.
     contents = [m["content"] for m in openai.requests[-1]["body"]["messages"]]
     assert contents[-1].endswith(": try me") and not any("later message" in c for c in contents)
     openai.behaviour = Behaviour(status=500)
-    failed = call("POST", url, token=room["member"].token).body
+    assert call("POST", url, token=room["member"].token).status == 202
+    failed = answered(room.room, room["member"], again["id"])
     assert (failed["id"], failed["status"], failed["content"]) == (first["ai_message"]["id"], "failed", "")
     assert len(history(room.room, room["reader"])) == 3
 
 
-def test_regenerate_needs_a_human_message_with_a_live_ai_reply(db: str) -> None:
+def test_regenerate_needs_a_human_message_with_a_live_ai_reply(db: str, worker: SqsPump) -> None:
     room = team()
     plain = sent(room.room, room["member"], "no ai here")["message"]
     asked = sent(room.room, room["member"], "ai please", invoke_ai=True)
@@ -229,15 +211,15 @@ def test_the_model_sees_only_what_it_may(openai: OpenAIServer) -> None:
     deleted = sent(room.room, guest, "regretted")["message"]
     call("DELETE", f"/api/v1/rooms/{room.room}/messages/{deleted['id']}", token=guest.token)
     openai.behaviour = Behaviour(reply="admin secret answer")
-    sent(room.room, admin, "admin secret question", invoke_ai=True, private=True)
+    ask(room, "admin secret question", who="admin", private=True)
     openai.behaviour = Behaviour(reply="member private answer")
-    sent(room.room, member, "member private question", invoke_ai=True, private=True)
+    ask(room, "member private question", private=True)
     openai.behaviour = Behaviour(status=500)
     sent(room.room, guest, "public question that failed", invoke_ai=False)
-    sent(room.room, member, "asked in public", invoke_ai=True)  # its failed reply must not be shown
+    ask(room, "asked in public")  # its failed reply must not be shown
     openai.behaviour = Behaviour(reply="ok")
 
-    sent(room.room, member, "public ask", invoke_ai=True)
+    ask(room, "public ask")
     public = [m["content"] for m in openai.requests[-1]["body"]["messages"][1:]]
     assert public == [
         f"{guest.username}: kept public",
@@ -246,7 +228,7 @@ def test_the_model_sees_only_what_it_may(openai: OpenAIServer) -> None:
         f"{member.username}: public ask",
     ]
 
-    sent(room.room, member, "private ask", invoke_ai=True, private=True)
+    ask(room, "private ask", private=True)
     private = [m["content"] for m in openai.requests[-1]["body"]["messages"][1:]]
     assert f"{member.username}: member private question" in private
     assert "member private answer" in private and "ok" in private
@@ -262,7 +244,7 @@ def test_the_context_is_trimmed_to_the_budget_newest_kept(
         sent(room.room, room["guest"], f"message number {i} " + "x" * 200)
     monkeypatch.setenv("ROOMS_AI_CONTEXT_TOKENS", "600")
     reset_settings()
-    sent(room.room, room["member"], "summarize", invoke_ai=True)
+    ask(room, "summarize")
     turns = openai.requests[-1]["body"]["messages"]
     assert sum(len(m["content"]) for m in turns) <= 600 * 4
     kept = [m["content"] for m in turns[1:-1]]
@@ -276,7 +258,7 @@ def test_the_api_key_can_come_from_secrets_manager(
 ) -> None:
     import boto3
 
-    from rooms import ai
+    from ai_worker import providers
 
     arn = boto3.client("secretsmanager").create_secret(
         Name=f"openai-{time.time_ns()}", SecretString='{"api_key": "sk-from-the-secret"}'
@@ -284,45 +266,10 @@ def test_the_api_key_can_come_from_secrets_manager(
     monkeypatch.delenv("OPENAI_API_KEY")
     monkeypatch.setenv("OPENAI_API_KEY_SECRET_ARN", arn)
     reset_settings()
-    ai._key_from_secret.cache_clear()
+    providers._key_from_secret.cache_clear()
     try:
         room = openai_room()
-        assert sent(room.room, room["member"], "hi", invoke_ai=True)["ai_message"]["status"] == "completed"
+        assert ask(room, "hi")["ai_message"]["status"] == "completed"
     finally:
-        ai._key_from_secret.cache_clear()
+        providers._key_from_secret.cache_clear()
     assert openai.requests[-1]["headers"]["Authorization"] == "Bearer sk-from-the-secret"
-
-
-def test_bedrock_rooms_use_converse_with_the_configured_model(db: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    import boto3
-    from botocore.stub import ANY, Stubber
-
-    from rooms import ai
-
-    client = boto3.client("bedrock-runtime", region_name="us-east-1", endpoint_url="https://bedrock.invalid")
-    stubber = Stubber(client)
-    stubber.add_response(
-        "converse",
-        {
-            "output": {"message": {"role": "assistant", "content": [{"text": "from bedrock"}]}},
-            "stopReason": "end_turn",
-            "usage": {"inputTokens": 10, "outputTokens": 3, "totalTokens": 13},
-            "metrics": {"latencyMs": 100},
-        },
-        {
-            "modelId": RoomsSettings.current().rooms_bedrock_model,
-            "system": ANY,
-            "messages": ANY,
-            "inferenceConfig": {"maxTokens": RoomsSettings.current().rooms_ai_max_output_tokens},
-        },
-    )
-    stubber.add_client_error("converse", service_error_code="ThrottlingException", http_status_code=429)
-    monkeypatch.setattr(ai, "_bedrock_client", lambda timeout: client)
-    room = team()
-    call("PATCH", f"/api/v1/rooms/{room.room}", {"ai_provider": "bedrock"}, token=room["admin"].token)
-    with stubber:
-        ok = sent(room.room, room["member"], "hello bedrock", invoke_ai=True)["ai_message"]
-        throttled = sent(room.room, room["member"], "again", invoke_ai=True)["ai_message"]
-        stubber.assert_no_pending_responses()
-    assert (ok["content"], ok["status"]) == ("from bedrock", "completed")
-    assert (throttled["content"], throttled["status"]) == ("", "failed")

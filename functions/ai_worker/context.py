@@ -2,7 +2,7 @@
 
 Rules:
 - skipped: deleted messages, messages marked `exclude_from_ai`, messages before
-  the room's `ai_context_cutoff_at`, failed AI replies (they hold no answer);
+  the room's `ai_context_cutoff_at`, AI replies not `completed` (pending or failed: no answer);
 - private exchanges: a private request sees only its requester's own private
   messages; a public request sees none (its answer goes to the whole room and
   must not repeat anyone's private exchange, the requester's included);
@@ -22,7 +22,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from rooms.ai import ChatMessage
+from ai_worker.providers import ChatMessage
 
 CHARS_PER_TOKEN = 4
 TOKENS_PER_MESSAGE = 4

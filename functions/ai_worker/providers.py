@@ -1,0 +1,319 @@
+"""AI providers behind one small streaming interface:
+`stream(messages, system=, model=, timeout=, max_tokens=) -> Iterator[str]` (text chunks in order).
+
+Adapters:
+- `echo`: streams the last human message back word by word, pausing ROOMS_AI_ECHO_DELAY_S
+  between words so streaming shows in `make dev`. No model, no network: the default when
+  STAGE=local (`make dev`, tests).
+- `bedrock`: Amazon Bedrock's ConverseStream (boto3 `bedrock-runtime` `converse_stream`, imported
+  only when used; the runtime ships boto3). IAM: bedrock:InvokeModelWithResponseStream.
+- `openai`: any OpenAI-compatible `POST {base}/chat/completions` with `stream: true` (server-sent
+  events), over the standard library's urllib so the deps layer gains nothing. The key comes from
+  OPENAI_API_KEY, or in the cloud from the secret OPENAI_API_KEY_SECRET_ARN.
+
+Every failure, including running out of time, is a ProviderError; the worker turns it into a
+`failed` AI message, never a retry storm.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any, Literal, Protocol
+
+from ai_worker.settings import AiWorkerSettings
+from core.ai_replies import AiRepliesSettings
+from core.config import CoreSettings
+
+PROVIDERS = ("echo", "bedrock", "openai")
+MAX_RESPONSE_BYTES = 1024 * 1024  # a streamed answer (events included) longer than this is cut off: failed
+# The longest silence inside a stream (a socket read); the whole stream has its own deadline.
+IDLE_TIMEOUT_S = 30.0
+_WORDS = re.compile(r"\s*\S+|\s+$")  # each word with the spaces before it: they concatenate to the text
+
+
+class ProviderError(Exception):
+    """The provider did not answer usably (error, refusal, malformed answer or timeout)."""
+
+
+@dataclass(frozen=True)
+class ChatMessage:
+    role: Literal["user", "assistant"]
+    text: str
+    # Several people talk in a room: a user turn says who wrote it.
+    author: str | None = None
+
+    @property
+    def content(self) -> str:
+        return f"{self.author}: {self.text}" if self.author else self.text
+
+
+class Provider(Protocol):
+    def stream(
+        self, messages: Sequence[ChatMessage], *, system: str, model: str, timeout: float, max_tokens: int
+    ) -> Iterator[str]: ...
+
+
+class EchoProvider:
+    """Streams the last human message back. Local development and tests only; it is no model."""
+
+    def __init__(self, delay_s: float | None = None) -> None:
+        self._delay_s = delay_s
+
+    def stream(
+        self, messages: Sequence[ChatMessage], *, system: str, model: str, timeout: float, max_tokens: int
+    ) -> Iterator[str]:
+        text = next((m.text for m in reversed(messages) if m.role == "user"), None)
+        if text is None:
+            raise ProviderError("nothing to echo")
+        delay = AiWorkerSettings.current().rooms_ai_echo_delay_s if self._delay_s is None else self._delay_s
+        for index, word in enumerate(_WORDS.findall(text)):
+            if index and delay:
+                time.sleep(delay)
+            yield word
+
+
+def alternating(messages: Sequence[ChatMessage]) -> list[tuple[str, str]]:
+    """(role, text) turns that start with the user and alternate, as Converse requires:
+    consecutive messages of one role are joined, leading assistant turns dropped."""
+    turns: list[tuple[str, str]] = []
+    for message in messages:
+        if not turns and message.role != "user":
+            continue
+        if turns and turns[-1][0] == message.role:
+            turns[-1] = (message.role, f"{turns[-1][1]}\n\n{message.content}")
+        else:
+            turns.append((message.role, message.content))
+    return turns
+
+
+# ConverseStream reports a failure inside the stream as one of these events.
+_STREAM_ERRORS = (
+    "internalServerException",
+    "modelStreamErrorException",
+    "validationException",
+    "throttlingException",
+    "serviceUnavailableException",
+)
+
+
+class BedrockProvider:
+    """Amazon Bedrock ConverseStream. `client` is for tests (botocore Stubber); otherwise one per timeout."""
+
+    def __init__(self, client: Any = None) -> None:
+        self._client = client
+
+    def stream(
+        self, messages: Sequence[ChatMessage], *, system: str, model: str, timeout: float, max_tokens: int
+    ) -> Iterator[str]:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        client = self._client or _bedrock_client(min(timeout, IDLE_TIMEOUT_S))
+        stop_reason = None
+        produced = False
+        try:
+            response = client.converse_stream(
+                modelId=model,
+                system=[{"text": system}],
+                messages=[{"role": role, "content": [{"text": text}]} for role, text in alternating(messages)],
+                inferenceConfig={"maxTokens": max_tokens},
+            )
+            for event in response["stream"]:
+                failure = next((name for name in _STREAM_ERRORS if name in event), None)
+                if failure is not None:
+                    raise ProviderError(f"bedrock: {failure} in the stream")
+                delta = (event.get("contentBlockDelta") or {}).get("delta") or {}
+                if isinstance(delta.get("text"), str) and delta["text"]:
+                    produced = True
+                    yield delta["text"]
+                if "messageStop" in event:
+                    stop_reason = event["messageStop"].get("stopReason")
+        except (ClientError, BotoCoreError) as exc:
+            raise ProviderError(f"bedrock: {type(exc).__name__}") from exc
+        if not produced:
+            raise ProviderError(f"bedrock: no text (stopReason {stop_reason!r})")
+
+
+@lru_cache(maxsize=4)
+def _bedrock_client(read_timeout: float) -> Any:
+    import boto3
+    from botocore.config import Config
+
+    config = Config(
+        connect_timeout=min(2.0, read_timeout),
+        read_timeout=read_timeout,
+        retries={"total_max_attempts": 1, "mode": "standard"},
+    )
+    return boto3.client("bedrock-runtime", config=config)
+
+
+@lru_cache(maxsize=1)
+def _opener() -> Any:
+    """An opener that treats a redirect as an error: it would carry the API key wherever it points.
+
+    Built on first use: urllib.request costs ~40 ms of import that rooms without this provider never need.
+    """
+    import urllib.request
+
+    class RefuseRedirects(urllib.request.HTTPRedirectHandler):
+        def redirect_request(self, req: Any, fp: Any, code: int, msg: str, headers: Any, newurl: str) -> None:
+            return None
+
+    return urllib.request.build_opener(RefuseRedirects)
+
+
+def server_sent_data(lines: Iterator[bytes]) -> Iterator[str]:
+    """The `data:` payloads of a server-sent event stream (multi-line data joined by newlines)."""
+    data: list[str] = []
+    for raw in lines:
+        line = raw.decode("utf-8").rstrip("\r\n")
+        if not line:
+            if data:
+                yield "\n".join(data)
+                data = []
+            continue
+        if line.startswith(":"):
+            continue  # a comment (keep-alive)
+        field, _, value = line.partition(":")
+        if field == "data":
+            data.append(value[1:] if value.startswith(" ") else value)
+    if data:
+        yield "\n".join(data)
+
+
+class OpenAICompatibleProvider:
+    def __init__(self, base_url: str | None = None, api_key: str | None = None) -> None:
+        self._base_url = base_url
+        self._api_key = api_key
+
+    def stream(
+        self, messages: Sequence[ChatMessage], *, system: str, model: str, timeout: float, max_tokens: int
+    ) -> Iterator[str]:
+        base_url = self._base_url or AiRepliesSettings.current().openai_base_url
+        if not base_url or not base_url.startswith(("https://", "http://")):
+            raise ProviderError("openai: OPENAI_BASE_URL is not set")
+        chat = [{"role": "system", "content": system}] + [{"role": m.role, "content": m.content} for m in messages]
+        body = json.dumps({"model": model, "messages": chat, "max_tokens": max_tokens, "stream": True}).encode()
+        headers = {"Content-Type": "application/json", "Accept": "text/event-stream"}
+        api_key = self._api_key or openai_api_key()
+        if api_key:
+            headers["Authorization"] = f"Bearer {api_key}"
+        import urllib.error
+        import urllib.request
+
+        request = urllib.request.Request(  # noqa: S310 - http(s) only, checked above
+            base_url.rstrip("/") + "/chat/completions", data=body, headers=headers, method="POST"
+        )
+        produced = done = False
+        try:
+            with _opener().open(request, timeout=min(timeout, IDLE_TIMEOUT_S)) as response:
+                for data in server_sent_data(_limited(response)):
+                    if data.strip() == "[DONE]":
+                        done = True
+                        break
+                    text = _delta_text(json.loads(data))
+                    if text:
+                        produced = True
+                        yield text
+        except urllib.error.HTTPError as exc:
+            raise ProviderError(f"openai: HTTP {exc.code}") from exc
+        except (urllib.error.URLError, OSError, ValueError) as exc:  # TimeoutError is an OSError
+            raise ProviderError(f"openai: {type(exc).__name__}") from exc
+        if not produced:
+            raise ProviderError("openai: empty answer")
+        if not done:
+            raise ProviderError("openai: the stream ended without [DONE]")
+
+
+def _limited(response: Any) -> Iterator[bytes]:
+    total = 0
+    for line in response:
+        total += len(line)
+        if total > MAX_RESPONSE_BYTES:
+            raise ProviderError("openai: the answer is too long")
+        yield line
+
+
+def _delta_text(document: Any) -> str:
+    """The text of one chat.completion.chunk; an error object in the stream is a failure."""
+    if not isinstance(document, dict):
+        raise ProviderError("openai: unexpected event")
+    if "error" in document:
+        raise ProviderError("openai: error in the stream")
+    choices = document.get("choices")
+    if not isinstance(choices, list):
+        raise ProviderError("openai: unexpected event")
+    if not choices:
+        return ""  # e.g. a final usage chunk
+    delta = choices[0].get("delta") if isinstance(choices[0], dict) else None
+    content = delta.get("content") if isinstance(delta, dict) else None
+    return content if isinstance(content, str) else ""
+
+
+@lru_cache(maxsize=1)
+def _key_from_secret(arn: str) -> str:
+    import boto3  # only when the key lives in Secrets Manager
+
+    raw = str(boto3.client("secretsmanager").get_secret_value(SecretId=arn)["SecretString"])
+    try:
+        document = json.loads(raw)
+    except ValueError:
+        return raw.strip()
+    return str(document["api_key"]) if isinstance(document, dict) else raw.strip()
+
+
+def openai_api_key() -> str | None:
+    settings = AiWorkerSettings.current()
+    if settings.openai_api_key:
+        return settings.openai_api_key
+    if settings.openai_api_key_secret_arn:
+        return _key_from_secret(settings.openai_api_key_secret_arn)
+    return None
+
+
+def default_provider(settings: AiWorkerSettings | None = None, *, cloud: bool | None = None) -> str:
+    """ROOMS_AI_PROVIDER, else the stage's default (`cloud`: whether the stage is not local)."""
+    chosen = (settings or AiWorkerSettings.current()).rooms_ai_provider
+    if chosen:
+        return chosen
+    return "bedrock" if (CoreSettings.current().is_cloud if cloud is None else cloud) else "echo"
+
+
+def default_model(provider: str, settings: AiWorkerSettings | None = None) -> str:
+    settings = settings or AiWorkerSettings.current()
+    return {"bedrock": settings.rooms_bedrock_model, "openai": settings.rooms_openai_model}.get(provider, "echo")
+
+
+def provider_named(name: str) -> Provider:
+    if name == "bedrock":
+        return BedrockProvider()
+    if name == "openai":
+        return OpenAICompatibleProvider()
+    if name == "echo":
+        return EchoProvider()
+    raise ProviderError(f"unknown provider {name!r}")
+
+
+def stream_within(
+    provider: Provider, messages: Sequence[ChatMessage], *, system: str, model: str, deadline: float
+) -> Iterator[str]:
+    """The provider's chunks until `deadline` (time.monotonic()); later is a ProviderError, and so is
+    any exception of an adapter (an adapter bug is a failed reply, not a failed worker). Each read
+    waits at most IDLE_TIMEOUT_S or what is left, whichever is less."""
+    remaining = deadline - time.monotonic()
+    if remaining <= 0:
+        raise ProviderError("no time left")
+    max_tokens = AiWorkerSettings.current().rooms_ai_max_output_tokens
+    try:
+        for chunk in provider.stream(messages, system=system, model=model, timeout=remaining, max_tokens=max_tokens):
+            yield chunk
+            if time.monotonic() > deadline:
+                raise ProviderError(f"no complete answer within {remaining:g} s")
+    except ProviderError:
+        raise
+    except Exception as exc:
+        raise ProviderError(f"{type(exc).__name__} in the provider adapter") from exc

@@ -1,0 +1,284 @@
+"""One AI reply job (core.ai_replies): validate it against the database, stream the provider's answer
+to the room as `message.delta` events, store the text once with `message.completed`.
+
+Three steps, no transaction open while the provider thinks:
+1. a short read: the job must still be the pending AI message of its room with this very job id
+   (anything else, a redelivery of a finished job included, is a no-op); its question, the room's
+   provider and the context the requester may show the AI (rooms' privacy rules, ai_worker.context);
+2. the stream, until ROOMS_AI_TIMEOUT_S or the reply's own deadline, whichever is first. Chunks are
+   coalesced into at most one `message.delta` per ROOMS_AI_DELTA_INTERVAL_S (~10 a second), pushed
+   straight to the room's audience (core.room_events.push_now: best effort, private exchanges to
+   their requester alone). Before each push the job is checked again: a regenerate (a newer job),
+   a deleted message or room stops the stream;
+3. `finish`: the text and `completed`, or `""` and `failed`, only if the job may still end it.
+
+Deltas are `{message_id, index, offset, text}`: `index` counts the reply's deltas from 0, `offset`
+is where `text` starts in the reply, so a client concatenates them (a stream that starts again,
+a retried job, starts again at offset 0); `message.completed` carries the stored text.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from sqlalchemy import ColumnElement, literal, or_, select
+from sqlalchemy.orm import Session
+
+from ai_worker import context, providers
+from ai_worker.providers import ChatMessage, ProviderError
+from ai_worker.settings import AiWorkerSettings
+from core import ai_replies, db, room_events
+from core.ai_replies import Job
+from core.models.rooms import Message, Room
+from core.models.user import User
+from core.room_access import ROOM_COLUMNS, RoomView
+from core.room_messages import MessageView, audience, load
+
+logger = Logger(child=True)
+
+
+@dataclass(frozen=True)
+class Request:
+    """Everything the stream and the deltas need, read in step 1 (nothing lazy-loads later)."""
+
+    job: Job
+    seq: int
+    only: uuid.UUID | None  # a private exchange: its requester's connections alone
+    pending_until: datetime
+    provider: str
+    model: str
+    system: str
+    messages: tuple[ChatMessage, ...]
+
+
+class Superseded(Exception):
+    """The job may no longer end its message (regenerated, deleted): stop streaming."""
+
+
+def run(job: Job) -> str:
+    """Generate one reply; what became of it: completed | failed | stale (nothing to do) | superseded."""
+    with db.session_scope() as session:
+        reply = ai_replies.current(session, job)
+        if reply is None:
+            logger.info("AI reply job is stale: its message is no longer pending under it")
+            return "stale"
+        request = _request(session, job, reply) if not reply.overdue() else None
+        if request is None:  # past its deadline, or its question is gone: it ends failed now
+            ai_replies.finish(session, job, "", "failed")
+            return "failed"
+    try:
+        text, status = generate(request)
+    except Superseded:
+        return "superseded"
+    with db.session_scope() as session:
+        done = ai_replies.finish(session, job, text, status)
+    return status if done is not None else "superseded"
+
+
+def _request(session: Session, job: Job, reply: MessageView) -> Request | None:
+    """Step 1 for a job already checked by ai_replies.current (this room's pending AI message)."""
+    room_row = session.execute(
+        select(*ROOM_COLUMNS, literal("reader").label("role")).where(Room.id == job.room_id, Room.deleted_at.is_(None))
+    ).first()
+    prompt = (
+        session.execute(
+            select(Message.id).where(
+                Message.id == reply.reply_to_id,
+                Message.room_id == job.room_id,
+                Message.kind == "human",
+                Message.deleted_at.is_(None),
+            )
+        ).first()
+        if reply.reply_to_id is not None
+        else None
+    )
+    if room_row is None or prompt is None or reply.requester_id is None or reply.pending_until is None:
+        return None
+    room = RoomView.of(room_row)
+    question = load(session, reply.reply_to_id)  # type: ignore[arg-type]  # checked above
+    settings = AiWorkerSettings.current()
+    provider = room.ai_provider or providers.default_provider(settings)
+    private = reply.visibility == "private"
+    system = context.system_prompt(room.name)
+    turns = context.build(
+        _history(session, room, question.seq, requester_id=reply.requester_id, private=private),
+        _as_history(question),
+        requester_id=reply.requester_id,
+        private=private,
+        cutoff=room.ai_context_cutoff_at,
+        budget_tokens=settings.rooms_ai_context_tokens,
+        system=system,
+    )
+    return Request(
+        job=job,
+        seq=reply.seq,
+        only=audience(reply.visibility, reply.requester_id),
+        pending_until=reply.pending_until,
+        provider=provider,
+        model=room.ai_model or providers.default_model(provider, settings),
+        system=system,
+        messages=tuple(turns),
+    )
+
+
+def _history(
+    session: Session, room: RoomView, before_seq: int, *, requester_id: uuid.UUID, private: bool
+) -> list[context.HistoryMessage]:
+    """The newest candidates before the question. The WHERE narrows rows by context.usable's
+    rules so the window fills with usable ones; context.build applies the rules itself."""
+    budget = AiWorkerSettings.current().rooms_ai_context_tokens
+    most = budget // (context.TOKENS_PER_MESSAGE + 1) + 1  # no more messages than that can fit
+    mine: ColumnElement[bool] = Message.visibility == "public"
+    if private:
+        mine = or_(Message.visibility == "public", Message.requester_id == requester_id)
+    query = (
+        select(
+            Message.id,
+            Message.seq,
+            Message.kind,
+            User.username,
+            Message.content,
+            Message.status,
+            Message.visibility,
+            Message.requester_id,
+            Message.exclude_from_ai,
+            Message.deleted_at,
+            Message.created_at,
+        )
+        .outerjoin(User, User.id == Message.sender_id)
+        .where(
+            Message.room_id == room.id,
+            Message.seq < before_seq,
+            Message.deleted_at.is_(None),
+            Message.exclude_from_ai.is_(False),
+            or_(Message.kind == "human", Message.status == "completed"),
+            mine,
+        )
+    )
+    if room.ai_context_cutoff_at is not None:
+        query = query.where(Message.created_at >= room.ai_context_cutoff_at)
+    rows = session.execute(query.order_by(Message.seq.desc()).limit(most)).all()
+    return [
+        context.HistoryMessage(
+            id=r.id,
+            seq=r.seq,
+            kind=r.kind,
+            author=r.username,
+            content=r.content,
+            status=r.status,
+            visibility=r.visibility,
+            requester_id=r.requester_id,
+            exclude_from_ai=r.exclude_from_ai,
+            deleted=r.deleted_at is not None,
+            created_at=r.created_at,
+        )
+        for r in rows
+    ]
+
+
+def _as_history(message: MessageView) -> context.HistoryMessage:
+    return context.HistoryMessage(
+        id=message.id,
+        seq=message.seq,
+        kind=message.kind,
+        author=message.sender_username,
+        content=message.content,
+        status=message.status,
+        visibility=message.visibility,
+        requester_id=message.requester_id,
+        exclude_from_ai=message.exclude_from_ai,
+        deleted=False,
+        created_at=message.created_at,
+    )
+
+
+# The first delta waits (at most this long) for the fan-out to push the reply's own announcement
+# (message.created, or message.updated for a regenerate): a client sees the pending message first.
+ANNOUNCE_WAIT_S = 2.0
+
+
+class Deltas:
+    """Chunks in, `message.delta` events out: at most one per `interval_s`, the first at once (once
+    the reply itself has been announced, or ANNOUNCE_WAIT_S passed)."""
+
+    def __init__(
+        self,
+        request: Request,
+        interval_s: float,
+        *,
+        push: Any = None,
+        still_current: Any = None,
+        announced: Any = None,
+    ) -> None:
+        self.request = request
+        self.interval_s = interval_s
+        self.index = 0
+        self.offset = 0
+        self.buffer: list[str] = []
+        self.last_push = float("-inf")
+        self._push = push or room_events.push_now
+        self._still_current = still_current or _still_current
+        self._announced = announced or (lambda: room_events.delivered(request.job.room_id, request.seq))
+
+    def _wait_for_the_announcement(self) -> None:
+        deadline = time.monotonic() + ANNOUNCE_WAIT_S
+        while not self._announced() and time.monotonic() < deadline:
+            time.sleep(0.02)
+
+    def add(self, chunk: str) -> None:
+        self.buffer.append(chunk)
+        if time.monotonic() - self.last_push >= self.interval_s:
+            self.flush()
+
+    def flush(self) -> None:
+        text = "".join(self.buffer)
+        if not text:
+            return
+        if not self._still_current(self.request.job):
+            raise Superseded
+        if self.index == 0:
+            self._wait_for_the_announcement()
+        data = {
+            "message_id": str(self.request.job.message_id),
+            "index": self.index,
+            "offset": self.offset,
+            "text": text,
+        }
+        self._push(self.request.job.room_id, "message.delta", data, seq=self.request.seq, only=self.request.only)
+        self.buffer = []
+        self.index += 1
+        self.offset += len(text)
+        self.last_push = time.monotonic()
+
+
+def _still_current(job: Job) -> bool:
+    with db.session_scope() as session:
+        return ai_replies.is_current(session, job)
+
+
+def generate(request: Request, *, deltas: Deltas | None = None) -> tuple[str, str]:
+    """Step 2: (text, completed) or ("", failed); never raises but Superseded."""
+    settings = AiWorkerSettings.current()
+    left = (request.pending_until - datetime.now(UTC)).total_seconds()
+    deadline = time.monotonic() + min(settings.rooms_ai_timeout_s, left)
+    deltas = deltas or Deltas(request, settings.rooms_ai_delta_interval_s)
+    parts: list[str] = []
+    try:
+        provider = providers.provider_named(request.provider)
+        for chunk in providers.stream_within(
+            provider, request.messages, system=request.system, model=request.model, deadline=deadline
+        ):
+            parts.append(chunk)
+            deltas.add(chunk)
+        deltas.flush()
+    except ProviderError as exc:
+        logger.warning(
+            "AI reply failed", extra={"provider": request.provider, "model": request.model, "reason": str(exc)}
+        )
+        return "", "failed"
+    return "".join(parts), "completed"
