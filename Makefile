@@ -73,7 +73,7 @@ load: install ## Mixed traffic against the local stack, then every counter and s
 openapi: install ## Regenerate functions/ops/openapi.json from the handlers
 	$(PY) -m local.openapi
 
-bench: install ## Every benchmark, one table: cold starts, warm routes, authorizer, feed depth, thumbnails
+bench: install ## Every benchmark, one table: cold starts, warm routes, authorizer, feed depth, thumbnails, realtime
 	$(PY) -m bench.report
 
 redrive: install ## Move the media DLQ's messages back to its queue (REDRIVE_DLQ=<name|url> for another)

@@ -3,7 +3,8 @@
 Each benchmark runs in its own process with --json (cold starts of every function against the
 reference app, in the dev venv and then as Lambda runs them from their packaged assets with and
 without bytecode, warm p50 and SQL statements per main route, authorizer warm work, feed depth and
-handler overhead, thumbnails). Ratios are measured in one run; nothing is asserted.
+handler overhead, thumbnails, realtime delivery to 200 WebSocket subscribers and an AI reply's first
+token). Ratios are measured in one run; nothing is asserted.
 
     .venv/bin/python -m bench.report [--quick]
 """
@@ -60,6 +61,33 @@ def layout_rows(layout: dict[str, Any]) -> list[tuple[str, str, str, str]]:
     return rows
 
 
+def realtime_rows(realtime: dict[str, Any]) -> list[tuple[str, str, str, str]]:
+    """bench.realtime: POST returned -> the last of N subscribers has the event, against a bare
+    `websockets` broadcast of the same payload in the same run; an echo reply's first token."""
+    n = realtime["subscribers"]
+    target = realtime["target_p99_ms"]
+    return [
+        (
+            f"realtime delivery to {n} subscribers p50 / bare websockets",
+            f"{realtime['p50_ms']:.0f} ms = {realtime['ratio_p50']:.0f}x bare ({realtime['bare_p50_ms']:.1f} ms)",
+            "",
+            "",
+        ),
+        (
+            f"realtime delivery to {n} subscribers p99 / bare websockets",
+            f"{realtime['p99_ms']:.0f} ms = {realtime['ratio_p99']:.0f}x bare ({realtime['bare_p99_ms']:.1f} ms)",
+            f"<= {target:.0f} ms",
+            _verdict(realtime["p99_ms"], target),
+        ),
+        (
+            "streamed echo AI reply: first token / completed",
+            f"{realtime['ttft_p50_ms']:.0f} ms / {realtime['reply_p50_ms']:.0f} ms ({realtime['reply_words']} words)",
+            "",
+            "",
+        ),
+    ]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="100,000 posts instead of 1,000,000")
@@ -71,6 +99,7 @@ def main(argv: list[str] | None = None) -> int:
     auth = run("bench.authorizer")
     feed = run("bench.feed", *posts)
     thumbs = run("bench.thumbnails")
+    realtime = run("bench.realtime")
 
     rows: list[tuple[str, str, str, str]] = []
     for row in cold["rows"]:
@@ -119,6 +148,7 @@ def main(argv: list[str] | None = None) -> int:
         ("12 MP thumbnails / bare Pillow", f"{thumbs['ratio']:.2f}x", "<= 1.5x", _verdict(thumbs["ratio"], 1.5))
     )
     rows.append(("thumbnails peak RSS", f"{thumbs['peak_mb']:.0f} MB", "<= 150 MB", _verdict(thumbs["peak_mb"], 150)))
+    rows.extend(realtime_rows(realtime))
 
     print(f"reference app cold start: {cold['reference_median_ms']:.0f} ms; {cold['python']}")
     print(f"Lambda layout: {layout['lambda_layout']}")

@@ -90,3 +90,23 @@ def test_a_message_reaches_both_members_through_the_fifo_queue_and_the_fanout(lo
                 ("message.created", 1, "hello ada"),
                 ("message.created", 2, "hello bob"),
             ]
+
+
+def test_a_streamed_ai_reply_arrives_as_deltas_then_completed(local_stack: LocalStack) -> None:
+    """`make dev` pumps the ai_replies queue into the ai_worker: the echo reply streams word by word."""
+    ada = _register(local_stack)
+    room = _post(local_stack, "/rooms", ada["token"], {"name": "ai"}).json()["id"]
+    ticket = _post(local_stack, "/realtime/tickets", ada["token"]).json()
+    question = "streamed word by word through the worker"
+    with connect(f"{ticket['url']}?ticket={ticket['ticket']}", open_timeout=WAIT_S) as ws:
+        assert _ask(ws, {"action": "subscribe", "room_id": room})["type"] == "subscribed"
+        posted = _post(local_stack, f"/rooms/{room}/messages", ada["token"], {"content": question, "invoke_ai": True})
+        assert posted.status_code == 201 and posted.json()["ai_message"]["status"] == "pending"
+        frames: list[dict[str, Any]] = []
+        while not frames or frames[-1]["type"] != "message.completed":
+            frames.append(json.loads(ws.recv(timeout=WAIT_S * 3)))
+    kinds = [(f["type"], f["data"].get("kind")) for f in frames if f["type"] == "message.created"]
+    assert kinds == [("message.created", "human"), ("message.created", "ai")]
+    deltas = [f["data"] for f in frames if f["type"] == "message.delta"]
+    assert deltas and "".join(d["text"] for d in deltas) == question
+    assert (frames[-1]["data"]["status"], frames[-1]["data"]["content"]) == ("completed", question)

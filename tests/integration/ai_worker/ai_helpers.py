@@ -21,13 +21,21 @@ WAIT_S = 10.0
 
 @contextmanager
 def ai_worker_pump(endpoint_url: str) -> Iterator[SqsPump]:
-    """The ai_worker fed from the session's ai_replies queue. Jobs earlier modules left there are
-    no-ops (their messages are gone), as any stale job is."""
+    """The ai_worker fed from the session's ai_replies queue, once it has worked through the jobs
+    earlier modules left there (no-ops: their messages are gone, as for any stale job), so this
+    module's jobs do not wait behind them."""
     url = os.environ[ai_replies.QUEUE_URL_ENV]
     room_events.sqs_client.cache_clear()
     sqs = boto3.client("sqs", endpoint_url=endpoint_url)
     pump = SqsPump("ai_worker", url, sqs, wait_s=1, batch_size=1, visibility_timeout_s=60)
     pump.start()
+    names = ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"]
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        counts = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=names)["Attributes"]
+        if not any(int(n) for n in counts.values()):
+            break
+        time.sleep(0.1)
     try:
         yield pump
     finally:
