@@ -1,7 +1,7 @@
 """rooms: AI replies generated asynchronously, `pending` until the worker ends them (issue 18.4)
 
-Revision ID: 0014_ai_pending
-Revises: 0013_spaces
+Revision ID: 0015_ai_pending
+Revises: 0014_groups
 Create Date: 2026-12-04
 
 A pending AI message carries the job that may end it (`job_id`: a redelivered or superseded job
@@ -14,8 +14,8 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0014_ai_pending"
-down_revision = "0013_spaces"
+revision = "0015_ai_pending"
+down_revision = "0014_groups"
 branch_labels = None
 depends_on = None
 
