@@ -18,7 +18,7 @@ import pytest
 
 from ai_worker import providers
 from ai_worker.providers import BedrockProvider, ChatMessage, ProviderError
-from core.config import get_settings
+from ai_worker.settings import AiWorkerSettings
 from local.pump import SqsPump
 from tests.client import call
 from tests.integration.ai_worker.ai_helpers import answered
@@ -155,5 +155,5 @@ def test_a_bedrock_room_streams_its_reply_through_the_worker(
     assert (done["content"], done["status"]) == ("from bedrock, streamed", "completed")
     assert (
         bedrock.requests[-1]["path"]
-        == f"/model/{get_settings().rooms_bedrock_model.replace(':', '%3A')}/converse-stream"
+        == f"/model/{AiWorkerSettings.current().rooms_bedrock_model.replace(':', '%3A')}/converse-stream"
     )
