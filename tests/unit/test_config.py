@@ -3,11 +3,12 @@ from typing import Any
 
 import pytest
 
+from ai_worker.settings import AiWorkerSettings
 from assets.settings import AssetSettings
+from core.ai_replies import AiRepliesSettings
 from core.auth import AuthSettings
 from core.cdn import CdnSettings
 from core.config import CoreSettings, FeatureSettings, SettingsError, reset_settings, settings_classes
-from rooms.settings import RoomsSettings
 
 URL = "postgresql+pg8000://u@h/app"
 
@@ -99,9 +100,9 @@ def test_python_values_are_checked_like_environment_strings() -> None:
     assert (s.db_port, s.db_iam_auth) == (6543, False)
     assert AuthSettings(jwt_signing_keys=key).jwt_signing_keys == (key,)  # type: ignore[arg-type]
     with pytest.raises(SettingsError, match="OPENAI_BASE_URL: must match"):
-        RoomsSettings(openai_base_url="file:///etc/passwd")
+        AiRepliesSettings(openai_base_url="file:///etc/passwd")
     with pytest.raises(SettingsError, match="ROOMS_AI_PROVIDER: must be one of echo, bedrock, openai"):
-        RoomsSettings(**{"rooms_ai_provider": "gpt"})
+        AiWorkerSettings(**{"rooms_ai_provider": "gpt"})
 
 
 def test_cross_field_checks_stay_with_their_class() -> None:
@@ -114,7 +115,7 @@ def test_cross_field_checks_stay_with_their_class() -> None:
 def test_secrets_stay_out_of_repr() -> None:
     shown = [
         repr(CoreSettings(database_url="postgresql+pg8000://u:url-password@h/app", db_password="hunter2")),
-        repr(RoomsSettings(openai_api_key="sk-secret")),
+        repr(AiWorkerSettings(openai_api_key="sk-secret")),
         repr(AuthSettings(jwt_signing_keys=("k1:" + "signing-secret-" * 3,))),
         repr(CdnSettings(cdn_private_key="-----BEGIN PRIVATE KEY-----pem")),
     ]
@@ -155,4 +156,4 @@ def test_non_ascii_digits_and_fractions_are_refused(name: str, value: str) -> No
 
 def test_a_pattern_must_match_the_whole_value() -> None:
     with pytest.raises(SettingsError, match="OPENAI_BASE_URL"):
-        RoomsSettings.from_env({"OPENAI_BASE_URL": "https://x.example/v1\n"})
+        AiRepliesSettings.from_env({"OPENAI_BASE_URL": "https://x.example/v1\n"})
