@@ -103,6 +103,10 @@ class StageConfig:
     # alarm topic at 80 % forecast and 100 % actual. Default per stage: `make cost`'s idle figure plus
     # headroom for traffic (tests/infra/test_infra_delivery.py keeps it above the idle figure).
     monthly_budget_usd: float = 50.0
+    # CodeDeploy canaries: every API, authorizer and event function's `live` alias moves 10 % for
+    # 5 minutes, then all, rolled back on its error or latency alarm (infra_cdk/constructs/canary.py).
+    # false: CloudFormation moves the aliases all at once, no deployment groups, no canary alarms.
+    canary_deployments: bool = True
     # --- end of delivery ---
 
     @property
@@ -130,6 +134,8 @@ _DEFAULTS: dict[str, dict[str, Any]] = {
         "per_function_alarms": False,
         # The snapshot cache alone bills 17.79 USD/month for the 9 request-path functions (make cost).
         "snap_start": False,
+        # All at once: dev is where a version is tried first, and 26 canary alarms would bill 2.60 USD.
+        "canary_deployments": False,
         # Idle about 3 USD (make cost): the rest is room for someone actually using dev.
         "monthly_budget_usd": 25.0,
     },

@@ -60,6 +60,10 @@ _RETENTION = {
 # they run with SnapStart (published versions only) where the stage's `snap_start` is on.
 SNAPSTART_KINDS = frozenset({"api", "authorizer"})
 LIVE_ALIAS = "live"
+# Everything that takes traffic is called through its `live` alias, in every stage (API Gateway,
+# the WebSocket routes, SQS event source mappings): the alias is what a canary deployment moves
+# (infra_cdk/constructs/canary.py). Tasks (migrate) are invoked directly by the deploy.
+ALIAS_KINDS = frozenset({"api", "authorizer", "events"})
 
 
 def uses_snapstart(config: StageConfig, spec: FunctionSpec) -> bool:

@@ -118,7 +118,7 @@ def dlq_alarms(
     return alarms
 
 
-def consume_queue(fn: lambda_.Function, queue: sqs.IQueue, spec: QueueSpec) -> None:
+def consume_queue(fn: lambda_.IFunction, queue: sqs.IQueue, spec: QueueSpec) -> None:
     """Feed `fn` `queue` with per-record failure reports (the factory sized `fn` from `spec`)."""
     window = spec.max_batching_window_s
     fn.add_event_source(
@@ -133,16 +133,23 @@ def consume_queue(fn: lambda_.Function, queue: sqs.IQueue, spec: QueueSpec) -> N
 
 
 def consume_queues(
-    functions: Sequence[FunctionSpec], made: Mapping[str, lambda_.Function], queues: Mapping[str, sqs.IQueue]
+    functions: Sequence[FunctionSpec],
+    made: Mapping[str, lambda_.Function],
+    queues: Mapping[str, sqs.IQueue],
+    *,
+    targets: Mapping[str, lambda_.IFunction] | None = None,
 ) -> None:
-    """Every event processor of the catalog fed by its queue; its producers may send to it."""
+    """Every event processor of the catalog fed by its queue; its producers may send to it.
+
+    `targets`: what each event source mapping invokes, by function (its `live` alias: what a
+    canary deployment moves); a function without one is invoked directly."""
     for spec in functions:
         if spec.queue is None:
             continue
         if spec.queue.name not in queues:
             raise ValueError(f"the {spec.name} function reads queue {spec.queue.name!r}: pass the processing queues")
         queue = queues[spec.queue.name]
-        consume_queue(made[spec.name], queue, spec.queue)
+        consume_queue((targets or {}).get(spec.name) or made[spec.name], queue, spec.queue)
         for producer in spec.queue.producers:
             if producer not in made:
                 raise ValueError(f"queue {spec.queue.name!r}: its producer {producer!r} is not in the catalog")

@@ -23,9 +23,11 @@ from infra_cdk.concurrency import reserved_concurrency
 from infra_cdk.config import StageConfig
 from infra_cdk.constructs.assets import ASSETS, AssetsResources
 from infra_cdk.constructs.auth import AuthResources
+from infra_cdk.constructs.canary import CanaryDeployments
 from infra_cdk.constructs.cdn import CdnSigning
 from infra_cdk.constructs.flags import FeatureFlagsConfig
 from infra_cdk.constructs.function_factory import (
+    ALIAS_KINDS,
     ARCHITECTURE,
     LIVE_ALIAS,
     RUNTIME,
@@ -114,8 +116,9 @@ class ApiStack(Stack):
         if proxy is None:
             self._trust_the_rds_ca([self.functions[spec.name] for spec in functions if spec.uses_db], layer_props)
 
-        # SnapStart runs on published versions only: API Gateway invokes each request-path
-        # function through its `live` alias, which every deploy moves to the new version.
+        # Every API, authorizer and event function takes traffic through its `live` alias, which each
+        # deploy moves to the new version: at once, or by a CodeDeploy canary (canaryDeployments).
+        # SnapStart runs on published versions only, so the request path needs the alias anyway.
         self.aliases: dict[str, lambda_.Alias] = {
             spec.name: lambda_.Alias(
                 self.functions[spec.name],
@@ -124,13 +127,22 @@ class ApiStack(Stack):
                 version=self.functions[spec.name].current_version,
             )
             for spec in functions
-            if spec.kind in SNAPSTART_KINDS
+            if spec.kind in ALIAS_KINDS
         }
-        for name in self.aliases:
-            Annotations.of(self.functions[name]).acknowledge_warning(
-                "@aws-cdk/aws-lambda:snapStartRequirePublish",
-                "Every deploy publishes a version (current_version) and moves the live alias that API Gateway calls.",
+        for spec in functions:
+            if spec.kind in SNAPSTART_KINDS:
+                Annotations.of(self.functions[spec.name]).acknowledge_warning(
+                    "@aws-cdk/aws-lambda:snapStartRequirePublish",
+                    "Every deploy publishes a version (current_version) and moves the live alias that API Gateway "
+                    "calls.",
+                )
+        self.canary = (
+            CanaryDeployments(
+                self, "Canary", config=config, specs=functions, functions=self.functions, aliases=self.aliases
             )
+            if config.canary_deployments
+            else None
+        )
 
         # The stage's feature flags in AppConfig, and read access for the functions that evaluate them.
         self.flags = FeatureFlagsConfig(
@@ -152,7 +164,7 @@ class ApiStack(Stack):
             raise ValueError("the posts and assets functions need the assets bucket: pass assets_bucket=")
         self._grant_invokes(functions)
         # Every event processor (FunctionSpec.queue) fed by its queue; then what only media needs.
-        consume_queues(functions, self.functions, queues or {})
+        consume_queues(functions, self.functions, queues or {}, targets=self.aliases)
         if MEDIA in self.functions:
             if assets_bucket is None or queues is None or mediaconvert_role is None:
                 raise ValueError("the media function needs the assets bucket and the processing stack's resources")

@@ -1,5 +1,6 @@
 """Safe delivery (issue 21): the stage's budget alerting the alarm topic, feature flags in AppConfig
-read by rooms with access to that one profile only."""
+read by rooms with access to that one profile only, and every API, authorizer and event function
+called through its `live` alias, shifted by a CodeDeploy canary with rollback in staging and prod."""
 
 from __future__ import annotations
 
@@ -11,8 +12,11 @@ from infra_synth import Synth
 
 from bench.cost import idle_lines
 from core import flags
+from core.routes import FUNCTIONS
 from infra_cdk.config import stage_config
+from infra_cdk.constructs.canary import latency_threshold_ms
 from infra_cdk.constructs.flags import MAX_AGE_S, PROFILE_NAME
+from infra_cdk.constructs.function_factory import ALIAS_KINDS, LIVE_ALIAS
 from infra_cdk.stacks.monitoring import BUDGET_ACTUAL_PERCENT, BUDGET_FORECAST_PERCENT
 
 pytestmark = pytest.mark.infra
@@ -141,3 +145,117 @@ def test_dev_without_endpoints_reads_the_flags_over_ipv6(dev: Synth) -> None:
     assert {"APPCONFIG_PROFILE", "APPCONFIG_ENVIRONMENT", "APPCONFIG_APPLICATION"} <= env.keys()
     endpoints = [e["Properties"]["VpcEndpointType"] for e in dev.resources("network", "AWS::EC2::VPCEndpoint").values()]
     assert endpoints == ["Gateway"]
+
+
+# --- canary deployments -------------------------------------------------------------------------
+
+LIVE_FUNCTIONS = [spec for spec in FUNCTIONS if spec.kind in ALIAS_KINDS]
+
+
+def _by_function(synth: Synth) -> dict[str, str]:
+    """Function logical id -> its catalog name."""
+    return {
+        logical_id: r["Properties"]["FunctionName"].removeprefix(f"social-{synth.stage}-")
+        for logical_id, r in synth.resources("api", "AWS::Lambda::Function").items()
+        if str(r["Properties"].get("FunctionName", "")).startswith(f"social-{synth.stage}-")
+    }
+
+
+def _aliases(synth: Synth) -> dict[str, tuple[str, dict[str, Any]]]:
+    """Catalog name -> (alias logical id, alias resource)."""
+    names = _by_function(synth)
+    return {
+        names[r["Properties"]["FunctionName"]["Ref"]]: (logical_id, r)
+        for logical_id, r in synth.resources("api", "AWS::Lambda::Alias").items()
+    }
+
+
+def test_every_api_authorizer_and_event_function_has_a_live_alias_in_every_stage(
+    dev: Synth, staging: Synth, prod: Synth
+) -> None:
+    assert {s.kind for s in LIVE_FUNCTIONS} == {"api", "authorizer", "events"}
+    for synth in (dev, staging, prod):
+        aliases = _aliases(synth)
+        assert sorted(aliases) == sorted(s.name for s in LIVE_FUNCTIONS), synth.stage
+        for name, (_, alias) in aliases.items():
+            assert alias["Properties"]["Name"] == LIVE_ALIAS
+            assert "CurrentVersion" in alias["Properties"]["FunctionVersion"]["Fn::GetAtt"][0], name
+            # Migrations run before any alias moves to a new version.
+            assert any("MigrateOnDeploy" in d for d in alias.get("DependsOn", [])), name
+
+
+def test_event_source_mappings_and_api_integrations_invoke_the_alias(dev: Synth, prod: Synth) -> None:
+    for synth in (dev, prod):
+        aliases = {logical_id for logical_id, _ in _aliases(synth).values()}
+        mappings = synth.resources("api", "AWS::Lambda::EventSourceMapping").values()
+        assert len(mappings) == len([s for s in FUNCTIONS if s.queue is not None])
+        for mapping in mappings:
+            target = json.dumps(mapping["Properties"]["FunctionName"])
+            assert ":live" in target and any(a in target for a in aliases), target
+        for method in synth.resources("api", "AWS::ApiGateway::Method").values():
+            integration = method["Properties"].get("Integration", {})
+            if integration.get("Type") == "AWS_PROXY":
+                uri = json.dumps(integration["Uri"])
+                assert any(a in uri for a in aliases), uri
+        (authorizer,) = synth.resources("api", "AWS::ApiGateway::Authorizer").values()
+        assert any(a in json.dumps(authorizer["Properties"]["AuthorizerUri"]) for a in aliases)
+
+
+@pytest.mark.parametrize("stage", ["staging", "prod"])
+def test_staging_and_prod_shift_every_alias_by_canary_with_rollback_on_its_alarm(
+    stage: str, staging: Synth, prod: Synth
+) -> None:
+    synth = {"staging": staging, "prod": prod}[stage]
+    config = stage_config(stage)
+    assert config.canary_deployments
+    groups = synth.resources("api", "AWS::CodeDeploy::DeploymentGroup")
+    alarms = synth.resources("api", "AWS::CloudWatch::Alarm")
+    (application_id,) = synth.resources("api", "AWS::CodeDeploy::Application")
+    assert len(groups) == len(LIVE_FUNCTIONS)
+    for spec in LIVE_FUNCTIONS:
+        _, alias = _aliases(synth)[spec.name]
+        update = alias["UpdatePolicy"]["CodeDeployLambdaAliasUpdate"]
+        assert update["ApplicationName"] == {"Ref": application_id}
+        group = groups[update["DeploymentGroupName"]["Ref"]]["Properties"]
+        assert group["DeploymentConfigName"] == "CodeDeployDefault.LambdaCanary10Percent5Minutes"
+        assert group["DeploymentStyle"] == {
+            "DeploymentOption": "WITH_TRAFFIC_CONTROL",
+            "DeploymentType": "BLUE_GREEN",
+        }
+        rollback = group["AutoRollbackConfiguration"]
+        assert rollback["Enabled"] and {"DEPLOYMENT_FAILURE", "DEPLOYMENT_STOP_ON_ALARM"} <= set(rollback["Events"])
+        assert group["AlarmConfiguration"]["Enabled"]
+        (watched,) = group["AlarmConfiguration"]["Alarms"]
+        (alarm_id,) = [k for k, a in alarms.items() if {"Ref": k} == watched["Name"]]
+        assert alarm_id in alias["DependsOn"]  # watching the new version before the shift starts
+        alarm = alarms[alarm_id]["Properties"]
+        stats = {
+            q["MetricStat"]["Metric"]["MetricName"]: q["MetricStat"] for q in alarm["Metrics"] if "MetricStat" in q
+        }
+        assert set(stats) == {"Errors", "Duration"}, spec.name
+        assert (stats["Errors"]["Stat"], stats["Duration"]["Stat"]) == ("Sum", "p99")
+        for stat in stats.values():
+            dims = {d["Name"]: d["Value"] for d in stat["Metric"]["Dimensions"]}
+            assert dims["FunctionName"] == f"social-{stage}-{spec.name}"
+            assert dims["Resource"] == f"social-{stage}-{spec.name}:{LIVE_ALIAS}"
+            assert dims["ExecutedVersion"] == alias["Properties"]["FunctionVersion"]  # the new version only
+            assert stat["Period"] == 60
+        (expression,) = [q["Expression"] for q in alarm["Metrics"] if "Expression" in q]
+        assert f"p99 > {latency_threshold_ms(config, spec)}" in expression and "errors >= 1" in expression
+        assert (alarm["Threshold"], alarm["EvaluationPeriods"], alarm["TreatMissingData"]) == (1, 1, "notBreaching")
+
+
+def test_dev_moves_its_aliases_all_at_once(dev: Synth) -> None:
+    assert not stage_config("dev").canary_deployments
+    assert dev.resources("api", "AWS::CodeDeploy::DeploymentGroup") == {}
+    assert dev.resources("api", "AWS::CodeDeploy::Application") == {}
+    assert not any(
+        "canary" in a["Properties"]["AlarmName"] for a in dev.resources("api", "AWS::CloudWatch::Alarm").values()
+    )
+    for _, alias in _aliases(dev).values():
+        assert "UpdatePolicy" not in alias
+
+
+def test_the_api_stack_keeps_room_under_cloudformations_500_resources(staging: Synth, prod: Synth) -> None:
+    for synth in (staging, prod):
+        assert len(synth.raw["api"]["Resources"]) <= 480, "split the api stack before it reaches 500"
