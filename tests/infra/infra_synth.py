@@ -130,3 +130,15 @@ def api_stack_for(functions: tuple[Any, ...], routes: tuple[Any, ...], **extra: 
         routes=routes,
         **extra,
     )
+
+
+def invoked_function(resources: dict[str, dict[str, Any]], function_name: Any) -> str | None:
+    """The logical id of the function an event source mapping's (or a permission's) FunctionName names:
+    through one of its aliases (`<function>:live`), or directly ({"Ref": id})."""
+    text = json.dumps(function_name)
+    for logical_id, resource in resources.items():
+        if resource["Type"] == "AWS::Lambda::Alias" and f'"{logical_id}"' in text:
+            return str(resource["Properties"]["FunctionName"]["Ref"])
+    if isinstance(function_name, dict) and set(function_name) == {"Ref"}:
+        return str(function_name["Ref"])
+    return None

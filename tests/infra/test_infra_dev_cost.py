@@ -190,7 +190,11 @@ def test_make_cost_bills_alarms_per_metric(dev: Synth, prod: Synth) -> None:
         assert metrics[f"social-{synth.stage}-media-dlq-not-empty"] == (2, False)
         assert metrics[f"social-{synth.stage}-api-5xx-rate"] == (1, False)
         total = sum(n for n, _ in metrics.values())
-        assert total == len(alarms) + 1
+        # A canary alarm (staging, prod) reads a function's Errors and Duration: two metrics each.
+        canary = [name for name in metrics if name.endswith("-canary")]
+        assert all(metrics[name] == (2, False) for name in canary)
+        assert len(canary) == (0 if synth.stage == "dev" else 12)
+        assert total == len(alarms) + 1 + len(canary)
         usd, why = _lines(synth)["CloudWatch alarms"]
         assert usd == pytest.approx(total * PRICES["ALARM_MONTH"])
         assert why == f"{len(alarms)} alarms, {total} alarm metrics x 0.10"

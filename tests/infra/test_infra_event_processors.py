@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from infra_synth import Synth, synthesize
+from infra_synth import Synth, invoked_function, synthesize
 
 from core.queues import QueueSpec
 from core.routes import FUNCTIONS, FunctionSpec
@@ -87,7 +87,7 @@ def test_the_function_is_sized_fed_and_counted_from_its_declaration(extended: Sy
     (mapping,) = [
         m["Properties"]
         for m in _resources(extended, "api", "AWS::Lambda::EventSourceMapping").values()
-        if m["Properties"]["FunctionName"] == {"Ref": function_id}
+        if invoked_function(extended.raw["api"]["Resources"], m["Properties"]["FunctionName"]) == function_id
     ]
     assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     assert mapping["BatchSize"] == 10 and mapping["ScalingConfig"] == {"MaximumConcurrency": 3}

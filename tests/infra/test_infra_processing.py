@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 import pytest
-from infra_synth import Synth
+from infra_synth import Synth, invoked_function
 
 from core.queues import QueueSpec
 from core.routes import function
@@ -211,8 +211,12 @@ def test_transcode_runs_outside_the_vpc_sized_small_on_its_own_queue(dev: Synth)
     # A job that cannot be created waits in the transcode DLQ with its request: nothing goes to media.
     assert "MEDIA_QUEUE_URL" not in env and "MediaQueue" not in json.dumps(env)
     assert not any(name.startswith("DB_") or name == "DATABASE_URL" for name in env)
+    api = _template(dev, "api")["Resources"]
     mappings = _resources(_template(dev, "api"), "AWS::Lambda::EventSourceMapping").values()
-    (mapping,) = [m["Properties"] for m in mappings if m["Properties"]["FunctionName"] == {"Ref": function_id}]
+    (mapping,) = [
+        m["Properties"] for m in mappings if invoked_function(api, m["Properties"]["FunctionName"]) == function_id
+    ]
+    assert ":live" in json.dumps(mapping["FunctionName"])  # through its alias (infra_cdk/constructs/canary.py)
     assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     assert "TranscodeQueue" in json.dumps(mapping["EventSourceArn"])
     assert mapping["ScalingConfig"]["MaximumConcurrency"] == 2

@@ -8,7 +8,7 @@ import json
 from typing import Any
 
 import pytest
-from infra_synth import Synth
+from infra_synth import Synth, invoked_function
 
 from core.routes import FUNCTIONS, WEBSOCKET_ROUTES
 from infra_cdk.config import stage_config
@@ -130,7 +130,7 @@ def test_room_events_reach_the_fanout_through_a_fifo_queue(dev: Synth) -> None:
     (mapping,) = [
         m["Properties"]
         for m in dev.resources("api", "AWS::Lambda::EventSourceMapping").values()
-        if m["Properties"]["FunctionName"] == {"Ref": fanout_id}
+        if invoked_function(dev.raw["api"]["Resources"], m["Properties"]["FunctionName"]) == fanout_id
     ]
     assert mapping["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
     assert "MaximumBatchingWindowInSeconds" not in mapping and "RoomEventsQueue" in json.dumps(
