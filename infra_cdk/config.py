@@ -134,7 +134,7 @@ _DEFAULTS: dict[str, dict[str, Any]] = {
         "per_function_alarms": False,
         # The snapshot cache alone bills 17.79 USD/month for the 9 request-path functions (make cost).
         "snap_start": False,
-        # All at once: dev is where a version is tried first, and 26 canary alarms would bill 2.60 USD.
+        # All at once: dev is where a version is tried first, and its canary alarms would bill 0.20 USD a function.
         "canary_deployments": False,
         # Idle about 3 USD (make cost): the rest is room for someone actually using dev.
         "monthly_budget_usd": 25.0,
