@@ -1,3 +1,6 @@
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 from typing import Any
 
@@ -157,3 +160,31 @@ def test_non_ascii_digits_and_fractions_are_refused(name: str, value: str) -> No
 def test_a_pattern_must_match_the_whole_value() -> None:
     with pytest.raises(SettingsError, match="OPENAI_BASE_URL"):
         AiRepliesSettings.from_env({"OPENAI_BASE_URL": "https://x.example/v1\n"})
+
+
+def _first_read(module: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """A fresh container of the function `module`: import its handler, then read the core settings."""
+    code = f"import {module}; from core.config import CoreSettings; CoreSettings.current()"
+    clean = {k: v for k, v in os.environ.items() if not k.startswith(("CDN_", "ROOMS_", "SHARE_"))}
+    return subprocess.run(
+        [sys.executable, "-c", code],
+        env={**clean, "DATABASE_URL": URL, "PYTHONPATH": os.pathsep.join(sys.path), **env},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def test_a_function_fails_on_a_bad_value_of_any_settings_its_code_loads() -> None:
+    """The posts function signs variant URLs (core.cdn) only for posts with an image: a bad CDN
+    configuration still fails its first settings read, whatever the request."""
+    failed = _first_read("posts.handler", CDN_DOMAIN="d1.cloudfront.net")
+    assert failed.returncode != 0 and "SettingsError" in failed.stderr and "CDN_DOMAIN needs" in failed.stderr
+    assert _first_read("posts.handler").returncode == 0
+
+
+def test_a_function_reads_only_the_settings_its_code_owns() -> None:
+    """The authorizer has no AI worker settings: a bad one is the ai_worker's problem, not its own."""
+    assert _first_read("authorizer.handler", ROOMS_AI_TIMEOUT_S="-1").returncode == 0
+    failed = _first_read("ai_worker.handler", ROOMS_AI_TIMEOUT_S="-1")
+    assert failed.returncode != 0 and "ROOMS_AI_TIMEOUT_S: must be > 0" in failed.stderr

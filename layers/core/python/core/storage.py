@@ -12,6 +12,9 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
+# At import, though only variant_url uses it: its settings are then validated with the function's
+# others on the first read (core.config), before any request is served.
+from core import cdn
 from core.config import CoreSettings, FeatureSettings, setting
 from core.errors import Unavailable
 from core.keys import VARIANTS_PREFIX  # the only prefix the CloudFront distribution may read (OAC)
@@ -101,8 +104,6 @@ def presigned_get(
 def variant_url(key: str, version_id: str | None = None) -> str:
     """A viewing URL: CloudFront-signed (core.cdn) for keys under variants/ where the stage has the
     CDN (CDN_DOMAIN), else a short presigned S3 GET; both pinned to `version_id` when given."""
-    from core import cdn
-
     if cdn.enabled() and key.startswith(VARIANTS_PREFIX):
         return cdn.signed_url(key, version_id)
     return presigned_get(key, version_id=version_id)
