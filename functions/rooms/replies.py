@@ -19,12 +19,13 @@ from contextlib import AbstractContextManager
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from core import ai_replies, flags
+from core import ai_replies, flags, ratelimit
 from core.errors import Conflict
 from core.models.rooms import Message
 from rooms import events
 from rooms.access import room_for
 from rooms.messages import MessageView, allocate_seq, load, store_human, visible_message
+from rooms.settings import RoomsSettings
 
 Sessions = Callable[[], AbstractContextManager[Session]]
 
@@ -42,16 +43,24 @@ def send(
 
     `private` makes the message visible to its sender only; with `invoke_ai`, the answer too.
     """
-    if invoke_ai:
-        flags.require_ai_replies(room_id)
     with sessions() as session:
         room_for(session, room_id, user_id, at_least="member" if invoke_ai else "guest")
+        if invoke_ai:
+            _may_invoke_ai(session, room_id, user_id)
         message = store_human(session, room_id, user_id, content, invoke_ai=invoke_ai, private=private)
         events.message(session, "message.created", message)
         pending = _pending_reply(session, message, requester_id=user_id, private=private) if invoke_ai else None
     if pending is None:
         return message, None
     return message, _dispatch(sessions, *pending)
+
+
+def _may_invoke_ai(session: Session, room_id: uuid.UUID, user_id: uuid.UUID) -> None:
+    """After the membership check (a stranger gets 404, not the flag's 503): the feature flag, then
+    the caller's AI budget per minute. Every reply is a provider call and a worker slot shared by all
+    rooms, so one member cannot flood the queue (the refused attempt still counts)."""
+    flags.require_ai_replies(room_id)
+    ratelimit.hit(session, f"ai-replies:{user_id}", RoomsSettings.current().rooms_ai_replies_per_minute)
 
 
 def _pending_reply(
@@ -87,9 +96,9 @@ def _dispatch(sessions: Sessions, reply: MessageView, job: ai_replies.Job) -> Me
 def regenerate(sessions: Sessions, room_id: uuid.UUID, message_id: uuid.UUID, user_id: uuid.UUID) -> MessageView:
     """POST .../messages/{mid}/regenerate: member+; `mid` is the human message whose AI reply is
     generated again, in place: back to `pending` now (`message.updated`), ended by the ai_worker."""
-    flags.require_ai_replies(room_id)
     with sessions() as session:
         room_for(session, room_id, user_id, at_least="member")
+        _may_invoke_ai(session, room_id, user_id)
         prompt = visible_message(session, room_id, message_id, user_id)
         reply_id = session.execute(
             select(Message.id)

@@ -18,4 +18,7 @@ class RoomsSettings(FeatureSettings):
         shown="(empty: any)",
         doc="comma-separated models a room may choose; CDK sets the ones IAM allows",
     )
+    rooms_ai_replies_per_minute: int = setting(
+        10, ge=1, le=1000, doc="AI replies (invoke_ai and regenerate) one user may start per minute, all rooms together"
+    )
     rooms_invitation_ttl_s: int = setting(7 * 24 * 3600, ge=60, doc="room invitation lifetime (7 days)")

@@ -4,12 +4,14 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from sqlalchemy import text
 
 from core import db as core_db
+from core.config import reset_settings
 from tests.client import Answer, call
 from tests.integration.rooms.rooms_helpers import add_member, history, new_room, person, sent, team
 from tests.integration.social import Member as Person
@@ -225,7 +227,17 @@ def test_one_message_and_its_404s(db: str) -> None:
     assert history(room.room, room["reader"])[0]["id"] == public["id"]
 
 
-def test_my_rooms_is_one_statement_a_page_for_1_and_20_rooms(db: str) -> None:
+@pytest.fixture
+def generous_ai_budget(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """`other` asks the AI in 20 rooms within a minute, past the default per-user budget."""
+    monkeypatch.setenv("ROOMS_AI_REPLIES_PER_MINUTE", "100")
+    reset_settings()
+    yield
+    monkeypatch.undo()
+    reset_settings()
+
+
+def test_my_rooms_is_one_statement_a_page_for_1_and_20_rooms(db: str, generous_ai_budget: None) -> None:
     me, other = person(), person()
     rooms = [new_room(other, f"room {i}") for i in range(20)]
     for i, room in enumerate(rooms):
