@@ -1,4 +1,5 @@
-"""The owner's library: find, list and search, rename and tag, delete."""
+"""The library: find, list and search, rename and tag, delete; a user's personal assets, and the
+assets of the shared spaces they are members of (who may do what: assets.space_access)."""
 
 from __future__ import annotations
 
@@ -6,28 +7,34 @@ import uuid
 from collections import defaultdict
 from contextlib import suppress
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
+from assets import quota
 from assets.settings import AssetSettings
+from assets.space_access import EDITOR, VIEWER, asset_for
 from core import audit, storage
-from core.errors import Conflict, NotFound
+from core.errors import Conflict
 from core.models.assets import Asset, Variant
 from core.pagination import keyset, page_of
 
 SCOPE = "assets"
+SPACE_SCOPE = "space-assets"  # GET /spaces/{id}/assets: the same key, its own cursors
 
 
-def owned(session: Session, asset_id: uuid.UUID, owner_id: uuid.UUID, *, lock: bool = False) -> Asset:
-    """The caller's asset; anyone else's is indistinguishable from a missing one."""
-    query = select(Asset).where(Asset.id == asset_id, Asset.owner_id == owner_id)
-    if lock:
-        query = query.with_for_update()
-    asset = session.scalars(query).first()
-    if asset is None:
-        raise NotFound("Asset not found")
-    return asset
+def owned(
+    session: Session, asset_id: uuid.UUID, user_id: uuid.UUID, at_least: str = VIEWER, *, lock: bool = False
+) -> Asset:
+    """The asset, if the caller may act on it at `at_least`: their own personal asset, or one in a
+    space where they hold that role (403 below it). Anything they cannot see is 404."""
+    return asset_for(session, asset_id, user_id, at_least, lock=lock).asset
+
+
+def personal(owner_id: uuid.UUID) -> Any:
+    """The assets of a user's personal library (not those they uploaded into spaces)."""
+    return (Asset.owner_id == owner_id) & Asset.space_id.is_(None)
 
 
 def variants_of(session: Session, asset_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[Variant]]:
@@ -39,22 +46,32 @@ def variants_of(session: Session, asset_ids: list[uuid.UUID]) -> dict[uuid.UUID,
     return found
 
 
-def download_url(session: Session, asset_id: uuid.UUID, owner_id: uuid.UUID, ip: str) -> tuple[str, int]:
-    """A short-lived URL of the original and its lifetime in seconds (ready assets only), audited."""
+def download_url(session: Session, asset_id: uuid.UUID, user_id: uuid.UUID, ip: str) -> tuple[str, int]:
+    """A short-lived URL of the original and its lifetime in seconds (ready assets only), audited
+    (in the asset's space too). Viewer+ of a space's asset."""
     ttl = AssetSettings.current().download_url_ttl_s
-    asset = owned(session, asset_id, owner_id)
+    asset = owned(session, asset_id, user_id)
     if asset.status != "ready":
         raise Conflict(f"The asset is {asset.status}; only ready assets can be downloaded")
     # Pinned to the version the pipeline scanned: whatever was written to the key since is never served.
     url = storage.presigned_get(asset.s3_key, ttl, storage.attachment(asset.filename), asset.version_id)
-    audit.record(session, "asset.download_url_issued", user_id=owner_id, ip=ip, target_type="asset", target_id=asset.id)
+    audit.record(
+        session,
+        "asset.download_url_issued",
+        user_id=user_id,
+        ip=ip,
+        target_type="asset",
+        target_id=asset.id,
+        space_id=asset.space_id,
+    )
     return url, ttl
 
 
 def search(
     session: Session,
-    owner_id: uuid.UUID,
+    where: Any,
     *,
+    scope: str = SCOPE,
     limit: int,
     cursor: str | None,
     q: str | None = None,
@@ -63,7 +80,8 @@ def search(
     created_from: datetime | None = None,
     created_to: datetime | None = None,
 ) -> tuple[list[Asset], str | None]:
-    query = select(Asset).where(Asset.owner_id == owner_id)
+    """`where` picks the library: `personal(user_id)`, or `Asset.space_id == space_id`."""
+    query = select(Asset).where(where)
     if q:
         escaped = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         query = query.where(Asset.filename.ilike(f"%{escaped}%", escape="\\"))
@@ -78,14 +96,15 @@ def search(
         query = query.where(Asset.created_at >= created_from)
     if created_to:
         query = query.where(Asset.created_at < created_to)
-    query = keyset(query, (Asset.created_at, Asset.id), SCOPE, cursor, limit)
-    return page_of(list(session.scalars(query)), limit, SCOPE, lambda a: (a.created_at, a.id))
+    query = keyset(query, (Asset.created_at, Asset.id), scope, cursor, limit)
+    return page_of(list(session.scalars(query)), limit, scope, lambda a: (a.created_at, a.id))
 
 
 def update(
-    session: Session, asset_id: uuid.UUID, owner_id: uuid.UUID, filename: str | None, tags: list[str] | None
+    session: Session, asset_id: uuid.UUID, user_id: uuid.UUID, filename: str | None, tags: list[str] | None
 ) -> Asset:
-    asset = owned(session, asset_id, owner_id, lock=True)
+    """Editor+ of a space's asset."""
+    asset = owned(session, asset_id, user_id, EDITOR, lock=True)
     if filename is not None:
         asset.filename = filename
     if tags is not None:
@@ -95,24 +114,27 @@ def update(
     return asset
 
 
-def remove(session: Session, asset_id: uuid.UUID, owner_id: uuid.UUID, ip: str) -> list[str]:
+def remove(session: Session, asset_id: uuid.UUID, user_id: uuid.UUID, ip: str) -> list[str]:
     """Delete the rows (variants and shares go by cascade); return the object keys to purge after commit.
+    Editor+ of a space's asset; its bytes are given back to the space.
 
     Objects go after the commit: a failure then leaves an orphan object (tagged for
     expiry), never a row pointing at a missing object.
     """
-    asset = owned(session, asset_id, owner_id, lock=True)
+    asset = owned(session, asset_id, user_id, EDITOR, lock=True)
     keys = [asset.s3_key, *session.scalars(select(Variant.s3_key).where(Variant.asset_id == asset.id))]
     if asset.upload_id:
         storage.abort_multipart(asset.s3_key, asset.upload_id)
+    quota.release(session, asset)
     session.execute(delete(Asset).where(Asset.id == asset.id))
     audit.record(
         session,
         "asset.deleted",
-        user_id=owner_id,
+        user_id=user_id,
         ip=ip,
         target_type="asset",
         target_id=asset.id,
+        space_id=asset.space_id,
         data={"filename": asset.filename},
     )
     return keys

@@ -48,6 +48,10 @@ class UploadIn(Strict):
         json_schema_extra={"maximum": DEFAULT_ASSET_MAX_BYTES},
         description="bytes; over the per-asset limit (5 GiB unless the stage sets another) is 413",
     )
+    space_id: uuid.UUID | None = Field(
+        default=None,
+        description="upload into this shared space (editor+); over its quota is 413 `quota_exceeded`",
+    )
 
 
 class AssetPatch(Strict):
@@ -479,7 +483,15 @@ class SpaceAuditOut(BaseModel):
     ip: str | None
     created_at: Timestamp
 
+    @classmethod
+    def of(cls, event: AuditEvent) -> SpaceAuditOut:
+        return cls.model_validate(event, from_attributes=True)
+
 
 class SpaceAuditPage(BaseModel):
     items: list[SpaceAuditOut]
     next_cursor: str | None
+
+    @classmethod
+    def of(cls, events: Sequence[AuditEvent], next_cursor: str | None) -> SpaceAuditPage:
+        return cls(items=[SpaceAuditOut.of(e) for e in events], next_cursor=next_cursor)

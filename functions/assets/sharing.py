@@ -10,14 +10,16 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from assets.library import owned, variants_of
 from assets.settings import AssetSettings
+from assets.space_access import OWNER
 from core import audit, ratelimit, storage
 from core.errors import Conflict, NotFound, ValidationFailed
 from core.models.assets import RENDITION_TYPES, SHARED_RENDITIONS, Asset, Share, Variant
+from core.models.spaces import SpaceMember
 from core.pagination import keyset, page_of
 from core.tokens import digest, new_token
 
@@ -68,7 +70,8 @@ def create(
     # No link is permanent: without a lifetime it gets the default (never over the maximum).
     lifetime = expires_in_s if expires_in_s is not None else min(settings.share_default_ttl_s, longest)
     ratelimit.hit(session, f"share-create:{owner_id}", settings.share_create_per_minute)
-    asset = owned(session, asset_id, owner_id)
+    # The owner of a space's asset; locked, so a move (which revokes its links) cannot pass it unseen.
+    asset = owned(session, asset_id, owner_id, OWNER, lock=True)
     if asset.status in UNSHAREABLE:
         raise Conflict(f"A {asset.status} asset cannot be shared")
     if not original and asset.content_type not in RENDITION_TYPES:
@@ -90,26 +93,54 @@ def create(
     session.add(share)
     session.flush()
     session.refresh(share)
-    audit.record(session, "share.created", user_id=owner_id, ip=ip, target_type="share", target_id=share.id)
+    audit.record(
+        session,
+        "share.created",
+        user_id=owner_id,
+        ip=ip,
+        target_type="share",
+        target_id=share.id,
+        space_id=asset.space_id,
+        data={"asset_id": str(asset.id)},
+    )
     return Created(share, token)
 
 
 def of_asset(
     session: Session, asset_id: uuid.UUID, owner_id: uuid.UUID, limit: int, cursor: str | None
 ) -> tuple[list[Share], str | None]:
-    owned(session, asset_id, owner_id)
+    owned(session, asset_id, owner_id, OWNER)
     query = select(Share).where(Share.asset_id == asset_id)
     query = keyset(query, (Share.created_at, Share.id), SCOPE, cursor, limit)
     return page_of(list(session.scalars(query)), limit, SCOPE, lambda s: (s.created_at, s.id))
 
 
-def revoke(session: Session, share_id: uuid.UUID, owner_id: uuid.UUID, ip: str) -> None:
-    share = session.scalars(select(Share).where(Share.id == share_id, Share.owner_id == owner_id)).first()
-    if share is None:
+def revoke(session: Session, share_id: uuid.UUID, user_id: uuid.UUID, ip: str) -> None:
+    """By the link's creator, or by the owner of the space its asset is in."""
+    owns_the_space = Share.asset_id.in_(
+        select(Asset.id).join(
+            SpaceMember,
+            and_(SpaceMember.space_id == Asset.space_id, SpaceMember.user_id == user_id, SpaceMember.role == OWNER),
+        )
+    )
+    found = session.execute(
+        select(Share.revoked_at, Asset.space_id)
+        .join(Asset, Asset.id == Share.asset_id)
+        .where(Share.id == share_id, or_(Share.owner_id == user_id, owns_the_space))
+    ).first()
+    if found is None:
         raise NotFound("Share not found")
-    if share.revoked_at is None:
+    if found.revoked_at is None:
         session.execute(update(Share).where(Share.id == share_id).values(revoked_at=func.now()))
-        audit.record(session, "share.revoked", user_id=owner_id, ip=ip, target_type="share", target_id=share_id)
+        audit.record(
+            session,
+            "share.revoked",
+            user_id=user_id,
+            ip=ip,
+            target_type="share",
+            target_id=share_id,
+            space_id=found.space_id,
+        )
 
 
 def access(session: Session, token: str, ip: str) -> Access:
@@ -145,7 +176,15 @@ def access(session: Session, token: str, ip: str) -> Access:
     if counted is None:
         raise NotFound("No such share", keep_writes=True)
     asset = session.get_one(Asset, counted.asset_id)
-    audit.record(session, "share.accessed", user_id=counted.owner_id, ip=ip, target_type="share", target_id=counted.id)
+    audit.record(
+        session,
+        "share.accessed",
+        user_id=counted.owner_id,
+        ip=ip,
+        target_type="share",
+        target_id=counted.id,
+        space_id=asset.space_id,
+    )
     return Access(counted, asset)
 
 

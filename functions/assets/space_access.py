@@ -112,7 +112,7 @@ def asset_for(
         )
     )
     if lock:
-        query = query.with_for_update(of=Asset)
+        query = query.with_for_update(of=Asset).execution_options(populate_existing=True)
     row = session.execute(query).first()
     if row is None:
         raise NotFound("Asset not found")
@@ -122,3 +122,14 @@ def asset_for(
     if uploader and asset.owner_id != user_id:
         raise Forbidden("Only the asset's uploader may do this")
     return AssetAccess(asset, role)
+
+
+def lock_spaces(session: Session, space_ids: set[uuid.UUID | None]) -> None:
+    """Lock these spaces' rows (FOR UPDATE), in id order.
+
+    The one lock order of every write that touches both: assets first (`asset_for(lock=True)`),
+    then spaces by id (their counters: assets.quota; a deletion locks the space's assets before
+    the space), so no two of them deadlock."""
+    wanted = sorted(s for s in space_ids if s is not None)
+    if wanted:
+        session.execute(select(Space.id).where(Space.id.in_(wanted)).order_by(Space.id).with_for_update())

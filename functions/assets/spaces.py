@@ -20,7 +20,7 @@ from sqlalchemy import delete, func, select, update
 from sqlalchemy.orm import Session
 
 from assets.settings import AssetSettings
-from assets.space_access import EDITOR, OWNER, SPACE_COLUMNS, SpaceView, below, space_for
+from assets.space_access import EDITOR, OWNER, SPACE_COLUMNS, SpaceView, below, lock_spaces, space_for
 from core import audit
 from core.errors import Conflict, Forbidden, NotFound
 from core.models.assets import Asset, Share
@@ -81,9 +81,12 @@ def update_space(
 
 def remove_space(session: Session, space_id: uuid.UUID, user_id: uuid.UUID, ip: str) -> None:
     """Owner. Its assets go back to their uploaders' personal libraries (the foreign key's SET
-    NULL), every link to them is revoked, its members go with it. The space row is locked first,
-    so an upload or a move into it either commits before or finds no space."""
-    space_for(session, space_id, user_id, at_least=OWNER, lock_space=True)
+    NULL), every link to them is revoked, its members go with it. Its assets are locked, then its
+    row (the one lock order, assets.space_access.lock_spaces), so an upload or a move into it
+    either commits before or finds no space, and a completion or move in flight never deadlocks."""
+    space_for(session, space_id, user_id, at_least=OWNER, lock=True)
+    session.execute(select(Asset.id).where(Asset.space_id == space_id).order_by(Asset.id).with_for_update())
+    lock_spaces(session, {space_id})
     in_space = select(Asset.id).where(Asset.space_id == space_id).scalar_subquery()
     revoke_shares(session, Share.asset_id.in_(in_space), user_id, space_id, ip, "space_deleted")
     _audit(session, "space.deleted", user_id, space_id, ip, target_type="space", target_id=space_id)

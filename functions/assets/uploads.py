@@ -15,9 +15,10 @@ from datetime import datetime
 from sqlalchemy import delete
 from sqlalchemy.orm import Session
 
-from assets.library import owned
+from assets import quota
 from assets.settings import AssetSettings
-from core import keys, storage
+from assets.space_access import EDITOR, asset_for, space_for
+from core import audit, keys, storage
 from core.errors import Conflict, PayloadTooLarge
 from core.models.assets import Asset
 from core.pagination import decode_cursor, encode_cursor
@@ -55,15 +56,48 @@ def _part_urls(key: str, upload_id: str, lengths: dict[int, int], ttl: int) -> l
     return [(n, storage.presigned_part(key, upload_id, n, length, ttl), length) for n, length in lengths.items()]
 
 
-def start(session: Session, owner_id: uuid.UUID, filename: str, content_type: str, size: int) -> Started:
+def start(
+    session: Session,
+    owner_id: uuid.UUID,
+    filename: str,
+    content_type: str,
+    size: int,
+    space_id: uuid.UUID | None = None,
+    ip: str | None = None,
+) -> Started:
+    """Into the caller's personal library, or into `space_id` (editor+), whose quota counts the
+    declared size from now on (413 quota_exceeded if it does not fit)."""
     settings = AssetSettings.current()
     if size > settings.asset_max_bytes:
         raise PayloadTooLarge(f"Assets are at most {settings.asset_max_bytes} bytes")
+    multipart = size >= settings.multipart_threshold_bytes
+    if space_id is not None:
+        space_for(session, space_id, owner_id, at_least=EDITOR)
+        quota.take(session, space_id, size, multipart=multipart)
     asset_id = uuid.uuid4()
     key = keys.asset_key(owner_id, asset_id)  # generated: the filename never becomes part of a key
     ttl = storage.StorageSettings.current().upload_url_ttl_s
-    asset = Asset(id=asset_id, owner_id=owner_id, s3_key=key, filename=filename, content_type=content_type, size=size)
-    if size < settings.multipart_threshold_bytes:
+    asset = Asset(
+        id=asset_id,
+        owner_id=owner_id,
+        space_id=space_id,
+        s3_key=key,
+        filename=filename,
+        content_type=content_type,
+        size=size,
+    )
+    if space_id is not None:
+        audit.record(
+            session,
+            "asset.upload_started",
+            user_id=owner_id,
+            ip=ip,
+            target_type="asset",
+            target_id=asset_id,
+            space_id=space_id,
+            data={"size": size},
+        )
+    if not multipart:
         url, headers = storage.presigned_put(key, content_type, size, ttl)
         session.add(asset)
         session.flush()
@@ -79,8 +113,16 @@ def start(session: Session, owner_id: uuid.UUID, filename: str, content_type: st
     return Started(asset, part_size=part_size, part_urls=urls, expires_in=ttl)
 
 
+def _uploading(session: Session, asset_id: uuid.UUID, owner_id: uuid.UUID, *, lock: bool = False) -> Asset:
+    """The uploader's asset (editor+ still, in a space)."""
+    return asset_for(session, asset_id, owner_id, EDITOR, lock=lock, uploader=True).asset
+
+
 def complete(session: Session, asset_id: uuid.UUID, owner_id: uuid.UUID, parts: list[tuple[int, str]]) -> Asset:
-    asset = owned(session, asset_id, owner_id, lock=True)
+    """In a space, the quota is checked again: the actual bytes move from reserved to used only if
+    the space's used bytes stay within its quota (one conditional UPDATE, assets.quota.settle), so
+    concurrent completions cannot overshoot it; one that does not fit is refused and forgotten."""
+    asset = _uploading(session, asset_id, owner_id, lock=True)
     if not asset.upload_id:
         raise Conflict("No multipart upload is in progress for this asset")
     try:
@@ -88,24 +130,35 @@ def complete(session: Session, asset_id: uuid.UUID, owner_id: uuid.UUID, parts: 
     except storage.MultipartRejected as exc:  # the parts S3 holds, not the body's shape: a state conflict
         raise Conflict(f"The uploaded parts do not form the object (S3: {exc})") from exc
     actual = storage.object_size(asset.s3_key)
-    asset.upload_id = None
-    if actual is not None and actual > AssetSettings.current().asset_max_bytes:
-        storage.delete_objects([asset.s3_key])
-        session.execute(delete(Asset).where(Asset.id == asset.id))
+    declared, size = asset.size, actual if actual is not None else asset.size
+    if size > AssetSettings.current().asset_max_bytes:
+        _forget(session, asset)
         raise PayloadTooLarge("The uploaded object is over the per-asset limit", keep_writes=True)
-    if actual is not None:
-        asset.size = actual
+    if asset.space_id is not None and not quota.settle(session, asset.space_id, declared, size):
+        _forget(session, asset, released=True)
+        raise quota.exceeded(keep_writes=True)
+    asset.upload_id = None
+    asset.size = size
     session.flush()
     session.refresh(asset)
     return asset
 
 
+def _forget(session: Session, asset: Asset, *, released: bool = False) -> None:
+    """A completed upload that is refused: its object and row go, its reservation is given back."""
+    storage.delete_objects([asset.s3_key])
+    if not released:
+        quota.release(session, asset)
+    session.execute(delete(Asset).where(Asset.id == asset.id))
+
+
 def abort(session: Session, asset_id: uuid.UUID, owner_id: uuid.UUID) -> None:
     """Abort the S3 upload and forget the asset: nothing of it was ever stored."""
-    asset = owned(session, asset_id, owner_id, lock=True)
+    asset = _uploading(session, asset_id, owner_id, lock=True)
     if not asset.upload_id:
         raise Conflict("No multipart upload is in progress for this asset")
     storage.abort_multipart(asset.s3_key, asset.upload_id)
+    quota.release(session, asset)
     session.execute(delete(Asset).where(Asset.id == asset.id))
 
 
@@ -131,7 +184,7 @@ class FreshParts:
 
 
 def _in_progress(session: Session, asset_id: uuid.UUID, owner_id: uuid.UUID) -> Asset:
-    asset = owned(session, asset_id, owner_id)
+    asset = _uploading(session, asset_id, owner_id)
     if not asset.upload_id:
         raise Conflict("No multipart upload is in progress for this asset")
     return asset

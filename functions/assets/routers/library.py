@@ -36,7 +36,7 @@ To = Annotated[
 ]
 
 
-def _instant(name: str, value: str | None) -> datetime | None:
+def instant(name: str, value: str | None) -> datetime | None:
     if value is None:
         return None
     try:
@@ -60,33 +60,46 @@ def list_assets(
     with db.session_scope() as session:
         found, next_cursor = library.search(
             session,
-            caller(router).user_id,
+            library.personal(caller(router).user_id),
             limit=limit,
             cursor=cursor,
             q=q,
             content_type=content_type,
             tag=tag,
-            created_from=_instant("from", created_from),
-            created_to=_instant("to", to),
+            created_from=instant("from", created_from),
+            created_to=instant("to", to),
         )
         return AssetPage.of(found, library.variants_of(session, [a.id for a in found]), next_cursor)
 
 
-@route(router, GET_ASSET, summary="One of my assets", tags=["assets"])
+@route(router, GET_ASSET, summary="One of my assets, or of a space I am a member of", tags=["assets"])
 def get_asset(asset_id: uuid.UUID) -> AssetOut:
     with db.session_scope() as session:
         asset = library.owned(session, asset_id, caller(router).user_id)
         return AssetOut.of(asset, library.variants_of(session, [asset.id])[asset.id])
 
 
-@route(router, PATCH_ASSET, summary="Rename or tag an asset", tags=["assets"])
+@route(
+    router,
+    PATCH_ASSET,
+    summary="Rename or tag an asset (in a space: editor+)",
+    tags=["assets"],
+    openapi_extensions=documented(403),
+)
 def patch_asset(asset_id: uuid.UUID, body: AssetPatch) -> AssetOut:
     with db.session_scope() as session:
         asset = library.update(session, asset_id, caller(router).user_id, body.filename, body.tags)
         return AssetOut.of(asset, library.variants_of(session, [asset.id])[asset.id])
 
 
-@route(router, DELETE_ASSET, status_code=204, summary="Delete an asset, its variants and shares", tags=["assets"])
+@route(
+    router,
+    DELETE_ASSET,
+    status_code=204,
+    summary="Delete an asset, its variants and shares (in a space: editor+)",
+    tags=["assets"],
+    openapi_extensions=documented(403),
+)
 def delete_asset(asset_id: uuid.UUID) -> None:
     with db.session_scope() as session:
         keys = library.remove(session, asset_id, caller(router).user_id, client_ip(router))

@@ -23,9 +23,9 @@ ShareCursor = Annotated[str | None, cursor_query(sharing.SCOPE)]
     router,
     CREATE_SHARE,
     status_code=201,
-    summary="Create a share link",
+    summary="Create a share link (of a space's asset: its owner)",
     tags=["shares"],
-    openapi_extensions=documented(409, 429),
+    openapi_extensions=documented(403, 409, 429),
 )
 def create_share(asset_id: uuid.UUID, body: ShareIn) -> ShareOut:
     with db.session_scope() as session:
@@ -41,14 +41,26 @@ def create_share(asset_id: uuid.UUID, body: ShareIn) -> ShareOut:
         return ShareOut.of(created.share, created.token)
 
 
-@route(router, LIST_SHARES, summary="An asset's share links", tags=["shares"])
+@route(
+    router,
+    LIST_SHARES,
+    summary="An asset's share links (of a space's asset: its owner)",
+    tags=["shares"],
+    openapi_extensions=documented(403),
+)
 def list_shares(asset_id: uuid.UUID, limit: Limit = 20, cursor: ShareCursor = None) -> SharePage:
     with db.session_scope() as session:
         found, next_cursor = sharing.of_asset(session, asset_id, caller(router).user_id, limit, cursor)
         return SharePage.of(found, next_cursor)
 
 
-@route(router, REVOKE_SHARE, status_code=204, summary="Revoke a share link (by its id)", tags=["shares"])
+@route(
+    router,
+    REVOKE_SHARE,
+    status_code=204,
+    summary="Revoke a share link (by its id): its creator, or the owner of its asset's space",
+    tags=["shares"],
+)
 def revoke_share(share: uuid.UUID) -> None:
     with db.session_scope() as session:
         sharing.revoke(session, share, caller(router).user_id, client_ip(router))

@@ -8,8 +8,13 @@ from typing import Annotated
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
-from assets import spaces
+from assets import library, moves, reports, spaces
+from assets.routers.library import From, Search, Tag, To, TypeFilter, instant
 from assets.schemas import (
+    AssetOut,
+    AssetPage,
+    MoveIn,
+    SpaceAuditPage,
     SpaceIn,
     SpaceMemberIn,
     SpaceMemberOut,
@@ -19,20 +24,26 @@ from assets.schemas import (
     SpacePage,
     SpacePatch,
     SpaceRoleIn,
+    SpaceUsageOut,
 )
 from assets.space_access import space_for
 from core import db
 from core.http import caller, client_ip, documented, route
+from core.models.assets import Asset
 from core.routes import (
     ADD_SPACE_MEMBER,
     CREATE_SPACE,
     DELETE_SPACE,
     GET_SPACE,
     LIST_SPACES,
+    MOVE_ASSET,
     PATCH_SPACE,
     PATCH_SPACE_MEMBER,
     REMOVE_SPACE_MEMBER,
+    SPACE_ASSETS,
+    SPACE_AUDIT,
     SPACE_MEMBERS,
+    SPACE_USAGE,
     TRANSFER_SPACE,
 )
 from core.schemas import Limit, cursor_query
@@ -41,6 +52,8 @@ router = Router()
 
 SpaceCursor = Annotated[str | None, cursor_query(spaces.SCOPE)]
 MemberCursor = Annotated[str | None, cursor_query(spaces.MEMBERS_SCOPE)]
+SpaceAssetCursor = Annotated[str | None, cursor_query(library.SPACE_SCOPE)]
+SpaceAuditCursor = Annotated[str | None, cursor_query(reports.SPACE_AUDIT_SCOPE)]
 
 
 @route(router, CREATE_SPACE, status_code=201, summary="Create a shared space (you are its owner)", tags=["spaces"])
@@ -147,3 +160,72 @@ def transfer_ownership(space_id: uuid.UUID, body: SpaceOwnerIn) -> SpaceMemberOu
     with db.session_scope() as session:
         me = caller(router).user_id
         return SpaceMemberOut.of(spaces.transfer(session, space_id, me, body.user_id, client_ip(router)))
+
+
+@route(
+    router,
+    SPACE_ASSETS,
+    summary="A space's assets (viewer+), newest first, with the search and filters of GET /assets",
+    tags=["spaces"],
+)
+def list_space_assets(
+    space_id: uuid.UUID,
+    limit: Limit = 20,
+    cursor: SpaceAssetCursor = None,
+    q: Search = None,
+    content_type: TypeFilter = None,
+    tag: Tag = None,
+    created_from: From = None,
+    to: To = None,
+) -> AssetPage:
+    with db.session_scope() as session:
+        space_for(session, space_id, caller(router).user_id)
+        found, next_cursor = library.search(
+            session,
+            Asset.space_id == space_id,
+            scope=library.SPACE_SCOPE,
+            limit=limit,
+            cursor=cursor,
+            q=q,
+            content_type=content_type,
+            tag=tag,
+            created_from=instant("from", created_from),
+            created_to=instant("to", to),
+        )
+        return AssetPage.of(found, library.variants_of(session, [a.id for a in found]), next_cursor)
+
+
+@route(
+    router,
+    SPACE_USAGE,
+    summary="What a space holds against its quota, and how its assets are used (viewer+)",
+    tags=["spaces"],
+)
+def space_usage(space_id: uuid.UUID) -> SpaceUsageOut:
+    with db.session_scope() as session:
+        return SpaceUsageOut.model_validate(reports.space_usage(session, space_id, caller(router).user_id))
+
+
+@route(
+    router,
+    SPACE_AUDIT,
+    summary="Everything done in a space, newest first (owner)",
+    tags=["spaces"],
+    openapi_extensions=documented(403),
+)
+def space_audit(space_id: uuid.UUID, limit: Limit = 20, cursor: SpaceAuditCursor = None) -> SpaceAuditPage:
+    with db.session_scope() as session:
+        return SpaceAuditPage.of(*reports.space_audit(session, space_id, caller(router).user_id, limit, cursor))
+
+
+@route(
+    router,
+    MOVE_ASSET,
+    summary="Move my asset into a space or back to my library (editor+ of both ends); its share links are revoked",
+    tags=["spaces"],
+    openapi_extensions=documented(403, 409, 413),
+)
+def move_asset(asset_id: uuid.UUID, body: MoveIn) -> AssetOut:
+    with db.session_scope() as session:
+        asset = moves.move(session, asset_id, caller(router).user_id, body.space_id, client_ip(router))
+        return AssetOut.of(asset, library.variants_of(session, [asset.id])[asset.id])

@@ -18,7 +18,7 @@ from assets.schemas import (
     UploadOut,
 )
 from core import db
-from core.http import caller, documented, route
+from core.http import caller, client_ip, documented, route
 from core.routes import ABORT_UPLOAD, COMPLETE_UPLOAD, RESUME_UPLOAD, START_UPLOAD, UPLOAD_PROGRESS
 from core.schemas import Limit, cursor_query
 
@@ -31,13 +31,14 @@ PartsCursor = Annotated[str | None, cursor_query(uploads.PARTS_SCOPE, uploads.PA
     router,
     START_UPLOAD,
     status_code=201,
-    summary="Start an upload (single or multipart)",
+    summary="Start an upload (single or multipart), into my library or a space (editor+)",
     tags=["assets"],
-    openapi_extensions=documented(413),
+    openapi_extensions=documented(403, 413),
 )
 def start_upload(body: UploadIn) -> UploadOut:
+    me, ip = caller(router).user_id, client_ip(router)
     with db.session_scope() as session:
-        started = uploads.start(session, caller(router).user_id, body.filename, body.content_type, body.size)
+        started = uploads.start(session, me, body.filename, body.content_type, body.size, body.space_id, ip)
     return UploadOut.of(started)
 
 

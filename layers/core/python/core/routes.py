@@ -262,6 +262,10 @@ ROUTES: tuple[Route, ...] = (
     PATCH_SPACE_MEMBER := Route("PATCH", f"{BASE_PATH}/spaces/{{space_id}}/members/{{user_id}}", "assets", auth=True),
     REMOVE_SPACE_MEMBER := Route("DELETE", f"{BASE_PATH}/spaces/{{space_id}}/members/{{user_id}}", "assets", auth=True),
     TRANSFER_SPACE := Route("PATCH", f"{BASE_PATH}/spaces/{{space_id}}/owner", "assets", auth=True),
+    SPACE_ASSETS := Route("GET", f"{BASE_PATH}/spaces/{{space_id}}/assets", "assets", auth=True),
+    SPACE_USAGE := Route("GET", f"{BASE_PATH}/spaces/{{space_id}}/usage", "assets", auth=True),
+    SPACE_AUDIT := Route("GET", f"{BASE_PATH}/spaces/{{space_id}}/audit", "assets", auth=True),
+    MOVE_ASSET := Route("POST", f"{BASE_PATH}/assets/{{asset_id}}/move", "assets", auth=True),
     # Rooms. One variable name per level: {room_id}, then {user_id} / {message_id}; {token} under /invitations.
     CREATE_ROOM := Route("POST", f"{BASE_PATH}/rooms", "rooms", auth=True),
     MY_ROOMS := Route("GET", f"{BASE_PATH}/rooms", "rooms", auth=True),
