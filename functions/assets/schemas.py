@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Annotated, Any, Literal, cast
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
 
 from assets.playback import HLS
 from assets.settings import DEFAULT_ASSET_MAX_BYTES
@@ -378,15 +378,23 @@ class AuditPage(BaseModel):
 
 SpaceRole = Literal["viewer", "editor", "owner"]
 GrantableRole = Literal["viewer", "editor"]
-QUOTA_MAX = 2**62  # bytes: any real quota fits, and sums of sizes stay within BIGINT
+QUOTA_MAX = 10**15  # bytes (1 PB): exact as a JSON number (below 2**53), and sums stay within BIGINT
+
+
+def _not_a_boolean(value: Any) -> Any:
+    """JSON's true and false are not numbers (pydantic's lax int would take them as 1 and 0)."""
+    if isinstance(value, bool):
+        raise ValueError("must be an integer, not a boolean")
+    return value
+
+
+Quota = Annotated[int, Field(ge=0, le=QUOTA_MAX), BeforeValidator(_not_a_boolean)]
 
 
 class SpaceIn(Strict):
     name: str = Field(min_length=1, max_length=100, pattern=FILENAME)
-    quota_bytes: int | None = Field(
+    quota_bytes: Quota | None = Field(
         default=None,
-        ge=0,
-        le=QUOTA_MAX,
         description="optional byte quota; omitted: the stage's default (SPACE_DEFAULT_QUOTA_BYTES, none unless "
         "set); null: no quota",
     )
@@ -396,7 +404,7 @@ class SpacePatch(Strict):
     """Only the fields sent change; `quota_bytes: null` lifts the quota."""
 
     name: str = Field(default=None, min_length=1, max_length=100, pattern=FILENAME)  # type: ignore[assignment]
-    quota_bytes: int | None = Field(default=None, ge=0, le=QUOTA_MAX)
+    quota_bytes: Quota | None = Field(default=None, description="null lifts the quota")
 
 
 class SpaceOut(BaseModel):
