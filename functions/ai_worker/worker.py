@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import time
 import uuid
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -204,7 +205,12 @@ ANNOUNCE_WAIT_S = 2.0
 
 class Deltas:
     """Chunks in, `message.delta` events out: at most one per `interval_s`, the first at once (once
-    the reply itself has been announced, or ANNOUNCE_WAIT_S passed)."""
+    the reply itself has been announced, or ANNOUNCE_WAIT_S passed).
+
+    Pushes run on one background thread, one at a time and in order, so the stream never waits on
+    the network: while a push is on its way the chunks gather and go with the next one (a room with
+    many connections gets fewer, larger deltas). A push's failure (Superseded: the job no longer
+    owns its message) surfaces in the stream's thread at the next chunk or at `flush`."""
 
     def __init__(
         self,
@@ -224,35 +230,61 @@ class Deltas:
         self._push = push or room_events.push_now
         self._still_current = still_current or _still_current
         self._announced = announced or (lambda: room_events.delivered(request.job.room_id, request.seq))
-
-    def _wait_for_the_announcement(self) -> None:
-        deadline = time.monotonic() + ANNOUNCE_WAIT_S
-        while not self._announced() and time.monotonic() < deadline:
-            time.sleep(0.02)
+        self._pusher: ThreadPoolExecutor | None = None
+        self._sending: Future[None] | None = None
 
     def add(self, chunk: str) -> None:
         self.buffer.append(chunk)
+        if self._sending is not None:
+            if not self._sending.done():
+                return  # on its way: these chunks go with the next delta
+            self._sending.result()  # a push's Superseded is raised here, in the stream's thread
+            self._sending = None
         if time.monotonic() - self.last_push >= self.interval_s:
-            self.flush()
+            data = self._take()
+            if data is not None:
+                if self._pusher is None:
+                    self._pusher = ThreadPoolExecutor(max_workers=1, thread_name_prefix="deltas")
+                self._sending = self._pusher.submit(self._send, data)
 
     def flush(self) -> None:
+        """The end of the stream: every delta pushed (in order) before the reply is stored."""
+        if self._sending is not None:
+            sending, self._sending = self._sending, None
+            sending.result()
+        data = self._take()
+        if data is not None:
+            self._send(data)
+
+    def close(self) -> None:
+        if self._pusher is not None:
+            self._pusher.shutdown(wait=True)
+            self._pusher = None
+
+    def _take(self) -> dict[str, Any] | None:
+        """The next delta from what the buffer holds (numbered now, so the order is the stream's)."""
         text = "".join(self.buffer)
         if not text:
-            return
-        if not self._still_current(self.request.job):
-            raise Superseded
-        if self.index == 0:
-            self._wait_for_the_announcement()
+            return None
         data = {
             "message_id": str(self.request.job.message_id),
             "index": self.index,
             "offset": self.offset,
             "text": text,
         }
-        self._push(self.request.job.room_id, "message.delta", data, seq=self.request.seq, only=self.request.only)
         self.buffer = []
         self.index += 1
         self.offset += len(text)
+        return data
+
+    def _send(self, data: dict[str, Any]) -> None:
+        if not self._still_current(self.request.job):
+            raise Superseded
+        if data["index"] == 0:
+            deadline = time.monotonic() + ANNOUNCE_WAIT_S
+            while not self._announced() and time.monotonic() < deadline:
+                time.sleep(0.02)
+        self._push(self.request.job.room_id, "message.delta", data, seq=self.request.seq, only=self.request.only)
         self.last_push = time.monotonic()
 
 
@@ -267,6 +299,13 @@ def generate(request: Request, *, deltas: Deltas | None = None) -> tuple[str, st
     left = (request.pending_until - datetime.now(UTC)).total_seconds()
     deadline = time.monotonic() + min(settings.rooms_ai_timeout_s, left)
     deltas = deltas or Deltas(request, settings.rooms_ai_delta_interval_s)
+    try:
+        return _stream(request, deltas, deadline)
+    finally:
+        deltas.close()
+
+
+def _stream(request: Request, deltas: Deltas, deadline: float) -> tuple[str, str]:
     parts: list[str] = []
     try:
         provider = providers.provider_named(request.provider)

@@ -44,6 +44,7 @@ def test_deltas_are_coalesced_to_one_per_interval_and_concatenate() -> None:
         deltas.add(word)
         time.sleep(0.01)
     deltas.flush()
+    deltas.close()
     events = [data for _, data in pushed.events]
     assert 5 <= len(events) <= 9  # ~10 a second, not 60
     assert events[0]["text"] == "w0 "  # the first token is not held back
@@ -61,8 +62,10 @@ def test_a_job_that_is_no_longer_current_stops_the_stream() -> None:
     current = iter([True, False])
     deltas = Deltas(REQUEST, 0.0, push=pushed, still_current=lambda job: next(current), announced=lambda: True)
     deltas.add("first ")
-    with pytest.raises(Superseded):
-        deltas.add("second")
+    deltas.add("second")
+    with pytest.raises(Superseded):  # raised in the stream's thread, whichever push found out
+        deltas.flush()
+    deltas.close()
     assert [data["text"] for _, data in pushed.events] == ["first "]
 
 
@@ -72,6 +75,28 @@ def test_the_first_delta_waits_for_the_reply_to_be_announced() -> None:
     deltas = Deltas(REQUEST, 0.0, push=pushed, still_current=lambda job: True, announced=lambda: next(answers))
     started = time.monotonic()
     deltas.add("first")
+    deltas.flush()
     assert len(pushed.events) == 1 and pushed.events[0][0] - started >= 0.04  # two polls of 20 ms
     deltas.add("second")  # only the first waits
+    deltas.flush()
+    deltas.close()
     assert len(pushed.events) == 2
+
+
+def test_the_stream_does_not_wait_for_a_slow_push() -> None:
+    """A push to many connections takes a while: the chunks meanwhile gather into the next delta."""
+    pushed = Pushed()
+
+    def slow(*args: Any, **kwargs: Any) -> int:
+        time.sleep(0.2)
+        return pushed(*args, **kwargs)
+
+    deltas = Deltas(REQUEST, 0.0, push=slow, still_current=lambda job: True, announced=lambda: True)
+    started = time.monotonic()
+    for i in range(10):
+        deltas.add(f"{i} ")
+    assert time.monotonic() - started < 0.1  # ten chunks in while the first push is still going
+    deltas.flush()
+    deltas.close()
+    texts = [data["text"] for _, data in pushed.events]
+    assert texts == ["0 ", "1 2 3 4 5 6 7 8 9 "]
