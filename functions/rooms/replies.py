@@ -23,7 +23,7 @@ from core import ai_replies, flags, ratelimit
 from core.errors import Conflict
 from core.models.rooms import Message
 from rooms import events
-from rooms.access import room_for
+from rooms.access import room_for, writable
 from rooms.messages import MessageView, allocate_seq, load, store_human, visible_message
 from rooms.settings import RoomsSettings
 
@@ -44,7 +44,7 @@ def send(
     `private` makes the message visible to its sender only; with `invoke_ai`, the answer too.
     """
     with sessions() as session:
-        room_for(session, room_id, user_id, at_least="member" if invoke_ai else "guest")
+        writable(room_for(session, room_id, user_id, at_least="member" if invoke_ai else "guest"))
         if invoke_ai:
             _may_invoke_ai(session, room_id, user_id)
         message = store_human(session, room_id, user_id, content, invoke_ai=invoke_ai, private=private)
@@ -97,7 +97,7 @@ def regenerate(sessions: Sessions, room_id: uuid.UUID, message_id: uuid.UUID, us
     """POST .../messages/{mid}/regenerate: member+; `mid` is the human message whose AI reply is
     generated again, in place: back to `pending` now (`message.updated`), ended by the ai_worker."""
     with sessions() as session:
-        room_for(session, room_id, user_id, at_least="member")
+        writable(room_for(session, room_id, user_id, at_least="member"))
         _may_invoke_ai(session, room_id, user_id)
         prompt = visible_message(session, room_id, message_id, user_id)
         reply_id = session.execute(

@@ -23,6 +23,7 @@ from rooms.groups import GROUP_MAX_MEMBERS
 
 if TYPE_CHECKING:
     from rooms.access import RoomView
+    from rooms.forks import Forked, ForkView
     from rooms.group_invitations import GroupInvitations, Invitee
     from rooms.groups import GroupMemberView, GroupView
     from rooms.invitations import Created, Membership
@@ -83,6 +84,9 @@ class RoomOut(BaseModel):
     ai_model: str | None = Field(description="null: the provider's default model")
     ai_context_cutoff_at: Timestamp | None
     created_at: Timestamp
+    archived: bool = Field(description="read-only: a fork whose conversation is still being copied (posting is 409)")
+    forked_from_room_id: uuid.UUID | None = Field(description="a fork: the room it was forked from")
+    forked_at_seq: int | None = Field(description="a fork: the seq of that room it copied up to")
 
     @classmethod
     def of(cls, room: RoomView) -> RoomOut:
@@ -95,6 +99,9 @@ class RoomOut(BaseModel):
             ai_model=room.ai_model,
             ai_context_cutoff_at=room.ai_context_cutoff_at,
             created_at=room.created_at,
+            archived=room.archived,
+            forked_from_room_id=room.forked_from_room_id,
+            forked_at_seq=room.forked_at_seq,
         )
 
 
@@ -419,3 +426,57 @@ class GroupInvitationsCreated(BaseModel):
             invited=[GroupInvited(id=i.invitation_id, user=_invitee(i.user)) for i in made.invited],
             skipped=[GroupSkipped(user=_invitee(s.user), reason=cast(Any, s.reason)) for s in made.skipped],
         )
+
+
+# Forks (issue 19.1)
+
+ForkStatus = Literal["copying", "completed", "failed"]
+
+
+class ForkIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: str = Field(min_length=1, max_length=100, description="the new room's name")
+    up_to_seq: StrictInt = Field(  # type: ignore[assignment]  # optional, not nullable
+        default=None,
+        ge=0,
+        le=SEQ_MAX,
+        description="copy the conversation up to this seq (default: all of it); beyond the newest is 422",
+    )
+
+
+class ForkOut(BaseModel):
+    """A fork's copy: `copied` of `total` messages; the new room is archived until `completed`."""
+
+    room_id: uuid.UUID = Field(description="the new room")
+    forked_from_room_id: uuid.UUID | None = Field(description="null once that room is gone")
+    forked_at_seq: int
+    status: ForkStatus
+    copied: int = Field(ge=0)
+    total: int = Field(ge=0)
+    error: str | None = Field(description="why a failed copy stopped")
+    created_at: Timestamp
+    completed_at: Timestamp | None
+
+    @classmethod
+    def of(cls, fork: ForkView) -> ForkOut:
+        return cls(
+            room_id=fork.room_id,
+            forked_from_room_id=fork.forked_from_room_id,
+            forked_at_seq=fork.forked_at_seq,
+            status=cast(ForkStatus, fork.status),
+            copied=fork.copied,
+            total=fork.total,
+            error=fork.error,
+            created_at=fork.created_at,
+            completed_at=fork.completed_at,
+        )
+
+
+class ForkCreated(BaseModel):
+    room: RoomOut
+    fork: ForkOut
+
+    @classmethod
+    def of(cls, forked: Forked) -> ForkCreated:
+        return cls(room=RoomOut.of(forked.room), fork=ForkOut.of(forked.fork))

@@ -181,7 +181,8 @@ def test_make_cost_prices_prod_snapstart_from_the_functions_memory(prod: Synth) 
 
 
 def test_make_cost_bills_alarms_per_metric(dev: Synth, prod: Synth) -> None:
-    """A metric-math alarm bills every metric it reads: the media DLQ alarm (MAX of two DLQs) bills two."""
+    """A metric-math alarm bills every metric it reads: the media DLQ alarm (MAX of two DLQs) bills two, and
+    so does the realtime one (room events and room forks)."""
     from bench.cost import PRICES, alarm_metrics
 
     for synth in (dev, prod):
@@ -190,13 +191,14 @@ def test_make_cost_bills_alarms_per_metric(dev: Synth, prod: Synth) -> None:
         ]
         metrics = {a["Properties"]["AlarmName"]: alarm_metrics(a) for a in alarms}
         assert metrics[f"social-{synth.stage}-media-dlq-not-empty"] == (2, False)
+        assert metrics[f"social-{synth.stage}-realtime-dlq-not-empty"] == (2, False)
         assert metrics[f"social-{synth.stage}-api-5xx-rate"] == (1, False)
         total = sum(n for n, _ in metrics.values())
         # A canary alarm (staging, prod) reads a function's Errors and Duration: two metrics each.
         canary = [name for name in metrics if name.endswith("-canary")]
         assert all(metrics[name] == (2, False) for name in canary)
         assert len(canary) == (0 if synth.stage == "dev" else len([s for s in FUNCTIONS if s.kind in ALIAS_KINDS]))
-        assert total == len(alarms) + 1 + len(canary)
+        assert total == len(alarms) + 2 + len(canary)
         usd, why = _lines(synth)["CloudWatch alarms"]
         assert usd == pytest.approx(total * PRICES["ALARM_MONTH"])
         assert why == f"{len(alarms)} alarms, {total} alarm metrics x 0.10"

@@ -57,6 +57,8 @@ SAMPLE_OTHER_ROOM = "5c6d7e8f-9a0b-4c1d-8e2f-3a4b5c6d7e8f"
 # Groups (events/rooms/*group*): the sample user manages one with the teammate and a designer in it.
 SAMPLE_GROUP = "6d7e8f9a-0b1c-4d2e-9f3a-4b5c6d7e8f90"
 SAMPLE_DESIGNER = "7e8f9a0b-1c2d-4e3f-8a4b-5c6d7e8f9a01"
+# A fork of the sample room (events/rooms/get_fork.json, events/room_forks/): its copy not started yet.
+SAMPLE_FORK = "9a0b1c2d-3e4f-4a5b-8c6d-7e8f9a0b1c2d"
 SAMPLE_INVITATION_TOKEN = "sample-invitation-token-kJ8vQ2mX7pL4nR9tW3yZ6bC1dF5gH0"
 SAMPLE_ASSET = "2c4e6a8b-0d1f-4a3c-9e5b-7d9f1b3d5e7a"
 SAMPLE_SHARE = "4e6a8c0d-2f1b-4c3d-8e5f-9a1b3c5d7e9f"
@@ -147,6 +149,7 @@ def _sample_rooms(conn: Any) -> None:
         "t": hashlib.sha256(SAMPLE_INVITATION_TOKEN.encode()).hexdigest(),
         "g": SAMPLE_GROUP,
         "d": SAMPLE_DESIGNER,
+        "f": SAMPLE_FORK,
     }
     for statement in (
         "INSERT INTO users (id, email, username, password_hash) VALUES (:m, 'teammate@example.com', 'teammate', 'x')",
@@ -162,6 +165,10 @@ def _sample_rooms(conn: Any) -> None:
         "INSERT INTO users (id, email, username, password_hash) VALUES (:d, 'designer@example.com', 'designer', 'x')",
         "INSERT INTO groups (id, name, manager_id) VALUES (:g, 'Designers', :u)",
         "INSERT INTO group_members (group_id, user_id) VALUES (:g, :m), (:g, :d)",
+        "INSERT INTO rooms (id, name, archived_at, forked_from_room_id, forked_at_seq) "
+        "VALUES (:f, 'Design, take two', now(), :r, 2)",
+        "INSERT INTO room_members (room_id, user_id, role) VALUES (:f, :u, 'master')",
+        "INSERT INTO room_forks (room_id, source_room_id, requested_by, up_to_seq, total) VALUES (:f, :r, :u, 2, 2)",
     ):
         conn.execute(text(statement), ids)
 

@@ -71,6 +71,9 @@ ENDPOINTS = (
     Endpoint("PATCH", "/rooms/{room}/messages/{message}", at_least("admin"), 200, {"exclude_from_ai": True}),
     Endpoint("DELETE", "/rooms/{room}/messages/{message}", at_least("admin"), 204),
     Endpoint("POST", "/rooms/{room}/messages/{prompt}/regenerate", at_least("member"), 202),
+    Endpoint("POST", "/rooms/{room}/forks", at_least("member"), 201, {"name": "fork"}),
+    # The team's room is no fork: 404 for everyone (tests/integration/room_forks covers a fork's progress).
+    Endpoint("GET", "/rooms/{room}/fork", frozenset(), 200, refused=404),
 )
 
 

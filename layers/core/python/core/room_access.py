@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
-from core.errors import Forbidden, NotFound
+from core.errors import Conflict, Forbidden, NotFound
 from core.models.rooms import ROLES, Room, RoomMember
 
 RANK = {role: rank for rank, role in enumerate(ROLES)}
@@ -32,6 +32,9 @@ ROOM_COLUMNS = (
     Room.ai_model,
     Room.ai_context_cutoff_at,
     Room.created_at,
+    Room.archived_at,
+    Room.forked_from_room_id,
+    Room.forked_at_seq,
 )
 
 
@@ -56,6 +59,9 @@ class RoomView:
     ai_context_cutoff_at: datetime | None
     created_at: datetime
     my_role: str
+    archived: bool = False  # read-only: a fork still being copied
+    forked_from_room_id: uuid.UUID | None = None
+    forked_at_seq: int | None = None
 
     @classmethod
     def of(cls, row: Any) -> RoomView:
@@ -68,6 +74,9 @@ class RoomView:
             ai_context_cutoff_at=row.ai_context_cutoff_at,
             created_at=row.created_at,
             my_role=row.role,
+            archived=row.archived_at is not None,
+            forked_from_room_id=row.forked_from_room_id,
+            forked_at_seq=row.forked_at_seq,
         )
 
     def at_least(self, role: str) -> bool:
@@ -95,4 +104,11 @@ def room_for(
     room = RoomView.of(row)
     if not room.at_least(at_least):
         raise Forbidden(f"This needs the {at_least} role or higher in the room")
+    return room
+
+
+def writable(room: RoomView) -> RoomView:
+    """An archived room (a fork whose conversation is still being copied) is read-only: 409."""
+    if room.archived:
+        raise Conflict("This room is archived (read-only) until its fork's copy completes: GET /rooms/{room_id}/fork")
     return room

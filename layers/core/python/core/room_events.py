@@ -45,7 +45,9 @@ QUEUE_URL_ENV = "ROOM_EVENTS_QUEUE_URL"  # QueueSpec.env_var of QUEUE, given to 
 MESSAGE_EVENTS = ("message.created", "message.updated", "message.deleted", "message.delta", "message.completed")
 MEMBER_EVENTS = ("member.joined", "member.left", "member.role_changed")
 ROOM_EVENTS = ("room.updated", "room.deleted")
-TYPES = frozenset(MESSAGE_EVENTS + MEMBER_EVENTS + ROOM_EVENTS)
+# A fork's copy (functions/room_forks), to the forking user's connections alone (push_to_user).
+FORK_EVENTS = ("fork.progress", "fork.completed")
+TYPES = frozenset(MESSAGE_EVENTS + MEMBER_EVENTS + ROOM_EVENTS + FORK_EVENTS)
 
 DRAIN_BATCH = 200  # events read (and deleted) per round of one room's fan-out
 STALE_EVENT_S = 60  # events older than this get their room re-nudged by `sweep`
@@ -261,6 +263,30 @@ def delivered(room_id: uuid.UUID, seq: int, types: Sequence[str] = ("message.cre
 
     with db.session_scope() as session:
         return session.execute(_WAITING, {"room": room_id, "seq": seq, "types": list(types)}).first() is None
+
+
+_USER_CONNECTIONS = text(
+    "SELECT connection_id FROM realtime_connections WHERE user_id = :user AND expires_at > now() ORDER BY connection_id"
+)
+
+
+def push_to_user(
+    user_id: uuid.UUID, room_id: uuid.UUID, type: str, data: Mapping[str, Any], *, push_frame: Any = None
+) -> int:
+    """An event about a room to every live connection of one user, subscribed to the room or not
+    (`fork.progress`: the forking user follows the copy from wherever they are). Like `push_now`: never
+    stored, best effort (the state it reports can always be read back: GET /rooms/{id}/fork); call it
+    outside any transaction. How many connections it went to."""
+    from core import db, push
+
+    if type not in TYPES:
+        raise ValueError(f"unknown room event type {type!r}")
+    with db.session_scope() as session:
+        targets = [str(r.connection_id) for r in session.execute(_USER_CONNECTIONS, {"user": user_id})]
+    if targets:
+        payload = json.dumps(data, separators=(",", ":"), ensure_ascii=False, default=str)
+        (push_frame or push.push)(RoomEvent(0, type, None, payload, user_id).frame(room_id), targets)
+    return len(targets)
 
 
 _STALE_ROOMS = text(

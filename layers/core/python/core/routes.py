@@ -201,6 +201,27 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
             producers=("rooms",),
         ),
     ),
+    # Forked rooms' conversations copied in batches of 1,000 (core.room_forks, issue 19.1): one record
+    # per fork, which copies batch after batch and queues the rest when its time runs short. In the
+    # VPC, for the database; IPv6 egress to push progress to the forking user and to queue the rest.
+    FunctionSpec(
+        "room_forks",
+        "events",
+        "Room forks: the forked conversation copied in batches (issue 19.1)",
+        egress="ipv6",
+        pushes=True,
+        queue=QueueSpec(
+            "room_forks",
+            "room fork copies",
+            function_timeout_s=120,
+            memory_mb=512,
+            batch_size=1,
+            max_concurrency=2,
+            max_receives=5,
+            dlq_alarm="realtime",
+            producers=("rooms", "room_forks"),
+        ),
+    ),
 )
 
 # The WebSocket API: its route keys and the function each one invokes. Client frames are JSON
@@ -289,6 +310,9 @@ ROUTES: tuple[Route, ...] = (
     REGENERATE := Route(
         "POST", f"{BASE_PATH}/rooms/{{room_id}}/messages/{{message_id}}/regenerate", "rooms", auth=True
     ),
+    # Forks (issue 19.1): POST makes the new room, GET on the new room shows its copy's progress.
+    FORK_ROOM := Route("POST", f"{BASE_PATH}/rooms/{{room_id}}/forks", "rooms", auth=True),
+    FORK_PROGRESS := Route("GET", f"{BASE_PATH}/rooms/{{room_id}}/fork", "rooms", auth=True),
     # Groups (issue 19.3), served by rooms: a group exists to be invited to rooms.
     CREATE_GROUP := Route("POST", f"{BASE_PATH}/groups", "rooms", auth=True),
     MY_GROUPS := Route("GET", f"{BASE_PATH}/groups", "rooms", auth=True),

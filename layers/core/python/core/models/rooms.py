@@ -31,6 +31,7 @@ class Room(UuidPk, Timestamps, Base):
         CheckConstraint("char_length(name) BETWEEN 1 AND 100", name="name_length"),
         CheckConstraint("last_seq >= 0", name="last_seq_not_negative"),
         CheckConstraint(f"ai_provider IN {AI_PROVIDERS!r}", name="ai_provider"),
+        CheckConstraint("forked_at_seq >= 0", name="forked_at_seq_not_negative"),
     )
 
     name: Mapped[str] = mapped_column(String(100), nullable=False)
@@ -45,6 +46,13 @@ class Room(UuidPk, Timestamps, Base):
     # The position of the room's newest realtime event (core.room_events): commit order under the row lock.
     last_event: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0", default=0)
     deleted_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # Read-only (posting answers 409): a fork while its conversation is being copied (RoomFork).
+    archived_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    # A fork: the room it was forked from, and the seq of that room it copied up to.
+    forked_from_room_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("rooms.id", ondelete="SET NULL"), nullable=True
+    )
+    forked_at_seq: Mapped[int | None] = mapped_column(BigInteger, nullable=True)
 
 
 class RoomMember(Base):
@@ -143,3 +151,35 @@ class Message(UuidPk, Timestamps, Base):
     # A pending AI reply: the job that may end it (core.ai_replies), and when it counts as failed.
     job_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, nullable=True)
     pending_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+
+
+FORK_STATUSES = ("copying", "completed", "failed")
+
+
+class RoomFork(Base):
+    """The copy of a forked room's conversation (functions/room_forks): one row per fork, its cursor
+    (the source seq copied through) and counters advanced in each batch's own transaction."""
+
+    __tablename__ = "room_forks"
+    __table_args__ = (
+        CheckConstraint(f"status IN {FORK_STATUSES!r}", name="status"),
+        CheckConstraint("copied >= 0 AND cursor_seq >= 0 AND total >= 0 AND up_to_seq >= 0", name="counts"),
+    )
+
+    room_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("rooms.id", ondelete="CASCADE"), primary_key=True)
+    source_room_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("rooms.id", ondelete="SET NULL"), nullable=True
+    )
+    # Whose fork: whose private exchanges are copied, who gets the progress events.
+    requested_by: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("users.id", ondelete="SET NULL"), nullable=True
+    )
+    up_to_seq: Mapped[int] = mapped_column(BigInteger, nullable=False)
+    total: Mapped[int] = mapped_column(BigInteger, nullable=False)  # messages to copy, counted at the start
+    copied: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0", default=0)
+    cursor_seq: Mapped[int] = mapped_column(BigInteger, nullable=False, server_default="0", default=0)
+    status: Mapped[str] = mapped_column(String(16), nullable=False, server_default="copying", default="copying")
+    error: Mapped[str | None] = mapped_column(Text, nullable=True)
+    completed_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(), nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(), nullable=False)

@@ -1,0 +1,156 @@
+"""Forking a room (issue 19.1): POST /rooms/{id}/forks makes a new room owned by the caller and a copy
+job; the room_forks worker copies the conversation in batches (functions/room_forks). GET
+/rooms/{id}/fork shows the job's progress.
+
+Member+ of the source. What is copied is what the caller may read of it up to `up_to_seq`: public
+messages and the caller's own private exchanges, never anyone else's private ones, nor deleted
+messages. Until the copy completes the new room is archived: reads work, posting answers 409.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import ColumnElement, func, or_, select, update
+from sqlalchemy.orm import Session
+
+from core import db, room_forks
+from core.errors import NotFound, ValidationFailed
+from core.models.rooms import Message, Room, RoomFork, RoomMember
+from rooms.access import RoomView, room_for
+
+
+@dataclass(frozen=True)
+class ForkView:
+    room_id: uuid.UUID
+    forked_from_room_id: uuid.UUID | None
+    forked_at_seq: int
+    status: str
+    copied: int
+    total: int
+    error: str | None
+    created_at: datetime
+    completed_at: datetime | None
+    stale: bool = False  # copying, and not moved for room_forks.STALE_S
+
+    @classmethod
+    def of(cls, row: Any) -> ForkView:
+        return cls(
+            row.room_id,
+            row.source_room_id,
+            row.up_to_seq,
+            row.status,
+            row.copied,
+            row.total,
+            row.error,
+            row.created_at,
+            row.completed_at,
+            bool(getattr(row, "stale", False)),
+        )
+
+
+@dataclass(frozen=True)
+class Forked:
+    room: RoomView
+    fork: ForkView
+
+
+def copied_by(user_id: uuid.UUID) -> ColumnElement[bool]:
+    """The messages a fork by `user_id` takes: not deleted; public, or the forker's own private ones."""
+    return Message.deleted_at.is_(None) & or_(Message.visibility == "public", Message.requester_id == user_id)
+
+
+def start(session: Session, source_id: uuid.UUID, user_id: uuid.UUID, name: str, up_to_seq: int | None) -> Forked:
+    """Member+ of the source. A seq beyond the source's newest is 422 (it names no message yet)."""
+    source = room_for(session, source_id, user_id, at_least="member")
+    last_seq = session.scalar(select(Room.last_seq).where(Room.id == source_id)) or 0
+    if up_to_seq is not None and up_to_seq > last_seq:
+        detail = {
+            "field": "up_to_seq",
+            "in": "body",
+            "message": f"the room's newest seq is {last_seq}",
+            "type": "value",
+        }
+        raise ValidationFailed("up_to_seq is beyond the room's newest message", details=[detail])
+    up_to = last_seq if up_to_seq is None else up_to_seq
+    total = (
+        session.scalar(
+            select(func.count())
+            .select_from(Message)
+            .where(Message.room_id == source_id, Message.seq <= up_to, copied_by(user_id))
+        )
+        or 0
+    )
+    room = Room(
+        id=uuid.uuid4(),
+        name=name,
+        description=source.description,
+        ai_provider=source.ai_provider,
+        ai_model=source.ai_model,
+        ai_context_cutoff_at=source.ai_context_cutoff_at,
+        archived_at=func.now() if total else None,
+        forked_from_room_id=source_id,
+        forked_at_seq=up_to,
+    )
+    session.add(room)
+    session.flush()
+    session.add(RoomMember(room_id=room.id, user_id=user_id, role="master"))
+    session.add(
+        RoomFork(
+            room_id=room.id,
+            source_room_id=source_id,
+            requested_by=user_id,
+            up_to_seq=up_to,
+            total=total,
+            cursor_seq=0,
+            copied=0,
+            status="copying" if total else "completed",
+            completed_at=None if total else func.now(),
+        )
+    )
+    session.flush()
+    return Forked(room_for(session, room.id, user_id), progress(session, room.id, user_id))
+
+
+_FORK_COLUMNS = (
+    RoomFork.room_id,
+    RoomFork.source_room_id,
+    RoomFork.up_to_seq,
+    RoomFork.status,
+    RoomFork.copied,
+    RoomFork.total,
+    RoomFork.error,
+    RoomFork.created_at,
+    RoomFork.completed_at,
+)
+
+
+def progress(session: Session, room_id: uuid.UUID, user_id: uuid.UUID) -> ForkView:
+    """Reader+ of the fork (the new room); a room that is no fork is 404."""
+    room_for(session, room_id, user_id)
+    stale = (RoomFork.status == "copying") & (
+        RoomFork.updated_at < func.now() - func.make_interval(0, 0, 0, 0, 0, 0, room_forks.STALE_S)
+    )
+    row = session.execute(select(*_FORK_COLUMNS, stale.label("stale")).where(RoomFork.room_id == room_id)).first()
+    if row is None:
+        raise NotFound("This room is not a fork")
+    return ForkView.of(row)
+
+
+def resend_if_stale(fork: ForkView) -> None:
+    """A copy that has not moved for STALE_S lost its queue message (or its worker): queue it again,
+    once per STALE_S (the job's updated_at moves with the resend). Outside the request's transaction."""
+    if not fork.stale:
+        return
+    with db.session_scope() as session:
+        touched = session.execute(
+            update(RoomFork)
+            .where(RoomFork.room_id == fork.room_id, RoomFork.status == "copying")
+            .values(updated_at=func.now())
+            .returning(RoomFork.room_id)
+        ).first()
+    if touched is not None:
+        room_forks.enqueue(fork.room_id)

@@ -1,0 +1,48 @@
+"""Fork routes (issue 19.1): fork a room (member+), follow the copy (reader+ of the new room)."""
+
+from __future__ import annotations
+
+import uuid
+
+from aws_lambda_powertools.event_handler.api_gateway import Router
+
+from core import db, room_forks
+from core.http import caller, route
+from core.routes import FORK_PROGRESS, FORK_ROOM
+from rooms import forks
+from rooms.schemas import ForkCreated, ForkIn, ForkOut
+
+router = Router()
+
+
+@route(
+    router,
+    FORK_ROOM,
+    status_code=201,
+    summary="Fork a room (member+): a new room of yours, its conversation copied up to up_to_seq in the "
+    "background; archived (read-only) until the copy completes",
+    description="The copy keeps each message's kind, sender, visibility and exclude_from_ai, renumbers seq from 1 "
+    "without gaps, and takes only what you may read: public messages and your own private exchanges. Follow it "
+    "with GET /rooms/{new id}/fork or the `fork.progress` / `fork.completed` WebSocket events. An up_to_seq "
+    "beyond the room's newest seq is 422.",
+    tags=["rooms"],
+)
+def fork_room(room_id: uuid.UUID, body: ForkIn) -> ForkCreated:
+    with db.session_scope() as session:
+        forked = forks.start(session, room_id, caller(router).user_id, body.name, body.up_to_seq)
+    if forked.fork.status == "copying":
+        room_forks.enqueue(forked.room.id)
+    return ForkCreated.of(forked)
+
+
+@route(
+    router,
+    FORK_PROGRESS,
+    summary="A fork's copy: copied/total, status, error (reader+ of the new room; 404 if it is no fork)",
+    tags=["rooms"],
+)
+def fork_progress(room_id: uuid.UUID) -> ForkOut:
+    with db.session_scope() as session:
+        fork = forks.progress(session, room_id, caller(router).user_id)
+    forks.resend_if_stale(fork)
+    return ForkOut.of(fork)
