@@ -18,7 +18,7 @@ from sqlalchemy import ColumnElement, func, or_, select, update
 from sqlalchemy.orm import Session
 
 from core import db, room_forks
-from core.errors import NotFound, ValidationFailed
+from core.errors import Conflict, NotFound
 from core.models.rooms import Message, Room, RoomFork, RoomMember
 from rooms.access import RoomView, room_for
 
@@ -64,7 +64,8 @@ def copied_by(user_id: uuid.UUID) -> ColumnElement[bool]:
 
 
 def start(session: Session, source_id: uuid.UUID, user_id: uuid.UUID, name: str, up_to_seq: int | None) -> Forked:
-    """Member+ of the source. A seq beyond the source's newest is 422 (it names no message yet)."""
+    """Member+ of the source. A seq beyond the source's newest names no message yet: 409, as for
+    POST /rooms/{id}/read (a well-formed value that conflicts with the room's state, not a bad field)."""
     source = room_for(session, source_id, user_id, at_least="member")
     last_seq = session.scalar(select(Room.last_seq).where(Room.id == source_id)) or 0
     if up_to_seq is not None and up_to_seq > last_seq:
@@ -74,7 +75,7 @@ def start(session: Session, source_id: uuid.UUID, user_id: uuid.UUID, name: str,
             "message": f"the room's newest seq is {last_seq}",
             "type": "value",
         }
-        raise ValidationFailed("up_to_seq is beyond the room's newest message", details=[detail])
+        raise Conflict("No message of this room has that seq yet", details=[detail])
     up_to = last_seq if up_to_seq is None else up_to_seq
     total = (
         session.scalar(

@@ -441,7 +441,7 @@ class ForkIn(BaseModel):
         default=None,
         ge=0,
         le=SEQ_MAX,
-        description="copy the conversation up to this seq (default: all of it); beyond the newest is 422",
+        description="copy the conversation up to this seq (default: all of it); beyond the newest is 409",
     )
 
 

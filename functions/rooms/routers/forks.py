@@ -7,7 +7,7 @@ import uuid
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
 from core import db, room_forks
-from core.http import caller, route
+from core.http import caller, documented, route
 from core.routes import FORK_PROGRESS, FORK_ROOM
 from rooms import forks
 from rooms.schemas import ForkCreated, ForkIn, ForkOut
@@ -24,8 +24,9 @@ router = Router()
     description="The copy keeps each message's kind, sender, visibility and exclude_from_ai, renumbers seq from 1 "
     "without gaps, and takes only what you may read: public messages and your own private exchanges. Follow it "
     "with GET /rooms/{new id}/fork or the `fork.progress` / `fork.completed` WebSocket events. An up_to_seq "
-    "beyond the room's newest seq is 422.",
+    "beyond the room's newest seq is 409, as for POST /rooms/{room_id}/read.",
     tags=["rooms"],
+    openapi_extensions=documented(409),
 )
 def fork_room(room_id: uuid.UUID, body: ForkIn) -> ForkCreated:
     with db.session_scope() as session:

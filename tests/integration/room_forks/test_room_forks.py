@@ -374,11 +374,14 @@ def test_who_may_fork(db: str) -> None:
     assert sql("SELECT count(*) AS n FROM rooms WHERE forked_from_room_id = :r", r=room)[0].n == 0
 
 
-def test_up_to_seq_beyond_the_newest_is_422(db: str) -> None:
+def test_up_to_seq_beyond_the_newest_is_409_and_a_malformed_one_422(db: str) -> None:
     owner = person()
     room = new_room(owner)
     sent(room, owner, "one")
-    for body in ({"up_to_seq": 2}, {"up_to_seq": -1}, {"up_to_seq": "1"}, {"up_to_seq": None}, {"name": ""}):
+    beyond = call("POST", f"/api/v1/rooms/{room}/forks", {"name": "f", "up_to_seq": 2}, token=owner.token)
+    assert (beyond.status, beyond.error_code) == (409, "conflict")
+    assert beyond.body["error"]["details"][0]["field"] == "up_to_seq"
+    for body in ({"up_to_seq": -1}, {"up_to_seq": "1"}, {"up_to_seq": None}, {"name": ""}, {"up_to_seq": 2**53}):
         answer = call("POST", f"/api/v1/rooms/{room}/forks", {"name": "f", **body}, token=owner.token)
         assert (answer.status, answer.error_code) == (422, "validation_error"), body
     assert sql("SELECT count(*) AS n FROM rooms WHERE forked_from_room_id = :r", r=room)[0].n == 0
