@@ -412,3 +412,24 @@ def test_a_lost_queue_message_is_sent_again_when_the_job_is_stale(db: str, monke
     sql("UPDATE room_forks SET updated_at = now() - interval '2 minutes' WHERE room_id = :r", r=new)
     assert progress(new, owner).status == 200 and sent_again == [uuid.UUID(new)]
     assert progress(new, owner).status == 200 and sent_again == [uuid.UUID(new)]  # once per STALE_S
+
+
+def test_a_reply_still_pending_when_forked_is_copied_failed(db: str) -> None:
+    owner = person()
+    room = new_room(owner)
+    asked = sent(room, owner, "question")["message"]
+    sql(
+        "INSERT INTO messages (id, room_id, seq, kind, content, status, requester_id, reply_to_id, job_id, "
+        "pending_until) VALUES (gen_random_uuid(), :r, 2, 'ai', '', 'pending', :u, :q, gen_random_uuid(), "
+        "now() + interval '1 minute')",
+        r=room,
+        u=owner.id,
+        q=asked["id"],
+    )
+    sql("UPDATE rooms SET last_seq = 2 WHERE id = :r", r=room)
+    new = forked(room, owner)["room"]["id"]
+    run_worker(new)
+    rows = copies(new)
+    assert [(r.kind, r.status) for r in rows] == [("human", "completed"), ("ai", "failed")]
+    assert rows[1].reply_to_id == rows[0].id
+    assert sql("SELECT job_id, pending_until FROM messages WHERE room_id = :r AND seq = 2", r=new)[0] == (None, None)
