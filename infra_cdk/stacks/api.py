@@ -273,8 +273,11 @@ class ApiStack(Stack):
         methods_by_path: dict[str, list[str]] = defaultdict(list)
         for route in routes:
             fn: lambda_.IFunction = self.aliases.get(route.function) or self.functions[route.function]
+            # One invoke permission per function for this API (its source ARN: this API's stages, methods and
+            # paths), not one per method: 86 per-method permissions took the api stack to CloudFormation's
+            # 500-resource limit (docs/decisions.md "One invoke permission per function").
             integration = integrations.setdefault(
-                route.function, apigw.LambdaIntegration(fn, proxy=True, allow_test_invoke=False)
+                route.function, apigw.LambdaIntegration(fn, proxy=True, scope_permission_to_method=False)
             )
             resource = root.resource_for_path(route.path)
             if route.auth:
