@@ -1,7 +1,9 @@
 """Inviting a whole group to a room (issue 19.3): POST /rooms/{id}/invitations {group_id, role}.
 
-Admin+ in the room, and the caller must manage or belong to the group (anyone else's group is the
-same 409 as one that does not exist: a group's existence never leaks). Every member of the group
+Admin+ in the room, and the caller must manage the group: its members were added without being asked,
+so belonging to a group is no licence to invite all of it (a security review's invitation-spam finding);
+any other group is the same 409 as one that does not exist. At most
+RoomsSettings.rooms_group_invitations_per_minute such requests per user. Every member of the group
 who is neither in the room nor already holding a usable invitation to it gets one invitation by
 name (accepted by its id from GET /invitations, like an invitation by username; its token is never
 shown to anyone). The answer lists who was invited and who was skipped and why.
@@ -21,13 +23,13 @@ from datetime import UTC, datetime, timedelta
 from sqlalchemy import exists, func, insert, select
 from sqlalchemy.orm import Session
 
+from core import ratelimit
 from core.errors import Conflict
 from core.models.groups import Group, GroupMember
 from core.models.rooms import RoomInvitation, RoomMember
 from core.models.user import User
 from core.tokens import new_token
 from rooms.access import room_for
-from rooms.groups import seen_by
 from rooms.settings import RoomsSettings
 
 INVITATIONS_PER_REQUEST = 100  # invitations one request may create (a whole group fits by default)
@@ -64,16 +66,18 @@ class GroupInvitations:
 
 def _unknown_group() -> Conflict:
     detail = {"field": "group_id", "in": "body", "message": "no such group of yours", "type": "unknown_group"}
-    return Conflict("No group with that id that you manage or belong to", details=[detail])
+    return Conflict("No group with that id that you manage", details=[detail])
 
 
 def invite_group(
     session: Session, room_id: uuid.UUID, actor_id: uuid.UUID, group_id: uuid.UUID, role: str
 ) -> GroupInvitations:
     room_for(session, room_id, actor_id, at_least="admin")
-    group_name = session.scalar(select(Group.name).where(Group.id == group_id, seen_by(actor_id)))
+    group_name = session.scalar(select(Group.name).where(Group.id == group_id, Group.manager_id == actor_id))
     if group_name is None:
         raise _unknown_group()
+    limit = RoomsSettings.current().rooms_group_invitations_per_minute
+    ratelimit.hit(session, f"group-invitations:{actor_id}", limit)
     in_room = exists().where(RoomMember.room_id == room_id, RoomMember.user_id == GroupMember.user_id)
     invited = exists().where(
         RoomInvitation.room_id == room_id,

@@ -21,4 +21,7 @@ class RoomsSettings(FeatureSettings):
     rooms_ai_replies_per_minute: int = setting(
         10, ge=1, le=1000, doc="AI replies (invoke_ai and regenerate) one user may start per minute, all rooms together"
     )
+    rooms_group_invitations_per_minute: int = setting(
+        5, ge=1, le=1000, doc="whole-group invitations (POST /rooms/{id}/invitations with group_id) per user per minute"
+    )
     rooms_invitation_ttl_s: int = setting(7 * 24 * 3600, ge=60, doc="room invitation lifetime (7 days)")

@@ -34,12 +34,13 @@ Token = Annotated[
     INVITE,
     status_code=201,
     summary="Invite by username (409 if unknown or already a member), by link, or a whole group (admin+)",
-    description="With `group_id`: one invitation to each member of the group (you must manage or belong to "
-    "it) who is neither in the room nor holding a usable invitation to it; the answer lists who was invited "
+    description="With `group_id`: one invitation to each member of the group (you must manage the group; "
+    "at most a few such requests per minute, 429 beyond) who is neither in the room nor holding a usable "
+    "invitation to it; the answer lists who was invited "
     f"and who was skipped and why. At most {group_invitations.INVITATIONS_PER_REQUEST} invitations per "
     "request (409 `too_many_invitations`, nothing sent).",
     tags=["rooms"],
-    openapi_extensions=documented(409),
+    openapi_extensions=documented(409, 429),
 )
 def invite(room_id: uuid.UUID, body: InvitationIn) -> InvitationCreated | GroupInvitationsCreated:
     with db.session_scope() as session:

@@ -65,8 +65,11 @@ def get_message(room_id: uuid.UUID, message_id: uuid.UUID) -> MessageOut:
     description="201 at once: with invoke_ai, `ai_message` is the AI reply, `pending`, its seq already "
     "allocated right after the message's. It is generated asynchronously: its text streams to WebSocket "
     "subscribers as message.delta events, then message.completed ends it `completed` or `failed` (never "
-    "`pending` past its deadline). Without a socket, poll GET /rooms/{room_id}/messages/{message_id}.",
+    "`pending` past its deadline). Without a socket, poll GET /rooms/{room_id}/messages/{message_id}. "
+    "429 with Retry-After past the caller's AI replies per minute (all rooms, regenerate included); "
+    "503 feature_disabled when AI replies are switched off.",
     tags=["rooms"],
+    openapi_extensions=documented(429),
 )
 def send_message(room_id: uuid.UUID, body: MessageIn) -> MessagePosted:
     message, ai_message = replies.send(
@@ -114,9 +117,10 @@ def delete_message(room_id: uuid.UUID, message_id: uuid.UUID) -> None:
     summary="Generate the AI reply to human message message_id again, in place (member+)",
     description="202: the AI message (same id, same seq) is back to `pending`; its new text streams as "
     "message.delta events, then message.completed ends it `completed` or `failed`. A generation still "
-    "running for it is superseded. 409 when message_id is not a human message with an AI reply.",
+    "running for it is superseded. 409 when message_id is not a human message with an AI reply; "
+    "429 past the caller's AI replies per minute.",
     tags=["rooms"],
-    openapi_extensions=documented(409),
+    openapi_extensions=documented(409, 429),
 )
 def regenerate(room_id: uuid.UUID, message_id: uuid.UUID) -> MessageOut:
     return MessageOut.of(replies.regenerate(db.session_scope, room_id, message_id, caller(router).user_id))

@@ -9,6 +9,7 @@ import pytest
 from sqlalchemy import text
 
 from core import db as core_db
+from core.config import reset_settings
 from rooms import group_invitations, groups
 from tests.client import Answer, call
 from tests.integration.rooms.rooms_helpers import Person, add_member, person, role_of, team
@@ -186,7 +187,7 @@ def test_inviting_a_group_invites_each_member_not_in_the_room_once(db: str) -> N
     assert invitations_count(room.room) == 1 + 3
 
 
-def test_a_member_of_a_group_may_invite_it_a_stranger_to_it_may_not(db: str) -> None:
+def test_only_the_manager_of_a_group_may_invite_it(db: str) -> None:
     room = team()
     admin, invitee = room["admin"], person()
     theirs = create(person(), [invitee])["id"]  # admin neither manages nor belongs to it
@@ -199,9 +200,29 @@ def test_a_member_of_a_group_may_invite_it_a_stranger_to_it_may_not(db: str) -> 
         {**refused.body["error"], "request_id": unknown.body["error"]["request_id"]},
     )
     assert invitations_count(room.room) == 0
-    shared = create(person(), [admin, invitee])["id"]  # admin belongs to it
-    answer = invite_group(room.room, admin, shared)
+    # Belonging is not enough: the members were added without being asked (no invitation spam).
+    shared = create(person(), [admin, invitee])["id"]
+    member_of = invite_group(room.room, admin, shared)
+    assert (member_of.status, member_of.body["error"]["details"][0]["type"]) == (409, "unknown_group")
+    assert invitations_count(room.room) == 0
+    mine = create(admin, [invitee])["id"]
+    answer = invite_group(room.room, admin, mine)
     assert answer.status == 201 and [i["user"]["id"] for i in answer.body["invited"]] == [invitee.id]
+
+
+def test_whole_group_invitations_are_limited_per_user(db: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("ROOMS_GROUP_INVITATIONS_PER_MINUTE", "2")
+    reset_settings()
+    try:
+        room = team()
+        admin = room["admin"]
+        answers = [invite_group(room.room, admin, create(admin, [person()])["id"]) for _ in range(3)]
+        assert [a.status for a in answers] == [201, 201, 429]
+        assert int(answers[2].headers["Retry-After"][0]) >= 1
+        assert invitations_count(room.room) == 2
+    finally:
+        monkeypatch.undo()
+        reset_settings()
 
 
 def test_below_admin_or_outside_the_room_a_group_cannot_be_invited(db: str) -> None:
