@@ -57,7 +57,7 @@ ENDPOINTS = (
     Endpoint("DELETE", "/rooms/{room}/members/{target}", at_least("admin"), 204),
     Endpoint("PATCH", "/rooms/{room}/owner", at_least("master"), 200, {"user_id": "{admin}"}),
     Endpoint("POST", "/rooms/{room}/invitations", at_least("admin"), 201, {"role": "member"}),
-    # A group every caller belongs to (tests/integration/rooms/test_rooms_groups.py: whose groups).
+    # A group the caller manages, of everyone (tests/integration/rooms/test_rooms_groups.py: whose groups).
     Endpoint("POST", "/rooms/{room}/invitations", at_least("admin"), 201, {"group_id": "{group}"}),
     Endpoint("GET", "/invitations", ANYONE, 200),
     # A link invitation: anyone holding it may accept once; members already are (409).
@@ -86,6 +86,7 @@ class World:
     prompt: str
     link: str
     group: str
+    everyone: list[str]
 
     def caller(self, role: str) -> Person:
         return self.outsider if role == NON_MEMBER else self.team[role]
@@ -115,9 +116,16 @@ def _world() -> World:
     link = call("POST", f"/api/v1/rooms/{room.room}/invitations", {}, token=room["admin"].token).body["token"]
     outsider, newcomer = person(), person()
     everyone = [p.username for p in (*room.people.values(), outsider, newcomer)]
-    group = call("POST", "/api/v1/groups", {"name": "all", "members": everyone}, token=person().token)
+    group = _group_of(room["master"], everyone)  # the role matrix makes one per caller
+    return World(room, outsider, target, message, prompt, link, group=group, everyone=everyone)
+
+
+def _group_of(manager: Person, everyone: list[str]) -> str:
+    """Only a group's manager may invite it (the others were added without being asked)."""
+    members = [name for name in everyone if name != manager.username]
+    group = call("POST", "/api/v1/groups", {"name": "all", "members": members}, token=manager.token)
     assert group.status == 201, group.body
-    return World(room, outsider, target, message, prompt, link, group.body["id"])
+    return str(group.body["id"])
 
 
 CASES = [(e, c) for e in ENDPOINTS for c in CALLERS]
@@ -135,6 +143,8 @@ def _variant(endpoint: Endpoint) -> str:
 )
 def test_role_matrix(db: str, endpoint: Endpoint, role: str) -> None:
     world = _world()
+    if "group_id" in (endpoint.body or {}):
+        world.group = _group_of(world.caller(role), world.everyone)
     answer = call(
         endpoint.method,
         "/api/v1" + world.fill(endpoint.path),
