@@ -18,8 +18,8 @@ from core.types import Timestamp
 if TYPE_CHECKING:
     from assets.sharing import Opened
     from assets.space_access import SpaceView
-    from assets.spaces import MemberView
     from assets.uploads import FreshParts, Progress, Started
+    from core.memberships import MemberView
     from core.models.assets import Asset, Share, Variant
     from core.models.audit import AuditEvent
 

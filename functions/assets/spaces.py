@@ -12,8 +12,6 @@ loses the links they made of its assets.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, func, select, update
@@ -21,8 +19,9 @@ from sqlalchemy.orm import Session
 
 from assets.settings import AssetSettings
 from assets.space_access import EDITOR, OWNER, SPACE_COLUMNS, SpaceView, below, lock_spaces, space_for
-from core import audit
+from core import audit, memberships
 from core.errors import Conflict, Forbidden, NotFound
+from core.memberships import MemberView
 from core.models.assets import Asset, Share
 from core.models.spaces import Space, SpaceMember
 from core.models.user import User
@@ -146,31 +145,8 @@ def _audit(
 # ------------------------------------------------------------------ members
 
 
-@dataclass(frozen=True)
-class MemberView:
-    user_id: uuid.UUID
-    username: str
-    avatar_url: str | None
-    role: str
-    joined_at: datetime
-
-    @classmethod
-    def of(cls, row: Any) -> MemberView:
-        return cls(row.user_id, row.username, row.avatar_url, row.role, row.joined_at)
-
-
-_MEMBER_COLUMNS = (SpaceMember.user_id, SpaceMember.role, SpaceMember.joined_at, User.username, User.avatar_url)
-
-
 def member(session: Session, space_id: uuid.UUID, user_id: uuid.UUID) -> MemberView:
-    row = session.execute(
-        select(*_MEMBER_COLUMNS)
-        .join(User, User.id == SpaceMember.user_id)
-        .where(SpaceMember.space_id == space_id, SpaceMember.user_id == user_id)
-    ).first()
-    if row is None:
-        raise NotFound("Member not found")
-    return MemberView.of(row)
+    return memberships.member(session, SpaceMember, SpaceMember.space_id == space_id, user_id)
 
 
 def members(
@@ -178,14 +154,7 @@ def members(
 ) -> tuple[list[MemberView], str | None]:
     """Viewer+. In joining order."""
     space_for(session, space_id, user_id)
-    query = select(*_MEMBER_COLUMNS).join(User, User.id == SpaceMember.user_id).where(SpaceMember.space_id == space_id)
-    query = keyset(
-        query, (SpaceMember.joined_at, SpaceMember.user_id), MEMBERS_SCOPE, cursor, limit, newest_first=False
-    )
-    rows, next_cursor = page_of(
-        list(session.execute(query).all()), limit, MEMBERS_SCOPE, lambda r: (r.joined_at, r.user_id)
-    )
-    return [MemberView.of(r) for r in rows], next_cursor
+    return memberships.page(session, SpaceMember, SpaceMember.space_id == space_id, MEMBERS_SCOPE, limit, cursor)
 
 
 def _manages(actor: SpaceView, target_role: str, role: str | None = None) -> None:

@@ -19,7 +19,7 @@ from rooms.access import RoomView, below
 from rooms.schemas import MemberOut, RoomOut
 
 if TYPE_CHECKING:
-    from rooms.members import MemberView
+    from core.memberships import MemberView
 
 
 def message(session: Session, type: str, view: MessageView) -> None:

@@ -19,13 +19,14 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session, aliased
 
 from core.errors import Conflict, NotFound
+from core.memberships import MemberView
 from core.models.rooms import Room, RoomInvitation, RoomMember
 from core.models.user import User
 from core.pagination import keyset, page_of
 from core.tokens import digest, new_token
 from rooms import events
 from rooms.access import RoomView, room_for
-from rooms.members import MemberView, member
+from rooms.members import member
 from rooms.settings import RoomsSettings
 
 SCOPE = "invitations"

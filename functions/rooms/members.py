@@ -10,48 +10,22 @@ both act on a stale view.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
-from datetime import datetime
-from typing import Any
 
 from sqlalchemy import case, delete, func, literal, select, update
 from sqlalchemy.orm import Session
 
+from core import memberships
 from core.errors import Conflict, Forbidden, NotFound, ValidationFailed
+from core.memberships import MemberView
 from core.models.rooms import Room, RoomMember
-from core.models.user import User
-from core.pagination import keyset, page_of
 from rooms import events
 from rooms.access import below, room_for
 
 SCOPE = "room-members"
 
 
-@dataclass(frozen=True)
-class MemberView:
-    user_id: uuid.UUID
-    username: str
-    avatar_url: str | None
-    role: str
-    joined_at: datetime
-
-    @classmethod
-    def of(cls, row: Any) -> MemberView:
-        return cls(row.user_id, row.username, row.avatar_url, row.role, row.joined_at)
-
-
-_COLUMNS = (RoomMember.user_id, RoomMember.role, RoomMember.joined_at, User.username, User.avatar_url)
-
-
 def member(session: Session, room_id: uuid.UUID, user_id: uuid.UUID) -> MemberView:
-    row = session.execute(
-        select(*_COLUMNS)
-        .join(User, User.id == RoomMember.user_id)
-        .where(RoomMember.room_id == room_id, RoomMember.user_id == user_id)
-    ).first()
-    if row is None:
-        raise NotFound("Member not found")
-    return MemberView.of(row)
+    return memberships.member(session, RoomMember, RoomMember.room_id == room_id, user_id)
 
 
 def listing(
@@ -59,10 +33,7 @@ def listing(
 ) -> tuple[list[MemberView], str | None]:
     """Reader+. In joining order."""
     room_for(session, room_id, user_id)
-    query = select(*_COLUMNS).join(User, User.id == RoomMember.user_id).where(RoomMember.room_id == room_id)
-    query = keyset(query, (RoomMember.joined_at, RoomMember.user_id), SCOPE, cursor, limit, newest_first=False)
-    rows, next_cursor = page_of(list(session.execute(query).all()), limit, SCOPE, lambda r: (r.joined_at, r.user_id))
-    return [MemberView.of(r) for r in rows], next_cursor
+    return memberships.page(session, RoomMember, RoomMember.room_id == room_id, SCOPE, limit, cursor)
 
 
 def _target_role(session: Session, room_id: uuid.UUID, user_id: uuid.UUID) -> str:

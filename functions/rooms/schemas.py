@@ -22,13 +22,13 @@ from core.types import Timestamp
 from rooms.groups import GROUP_MAX_MEMBERS
 
 if TYPE_CHECKING:
+    from core.memberships import MemberView
     from rooms.access import RoomView
     from rooms.forks import Forked, ForkView
     from rooms.group_invitations import GroupInvitations, Invitee
     from rooms.groups import GroupMemberView, GroupView
     from rooms.invitations import Created, Membership
     from rooms.logic import ListedRoom
-    from rooms.members import MemberView
     from rooms.messages import MessageView
 
 Role = Literal["reader", "guest", "member", "admin", "master"]
