@@ -78,8 +78,8 @@ def seed_caller(engine: Any) -> Fixture:
     try:
         from core.auth import issue_access_token
         from core.config import reset_settings
-        from core.models.auth import AuthSession
-        from core.models.user import User
+        from core.orm.auth import AuthSession
+        from core.orm.user import User
 
         reset_settings()
         user_id, session_id = uuid.uuid4(), uuid.uuid4()

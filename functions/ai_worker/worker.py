@@ -35,8 +35,8 @@ from ai_worker.providers import ChatMessage, ProviderError
 from ai_worker.settings import AiWorkerSettings
 from core import ai_replies, db, room_events
 from core.ai_replies import Job
-from core.models.rooms import Message, Room
-from core.models.user import User
+from core.orm.rooms import Message, Room
+from core.orm.user import User
 from core.room_access import ROOM_COLUMNS, RoomView
 from core.room_messages import MessageView, audience, load
 

@@ -17,7 +17,7 @@ from assets.settings import AssetSettings
 from assets.space_access import EDITOR, VIEWER, asset_for
 from core import audit, storage
 from core.errors import Conflict
-from core.models.assets import Asset, Variant
+from core.orm.assets import Asset, Variant
 from core.pagination import keyset, page_of
 
 SCOPE = "assets"

@@ -17,7 +17,7 @@ from assets.space_access import EDITOR, asset_for, lock_spaces, space_for
 from assets.spaces import revoke_shares
 from core import audit
 from core.errors import Conflict
-from core.models.assets import Asset, Share
+from core.orm.assets import Asset, Share
 
 
 def move(session: Session, asset_id: uuid.UUID, user_id: uuid.UUID, target: uuid.UUID | None, ip: str) -> Asset:

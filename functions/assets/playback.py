@@ -25,7 +25,7 @@ from assets.library import owned, variants_of
 from assets.settings import AssetSettings
 from core import cdn, storage
 from core.errors import Conflict, NotFound
-from core.models.assets import Asset, Variant
+from core.orm.assets import Asset, Variant
 
 HLS = "hls"
 CONTENT_TYPE = "application/vnd.apple.mpegurl"

@@ -20,8 +20,8 @@ from sqlalchemy import or_, update
 from sqlalchemy.orm import Session
 
 from core.errors import NotFound, PayloadTooLarge
-from core.models.assets import Asset
-from core.models.spaces import Space
+from core.orm.assets import Asset
+from core.orm.spaces import Space
 
 QUOTA_EXCEEDED = "quota_exceeded"
 

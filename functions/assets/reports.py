@@ -11,9 +11,9 @@ from sqlalchemy.orm import Session
 
 from assets.library import personal
 from assets.space_access import OWNER, space_for
-from core.models.assets import Asset, Share
-from core.models.audit import AuditEvent
-from core.models.spaces import Space
+from core.orm.assets import Asset, Share
+from core.orm.audit import AuditEvent
+from core.orm.spaces import Space
 from core.pagination import keyset, page_of
 
 AUDIT_SCOPE = "audit"

@@ -20,8 +20,8 @@ if TYPE_CHECKING:
     from assets.space_access import SpaceView
     from assets.uploads import FreshParts, Progress, Started
     from core.memberships import MemberView
-    from core.models.assets import Asset, Share, Variant
-    from core.models.audit import AuditEvent
+    from core.orm.assets import Asset, Share, Variant
+    from core.orm.audit import AuditEvent
 
 CONTENT_TYPE = r"^(image|video)/[a-z0-9][a-z0-9.+-]{0,100}$"
 MAX_TAGS = 20

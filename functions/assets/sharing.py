@@ -18,8 +18,9 @@ from assets.settings import AssetSettings
 from assets.space_access import OWNER
 from core import audit, ratelimit, storage
 from core.errors import Conflict, NotFound, ValidationFailed
-from core.models.assets import RENDITION_TYPES, SHARED_RENDITIONS, Asset, Share, Variant
-from core.models.spaces import SpaceMember
+from core.models.assets import RENDITION_TYPES, SHARED_RENDITIONS
+from core.orm.assets import Asset, Share, Variant
+from core.orm.spaces import SpaceMember
 from core.pagination import keyset, page_of
 from core.tokens import digest, new_token
 

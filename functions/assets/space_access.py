@@ -19,8 +19,9 @@ from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
 from core.errors import Forbidden, NotFound
-from core.models.assets import Asset
-from core.models.spaces import SPACE_ROLES, Space, SpaceMember
+from core.models.spaces import SPACE_ROLES
+from core.orm.assets import Asset
+from core.orm.spaces import Space, SpaceMember
 
 RANK = {role: rank for rank, role in enumerate(SPACE_ROLES)}
 VIEWER, EDITOR, OWNER = SPACE_ROLES

@@ -22,9 +22,9 @@ from assets.space_access import EDITOR, OWNER, SPACE_COLUMNS, SpaceView, below, 
 from core import audit, memberships
 from core.errors import Conflict, Forbidden, NotFound
 from core.memberships import MemberView
-from core.models.assets import Asset, Share
-from core.models.spaces import Space, SpaceMember
-from core.models.user import User
+from core.orm.assets import Asset, Share
+from core.orm.spaces import Space, SpaceMember
+from core.orm.user import User
 from core.pagination import keyset, page_of
 
 SCOPE = "spaces"

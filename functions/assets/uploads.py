@@ -20,7 +20,7 @@ from assets.settings import AssetSettings
 from assets.space_access import EDITOR, asset_for, space_for
 from core import audit, keys, storage
 from core.errors import Conflict, PayloadTooLarge
-from core.models.assets import Asset
+from core.orm.assets import Asset
 from core.pagination import decode_cursor, encode_cursor
 
 MAX_PARTS = 10_000

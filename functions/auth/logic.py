@@ -27,9 +27,9 @@ from core.auth import (
 from core.db import UNIQUE_VIOLATION, sqlstate
 from core.errors import Conflict, NotFound, RateLimited, Unauthorized
 from core.http import Caller
-from core.models.auth import AuthSession, RefreshToken
-from core.models.limits import RateLimitWindow
-from core.models.user import User
+from core.orm.auth import AuthSession, RefreshToken
+from core.orm.limits import RateLimitWindow
+from core.orm.user import User
 from core.tokens import digest as token_digest
 from core.tokens import new_token
 

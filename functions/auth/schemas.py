@@ -12,7 +12,7 @@ from core.types import Timestamp
 
 if TYPE_CHECKING:
     from auth.logic import Issued
-    from core.models.user import User
+    from core.orm.user import User
 
 EMAIL = r"^[^@\s\x00]{1,64}@[^@\s\x00]+\.[^@\s\x00]+$"
 USERNAME = r"^[A-Za-z0-9_]{3,50}$"

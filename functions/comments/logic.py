@@ -11,8 +11,8 @@ from sqlalchemy import Connection, Integer, Row, Select, bindparam, delete, exis
 from sqlalchemy.orm import Session
 
 from core.errors import Forbidden, NotFound
-from core.models.social import Comment, Post
-from core.models.user import User
+from core.orm.social import Comment, Post
+from core.orm.user import User
 from core.pagination import decode_cursor, page_of
 
 SCOPE = "comments"

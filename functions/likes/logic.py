@@ -14,8 +14,8 @@ from sqlalchemy.orm import Session
 
 from core.db import FOREIGN_KEY_VIOLATION, sqlstate
 from core.errors import NotFound
-from core.models.social import Like, Post
-from core.models.user import User
+from core.orm.social import Like, Post
+from core.orm.user import User
 from core.pagination import decode_cursor, page_of
 
 SCOPE = "likes"

@@ -416,7 +416,7 @@ def finish(
     from sqlalchemy import func, update
     from sqlalchemy.dialects.postgresql import insert
 
-    from core.models.assets import Asset, Variant
+    from core.orm.assets import Asset, Variant
 
     values: dict[str, Any] = {"status": status, "status_reason": reason, "updated_at": func.now()}
     if width is not None and height is not None:

@@ -13,8 +13,8 @@ from sqlalchemy.orm import Session
 
 from core import keys, storage
 from core.errors import Conflict, Forbidden, NotFound, PayloadTooLarge
-from core.models.social import Post, PostImage
-from core.models.user import User
+from core.orm.social import Post, PostImage
+from core.orm.user import User
 from core.pagination import decode_cursor, page_of
 from posts.settings import PostSettings
 

@@ -18,8 +18,8 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.orm import Session
 
 from core.errors import Unauthorized
-from core.models.realtime import RealtimeConnection, RealtimeSubscription
-from core.models.user import User
+from core.orm.realtime import RealtimeConnection, RealtimeSubscription
+from core.orm.user import User
 from core.room_access import RoomView, room_for
 
 CONNECTION_TTL = timedelta(hours=2)  # API Gateway's maximum connection duration

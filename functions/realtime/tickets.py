@@ -16,7 +16,7 @@ from sqlalchemy import delete, func, insert, text
 from sqlalchemy.orm import Session
 
 from core import ratelimit
-from core.models.realtime import RealtimeTicket
+from core.orm.realtime import RealtimeTicket
 from core.tokens import digest, new_token
 
 TICKET_TTL_S = 60

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from core import db, room_forks
 from core.errors import Conflict, NotFound
-from core.models.rooms import Message, Room, RoomFork, RoomMember
+from core.orm.rooms import Message, Room, RoomFork, RoomMember
 from rooms.access import RoomView, room_for
 
 

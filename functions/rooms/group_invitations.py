@@ -25,9 +25,9 @@ from sqlalchemy.orm import Session
 
 from core import ratelimit
 from core.errors import Conflict
-from core.models.groups import Group, GroupMember
-from core.models.rooms import RoomInvitation, RoomMember
-from core.models.user import User
+from core.orm.groups import Group, GroupMember
+from core.orm.rooms import RoomInvitation, RoomMember
+from core.orm.user import User
 from core.tokens import new_token
 from rooms.access import room_for
 from rooms.settings import RoomsSettings

@@ -21,8 +21,8 @@ from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session, aliased
 
 from core.errors import Conflict, Forbidden, NotFound
-from core.models.groups import Group, GroupMember
-from core.models.user import User
+from core.orm.groups import Group, GroupMember
+from core.orm.user import User
 from core.pagination import keyset, page_of
 
 SCOPE = "groups"

@@ -20,8 +20,8 @@ from sqlalchemy.orm import Session, aliased
 
 from core.errors import Conflict, NotFound
 from core.memberships import MemberView
-from core.models.rooms import Room, RoomInvitation, RoomMember
-from core.models.user import User
+from core.orm.rooms import Room, RoomInvitation, RoomMember
+from core.orm.user import User
 from core.pagination import keyset, page_of
 from core.tokens import digest, new_token
 from rooms import events

@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session
 
 from core.ai_replies import AiRepliesSettings
 from core.errors import Conflict, NotFound
-from core.models.rooms import Message, Room, RoomMember
-from core.models.user import User
+from core.orm.rooms import Message, Room, RoomMember
+from core.orm.user import User
 from core.pagination import keyset, page_of
 from rooms import events
 from rooms.access import ROOM_COLUMNS, RoomView, room_for

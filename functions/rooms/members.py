@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 from core import memberships
 from core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from core.memberships import MemberView
-from core.models.rooms import Room, RoomMember
+from core.orm.rooms import Room, RoomMember
 from rooms import events
 from rooms.access import below, room_for
 

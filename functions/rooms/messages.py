@@ -16,8 +16,8 @@ from sqlalchemy.orm import Session
 
 from core import ai_replies
 from core.errors import Forbidden, NotFound
-from core.models.rooms import Message, Room
-from core.models.user import User
+from core.orm.rooms import Message, Room
+from core.orm.user import User
 from core.pagination import decode_cursor_of, page_of
 from core.room_messages import MESSAGE_COLUMNS, MessageView, load, visible_to
 from rooms import events

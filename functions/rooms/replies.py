@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 
 from core import ai_replies, flags, ratelimit
 from core.errors import Conflict
-from core.models.rooms import Message
+from core.orm.rooms import Message
 from rooms import events
 from rooms.access import room_for, writable
 from rooms.messages import MessageView, allocate_seq, load, store_human, visible_message

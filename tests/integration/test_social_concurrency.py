@@ -12,8 +12,8 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from comments import logic as comments
-from core.models.social import Comment, Like, Post
-from core.models.user import User
+from core.orm.social import Comment, Like, Post
+from core.orm.user import User
 from likes import logic as likes
 
 WRITERS = 50

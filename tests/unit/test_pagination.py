@@ -92,7 +92,7 @@ def test_other_value_types_are_refused_when_encoding() -> None:
 def test_keyset_orders_filters_and_reads_key_types_from_the_columns() -> None:
     from sqlalchemy import select
 
-    from core.models.assets import Asset
+    from core.orm.assets import Asset
     from core.pagination import keyset
 
     first = keyset(select(Asset), (Asset.created_at, Asset.id), "assets", None, 20)

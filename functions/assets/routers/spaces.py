@@ -29,7 +29,7 @@ from assets.schemas import (
 from assets.space_access import space_for
 from core import db
 from core.http import caller, client_ip, documented, route
-from core.models.assets import Asset
+from core.orm.assets import Asset
 from core.routes import (
     ADD_SPACE_MEMBER,
     CREATE_SPACE,

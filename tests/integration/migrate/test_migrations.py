@@ -18,11 +18,10 @@ def test_models_match_the_migrations(db: str, owner_engine: Engine) -> None:
     from alembic.autogenerate import compare_metadata
     from alembic.runtime.migration import MigrationContext
 
-    import core.models.user  # noqa: F401 - registers the table
-    from core.models import Base
+    from core.models.registry import metadata
 
     with owner_engine.connect() as conn:
-        diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), Base.metadata)
+        diff = compare_metadata(MigrationContext.configure(conn, opts={"compare_type": True}), metadata)
     assert diff == []
 
 

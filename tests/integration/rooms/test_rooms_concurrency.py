@@ -12,8 +12,8 @@ from sqlalchemy import create_engine, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from core.models.rooms import Message, Room, RoomMember
-from core.models.user import User
+from core.orm.rooms import Message, Room, RoomMember
+from core.orm.user import User
 from rooms import replies
 
 SENDERS = 50

@@ -29,7 +29,7 @@ from sqlalchemy.orm import Session
 
 from core import room_messages
 from core.config import FeatureSettings, setting
-from core.models.rooms import Message, Room
+from core.orm.rooms import Message, Room
 from core.room_messages import MessageView
 
 logger = Logger(child=True)

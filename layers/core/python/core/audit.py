@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from core.models.audit import AuditEvent
+from core.orm.audit import AuditEvent
 
 if TYPE_CHECKING:
     from sqlalchemy.orm import Session

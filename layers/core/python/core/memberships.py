@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import ColumnElement, Select, select
 
 from core.errors import NotFound
-from core.models.user import User
+from core.orm.user import User
 from core.pagination import keyset, page_of
 
 if TYPE_CHECKING:

@@ -121,7 +121,7 @@ def forget(connection_ids: Sequence[str]) -> None:
     from sqlalchemy import delete
 
     from core import db
-    from core.models.realtime import RealtimeConnection
+    from core.orm.realtime import RealtimeConnection
 
     with db.session_scope() as session:
         session.execute(delete(RealtimeConnection).where(RealtimeConnection.connection_id.in_(list(connection_ids))))

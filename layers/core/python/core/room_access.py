@@ -19,7 +19,8 @@ from sqlalchemy import and_, select
 from sqlalchemy.orm import Session
 
 from core.errors import Conflict, Forbidden, NotFound
-from core.models.rooms import ROLES, Room, RoomMember
+from core.models.rooms import ROLES
+from core.orm.rooms import Room, RoomMember
 
 RANK = {role: rank for rank, role in enumerate(ROLES)}
 

@@ -16,8 +16,8 @@ from sqlalchemy import ColumnElement, or_, select
 from sqlalchemy.orm import Session
 
 from core import room_events
-from core.models.rooms import Message
-from core.models.user import User
+from core.orm.rooms import Message
+from core.orm.user import User
 from core.schemas import MessageOut
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from alembic import context
 
-from core.models.registry import Base
+from core.models.registry import metadata
 
 config = context.config
 engine = config.attributes.get("engine")
@@ -14,7 +14,7 @@ if engine is None:
     engine = get_engine()
 
 with engine.connect() as connection:
-    context.configure(connection=connection, target_metadata=Base.metadata, compare_type=True)
+    context.configure(connection=connection, target_metadata=metadata, compare_type=True)
     with context.begin_transaction():
         # The role's statement_timeout (0007) is for requests; long DDL must not be cancelled by it.
         # SET LOCAL ends with this transaction, so the pooled connection goes back as it came.

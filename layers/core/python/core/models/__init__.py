@@ -1,5 +1,5 @@
-"""Typed ORM models. Import the concrete model modules where they are used."""
+"""The schema as SQLAlchemy Core tables. Import the concrete table modules where they are used."""
 
-from core.models.base import Base
+from core.models.base import metadata
 
-__all__ = ["Base"]
+__all__ = ["metadata"]

@@ -1,12 +1,11 @@
-"""Declarative base with a naming convention so Alembic names constraints stably."""
+"""The schema's one MetaData (a naming convention so Alembic names constraints stably) and the
+columns many tables share. Tables are SQLAlchemy Core: importing them costs no ORM (cold starts)."""
 
 from __future__ import annotations
 
 import uuid
-from datetime import datetime
 
-from sqlalchemy import DateTime, MetaData, func
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy import Column, DateTime, MetaData, func
 from sqlalchemy.types import Uuid
 
 NAMING = {
@@ -17,19 +16,16 @@ NAMING = {
     "pk": "pk_%(table_name)s",
 }
 
-
-class Base(DeclarativeBase):
-    metadata = MetaData(naming_convention=NAMING)
+metadata = MetaData(naming_convention=NAMING)
 
 
-class UuidPk:
+def uuid_pk() -> Column[uuid.UUID]:
     """UUID keys made by the app (no sequences: they would pin RDS Proxy connections)."""
+    return Column("id", Uuid, primary_key=True, default=uuid.uuid4)
 
-    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True, default=uuid.uuid4)
 
-
-class Timestamps:
-    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), server_default=func.now(), nullable=False)
-    updated_at: Mapped[datetime] = mapped_column(
-        DateTime(timezone=True), server_default=func.now(), onupdate=func.now(), nullable=False
+def timestamps() -> tuple[Column[object], Column[object]]:
+    return (
+        Column("created_at", DateTime(timezone=True), server_default=func.now(), nullable=False),
+        Column("updated_at", DateTime(timezone=True), server_default=func.now(), onupdate=func.now(), nullable=False),
     )

@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from sqlalchemy import Column, DateTime, Integer, String, Table
 
-from sqlalchemy import DateTime, Integer, String
-from sqlalchemy.orm import Mapped, mapped_column
+from core.models.base import metadata
 
-from core.models.base import Base
-
-
-class RateLimitWindow(Base):
-    __tablename__ = "rate_limit_windows"
-
-    key: Mapped[str] = mapped_column(String(200), primary_key=True)
-    window_start: Mapped[datetime] = mapped_column(DateTime(timezone=True), primary_key=True)
-    count: Mapped[int] = mapped_column(Integer, nullable=False, default=0)
+rate_limit_window_table = Table(
+    "rate_limit_windows",
+    metadata,
+    Column("key", String(200), primary_key=True),
+    Column("window_start", DateTime(timezone=True), primary_key=True),
+    Column("count", Integer, nullable=False, default=0),
+)

@@ -1,0 +1,1 @@
+"""Transitional ORM classes over the Core tables of core.models; callers move to the tables."""
