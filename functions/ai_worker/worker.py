@@ -63,7 +63,7 @@ class Superseded(Exception):
 
 def run(job: Job) -> str:
     """Generate one reply; what became of it: completed | failed | stale (nothing to do) | superseded."""
-    with db.session_scope() as session:
+    with db.orm_session_scope() as session:
         reply = ai_replies.current(session, job)
         if reply is None:
             logger.info("AI reply job is stale: its message is no longer pending under it")
@@ -76,7 +76,7 @@ def run(job: Job) -> str:
         text, status = generate(request)
     except Superseded:
         return "superseded"
-    with db.session_scope() as session:
+    with db.orm_session_scope() as session:
         done = ai_replies.finish(session, job, text, status)
     return status if done is not None else "superseded"
 
@@ -289,7 +289,7 @@ class Deltas:
 
 
 def _still_current(job: Job) -> bool:
-    with db.session_scope() as session:
+    with db.orm_session_scope() as session:
         return ai_replies.is_current(session, job)
 
 

@@ -35,7 +35,7 @@ PLAYBACK_MARGIN_S = 900
 # A relative URI inside the asset's hls/ directory (MediaConvert's SINGLE_DIRECTORY layout).
 _NAME = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9_.-]*(/[A-Za-z0-9_-][A-Za-z0-9_.-]*)*$")
 _URI_ATTRIBUTE = re.compile(r'URI="([^"]*)"')
-# A unit of work per call (core.db.session_scope): storage is read after the transaction.
+# A unit of work per call (core.db.orm_session_scope): storage is read after the transaction.
 Sessions = Callable[[], AbstractContextManager[Session]]
 
 

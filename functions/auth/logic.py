@@ -33,7 +33,7 @@ from core.orm.user import User
 from core.tokens import digest as token_digest
 from core.tokens import new_token
 
-# A unit of work per call (core.db.session_scope): login runs two, with bcrypt between them.
+# A unit of work per call (core.db.orm_session_scope): login runs two, with bcrypt between them.
 Sessions = Callable[[], AbstractContextManager[Session]]
 
 

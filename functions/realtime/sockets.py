@@ -57,7 +57,7 @@ def on_connect(event: Event) -> Response:
     request_id = str(context.get("requestId") or "")
     ticket = (event.get("queryStringParameters") or {}).get("ticket")
     try:
-        with db.session_scope() as session:
+        with db.orm_session_scope() as session:
             holder = tickets.spend(session, ticket)
             if holder is None:
                 raise Unauthorized("Unknown, expired or already used ticket: take a new one (POST /realtime/tickets)")
@@ -74,7 +74,7 @@ def on_connect(event: Event) -> Response:
 
 def on_disconnect(event: Event) -> Response:
     try:
-        with db.session_scope() as session:
+        with db.orm_session_scope() as session:
             connections.close_connection(session, event["requestContext"]["connectionId"])
     except Exception:  # the row then lives until its expires_at; API Gateway ignores this answer anyway
         logger.exception("$disconnect failed")
@@ -107,7 +107,7 @@ def _act(connection_id: str, frame: frames.ClientFrame) -> frames.Frame | None:
         return frames.pong()  # no database: a keep-alive costs one invocation and nothing else
     assert frame.room_id is not None  # every other action names a room (frames.parse)
     audience: list[str] | None = None
-    with db.session_scope() as session:
+    with db.orm_session_scope() as session:
         who = connections.owner(session, connection_id)
         if frame.action == "subscribe":
             room = connections.subscribe(session, connection_id, who.user_id, frame.room_id)

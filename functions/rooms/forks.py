@@ -146,7 +146,7 @@ def resend_if_stale(fork: ForkView) -> None:
     once per STALE_S (the job's updated_at moves with the resend). Outside the request's transaction."""
     if not fork.stale:
         return
-    with db.session_scope() as session:
+    with db.orm_session_scope() as session:
         touched = session.execute(
             update(RoomFork)
             .where(RoomFork.room_id == fork.room_id, RoomFork.status == "copying")

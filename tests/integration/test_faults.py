@@ -113,7 +113,7 @@ KILLED_MID_TRANSACTION = """
 import os, sys, uuid
 from sqlalchemy import text
 from core import db
-with db.session_scope() as session:
+with db.orm_session_scope() as session:
     session.execute(text("INSERT INTO users (id, email, username, password_hash) VALUES (:i, 'k@x.io', 'killed', 'x')"),
                     {"i": uuid.uuid4()})
     session.flush()

@@ -16,7 +16,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 FUNCTIONS = ROOT / "functions"
 
-PUBLIC = {"session_scope", "read", "sqlstate", "UNIQUE_VIOLATION", "FOREIGN_KEY_VIOLATION"}
+PUBLIC = {"session_scope", "orm_session_scope", "read", "sqlstate", "UNIQUE_VIOLATION", "FOREIGN_KEY_VIOLATION"}
 LEAN = {"lean_query", "ping", "close_lean"}
 LEAN_USERS = {"authorizer", "ops"}  # the authorizer and the health check
 ENGINE_USERS = {"migrate"}
@@ -85,4 +85,4 @@ def test_the_functions_use_the_database_one_public_way() -> None:
 
 def test_the_check_sees_what_it_polices() -> None:
     assert USES["authorizer"]["lean_query"] and USES["ops"]["ping"] and USES["migrate"]["get_engine"]
-    assert USES["posts"]["read"] and USES["posts"]["session_scope"]
+    assert USES["posts"]["read"] and USES["posts"]["orm_session_scope"]

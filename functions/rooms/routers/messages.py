@@ -41,7 +41,7 @@ AfterSeq = Annotated[
 def history(
     room_id: uuid.UUID, limit: Limit = 20, cursor: MessageCursor = None, after_seq: AfterSeq = None
 ) -> MessagePage:
-    with db.session_scope() as session:
+    with db.orm_session_scope() as session:
         found, next_cursor = messages.history(session, room_id, caller(router).user_id, limit, cursor, after_seq)
     return MessagePage.of(found, next_cursor)
 
@@ -53,7 +53,7 @@ def history(
     tags=["rooms"],
 )
 def get_message(room_id: uuid.UUID, message_id: uuid.UUID) -> MessageOut:
-    with db.session_scope() as session:
+    with db.orm_session_scope() as session:
         return MessageOut.of(messages.one(session, room_id, message_id, caller(router).user_id))
 
 
@@ -73,7 +73,7 @@ def get_message(room_id: uuid.UUID, message_id: uuid.UUID) -> MessageOut:
 )
 def send_message(room_id: uuid.UUID, body: MessageIn) -> MessagePosted:
     message, ai_message = replies.send(
-        db.session_scope,
+        db.orm_session_scope,
         room_id,
         caller(router).user_id,
         body.content,
@@ -93,7 +93,7 @@ def send_message(room_id: uuid.UUID, body: MessageIn) -> MessagePosted:
     tags=["rooms"],
 )
 def edit_message(room_id: uuid.UUID, message_id: uuid.UUID, body: MessagePatch) -> MessageOut:
-    with db.session_scope() as session:
+    with db.orm_session_scope() as session:
         changes = body.model_dump(exclude_unset=True)
         return MessageOut.of(messages.edit(session, room_id, message_id, caller(router).user_id, changes))
 
@@ -106,7 +106,7 @@ def edit_message(room_id: uuid.UUID, message_id: uuid.UUID, body: MessagePatch) 
     tags=["rooms"],
 )
 def delete_message(room_id: uuid.UUID, message_id: uuid.UUID) -> None:
-    with db.session_scope() as session:
+    with db.orm_session_scope() as session:
         messages.remove(session, room_id, message_id, caller(router).user_id)
 
 
@@ -123,4 +123,4 @@ def delete_message(room_id: uuid.UUID, message_id: uuid.UUID) -> None:
     openapi_extensions=documented(409, 429),
 )
 def regenerate(room_id: uuid.UUID, message_id: uuid.UUID) -> MessageOut:
-    return MessageOut.of(replies.regenerate(db.session_scope, room_id, message_id, caller(router).user_id))
+    return MessageOut.of(replies.regenerate(db.orm_session_scope, room_id, message_id, caller(router).user_id))

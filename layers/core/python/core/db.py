@@ -35,8 +35,13 @@ from core.errors import AppError, Unavailable
 from core.internals import pg8000_wire
 
 if TYPE_CHECKING:
+    from typing import TypeAlias
+
     from sqlalchemy.engine import Connection, Engine
     from sqlalchemy.orm import Session
+
+    # Transitional: what a core module shared by converted and not yet converted callers accepts.
+    AnySession: TypeAlias = Connection | Session
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -195,8 +200,33 @@ def _database_errors() -> Iterator[None]:
 
 
 @contextmanager
-def session_scope() -> Iterator[Session]:
-    """One transaction per request: commit on success, roll back on any error."""
+def session_scope() -> Iterator[Connection]:
+    """One transaction per request (the unit of work): commit on success, roll back on any error.
+
+    A Core `Connection`: statements are SQLAlchemy Core, so no request path pays for the ORM's
+    import and mapper configuration (cold starts; see docs/decisions.md)."""
+    with _database_errors():
+        connection = get_engine().connect()
+        try:
+            yield connection
+            connection.commit()
+        except AppError as err:
+            if err.keep_writes:
+                connection.commit()
+            else:
+                connection.rollback()
+            raise
+        except BaseException:
+            with suppress(Exception):  # the connection may already be gone
+                connection.rollback()
+            raise
+        finally:
+            connection.close()
+
+
+@contextmanager
+def orm_session_scope() -> Iterator[Session]:
+    """Transitional: session_scope for callers still working through core.orm's classes."""
     from sqlalchemy.orm import Session
 
     with _database_errors():

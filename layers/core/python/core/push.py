@@ -123,7 +123,7 @@ def forget(connection_ids: Sequence[str]) -> None:
     from core import db
     from core.orm.realtime import RealtimeConnection
 
-    with db.session_scope() as session:
+    with db.orm_session_scope() as session:
         session.execute(delete(RealtimeConnection).where(RealtimeConnection.connection_id.in_(list(connection_ids))))
 
 

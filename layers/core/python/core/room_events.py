@@ -202,7 +202,7 @@ def deliver(room_id: uuid.UUID, *, push_frame: Any = None) -> int:
     send = push_frame or push.push
     total = 0
     while True:
-        with db.session_scope() as session:
+        with db.orm_session_scope() as session:
             rows = [
                 RoomEvent(r.position, r.type, r.seq, r.data, r.only_user_id)
                 for r in session.execute(_EVENTS, {"room": room_id, "n": DRAIN_BATCH})
@@ -217,7 +217,7 @@ def deliver(room_id: uuid.UUID, *, push_frame: Any = None) -> int:
             if row.type == "member.left":  # gone from the room: nothing after this reaches them
                 left = json.loads(row.data).get("user", {}).get("id")
                 audience = [(cid, user) for cid, user in audience if str(user) != left]
-        with db.session_scope() as session:
+        with db.orm_session_scope() as session:
             session.execute(_DONE, {"room": room_id, "last": rows[-1].position})
             if any(row.type == "room.deleted" for row in rows):
                 session.execute(_DROP_ROOM, {"room": room_id})
@@ -243,7 +243,7 @@ def push_now(
 
     if type not in TYPES:
         raise ValueError(f"unknown room event type {type!r}")
-    with db.session_scope() as session:
+    with db.orm_session_scope() as session:
         audience = [(str(r.connection_id), r.user_id) for r in session.execute(_AUDIENCE, {"room": room_id})]
     targets = [cid for cid, user in audience if only is None or user == only]
     if targets:
@@ -261,7 +261,7 @@ def delivered(room_id: uuid.UUID, seq: int, types: Sequence[str] = ("message.cre
     an ephemeral event about a message (`message.delta`) should not overtake its announcement."""
     from core import db
 
-    with db.session_scope() as session:
+    with db.orm_session_scope() as session:
         return session.execute(_WAITING, {"room": room_id, "seq": seq, "types": list(types)}).first() is None
 
 
@@ -281,7 +281,7 @@ def push_to_user(
 
     if type not in TYPES:
         raise ValueError(f"unknown room event type {type!r}")
-    with db.session_scope() as session:
+    with db.orm_session_scope() as session:
         targets = [str(r.connection_id) for r in session.execute(_USER_CONNECTIONS, {"user": user_id})]
     if targets:
         payload = json.dumps(data, separators=(",", ":"), ensure_ascii=False, default=str)
@@ -307,7 +307,7 @@ def sweep(*, client: Any = None) -> tuple[int, list[uuid.UUID]]:
     (connections deleted, rooms nudged)."""
     from core import db
 
-    with db.session_scope() as session:
+    with db.orm_session_scope() as session:
         expired = len(session.execute(_EXPIRED, {"n": SWEEP_CONNECTIONS}).all())
         session.execute(_EXPIRED_EVENTS, {"age": EVENT_RETENTION_S})
         stale = list(session.execute(_STALE_ROOMS, {"age": STALE_EVENT_S, "n": SWEEP_ROOMS}).scalars())
