@@ -73,25 +73,23 @@ def prepare_database(url: str) -> Fixture:
 
 def seed_caller(engine: Any) -> Fixture:
     """A user with a live sign-in session, and a valid access token for it (best effort: core may change)."""
-    from sqlalchemy.orm import Session
+    from sqlalchemy import insert
 
     try:
         from core.auth import issue_access_token
         from core.config import reset_settings
-        from core.orm.auth import AuthSession
-        from core.orm.user import User
+        from core.models.auth import auth_session_table
+        from core.models.user import user_table
 
         reset_settings()
         user_id, session_id = uuid.uuid4(), uuid.uuid4()
-        with Session(engine) as session:
-            session.add(
-                User(
+        with engine.begin() as conn:
+            conn.execute(
+                insert(user_table).values(
                     id=user_id, email="coldstart@example.com", username="coldstart", password_hash=secrets.token_hex(30)
                 )
             )  # never matches a password
-            session.flush()
-            session.add(AuthSession(id=session_id, user_id=user_id))
-            session.commit()
+            conn.execute(insert(auth_session_table).values(id=session_id, user_id=user_id))
         token = issue_access_token(user_id, session_id)
     except Exception as exc:
         progress(f"no fixture caller ({type(exc).__name__}: {exc}); protected routes use random ids")

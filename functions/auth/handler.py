@@ -20,7 +20,7 @@ app = make_resolver()
     openapi_extensions=documented(409),
 )
 def register(body: RegisterIn) -> TokensOut:
-    with db.orm_session_scope() as session:
+    with db.session_scope() as session:
         return TokensOut.of(logic.register(session, body.email, body.username, body.password))
 
 
@@ -32,7 +32,7 @@ def register(body: RegisterIn) -> TokensOut:
     openapi_extensions=documented(401, 429),
 )
 def login(body: LoginIn) -> TokensOut:
-    return TokensOut.of(logic.login(db.orm_session_scope, body.email, body.password, client_ip(app)))
+    return TokensOut.of(logic.login(db.session_scope, body.email, body.password, client_ip(app)))
 
 
 @route(
@@ -43,25 +43,25 @@ def login(body: LoginIn) -> TokensOut:
     openapi_extensions=documented(401),
 )
 def refresh(body: RefreshIn) -> TokensOut:
-    with db.orm_session_scope() as session:
+    with db.session_scope() as session:
         return TokensOut.of(logic.refresh(session, body.refresh_token, client_ip(app)))
 
 
 @route(app, LOGOUT, status_code=204, summary="Revoke this token and its refresh family", tags=["auth"])
 def logout() -> None:
-    with db.orm_session_scope() as session:
+    with db.session_scope() as session:
         logic.logout(session, caller(app), client_ip(app))
 
 
 @route(app, ME, summary="The signed-in user", tags=["auth"])
 def me() -> MeOut:
-    with db.orm_session_scope() as session:
+    with db.session_scope() as session:
         return MeOut.of(logic.get_me(session, caller(app).user_id))
 
 
 @route(app, UPDATE_ME, summary="Update bio or avatar", tags=["auth"])
 def update_me(body: MePatch) -> MeOut:
-    with db.orm_session_scope() as session:
+    with db.session_scope() as session:
         changes = body.model_dump(exclude_unset=True)
         return MeOut.of(logic.update_me(session, caller(app).user_id, changes))
 

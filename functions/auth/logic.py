@@ -10,11 +10,11 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import delete, func, select, update
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy import Connection, Row, delete, func, insert, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as upsert
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.orm import Session
 
 from auth.settings import SessionSettings
 from core import audit
@@ -27,19 +27,24 @@ from core.auth import (
 from core.db import UNIQUE_VIOLATION, sqlstate
 from core.errors import Conflict, NotFound, RateLimited, Unauthorized
 from core.http import Caller
-from core.orm.auth import AuthSession, RefreshToken
-from core.orm.limits import RateLimitWindow
-from core.orm.user import User
+from core.models.auth import auth_session_table, refresh_token_table
+from core.models.limits import rate_limit_window_table
+from core.models.user import user_table
 from core.tokens import digest as token_digest
 from core.tokens import new_token
 
-# A unit of work per call (core.db.orm_session_scope): login runs two, with bcrypt between them.
-Sessions = Callable[[], AbstractContextManager[Session]]
+# A unit of work per call (core.db.session_scope): login runs two, with bcrypt between them.
+Sessions = Callable[[], AbstractContextManager[Connection]]
+
+# A `users` row (every column; MeOut reads the ones it shows).
+UserRow = Row[Any]
+
+_USER = select(user_table)
 
 
 @dataclass(frozen=True)
 class Issued:
-    user: User
+    user: UserRow
     access_token: str
     refresh_token: str
     expires_in: int
@@ -49,14 +54,14 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _issue(session: Session, user: User, auth_session_id: uuid.UUID, started_at: datetime) -> Issued:
+def _issue(session: Connection, user: UserRow, auth_session_id: uuid.UUID, started_at: datetime) -> Issued:
     """A new pair for a session; neither token outlives the session's absolute lifetime (SESSION_MAX_AGE_S)."""
     settings, tokens = SessionSettings.current(), AuthSettings.current()
     now = _now()
     ends_at = started_at + timedelta(seconds=settings.session_max_age_s)
     token, digest = new_token()
-    session.add(
-        RefreshToken(
+    session.execute(
+        insert(refresh_token_table).values(
             session_id=auth_session_id,
             token_hash=digest,
             expires_at=min(now + timedelta(seconds=settings.refresh_token_ttl_s), ends_at),
@@ -67,18 +72,19 @@ def _issue(session: Session, user: User, auth_session_id: uuid.UUID, started_at:
     return Issued(user, access, token, ttl_s)
 
 
-def _start_session(session: Session, user: User) -> Issued:
+def _start_session(session: Connection, user: UserRow) -> Issued:
     # created_at from the same clock that ends the session (refresh compares with _now()).
-    auth_session = AuthSession(id=uuid.uuid4(), user_id=user.id, created_at=_now())
-    session.add(auth_session)
-    session.flush()
-    return _issue(session, user, auth_session.id, auth_session.created_at)
+    auth_session_id, created_at = uuid.uuid4(), _now()
+    session.execute(insert(auth_session_table).values(id=auth_session_id, user_id=user.id, created_at=created_at))
+    return _issue(session, user, auth_session_id, created_at)
 
 
-def _taken_fields(session: Session, email: str, username: str) -> list[dict[str, str]]:
+def _taken_fields(session: Connection, email: str, username: str) -> list[dict[str, str]]:
     rows = session.execute(
-        select(func.lower(User.email) == email.lower(), func.lower(User.username) == username.lower()).where(
-            (func.lower(User.email) == email.lower()) | (func.lower(User.username) == username.lower())
+        select(
+            func.lower(user_table.c.email) == email.lower(), func.lower(user_table.c.username) == username.lower()
+        ).where(
+            (func.lower(user_table.c.email) == email.lower()) | (func.lower(user_table.c.username) == username.lower())
         )
     ).all()
     details = []
@@ -89,19 +95,20 @@ def _taken_fields(session: Session, email: str, username: str) -> list[dict[str,
     return details
 
 
-def register(session: Session, email: str, username: str, password: str) -> Issued:
+def register(session: Connection, email: str, username: str, password: str) -> Issued:
     taken = _taken_fields(session, email, username)
     if taken:
         raise Conflict("Email or username already in use", details=taken)
-    user = User(id=uuid.uuid4(), email=email, username=username, password_hash=hash_password(password), bio="")
-    session.add(user)
     try:
-        session.flush()
+        user = session.execute(
+            insert(user_table)
+            .values(id=uuid.uuid4(), email=email, username=username, password_hash=hash_password(password), bio="")
+            .returning(user_table)  # with its server defaults (created_at)
+        ).one()
     except DBAPIError as exc:
         if sqlstate(exc) == UNIQUE_VIOLATION:  # a concurrent registration won the race
             raise Conflict("Email or username already in use") from exc
         raise
-    session.refresh(user)
     return _start_session(session, user)
 
 
@@ -144,18 +151,19 @@ def _throttle_for(email: str, ip: str) -> _Throttle:
     )
 
 
-def _reserve(session: Session, throttle: _Throttle) -> None:
+def _reserve(session: Connection, throttle: _Throttle) -> None:
     """Count this attempt before the password is checked, in one atomic statement for both counters: parallel
     attempts each get their own count, so no more than the limit of them ever reach the password.
     Over a limit: 429, still counted (keep_writes). A successful login gives its attempt back (_release)."""
     settings = SessionSettings.current()
     rows = [{"key": key, "window_start": throttle.window_start, "count": 1} for key in (throttle.pair, throttle.client)]
-    statement = insert(RateLimitWindow).values(rows)
+    windows = rate_limit_window_table.c
+    statement = upsert(rate_limit_window_table).values(rows)
     counted = session.execute(
         statement.on_conflict_do_update(
-            index_elements=[RateLimitWindow.key, RateLimitWindow.window_start],
-            set_={"count": RateLimitWindow.count + 1},
-        ).returning(RateLimitWindow.key, RateLimitWindow.count)
+            index_elements=[windows.key, windows.window_start],
+            set_={"count": windows.count + 1},
+        ).returning(windows.key, windows.count)
     ).all()
     counts = {key: count for key, count in counted}
     if (
@@ -165,18 +173,15 @@ def _reserve(session: Session, throttle: _Throttle) -> None:
         raise RateLimited(throttle.retry_after_s, "Too many failed logins; try again later", keep_writes=True)
 
 
-def _release(session: Session, throttle: _Throttle) -> None:
+def _release(session: Connection, throttle: _Throttle) -> None:
     """A successful login: its client's failures for this email are forgiven, and its attempt no longer
     counts against the client (only failures do; a shared address signs many people in)."""
-    session.execute(delete(RateLimitWindow).where(RateLimitWindow.key == throttle.pair))
+    windows = rate_limit_window_table.c
+    session.execute(delete(rate_limit_window_table).where(windows.key == throttle.pair))
     session.execute(
-        update(RateLimitWindow)
-        .where(
-            RateLimitWindow.key == throttle.client,
-            RateLimitWindow.window_start == throttle.window_start,
-            RateLimitWindow.count > 0,
-        )
-        .values(count=RateLimitWindow.count - 1)
+        update(rate_limit_window_table)
+        .where(windows.key == throttle.client, windows.window_start == throttle.window_start, windows.count > 0)
+        .values(count=windows.count - 1)
     )
 
 
@@ -186,7 +191,7 @@ def login(sessions: Sessions, email: str, password: str, ip: str) -> Issued:
     throttle = _throttle_for(email, ip)
     with sessions() as session:
         _reserve(session, throttle)
-        user = session.scalars(select(User).where(func.lower(User.email) == email.lower())).first()
+        user = session.execute(_USER.where(func.lower(user_table.c.email) == email.lower())).first()
     valid = verify_password(password, user.password_hash if user else None)
     with sessions() as session:
         if not valid or user is None:
@@ -197,52 +202,60 @@ def login(sessions: Sessions, email: str, password: str, ip: str) -> Issued:
         return _start_session(session, user)
 
 
-def refresh(session: Session, token: str, ip: str) -> Issued:
+def refresh(session: Connection, token: str, ip: str) -> Issued:
+    tokens, sessions = refresh_token_table.c, auth_session_table.c
     row = session.execute(
-        select(RefreshToken, AuthSession)
-        .join(AuthSession, AuthSession.id == RefreshToken.session_id)
-        .where(RefreshToken.token_hash == token_digest(token))
+        select(
+            tokens.id,
+            tokens.expires_at,
+            sessions.id.label("session_id"),
+            sessions.user_id,
+            sessions.created_at,
+            sessions.revoked_at,
+        )
+        .join_from(refresh_token_table, auth_session_table, sessions.id == tokens.session_id)
+        .where(tokens.token_hash == token_digest(token))
     ).first()
     if row is None:
         raise Unauthorized("Invalid refresh token")
-    stored, auth_session = row
     now = _now()
-    if auth_session.revoked_at is not None or stored.expires_at <= now:
+    if row.revoked_at is not None or row.expires_at <= now:
         raise Unauthorized("Invalid refresh token")
-    if auth_session.created_at + timedelta(seconds=SessionSettings.current().session_max_age_s) <= now:
+    if row.created_at + timedelta(seconds=SessionSettings.current().session_max_age_s) <= now:
         raise Unauthorized("Session expired; sign in again")  # its absolute lifetime, whatever the rotations
     spent = session.execute(
-        update(RefreshToken)
-        .where(RefreshToken.id == stored.id, RefreshToken.used_at.is_(None))
+        update(refresh_token_table)
+        .where(tokens.id == row.id, tokens.used_at.is_(None))
         .values(used_at=func.now())
-        .returning(RefreshToken.id)
+        .returning(tokens.id)
     ).first()
     if spent is None:  # reuse of a spent token: the whole family goes
         session.execute(
-            update(AuthSession)
-            .where(AuthSession.id == auth_session.id, AuthSession.revoked_at.is_(None))
+            update(auth_session_table)
+            .where(sessions.id == row.session_id, sessions.revoked_at.is_(None))
             .values(revoked_at=func.now(), revoked_reason="refresh_reuse")
         )
         audit.record(
             session,
             "auth.refresh_reuse",
-            user_id=auth_session.user_id,
+            user_id=row.user_id,
             ip=ip,
             target_type="session",
-            target_id=auth_session.id,
+            target_id=row.session_id,
         )
         raise Unauthorized("Refresh token already used; sign in again", keep_writes=True)
-    user = session.get_one(User, auth_session.user_id)
-    return _issue(session, user, auth_session.id, auth_session.created_at)
+    user = session.execute(_USER.where(user_table.c.id == row.user_id)).one()
+    return _issue(session, user, row.session_id, row.created_at)
 
 
-def logout(session: Session, caller: Caller, ip: str) -> None:
+def logout(session: Connection, caller: Caller, ip: str) -> None:
+    sessions = auth_session_table.c
     session.execute(
-        update(AuthSession)
+        update(auth_session_table)
         .where(
-            AuthSession.id == caller.session_id,
-            AuthSession.user_id == caller.user_id,
-            AuthSession.revoked_at.is_(None),
+            sessions.id == caller.session_id,
+            sessions.user_id == caller.user_id,
+            sessions.revoked_at.is_(None),
         )
         .values(revoked_at=func.now(), revoked_reason="logout")
     )
@@ -251,19 +264,24 @@ def logout(session: Session, caller: Caller, ip: str) -> None:
     )
 
 
-def get_me(session: Session, user_id: uuid.UUID) -> User:
-    user = session.get(User, user_id)
+def get_me(session: Connection, user_id: uuid.UUID) -> UserRow:
+    user = session.execute(_USER.where(user_table.c.id == user_id)).one_or_none()
     if user is None:
         raise NotFound("User not found")
     return user
 
 
-def update_me(session: Session, user_id: uuid.UUID, changes: dict[str, str | None]) -> User:
-    user = get_me(session, user_id)
+def update_me(session: Connection, user_id: uuid.UUID, changes: dict[str, str | None]) -> UserRow:
+    values: dict[str, str | None] = {}
     if "bio" in changes:
-        user.bio = changes["bio"] or ""
+        values["bio"] = changes["bio"] or ""
     if "avatar_url" in changes:
-        user.avatar_url = changes["avatar_url"]
-    session.flush()
-    session.refresh(user)
-    return user
+        values["avatar_url"] = changes["avatar_url"]
+    if not values:
+        return get_me(session, user_id)
+    # Written only when something differs (updated_at moves only then); else it is read as it is.
+    differs = or_(*(user_table.c[name].is_distinct_from(value) for name, value in values.items()))
+    user = session.execute(
+        update(user_table).where(user_table.c.id == user_id, differs).values(values).returning(user_table)
+    ).one_or_none()
+    return user if user is not None else get_me(session, user_id)

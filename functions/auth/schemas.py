@@ -11,8 +11,7 @@ from core.auth import MAX_PASSWORD_CHARS
 from core.types import Timestamp
 
 if TYPE_CHECKING:
-    from auth.logic import Issued
-    from core.orm.user import User
+    from auth.logic import Issued, UserRow
 
 EMAIL = r"^[^@\s\x00]{1,64}@[^@\s\x00]+\.[^@\s\x00]+$"
 USERNAME = r"^[A-Za-z0-9_]{3,50}$"
@@ -54,7 +53,7 @@ class MeOut(UserOut):
     email: str
 
     @classmethod
-    def of(cls, user: User) -> MeOut:
+    def of(cls, user: UserRow) -> MeOut:
         return cls.model_validate(user, from_attributes=True)
 
 

@@ -25,7 +25,7 @@ def of_post(post_id: uuid.UUID, limit: Limit = 20, cursor: Cursor = None) -> Com
 
 @route(app, ADD_COMMENT, status_code=201, summary="Comment on a post", tags=["comments"])
 def add(post_id: uuid.UUID, body: CommentIn) -> CommentOut:
-    with db.orm_session_scope() as session:
+    with db.session_scope() as session:
         return CommentOut.of(logic.add(session, post_id, caller(app).user_id, body.content))
 
 
@@ -38,7 +38,7 @@ def add(post_id: uuid.UUID, body: CommentIn) -> CommentOut:
     openapi_extensions=documented(403),
 )
 def remove(comment_id: uuid.UUID) -> None:
-    with db.orm_session_scope() as session:
+    with db.session_scope() as session:
         logic.remove(session, comment_id, caller(app).user_id)
 
 

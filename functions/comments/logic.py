@@ -7,67 +7,70 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Connection, Integer, Row, Select, bindparam, delete, exists, select, tuple_, update
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, Integer, Row, Select, bindparam, delete, exists, insert, select, tuple_, update
 
 from core.errors import Forbidden, NotFound
-from core.orm.social import Comment, Post
-from core.orm.user import User
+from core.models.social import comment_table, post_table
+from core.models.user import user_table
 from core.pagination import decode_cursor, page_of
 
 SCOPE = "comments"
-# Plain columns, not entities (as in posts.logic): no identity map for a page of comments.
+# Plain columns (as in posts.logic): a page of comments is rows.
 _COLUMNS = (
-    Comment.id,
-    Comment.post_id,
-    Comment.author_id,
-    Comment.content,
-    Comment.created_at,
-    User.username,
-    User.avatar_url,
+    comment_table.c.id,
+    comment_table.c.post_id,
+    comment_table.c.author_id,
+    comment_table.c.content,
+    comment_table.c.created_at,
+    user_table.c.username,
+    user_table.c.avatar_url,
 )
 
 CommentRow = Row[uuid.UUID, uuid.UUID, uuid.UUID, str, datetime, str, str | None]
 
 _ONE = (
     select(*_COLUMNS)
-    .join(User, User.id == Comment.author_id)
-    .where(Comment.id == bindparam("comment_id", type_=Comment.id.type))
+    .join(user_table, user_table.c.id == comment_table.c.author_id)
+    .where(comment_table.c.id == bindparam("comment_id", type_=comment_table.c.id.type))
 )
-_POST_EXISTS = select(exists().where(Post.id == bindparam("post_id", type_=Post.id.type)))
+_POST_EXISTS = select(exists().where(post_table.c.id == bindparam("post_id", type_=post_table.c.id.type)))
 
 
-def _one(session: Session, comment_id: uuid.UUID) -> CommentRow:
+def _one(session: Connection, comment_id: uuid.UUID) -> CommentRow:
     return session.execute(_ONE, {"comment_id": comment_id}).one()
 
 
-def add(session: Session, post_id: uuid.UUID, author_id: uuid.UUID, content: str) -> CommentRow:
+def add(session: Connection, post_id: uuid.UUID, author_id: uuid.UUID, content: str) -> CommentRow:
     # Counting first locks the post row, so a concurrent delete cannot strand the comment.
     counted = session.scalar(
-        update(Post).where(Post.id == post_id).values(comments_count=Post.comments_count + 1).returning(Post.id)
+        update(post_table)
+        .where(post_table.c.id == post_id)
+        .values(comments_count=post_table.c.comments_count + 1)
+        .returning(post_table.c.id)
     )
     if counted is None:
         raise NotFound("Post not found")
-    comment = Comment(id=uuid.uuid4(), post_id=post_id, author_id=author_id, content=content)
-    session.add(comment)
-    session.flush()
-    return _one(session, comment.id)
+    comment_id = uuid.uuid4()
+    session.execute(insert(comment_table).values(id=comment_id, post_id=post_id, author_id=author_id, content=content))
+    return _one(session, comment_id)
 
 
-def remove(session: Session, comment_id: uuid.UUID, user_id: uuid.UUID) -> None:
+def remove(session: Connection, comment_id: uuid.UUID, user_id: uuid.UUID) -> None:
     """The comment's author or the post's author may delete it."""
     row = session.execute(
-        select(Comment.post_id, Comment.author_id, Post.author_id.label("post_author_id"))
-        .join(Post, Post.id == Comment.post_id)
-        .where(Comment.id == comment_id)
-        .with_for_update(of=Comment)
+        select(comment_table.c.post_id, comment_table.c.author_id, post_table.c.author_id.label("post_author_id"))
+        .join(post_table, post_table.c.id == comment_table.c.post_id)
+        .where(comment_table.c.id == comment_id)
+        .with_for_update(of=comment_table)
     ).first()
     if row is None:
         raise NotFound("Comment not found")
     if user_id not in (row.author_id, row.post_author_id):
         raise Forbidden("Only the comment's or the post's author may delete it")
-    session.execute(delete(Comment).where(Comment.id == comment_id))
-    session.execute(update(Post).where(Post.id == row.post_id).values(comments_count=Post.comments_count - 1))
+    session.execute(delete(comment_table).where(comment_table.c.id == comment_id))
+    session.execute(
+        update(post_table).where(post_table.c.id == row.post_id).values(comments_count=post_table.c.comments_count - 1)
+    )
 
 
 @lru_cache(maxsize=2)
@@ -75,13 +78,16 @@ def _page_query(after: bool) -> Select[uuid.UUID, uuid.UUID, uuid.UUID, str, dat
     """Built once per shape, values bound per call (see posts.logic)."""
     query = (
         select(*_COLUMNS)
-        .join(User, User.id == Comment.author_id)
-        .where(Comment.post_id == bindparam("post_id", type_=Comment.post_id.type))
+        .join(user_table, user_table.c.id == comment_table.c.author_id)
+        .where(comment_table.c.post_id == bindparam("post_id", type_=comment_table.c.post_id.type))
     )
     if after:
-        key = tuple_(bindparam("created_at", type_=Comment.created_at.type), bindparam("id", type_=Comment.id.type))
-        query = query.where(tuple_(Comment.created_at, Comment.id) > key)
-    return query.order_by(Comment.created_at, Comment.id).limit(bindparam("limit", type_=Integer))
+        key = tuple_(
+            bindparam("created_at", type_=comment_table.c.created_at.type),
+            bindparam("id", type_=comment_table.c.id.type),
+        )
+        query = query.where(tuple_(comment_table.c.created_at, comment_table.c.id) > key)
+    return query.order_by(comment_table.c.created_at, comment_table.c.id).limit(bindparam("limit", type_=Integer))
 
 
 def of_post(

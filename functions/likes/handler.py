@@ -31,7 +31,7 @@ app = make_resolver()
     tags=["likes"],
 )
 def like(post_id: uuid.UUID) -> Response[LikeOut]:
-    with db.orm_session_scope() as session:
+    with db.session_scope() as session:
         created, count = logic.like(session, post_id, caller(app).user_id)
     body = LikeOut(liked=True, likes_count=count)
     return Response(status_code=201 if created else 200, content_type=JSON, body=body)
@@ -39,7 +39,7 @@ def like(post_id: uuid.UUID) -> Response[LikeOut]:
 
 @route(app, UNLIKE, status_code=204, summary="Unlike a post (idempotent)", tags=["likes"])
 def unlike(post_id: uuid.UUID) -> None:
-    with db.orm_session_scope() as session:
+    with db.session_scope() as session:
         logic.unlike(session, post_id, caller(app).user_id)
 
 

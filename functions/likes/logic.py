@@ -10,12 +10,11 @@ from typing import Any
 from sqlalchemy import Connection, Integer, Row, Select, bindparam, delete, exists, select, tuple_, update
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.orm import Session
 
 from core.db import FOREIGN_KEY_VIOLATION, sqlstate
 from core.errors import NotFound
-from core.orm.social import Like, Post
-from core.orm.user import User
+from core.models.social import like_table, post_table
+from core.models.user import user_table
 from core.pagination import decode_cursor, page_of
 
 SCOPE = "likes"
@@ -23,19 +22,22 @@ SCOPE = "likes"
 LikerRow = Row[datetime, uuid.UUID, str, str | None]
 
 
-_POST_EXISTS = select(exists().where(Post.id == bindparam("post_id", type_=Post.id.type)))
+_POST_EXISTS = select(exists().where(post_table.c.id == bindparam("post_id", type_=post_table.c.id.type)))
 
 
-def _post_exists(conn: Connection | Session, post_id: uuid.UUID) -> None:
+def _post_exists(conn: Connection, post_id: uuid.UUID) -> None:
     if not conn.scalar(_POST_EXISTS, {"post_id": post_id}):
         raise NotFound("Post not found")
 
 
-def like(session: Session, post_id: uuid.UUID, user_id: uuid.UUID) -> tuple[bool, int]:
+def like(session: Connection, post_id: uuid.UUID, user_id: uuid.UUID) -> tuple[bool, int]:
     """(created, likes_count): a second like changes nothing and says so."""
     try:
         created = session.execute(
-            insert(Like).values(post_id=post_id, user_id=user_id).on_conflict_do_nothing().returning(Like.post_id)
+            insert(like_table)
+            .values(post_id=post_id, user_id=user_id)
+            .on_conflict_do_nothing()
+            .returning(like_table.c.post_id)
         ).first()
     except DBAPIError as exc:
         if sqlstate(exc) == FOREIGN_KEY_VIOLATION:  # the post does not exist (or was just deleted)
@@ -43,21 +45,28 @@ def like(session: Session, post_id: uuid.UUID, user_id: uuid.UUID) -> tuple[bool
         raise
     if created:
         count = session.scalar(
-            update(Post).where(Post.id == post_id).values(likes_count=Post.likes_count + 1).returning(Post.likes_count)
+            update(post_table)
+            .where(post_table.c.id == post_id)
+            .values(likes_count=post_table.c.likes_count + 1)
+            .returning(post_table.c.likes_count)
         )
     else:
-        count = session.scalar(select(Post.likes_count).where(Post.id == post_id))
+        count = session.scalar(select(post_table.c.likes_count).where(post_table.c.id == post_id))
     if count is None:
         raise NotFound("Post not found")
     return created is not None, count
 
 
-def unlike(session: Session, post_id: uuid.UUID, user_id: uuid.UUID) -> None:
+def unlike(session: Connection, post_id: uuid.UUID, user_id: uuid.UUID) -> None:
     removed = session.execute(
-        delete(Like).where(Like.post_id == post_id, Like.user_id == user_id).returning(Like.post_id)
+        delete(like_table)
+        .where(like_table.c.post_id == post_id, like_table.c.user_id == user_id)
+        .returning(like_table.c.post_id)
     ).first()
     if removed:
-        session.execute(update(Post).where(Post.id == post_id).values(likes_count=Post.likes_count - 1))
+        session.execute(
+            update(post_table).where(post_table.c.id == post_id).values(likes_count=post_table.c.likes_count - 1)
+        )
     else:
         _post_exists(session, post_id)
 
@@ -66,14 +75,19 @@ def unlike(session: Session, post_id: uuid.UUID, user_id: uuid.UUID) -> None:
 def _likers_query(after: bool) -> Select[datetime, uuid.UUID, str, str | None]:
     """Built once per shape, values bound per call (see posts.logic)."""
     query = (
-        select(Like.created_at, Like.user_id, User.username, User.avatar_url)
-        .join(User, User.id == Like.user_id)
-        .where(Like.post_id == bindparam("post_id", type_=Like.post_id.type))
+        select(like_table.c.created_at, like_table.c.user_id, user_table.c.username, user_table.c.avatar_url)
+        .join(user_table, user_table.c.id == like_table.c.user_id)
+        .where(like_table.c.post_id == bindparam("post_id", type_=like_table.c.post_id.type))
     )
     if after:
-        key = tuple_(bindparam("created_at", type_=Like.created_at.type), bindparam("user_id", type_=Like.user_id.type))
-        query = query.where(tuple_(Like.created_at, Like.user_id) < key)
-    return query.order_by(Like.created_at.desc(), Like.user_id.desc()).limit(bindparam("limit", type_=Integer))
+        key = tuple_(
+            bindparam("created_at", type_=like_table.c.created_at.type),
+            bindparam("user_id", type_=like_table.c.user_id.type),
+        )
+        query = query.where(tuple_(like_table.c.created_at, like_table.c.user_id) < key)
+    return query.order_by(like_table.c.created_at.desc(), like_table.c.user_id.desc()).limit(
+        bindparam("limit", type_=Integer)
+    )
 
 
 def likers(conn: Connection, post_id: uuid.UUID, limit: int, cursor: str | None) -> tuple[list[LikerRow], str | None]:

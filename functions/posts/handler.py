@@ -36,7 +36,7 @@ def feed(limit: Limit = 20, cursor: Cursor = None, author: Author = None) -> Pos
     openapi_extensions=documented(403, 409, 413),
 )
 def create(body: PostIn) -> PostOut:
-    with db.orm_session_scope() as session:
+    with db.session_scope() as session:
         return PostOut.of(logic.create(session, caller(app).user_id, body.content, body.image_key))
 
 
@@ -66,7 +66,7 @@ def get(post_id: uuid.UUID) -> PostOut:
     openapi_extensions=documented(403, 409, 413),
 )
 def replace(post_id: uuid.UUID, body: PostIn) -> PostOut:
-    with db.orm_session_scope() as session:
+    with db.session_scope() as session:
         return PostOut.of(logic.replace(session, post_id, caller(app).user_id, body.content, body.image_key))
 
 
@@ -79,7 +79,7 @@ def replace(post_id: uuid.UUID, body: PostIn) -> PostOut:
     openapi_extensions=documented(403),
 )
 def remove(post_id: uuid.UUID) -> None:
-    with db.orm_session_scope() as session:
+    with db.session_scope() as session:
         logic.remove(session, post_id, caller(app).user_id)
 
 

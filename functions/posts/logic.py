@@ -8,32 +8,31 @@ from datetime import datetime
 from functools import lru_cache
 from typing import Any
 
-from sqlalchemy import Connection, Integer, Row, Select, bindparam, delete, func, select, tuple_, update
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, Integer, Row, Select, bindparam, delete, func, insert, select, tuple_, update
 
 from core import keys, storage
 from core.errors import Conflict, Forbidden, NotFound, PayloadTooLarge
-from core.orm.social import Post, PostImage
-from core.orm.user import User
+from core.models.social import post_image_table, post_table
+from core.models.user import user_table
 from core.pagination import decode_cursor, page_of
 from posts.settings import PostSettings
 
 FEED = "posts"
 
-# Plain columns, not entities: no identity map or instance state for a page of 20-100 posts.
+# Plain columns: a page of 20-100 posts is rows, nothing more.
 _COLUMNS = (
-    Post.id,
-    Post.author_id,
-    Post.content,
-    Post.image_key,
-    Post.likes_count,
-    Post.comments_count,
-    Post.created_at,
-    Post.updated_at,
-    User.username,
-    User.avatar_url,
-    PostImage.status,
-    PostImage.variants,
+    post_table.c.id,
+    post_table.c.author_id,
+    post_table.c.content,
+    post_table.c.image_key,
+    post_table.c.likes_count,
+    post_table.c.comments_count,
+    post_table.c.created_at,
+    post_table.c.updated_at,
+    user_table.c.username,
+    user_table.c.avatar_url,
+    post_image_table.c.status,
+    post_image_table.c.variants,
 )
 
 PostRow = Row[
@@ -84,29 +83,36 @@ def _with_author() -> Select[*tuple[Any, ...]]:
     # What the media pipeline made of the image, in the same statement (no row yet: processing).
     return (
         select(*_COLUMNS)
-        .join(User, User.id == Post.author_id)
-        .outerjoin(PostImage, PostImage.image_key == Post.image_key)
+        .join(user_table, user_table.c.id == post_table.c.author_id)
+        .outerjoin(post_image_table, post_image_table.c.image_key == post_table.c.image_key)
     )
 
 
 # Statements built once, values bound per call: SQLAlchemy compiles each shape once (cache hit)
 # and, as the very statement it compiled comes back, reuses its result metadata as is.
-_ONE = _with_author().where(Post.id == bindparam("post_id", type_=Post.id.type))
-_AUTHOR_ID = select(User.id).where(func.lower(User.username) == bindparam("username", type_=User.username.type))
+_ONE = _with_author().where(post_table.c.id == bindparam("post_id", type_=post_table.c.id.type))
+_AUTHOR_ID = select(user_table.c.id).where(
+    func.lower(user_table.c.username) == bindparam("username", type_=user_table.c.username.type)
+)
 
 
 @lru_cache(maxsize=4)
 def _feed_query(by_author: bool, after: bool) -> Select[*tuple[Any, ...]]:
     query = _with_author()
     if by_author:
-        query = query.where(Post.author_id == bindparam("author_id", type_=Post.author_id.type))
+        query = query.where(post_table.c.author_id == bindparam("author_id", type_=post_table.c.author_id.type))
     if after:
-        key = tuple_(bindparam("created_at", type_=Post.created_at.type), bindparam("post_id", type_=Post.id.type))
-        query = query.where(tuple_(Post.created_at, Post.id) < key)
-    return query.order_by(Post.created_at.desc(), Post.id.desc()).limit(bindparam("limit", type_=Integer))
+        key = tuple_(
+            bindparam("created_at", type_=post_table.c.created_at.type),
+            bindparam("post_id", type_=post_table.c.id.type),
+        )
+        query = query.where(tuple_(post_table.c.created_at, post_table.c.id) < key)
+    return query.order_by(post_table.c.created_at.desc(), post_table.c.id.desc()).limit(
+        bindparam("limit", type_=Integer)
+    )
 
 
-def _one(conn: Connection | Session, post_id: uuid.UUID) -> PostRow:
+def _one(conn: Connection, post_id: uuid.UUID) -> PostRow:
     row = conn.execute(_ONE, {"post_id": post_id}).first()
     if row is None:
         raise NotFound("Post not found")
@@ -123,7 +129,7 @@ def feed(conn: Connection, limit: int, cursor: str | None, author: str | None) -
     if cursor:
         params["created_at"], params["post_id"] = decode_cursor(FEED, cursor, (datetime, uuid.UUID))
     query = _feed_query(author is not None, bool(cursor))
-    rows = list(conn.execute(query, params).all())  # columns only: no ORM loading needed
+    rows = list(conn.execute(query, params).all())
     return page_of(rows, limit, FEED, lambda row: (row.created_at, row.id))
 
 
@@ -131,17 +137,23 @@ def get(conn: Connection, post_id: uuid.UUID) -> PostRow:
     return _one(conn, post_id)
 
 
-def create(session: Session, author_id: uuid.UUID, content: str, image_key: str | None) -> PostRow:
+def create(session: Connection, author_id: uuid.UUID, content: str, image_key: str | None) -> PostRow:
     if image_key is not None:
         _check_image(author_id, image_key)
-    post = Post(id=uuid.uuid4(), author_id=author_id, content=content, image_key=image_key)
-    session.add(post)
-    session.flush()
-    return _one(session, post.id)
+    post_id = uuid.uuid4()
+    session.execute(insert(post_table).values(id=post_id, author_id=author_id, content=content, image_key=image_key))
+    return _one(session, post_id)
 
 
-def _owned(session: Session, post_id: uuid.UUID, user_id: uuid.UUID) -> Post:
-    post = session.get(Post, post_id, with_for_update=True)
+_OWNED = (
+    select(post_table.c.author_id, post_table.c.image_key)
+    .where(post_table.c.id == bindparam("post_id", type_=post_table.c.id.type))
+    .with_for_update()
+)
+
+
+def _owned(session: Connection, post_id: uuid.UUID, user_id: uuid.UUID) -> Row[uuid.UUID, str | None]:
+    post = session.execute(_OWNED, {"post_id": post_id}).one_or_none()
     if post is None:
         raise NotFound("Post not found")
     if post.author_id != user_id:
@@ -149,22 +161,26 @@ def _owned(session: Session, post_id: uuid.UUID, user_id: uuid.UUID) -> Post:
     return post
 
 
-def replace(session: Session, post_id: uuid.UUID, user_id: uuid.UUID, content: str, image_key: str | None) -> PostRow:
+def replace(
+    session: Connection, post_id: uuid.UUID, user_id: uuid.UUID, content: str, image_key: str | None
+) -> PostRow:
     post = _owned(session, post_id, user_id)
     if image_key is not None and image_key != post.image_key:
         _check_image(user_id, image_key)
     old_key = post.image_key
     session.execute(
-        update(Post).where(Post.id == post_id).values(content=content, image_key=image_key, updated_at=func.now())
+        update(post_table)
+        .where(post_table.c.id == post_id)
+        .values(content=content, image_key=image_key, updated_at=func.now())
     )
     if old_key and old_key != image_key:
         storage.tag_deleted(old_key)
     return _one(session, post_id)
 
 
-def remove(session: Session, post_id: uuid.UUID, user_id: uuid.UUID) -> None:
+def remove(session: Connection, post_id: uuid.UUID, user_id: uuid.UUID) -> None:
     """Likes and comments go with it (foreign keys); its image expires by lifecycle rule."""
     post = _owned(session, post_id, user_id)
-    session.execute(delete(Post).where(Post.id == post_id))
+    session.execute(delete(post_table).where(post_table.c.id == post_id))
     if post.image_key:
         storage.tag_deleted(post.image_key)

@@ -85,4 +85,4 @@ def test_the_functions_use_the_database_one_public_way() -> None:
 
 def test_the_check_sees_what_it_polices() -> None:
     assert USES["authorizer"]["lean_query"] and USES["ops"]["ping"] and USES["migrate"]["get_engine"]
-    assert USES["posts"]["read"] and USES["posts"]["orm_session_scope"]
+    assert USES["posts"]["read"] and USES["posts"]["session_scope"]

@@ -99,7 +99,7 @@ def test_parallel_wrong_attempts_get_at_most_the_limit_of_guesses(parallel_pool:
     def attempt(_: int) -> str:
         start.wait()
         try:
-            logic.login(core_db.orm_session_scope, OWNER, "guessing", "198.51.100.77")
+            logic.login(core_db.session_scope, OWNER, "guessing", "198.51.100.77")
         except Unauthorized:
             return "guessed"
         except RateLimited:

@@ -5,14 +5,19 @@ from __future__ import annotations
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from core.orm.audit import AuditEvent
+from sqlalchemy import Connection, insert
+
+from core.models.audit import audit_event_table
 
 if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
+    from core.db import AnySession
+
+# Built once, values bound per call: one compiled shape.
+_INSERT = insert(audit_event_table)
 
 
 def record(
-    session: Session,
+    session: AnySession,
     action: str,
     *,
     user_id: uuid.UUID | None,
@@ -22,14 +27,19 @@ def record(
     data: dict[str, Any] | None = None,
     space_id: uuid.UUID | None = None,
 ) -> None:
-    session.add(
-        AuditEvent(
-            user_id=user_id,
-            action=action,
-            target_type=target_type,
-            target_id=str(target_id) if target_id is not None else None,
-            ip=ip,
-            space_id=space_id,
-            data=data or {},
-        )
-    )
+    values = {
+        "user_id": user_id,
+        "action": action,
+        "target_type": target_type,
+        "target_id": str(target_id) if target_id is not None else None,
+        "ip": ip,
+        "space_id": space_id,
+        "data": data or {},
+    }
+    if isinstance(session, Connection):
+        session.execute(_INSERT, values)  # one INSERT, now
+        return
+    # Transitional, for callers still on an ORM Session: added, flushed with the rest (batched).
+    from core.orm.audit import AuditEvent
+
+    session.add(AuditEvent(**values))

@@ -12,7 +12,7 @@ from sqlalchemy import text
 from core.errors import RateLimited
 
 if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
+    from core.db import AnySession
 
 _HIT = text(
     "INSERT INTO rate_limit_windows (key, window_start, count) VALUES (:key, :start, 1) "
@@ -21,7 +21,7 @@ _HIT = text(
 )
 
 
-def hit(session: Session, key: str, limit: int, window_s: int = 60, now: float | None = None) -> None:
+def hit(session: AnySession, key: str, limit: int, window_s: int = 60, now: float | None = None) -> None:
     """Count one attempt; over the limit, RateLimited with the seconds left in the window.
 
     The attempt is counted even when refused (keep_writes), so hammering does not reset it.
