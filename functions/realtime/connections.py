@@ -13,13 +13,12 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, insert, select, text
+from sqlalchemy import Connection, delete, func, insert, select, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.orm import Session
 
 from core.errors import Unauthorized
-from core.orm.realtime import RealtimeConnection, RealtimeSubscription
-from core.orm.user import User
+from core.models.realtime import realtime_connection_table, realtime_subscription_table
+from core.models.user import user_table
 from core.room_access import RoomView, room_for
 
 CONNECTION_TTL = timedelta(hours=2)  # API Gateway's maximum connection duration
@@ -33,10 +32,10 @@ class Owner:
 
 
 def open_connection(
-    session: Session, connection_id: str, user_id: uuid.UUID, session_id: uuid.UUID, connected_at: datetime
+    session: Connection, connection_id: str, user_id: uuid.UUID, session_id: uuid.UUID, connected_at: datetime
 ) -> None:
     session.execute(
-        insert(RealtimeConnection).values(
+        insert(realtime_connection_table).values(
             connection_id=connection_id,
             user_id=user_id,
             session_id=session_id,
@@ -46,40 +45,41 @@ def open_connection(
     )
 
 
-def close_connection(session: Session, connection_id: str) -> None:
+def close_connection(session: Connection, connection_id: str) -> None:
     """Its subscriptions go with it (ON DELETE CASCADE)."""
-    session.execute(delete(RealtimeConnection).where(RealtimeConnection.connection_id == connection_id))
+    connections = realtime_connection_table
+    session.execute(delete(connections).where(connections.c.connection_id == connection_id))
 
 
-def owner(session: Session, connection_id: str) -> Owner:
+def owner(session: Connection, connection_id: str) -> Owner:
     """Whose connection this is; 401 once it is gone or past its 2 hours."""
+    connections = realtime_connection_table
     row = session.execute(
-        select(RealtimeConnection.user_id, User.username)
-        .join(User, User.id == RealtimeConnection.user_id)
-        .where(RealtimeConnection.connection_id == connection_id, RealtimeConnection.expires_at > func.now())
+        select(connections.c.user_id, user_table.c.username)
+        .join(user_table, user_table.c.id == connections.c.user_id)
+        .where(connections.c.connection_id == connection_id, connections.c.expires_at > func.now())
     ).first()
     if row is None:
         raise Unauthorized("This connection is closed or expired: reconnect with a new ticket")
     return Owner(user_id=row.user_id, username=row.username)
 
 
-def subscribe(session: Session, connection_id: str, user_id: uuid.UUID, room_id: uuid.UUID) -> RoomView:
+def subscribe(session: Connection, connection_id: str, user_id: uuid.UUID, room_id: uuid.UUID) -> RoomView:
     """Reader+ of the room (else 404, as for GET /rooms/{id}); subscribing twice is one subscription."""
     room = room_for(session, room_id, user_id, at_least="reader")
     session.execute(
-        pg_insert(RealtimeSubscription)
+        pg_insert(realtime_subscription_table)
         .values(connection_id=connection_id, room_id=room_id)
         .on_conflict_do_nothing(index_elements=["connection_id", "room_id"])
     )
     return room
 
 
-def unsubscribe(session: Session, connection_id: str, room_id: uuid.UUID) -> None:
+def unsubscribe(session: Connection, connection_id: str, room_id: uuid.UUID) -> None:
     """Always fine, subscribed or not: it tells nothing about the room."""
+    subscriptions = realtime_subscription_table
     session.execute(
-        delete(RealtimeSubscription).where(
-            RealtimeSubscription.connection_id == connection_id, RealtimeSubscription.room_id == room_id
-        )
+        delete(subscriptions).where(subscriptions.c.connection_id == connection_id, subscriptions.c.room_id == room_id)
     )
 
 
@@ -100,7 +100,7 @@ _AUDIENCE = text(
 )
 
 
-def typing(session: Session, user_id: uuid.UUID, room_id: uuid.UUID) -> list[str] | None:
+def typing(session: Connection, user_id: uuid.UUID, room_id: uuid.UUID) -> list[str] | None:
     """Guest+ of the room; the connections to tell, or None when this user typed there under
     TYPING_EVERY_S ago (throttled: nothing is sent)."""
     room_for(session, room_id, user_id, at_least="guest")

@@ -32,7 +32,7 @@ app = make_resolver()
 )
 def create_ticket() -> TicketOut:
     who = caller(app)
-    with db.orm_session_scope() as session:
+    with db.session_scope() as session:
         ticket, expires_in = tickets.issue(session, who.user_id, who.session_id)
     return TicketOut(ticket=ticket, url=RealtimeSettings.current().realtime_ws_url, expires_in=expires_in)
 

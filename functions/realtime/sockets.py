@@ -52,15 +52,21 @@ def _connected_at(context: dict[str, Any]) -> datetime:
     return datetime.now(UTC)
 
 
+def _bad_ticket() -> Unauthorized:
+    return Unauthorized("Unknown, expired or already used ticket: take a new one (POST /realtime/tickets)")
+
+
 def on_connect(event: Event) -> Response:
     context = event["requestContext"]
     request_id = str(context.get("requestId") or "")
     ticket = (event.get("queryStringParameters") or {}).get("ticket")
     try:
-        with db.orm_session_scope() as session:
+        if not tickets.plausible(ticket):  # refused before any database work
+            raise _bad_ticket()
+        with db.session_scope() as session:
             holder = tickets.spend(session, ticket)
             if holder is None:
-                raise Unauthorized("Unknown, expired or already used ticket: take a new one (POST /realtime/tickets)")
+                raise _bad_ticket()
             connections.open_connection(
                 session, context["connectionId"], holder.user_id, holder.session_id, _connected_at(context)
             )
@@ -74,7 +80,7 @@ def on_connect(event: Event) -> Response:
 
 def on_disconnect(event: Event) -> Response:
     try:
-        with db.orm_session_scope() as session:
+        with db.session_scope() as session:
             connections.close_connection(session, event["requestContext"]["connectionId"])
     except Exception:  # the row then lives until its expires_at; API Gateway ignores this answer anyway
         logger.exception("$disconnect failed")
@@ -107,7 +113,7 @@ def _act(connection_id: str, frame: frames.ClientFrame) -> frames.Frame | None:
         return frames.pong()  # no database: a keep-alive costs one invocation and nothing else
     assert frame.room_id is not None  # every other action names a room (frames.parse)
     audience: list[str] | None = None
-    with db.orm_session_scope() as session:
+    with db.session_scope() as session:
         who = connections.owner(session, connection_id)
         if frame.action == "subscribe":
             room = connections.subscribe(session, connection_id, who.user_id, frame.room_id)

@@ -12,11 +12,10 @@ import uuid
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import delete, func, insert, text
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, delete, func, insert, text
 
 from core import ratelimit
-from core.orm.realtime import RealtimeTicket
+from core.models.realtime import realtime_ticket_table
 from core.tokens import digest, new_token
 
 TICKET_TTL_S = 60
@@ -33,16 +32,15 @@ class Holder:
     session_id: uuid.UUID
 
 
-def issue(session: Session, user_id: uuid.UUID, session_id: uuid.UUID) -> tuple[str, int]:
+def issue(session: Connection, user_id: uuid.UUID, session_id: uuid.UUID) -> tuple[str, int]:
     """A new ticket and its lifetime in seconds; 429 over ISSUE_PER_MINUTE."""
     ratelimit.hit(session, f"realtime-tickets:{user_id}", ISSUE_PER_MINUTE)
     # The caller's own leftovers (never used, expired) go; nobody else's rows are touched.
-    session.execute(
-        delete(RealtimeTicket).where(RealtimeTicket.user_id == user_id, RealtimeTicket.expires_at < func.now())
-    )
+    tickets = realtime_ticket_table
+    session.execute(delete(tickets).where(tickets.c.user_id == user_id, tickets.c.expires_at < func.now()))
     ticket, hashed = new_token()
     session.execute(
-        insert(RealtimeTicket).values(
+        insert(realtime_ticket_table).values(
             digest=hashed,
             user_id=user_id,
             session_id=session_id,
@@ -59,9 +57,14 @@ _SPEND = text(
 )
 
 
-def spend(session: Session, ticket: str | None) -> Holder | None:
+def plausible(ticket: str | None) -> bool:
+    """Whether `ticket` may be one of ours at all (no database needed to refuse the rest)."""
+    return bool(ticket) and len(ticket or "") <= TICKET_MAX_CHARS
+
+
+def spend(session: Connection, ticket: str | None) -> Holder | None:
     """The ticket's holder, once: the row is deleted by the same statement that finds it."""
-    if not ticket or len(ticket) > TICKET_MAX_CHARS:
+    if ticket is None or not plausible(ticket):
         return None
     row = session.execute(_SPEND, {"digest": digest(ticket)}).first()
     return Holder(user_id=row.user_id, session_id=row.session_id) if row else None

@@ -95,7 +95,7 @@ class Progress:
 def copy_batch(room_id: uuid.UUID, batch: int = BATCH) -> Progress | None:
     """Copy the next batch of this fork in one transaction. None: nothing to do here (no such job, or
     another worker holds it right now)."""
-    with db.orm_session_scope() as session:
+    with db.session_scope() as session:
         job = session.execute(_LOCK, {"room": room_id}).first()
         if job is None:
             return None
@@ -133,7 +133,7 @@ def copy_batch(room_id: uuid.UUID, batch: int = BATCH) -> Progress | None:
 
 def note_error(room_id: uuid.UUID, error: str, *, final: bool) -> uuid.UUID | None:
     """Record why a batch failed; `final` (no retries left) ends the job `failed`. Whom to tell, if final."""
-    with db.orm_session_scope() as session:
+    with db.session_scope() as session:
         if not final:
             session.execute(_NOTE, {"room": room_id, "error": error})
             return None

@@ -127,3 +127,33 @@ def test_statements_in_one_flight_report_errors_and_leave_the_connection_usable(
     with core_db.orm_session_scope() as session:
         assert session.execute(text("UPDATE users SET username = username WHERE false")).rowcount == 0  # type: ignore[attr-defined]
         assert session.execute(text("SELECT 1 WHERE false")).all() == []
+
+
+def test_after_commit_runs_once_a_unit_of_work_committed_and_never_after_a_rollback(db: str) -> None:
+    from core.errors import Conflict, RateLimited
+
+    ran: list[str] = []
+
+    def note(what: str) -> Any:
+        return lambda: ran.append(what)
+
+    with core_db.session_scope() as session:
+        session.execute(text("SELECT 1"))
+        first = note("committed")
+        core_db.after_commit(session, first)
+        core_db.after_commit(session, first)  # an equal callback runs once
+        assert ran == []  # not before the commit
+    assert ran == ["committed"]
+    with pytest.raises(RuntimeError), core_db.session_scope() as session:
+        core_db.after_commit(session, note("rolled back"))
+        raise RuntimeError("the change fails")
+    with pytest.raises(Conflict), core_db.session_scope() as session:
+        core_db.after_commit(session, note("refused"))
+        raise Conflict("refused: rolled back")
+    with pytest.raises(RateLimited), core_db.session_scope() as session:
+        core_db.after_commit(session, note("kept"))
+        raise RateLimited(1, "refused, its writes kept", keep_writes=True)
+    assert ran == ["committed", "kept"]
+    with core_db.session_scope() as session:  # nothing left over from the units before
+        session.execute(text("SELECT 1"))
+    assert ran == ["committed", "kept"]

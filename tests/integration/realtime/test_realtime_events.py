@@ -229,7 +229,7 @@ def test_a_rolled_back_change_sends_nothing(stack: GatewayServer, db: str) -> No
     owner = person()
     room = new_room(owner)
     with subscribed(owner, room) as ws:
-        with pytest.raises(RuntimeError), core_db.orm_session_scope() as session:
+        with pytest.raises(RuntimeError), core_db.session_scope() as session:
             room_events.publish(session, uuid.UUID(room), "room.updated", {"name": "never"})
             raise RuntimeError("the change fails after its event was recorded")
         assert sql("SELECT 1 FROM realtime_events") == []

@@ -21,16 +21,18 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
 from sqlalchemy import func, select, update
-from sqlalchemy.orm import Session
 
 from core import room_messages
 from core.config import FeatureSettings, setting
-from core.orm.rooms import Message, Room
+from core.models.rooms import message_table, room_table
 from core.room_messages import MessageView
+
+if TYPE_CHECKING:
+    from core.db import AnySession
 
 logger = Logger(child=True)
 
@@ -112,39 +114,39 @@ def enqueue(job: Job, *, client: Any = None) -> bool:
 
 def _this_job(job: Job) -> Any:
     """The one row a job may change: still the pending AI message of its room with this job id."""
+    m = message_table.c
     return (
-        (Message.id == job.message_id)
-        & (Message.room_id == job.room_id)
-        & (Message.kind == "ai")
-        & (Message.status == "pending")
-        & (Message.job_id == job.job_id)
-        & Message.deleted_at.is_(None)
-        & Message.room_id.in_(select(Room.id).where(Room.deleted_at.is_(None)))
+        (m.id == job.message_id)
+        & (m.room_id == job.room_id)
+        & (m.kind == "ai")
+        & (m.status == "pending")
+        & (m.job_id == job.job_id)
+        & m.deleted_at.is_(None)
+        & m.room_id.in_(select(room_table.c.id).where(room_table.c.deleted_at.is_(None)))
     )
 
 
-def is_current(session: Session, job: Job) -> bool:
+def is_current(session: AnySession, job: Job) -> bool:
     """Whether the job may still end its message (the worker asks before each delta)."""
-    return session.execute(select(Message.id).where(_this_job(job))).first() is not None
+    return session.execute(select(message_table.c.id).where(_this_job(job))).first() is not None
 
 
-def current(session: Session, job: Job) -> MessageView | None:
+def current(session: AnySession, job: Job) -> MessageView | None:
     """The job's message while the job may still end it (the worker checks before and while streaming)."""
-    found = session.execute(select(Message.id).where(_this_job(job))).first()
+    found = session.execute(select(message_table.c.id).where(_this_job(job))).first()
     return room_messages.load(session, job.message_id) if found is not None else None
 
 
-def finish(session: Session, job: Job, content: str, status: str) -> MessageView | None:
+def finish(session: AnySession, job: Job, content: str, status: str) -> MessageView | None:
     """Store the reply's text and end (`completed` | `failed`) once, with `message.completed`;
     None (and nothing changed) when the job may no longer end it."""
     if status not in ("completed", "failed"):
         raise ValueError(f"a reply ends completed or failed, not {status!r}")
     done = session.execute(
-        update(Message)
+        update(message_table)
         .where(_this_job(job))
         .values(content=content, status=status, pending_until=None, updated_at=func.now())
-        .returning(Message.id)
-        .execution_options(synchronize_session=False)
+        .returning(message_table.c.id)
     ).first()
     if done is None:
         return None
@@ -153,22 +155,21 @@ def finish(session: Session, job: Job, content: str, status: str) -> MessageView
     return view
 
 
-def fail_overdue(session: Session, message_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, MessageView]:
+def fail_overdue(session: AnySession, message_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, MessageView]:
     """Fail these messages if they are pending past their deadline (by the database's clock), each
     with its `message.completed`; the ones failed here, by id."""
     if not message_ids:
         return {}
     failed = (
         session.execute(
-            update(Message)
+            update(message_table)
             .where(
-                Message.id.in_(list(message_ids)),
-                Message.status == "pending",
-                Message.pending_until <= func.now(),
+                message_table.c.id.in_(list(message_ids)),
+                message_table.c.status == "pending",
+                message_table.c.pending_until <= func.now(),
             )
             .values(status="failed", pending_until=None, updated_at=func.now())
-            .returning(Message.id)
-            .execution_options(synchronize_session=False)
+            .returning(message_table.c.id)
         )
         .scalars()
         .all()
@@ -181,7 +182,7 @@ def fail_overdue(session: Session, message_ids: Sequence[uuid.UUID]) -> dict[uui
     return views
 
 
-def settle(session: Session, views: Sequence[MessageView]) -> list[MessageView]:
+def settle(session: AnySession, views: Sequence[MessageView]) -> list[MessageView]:
     """What a read answers: pending replies past their deadline are failed now (written, announced),
     so a reply whose worker never ended it reads `failed`, not `pending`. Nothing to do (no
     statement) when none is overdue, which is every read but the rare one."""

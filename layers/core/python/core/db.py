@@ -28,6 +28,7 @@ from contextvars import ContextVar
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypeVar
 from urllib.parse import unquote, urlsplit
+from weakref import WeakKeyDictionary
 
 from core import pgwire
 from core.config import CoreSettings, SettingsError
@@ -47,6 +48,9 @@ P = ParamSpec("P")
 T = TypeVar("T")
 
 _engine: Engine | None = None
+# What to call once a unit of work commits (`after_commit`), per Connection object: not in
+# Connection.info, which stays with the pooled DBAPI connection across requests.
+_on_commit: WeakKeyDictionary[Connection, list[Callable[[], None]]] = WeakKeyDictionary()
 # Set while `read` checks a connection out: it skips the pool's pre-ping (see `read`).
 _optimistic: ContextVar[bool] = ContextVar("optimistic_checkout", default=False)
 
@@ -200,19 +204,21 @@ def _database_errors() -> Iterator[None]:
 
 
 @contextmanager
-def session_scope() -> Iterator[Connection]:
+def session_scope(*, engine: Engine | None = None) -> Iterator[Connection]:
     """One transaction per request (the unit of work): commit on success, roll back on any error.
 
     A Core `Connection`: statements are SQLAlchemy Core, so no request path pays for the ORM's
-    import and mapper configuration (cold starts; see docs/decisions.md)."""
+    import and mapper configuration (cold starts; see docs/decisions.md). Once it commits, what
+    `after_commit` registered runs; after a rollback, nothing does. `engine`: another than the
+    container's (a test that needs a pool of its own)."""
     with _database_errors():
-        connection = get_engine().connect()
+        connection = (engine or get_engine()).connect()
         try:
             yield connection
-            connection.commit()
+            _commit(connection)
         except AppError as err:
             if err.keep_writes:
-                connection.commit()
+                _commit(connection)
             else:
                 connection.rollback()
             raise
@@ -221,7 +227,23 @@ def session_scope() -> Iterator[Connection]:
                 connection.rollback()
             raise
         finally:
+            _on_commit.pop(connection, None)
             connection.close()
+
+
+def after_commit(connection: Connection, callback: Callable[[], None]) -> None:
+    """Call `callback` once the unit of work of `connection` (session_scope) has committed; never if
+    it rolls back. An equal callback registered again runs once. It must not raise: the change is
+    committed whatever it does."""
+    callbacks = _on_commit.setdefault(connection, [])
+    if callback not in callbacks:
+        callbacks.append(callback)
+
+
+def _commit(connection: Connection) -> None:
+    connection.commit()
+    for callback in _on_commit.pop(connection, ()):
+        callback()
 
 
 @contextmanager

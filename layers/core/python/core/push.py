@@ -121,10 +121,10 @@ def forget(connection_ids: Sequence[str]) -> None:
     from sqlalchemy import delete
 
     from core import db
-    from core.orm.realtime import RealtimeConnection
+    from core.models.realtime import realtime_connection_table as connection
 
-    with db.orm_session_scope() as session:
-        session.execute(delete(RealtimeConnection).where(RealtimeConnection.connection_id.in_(list(connection_ids))))
+    with db.session_scope() as session:
+        session.execute(delete(connection).where(connection.c.connection_id.in_(list(connection_ids))))
 
 
 def push(

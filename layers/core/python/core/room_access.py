@@ -13,29 +13,30 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import and_, select
-from sqlalchemy.orm import Session
 
 from core.errors import Conflict, Forbidden, NotFound
-from core.models.rooms import ROLES
-from core.orm.rooms import Room, RoomMember
+from core.models.rooms import ROLES, room_member_table, room_table
+
+if TYPE_CHECKING:
+    from core.db import AnySession
 
 RANK = {role: rank for rank, role in enumerate(ROLES)}
 
 # The room columns every answer needs (plain columns: no ORM entities on the hot path).
 ROOM_COLUMNS = (
-    Room.id,
-    Room.name,
-    Room.description,
-    Room.ai_provider,
-    Room.ai_model,
-    Room.ai_context_cutoff_at,
-    Room.created_at,
-    Room.archived_at,
-    Room.forked_from_room_id,
-    Room.forked_at_seq,
+    room_table.c.id,
+    room_table.c.name,
+    room_table.c.description,
+    room_table.c.ai_provider,
+    room_table.c.ai_model,
+    room_table.c.ai_context_cutoff_at,
+    room_table.c.created_at,
+    room_table.c.archived_at,
+    room_table.c.forked_from_room_id,
+    room_table.c.forked_at_seq,
 )
 
 
@@ -85,7 +86,7 @@ class RoomView:
 
 
 def room_for(
-    session: Session, room_id: uuid.UUID, user_id: uuid.UUID, *, at_least: str = "reader", lock: bool = False
+    session: AnySession, room_id: uuid.UUID, user_id: uuid.UUID, *, at_least: str = "reader", lock: bool = False
 ) -> RoomView:
     """The room as `user_id` sees it, if they hold `at_least`; one statement.
 
@@ -93,19 +94,22 @@ def room_for(
     change under a management action until it commits.
     """
     query = (
-        select(*ROOM_COLUMNS, RoomMember.role)
-        .join(RoomMember, and_(RoomMember.room_id == Room.id, RoomMember.user_id == user_id))
-        .where(Room.id == room_id, Room.deleted_at.is_(None))
+        select(*ROOM_COLUMNS, room_member_table.c.role)
+        .join(
+            room_member_table,
+            and_(room_member_table.c.room_id == room_table.c.id, room_member_table.c.user_id == user_id),
+        )
+        .where(room_table.c.id == room_id, room_table.c.deleted_at.is_(None))
     )
     if lock:
-        query = query.with_for_update(read=True, of=RoomMember)
+        query = query.with_for_update(read=True, of=room_member_table)
     row = session.execute(query).first()
     if row is None:
         raise NotFound("Room not found")
-    room = RoomView.of(row)
-    if not room.at_least(at_least):
+    view = RoomView.of(row)
+    if not view.at_least(at_least):
         raise Forbidden(f"This needs the {at_least} role or higher in the room")
-    return room
+    return view
 
 
 def writable(room: RoomView) -> RoomView:

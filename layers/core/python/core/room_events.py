@@ -7,7 +7,7 @@ fanned out after it commits.
 rolled-back change therefore leaves no event, and a committed one is never lost: the row stays
 until the fan-out has pushed it.
 
-After the commit (SQLAlchemy `after_commit`), the session sends one small *nudge* per room to the
+After the commit (`core.db.after_commit`), the unit of work sends one small *nudge* per room to the
 room-events FIFO queue (message group: the room; deduplication id: a fresh UUID). The nudge carries
 no event: the fan-out function (`deliver`) reads the room's rows in position order, pushes each to
 the subscribed connections of the users allowed to see it (members now, by a join; an event with
@@ -31,11 +31,15 @@ import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
-from sqlalchemy import event, text
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, event, text
+
+from core import db
+
+if TYPE_CHECKING:
+    from core.db import AnySession
 
 logger = Logger(child=True)
 
@@ -59,7 +63,8 @@ SWEEP_CONNECTIONS = 500  # expired connections deleted per sweep
 # subnets have no SQS endpoint) must not cost every later request its connect timeout.
 NUDGE_PAUSE_S = 60.0
 
-_PENDING = "room_events.pending"  # session.info: rooms to nudge once the transaction commits
+# Transitional, for callers still on an ORM Session: session.info keys of the rooms to nudge.
+_PENDING = "room_events.pending"
 _LISTENING = "room_events.listening"
 
 
@@ -73,7 +78,7 @@ _RECORD = text(
 
 
 def publish(
-    session: Session,
+    session: AnySession,
     room_id: uuid.UUID,
     type: str,
     data: Mapping[str, Any],
@@ -89,6 +94,10 @@ def publish(
         raise ValueError(f"{type} events carry the message's seq")
     payload = json.dumps(data, separators=(",", ":"), ensure_ascii=False, default=str)
     session.execute(_RECORD, {"room": room_id, "type": type, "seq": seq, "data": payload, "only": only})
+    if isinstance(session, Connection):
+        db.after_commit(session, _Nudge(room_id))  # once per room and unit of work
+        return
+    # Transitional: an ORM Session nudges from its own after_commit event.
     pending: list[uuid.UUID] = session.info.setdefault(_PENDING, [])
     if room_id not in pending:
         pending.append(room_id)
@@ -98,13 +107,23 @@ def publish(
         event.listen(session, "after_rollback", _after_rollback)
 
 
-def _after_commit(session: Session) -> None:
+@dataclass(frozen=True)
+class _Nudge:
+    """What a unit of work that recorded events of a room does after its commit (equal per room)."""
+
+    room_id: uuid.UUID
+
+    def __call__(self) -> None:
+        nudge([self.room_id])
+
+
+def _after_commit(session: Any) -> None:
     rooms = session.info.pop(_PENDING, None)
     if rooms:
         nudge(rooms)
 
 
-def _after_rollback(session: Session) -> None:
+def _after_rollback(session: Any) -> None:
     session.info.pop(_PENDING, None)  # nothing was recorded: nothing to send
 
 
@@ -114,7 +133,7 @@ _DROP_SUBSCRIPTIONS = text(
 )
 
 
-def drop_subscriptions(session: Session, room_id: uuid.UUID, user_id: uuid.UUID) -> None:
+def drop_subscriptions(session: AnySession, room_id: uuid.UUID, user_id: uuid.UUID) -> None:
     """A user who left the room, or may no longer read it, stops receiving its events: call it in the
     transaction of the membership change."""
     session.execute(_DROP_SUBSCRIPTIONS, {"room": room_id, "user": user_id})
@@ -197,12 +216,12 @@ def deliver(room_id: uuid.UUID, *, push_frame: Any = None) -> int:
 
     Reading and deleting are two short transactions; pushing happens between them, outside any.
     A crash in between pushes the same events again (at least once: clients drop seqs they have)."""
-    from core import db, push
+    from core import push
 
     send = push_frame or push.push
     total = 0
     while True:
-        with db.orm_session_scope() as session:
+        with db.session_scope() as session:
             rows = [
                 RoomEvent(r.position, r.type, r.seq, r.data, r.only_user_id)
                 for r in session.execute(_EVENTS, {"room": room_id, "n": DRAIN_BATCH})
@@ -217,7 +236,7 @@ def deliver(room_id: uuid.UUID, *, push_frame: Any = None) -> int:
             if row.type == "member.left":  # gone from the room: nothing after this reaches them
                 left = json.loads(row.data).get("user", {}).get("id")
                 audience = [(cid, user) for cid, user in audience if str(user) != left]
-        with db.orm_session_scope() as session:
+        with db.session_scope() as session:
             session.execute(_DONE, {"room": room_id, "last": rows[-1].position})
             if any(row.type == "room.deleted" for row in rows):
                 session.execute(_DROP_ROOM, {"room": room_id})
@@ -239,11 +258,11 @@ def push_now(
     never queued, no room lock; best effort (a client that misses deltas has the final text from
     `message.completed`, a durable event sent with `publish`). Call it outside any transaction: it
     reads the audience in its own, then waits on the network. How many connections it went to."""
-    from core import db, push
+    from core import push
 
     if type not in TYPES:
         raise ValueError(f"unknown room event type {type!r}")
-    with db.orm_session_scope() as session:
+    with db.session_scope() as session:
         audience = [(str(r.connection_id), r.user_id) for r in session.execute(_AUDIENCE, {"room": room_id})]
     targets = [cid for cid, user in audience if only is None or user == only]
     if targets:
@@ -259,9 +278,7 @@ _WAITING = text("SELECT 1 FROM realtime_events WHERE room_id = :room AND seq = :
 def delivered(room_id: uuid.UUID, seq: int, types: Sequence[str] = ("message.created", "message.updated")) -> bool:
     """Whether the fan-out has pushed the room's recorded events of this message (of these types):
     an ephemeral event about a message (`message.delta`) should not overtake its announcement."""
-    from core import db
-
-    with db.orm_session_scope() as session:
+    with db.session_scope() as session:
         return session.execute(_WAITING, {"room": room_id, "seq": seq, "types": list(types)}).first() is None
 
 
@@ -277,11 +294,11 @@ def push_to_user(
     (`fork.progress`: the forking user follows the copy from wherever they are). Like `push_now`: never
     stored, best effort (the state it reports can always be read back: GET /rooms/{id}/fork); call it
     outside any transaction. How many connections it went to."""
-    from core import db, push
+    from core import push
 
     if type not in TYPES:
         raise ValueError(f"unknown room event type {type!r}")
-    with db.orm_session_scope() as session:
+    with db.session_scope() as session:
         targets = [str(r.connection_id) for r in session.execute(_USER_CONNECTIONS, {"user": user_id})]
     if targets:
         payload = json.dumps(data, separators=(",", ":"), ensure_ascii=False, default=str)
@@ -305,9 +322,7 @@ def sweep(*, client: Any = None) -> tuple[int, list[uuid.UUID]]:
     older than EVENT_RETENTION_S, and re-nudge rooms whose events have waited over STALE_EVENT_S (a
     lost nudge).
     (connections deleted, rooms nudged)."""
-    from core import db
-
-    with db.orm_session_scope() as session:
+    with db.session_scope() as session:
         expired = len(session.execute(_EXPIRED, {"n": SWEEP_CONNECTIONS}).all())
         session.execute(_EXPIRED_EVENTS, {"age": EVENT_RETENTION_S})
         stale = list(session.execute(_STALE_ROOMS, {"age": STALE_EVENT_S, "n": SWEEP_ROOMS}).scalars())

@@ -10,15 +10,17 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import ColumnElement, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, Select, or_, select
 
 from core import room_events
-from core.orm.rooms import Message
-from core.orm.user import User
+from core.models.rooms import message_table
+from core.models.user import user_table
 from core.schemas import MessageOut
+
+if TYPE_CHECKING:
+    from core.db import AnySession
 
 
 @dataclass(frozen=True)
@@ -74,35 +76,39 @@ class MessageView:
         return replace(self, status="failed", pending_until=None) if self.overdue(now) else self
 
 
+_m = message_table.c
 MESSAGE_COLUMNS = (
-    Message.id,
-    Message.room_id,
-    Message.seq,
-    Message.sender_id,
-    Message.kind,
-    Message.content,
-    Message.status,
-    Message.visibility,
-    Message.requester_id,
-    Message.exclude_from_ai,
-    Message.reply_to_id,
-    Message.created_at,
-    Message.updated_at,
-    Message.pending_until,
-    User.username,
-    User.avatar_url,
+    _m.id,
+    _m.room_id,
+    _m.seq,
+    _m.sender_id,
+    _m.kind,
+    _m.content,
+    _m.status,
+    _m.visibility,
+    _m.requester_id,
+    _m.exclude_from_ai,
+    _m.reply_to_id,
+    _m.created_at,
+    _m.updated_at,
+    _m.pending_until,
+    user_table.c.username,
+    user_table.c.avatar_url,
 )
 
 
 def visible_to(user_id: uuid.UUID) -> ColumnElement[bool]:
     """Not deleted, and public or the caller's own private exchange."""
-    return Message.deleted_at.is_(None) & or_(Message.visibility == "public", Message.requester_id == user_id)
+    return _m.deleted_at.is_(None) & or_(_m.visibility == "public", _m.requester_id == user_id)
 
 
-def load(session: Session, message_id: uuid.UUID) -> MessageView:
-    row = session.execute(
-        select(*MESSAGE_COLUMNS).outerjoin(User, User.id == Message.sender_id).where(Message.id == message_id)
-    ).one()
+def with_sender(*columns: Any) -> Select[Any]:
+    """SELECT these columns FROM messages LEFT JOIN users (its sender; none for an AI message)."""
+    return select(*columns).select_from(message_table).outerjoin(user_table, user_table.c.id == _m.sender_id)
+
+
+def load(session: AnySession, message_id: uuid.UUID) -> MessageView:
+    row = session.execute(with_sender(*MESSAGE_COLUMNS).where(_m.id == message_id)).one()
     return MessageView.of(row)
 
 
@@ -112,7 +118,7 @@ def audience(visibility: str, requester_id: uuid.UUID | None) -> uuid.UUID | Non
     return requester_id if visibility == "private" else None
 
 
-def publish(session: Session, type: str, view: MessageView) -> None:
+def publish(session: AnySession, type: str, view: MessageView) -> None:
     """message.created / message.updated / message.completed, in the change's transaction."""
     data = MessageOut.of(view).model_dump(mode="json")
     room_events.publish(
