@@ -10,9 +10,9 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import NamedTuple
 
-from sqlalchemy import Connection, Row, delete, func, insert, or_, select, update
+from sqlalchemy import Connection, delete, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as upsert
 from sqlalchemy.exc import DBAPIError
 
@@ -36,15 +36,26 @@ from core.tokens import new_token
 # A unit of work per call (core.db.session_scope): login runs two, with bcrypt between them.
 Sessions = Callable[[], AbstractContextManager[Connection]]
 
-# A `users` row (every column; MeOut reads the ones it shows).
-UserRow = Row[Any]
 
-_USER = select(user_table)
+class Me(NamedTuple):
+    """The signed-in user as MeOut shows them: never the password hash (kept out of every repr)."""
+
+    id: uuid.UUID
+    email: str
+    username: str
+    bio: str
+    avatar_url: str | None
+    created_at: datetime
+
+
+_ME = tuple(user_table.c[name] for name in Me._fields)
+_USER = select(*_ME)
+_SIGN_IN = _USER.add_columns(user_table.c.password_hash)  # login only: the hash stays in login
 
 
 @dataclass(frozen=True)
 class Issued:
-    user: UserRow
+    user: Me
     access_token: str
     refresh_token: str
     expires_in: int
@@ -54,7 +65,7 @@ def _now() -> datetime:
     return datetime.now(UTC)
 
 
-def _issue(session: Connection, user: UserRow, auth_session_id: uuid.UUID, started_at: datetime) -> Issued:
+def _issue(session: Connection, user: Me, auth_session_id: uuid.UUID, started_at: datetime) -> Issued:
     """A new pair for a session; neither token outlives the session's absolute lifetime (SESSION_MAX_AGE_S)."""
     settings, tokens = SessionSettings.current(), AuthSettings.current()
     now = _now()
@@ -72,7 +83,7 @@ def _issue(session: Connection, user: UserRow, auth_session_id: uuid.UUID, start
     return Issued(user, access, token, ttl_s)
 
 
-def _start_session(session: Connection, user: UserRow) -> Issued:
+def _start_session(session: Connection, user: Me) -> Issued:
     # created_at from the same clock that ends the session (refresh compares with _now()).
     auth_session_id, created_at = uuid.uuid4(), _now()
     session.execute(insert(auth_session_table).values(id=auth_session_id, user_id=user.id, created_at=created_at))
@@ -103,13 +114,13 @@ def register(session: Connection, email: str, username: str, password: str) -> I
         user = session.execute(
             insert(user_table)
             .values(id=uuid.uuid4(), email=email, username=username, password_hash=hash_password(password), bio="")
-            .returning(user_table)  # with its server defaults (created_at)
+            .returning(*_ME)  # with its server defaults (created_at)
         ).one()
     except DBAPIError as exc:
         if sqlstate(exc) == UNIQUE_VIOLATION:  # a concurrent registration won the race
             raise Conflict("Email or username already in use") from exc
         raise
-    return _start_session(session, user)
+    return _start_session(session, Me(*user))
 
 
 @dataclass(frozen=True)
@@ -191,8 +202,9 @@ def login(sessions: Sessions, email: str, password: str, ip: str) -> Issued:
     throttle = _throttle_for(email, ip)
     with sessions() as session:
         _reserve(session, throttle)
-        user = session.execute(_USER.where(func.lower(user_table.c.email) == email.lower())).first()
-    valid = verify_password(password, user.password_hash if user else None)
+        found = session.execute(_SIGN_IN.where(func.lower(user_table.c.email) == email.lower())).first()
+    valid = verify_password(password, found.password_hash if found else None)
+    user = Me(*found[: len(Me._fields)]) if found else None
     with sessions() as session:
         if not valid or user is None:
             audit.record(session, "auth.login_failed", user_id=user.id if user else None, ip=ip, target_type="user")
@@ -244,7 +256,7 @@ def refresh(session: Connection, token: str, ip: str) -> Issued:
             target_id=row.session_id,
         )
         raise Unauthorized("Refresh token already used; sign in again", keep_writes=True)
-    user = session.execute(_USER.where(user_table.c.id == row.user_id)).one()
+    user = Me(*session.execute(_USER.where(user_table.c.id == row.user_id)).one())
     return _issue(session, user, row.session_id, row.created_at)
 
 
@@ -264,14 +276,14 @@ def logout(session: Connection, caller: Caller, ip: str) -> None:
     )
 
 
-def get_me(session: Connection, user_id: uuid.UUID) -> UserRow:
+def get_me(session: Connection, user_id: uuid.UUID) -> Me:
     user = session.execute(_USER.where(user_table.c.id == user_id)).one_or_none()
     if user is None:
         raise NotFound("User not found")
-    return user
+    return Me(*user)
 
 
-def update_me(session: Connection, user_id: uuid.UUID, changes: dict[str, str | None]) -> UserRow:
+def update_me(session: Connection, user_id: uuid.UUID, changes: dict[str, str | None]) -> Me:
     values: dict[str, str | None] = {}
     if "bio" in changes:
         values["bio"] = changes["bio"] or ""
@@ -282,6 +294,6 @@ def update_me(session: Connection, user_id: uuid.UUID, changes: dict[str, str | 
     # Written only when something differs (updated_at moves only then); else it is read as it is.
     differs = or_(*(user_table.c[name].is_distinct_from(value) for name, value in values.items()))
     user = session.execute(
-        update(user_table).where(user_table.c.id == user_id, differs).values(values).returning(user_table)
+        update(user_table).where(user_table.c.id == user_id, differs).values(values).returning(*_ME)
     ).one_or_none()
-    return user if user is not None else get_me(session, user_id)
+    return Me(*user) if user is not None else get_me(session, user_id)

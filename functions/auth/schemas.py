@@ -11,7 +11,7 @@ from core.auth import MAX_PASSWORD_CHARS
 from core.types import Timestamp
 
 if TYPE_CHECKING:
-    from auth.logic import Issued, UserRow
+    from auth.logic import Issued, Me
 
 EMAIL = r"^[^@\s\x00]{1,64}@[^@\s\x00]+\.[^@\s\x00]+$"
 USERNAME = r"^[A-Za-z0-9_]{3,50}$"
@@ -53,8 +53,8 @@ class MeOut(UserOut):
     email: str
 
     @classmethod
-    def of(cls, user: UserRow) -> MeOut:
-        return cls.model_validate(user, from_attributes=True)
+    def of(cls, user: Me) -> MeOut:
+        return cls.model_validate(user._asdict())
 
 
 class TokensOut(BaseModel):
