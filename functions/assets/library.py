@@ -9,15 +9,16 @@ from contextlib import suppress
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, delete, select
+from sqlalchemy import update as update_
+from sqlalchemy.engine import Row
 
 from assets import quota
 from assets.settings import AssetSettings
 from assets.space_access import EDITOR, VIEWER, asset_for
 from core import audit, storage
 from core.errors import Conflict
-from core.orm.assets import Asset, Variant
+from core.models.assets import asset_table, variant_table
 from core.pagination import keyset, page_of
 
 SCOPE = "assets"
@@ -25,8 +26,8 @@ SPACE_SCOPE = "space-assets"  # GET /spaces/{id}/assets: the same key, its own c
 
 
 def owned(
-    session: Session, asset_id: uuid.UUID, user_id: uuid.UUID, at_least: str = VIEWER, *, lock: bool = False
-) -> Asset:
+    session: Connection, asset_id: uuid.UUID, user_id: uuid.UUID, at_least: str = VIEWER, *, lock: bool = False
+) -> Row[Any]:
     """The asset, if the caller may act on it at `at_least`: their own personal asset, or one in a
     space where they hold that role (403 below it). Anything they cannot see is 404."""
     return asset_for(session, asset_id, user_id, at_least, lock=lock).asset
@@ -34,19 +35,20 @@ def owned(
 
 def personal(owner_id: uuid.UUID) -> Any:
     """The assets of a user's personal library (not those they uploaded into spaces)."""
-    return (Asset.owner_id == owner_id) & Asset.space_id.is_(None)
+    return (asset_table.c.owner_id == owner_id) & asset_table.c.space_id.is_(None)
 
 
-def variants_of(session: Session, asset_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[Variant]]:
+def variants_of(session: Connection, asset_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[Row[Any]]]:
     """One statement for a whole page."""
-    found: dict[uuid.UUID, list[Variant]] = defaultdict(list)
+    found: dict[uuid.UUID, list[Row[Any]]] = defaultdict(list)
     if asset_ids:
-        for variant in session.scalars(select(Variant).where(Variant.asset_id.in_(asset_ids)).order_by(Variant.kind)):
-            found[variant.asset_id].append(variant)
+        variant = variant_table.c
+        for row in session.execute(select(variant_table).where(variant.asset_id.in_(asset_ids)).order_by(variant.kind)):
+            found[row.asset_id].append(row)
     return found
 
 
-def download_url(session: Session, asset_id: uuid.UUID, user_id: uuid.UUID, ip: str) -> tuple[str, int]:
+def download_url(session: Connection, asset_id: uuid.UUID, user_id: uuid.UUID, ip: str) -> tuple[str, int]:
     """A short-lived URL of the original and its lifetime in seconds (ready assets only), audited
     (in the asset's space too). Viewer+ of a space's asset."""
     ttl = AssetSettings.current().download_url_ttl_s
@@ -68,7 +70,7 @@ def download_url(session: Session, asset_id: uuid.UUID, user_id: uuid.UUID, ip: 
 
 
 def search(
-    session: Session,
+    session: Connection,
     where: Any,
     *,
     scope: str = SCOPE,
@@ -79,42 +81,45 @@ def search(
     tag: str | None = None,
     created_from: datetime | None = None,
     created_to: datetime | None = None,
-) -> tuple[list[Asset], str | None]:
-    """`where` picks the library: `personal(user_id)`, or `Asset.space_id == space_id`."""
-    query = select(Asset).where(where)
+) -> tuple[list[Row[Any]], str | None]:
+    """`where` picks the library: `personal(user_id)`, or `asset_table.c.space_id == space_id`."""
+    asset = asset_table.c
+    query = select(asset_table).where(where)
     if q:
         escaped = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
-        query = query.where(Asset.filename.ilike(f"%{escaped}%", escape="\\"))
+        query = query.where(asset.filename.ilike(f"%{escaped}%", escape="\\"))
     if content_type:
         if content_type.endswith("/*"):
-            query = query.where(Asset.content_type.startswith(content_type[:-1], autoescape=True))
+            query = query.where(asset.content_type.startswith(content_type[:-1], autoescape=True))
         else:
-            query = query.where(Asset.content_type == content_type)
+            query = query.where(asset.content_type == content_type)
     if tag:
-        query = query.where(Asset.tags.contains([tag.strip().lower()]))
+        query = query.where(asset.tags.contains([tag.strip().lower()]))
     if created_from:
-        query = query.where(Asset.created_at >= created_from)
+        query = query.where(asset.created_at >= created_from)
     if created_to:
-        query = query.where(Asset.created_at < created_to)
-    query = keyset(query, (Asset.created_at, Asset.id), scope, cursor, limit)
-    return page_of(list(session.scalars(query)), limit, scope, lambda a: (a.created_at, a.id))
+        query = query.where(asset.created_at < created_to)
+    query = keyset(query, (asset.created_at, asset.id), scope, cursor, limit)
+    return page_of(list(session.execute(query).all()), limit, scope, lambda a: (a.created_at, a.id))
 
 
 def update(
-    session: Session, asset_id: uuid.UUID, user_id: uuid.UUID, filename: str | None, tags: list[str] | None
-) -> Asset:
-    """Editor+ of a space's asset."""
+    session: Connection, asset_id: uuid.UUID, user_id: uuid.UUID, filename: str | None, tags: list[str] | None
+) -> Row[Any]:
+    """Editor+ of a space's asset. Nothing changed, nothing written (updated_at stays)."""
     asset = owned(session, asset_id, user_id, EDITOR, lock=True)
-    if filename is not None:
-        asset.filename = filename
-    if tags is not None:
-        asset.tags = tags
-    session.flush()
-    session.refresh(asset)
-    return asset
+    values: dict[str, Any] = {}
+    if filename is not None and filename != asset.filename:
+        values["filename"] = filename
+    if tags is not None and tags != asset.tags:
+        values["tags"] = tags
+    if not values:
+        return asset
+    statement = update_(asset_table).where(asset_table.c.id == asset.id).values(**values).returning(asset_table)
+    return session.execute(statement).one()
 
 
-def remove(session: Session, asset_id: uuid.UUID, user_id: uuid.UUID, ip: str) -> list[str]:
+def remove(session: Connection, asset_id: uuid.UUID, user_id: uuid.UUID, ip: str) -> list[str]:
     """Delete the rows (variants and shares go by cascade); return the object keys to purge after commit.
     Editor+ of a space's asset; its bytes are given back to the space.
 
@@ -122,11 +127,12 @@ def remove(session: Session, asset_id: uuid.UUID, user_id: uuid.UUID, ip: str) -
     expiry), never a row pointing at a missing object.
     """
     asset = owned(session, asset_id, user_id, EDITOR, lock=True)
-    keys = [asset.s3_key, *session.scalars(select(Variant.s3_key).where(Variant.asset_id == asset.id))]
+    variant = variant_table.c
+    keys = [asset.s3_key, *session.scalars(select(variant.s3_key).where(variant.asset_id == asset.id))]
     if asset.upload_id:
         storage.abort_multipart(asset.s3_key, asset.upload_id)
     quota.release(session, asset)
-    session.execute(delete(Asset).where(Asset.id == asset.id))
+    session.execute(delete(asset_table).where(asset_table.c.id == asset.id))
     audit.record(
         session,
         "asset.deleted",

@@ -9,18 +9,20 @@ the asset's space: a move revokes every live link of the asset.
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, update
+from sqlalchemy.engine import Row
 
 from assets import quota
 from assets.space_access import EDITOR, asset_for, lock_spaces, space_for
 from assets.spaces import revoke_shares
 from core import audit
 from core.errors import Conflict
-from core.orm.assets import Asset, Share
+from core.models.assets import asset_table, share_table
 
 
-def move(session: Session, asset_id: uuid.UUID, user_id: uuid.UUID, target: uuid.UUID | None, ip: str) -> Asset:
+def move(session: Connection, asset_id: uuid.UUID, user_id: uuid.UUID, target: uuid.UUID | None, ip: str) -> Row[Any]:
     asset = asset_for(session, asset_id, user_id, EDITOR, lock=True, uploader=True).asset
     source = asset.space_id
     if target == source:
@@ -34,16 +36,14 @@ def move(session: Session, asset_id: uuid.UUID, user_id: uuid.UUID, target: uuid
         quota.take(session, target, asset.size, multipart=False)
     if source is not None:
         quota.give_back(session, source, asset.size, multipart=False)
-    asset.space_id = target
-    session.flush()
-    revoke_shares(session, Share.asset_id == asset.id, user_id, source, ip, "asset.moved")
-    for space_id, action, data in (
-        (source, "asset.moved_out", {"to": str(target) if target else None}),
-        (target, "asset.moved_in", {"from": str(source) if source else None}),
-    ):
-        if space_id is not None:
-            audit.record(
-                session,
+    moved = session.execute(
+        update(asset_table).where(asset_table.c.id == asset.id).values(space_id=target).returning(asset_table)
+    ).one()
+    revoke_shares(session, share_table.c.asset_id == asset.id, user_id, source, ip, "asset.moved")
+    audit.record_all(
+        session,
+        [
+            audit.event(
                 action,
                 user_id=user_id,
                 ip=ip,
@@ -52,5 +52,11 @@ def move(session: Session, asset_id: uuid.UUID, user_id: uuid.UUID, target: uuid
                 space_id=space_id,
                 data=data,
             )
-    session.refresh(asset)
-    return asset
+            for space_id, action, data in (
+                (source, "asset.moved_out", {"to": str(target) if target else None}),
+                (target, "asset.moved_in", {"from": str(source) if source else None}),
+            )
+            if space_id is not None
+        ],
+    )
+    return moved

@@ -18,14 +18,15 @@ import time
 import uuid
 from collections.abc import Callable
 from contextlib import AbstractContextManager
+from typing import Any
 
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection
+from sqlalchemy.engine import Row
 
 from assets.library import owned, variants_of
 from assets.settings import AssetSettings
 from core import cdn, storage
 from core.errors import Conflict, NotFound
-from core.orm.assets import Asset, Variant
 
 HLS = "hls"
 CONTENT_TYPE = "application/vnd.apple.mpegurl"
@@ -35,8 +36,8 @@ PLAYBACK_MARGIN_S = 900
 # A relative URI inside the asset's hls/ directory (MediaConvert's SINGLE_DIRECTORY layout).
 _NAME = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9_.-]*(/[A-Za-z0-9_-][A-Za-z0-9_.-]*)*$")
 _URI_ATTRIBUTE = re.compile(r'URI="([^"]*)"')
-# A unit of work per call (core.db.orm_session_scope): storage is read after the transaction.
-Sessions = Callable[[], AbstractContextManager[Session]]
+# A unit of work per call (core.db.session_scope): storage is read after the transaction.
+Sessions = Callable[[], AbstractContextManager[Connection]]
 
 
 def play(sessions: Sessions, asset_id: uuid.UUID, owner_id: uuid.UUID, name: str | None) -> str:
@@ -47,7 +48,7 @@ def play(sessions: Sessions, asset_id: uuid.UUID, owner_id: uuid.UUID, name: str
     return playlist(asset, variant, name)
 
 
-def entry(asset: Asset, variants: list[Variant]) -> Variant:
+def entry(asset: Row[Any], variants: list[Row[Any]]) -> Row[Any]:
     if asset.status != "ready":
         raise Conflict(f"The asset is {asset.status}; only ready videos can be played")
     found = next((v for v in variants if v.kind == HLS), None)
@@ -56,13 +57,13 @@ def entry(asset: Asset, variants: list[Variant]) -> Variant:
     return found
 
 
-def lifetime(asset: Asset) -> int:
+def lifetime(asset: Row[Any]) -> int:
     wanted = math.ceil(asset.duration_s or 0) + PLAYBACK_MARGIN_S
     longest = AssetSettings.current().playback_max_ttl_s
     return max(storage.StorageSettings.current().presigned_get_ttl_s, min(longest, wanted))
 
 
-def playlist(asset: Asset, variant: Variant, name: str | None) -> str:
+def playlist(asset: Row[Any], variant: Row[Any], name: str | None) -> str:
     """The playlist `name` of the asset's HLS directory (default: the one the variant names), rewritten."""
     directory, _, default = variant.s3_key.rpartition("/")
     prefix = f"{directory}/"

@@ -15,13 +15,13 @@ the row and cannot overshoot. Never read-then-write.
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
-from sqlalchemy import or_, update
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, or_, select, update
+from sqlalchemy.engine import Row
 
 from core.errors import NotFound, PayloadTooLarge
-from core.orm.assets import Asset
-from core.orm.spaces import Space
+from core.models.spaces import space_table
 
 QUOTA_EXCEEDED = "quota_exceeded"
 
@@ -30,36 +30,37 @@ def exceeded(keep_writes: bool = False) -> PayloadTooLarge:
     return PayloadTooLarge("Over the space's quota", code=QUOTA_EXCEEDED, keep_writes=keep_writes)
 
 
-def take(session: Session, space_id: uuid.UUID, size: int, *, multipart: bool) -> None:
+def take(session: Connection, space_id: uuid.UUID, size: int, *, multipart: bool) -> None:
     """Count `size` new bytes in the space (used, or reserved for a multipart upload), if the quota
     allows it; else 413 quota_exceeded."""
-    column = Space.reserved_bytes if multipart else Space.used_bytes
+    column = space_table.c.reserved_bytes if multipart else space_table.c.used_bytes
     taken = session.execute(
-        update(Space)
+        update(space_table)
         .where(
-            Space.id == space_id,
-            or_(Space.quota_bytes.is_(None), Space.used_bytes + Space.reserved_bytes + size <= Space.quota_bytes),
+            space_table.c.id == space_id,
+            or_(
+                space_table.c.quota_bytes.is_(None),
+                space_table.c.used_bytes + space_table.c.reserved_bytes + size <= space_table.c.quota_bytes,
+            ),
         )
         .values({column: column + size})
-        .returning(Space.id)
-        .execution_options(synchronize_session=False)
+        .returning(space_table.c.id)
     ).first()
     if taken is None:
         _missing_or_exceeded(session, space_id)
 
 
-def settle(session: Session, space_id: uuid.UUID, declared: int, actual: int) -> bool:
+def settle(session: Connection, space_id: uuid.UUID, declared: int, actual: int) -> bool:
     """A multipart upload completed: its reservation becomes `actual` stored bytes, if the space's
     stored bytes stay within the quota with them. False (and the reservation released) if not."""
     settled = session.execute(
-        update(Space)
+        update(space_table)
         .where(
-            Space.id == space_id,
-            or_(Space.quota_bytes.is_(None), Space.used_bytes + actual <= Space.quota_bytes),
+            space_table.c.id == space_id,
+            or_(space_table.c.quota_bytes.is_(None), space_table.c.used_bytes + actual <= space_table.c.quota_bytes),
         )
-        .values(used_bytes=Space.used_bytes + actual, reserved_bytes=Space.reserved_bytes - declared)
-        .returning(Space.id)
-        .execution_options(synchronize_session=False)
+        .values(used_bytes=space_table.c.used_bytes + actual, reserved_bytes=space_table.c.reserved_bytes - declared)
+        .returning(space_table.c.id)
     ).first()
     if settled is None:
         give_back(session, space_id, declared, multipart=True)
@@ -67,23 +68,19 @@ def settle(session: Session, space_id: uuid.UUID, declared: int, actual: int) ->
     return True
 
 
-def give_back(session: Session, space_id: uuid.UUID, size: int, *, multipart: bool) -> None:
-    column = Space.reserved_bytes if multipart else Space.used_bytes
-    session.execute(
-        update(Space)
-        .where(Space.id == space_id)
-        .values({column: column - size})
-        .execution_options(synchronize_session=False)
-    )
+def give_back(session: Connection, space_id: uuid.UUID, size: int, *, multipart: bool) -> None:
+    column = space_table.c.reserved_bytes if multipart else space_table.c.used_bytes
+    session.execute(update(space_table).where(space_table.c.id == space_id).values({column: column - size}))
 
 
-def release(session: Session, asset: Asset) -> None:
+def release(session: Connection, asset: Row[Any]) -> None:
     """The asset leaves its space (deleted, aborted, moved out): its bytes are given back."""
     if asset.space_id is not None:
         give_back(session, asset.space_id, asset.size, multipart=asset.upload_id is not None)
 
 
-def _missing_or_exceeded(session: Session, space_id: uuid.UUID) -> None:
-    if session.get(Space, space_id) is None:  # deleted since the caller's role was checked
+def _missing_or_exceeded(session: Connection, space_id: uuid.UUID) -> None:
+    # deleted since the caller's role was checked
+    if session.execute(select(space_table.c.id).where(space_table.c.id == space_id)).first() is None:
         raise NotFound("Space not found")
     raise exceeded()

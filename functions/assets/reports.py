@@ -6,14 +6,14 @@ import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, case, func, literal_column, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, and_, case, func, literal_column, or_, select
+from sqlalchemy.engine import Row
 
 from assets.library import personal
 from assets.space_access import OWNER, space_for
-from core.orm.assets import Asset, Share
-from core.orm.audit import AuditEvent
-from core.orm.spaces import Space
+from core.models.assets import asset_table, share_table
+from core.models.audit import audit_event_table
+from core.models.spaces import space_table
 from core.pagination import keyset, page_of
 
 AUDIT_SCOPE = "audit"
@@ -21,13 +21,14 @@ SPACE_AUDIT_SCOPE = "space-audit"
 DOWNLOAD_ACTIONS = ("asset.download_url_issued", "share.accessed")
 
 
-def _by_type(session: Session, where: Any) -> dict[str, dict[str, int]]:
+def _by_type(session: Connection, where: Any) -> dict[str, dict[str, int]]:
     # Literal arguments, so SELECT and GROUP BY are the same expression (bound ones would differ).
-    kind = func.split_part(Asset.content_type, literal_column("'/'"), literal_column("1"))
+    asset = asset_table.c
+    kind = func.split_part(asset.content_type, literal_column("'/'"), literal_column("1"))
     return {
         row.kind: {"count": int(row.n), "bytes": int(row.bytes)}
         for row in session.execute(
-            select(kind.label("kind"), func.count().label("n"), func.coalesce(func.sum(Asset.size), 0).label("bytes"))
+            select(kind.label("kind"), func.count().label("n"), func.coalesce(func.sum(asset.size), 0).label("bytes"))
             .where(where)
             .group_by(kind)
         )
@@ -35,23 +36,27 @@ def _by_type(session: Session, where: Any) -> dict[str, dict[str, int]]:
 
 
 def _live() -> Any:
+    share = share_table.c
     return and_(
-        Share.revoked_at.is_(None),
-        or_(Share.expires_at.is_(None), Share.expires_at > func.now()),
-        case((Share.max_downloads.is_(None), True), else_=Share.download_count < Share.max_downloads),
+        share.revoked_at.is_(None),
+        or_(share.expires_at.is_(None), share.expires_at > func.now()),
+        case((share.max_downloads.is_(None), True), else_=share.download_count < share.max_downloads),
     )
 
 
-def usage(session: Session, owner_id: uuid.UUID) -> dict[str, Any]:
+def usage(session: Connection, owner_id: uuid.UUID) -> dict[str, Any]:
     """The personal library (the assets the user uploaded into spaces count in the spaces')."""
     by_type = _by_type(session, personal(owner_id))
     since = datetime.now(UTC) - timedelta(days=30)
+    event = audit_event_table.c
     downloads = session.scalar(
         select(func.count())
-        .select_from(AuditEvent)
-        .where(AuditEvent.user_id == owner_id, AuditEvent.action.in_(DOWNLOAD_ACTIONS), AuditEvent.created_at >= since)
+        .select_from(audit_event_table)
+        .where(event.user_id == owner_id, event.action.in_(DOWNLOAD_ACTIONS), event.created_at >= since)
     )
-    active = session.scalar(select(func.count()).select_from(Share).where(Share.owner_id == owner_id, _live()))
+    active = session.scalar(
+        select(func.count()).select_from(share_table).where(share_table.c.owner_id == owner_id, _live())
+    )
     return {
         "asset_count": sum(t["count"] for t in by_type.values()),
         "total_bytes": sum(t["bytes"] for t in by_type.values()),
@@ -62,33 +67,35 @@ def usage(session: Session, owner_id: uuid.UUID) -> dict[str, Any]:
 
 
 def audit_trail(
-    session: Session, user_id: uuid.UUID, limit: int, cursor: str | None
-) -> tuple[list[AuditEvent], str | None]:
-    query = select(AuditEvent).where(AuditEvent.user_id == user_id)
-    query = keyset(query, (AuditEvent.created_at, AuditEvent.id), AUDIT_SCOPE, cursor, limit)
-    return page_of(list(session.scalars(query)), limit, AUDIT_SCOPE, lambda e: (e.created_at, e.id))
+    session: Connection, user_id: uuid.UUID, limit: int, cursor: str | None
+) -> tuple[list[Row[Any]], str | None]:
+    event = audit_event_table.c
+    query = select(audit_event_table).where(event.user_id == user_id)
+    query = keyset(query, (event.created_at, event.id), AUDIT_SCOPE, cursor, limit)
+    return page_of(list(session.execute(query).all()), limit, AUDIT_SCOPE, lambda e: (e.created_at, e.id))
 
 
-def space_usage(session: Session, space_id: uuid.UUID, user_id: uuid.UUID) -> dict[str, Any]:
+def space_usage(session: Connection, space_id: uuid.UUID, user_id: uuid.UUID) -> dict[str, Any]:
     """Viewer+: what the space holds, its counters against its quota, how its assets are used."""
     space_for(session, space_id, user_id)
+    space, asset, event = space_table.c, asset_table.c, audit_event_table.c
     counters = session.execute(
-        select(Space.used_bytes, Space.reserved_bytes, Space.quota_bytes).where(Space.id == space_id)
+        select(space.used_bytes, space.reserved_bytes, space.quota_bytes).where(space.id == space_id)
     ).one()
-    by_type = _by_type(session, Asset.space_id == space_id)
+    by_type = _by_type(session, asset.space_id == space_id)
     since = datetime.now(UTC) - timedelta(days=30)
-    in_space = and_(AuditEvent.space_id == space_id, AuditEvent.action.in_(DOWNLOAD_ACTIONS))
+    in_space = and_(event.space_id == space_id, event.action.in_(DOWNLOAD_ACTIONS))
     downloads = session.execute(
         select(
             func.count().label("total"),
-            func.count().filter(AuditEvent.created_at >= since).label("recent"),
+            func.count().filter(event.created_at >= since).label("recent"),
         ).where(in_space)
     ).one()
     active = session.scalar(
         select(func.count())
-        .select_from(Share)
-        .join(Asset, Asset.id == Share.asset_id)
-        .where(Asset.space_id == space_id, _live())
+        .select_from(share_table)
+        .join(asset_table, asset.id == share_table.c.asset_id)
+        .where(asset.space_id == space_id, _live())
     )
     return {
         "asset_count": sum(t["count"] for t in by_type.values()),
@@ -104,10 +111,11 @@ def space_usage(session: Session, space_id: uuid.UUID, user_id: uuid.UUID) -> di
 
 
 def space_audit(
-    session: Session, space_id: uuid.UUID, user_id: uuid.UUID, limit: int, cursor: str | None
-) -> tuple[list[AuditEvent], str | None]:
+    session: Connection, space_id: uuid.UUID, user_id: uuid.UUID, limit: int, cursor: str | None
+) -> tuple[list[Row[Any]], str | None]:
     """Owner only: everything done in the space, newest first."""
     space_for(session, space_id, user_id, at_least=OWNER)
-    query = select(AuditEvent).where(AuditEvent.space_id == space_id)
-    query = keyset(query, (AuditEvent.created_at, AuditEvent.id), SPACE_AUDIT_SCOPE, cursor, limit)
-    return page_of(list(session.scalars(query)), limit, SPACE_AUDIT_SCOPE, lambda e: (e.created_at, e.id))
+    event = audit_event_table.c
+    query = select(audit_event_table).where(event.space_id == space_id)
+    query = keyset(query, (event.created_at, event.id), SPACE_AUDIT_SCOPE, cursor, limit)
+    return page_of(list(session.execute(query).all()), limit, SPACE_AUDIT_SCOPE, lambda e: (e.created_at, e.id))

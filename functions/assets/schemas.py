@@ -16,12 +16,12 @@ from core.schemas import UserSummary
 from core.types import Timestamp
 
 if TYPE_CHECKING:
+    from sqlalchemy.engine import Row
+
     from assets.sharing import Opened
     from assets.space_access import SpaceView
     from assets.uploads import FreshParts, Progress, Started
     from core.memberships import MemberView
-    from core.orm.assets import Asset, Share, Variant
-    from core.orm.audit import AuditEvent
 
 CONTENT_TYPE = r"^(image|video)/[a-z0-9][a-z0-9.+-]{0,100}$"
 MAX_TAGS = 20
@@ -115,7 +115,7 @@ class VariantOut(BaseModel):
     content_type: str
 
     @classmethod
-    def of(cls, variant: Variant) -> VariantOut:
+    def of(cls, variant: Row[Any]) -> VariantOut:
         """An image variant: a signed URL (CloudFront where the stage has it, else S3). A video's HLS
         rendition: its playback route (owner only: a share lists none, see `listed`)."""
         return cls(
@@ -129,7 +129,7 @@ class VariantOut(BaseModel):
         )
 
     @classmethod
-    def listed(cls, variants: Sequence[Variant], *, shared: bool = False) -> list[VariantOut]:
+    def listed(cls, variants: Sequence[Row[Any]], *, shared: bool = False) -> list[VariantOut]:
         return [cls.of(v) for v in variants if not (shared and v.kind == HLS)]
 
 
@@ -149,7 +149,7 @@ class AssetOut(BaseModel):
     created_at: Timestamp
 
     @classmethod
-    def of(cls, asset: Asset, variants: Sequence[Variant] = ()) -> AssetOut:
+    def of(cls, asset: Row[Any], variants: Sequence[Row[Any]] = ()) -> AssetOut:
         return cls(
             id=asset.id,
             space_id=asset.space_id,
@@ -173,7 +173,7 @@ class AssetPage(BaseModel):
 
     @classmethod
     def of(
-        cls, assets: Sequence[Asset], variants: dict[uuid.UUID, list[Variant]], next_cursor: str | None
+        cls, assets: Sequence[Row[Any]], variants: dict[uuid.UUID, list[Row[Any]]], next_cursor: str | None
     ) -> AssetPage:
         return cls(items=[AssetOut.of(a, variants[a.id]) for a in assets], next_cursor=next_cursor)
 
@@ -283,7 +283,7 @@ class ShareOut(BaseModel):
     created_at: Timestamp
 
     @classmethod
-    def of(cls, share: Share, token: str | None = None) -> ShareOut:
+    def of(cls, share: Row[Any], token: str | None = None) -> ShareOut:
         """`token`: only when the share was just made (it is stored hashed)."""
         return cls(
             id=share.id,
@@ -304,7 +304,7 @@ class SharePage(BaseModel):
     next_cursor: str | None
 
     @classmethod
-    def of(cls, shares: Sequence[Share], next_cursor: str | None) -> SharePage:
+    def of(cls, shares: Sequence[Row[Any]], next_cursor: str | None) -> SharePage:
         return cls(items=[ShareOut.of(s) for s in shares], next_cursor=next_cursor)
 
 
@@ -354,7 +354,7 @@ class AuditOut(BaseModel):
     created_at: Timestamp
 
     @classmethod
-    def of(cls, event: AuditEvent) -> AuditOut:
+    def of(cls, event: Row[Any]) -> AuditOut:
         return cls(
             id=event.id,
             action=event.action,
@@ -370,7 +370,7 @@ class AuditPage(BaseModel):
     next_cursor: str | None
 
     @classmethod
-    def of(cls, events: Sequence[AuditEvent], next_cursor: str | None) -> AuditPage:
+    def of(cls, events: Sequence[Row[Any]], next_cursor: str | None) -> AuditPage:
         return cls(items=[AuditOut.of(e) for e in events], next_cursor=next_cursor)
 
 
@@ -492,7 +492,7 @@ class SpaceAuditOut(BaseModel):
     created_at: Timestamp
 
     @classmethod
-    def of(cls, event: AuditEvent) -> SpaceAuditOut:
+    def of(cls, event: Row[Any]) -> SpaceAuditOut:
         return cls.model_validate(event, from_attributes=True)
 
 
@@ -501,5 +501,5 @@ class SpaceAuditPage(BaseModel):
     next_cursor: str | None
 
     @classmethod
-    def of(cls, events: Sequence[AuditEvent], next_cursor: str | None) -> SpaceAuditPage:
+    def of(cls, events: Sequence[Row[Any]], next_cursor: str | None) -> SpaceAuditPage:
         return cls(items=[SpaceAuditOut.of(e) for e in events], next_cursor=next_cursor)

@@ -9,18 +9,18 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, and_, func, insert, or_, select, update
+from sqlalchemy.engine import Row
 
 from assets.library import owned, variants_of
 from assets.settings import AssetSettings
 from assets.space_access import OWNER
 from core import audit, ratelimit, storage
 from core.errors import Conflict, NotFound, ValidationFailed
-from core.models.assets import RENDITION_TYPES, SHARED_RENDITIONS
-from core.orm.assets import Asset, Share, Variant
-from core.orm.spaces import SpaceMember
+from core.models.assets import RENDITION_TYPES, SHARED_RENDITIONS, asset_table, share_table, variant_table
+from core.models.spaces import space_member_table
 from core.pagination import keyset, page_of
 from core.tokens import digest, new_token
 
@@ -30,14 +30,14 @@ UNSHAREABLE = ("quarantined", "failed")
 
 @dataclass(frozen=True)
 class Created:
-    share: Share
+    share: Row[Any]
     token: str
 
 
 @dataclass(frozen=True)
 class Access:
-    share: Share
-    asset: Asset
+    share: Row[Any]
+    asset: Row[Any]
 
 
 @dataclass(frozen=True)
@@ -50,11 +50,11 @@ class Opened:
     original: bool
     url: str
     expires_in: int
-    variants: list[Variant]  # the asset's, for the answer's previews
+    variants: list[Row[Any]]  # the asset's, for the answer's previews
 
 
 def create(
-    session: Session,
+    session: Connection,
     asset_id: uuid.UUID,
     owner_id: uuid.UUID,
     expires_in_s: int | None,
@@ -82,18 +82,19 @@ def create(
         )
     token, token_hash = new_token()
     expires_at = datetime.now(UTC) + timedelta(seconds=lifetime)
-    share = Share(
-        id=uuid.uuid4(),
-        asset_id=asset.id,
-        owner_id=owner_id,
-        token_hash=token_hash,
-        expires_at=expires_at,
-        max_downloads=max_downloads,
-        original=original,
-    )
-    session.add(share)
-    session.flush()
-    session.refresh(share)
+    share = session.execute(
+        insert(share_table)
+        .values(
+            id=uuid.uuid4(),
+            asset_id=asset.id,
+            owner_id=owner_id,
+            token_hash=token_hash,
+            expires_at=expires_at,
+            max_downloads=max_downloads,
+            original=original,
+        )
+        .returning(share_table)
+    ).one()
     audit.record(
         session,
         "share.created",
@@ -108,31 +109,33 @@ def create(
 
 
 def of_asset(
-    session: Session, asset_id: uuid.UUID, owner_id: uuid.UUID, limit: int, cursor: str | None
-) -> tuple[list[Share], str | None]:
+    session: Connection, asset_id: uuid.UUID, owner_id: uuid.UUID, limit: int, cursor: str | None
+) -> tuple[list[Row[Any]], str | None]:
     owned(session, asset_id, owner_id, OWNER)
-    query = select(Share).where(Share.asset_id == asset_id)
-    query = keyset(query, (Share.created_at, Share.id), SCOPE, cursor, limit)
-    return page_of(list(session.scalars(query)), limit, SCOPE, lambda s: (s.created_at, s.id))
+    share = share_table.c
+    query = select(share_table).where(share.asset_id == asset_id)
+    query = keyset(query, (share.created_at, share.id), SCOPE, cursor, limit)
+    return page_of(list(session.execute(query).all()), limit, SCOPE, lambda s: (s.created_at, s.id))
 
 
-def revoke(session: Session, share_id: uuid.UUID, user_id: uuid.UUID, ip: str) -> None:
+def revoke(session: Connection, share_id: uuid.UUID, user_id: uuid.UUID, ip: str) -> None:
     """By the link's creator, or by the owner of the space its asset is in."""
-    owns_the_space = Share.asset_id.in_(
-        select(Asset.id).join(
-            SpaceMember,
-            and_(SpaceMember.space_id == Asset.space_id, SpaceMember.user_id == user_id, SpaceMember.role == OWNER),
+    share, asset, member = share_table.c, asset_table.c, space_member_table.c
+    owns_the_space = share.asset_id.in_(
+        select(asset.id).join(
+            space_member_table,
+            and_(member.space_id == asset.space_id, member.user_id == user_id, member.role == OWNER),
         )
     )
     found = session.execute(
-        select(Share.revoked_at, Asset.space_id)
-        .join(Asset, Asset.id == Share.asset_id)
-        .where(Share.id == share_id, or_(Share.owner_id == user_id, owns_the_space))
+        select(share.revoked_at, asset.space_id)
+        .join(asset_table, asset.id == share.asset_id)
+        .where(share.id == share_id, or_(share.owner_id == user_id, owns_the_space))
     ).first()
     if found is None:
         raise NotFound("Share not found")
     if found.revoked_at is None:
-        session.execute(update(Share).where(Share.id == share_id).values(revoked_at=func.now()))
+        session.execute(update(share_table).where(share.id == share_id).values(revoked_at=func.now()))
         audit.record(
             session,
             "share.revoked",
@@ -144,7 +147,7 @@ def revoke(session: Session, share_id: uuid.UUID, user_id: uuid.UUID, ip: str) -
         )
 
 
-def access(session: Session, token: str, ip: str) -> Access:
+def access(session: Connection, token: str, ip: str) -> Access:
     """Count one download if the share is usable; every unusable share looks the same (404).
 
     Every attempt counts against the client's rate limit, misses included: the 404 keeps its hit
@@ -153,30 +156,27 @@ def access(session: Session, token: str, ip: str) -> Access:
     if not 20 <= len(token) <= 100:  # no token we issue looks like this
         raise NotFound("No such share", keep_writes=True)
     now = func.now()
-    counted = (
-        session.execute(
-            update(Share)
-            .where(
-                Share.token_hash == digest(token),
-                Share.revoked_at.is_(None),
-                Share.expires_at > now,
-                or_(Share.max_downloads.is_(None), Share.download_count < Share.max_downloads),
-                Share.asset_id.in_(select(Asset.id).where(Asset.status == "ready")),
-                # What the link hands out must exist: the original, or a metadata-free rendition.
-                or_(
-                    Share.original,
-                    Share.asset_id.in_(select(Variant.asset_id).where(Variant.kind.in_(SHARED_RENDITIONS))),
-                ),
-            )
-            .values(download_count=Share.download_count + 1)
-            .returning(Share)
+    share, asset, variant = share_table.c, asset_table.c, variant_table.c
+    counted = session.execute(
+        update(share_table)
+        .where(
+            share.token_hash == digest(token),
+            share.revoked_at.is_(None),
+            share.expires_at > now,
+            or_(share.max_downloads.is_(None), share.download_count < share.max_downloads),
+            share.asset_id.in_(select(asset.id).where(asset.status == "ready")),
+            # What the link hands out must exist: the original, or a metadata-free rendition.
+            or_(
+                share.original,
+                share.asset_id.in_(select(variant.asset_id).where(variant.kind.in_(SHARED_RENDITIONS))),
+            ),
         )
-        .scalars()
-        .first()
-    )
+        .values(download_count=share.download_count + 1)
+        .returning(share_table)
+    ).first()
     if counted is None:
         raise NotFound("No such share", keep_writes=True)
-    asset = session.get_one(Asset, counted.asset_id)
+    shared = session.execute(select(asset_table).where(asset.id == counted.asset_id)).one()
     audit.record(
         session,
         "share.accessed",
@@ -184,12 +184,12 @@ def access(session: Session, token: str, ip: str) -> Access:
         ip=ip,
         target_type="share",
         target_id=counted.id,
-        space_id=asset.space_id,
+        space_id=shared.space_id,
     )
-    return Access(counted, asset)
+    return Access(counted, shared)
 
 
-def open_link(session: Session, token: str, ip: str) -> Opened:
+def open_link(session: Connection, token: str, ip: str) -> Opened:
     """Open a share link (public): count the download (`access`), then a short-lived URL of what it hands out."""
     ttl = AssetSettings.current().download_url_ttl_s
     found = access(session, token, ip)
@@ -209,7 +209,7 @@ def open_link(session: Session, token: str, ip: str) -> Opened:
     return Opened(name, content_type, size, found.share.original, url, ttl, variants)
 
 
-def rendition(variants: list[Variant]) -> Variant | None:
+def rendition(variants: list[Row[Any]]) -> Row[Any] | None:
     """The variant a link hands out instead of the original: the preview, else the thumb."""
     by_kind = {v.kind: v for v in variants}
     return next((by_kind[kind] for kind in SHARED_RENDITIONS if kind in by_kind), None)

@@ -15,18 +15,23 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import and_, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, and_, or_, select
+from sqlalchemy.engine import Row
 
 from core.errors import Forbidden, NotFound
-from core.models.spaces import SPACE_ROLES
-from core.orm.assets import Asset
-from core.orm.spaces import Space, SpaceMember
+from core.models.assets import asset_table
+from core.models.spaces import SPACE_ROLES, space_member_table, space_table
 
 RANK = {role: rank for rank, role in enumerate(SPACE_ROLES)}
 VIEWER, EDITOR, OWNER = SPACE_ROLES
 
-SPACE_COLUMNS = (Space.id, Space.name, Space.quota_bytes, Space.created_at, Space.updated_at)
+SPACE_COLUMNS = (
+    space_table.c.id,
+    space_table.c.name,
+    space_table.c.quota_bytes,
+    space_table.c.created_at,
+    space_table.c.updated_at,
+)
 
 
 def below(role: str, other: str) -> bool:
@@ -54,7 +59,7 @@ class SpaceView:
 
 
 def space_for(
-    session: Session,
+    session: Connection,
     space_id: uuid.UUID,
     user_id: uuid.UUID,
     *,
@@ -68,15 +73,16 @@ def space_for(
     management action until it commits; `lock_space` also locks the space row (FOR UPDATE): what
     changes the whole space (delete, member count) goes one at a time.
     """
+    member = space_member_table.c
     query = (
-        select(*SPACE_COLUMNS, SpaceMember.role)
-        .join(SpaceMember, and_(SpaceMember.space_id == Space.id, SpaceMember.user_id == user_id))
-        .where(Space.id == space_id)
+        select(*SPACE_COLUMNS, member.role)
+        .join(space_member_table, and_(member.space_id == space_table.c.id, member.user_id == user_id))
+        .where(space_table.c.id == space_id)
     )
     if lock_space:
-        query = query.with_for_update(of=Space)
+        query = query.with_for_update(of=space_table)
     elif lock:
-        query = query.with_for_update(read=True, of=SpaceMember)
+        query = query.with_for_update(read=True, of=space_member_table)
     row = session.execute(query).first()
     if row is None:
         raise NotFound("Space not found")
@@ -88,12 +94,12 @@ def space_for(
 
 @dataclass(frozen=True)
 class AssetAccess:
-    asset: Asset
+    asset: Row[Any]  # the asset's columns (and `role`)
     role: str | None  # the caller's role in the asset's space; None: a personal asset (theirs)
 
 
 def asset_for(
-    session: Session,
+    session: Connection,
     asset_id: uuid.UUID,
     user_id: uuid.UUID,
     at_least: str = VIEWER,
@@ -104,28 +110,28 @@ def asset_for(
     """The asset, if the caller may act on it at `at_least`: theirs in their personal library, or
     in a space where they hold that role. Anything they cannot see is 404; `uploader`: also only
     the asset's own uploader (its multipart upload, moves), else 403."""
+    asset, member = asset_table.c, space_member_table.c
     query = (
-        select(Asset, SpaceMember.role)
-        .outerjoin(SpaceMember, and_(SpaceMember.space_id == Asset.space_id, SpaceMember.user_id == user_id))
+        select(asset_table, member.role)
+        .outerjoin(space_member_table, and_(member.space_id == asset.space_id, member.user_id == user_id))
         .where(
-            Asset.id == asset_id,
-            or_(and_(Asset.space_id.is_(None), Asset.owner_id == user_id), SpaceMember.role.is_not(None)),
+            asset.id == asset_id,
+            or_(and_(asset.space_id.is_(None), asset.owner_id == user_id), member.role.is_not(None)),
         )
     )
     if lock:
-        query = query.with_for_update(of=Asset).execution_options(populate_existing=True)
+        query = query.with_for_update(of=asset_table)
     row = session.execute(query).first()
     if row is None:
         raise NotFound("Asset not found")
-    asset, role = row
-    if role is not None and below(role, at_least):
+    if row.role is not None and below(row.role, at_least):
         raise Forbidden(f"This needs the {at_least} role or higher in the asset's space")
-    if uploader and asset.owner_id != user_id:
+    if uploader and row.owner_id != user_id:
         raise Forbidden("Only the asset's uploader may do this")
-    return AssetAccess(asset, role)
+    return AssetAccess(row, row.role)
 
 
-def lock_spaces(session: Session, space_ids: set[uuid.UUID | None]) -> None:
+def lock_spaces(session: Connection, space_ids: set[uuid.UUID | None]) -> None:
     """Lock these spaces' rows (FOR UPDATE), in id order.
 
     The one lock order of every write that touches both: assets first (`asset_for(lock=True)`),
@@ -133,4 +139,5 @@ def lock_spaces(session: Session, space_ids: set[uuid.UUID | None]) -> None:
     the space), so no two of them deadlock."""
     wanted = sorted(s for s in space_ids if s is not None)
     if wanted:
-        session.execute(select(Space.id).where(Space.id.in_(wanted)).order_by(Space.id).with_for_update())
+        space = space_table.c
+        session.execute(select(space.id).where(space.id.in_(wanted)).order_by(space.id).with_for_update())

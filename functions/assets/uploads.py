@@ -11,16 +11,17 @@ import math
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import delete
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, delete, insert, update
+from sqlalchemy.engine import Row
 
 from assets import quota
 from assets.settings import AssetSettings
 from assets.space_access import EDITOR, asset_for, space_for
 from core import audit, keys, storage
 from core.errors import Conflict, PayloadTooLarge
-from core.orm.assets import Asset
+from core.models.assets import asset_table
 from core.pagination import decode_cursor, encode_cursor
 
 MAX_PARTS = 10_000
@@ -31,7 +32,7 @@ PARTS_CURSOR = (int,)
 
 @dataclass(frozen=True)
 class Started:
-    asset: Asset
+    asset: Row[Any]
     url: str | None = None
     headers: dict[str, str] | None = None
     part_size: int | None = None
@@ -57,7 +58,7 @@ def _part_urls(key: str, upload_id: str, lengths: dict[int, int], ttl: int) -> l
 
 
 def start(
-    session: Session,
+    session: Connection,
     owner_id: uuid.UUID,
     filename: str,
     content_type: str,
@@ -77,15 +78,15 @@ def start(
     asset_id = uuid.uuid4()
     key = keys.asset_key(owner_id, asset_id)  # generated: the filename never becomes part of a key
     ttl = storage.StorageSettings.current().upload_url_ttl_s
-    asset = Asset(
-        id=asset_id,
-        owner_id=owner_id,
-        space_id=space_id,
-        s3_key=key,
-        filename=filename,
-        content_type=content_type,
-        size=size,
-    )
+    row = {
+        "id": asset_id,
+        "owner_id": owner_id,
+        "space_id": space_id,
+        "s3_key": key,
+        "filename": filename,
+        "content_type": content_type,
+        "size": size,
+    }
     if space_id is not None:
         audit.record(
             session,
@@ -99,26 +100,22 @@ def start(
         )
     if not multipart:
         url, headers = storage.presigned_put(key, content_type, size, ttl)
-        session.add(asset)
-        session.flush()
-        session.refresh(asset)
+        asset = session.execute(insert(asset_table).values(row).returning(asset_table)).one()
         return Started(asset, url=url, headers=headers, expires_in=ttl)
     part_size = part_size_for(size, settings.multipart_part_bytes)
-    asset.upload_id = storage.create_multipart(key, content_type)
-    session.add(asset)
-    session.flush()
-    session.refresh(asset)
+    upload_id = storage.create_multipart(key, content_type)
+    asset = session.execute(insert(asset_table).values({**row, "upload_id": upload_id}).returning(asset_table)).one()
     lengths = dict(enumerate(part_lengths(size, part_size), start=1))
-    urls = [(url, length) for _, url, length in _part_urls(key, asset.upload_id, lengths, ttl)]
+    urls = [(url, length) for _, url, length in _part_urls(key, upload_id, lengths, ttl)]
     return Started(asset, part_size=part_size, part_urls=urls, expires_in=ttl)
 
 
-def _uploading(session: Session, asset_id: uuid.UUID, owner_id: uuid.UUID, *, lock: bool = False) -> Asset:
+def _uploading(session: Connection, asset_id: uuid.UUID, owner_id: uuid.UUID, *, lock: bool = False) -> Row[Any]:
     """The uploader's asset (editor+ still, in a space)."""
     return asset_for(session, asset_id, owner_id, EDITOR, lock=lock, uploader=True).asset
 
 
-def complete(session: Session, asset_id: uuid.UUID, owner_id: uuid.UUID, parts: list[tuple[int, str]]) -> Asset:
+def complete(session: Connection, asset_id: uuid.UUID, owner_id: uuid.UUID, parts: list[tuple[int, str]]) -> Row[Any]:
     """In a space, the quota is checked again: the actual bytes move from reserved to used only if
     the space's used bytes stay within its quota (one conditional UPDATE, assets.quota.settle), so
     concurrent completions cannot overshoot it; one that does not fit is refused and forgotten."""
@@ -137,29 +134,26 @@ def complete(session: Session, asset_id: uuid.UUID, owner_id: uuid.UUID, parts: 
     if asset.space_id is not None and not quota.settle(session, asset.space_id, declared, size):
         _forget(session, asset, released=True)
         raise quota.exceeded(keep_writes=True)
-    asset.upload_id = None
-    asset.size = size
-    session.flush()
-    session.refresh(asset)
-    return asset
+    completed = update(asset_table).where(asset_table.c.id == asset.id).values(upload_id=None, size=size)
+    return session.execute(completed.returning(asset_table)).one()
 
 
-def _forget(session: Session, asset: Asset, *, released: bool = False) -> None:
+def _forget(session: Connection, asset: Row[Any], *, released: bool = False) -> None:
     """A completed upload that is refused: its object and row go, its reservation is given back."""
     storage.delete_objects([asset.s3_key])
     if not released:
         quota.release(session, asset)
-    session.execute(delete(Asset).where(Asset.id == asset.id))
+    session.execute(delete(asset_table).where(asset_table.c.id == asset.id))
 
 
-def abort(session: Session, asset_id: uuid.UUID, owner_id: uuid.UUID) -> None:
+def abort(session: Connection, asset_id: uuid.UUID, owner_id: uuid.UUID) -> None:
     """Abort the S3 upload and forget the asset: nothing of it was ever stored."""
     asset = _uploading(session, asset_id, owner_id, lock=True)
     if not asset.upload_id:
         raise Conflict("No multipart upload is in progress for this asset")
     storage.abort_multipart(asset.s3_key, asset.upload_id)
     quota.release(session, asset)
-    session.execute(delete(Asset).where(Asset.id == asset.id))
+    session.execute(delete(asset_table).where(asset_table.c.id == asset.id))
 
 
 # ------------------------------------------------------------------ resuming a multipart upload
@@ -167,7 +161,7 @@ def abort(session: Session, asset_id: uuid.UUID, owner_id: uuid.UUID) -> None:
 
 @dataclass(frozen=True)
 class Progress:
-    asset: Asset
+    asset: Row[Any]
     part_size: int
     parts_total: int
     parts: list[storage.UploadedPart]  # this page of the parts S3 holds
@@ -177,20 +171,20 @@ class Progress:
 
 @dataclass(frozen=True)
 class FreshParts:
-    asset: Asset
+    asset: Row[Any]
     part_size: int
     part_urls: list[tuple[int, str, int]]  # (part number, URL, the part's exact length)
     expires_in: int
 
 
-def _in_progress(session: Session, asset_id: uuid.UUID, owner_id: uuid.UUID) -> Asset:
+def _in_progress(session: Connection, asset_id: uuid.UUID, owner_id: uuid.UUID) -> Row[Any]:
     asset = _uploading(session, asset_id, owner_id)
     if not asset.upload_id:
         raise Conflict("No multipart upload is in progress for this asset")
     return asset
 
 
-def _listing(asset: Asset, after: int, limit: int) -> storage.PartListing:
+def _listing(asset: Row[Any], after: int, limit: int) -> storage.PartListing:
     try:
         return storage.list_parts(asset.s3_key, asset.upload_id or "", after=after, limit=limit)
     except storage.NoSuchUpload as exc:  # aborted by the lifecycle rule (a day after it started)
@@ -217,7 +211,7 @@ def layout(size: int, held: list[storage.UploadedPart]) -> int:
     raise Conflict("The parts in storage do not match this upload's part sizes; abort it and start again")
 
 
-def progress(session: Session, asset_id: uuid.UUID, owner_id: uuid.UUID, limit: int, cursor: str | None) -> Progress:
+def progress(session: Connection, asset_id: uuid.UUID, owner_id: uuid.UUID, limit: int, cursor: str | None) -> Progress:
     """A page of the parts S3 holds for the asset's upload, in part-number order (ListParts)."""
     asset = _in_progress(session, asset_id, owner_id)
     after = int(decode_cursor(PARTS_SCOPE, cursor, PARTS_CURSOR)[0]) if cursor else 0
@@ -235,7 +229,7 @@ def progress(session: Session, asset_id: uuid.UUID, owner_id: uuid.UUID, limit: 
     )
 
 
-def fresh_part_urls(session: Session, asset_id: uuid.UUID, owner_id: uuid.UUID, numbers: list[int]) -> FreshParts:
+def fresh_part_urls(session: Connection, asset_id: uuid.UUID, owner_id: uuid.UUID, numbers: list[int]) -> FreshParts:
     """New part URLs for an upload whose first ones expired, signed as `start` signs them: the
     part's exact length, the same TTL. Only part numbers the declared size has are signed."""
     settings = AssetSettings.current()

@@ -343,7 +343,7 @@ def claim_asset(
     flight) taken again; None: nothing to do."""
     from sqlalchemy import text
 
-    with db.orm_session_scope() as session:
+    with db.session_scope() as session:
         row = session.execute(
             text(
                 "UPDATE assets SET status = 'processing', status_reason = NULL, version_id = :version, "
@@ -364,7 +364,7 @@ def release(asset_id: uuid.UUID) -> None:
     from sqlalchemy import text
 
     try:
-        with db.orm_session_scope() as session:
+        with db.session_scope() as session:
             session.execute(
                 text(
                     "UPDATE assets SET status = 'pending', updated_at = now() "
@@ -379,7 +379,7 @@ def release(asset_id: uuid.UUID) -> None:
 def asset_row(asset_id: uuid.UUID) -> dict[str, Any] | None:
     from sqlalchemy import text
 
-    with db.orm_session_scope() as session:
+    with db.session_scope() as session:
         row = session.execute(
             text("SELECT owner_id, s3_key, status, status_reason, version_id FROM assets WHERE id = :id"),
             {"id": asset_id},
@@ -390,7 +390,7 @@ def asset_row(asset_id: uuid.UUID) -> dict[str, Any] | None:
 def mark_transcoding(asset_id: uuid.UUID, request_key: str) -> None:
     from sqlalchemy import text
 
-    with db.orm_session_scope() as session:
+    with db.session_scope() as session:
         session.execute(
             text(
                 "UPDATE assets SET status_reason = :reason, updated_at = now() WHERE id = :id AND status = 'processing'"
@@ -416,7 +416,7 @@ def finish(
     from sqlalchemy import func, update
     from sqlalchemy.dialects.postgresql import insert
 
-    from core.orm.assets import Asset, Variant
+    from core.models.assets import asset_table, variant_table
 
     values: dict[str, Any] = {"status": status, "status_reason": reason, "updated_at": func.now()}
     if width is not None and height is not None:
@@ -425,11 +425,12 @@ def finish(
         values["duration_s"] = duration_s
     if exif is not None:
         values["exif"] = exif
-    still_ours = [Asset.id == asset_id, Asset.status == "processing"]
+    asset = asset_table.c
+    still_ours = [asset.id == asset_id, asset.status == "processing"]
     if claim is not None and claim.version_id is not None:
-        still_ours.append(Asset.version_id == claim.version_id)
-    with db.orm_session_scope() as session:
-        done = session.execute(update(Asset).where(*still_ours).values(**values).returning(Asset.id)).first()
+        still_ours.append(asset.version_id == claim.version_id)
+    with db.session_scope() as session:
+        done = session.execute(update(asset_table).where(*still_ours).values(**values).returning(asset.id)).first()
         if done is None:
             return Outcome("skipped", "no longer processing")
         if variants:
@@ -448,10 +449,10 @@ def finish(
                 }
                 for v in variants
             ]
-            statement = insert(Variant).values(rows)
+            statement = insert(variant_table).values(rows)
             session.execute(
                 statement.on_conflict_do_update(
-                    index_elements=[Variant.asset_id, Variant.kind],
+                    index_elements=[variant_table.c.asset_id, variant_table.c.kind],
                     set_={c: statement.excluded[c] for c in VARIANT_COLUMNS},
                 )
             )
@@ -465,7 +466,7 @@ def claim_post_image(key: str, version_id: str | None, lease_s: int) -> bool:
     """A new row `processing` with this version, or a stale claim of the same version taken again."""
     from sqlalchemy import text
 
-    with db.orm_session_scope() as session:
+    with db.session_scope() as session:
         row = session.execute(
             text(
                 "INSERT INTO post_images (image_key, status, version_id) VALUES (:key, 'processing', :version) "
@@ -484,7 +485,7 @@ def post_image_not_claimed(obj: StoredObject) -> Outcome:
     """A duplicate or late event changes nothing; another version of a taken key is deleted unscanned."""
     from sqlalchemy import text
 
-    with db.orm_session_scope() as session:
+    with db.session_scope() as session:
         row = session.execute(
             text("SELECT status, version_id FROM post_images WHERE image_key = :key"), {"key": obj.key}
         ).first()
@@ -506,7 +507,7 @@ def release_post_image(key: str, version_id: str | None) -> None:
     from sqlalchemy import text
 
     try:
-        with db.orm_session_scope() as session:
+        with db.session_scope() as session:
             session.execute(
                 text(
                     "DELETE FROM post_images WHERE image_key = :key AND status = 'processing' "
@@ -538,7 +539,7 @@ def finish_post_image(
         }
         for v in variants or ()
     ]
-    with db.orm_session_scope() as session:
+    with db.session_scope() as session:
         done = session.execute(
             text(
                 "UPDATE post_images SET status = :status, status_reason = :reason, "

@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from core import memberships
 from core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from core.memberships import MemberView
+from core.models.rooms import room_member_table
 from core.orm.rooms import Room, RoomMember
 from rooms import events
 from rooms.access import below, room_for
@@ -25,7 +26,7 @@ SCOPE = "room-members"
 
 
 def member(session: Session, room_id: uuid.UUID, user_id: uuid.UUID) -> MemberView:
-    return memberships.member(session, RoomMember, RoomMember.room_id == room_id, user_id)
+    return memberships.member(session, room_member_table, room_member_table.c.room_id == room_id, user_id)
 
 
 def listing(
@@ -33,7 +34,7 @@ def listing(
 ) -> tuple[list[MemberView], str | None]:
     """Reader+. In joining order."""
     room_for(session, room_id, user_id)
-    return memberships.page(session, RoomMember, RoomMember.room_id == room_id, SCOPE, limit, cursor)
+    return memberships.page(session, room_member_table, room_member_table.c.room_id == room_id, SCOPE, limit, cursor)
 
 
 def _target_role(session: Session, room_id: uuid.UUID, user_id: uuid.UUID) -> str:

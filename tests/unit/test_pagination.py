@@ -92,13 +92,14 @@ def test_other_value_types_are_refused_when_encoding() -> None:
 def test_keyset_orders_filters_and_reads_key_types_from_the_columns() -> None:
     from sqlalchemy import select
 
-    from core.orm.assets import Asset
+    from core.models.assets import asset_table
     from core.pagination import keyset
 
-    first = keyset(select(Asset), (Asset.created_at, Asset.id), "assets", None, 20)
+    key = (asset_table.c.created_at, asset_table.c.id)
+    first = keyset(select(asset_table), key, "assets", None, 20)
     assert "ORDER BY assets.created_at DESC, assets.id DESC" in str(first) and first._limit == 21
     cursor = encode_cursor("assets", (datetime.now(UTC), uuid4()))
-    after = str(keyset(select(Asset), (Asset.created_at, Asset.id), "assets", cursor, 20, newest_first=False))
+    after = str(keyset(select(asset_table), key, "assets", cursor, 20, newest_first=False))
     assert "(assets.created_at, assets.id) > (" in after and "ORDER BY assets.created_at, assets.id" in after
     with pytest.raises(BadRequest):  # a key of other types than the columns'
-        keyset(select(Asset), (Asset.created_at, Asset.id), "assets", encode_cursor("assets", (1,)), 20)
+        keyset(select(asset_table), key, "assets", encode_cursor("assets", (1,)), 20)

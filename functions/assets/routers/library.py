@@ -57,7 +57,7 @@ def list_assets(
     created_from: From = None,
     to: To = None,
 ) -> AssetPage:
-    with db.orm_session_scope() as session:
+    with db.session_scope() as session:
         found, next_cursor = library.search(
             session,
             library.personal(caller(router).user_id),
@@ -74,7 +74,7 @@ def list_assets(
 
 @route(router, GET_ASSET, summary="One of my assets, or of a space I am a member of", tags=["assets"])
 def get_asset(asset_id: uuid.UUID) -> AssetOut:
-    with db.orm_session_scope() as session:
+    with db.session_scope() as session:
         asset = library.owned(session, asset_id, caller(router).user_id)
         return AssetOut.of(asset, library.variants_of(session, [asset.id])[asset.id])
 
@@ -87,7 +87,7 @@ def get_asset(asset_id: uuid.UUID) -> AssetOut:
     openapi_extensions=documented(403),
 )
 def patch_asset(asset_id: uuid.UUID, body: AssetPatch) -> AssetOut:
-    with db.orm_session_scope() as session:
+    with db.session_scope() as session:
         asset = library.update(session, asset_id, caller(router).user_id, body.filename, body.tags)
         return AssetOut.of(asset, library.variants_of(session, [asset.id])[asset.id])
 
@@ -101,7 +101,7 @@ def patch_asset(asset_id: uuid.UUID, body: AssetPatch) -> AssetOut:
     openapi_extensions=documented(403),
 )
 def delete_asset(asset_id: uuid.UUID) -> None:
-    with db.orm_session_scope() as session:
+    with db.session_scope() as session:
         keys = library.remove(session, asset_id, caller(router).user_id, client_ip(router))
     library.purge_objects(keys)
 
@@ -114,6 +114,6 @@ def delete_asset(asset_id: uuid.UUID) -> None:
     openapi_extensions=documented(409),
 )
 def download(asset_id: uuid.UUID) -> DownloadOut:
-    with db.orm_session_scope() as session:
+    with db.session_scope() as session:
         url, expires_in = library.download_url(session, asset_id, caller(router).user_id, client_ip(router))
     return DownloadOut(url=url, expires_in=expires_in)

@@ -20,12 +20,12 @@ AuditCursor = Annotated[str | None, cursor_query(reports.AUDIT_SCOPE)]
 
 @route(router, USAGE, summary="What my library holds and how it is used", tags=["assets"])
 def usage() -> UsageOut:
-    with db.orm_session_scope() as session:
+    with db.session_scope() as session:
         return UsageOut.model_validate(reports.usage(session, caller(router).user_id))
 
 
 @route(router, AUDIT, summary="My audit events, newest first", tags=["assets"])
 def audit_events(limit: Limit = 20, cursor: AuditCursor = None) -> AuditPage:
-    with db.orm_session_scope() as session:
+    with db.session_scope() as session:
         found, next_cursor = reports.audit_trail(session, caller(router).user_id, limit, cursor)
         return AuditPage.of(found, next_cursor)

@@ -28,7 +28,7 @@ ShareCursor = Annotated[str | None, cursor_query(sharing.SCOPE)]
     openapi_extensions=documented(403, 409, 429),
 )
 def create_share(asset_id: uuid.UUID, body: ShareIn) -> ShareOut:
-    with db.orm_session_scope() as session:
+    with db.session_scope() as session:
         created = sharing.create(
             session,
             asset_id,
@@ -49,7 +49,7 @@ def create_share(asset_id: uuid.UUID, body: ShareIn) -> ShareOut:
     openapi_extensions=documented(403),
 )
 def list_shares(asset_id: uuid.UUID, limit: Limit = 20, cursor: ShareCursor = None) -> SharePage:
-    with db.orm_session_scope() as session:
+    with db.session_scope() as session:
         found, next_cursor = sharing.of_asset(session, asset_id, caller(router).user_id, limit, cursor)
         return SharePage.of(found, next_cursor)
 
@@ -62,7 +62,7 @@ def list_shares(asset_id: uuid.UUID, limit: Limit = 20, cursor: ShareCursor = No
     tags=["shares"],
 )
 def revoke_share(share: uuid.UUID) -> None:
-    with db.orm_session_scope() as session:
+    with db.session_scope() as session:
         sharing.revoke(session, share, caller(router).user_id, client_ip(router))
 
 
@@ -74,5 +74,5 @@ def revoke_share(share: uuid.UUID) -> None:
     openapi_extensions=documented(429),
 )
 def open_share(share: str) -> SharedOut:
-    with db.orm_session_scope() as session:
+    with db.session_scope() as session:
         return SharedOut.of(sharing.open_link(session, share, client_ip(router)))

@@ -29,7 +29,7 @@ from assets.schemas import (
 from assets.space_access import space_for
 from core import db
 from core.http import caller, client_ip, documented, route
-from core.orm.assets import Asset
+from core.models.assets import asset_table
 from core.routes import (
     ADD_SPACE_MEMBER,
     CREATE_SPACE,
@@ -59,19 +59,19 @@ SpaceAuditCursor = Annotated[str | None, cursor_query(reports.SPACE_AUDIT_SCOPE)
 @route(router, CREATE_SPACE, status_code=201, summary="Create a shared space (you are its owner)", tags=["spaces"])
 def create_space(body: SpaceIn) -> SpaceOut:
     quota = body.quota_bytes if "quota_bytes" in body.model_fields_set else spaces.default_quota()
-    with db.orm_session_scope() as session:
+    with db.session_scope() as session:
         return SpaceOut.of(spaces.create(session, caller(router).user_id, body.name, quota, client_ip(router)))
 
 
 @route(router, LIST_SPACES, summary="The spaces I am a member of, with my role, latest joined first", tags=["spaces"])
 def list_spaces(limit: Limit = 20, cursor: SpaceCursor = None) -> SpacePage:
-    with db.orm_session_scope() as session:
+    with db.session_scope() as session:
         return SpacePage.of(*spaces.mine(session, caller(router).user_id, limit, cursor))
 
 
 @route(router, GET_SPACE, summary="A space (viewer+; 404 for non-members)", tags=["spaces"])
 def get_space(space_id: uuid.UUID) -> SpaceOut:
-    with db.orm_session_scope() as session:
+    with db.session_scope() as session:
         return SpaceOut.of(space_for(session, space_id, caller(router).user_id))
 
 
@@ -84,7 +84,7 @@ def get_space(space_id: uuid.UUID) -> SpaceOut:
 )
 def patch_space(space_id: uuid.UUID, body: SpacePatch) -> SpaceOut:
     quota = body.quota_bytes if "quota_bytes" in body.model_fields_set else spaces.UNSET
-    with db.orm_session_scope() as session:
+    with db.session_scope() as session:
         me = caller(router).user_id
         return SpaceOut.of(spaces.update_space(session, space_id, me, body.name, quota, client_ip(router)))
 
@@ -98,13 +98,13 @@ def patch_space(space_id: uuid.UUID, body: SpacePatch) -> SpaceOut:
     openapi_extensions=documented(403),
 )
 def delete_space(space_id: uuid.UUID) -> None:
-    with db.orm_session_scope() as session:
+    with db.session_scope() as session:
         spaces.remove_space(session, space_id, caller(router).user_id, client_ip(router))
 
 
 @route(router, SPACE_MEMBERS, summary="A space's members (viewer+), in joining order", tags=["spaces"])
 def list_members(space_id: uuid.UUID, limit: Limit = 20, cursor: MemberCursor = None) -> SpaceMemberPage:
-    with db.orm_session_scope() as session:
+    with db.session_scope() as session:
         return SpaceMemberPage.of(*spaces.members(session, space_id, caller(router).user_id, limit, cursor))
 
 
@@ -117,7 +117,7 @@ def list_members(space_id: uuid.UUID, limit: Limit = 20, cursor: MemberCursor = 
     openapi_extensions=documented(403, 409),
 )
 def add_member(space_id: uuid.UUID, body: SpaceMemberIn) -> SpaceMemberOut:
-    with db.orm_session_scope() as session:
+    with db.session_scope() as session:
         me = caller(router).user_id
         return SpaceMemberOut.of(spaces.add_member(session, space_id, me, body.username, body.role, client_ip(router)))
 
@@ -130,7 +130,7 @@ def add_member(space_id: uuid.UUID, body: SpaceMemberIn) -> SpaceMemberOut:
     openapi_extensions=documented(403),
 )
 def patch_member(space_id: uuid.UUID, user_id: uuid.UUID, body: SpaceRoleIn) -> SpaceMemberOut:
-    with db.orm_session_scope() as session:
+    with db.session_scope() as session:
         me = caller(router).user_id
         return SpaceMemberOut.of(spaces.change_role(session, space_id, me, user_id, body.role, client_ip(router)))
 
@@ -145,7 +145,7 @@ def patch_member(space_id: uuid.UUID, user_id: uuid.UUID, body: SpaceRoleIn) -> 
     openapi_extensions=documented(403, 409),
 )
 def remove_member(space_id: uuid.UUID, user_id: uuid.UUID) -> None:
-    with db.orm_session_scope() as session:
+    with db.session_scope() as session:
         spaces.remove_member(session, space_id, caller(router).user_id, user_id, client_ip(router))
 
 
@@ -157,7 +157,7 @@ def remove_member(space_id: uuid.UUID, user_id: uuid.UUID) -> None:
     openapi_extensions=documented(403, 409),
 )
 def transfer_ownership(space_id: uuid.UUID, body: SpaceOwnerIn) -> SpaceMemberOut:
-    with db.orm_session_scope() as session:
+    with db.session_scope() as session:
         me = caller(router).user_id
         return SpaceMemberOut.of(spaces.transfer(session, space_id, me, body.user_id, client_ip(router)))
 
@@ -178,11 +178,11 @@ def list_space_assets(
     created_from: From = None,
     to: To = None,
 ) -> AssetPage:
-    with db.orm_session_scope() as session:
+    with db.session_scope() as session:
         space_for(session, space_id, caller(router).user_id)
         found, next_cursor = library.search(
             session,
-            Asset.space_id == space_id,
+            asset_table.c.space_id == space_id,
             scope=library.SPACE_SCOPE,
             limit=limit,
             cursor=cursor,
@@ -202,7 +202,7 @@ def list_space_assets(
     tags=["spaces"],
 )
 def space_usage(space_id: uuid.UUID) -> SpaceUsageOut:
-    with db.orm_session_scope() as session:
+    with db.session_scope() as session:
         return SpaceUsageOut.model_validate(reports.space_usage(session, space_id, caller(router).user_id))
 
 
@@ -214,7 +214,7 @@ def space_usage(space_id: uuid.UUID) -> SpaceUsageOut:
     openapi_extensions=documented(403),
 )
 def space_audit(space_id: uuid.UUID, limit: Limit = 20, cursor: SpaceAuditCursor = None) -> SpaceAuditPage:
-    with db.orm_session_scope() as session:
+    with db.session_scope() as session:
         return SpaceAuditPage.of(*reports.space_audit(session, space_id, caller(router).user_id, limit, cursor))
 
 
@@ -226,6 +226,6 @@ def space_audit(space_id: uuid.UUID, limit: Limit = 20, cursor: SpaceAuditCursor
     openapi_extensions=documented(403, 409, 413),
 )
 def move_asset(asset_id: uuid.UUID, body: MoveIn) -> AssetOut:
-    with db.orm_session_scope() as session:
+    with db.session_scope() as session:
         asset = moves.move(session, asset_id, caller(router).user_id, body.space_id, client_ip(router))
         return AssetOut.of(asset, library.variants_of(session, [asset.id])[asset.id])

@@ -37,7 +37,7 @@ PartsCursor = Annotated[str | None, cursor_query(uploads.PARTS_SCOPE, uploads.PA
 )
 def start_upload(body: UploadIn) -> UploadOut:
     me, ip = caller(router).user_id, client_ip(router)
-    with db.orm_session_scope() as session:
+    with db.session_scope() as session:
         started = uploads.start(session, me, body.filename, body.content_type, body.size, body.space_id, ip)
     return UploadOut.of(started)
 
@@ -51,7 +51,7 @@ def start_upload(body: UploadIn) -> UploadOut:
 )
 def complete_upload(asset_id: uuid.UUID, body: CompleteIn) -> AssetOut:
     parts = [(p.part_number, p.etag) for p in body.parts]
-    with db.orm_session_scope() as session:
+    with db.session_scope() as session:
         return AssetOut.of(uploads.complete(session, asset_id, caller(router).user_id, parts))
 
 
@@ -64,7 +64,7 @@ def complete_upload(asset_id: uuid.UUID, body: CompleteIn) -> AssetOut:
     openapi_extensions=documented(409),
 )
 def abort_upload(asset_id: uuid.UUID) -> None:
-    with db.orm_session_scope() as session:
+    with db.session_scope() as session:
         uploads.abort(session, asset_id, caller(router).user_id)
 
 
@@ -76,7 +76,7 @@ def abort_upload(asset_id: uuid.UUID) -> None:
     openapi_extensions=documented(409),
 )
 def upload_progress(asset_id: uuid.UUID, limit: Limit = 20, cursor: PartsCursor = None) -> MultipartProgress:
-    with db.orm_session_scope() as session:
+    with db.session_scope() as session:
         return MultipartProgress.of(uploads.progress(session, asset_id, caller(router).user_id, limit, cursor))
 
 
@@ -88,5 +88,5 @@ def upload_progress(asset_id: uuid.UUID, limit: Limit = 20, cursor: PartsCursor 
     openapi_extensions=documented(409, 413),
 )
 def resume_upload(asset_id: uuid.UUID, body: PartsIn) -> MultipartUpload:
-    with db.orm_session_scope() as session:
+    with db.session_scope() as session:
         return MultipartUpload.of(uploads.fresh_part_urls(session, asset_id, caller(router).user_id, body.part_numbers))
