@@ -12,7 +12,7 @@ export PYTHONPATH := layers/core/python:functions:.
 export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
 export CDK_DISABLE_CLI_TELEMETRY := true
 
-.PHONY: help install dev test test-fast lint synth invoke fuzz load cost openapi bench redrive clean diff deploy deploy-delivery destroy
+.PHONY: help install dev test test-fast lint synth invoke fuzz load cost openapi bench redrive grant clean diff deploy deploy-delivery destroy
 
 help: ## List the commands
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -91,6 +91,10 @@ bench: install ## Every benchmark, one table: cold starts, warm routes, authoriz
 
 redrive: install ## Move the media DLQ's messages back to its queue (REDRIVE_DLQ=<name|url> for another)
 	$(PY) -m local.redrive
+
+grant: install ## Add AI tokens to a user's balance (audited): make grant USER=<username or id> TOKENS=<n> [NOTE=...]
+	@test "$(origin USER)" = "command line" -a -n "$(TOKENS)" || { echo "usage: make grant USER=<username or id> TOKENS=<n> [NOTE=why]"; exit 2; }
+	$(PY) -m local.grant --user "$(USER)" --tokens "$(TOKENS)" --actor "$$(id -un)" $(if $(NOTE),--note "$(NOTE)")
 
 clean: ## Remove build output and local data (keeps .venv)
 	rm -rf .build cdk.out .local .pytest_cache .mypy_cache .ruff_cache

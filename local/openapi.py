@@ -53,6 +53,7 @@ AUTH_ERRORS = {"401": "Missing, malformed, expired, revoked or forged token", "4
 # Statuses a handler declares with core.http.documented(...).
 DECLARED_ERRORS = {
     "401": "Not authenticated, or credentials refused",
+    "402": "The room's master has too few AI tokens for this request (insufficient_balance)",
     "403": "Authenticated but not allowed",
     "404": "Unknown id, or not yours",
     "409": "Conflicts with the current state",

@@ -13,6 +13,12 @@ Adapters:
 
 Every failure, including running out of time, is a ProviderError; the worker turns it into a
 `failed` AI message, never a retry storm.
+
+After a stream ends, an adapter's `usage` holds the call's tokens (core.balances charges them to
+the room's master): Bedrock's ConverseStream `metadata` event (`usage.inputTokens/outputTokens`),
+the OpenAI-compatible final chunk asked for with `stream_options: {include_usage: true}`
+(`usage.prompt_tokens/completion_tokens`); echo estimates them (~4 characters a token). An adapter
+whose provider reported none leaves it None and the worker estimates.
 """
 
 from __future__ import annotations
@@ -34,6 +40,23 @@ MAX_RESPONSE_BYTES = 1024 * 1024  # a streamed answer (events included) longer t
 # The longest silence inside a stream (a socket read); the whole stream has its own deadline.
 IDLE_TIMEOUT_S = 30.0
 _WORDS = re.compile(r"\s*\S+|\s+$")  # each word with the spaces before it: they concatenate to the text
+
+
+@dataclass(frozen=True)
+class Usage:
+    """One call's tokens, as the provider reported them (or estimated: `estimated`)."""
+
+    input_tokens: int
+    output_tokens: int
+    estimated: bool = False
+
+
+def estimated_usage(messages: Sequence[ChatMessage], system: str, output: str) -> Usage:
+    """What a call costs when its provider reports nothing: its context and answer, ~4 characters a token."""
+    from core.balances import estimate_tokens
+
+    prompt = estimate_tokens(system) + sum(estimate_tokens(m.content) for m in messages)
+    return Usage(prompt, max(1, -(-len(output) // 4)) if output else 0, estimated=True)
 
 
 class ProviderError(Exception):
@@ -63,6 +86,7 @@ class EchoProvider:
 
     def __init__(self, delay_s: float | None = None) -> None:
         self._delay_s = delay_s
+        self.usage: Usage | None = None
 
     def stream(
         self, messages: Sequence[ChatMessage], *, system: str, model: str, timeout: float, max_tokens: int
@@ -75,6 +99,7 @@ class EchoProvider:
             if index and delay:
                 time.sleep(delay)
             yield word
+        self.usage = estimated_usage(messages, system, text)
 
 
 def alternating(messages: Sequence[ChatMessage]) -> list[tuple[str, str]]:
@@ -106,6 +131,7 @@ class BedrockProvider:
 
     def __init__(self, client: Any = None) -> None:
         self._client = client
+        self.usage: Usage | None = None
 
     def stream(
         self, messages: Sequence[ChatMessage], *, system: str, model: str, timeout: float, max_tokens: int
@@ -132,6 +158,9 @@ class BedrockProvider:
                     yield delta["text"]
                 if "messageStop" in event:
                     stop_reason = event["messageStop"].get("stopReason")
+                usage = (event.get("metadata") or {}).get("usage")
+                if isinstance(usage, dict):
+                    self.usage = _usage(usage.get("inputTokens"), usage.get("outputTokens"))
         except (ClientError, BotoCoreError) as exc:
             raise ProviderError(f"bedrock: {type(exc).__name__}") from exc
         if not produced:
@@ -189,6 +218,7 @@ class OpenAICompatibleProvider:
     def __init__(self, base_url: str | None = None, api_key: str | None = None) -> None:
         self._base_url = base_url
         self._api_key = api_key
+        self.usage: Usage | None = None
 
     def stream(
         self, messages: Sequence[ChatMessage], *, system: str, model: str, timeout: float, max_tokens: int
@@ -197,7 +227,15 @@ class OpenAICompatibleProvider:
         if not base_url or not base_url.startswith(("https://", "http://")):
             raise ProviderError("openai: OPENAI_BASE_URL is not set")
         chat = [{"role": "system", "content": system}] + [{"role": m.role, "content": m.content} for m in messages]
-        body = json.dumps({"model": model, "messages": chat, "max_tokens": max_tokens, "stream": True}).encode()
+        body = json.dumps(
+            {
+                "model": model,
+                "messages": chat,
+                "max_tokens": max_tokens,
+                "stream": True,
+                "stream_options": {"include_usage": True},  # a last chunk with the call's usage
+            }
+        ).encode()
         headers = {"Content-Type": "application/json", "Accept": "text/event-stream"}
         api_key = self._api_key or openai_api_key()
         if api_key:
@@ -215,7 +253,11 @@ class OpenAICompatibleProvider:
                     if data.strip() == "[DONE]":
                         done = True
                         break
-                    text = _delta_text(json.loads(data))
+                    document = json.loads(data)
+                    text = _delta_text(document)
+                    usage = document.get("usage") if isinstance(document, dict) else None
+                    if isinstance(usage, dict):
+                        self.usage = _usage(usage.get("prompt_tokens"), usage.get("completion_tokens"))
                     if text:
                         produced = True
                         yield text
@@ -227,6 +269,14 @@ class OpenAICompatibleProvider:
             raise ProviderError("openai: empty answer")
         if not done:
             raise ProviderError("openai: the stream ended without [DONE]")
+
+
+def _usage(input_tokens: Any, output_tokens: Any) -> Usage | None:
+    """A provider's usage figures, if they are two counts (anything else: None, and the worker estimates)."""
+    counts = (input_tokens, output_tokens)
+    if not all(isinstance(n, int) and not isinstance(n, bool) and 0 <= n < 10**9 for n in counts):
+        return None
+    return Usage(int(input_tokens), int(output_tokens))
 
 
 def _limited(response: Any) -> Iterator[bytes]:

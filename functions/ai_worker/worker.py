@@ -10,7 +10,12 @@ Three steps, no transaction open while the provider thinks:
    straight to the room's audience (core.room_events.push_now: best effort, private exchanges to
    their requester alone). Before each push the job is checked again: a regenerate (a newer job),
    a deleted message or room stops the stream;
-3. `finish`: the text and `completed`, or `""` and `failed`, only if the job may still end it.
+3. `finish`: the text and `completed`, or `""` and `failed`, only if the job may still end it;
+   a `completed` reply is charged to the room's master in the same transaction (core.balances: the
+   provider's usage figures, once per job), then `balance.changed` is pushed to the master.
+
+Before the provider is called, step 1 also checks that the room's master can pay for the call's
+estimate (its whole context plus an output reserve): if not, the reply ends `failed`, uncharged.
 
 Deltas are `{message_id, index, offset, text}`: `index` counts the reply's deltas from 0, `offset`
 is where `text` starts in the reply, so a client concatenates them (a stream that starts again,
@@ -31,9 +36,9 @@ from sqlalchemy import ColumnElement, literal, or_, select
 from sqlalchemy.orm import Session
 
 from ai_worker import context, providers
-from ai_worker.providers import ChatMessage, ProviderError
+from ai_worker.providers import ChatMessage, ProviderError, Usage
 from ai_worker.settings import AiWorkerSettings
-from core import ai_replies, db, room_events
+from core import ai_replies, balances, db, room_events
 from core.ai_replies import Job
 from core.orm.rooms import Message, Room
 from core.orm.user import User
@@ -72,13 +77,41 @@ def run(job: Job) -> str:
         if request is None:  # past its deadline, or its question is gone: it ends failed now
             ai_replies.finish(session, job, "", "failed")
             return "failed"
+        if not balances.covers(session, job.room_id, balances.call_estimate(_input_estimate(request))):
+            logger.info("AI reply refused: the room's master cannot pay for it")
+            ai_replies.finish(session, job, "", "failed")  # never charged: nothing was called
+            return "unpaid"
     try:
-        text, status = generate(request)
+        text, status, usage = generate(request)
     except Superseded:
         return "superseded"
+    charged = None
     with db.orm_session_scope() as session:
         done = ai_replies.finish(session, job, text, status)
+        if done is not None and status == "completed":
+            charged = _charge(
+                session, request, usage or providers.estimated_usage(request.messages, request.system, text)
+            )
+    balances.announce(charged)
     return status if done is not None else "superseded"
+
+
+def _input_estimate(request: Request) -> int:
+    return providers.estimated_usage(request.messages, request.system, "").input_tokens
+
+
+def _charge(session: Session, request: Request, usage: Usage) -> balances.Change | None:
+    """The completed reply's tokens, charged to the room's master (once per job)."""
+    return balances.charge(
+        session,
+        room_id=request.job.room_id,
+        message_id=request.job.message_id,
+        job_id=request.job.job_id,
+        provider=request.provider,
+        model=request.model,
+        input_tokens=usage.input_tokens,
+        output_tokens=usage.output_tokens,
+    )
 
 
 def _request(session: Session, job: Job, reply: MessageView) -> Request | None:
@@ -293,8 +326,9 @@ def _still_current(job: Job) -> bool:
         return ai_replies.is_current(session, job)
 
 
-def generate(request: Request, *, deltas: Deltas | None = None) -> tuple[str, str]:
-    """Step 2: (text, completed) or ("", failed); never raises but Superseded."""
+def generate(request: Request, *, deltas: Deltas | None = None) -> tuple[str, str, Usage | None]:
+    """Step 2: (text, completed, the provider's usage or None) or ("", failed, None); never raises
+    but Superseded."""
     settings = AiWorkerSettings.current()
     left = (request.pending_until - datetime.now(UTC)).total_seconds()
     deadline = time.monotonic() + min(settings.rooms_ai_timeout_s, left)
@@ -305,7 +339,7 @@ def generate(request: Request, *, deltas: Deltas | None = None) -> tuple[str, st
         deltas.close()
 
 
-def _stream(request: Request, deltas: Deltas, deadline: float) -> tuple[str, str]:
+def _stream(request: Request, deltas: Deltas, deadline: float) -> tuple[str, str, Usage | None]:
     parts: list[str] = []
     try:
         provider = providers.provider_named(request.provider)
@@ -319,5 +353,5 @@ def _stream(request: Request, deltas: Deltas, deadline: float) -> tuple[str, str
         logger.warning(
             "AI reply failed", extra={"provider": request.provider, "model": request.model, "reason": str(exc)}
         )
-        return "", "failed"
-    return "".join(parts), "completed"
+        return "", "failed", None
+    return "".join(parts), "completed", getattr(provider, "usage", None)

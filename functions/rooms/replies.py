@@ -19,7 +19,7 @@ from contextlib import AbstractContextManager
 from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
-from core import ai_replies, flags, ratelimit
+from core import ai_replies, balances, flags, ratelimit
 from core.errors import Conflict
 from core.orm.rooms import Message
 from rooms import events
@@ -45,14 +45,24 @@ def send(
     """
     with sessions() as session:
         writable(room_for(session, room_id, user_id, at_least="member" if invoke_ai else "guest"))
+        _may_send(session, room_id, user_id)
         if invoke_ai:
             _may_invoke_ai(session, room_id, user_id)
+            balances.require_cover(session, room_id, balances.call_estimate(balances.estimate_tokens(content)))
         message = store_human(session, room_id, user_id, content, invoke_ai=invoke_ai, private=private)
         events.message(session, "message.created", message)
         pending = _pending_reply(session, message, requester_id=user_id, private=private) if invoke_ai else None
     if pending is None:
         return message, None
     return message, _dispatch(sessions, *pending)
+
+
+def _may_send(session: Session, room_id: uuid.UUID, user_id: uuid.UUID) -> None:
+    """After the membership check: the caller's messages per minute in this room, then in all rooms
+    together, so one member cannot flood a room (or every room) with messages (429, Retry-After)."""
+    settings = RoomsSettings.current()
+    ratelimit.hit(session, f"messages:{user_id}:{room_id}", settings.rooms_messages_per_minute_per_room)
+    ratelimit.hit(session, f"messages:{user_id}", settings.rooms_messages_per_minute)
 
 
 def _may_invoke_ai(session: Session, room_id: uuid.UUID, user_id: uuid.UUID) -> None:
@@ -107,6 +117,7 @@ def regenerate(sessions: Sessions, room_id: uuid.UUID, message_id: uuid.UUID, us
         ).scalar()
         if prompt.kind != "human" or reply_id is None:
             raise Conflict("Only a human message with an AI reply can be regenerated (name the human message)")
+        balances.require_cover(session, room_id, balances.call_estimate(balances.estimate_tokens(prompt.content)))
         values = ai_replies.pending_values()
         session.execute(
             update(Message)

@@ -21,6 +21,12 @@ class RoomsSettings(FeatureSettings):
     rooms_ai_replies_per_minute: int = setting(
         10, ge=1, le=1000, doc="AI replies (invoke_ai and regenerate) one user may start per minute, all rooms together"
     )
+    rooms_messages_per_minute_per_room: int = setting(
+        60, ge=1, le=10000, doc="messages one user may send to one room per minute (429 with Retry-After past it)"
+    )
+    rooms_messages_per_minute: int = setting(
+        120, ge=1, le=10000, doc="messages one user may send per minute, all rooms together"
+    )
     rooms_group_invitations_per_minute: int = setting(
         5, ge=1, le=1000, doc="whole-group invitations (POST /rooms/{id}/invitations with group_id) per user per minute"
     )

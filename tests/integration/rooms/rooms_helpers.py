@@ -101,6 +101,8 @@ class Behaviour:
     location: str | None = None  # with a 3xx status: where to redirect
     chunk_delay_s: float = 0.0  # streamed: the pause between two chunks
     stream_error: bool = False  # streamed: an error event after the first chunk, then the end
+    # streamed, when the request asks for it (stream_options.include_usage): the last chunk's usage
+    usage: dict[str, int] | None = None
 
 
 def sse_chunks(text: str) -> list[str]:
@@ -165,6 +167,10 @@ class OpenAIServer:
                         if wanted.stream_error:
                             self.wfile.write(b'data: {"error": {"message": "overloaded"}}\n\n')
                             return
+                    asked = (server.requests[-1]["body"].get("stream_options") or {}).get("include_usage")
+                    if wanted.usage is not None and asked:
+                        last = {"object": "chat.completion.chunk", "choices": [], "usage": wanted.usage}
+                        self.wfile.write(f"data: {json.dumps(last)}\n\n".encode())
                     self.wfile.write(b"data: [DONE]\n\n")
                 except OSError:
                     pass  # the client gave up

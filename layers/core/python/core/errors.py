@@ -37,6 +37,12 @@ class Unauthorized(AppError):
     status, code, default_message = 401, "unauthorized", "Authentication required"
 
 
+class InsufficientBalance(AppError):
+    """The room's master cannot pay for an AI call (core.balances): refused before any provider call."""
+
+    status, code, default_message = 402, "insufficient_balance", "Not enough AI tokens for this request"
+
+
 class Forbidden(AppError):
     status, code, default_message = 403, "forbidden", "Not allowed"
 

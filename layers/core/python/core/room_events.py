@@ -51,7 +51,10 @@ MEMBER_EVENTS = ("member.joined", "member.left", "member.role_changed")
 ROOM_EVENTS = ("room.updated", "room.deleted")
 # A fork's copy (functions/room_forks), to the forking user's connections alone (push_to_user).
 FORK_EVENTS = ("fork.progress", "fork.completed")
-TYPES = frozenset(MESSAGE_EVENTS + MEMBER_EVENTS + ROOM_EVENTS + FORK_EVENTS)
+# A master's AI token balance after a charge (room_id: the room charged) or a grant (room_id: null),
+# to that user's connections alone (core.balances.announce, through push_to_user).
+BALANCE_EVENTS = ("balance.changed",)
+TYPES = frozenset(MESSAGE_EVENTS + MEMBER_EVENTS + ROOM_EVENTS + FORK_EVENTS + BALANCE_EVENTS)
 
 DRAIN_BATCH = 200  # events read (and deleted) per round of one room's fan-out
 STALE_EVENT_S = 60  # events older than this get their room re-nudged by `sweep`
@@ -188,8 +191,8 @@ class RoomEvent:
     data: str
     only_user_id: uuid.UUID | None
 
-    def frame(self, room_id: uuid.UUID) -> dict[str, Any]:
-        frame: dict[str, Any] = {"type": self.type, "room_id": str(room_id)}
+    def frame(self, room_id: uuid.UUID | None) -> dict[str, Any]:
+        frame: dict[str, Any] = {"type": self.type, "room_id": str(room_id) if room_id is not None else None}
         if self.seq is not None:
             frame["seq"] = self.seq
         frame["data"] = json.loads(self.data)
@@ -288,10 +291,11 @@ _USER_CONNECTIONS = text(
 
 
 def push_to_user(
-    user_id: uuid.UUID, room_id: uuid.UUID, type: str, data: Mapping[str, Any], *, push_frame: Any = None
+    user_id: uuid.UUID, room_id: uuid.UUID | None, type: str, data: Mapping[str, Any], *, push_frame: Any = None
 ) -> int:
     """An event about a room to every live connection of one user, subscribed to the room or not
-    (`fork.progress`: the forking user follows the copy from wherever they are). Like `push_now`: never
+    (`fork.progress`: the forking user follows the copy from wherever they are; `balance.changed`,
+    whose room_id is None for a grant). Like `push_now`: never
     stored, best effort (the state it reports can always be read back: GET /rooms/{id}/fork); call it
     outside any transaction. How many connections it went to."""
     from core import push

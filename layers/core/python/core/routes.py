@@ -322,6 +322,9 @@ ROUTES: tuple[Route, ...] = (
     GROUP_MEMBERS := Route("GET", f"{BASE_PATH}/groups/{{group_id}}/members", "rooms", auth=True),
     ADD_GROUP_MEMBER := Route("POST", f"{BASE_PATH}/groups/{{group_id}}/members", "rooms", auth=True),
     REMOVE_GROUP_MEMBER := Route("DELETE", f"{BASE_PATH}/groups/{{group_id}}/members/{{user_id}}", "rooms", auth=True),
+    # AI token balances (issue 19.4), served by rooms: the balance pays for the AI of the rooms one is master of.
+    MY_BALANCE := Route("GET", f"{BASE_PATH}/me/balance", "rooms", auth=True),
+    MY_BALANCE_TRANSACTIONS := Route("GET", f"{BASE_PATH}/me/balance/transactions", "rooms", auth=True),
     CREATE_TICKET := Route("POST", f"{BASE_PATH}/realtime/tickets", "realtime", auth=True),
 )
 

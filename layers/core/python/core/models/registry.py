@@ -1,6 +1,19 @@
 """Imports every table so `metadata` is complete (Alembic, tests). Functions import only what they use."""
 
-from core.models import assets, audit, auth, groups, limits, realtime, rooms, social, spaces, user
+from core.models import assets, audit, auth, balances, groups, limits, realtime, rooms, social, spaces, user
 from core.models.base import metadata
 
-__all__ = ["assets", "audit", "auth", "groups", "limits", "metadata", "realtime", "rooms", "social", "spaces", "user"]
+__all__ = [
+    "assets",
+    "audit",
+    "auth",
+    "balances",
+    "groups",
+    "limits",
+    "metadata",
+    "realtime",
+    "rooms",
+    "social",
+    "spaces",
+    "user",
+]

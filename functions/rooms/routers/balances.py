@@ -1,0 +1,40 @@
+"""Balance routes (issue 19.4): my AI token balance and its ledger. Mine only: no path names a user,
+so another user's balance is unreachable. Tokens are added by the operator (`make grant`), never
+through the API."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler.api_gateway import Router
+
+from core import balances, db
+from core.http import caller, route
+from core.routes import MY_BALANCE, MY_BALANCE_TRANSACTIONS
+from core.schemas import Limit, cursor_query
+from rooms.schemas import BalanceOut, BalanceTransactionPage
+
+router = Router()
+
+TransactionCursor = Annotated[str | None, cursor_query(balances.SCOPE)]
+
+
+@route(
+    router,
+    MY_BALANCE,
+    summary="My AI token balance: the AI of the rooms I am master of is charged to it",
+    description="Each AI reply in a room is charged to the room's master: its input and output tokens (the "
+    "provider's usage figures). A request to invoke the AI is refused with 402 `insufficient_balance` when "
+    "the master's balance cannot cover its estimate. Changes arrive as `balance.changed` WebSocket events.",
+    tags=["balances"],
+)
+def my_balance() -> BalanceOut:
+    return BalanceOut.of(db.read(balances.balance_of, caller(router).user_id))
+
+
+@route(
+    router, MY_BALANCE_TRANSACTIONS, summary="My balance's ledger (grants and charges), newest first", tags=["balances"]
+)
+def my_balance_transactions(limit: Limit = 20, cursor: TransactionCursor = None) -> BalanceTransactionPage:
+    found, next_cursor = db.read(balances.transactions, caller(router).user_id, limit, cursor)
+    return BalanceTransactionPage.of(found, next_cursor)
