@@ -65,7 +65,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: {exc.message}", file=sys.stderr)
             return 1
         pushed = balances.announce(change)
-    print(f"{username} now holds {change.tokens} tokens (transaction {change.transaction_id}; told {pushed} connections)")
+    told = f"transaction {change.transaction_id}; told {pushed} connections"
+    print(f"{username} now holds {change.tokens} tokens ({told})")
     return 0
 
 
