@@ -35,9 +35,9 @@ from typing import TYPE_CHECKING, Any
 from aws_lambda_powertools import Logger
 from sqlalchemy import func, insert, select, text
 
+from core import audit
 from core.config import FeatureSettings, setting
 from core.errors import Conflict, InsufficientBalance
-from core.models.audit import audit_event_table
 from core.models.balances import MAX_BALANCE, balance_table, balance_transaction_table
 from core.pagination import keyset, page_of
 
@@ -291,15 +291,13 @@ def grant(session: AnySession, user_id: uuid.UUID, tokens: int, *, actor: str, n
             note=(note or "")[:200] or None,
         )
     )
-    session.execute(
-        insert(audit_event_table).values(
-            id=uuid.uuid4(),
-            user_id=user_id,
-            action="balance.granted",
-            target_type="balance_transaction",
-            target_id=str(transaction_id),
-            data={"tokens": tokens, "balance_after": int(after), "actor": actor},
-        )
+    audit.record(
+        session,
+        "balance.granted",
+        user_id=user_id,
+        target_type="balance_transaction",
+        target_id=transaction_id,
+        data={"tokens": tokens, "balance_after": int(after), "actor": actor},
     )
     return Change(user_id, transaction_id, "grant", tokens, int(after))
 
