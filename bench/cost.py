@@ -332,6 +332,8 @@ class RealtimeLoad:
     subscriptions: float = 5.0  # rooms subscribed per connection: subscribe in, subscribed out
     ai_replies: float = 1.0  # AI replies asked for (of the messages sent)
     deltas_per_reply: float = 40.0  # message.delta frames of one reply (coalesced to <= 10 a second)
+    # balance.changed to the room master's connections after each reply's charge (issue 19.4)
+    balance_frames_per_reply: float = 1.0
     reply_seconds: float = 8.0  # the AI worker's billed time per reply (it waits on the stream)
     # The worker's database steps, each a synchronous invoke of a function in the VPC: the job's
     # read, a check (and the audience) before each delta, the final store.
@@ -350,10 +352,12 @@ class RealtimeLoad:
     @property
     def frames_out(self) -> float:
         """WebSocket messages to clients per user-hour: each room event to every subscriber (an AI reply:
-        its pending message.created, its deltas and message.completed), typing to the others, pongs."""
+        its pending message.created, its deltas and message.completed), typing to the others, pongs, and
+        balance.changed to the master after each AI reply's charge."""
         events = self.messages_sent + self.ai_replies * (1 + self.deltas_per_reply + 1)
         typing = self.typing_sent * (self.room_subscribers - 1)
-        return events * self.room_subscribers + typing + self.pings + self.reconnects * self.subscriptions
+        balance = self.ai_replies * self.balance_frames_per_reply  # to the master alone, not the room
+        return events * self.room_subscribers + typing + balance + self.pings + self.reconnects * self.subscriptions
 
 
 REALTIME_LOAD = RealtimeLoad()
