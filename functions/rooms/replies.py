@@ -61,8 +61,13 @@ def _may_send(session: Session, room_id: uuid.UUID, user_id: uuid.UUID) -> None:
     """After the membership check: the caller's messages per minute in this room, then in all rooms
     together, so one member cannot flood a room (or every room) with messages (429, Retry-After)."""
     settings = RoomsSettings.current()
-    ratelimit.hit(session, f"messages:{user_id}:{room_id}", settings.rooms_messages_per_minute_per_room)
-    ratelimit.hit(session, f"messages:{user_id}", settings.rooms_messages_per_minute)
+    ratelimit.hit_all(
+        session,
+        [
+            (f"messages:{user_id}:{room_id}", settings.rooms_messages_per_minute_per_room),
+            (f"messages:{user_id}", settings.rooms_messages_per_minute),
+        ],
+    )
 
 
 def _may_invoke_ai(session: Session, room_id: uuid.UUID, user_id: uuid.UUID) -> None:

@@ -66,10 +66,12 @@ def get_message(room_id: uuid.UUID, message_id: uuid.UUID) -> MessageOut:
     "allocated right after the message's. It is generated asynchronously: its text streams to WebSocket "
     "subscribers as message.delta events, then message.completed ends it `completed` or `failed` (never "
     "`pending` past its deadline). Without a socket, poll GET /rooms/{room_id}/messages/{message_id}. "
-    "429 with Retry-After past the caller's AI replies per minute (all rooms, regenerate included); "
+    "429 with Retry-After past the caller's messages per minute (in this room, and in all rooms) or AI "
+    "replies per minute (all rooms, regenerate included); 402 insufficient_balance when the room's master's "
+    "AI token balance cannot cover the call's estimate (GET /me/balance); "
     "503 feature_disabled when AI replies are switched off.",
     tags=["rooms"],
-    openapi_extensions=documented(429),
+    openapi_extensions=documented(402, 429),
 )
 def send_message(room_id: uuid.UUID, body: MessageIn) -> MessagePosted:
     message, ai_message = replies.send(
@@ -118,9 +120,10 @@ def delete_message(room_id: uuid.UUID, message_id: uuid.UUID) -> None:
     description="202: the AI message (same id, same seq) is back to `pending`; its new text streams as "
     "message.delta events, then message.completed ends it `completed` or `failed`. A generation still "
     "running for it is superseded. 409 when message_id is not a human message with an AI reply; "
-    "429 past the caller's AI replies per minute.",
+    "429 past the caller's AI replies per minute; 402 insufficient_balance when the room's master's AI token "
+    "balance cannot cover the call's estimate.",
     tags=["rooms"],
-    openapi_extensions=documented(409, 429),
+    openapi_extensions=documented(402, 409, 429),
 )
 def regenerate(room_id: uuid.UUID, message_id: uuid.UUID) -> MessageOut:
     return MessageOut.of(replies.regenerate(db.orm_session_scope, room_id, message_id, caller(router).user_id))

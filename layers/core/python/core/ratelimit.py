@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -31,3 +32,26 @@ def hit(session: AnySession, key: str, limit: int, window_s: int = 60, now: floa
     count = session.execute(_HIT, {"key": key[:200], "start": datetime.fromtimestamp(start, UTC)}).scalar_one()
     if count > limit:
         raise RateLimited(math.ceil(start + window_s - now), "Rate limit exceeded", keep_writes=True)
+
+
+def hit_all(
+    session: AnySession, limits: Sequence[tuple[str, int]], window_s: int = 60, now: float | None = None
+) -> None:
+    """`hit` for several (distinct) keys in one statement: every one is counted; over any limit,
+    RateLimited (keep_writes) with the seconds left in the window."""
+    if not limits:
+        return
+    now = time.time() if now is None else now
+    start = datetime.fromtimestamp(math.floor(now / window_s) * window_s, UTC)
+    keys = [key[:200] for key, _ in limits]
+    if len(set(keys)) != len(keys):
+        raise ValueError("rate-limit keys of one hit_all must be distinct")
+    rows = ", ".join(f"(:key{i}, :start, 1)" for i in range(len(keys)))
+    statement = text(
+        f"INSERT INTO rate_limit_windows (key, window_start, count) VALUES {rows} "  # noqa: S608 - placeholders only
+        "ON CONFLICT (key, window_start) DO UPDATE SET count = rate_limit_windows.count + 1 RETURNING key, count"
+    )
+    params: dict[str, object] = {"start": start, **{f"key{i}": key for i, key in enumerate(keys)}}
+    counts = {row.key: row.count for row in session.execute(statement, params)}
+    if any(counts[key] > limit for key, (_, limit) in zip(keys, limits, strict=True)):
+        raise RateLimited(math.ceil(start.timestamp() + window_s - now), "Rate limit exceeded", keep_writes=True)
