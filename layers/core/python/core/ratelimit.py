@@ -52,6 +52,6 @@ def hit_all(
         "ON CONFLICT (key, window_start) DO UPDATE SET count = rate_limit_windows.count + 1 RETURNING key, count"
     )
     params: dict[str, object] = {"start": start, **{f"key{i}": key for i, key in enumerate(keys)}}
-    counts = {row.key: row.count for row in session.execute(statement, params)}
+    counts: dict[str, int] = {key: int(count) for key, count in session.execute(statement, params)}
     if any(counts[key] > limit for key, (_, limit) in zip(keys, limits, strict=True)):
         raise RateLimited(math.ceil(start.timestamp() + window_s - now), "Rate limit exceeded", keep_writes=True)
