@@ -11,6 +11,9 @@ Adapters:
   events), over the standard library's urllib so the deps layer gains nothing. The key comes from
   OPENAI_API_KEY, or in the cloud from the secret OPENAI_API_KEY_SECRET_ARN.
 
+`summarize(...) -> str` answers a summarization prompt whole (ai_worker.summaries): echo makes a
+deterministic one (the first words of each line), the others join their streamed answer.
+
 Every failure, including running out of time, is a ProviderError; the worker turns it into a
 `failed` AI message, never a retry storm.
 
@@ -39,6 +42,7 @@ PROVIDERS = ("echo", "bedrock", "openai")
 MAX_RESPONSE_BYTES = 1024 * 1024  # a streamed answer (events included) longer than this is cut off: failed
 # The longest silence inside a stream (a socket read); the whole stream has its own deadline.
 IDLE_TIMEOUT_S = 30.0
+ECHO_SUMMARY_WORDS = 6  # echo's summary keeps this many words of each line
 _WORDS = re.compile(r"\s*\S+|\s+$")  # each word with the spaces before it: they concatenate to the text
 
 
@@ -80,6 +84,32 @@ class Provider(Protocol):
         self, messages: Sequence[ChatMessage], *, system: str, model: str, timeout: float, max_tokens: int
     ) -> Iterator[str]: ...
 
+    def summarize(
+        self, messages: Sequence[ChatMessage], *, system: str, model: str, timeout: float, max_tokens: int
+    ) -> str:
+        """The answer to a summarization prompt (ai_worker.summaries), whole."""
+        ...
+
+
+class Joined:
+    """`summarize` as the streamed answer joined: the same call (and IAM permission) as a reply."""
+
+    def stream(
+        self, messages: Sequence[ChatMessage], *, system: str, model: str, timeout: float, max_tokens: int
+    ) -> Iterator[str]:
+        raise NotImplementedError
+
+    def summarize(
+        self, messages: Sequence[ChatMessage], *, system: str, model: str, timeout: float, max_tokens: int
+    ) -> str:
+        deadline = time.monotonic() + timeout
+        parts = []
+        for chunk in self.stream(messages, system=system, model=model, timeout=timeout, max_tokens=max_tokens):
+            parts.append(chunk)
+            if time.monotonic() > deadline:
+                raise ProviderError(f"no complete summary within {timeout:g} s")
+        return "".join(parts)
+
 
 class EchoProvider:
     """Streams the last human message back. Local development and tests only; it is no model."""
@@ -100,6 +130,17 @@ class EchoProvider:
                 time.sleep(delay)
             yield word
         self.usage = estimated_usage(messages, system, text)
+
+    def summarize(
+        self, messages: Sequence[ChatMessage], *, system: str, model: str, timeout: float, max_tokens: int
+    ) -> str:
+        """Deterministic, for tests: the first ECHO_SUMMARY_WORDS words of each line of the last user
+        message, joined by ` / `, within about `max_tokens` tokens."""
+        text = next((m.text for m in reversed(messages) if m.role == "user"), None)
+        if text is None:
+            raise ProviderError("nothing to summarize")
+        lines = [" ".join(line.split()[:ECHO_SUMMARY_WORDS]) for line in text.splitlines() if line.strip()]
+        return " / ".join(lines)[: max_tokens * 4]
 
 
 def alternating(messages: Sequence[ChatMessage]) -> list[tuple[str, str]]:
@@ -126,7 +167,7 @@ _STREAM_ERRORS = (
 )
 
 
-class BedrockProvider:
+class BedrockProvider(Joined):
     """Amazon Bedrock ConverseStream. `client` is for tests (botocore Stubber); otherwise one per timeout."""
 
     def __init__(self, client: Any = None) -> None:
@@ -214,7 +255,7 @@ def server_sent_data(lines: Iterator[bytes]) -> Iterator[str]:
         yield "\n".join(data)
 
 
-class OpenAICompatibleProvider:
+class OpenAICompatibleProvider(Joined):
     def __init__(self, base_url: str | None = None, api_key: str | None = None) -> None:
         self._base_url = base_url
         self._api_key = api_key

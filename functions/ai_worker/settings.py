@@ -42,6 +42,12 @@ class AiWorkerSettings(FeatureSettings):
         ge=256,
         doc="context budget in estimated tokens (~4 characters each), system prompt included",
     )
+    rooms_ai_summary_tokens: int = setting(
+        600,
+        ge=16,
+        le=4096,
+        doc="longest summary of the context's oldest messages (estimated tokens), at most a quarter of the budget",
+    )
     rooms_ai_max_output_tokens: int = setting(1024, ge=16, le=8192, doc="longest AI reply, in tokens")
     rooms_ai_echo_delay_s: float = setting(
         0.05, ge=0, le=2, doc="pause between the words the `echo` provider streams (streaming shows in `make dev`)"

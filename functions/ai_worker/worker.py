@@ -27,7 +27,7 @@ from __future__ import annotations
 import time
 import uuid
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
@@ -35,10 +35,10 @@ from aws_lambda_powertools import Logger
 from sqlalchemy import ColumnElement, literal, or_, select
 from sqlalchemy.orm import Session
 
-from ai_worker import context, providers
+from ai_worker import context, providers, summaries
 from ai_worker.providers import ChatMessage, ProviderError, Usage
 from ai_worker.settings import AiWorkerSettings
-from core import ai_replies, balances, db, room_events
+from core import ai_replies, balances, context_summaries, db, room_events
 from core.ai_replies import Job
 from core.orm.rooms import Message, Room
 from core.orm.user import User
@@ -60,6 +60,7 @@ class Request:
     model: str
     system: str
     messages: tuple[ChatMessage, ...]
+    summary: summaries.Pending | None = None  # to make before the stream (then `messages` start with it)
 
 
 class Superseded(Exception):
@@ -81,6 +82,8 @@ def run(job: Job) -> str:
             logger.info("AI reply refused: the room's master cannot pay for it")
             ai_replies.finish(session, job, "", "failed")  # never charged: nothing was called
             return "unpaid"
+    if request.summary is not None:
+        request = _summarized(request)
     try:
         text, status, usage = generate(request)
     except Superseded:
@@ -139,14 +142,33 @@ def _request(session: Session, job: Job, reply: MessageView) -> Request | None:
     provider = room.ai_provider or providers.default_provider(settings)
     private = reply.visibility == "private"
     system = context.system_prompt(room.name)
-    turns = context.build(
-        _history(session, room, question.seq, requester_id=reply.requester_id, private=private),
+    model = room.ai_model or providers.default_model(provider, settings)
+    cached = context_summaries.cached(session, room.id, reply.requester_id if private else None)
+    after = cached.through_seq if cached is not None and cached.valid_under(room.ai_context_cutoff_at) else 0
+    most = summaries.rows_needed(settings.rooms_ai_context_tokens)
+    history = _history(
+        session,
+        room,
+        question.seq,
+        requester_id=reply.requester_id,
+        private=private,
+        after_seq=after if after < question.seq else 0,
+        most=most,
+    )
+    plan = summaries.plan(
+        history,
         _as_history(question),
+        room_id=room.id,
         requester_id=reply.requester_id,
         private=private,
         cutoff=room.ai_context_cutoff_at,
         budget_tokens=settings.rooms_ai_context_tokens,
+        summary_tokens=settings.rooms_ai_summary_tokens,
         system=system,
+        cached=cached,
+        complete=len(history) < most,
+        provider=provider,
+        model=model,
     )
     return Request(
         job=job,
@@ -154,19 +176,36 @@ def _request(session: Session, job: Job, reply: MessageView) -> Request | None:
         only=audience(reply.visibility, reply.requester_id),
         pending_until=reply.pending_until,
         provider=provider,
-        model=room.ai_model or providers.default_model(provider, settings),
+        model=model,
         system=system,
-        messages=tuple(turns),
+        messages=plan.turns,
+        summary=plan.pending,
     )
 
 
+def _summarized(request: Request) -> Request:
+    """The context with its new summary at the head (ai_worker.summaries), made within half the
+    reply's time; the plain trimmed one if that fails."""
+    assert request.summary is not None
+    settings = AiWorkerSettings.current()
+    left = min(settings.rooms_ai_timeout_s, (request.pending_until - datetime.now(UTC)).total_seconds())
+    turns = summaries.complete(request.summary, deadline=time.monotonic() + left / 2)
+    return replace(request, messages=turns, summary=None)
+
+
 def _history(
-    session: Session, room: RoomView, before_seq: int, *, requester_id: uuid.UUID, private: bool
+    session: Session,
+    room: RoomView,
+    before_seq: int,
+    *,
+    requester_id: uuid.UUID,
+    private: bool,
+    after_seq: int = 0,
+    most: int,
 ) -> list[context.HistoryMessage]:
-    """The newest candidates before the question. The WHERE narrows rows by context.usable's
-    rules so the window fills with usable ones; context.build applies the rules itself."""
-    budget = AiWorkerSettings.current().rooms_ai_context_tokens
-    most = budget // (context.TOKENS_PER_MESSAGE + 1) + 1  # no more messages than that can fit
+    """The newest `most` candidates between `after_seq` (a valid summary's end) and the question. The
+    WHERE narrows rows by context.usable's rules so the window fills with usable ones; context.build
+    and ai_worker.summaries apply the rules themselves."""
     mine: ColumnElement[bool] = Message.visibility == "public"
     if private:
         mine = or_(Message.visibility == "public", Message.requester_id == requester_id)
@@ -188,6 +227,7 @@ def _history(
         .where(
             Message.room_id == room.id,
             Message.seq < before_seq,
+            Message.seq > after_seq,
             Message.deleted_at.is_(None),
             Message.exclude_from_ai.is_(False),
             or_(Message.kind == "human", Message.status == "completed"),

@@ -23,6 +23,7 @@ from rooms.groups import GROUP_MAX_MEMBERS
 
 if TYPE_CHECKING:
     from core.balances import Balance
+    from core.context_summaries import Summary
     from core.memberships import MemberView
     from rooms.access import RoomView
     from rooms.forks import Forked, ForkView
@@ -104,6 +105,34 @@ class RoomOut(BaseModel):
             forked_from_room_id=room.forked_from_room_id,
             forked_at_seq=room.forked_at_seq,
         )
+
+
+class AiContextOut(BaseModel):
+    """What the room's AI is shown of its older history (issue 19.2): the shared context (the one
+    every public AI request gets; a private one has its own, never shown here)."""
+
+    summary_in_use: bool = Field(
+        description="the oldest messages that no longer fit the context budget are given to the AI as a "
+        "cached summary (made once by the room's provider, remade when a summarized message changes or the "
+        "cutoff moves)"
+    )
+    summarized_through_seq: int | None = Field(description="the summary covers the messages up to this seq")
+
+    @classmethod
+    def of(cls, summary: Summary | None) -> AiContextOut:
+        if summary is None:
+            return cls(summary_in_use=False, summarized_through_seq=None)
+        return cls(summary_in_use=True, summarized_through_seq=summary.through_seq)
+
+
+class RoomDetailOut(RoomOut):
+    """GET /rooms/{id}: the room, and what its AI is shown."""
+
+    ai_context: AiContextOut
+
+    @classmethod
+    def with_context(cls, room: RoomView, summary: Summary | None) -> RoomDetailOut:
+        return cls(**RoomOut.of(room).model_dump(), ai_context=AiContextOut.of(summary))
 
 
 class ReadIn(BaseModel):

@@ -7,12 +7,12 @@ from typing import Annotated
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
-from core import db
+from core import context_summaries, db
 from core.http import caller, documented, route
 from core.routes import CREATE_ROOM, DELETE_ROOM, GET_ROOM, MARK_READ, MY_ROOMS, UPDATE_ROOM
 from core.schemas import Limit, cursor_query
 from rooms import logic, members
-from rooms.schemas import ReadIn, RoomIn, RoomOut, RoomPage, RoomPatch
+from rooms.schemas import ReadIn, RoomDetailOut, RoomIn, RoomOut, RoomPage, RoomPatch
 
 router = Router()
 
@@ -36,10 +36,17 @@ def my_rooms(limit: Limit = 20, cursor: RoomCursor = None) -> RoomPage:
     return RoomPage.of(rooms, next_cursor)
 
 
-@route(router, GET_ROOM, summary="One room (reader+; 404 for non-members)", tags=["rooms"])
-def get_room(room_id: uuid.UUID) -> RoomOut:
+@route(
+    router,
+    GET_ROOM,
+    summary="One room (reader+; 404 for non-members), with whether its AI context starts with a summary",
+    tags=["rooms"],
+)
+def get_room(room_id: uuid.UUID) -> RoomDetailOut:
     with db.orm_session_scope() as session:
-        return RoomOut.of(logic.get(session, room_id, caller(router).user_id))
+        room = logic.get(session, room_id, caller(router).user_id)
+        summary = context_summaries.shared(session, room.id, room.ai_context_cutoff_at)
+        return RoomDetailOut.with_context(room, summary)
 
 
 @route(

@@ -244,10 +244,13 @@ def test_the_context_is_trimmed_to_the_budget_newest_kept(
         sent(room.room, room["guest"], f"message number {i} " + "x" * 200)
     monkeypatch.setenv("ROOMS_AI_CONTEXT_TOKENS", "600")
     reset_settings()
+    openai.behaviour = Behaviour(reply="the older ones")
     ask(room, "summarize")
     turns = openai.requests[-1]["body"]["messages"]
     assert sum(len(m["content"]) for m in turns) <= 600 * 4
-    kept = [m["content"] for m in turns[1:-1]]
+    # The oldest that do not fit are summarized (ai_worker.summaries; test_ai_summaries.py) ahead of the rest.
+    assert turns[1]["content"] == "Summary of the earlier conversation: the older ones"
+    kept = [m["content"] for m in turns[2:-1]]
     assert kept and kept[-1].startswith(f"{room['guest'].username}: message number 39 ")
     numbers = [int(c.split("message number ")[1].split()[0]) for c in kept]
     assert numbers == list(range(40 - len(numbers), 40))

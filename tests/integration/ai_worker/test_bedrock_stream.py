@@ -157,3 +157,16 @@ def test_a_bedrock_room_streams_its_reply_through_the_worker(
         bedrock.requests[-1]["path"]
         == f"/model/{AiWorkerSettings.current().rooms_bedrock_model.replace(':', '%3A')}/converse-stream"
     )
+
+
+def test_a_summary_is_the_joined_answer_of_one_converse_stream_call(bedrock: BedrockEndpoint) -> None:
+    """Context summaries (ai_worker.summaries) use the reply's own call and IAM action."""
+    bedrock.frames = answer("ann said ", "hello")
+    text = BedrockProvider(bedrock.client()).summarize(CHAT, **{**OPTIONS, "system": "summarize"})
+    assert text == "ann said hello"
+    (request,) = bedrock.requests
+    assert request["path"].endswith("/converse-stream")
+    assert request["body"]["system"] == [{"text": "summarize"}]
+    bedrock.frames = answer(stop="content_filtered")
+    with pytest.raises(ProviderError):
+        BedrockProvider(bedrock.client()).summarize(CHAT, **OPTIONS)

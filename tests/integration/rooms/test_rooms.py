@@ -18,7 +18,8 @@ def test_creating_a_room_makes_the_creator_master(db: str) -> None:
     assert (room["name"], room["description"], room["my_role"]) == ("Design", "pixels", "master")
     assert room["ai_provider"] is None and room["ai_model"] is None and room["ai_context_cutoff_at"] is None
     assert room["created_at"].endswith("Z")
-    assert call("GET", f"/api/v1/rooms/{room['id']}", token=owner.token).body == room
+    no_summary = {"summary_in_use": False, "summarized_through_seq": None}
+    assert call("GET", f"/api/v1/rooms/{room['id']}", token=owner.token).body == {**room, "ai_context": no_summary}
 
 
 @pytest.mark.parametrize(

@@ -1,9 +1,10 @@
 """Imports every table so `metadata` is complete (Alembic, tests). Functions import only what they use."""
 
-from core.models import assets, audit, auth, balances, groups, limits, realtime, rooms, social, spaces, user
+from core.models import ai_context, assets, audit, auth, balances, groups, limits, realtime, rooms, social, spaces, user
 from core.models.base import metadata
 
 __all__ = [
+    "ai_context",
     "assets",
     "audit",
     "auth",

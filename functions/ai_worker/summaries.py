@@ -1,0 +1,313 @@
+"""Context summaries (issue 19.2): when a room's AI context is over its budget, the oldest messages
+that do not fit are summarized by the room's provider once, cached (core.context_summaries) and
+put at the head of the context, followed by the newest messages that fit.
+
+Scope (privacy): a summary is made of exactly what one kind of request may show the AI
+(ai_worker.context.usable), and serves only that kind: the room's shared scope (public requests:
+public messages only, nobody's private exchange) or one requester's private scope (their private
+requests: public messages and their own private exchanges). Excluded and deleted messages, and
+those before the cutoff, never enter a summary.
+
+The plan (pure; `plan`):
+- everything usable fits the budget: no summary (the context as before);
+- a valid cached summary of the scope ends before the question and the messages after it fit next
+  to it: reuse it (no provider call);
+- otherwise summarize: the newest messages that fit in half of what the summary leaves stay as
+  they are (so the next replies reuse the summary for a while), the older ones (up to a whole budget
+  of them, newest first) are summarized, after the cached summary's text when that is still valid
+  (the new summary extends its range: an incremental, bounded call however long the room).
+  A valid summary that ends at or after the question (regenerating an old question) is left alone:
+  that reply is trimmed as before.
+
+Making it (`complete`, between the worker's read and its stream): the provider's non-streamed or
+joined streamed answer to a summarization prompt (providers' `summarize`; echo is deterministic);
+stored in one short transaction that first locks the summarized rows (FOR SHARE: a concurrent edit
+finishes first) and checks they are still what was summarized, then writes only over the revision
+it read (core.context_summaries.extend / insert_fresh). A change that commits later deletes the row
+through the trigger (migration 0018), so no stale summary is ever stored or reused. A failed or
+empty summarization costs the reply nothing: it is trimmed as before.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+
+from aws_lambda_powertools import Logger
+from sqlalchemy import Connection, func, select
+
+from ai_worker import context, providers
+from ai_worker.context import CHARS_PER_TOKEN, TOKENS_PER_MESSAGE, HistoryMessage, as_chat, estimate_tokens, usable
+from ai_worker.providers import ChatMessage, ProviderError
+from core import context_summaries, db
+from core.context_summaries import Draft, Summary
+from core.models.rooms import message_table as messages
+
+logger = Logger(child=True)
+
+SUMMARY_PREFIX = "Summary of the earlier conversation: "
+PREVIOUS_PREFIX = "Summary so far: "
+
+
+def summary_system(max_tokens: int) -> str:
+    words = max(10, max_tokens * 3 // 4)
+    return (
+        "You condense the beginning of a team chat so that an AI assistant can follow the rest of it. "
+        "Each line of the transcript starts with its author's username (or `assistant` for the AI) and a colon; "
+        "a leading `Summary so far:` condenses what came before. Write one summary of it all in at most "
+        f"{words} words: who said or decided what, facts, numbers, open questions. Write the summary only."
+    )
+
+
+def summary_turn(text: str) -> ChatMessage:
+    return ChatMessage("user", SUMMARY_PREFIX + text)
+
+
+def summary_limit(budget_tokens: int, summary_tokens: int) -> int:
+    """The longest summary (its turn's estimated tokens): the setting, at most a quarter of the budget."""
+    return max(TOKENS_PER_MESSAGE + 8, min(summary_tokens, budget_tokens // 4))
+
+
+def rows_needed(budget_tokens: int) -> int:
+    """History rows to read: enough to fill the budget and a whole budget more to summarize (each
+    message costs at least TOKENS_PER_MESSAGE + 1), plus one to tell whether there are more."""
+    return 2 * budget_tokens // (TOKENS_PER_MESSAGE + 1) + 1
+
+
+def digest(content: str) -> str:
+    """PostgreSQL's md5(text) of the same text (UTF-8): the fingerprint of a summarized message."""
+    return hashlib.md5(content.encode("utf-8"), usedforsecurity=False).hexdigest()
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A summary to make before the reply, and the two contexts it decides between."""
+
+    draft: Draft  # content and token_estimate are filled in once the provider answers
+    extends: uuid.UUID | None  # the valid revision whose text it continues
+    invalid: uuid.UUID | None  # the scope's invalid revision it may replace
+    transcript: str
+    max_tokens: int
+    # What was summarized, to check at write time: the seq range and (id, status, md5) of each
+    # usable message in it, oldest first.
+    low: int
+    high: int
+    fingerprint: tuple[tuple[uuid.UUID, str, str], ...]
+    requester_id: uuid.UUID  # whose request: the scope's rules (ai_worker.context.usable)
+    private: bool
+    kept: tuple[ChatMessage, ...]  # the newest messages that stay, then the question
+    fallback: tuple[ChatMessage, ...]  # the context trimmed as without summaries
+
+
+@dataclass(frozen=True)
+class Plan:
+    turns: tuple[ChatMessage, ...]  # the context now (the fallback while `pending`)
+    pending: Pending | None = None
+    reused: Summary | None = None
+
+
+def _newest_within(candidates: Sequence[HistoryMessage], room: int) -> int:
+    """How many of `candidates` (newest first) fit in `room` tokens, contiguous from the newest."""
+    count = 0
+    for message in candidates:
+        cost = estimate_tokens(as_chat(message).content)
+        if cost > room:
+            break
+        room -= cost
+        count += 1
+    return count
+
+
+def _line(message: HistoryMessage, room: int) -> str:
+    line = as_chat(message).content if message.kind != "ai" else f"assistant: {message.content}"
+    return line[: max(1, room * CHARS_PER_TOKEN)]
+
+
+def plan(
+    history: Sequence[HistoryMessage],
+    prompt: HistoryMessage,
+    *,
+    room_id: uuid.UUID,
+    requester_id: uuid.UUID,
+    private: bool,
+    cutoff: datetime | None,
+    budget_tokens: int,
+    summary_tokens: int,
+    system: str,
+    cached: Summary | None,
+    complete: bool,
+    provider: str,
+    model: str,
+) -> Plan:
+    """The context of one reply (see the module's docstring). `history`: usable candidates before the
+    question (after the cached summary when it is valid); `complete`: whether it holds all of them."""
+    fallback = tuple(
+        context.build(
+            history,
+            prompt,
+            requester_id=requester_id,
+            private=private,
+            cutoff=cutoff,
+            budget_tokens=budget_tokens,
+            system=system,
+        )
+    )
+    last = fallback[-1]
+    budget = budget_tokens - estimate_tokens(system) - estimate_tokens(last.content)
+    candidates = [
+        m
+        for m in sorted(history, key=lambda m: m.seq, reverse=True)
+        if m.seq < prompt.seq and usable(m, requester_id=requester_id, private=private, cutoff=cutoff)
+    ]
+    valid = cached if cached is not None and cached.valid_under(cutoff) else None
+    if valid is not None and valid.through_seq >= prompt.seq:
+        return Plan(fallback)  # an older question regenerated: the summary covers what came after it
+    if valid is not None:
+        candidates = [m for m in candidates if m.seq > valid.through_seq]
+        tail = _newest_within(candidates, budget - valid.token_estimate)
+        if complete and tail == len(candidates):
+            kept = tuple(as_chat(m) for m in reversed(candidates))
+            return Plan((summary_turn(valid.content), *kept, last), reused=valid)
+    elif complete and _newest_within(candidates, budget) == len(candidates):
+        return Plan(fallback)  # everything fits: nothing to summarize
+    limit = summary_limit(budget_tokens, summary_tokens)
+    keep = _newest_within(candidates, (budget - limit) // 2)
+    rest = candidates[keep:]
+    if not rest:
+        return Plan(fallback)
+    room = budget_tokens - (valid.token_estimate if valid is not None else 0)
+    included = rest[: max(1, _newest_within(rest, room))]
+    oldest_first = list(reversed(included))
+    lines = [_line(m, room) for m in oldest_first]
+    if valid is not None:
+        lines.insert(0, PREVIOUS_PREFIX + valid.content)
+    low, high = oldest_first[0].seq, oldest_first[-1].seq
+    draft = Draft(
+        room_id=room_id,
+        requester_id=requester_id if private else None,
+        from_seq=valid.from_seq if valid is not None else low,
+        through_seq=high,
+        content="",
+        token_estimate=0,
+        provider=provider,
+        model=model,
+        cutoff_at=cutoff,
+    )
+    pending = Pending(
+        draft=draft,
+        extends=valid.revision if valid is not None else None,
+        invalid=cached.revision if cached is not None and valid is None else None,
+        transcript="\n".join(lines),
+        max_tokens=limit,
+        low=low,
+        high=high,
+        fingerprint=tuple((m.id, m.status, digest(m.content)) for m in oldest_first),
+        requester_id=requester_id,
+        private=private,
+        kept=(*(as_chat(m) for m in reversed(candidates[:keep])), last),
+        fallback=fallback,
+    )
+    return Plan(fallback, pending=pending)
+
+
+def _clip(text: str, limit: int) -> str:
+    """The summary within `limit` estimated tokens, its prefix included."""
+    room = (limit - TOKENS_PER_MESSAGE) * CHARS_PER_TOKEN - len(SUMMARY_PREFIX)
+    return text.strip()[: max(0, room)].strip()
+
+
+def complete(pending: Pending, *, deadline: float) -> tuple[ChatMessage, ...]:
+    """Make the pending summary (the provider's call, at most until `deadline`, time.monotonic()),
+    store it if what it summarizes is unchanged, and answer the context that starts with it; the
+    plain trimmed context when the provider fails."""
+    draft = pending.draft
+    remaining = deadline - time.monotonic()
+    try:
+        if remaining <= 0:
+            raise ProviderError("no time left to summarize")
+        text = _clip(
+            providers.provider_named(draft.provider).summarize(
+                [ChatMessage("user", pending.transcript)],
+                system=summary_system(pending.max_tokens),
+                model=draft.model,
+                timeout=remaining,
+                max_tokens=pending.max_tokens,
+            ),
+            pending.max_tokens,
+        )
+        if not text:
+            raise ProviderError("an empty summary")
+    except Exception as exc:  # noqa: BLE001 - a provider or adapter failure: the reply goes on without it
+        logger.warning("context summary failed", extra={"provider": draft.provider, "reason": str(exc)})
+        return pending.fallback
+    turn = summary_turn(text)
+    made = replace(draft, content=text, token_estimate=estimate_tokens(turn.content))
+    try:
+        with db.session_scope() as session:
+            stored = store(session, pending, made)
+    except Exception:  # the cache is an optimisation: this reply still has its summary
+        logger.exception("context summary not stored")
+        stored = False
+    logger.info(
+        "context summary made",
+        extra={"room_id": str(draft.room_id), "through_seq": draft.through_seq, "stored": stored},
+    )
+    return (turn, *pending.kept)
+
+
+def store(session: Connection, pending: Pending, made: Draft) -> bool:
+    """Cache `made` if the summarized messages are still what was summarized (their rows locked
+    FOR SHARE until the commit, so an edit in flight finishes first and one that follows deletes the
+    row through the trigger); over the revision it extends, or as a fresh row. Two statements."""
+    rows = session.execute(
+        select(
+            messages.c.id,
+            messages.c.seq,
+            messages.c.kind,
+            messages.c.status,
+            messages.c.visibility,
+            messages.c.requester_id,
+            messages.c.exclude_from_ai,
+            messages.c.deleted_at,
+            messages.c.created_at,
+            func.md5(messages.c.content).label("digest"),
+        )
+        .where(
+            messages.c.room_id == made.room_id,
+            messages.c.seq >= pending.low,
+            messages.c.seq <= pending.high,
+        )
+        .order_by(messages.c.seq)
+        .with_for_update(read=True)
+    ).all()
+    now = tuple(
+        (r.id, r.status, r.digest)
+        for r in rows
+        if usable(
+            HistoryMessage(
+                id=r.id,
+                seq=r.seq,
+                kind=r.kind,
+                author=None,
+                content="",
+                status=r.status,
+                visibility=r.visibility,
+                requester_id=r.requester_id,
+                exclude_from_ai=r.exclude_from_ai,
+                deleted=r.deleted_at is not None,
+                created_at=r.created_at,
+            ),
+            requester_id=pending.requester_id,
+            private=pending.private,
+            cutoff=made.cutoff_at,
+        )
+    )
+    if now != pending.fingerprint:
+        return False
+    if pending.extends is not None:
+        return context_summaries.extend(session, made, pending.extends)
+    return context_summaries.insert_fresh(session, made, pending.invalid)
