@@ -140,7 +140,9 @@ class EchoProvider:
         if text is None:
             raise ProviderError("nothing to summarize")
         lines = [" ".join(line.split()[:ECHO_SUMMARY_WORDS]) for line in text.splitlines() if line.strip()]
-        return " / ".join(lines)[: max_tokens * 4]
+        summary = " / ".join(lines)[: max_tokens * 4]
+        self.usage = estimated_usage(messages, system, summary)
+        return summary
 
 
 def alternating(messages: Sequence[ChatMessage]) -> list[tuple[str, str]]:

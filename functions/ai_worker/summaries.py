@@ -42,7 +42,7 @@ from sqlalchemy import Connection, func, select
 
 from ai_worker import context, providers
 from ai_worker.context import CHARS_PER_TOKEN, TOKENS_PER_MESSAGE, HistoryMessage, as_chat, estimate_tokens, usable
-from ai_worker.providers import ChatMessage, ProviderError
+from ai_worker.providers import ChatMessage, ProviderError, Usage
 from core import context_summaries, db
 from core.context_summaries import Draft, Summary
 from core.models.rooms import message_table as messages
@@ -220,30 +220,29 @@ def _clip(text: str, limit: int) -> str:
     return text.strip()[: max(0, room)].strip()
 
 
-def complete(pending: Pending, *, deadline: float) -> tuple[ChatMessage, ...]:
+def complete(pending: Pending, *, deadline: float) -> tuple[tuple[ChatMessage, ...], Usage | None]:
     """Make the pending summary (the provider's call, at most until `deadline`, time.monotonic()),
-    store it if what it summarizes is unchanged, and answer the context that starts with it; the
-    plain trimmed context when the provider fails."""
+    store it if what it summarizes is unchanged, and answer the context that starts with it and the
+    call's usage (charged with the reply: core.balances); the plain trimmed context and None when
+    the provider fails."""
     draft = pending.draft
     remaining = deadline - time.monotonic()
+    transcript = [ChatMessage("user", pending.transcript)]
+    system = summary_system(pending.max_tokens)
     try:
         if remaining <= 0:
             raise ProviderError("no time left to summarize")
-        text = _clip(
-            providers.provider_named(draft.provider).summarize(
-                [ChatMessage("user", pending.transcript)],
-                system=summary_system(pending.max_tokens),
-                model=draft.model,
-                timeout=remaining,
-                max_tokens=pending.max_tokens,
-            ),
-            pending.max_tokens,
+        provider = providers.provider_named(draft.provider)
+        answer = provider.summarize(
+            transcript, system=system, model=draft.model, timeout=remaining, max_tokens=pending.max_tokens
         )
+        text = _clip(answer, pending.max_tokens)
         if not text:
             raise ProviderError("an empty summary")
     except Exception as exc:  # noqa: BLE001 - a provider or adapter failure: the reply goes on without it
         logger.warning("context summary failed", extra={"provider": draft.provider, "reason": str(exc)})
-        return pending.fallback
+        return pending.fallback, None
+    usage = getattr(provider, "usage", None) or providers.estimated_usage(transcript, system, answer)
     turn = summary_turn(text)
     made = replace(draft, content=text, token_estimate=estimate_tokens(turn.content))
     try:
@@ -256,7 +255,27 @@ def complete(pending: Pending, *, deadline: float) -> tuple[ChatMessage, ...]:
         "context summary made",
         extra={"room_id": str(draft.room_id), "through_seq": draft.through_seq, "stored": stored},
     )
-    return (turn, *pending.kept)
+    return (turn, *pending.kept), usage
+
+
+def cost_estimate(pending: Pending) -> int:
+    """What making the summary is assumed to cost before it is made (core.balances' check): its
+    input, and its longest answer."""
+    transcript = [ChatMessage("user", pending.transcript)]
+    return (
+        providers.estimated_usage(transcript, summary_system(pending.max_tokens), "").input_tokens + pending.max_tokens
+    )
+
+
+def plus(usage: Usage, extra: Usage | None) -> Usage:
+    """A reply's usage with its summary's (one charge per job: core.balances)."""
+    if extra is None:
+        return usage
+    return Usage(
+        usage.input_tokens + extra.input_tokens,
+        usage.output_tokens + extra.output_tokens,
+        estimated=usage.estimated or extra.estimated,
+    )
 
 
 def store(session: Connection, pending: Pending, made: Draft) -> bool:

@@ -61,6 +61,7 @@ class Request:
     system: str
     messages: tuple[ChatMessage, ...]
     summary: summaries.Pending | None = None  # to make before the stream (then `messages` start with it)
+    summary_usage: Usage | None = None  # the summary's call, charged with the reply
 
 
 class Superseded(Exception):
@@ -92,15 +93,15 @@ def run(job: Job) -> str:
     with db.orm_session_scope() as session:
         done = ai_replies.finish(session, job, text, status)
         if done is not None and status == "completed":
-            charged = _charge(
-                session, request, usage or providers.estimated_usage(request.messages, request.system, text)
-            )
+            usage = usage or providers.estimated_usage(request.messages, request.system, text)
+            charged = _charge(session, request, summaries.plus(usage, request.summary_usage))
     balances.announce(charged)
     return status if done is not None else "superseded"
 
 
 def _input_estimate(request: Request) -> int:
-    return providers.estimated_usage(request.messages, request.system, "").input_tokens
+    reply = providers.estimated_usage(request.messages, request.system, "").input_tokens
+    return reply + (summaries.cost_estimate(request.summary) if request.summary is not None else 0)
 
 
 def _charge(session: Session, request: Request, usage: Usage) -> balances.Change | None:
@@ -189,8 +190,8 @@ def _summarized(request: Request) -> Request:
     assert request.summary is not None
     settings = AiWorkerSettings.current()
     left = min(settings.rooms_ai_timeout_s, (request.pending_until - datetime.now(UTC)).total_seconds())
-    turns = summaries.complete(request.summary, deadline=time.monotonic() + left / 2)
-    return replace(request, messages=turns, summary=None)
+    turns, usage = summaries.complete(request.summary, deadline=time.monotonic() + left / 2)
+    return replace(request, messages=turns, summary=None, summary_usage=usage)
 
 
 def _history(

@@ -21,6 +21,7 @@ from core.config import reset_settings
 from local.pump import SqsPump
 from tests.client import call
 from tests.integration.ai_worker.ai_helpers import answered
+from tests.integration.ai_worker.test_ai_balances import charges
 from tests.integration.rooms.rooms_helpers import Behaviour, OpenAIServer, Team, sent, team
 
 FILLER = "x" * 40
@@ -240,9 +241,12 @@ def test_an_openai_room_gets_one_summarization_call_then_the_summary_heads_its_c
         patch = {"ai_provider": "openai", "ai_model": "test-model"}
         assert call("PATCH", f"/api/v1/rooms/{room.room}", patch, token=room["admin"].token).status == 200
         chatter(room, 12)
-        server.behaviour = Behaviour(reply="the team said lines zero to nine")
+        usage = {"prompt_tokens": 100, "completion_tokens": 10}
+        server.behaviour = Behaviour(reply="the team said lines zero to nine", usage=usage)
         ask(room, "first question")
         ask(room, "second question")
+    # The summary's call is charged with the reply that made it (one charge per job), to the master.
+    assert [(c.input_tokens, c.output_tokens) for c in charges(room["master"])] == [(200, 20), (100, 10)]
     summarizing = [r for r in server.requests if "condense" in r["body"]["messages"][0]["content"]]
     assert len(summarizing) == 1 and len(server.requests) == 3
     transcript = summarizing[0]["body"]["messages"][1]["content"]
