@@ -10,7 +10,6 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import NamedTuple
 
 from sqlalchemy import Connection, delete, func, insert, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as upsert
@@ -37,7 +36,8 @@ from core.tokens import new_token
 Sessions = Callable[[], AbstractContextManager[Connection]]
 
 
-class Me(NamedTuple):
+@dataclass(frozen=True, slots=True)
+class Me:
     """The signed-in user as MeOut shows them: never the password hash (kept out of every repr)."""
 
     id: uuid.UUID
@@ -48,7 +48,8 @@ class Me(NamedTuple):
     created_at: datetime
 
 
-_ME = tuple(user_table.c[name] for name in Me._fields)
+# Me's fields, in order.
+_ME = tuple(user_table.c[name] for name in ("id", "email", "username", "bio", "avatar_url", "created_at"))
 _USER = select(*_ME)
 _SIGN_IN = _USER.add_columns(user_table.c.password_hash)  # login only: the hash stays in login
 
@@ -204,7 +205,7 @@ def login(sessions: Sessions, email: str, password: str, ip: str) -> Issued:
         _reserve(session, throttle)
         found = session.execute(_SIGN_IN.where(func.lower(user_table.c.email) == email.lower())).first()
     valid = verify_password(password, found.password_hash if found else None)
-    user = Me(*found[: len(Me._fields)]) if found else None
+    user = Me(*found[: len(_ME)]) if found else None
     with sessions() as session:
         if not valid or user is None:
             audit.record(session, "auth.login_failed", user_id=user.id if user else None, ip=ip, target_type="user")

@@ -54,7 +54,7 @@ class MeOut(UserOut):
 
     @classmethod
     def of(cls, user: Me) -> MeOut:
-        return cls.model_validate(user._asdict())
+        return cls.model_validate(user, from_attributes=True)
 
 
 class TokensOut(BaseModel):
