@@ -43,7 +43,7 @@ def _fail(job: ai_replies.Job) -> None:
     """The job's last chance is gone: its reply ends failed (best effort: a read past the deadline
     fails it too)."""
     try:
-        with db.orm_session_scope() as session:
+        with db.session_scope() as session:
             ai_replies.finish(session, job, "", "failed")
     except Exception:
         logger.exception("could not fail the AI reply of a job on its way to the DLQ")

@@ -32,18 +32,19 @@ from datetime import UTC, datetime
 from typing import Any
 
 from aws_lambda_powertools import Logger
-from sqlalchemy import ColumnElement, literal, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, Connection, literal, or_, select
 
 from ai_worker import context, providers, summaries
 from ai_worker.providers import ChatMessage, ProviderError, Usage
 from ai_worker.settings import AiWorkerSettings
 from core import ai_replies, balances, context_summaries, db, room_events
 from core.ai_replies import Job
-from core.orm.rooms import Message, Room
-from core.orm.user import User
+from core.models.rooms import message_table, room_table
+from core.models.user import user_table
 from core.room_access import ROOM_COLUMNS, RoomView
 from core.room_messages import MessageView, audience, load
+
+_message = message_table.c
 
 logger = Logger(child=True)
 
@@ -70,7 +71,7 @@ class Superseded(Exception):
 
 def run(job: Job) -> str:
     """Generate one reply; what became of it: completed | failed | stale (nothing to do) | superseded."""
-    with db.orm_session_scope() as session:
+    with db.session_scope() as session:
         reply = ai_replies.current(session, job)
         if reply is None:
             logger.info("AI reply job is stale: its message is no longer pending under it")
@@ -90,7 +91,7 @@ def run(job: Job) -> str:
     except Superseded:
         return "superseded"
     charged = None
-    with db.orm_session_scope() as session:
+    with db.session_scope() as session:
         done = ai_replies.finish(session, job, text, status)
         if done is not None and status == "completed":
             usage = usage or providers.estimated_usage(request.messages, request.system, text)
@@ -104,7 +105,7 @@ def _input_estimate(request: Request) -> int:
     return reply + (summaries.cost_estimate(request.summary) if request.summary is not None else 0)
 
 
-def _charge(session: Session, request: Request, usage: Usage) -> balances.Change | None:
+def _charge(session: Connection, request: Request, usage: Usage) -> balances.Change | None:
     """The completed reply's tokens, charged to the room's master (once per job)."""
     return balances.charge(
         session,
@@ -118,18 +119,20 @@ def _charge(session: Session, request: Request, usage: Usage) -> balances.Change
     )
 
 
-def _request(session: Session, job: Job, reply: MessageView) -> Request | None:
+def _request(session: Connection, job: Job, reply: MessageView) -> Request | None:
     """Step 1 for a job already checked by ai_replies.current (this room's pending AI message)."""
     room_row = session.execute(
-        select(*ROOM_COLUMNS, literal("reader").label("role")).where(Room.id == job.room_id, Room.deleted_at.is_(None))
+        select(*ROOM_COLUMNS, literal("reader").label("role")).where(
+            room_table.c.id == job.room_id, room_table.c.deleted_at.is_(None)
+        )
     ).first()
     prompt = (
         session.execute(
-            select(Message.id).where(
-                Message.id == reply.reply_to_id,
-                Message.room_id == job.room_id,
-                Message.kind == "human",
-                Message.deleted_at.is_(None),
+            select(_message.id).where(
+                _message.id == reply.reply_to_id,
+                _message.room_id == job.room_id,
+                _message.kind == "human",
+                _message.deleted_at.is_(None),
             )
         ).first()
         if reply.reply_to_id is not None
@@ -195,7 +198,7 @@ def _summarized(request: Request) -> Request:
 
 
 def _history(
-    session: Session,
+    session: Connection,
     room: RoomView,
     before_seq: int,
     *,
@@ -207,37 +210,37 @@ def _history(
     """The newest `most` candidates between `after_seq` (a valid summary's end) and the question. The
     WHERE narrows rows by context.usable's rules so the window fills with usable ones; context.build
     and ai_worker.summaries apply the rules themselves."""
-    mine: ColumnElement[bool] = Message.visibility == "public"
+    mine: ColumnElement[bool] = _message.visibility == "public"
     if private:
-        mine = or_(Message.visibility == "public", Message.requester_id == requester_id)
+        mine = or_(_message.visibility == "public", _message.requester_id == requester_id)
     query = (
         select(
-            Message.id,
-            Message.seq,
-            Message.kind,
-            User.username,
-            Message.content,
-            Message.status,
-            Message.visibility,
-            Message.requester_id,
-            Message.exclude_from_ai,
-            Message.deleted_at,
-            Message.created_at,
+            _message.id,
+            _message.seq,
+            _message.kind,
+            user_table.c.username,
+            _message.content,
+            _message.status,
+            _message.visibility,
+            _message.requester_id,
+            _message.exclude_from_ai,
+            _message.deleted_at,
+            _message.created_at,
         )
-        .outerjoin(User, User.id == Message.sender_id)
+        .outerjoin(user_table, user_table.c.id == _message.sender_id)
         .where(
-            Message.room_id == room.id,
-            Message.seq < before_seq,
-            Message.seq > after_seq,
-            Message.deleted_at.is_(None),
-            Message.exclude_from_ai.is_(False),
-            or_(Message.kind == "human", Message.status == "completed"),
+            _message.room_id == room.id,
+            _message.seq < before_seq,
+            _message.seq > after_seq,
+            _message.deleted_at.is_(None),
+            _message.exclude_from_ai.is_(False),
+            or_(_message.kind == "human", _message.status == "completed"),
             mine,
         )
     )
     if room.ai_context_cutoff_at is not None:
-        query = query.where(Message.created_at >= room.ai_context_cutoff_at)
-    rows = session.execute(query.order_by(Message.seq.desc()).limit(most)).all()
+        query = query.where(_message.created_at >= room.ai_context_cutoff_at)
+    rows = session.execute(query.order_by(_message.seq.desc()).limit(most)).all()
     return [
         context.HistoryMessage(
             id=r.id,
@@ -363,7 +366,7 @@ class Deltas:
 
 
 def _still_current(job: Job) -> bool:
-    with db.orm_session_scope() as session:
+    with db.session_scope() as session:
         return ai_replies.is_current(session, job)
 
 

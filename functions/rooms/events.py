@@ -11,7 +11,7 @@ from __future__ import annotations
 import uuid
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection
 
 from core import room_events, room_messages
 from core.room_messages import MessageView
@@ -22,13 +22,13 @@ if TYPE_CHECKING:
     from core.memberships import MemberView
 
 
-def message(session: Session, type: str, view: MessageView) -> None:
+def message(session: Connection, type: str, view: MessageView) -> None:
     """message.created / message.updated (the ai_worker sends message.completed the same way)."""
     room_messages.publish(session, type, view)
 
 
 def message_deleted(
-    session: Session, room_id: uuid.UUID, message_id: uuid.UUID, seq: int, visibility: str, requester_id: Any
+    session: Connection, room_id: uuid.UUID, message_id: uuid.UUID, seq: int, visibility: str, requester_id: Any
 ) -> None:
     data = {"id": str(message_id)}
     room_events.publish(
@@ -36,23 +36,23 @@ def message_deleted(
     )
 
 
-def member(session: Session, type: str, room_id: uuid.UUID, view: MemberView) -> None:
+def member(session: Connection, type: str, room_id: uuid.UUID, view: MemberView) -> None:
     """member.joined / member.role_changed; a role below reader loses the room's events at once."""
     room_events.publish(session, room_id, type, MemberOut.of(view).model_dump(mode="json"))
     if below(view.role, "reader"):
         room_events.drop_subscriptions(session, room_id, view.user_id)
 
 
-def member_left(session: Session, room_id: uuid.UUID, user_id: uuid.UUID) -> None:
+def member_left(session: Connection, room_id: uuid.UUID, user_id: uuid.UUID) -> None:
     """The member's subscriptions go in this transaction: nothing of the room reaches them after it."""
     room_events.drop_subscriptions(session, room_id, user_id)
     room_events.publish(session, room_id, "member.left", {"user": {"id": str(user_id)}})
 
 
-def room_updated(session: Session, room: RoomView) -> None:
+def room_updated(session: Connection, room: RoomView) -> None:
     data = RoomOut.of(room).model_dump(mode="json", exclude={"my_role"})  # the same for every member
     room_events.publish(session, room.id, "room.updated", data)
 
 
-def room_deleted(session: Session, room_id: uuid.UUID) -> None:
+def room_deleted(session: Connection, room_id: uuid.UUID) -> None:
     room_events.publish(session, room_id, "room.deleted", {"id": str(room_id)})

@@ -14,13 +14,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, or_, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import ColumnElement, Connection, func, insert, or_, select, update
 
 from core import db, room_forks
 from core.errors import Conflict, NotFound
-from core.orm.rooms import Message, Room, RoomFork, RoomMember
+from core.models.rooms import message_table, room_fork_table, room_member_table, room_table
 from rooms.access import RoomView, room_for
+
+_fork, _message = room_fork_table.c, message_table.c
 
 
 @dataclass(frozen=True)
@@ -60,14 +61,14 @@ class Forked:
 
 def copied_by(user_id: uuid.UUID) -> ColumnElement[bool]:
     """The messages a fork by `user_id` takes: not deleted; public, or the forker's own private ones."""
-    return Message.deleted_at.is_(None) & or_(Message.visibility == "public", Message.requester_id == user_id)
+    return _message.deleted_at.is_(None) & or_(_message.visibility == "public", _message.requester_id == user_id)
 
 
-def start(session: Session, source_id: uuid.UUID, user_id: uuid.UUID, name: str, up_to_seq: int | None) -> Forked:
+def start(session: Connection, source_id: uuid.UUID, user_id: uuid.UUID, name: str, up_to_seq: int | None) -> Forked:
     """Member+ of the source. A seq beyond the source's newest names no message yet: 409, as for
     POST /rooms/{id}/read (a well-formed value that conflicts with the room's state, not a bad field)."""
     source = room_for(session, source_id, user_id, at_least="member")
-    last_seq = session.scalar(select(Room.last_seq).where(Room.id == source_id)) or 0
+    last_seq = session.scalar(select(room_table.c.last_seq).where(room_table.c.id == source_id)) or 0
     if up_to_seq is not None and up_to_seq > last_seq:
         detail = {
             "field": "up_to_seq",
@@ -80,28 +81,29 @@ def start(session: Session, source_id: uuid.UUID, user_id: uuid.UUID, name: str,
     total = (
         session.scalar(
             select(func.count())
-            .select_from(Message)
-            .where(Message.room_id == source_id, Message.seq <= up_to, copied_by(user_id))
+            .select_from(message_table)
+            .where(_message.room_id == source_id, _message.seq <= up_to, copied_by(user_id))
         )
         or 0
     )
-    room = Room(
-        id=uuid.uuid4(),
-        name=name,
-        description=source.description,
-        ai_provider=source.ai_provider,
-        ai_model=source.ai_model,
-        ai_context_cutoff_at=source.ai_context_cutoff_at,
-        archived_at=func.now() if total else None,
-        forked_from_room_id=source_id,
-        forked_at_seq=up_to,
+    room_id = uuid.uuid4()
+    session.execute(
+        insert(room_table).values(
+            id=room_id,
+            name=name,
+            description=source.description,
+            ai_provider=source.ai_provider,
+            ai_model=source.ai_model,
+            ai_context_cutoff_at=source.ai_context_cutoff_at,
+            archived_at=func.now() if total else None,
+            forked_from_room_id=source_id,
+            forked_at_seq=up_to,
+        )
     )
-    session.add(room)
-    session.flush()
-    session.add(RoomMember(room_id=room.id, user_id=user_id, role="master"))
-    session.add(
-        RoomFork(
-            room_id=room.id,
+    session.execute(insert(room_member_table).values(room_id=room_id, user_id=user_id, role="master"))
+    session.execute(
+        insert(room_fork_table).values(
+            room_id=room_id,
             source_room_id=source_id,
             requested_by=user_id,
             up_to_seq=up_to,
@@ -112,30 +114,29 @@ def start(session: Session, source_id: uuid.UUID, user_id: uuid.UUID, name: str,
             completed_at=None if total else func.now(),
         )
     )
-    session.flush()
-    return Forked(room_for(session, room.id, user_id), progress(session, room.id, user_id))
+    return Forked(room_for(session, room_id, user_id), progress(session, room_id, user_id))
 
 
 _FORK_COLUMNS = (
-    RoomFork.room_id,
-    RoomFork.source_room_id,
-    RoomFork.up_to_seq,
-    RoomFork.status,
-    RoomFork.copied,
-    RoomFork.total,
-    RoomFork.error,
-    RoomFork.created_at,
-    RoomFork.completed_at,
+    _fork.room_id,
+    _fork.source_room_id,
+    _fork.up_to_seq,
+    _fork.status,
+    _fork.copied,
+    _fork.total,
+    _fork.error,
+    _fork.created_at,
+    _fork.completed_at,
 )
 
 
-def progress(session: Session, room_id: uuid.UUID, user_id: uuid.UUID) -> ForkView:
+def progress(session: Connection, room_id: uuid.UUID, user_id: uuid.UUID) -> ForkView:
     """Reader+ of the fork (the new room); a room that is no fork is 404."""
     room_for(session, room_id, user_id)
-    stale = (RoomFork.status == "copying") & (
-        RoomFork.updated_at < func.now() - func.make_interval(0, 0, 0, 0, 0, 0, room_forks.STALE_S)
+    stale = (_fork.status == "copying") & (
+        _fork.updated_at < func.now() - func.make_interval(0, 0, 0, 0, 0, 0, room_forks.STALE_S)
     )
-    row = session.execute(select(*_FORK_COLUMNS, stale.label("stale")).where(RoomFork.room_id == room_id)).first()
+    row = session.execute(select(*_FORK_COLUMNS, stale.label("stale")).where(_fork.room_id == room_id)).first()
     if row is None:
         raise NotFound("This room is not a fork")
     return ForkView.of(row)
@@ -146,12 +147,12 @@ def resend_if_stale(fork: ForkView) -> None:
     once per STALE_S (the job's updated_at moves with the resend). Outside the request's transaction."""
     if not fork.stale:
         return
-    with db.orm_session_scope() as session:
+    with db.session_scope() as session:
         touched = session.execute(
-            update(RoomFork)
-            .where(RoomFork.room_id == fork.room_id, RoomFork.status == "copying")
+            update(room_fork_table)
+            .where(_fork.room_id == fork.room_id, _fork.status == "copying")
             .values(updated_at=func.now())
-            .returning(RoomFork.room_id)
+            .returning(_fork.room_id)
         ).first()
     if touched is not None:
         room_forks.enqueue(fork.room_id)

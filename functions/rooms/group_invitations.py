@@ -20,19 +20,19 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import exists, func, insert, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, exists, func, insert, select
 
 from core import ratelimit
 from core.errors import Conflict
-from core.orm.groups import Group, GroupMember
-from core.orm.rooms import RoomInvitation, RoomMember
-from core.orm.user import User
+from core.models.groups import group_member_table, group_table
+from core.models.rooms import room_invitation_table, room_member_table
+from core.models.user import user_table
 from core.tokens import new_token
 from rooms.access import room_for
 from rooms.settings import RoomsSettings
 
 INVITATIONS_PER_REQUEST = 100  # invitations one request may create (a whole group fits by default)
+_group, _group_member, _invitation = group_table.c, group_member_table.c, room_invitation_table.c
 
 
 @dataclass(frozen=True)
@@ -70,33 +70,35 @@ def _unknown_group() -> Conflict:
 
 
 def invite_group(
-    session: Session, room_id: uuid.UUID, actor_id: uuid.UUID, group_id: uuid.UUID, role: str
+    session: Connection, room_id: uuid.UUID, actor_id: uuid.UUID, group_id: uuid.UUID, role: str
 ) -> GroupInvitations:
     room_for(session, room_id, actor_id, at_least="admin")
-    group_name = session.scalar(select(Group.name).where(Group.id == group_id, Group.manager_id == actor_id))
+    group_name = session.scalar(select(_group.name).where(_group.id == group_id, _group.manager_id == actor_id))
     if group_name is None:
         raise _unknown_group()
     limit = RoomsSettings.current().rooms_group_invitations_per_minute
     ratelimit.hit(session, f"group-invitations:{actor_id}", limit)
-    in_room = exists().where(RoomMember.room_id == room_id, RoomMember.user_id == GroupMember.user_id)
+    in_room = exists().where(
+        room_member_table.c.room_id == room_id, room_member_table.c.user_id == _group_member.user_id
+    )
     invited = exists().where(
-        RoomInvitation.room_id == room_id,
-        RoomInvitation.invitee_id == GroupMember.user_id,
-        RoomInvitation.accepted_at.is_(None),
-        RoomInvitation.declined_at.is_(None),
-        RoomInvitation.expires_at > func.now(),
+        _invitation.room_id == room_id,
+        _invitation.invitee_id == _group_member.user_id,
+        _invitation.accepted_at.is_(None),
+        _invitation.declined_at.is_(None),
+        _invitation.expires_at > func.now(),
     )
     rows = session.execute(
         select(
-            GroupMember.user_id,
-            User.username,
-            User.avatar_url,
+            _group_member.user_id,
+            user_table.c.username,
+            user_table.c.avatar_url,
             in_room.label("in_room"),
             invited.label("invited"),
         )
-        .join(User, User.id == GroupMember.user_id)
-        .where(GroupMember.group_id == group_id)
-        .order_by(GroupMember.added_at, GroupMember.user_id)
+        .join(user_table, user_table.c.id == _group_member.user_id)
+        .where(_group_member.group_id == group_id)
+        .order_by(_group_member.added_at, _group_member.user_id)
     ).all()
     skipped: list[Skipped] = []
     to_invite: list[Invitee] = []
@@ -139,5 +141,5 @@ def invite_group(
                 }
             )
             made.append(Invited(invitation_id, who))
-        session.execute(insert(RoomInvitation).values(rows_in))  # one multi-row INSERT
+        session.execute(insert(room_invitation_table).values(rows_in))  # one multi-row INSERT
     return GroupInvitations(group_id, group_name, role, expires_at, made, skipped)

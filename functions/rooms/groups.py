@@ -16,18 +16,18 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, delete, exists, func, or_, select, update
+from sqlalchemy import ColumnElement, Connection, delete, exists, func, or_, select, update
 from sqlalchemy.dialects.postgresql import insert
-from sqlalchemy.orm import Session, aliased
 
 from core.errors import Conflict, Forbidden, NotFound
-from core.orm.groups import Group, GroupMember
-from core.orm.user import User
+from core.models.groups import group_member_table, group_table
+from core.models.user import user_table
 from core.pagination import keyset, page_of
 
 SCOPE = "groups"
 MEMBERS_SCOPE = "group-members"
 GROUP_MAX_MEMBERS = 100  # a group's members, at most (the manager is not counted unless added)
+_group, _member, _user = group_table.c, group_member_table.c, user_table.c
 
 
 @dataclass(frozen=True)
@@ -64,37 +64,37 @@ class GroupMemberView:
 def _member_count() -> Any:
     return (
         select(func.count())
-        .select_from(GroupMember)
-        .where(GroupMember.group_id == Group.id)
-        .correlate(Group)
+        .select_from(group_member_table)
+        .where(_member.group_id == _group.id)
+        .correlate(group_table)
         .scalar_subquery()
         .label("member_count")
     )
 
 
 def _group_query() -> Any:
-    manager = aliased(User)
+    manager = user_table.alias("manager")
     return select(
-        Group.id,
-        Group.name,
-        Group.manager_id,
-        Group.created_at,
-        manager.username.label("manager_username"),
-        manager.avatar_url.label("manager_avatar_url"),
+        _group.id,
+        _group.name,
+        _group.manager_id,
+        _group.created_at,
+        manager.c.username.label("manager_username"),
+        manager.c.avatar_url.label("manager_avatar_url"),
         _member_count(),
-    ).join(manager, manager.id == Group.manager_id)
+    ).join(manager, manager.c.id == _group.manager_id)
 
 
 def _is_member(user_id: uuid.UUID) -> ColumnElement[bool]:
-    return exists().where(GroupMember.group_id == Group.id, GroupMember.user_id == user_id)
+    return exists().where(_member.group_id == _group.id, _member.user_id == user_id)
 
 
 def seen_by(user_id: uuid.UUID) -> ColumnElement[bool]:
     """The groups `user_id` may know of: those they manage or belong to."""
-    return or_(Group.manager_id == user_id, _is_member(user_id))
+    return or_(_group.manager_id == user_id, _is_member(user_id))
 
 
-def _unknown_users(session: Session, usernames: list[str]) -> dict[str, uuid.UUID]:
+def _unknown_users(session: Connection, usernames: list[str]) -> dict[str, uuid.UUID]:
     """{lowercased username: id} of the given usernames; Conflict naming every unknown one."""
     wanted = sorted({name.lower() for name in usernames})
     if not wanted:
@@ -102,7 +102,7 @@ def _unknown_users(session: Session, usernames: list[str]) -> dict[str, uuid.UUI
     found = {
         row.name: row.id
         for row in session.execute(
-            select(func.lower(User.username).label("name"), User.id).where(func.lower(User.username).in_(wanted))
+            select(func.lower(_user.username).label("name"), _user.id).where(func.lower(_user.username).in_(wanted))
         )
     }
     missing = [name for name in wanted if name not in found]
@@ -124,39 +124,40 @@ def _full(count: int) -> Conflict:
     )
 
 
-def create(session: Session, actor_id: uuid.UUID, name: str, usernames: list[str]) -> GroupView:
+def create(session: Connection, actor_id: uuid.UUID, name: str, usernames: list[str]) -> GroupView:
     """The creator manages the group; `usernames` (case-insensitive, repeats once) become its members."""
     users = _unknown_users(session, usernames)
     if len(users) > GROUP_MAX_MEMBERS:
         raise _full(len(users))
-    group = Group(id=uuid.uuid4(), name=name, manager_id=actor_id)
-    session.add(group)
-    session.flush()
+    group_id = uuid.uuid4()
+    session.execute(insert(group_table).values(id=group_id, name=name, manager_id=actor_id))
     if users:
-        session.execute(insert(GroupMember).values([{"group_id": group.id, "user_id": uid} for uid in users.values()]))
-    return get(session, group.id, actor_id)
+        session.execute(
+            insert(group_member_table).values([{"group_id": group_id, "user_id": uid} for uid in users.values()])
+        )
+    return get(session, group_id, actor_id)
 
 
-def get(session: Session, group_id: uuid.UUID, user_id: uuid.UUID) -> GroupView:
+def get(session: Connection, group_id: uuid.UUID, user_id: uuid.UUID) -> GroupView:
     """The manager or a member; anyone else 404."""
-    row = session.execute(_group_query().where(Group.id == group_id, seen_by(user_id))).first()
+    row = session.execute(_group_query().where(_group.id == group_id, seen_by(user_id))).first()
     if row is None:
         raise NotFound("Group not found")
     return GroupView.of(row)
 
 
-def mine(session: Session, user_id: uuid.UUID, limit: int, cursor: str | None) -> tuple[list[GroupView], str | None]:
+def mine(session: Connection, user_id: uuid.UUID, limit: int, cursor: str | None) -> tuple[list[GroupView], str | None]:
     """Groups I manage or belong to, newest first."""
-    query = keyset(_group_query().where(seen_by(user_id)), (Group.created_at, Group.id), SCOPE, cursor, limit)
+    query = keyset(_group_query().where(seen_by(user_id)), (_group.created_at, _group.id), SCOPE, cursor, limit)
     rows, next_cursor = page_of(list(session.execute(query).all()), limit, SCOPE, lambda r: (r.created_at, r.id))
     return [GroupView.of(r) for r in rows], next_cursor
 
 
-def _managed(session: Session, group_id: uuid.UUID, user_id: uuid.UUID, *, lock: bool = False) -> None:
+def _managed(session: Connection, group_id: uuid.UUID, user_id: uuid.UUID, *, lock: bool = False) -> None:
     """The manager passes; a member is 403; anyone else 404. `lock`: the group's row until commit."""
-    query = select(Group.manager_id).where(Group.id == group_id, seen_by(user_id))
+    query = select(_group.manager_id).where(_group.id == group_id, seen_by(user_id))
     if lock:
-        query = query.with_for_update(of=Group)
+        query = query.with_for_update(of=group_table)
     manager_id = session.scalar(query)
     if manager_id is None:
         raise NotFound("Group not found")
@@ -164,63 +165,65 @@ def _managed(session: Session, group_id: uuid.UUID, user_id: uuid.UUID, *, lock:
         raise Forbidden("Only the group's manager may change it")
 
 
-def rename(session: Session, group_id: uuid.UUID, actor_id: uuid.UUID, name: str) -> GroupView:
+def rename(session: Connection, group_id: uuid.UUID, actor_id: uuid.UUID, name: str) -> GroupView:
     _managed(session, group_id, actor_id)
-    session.execute(update(Group).where(Group.id == group_id).values(name=name, updated_at=func.now()))
+    session.execute(update(group_table).where(_group.id == group_id).values(name=name, updated_at=func.now()))
     return get(session, group_id, actor_id)
 
 
-def remove(session: Session, group_id: uuid.UUID, actor_id: uuid.UUID) -> None:
+def remove(session: Connection, group_id: uuid.UUID, actor_id: uuid.UUID) -> None:
     """The manager deletes the group; invitations already sent from it stay."""
     _managed(session, group_id, actor_id)
-    session.execute(delete(Group).where(Group.id == group_id))
+    session.execute(delete(group_table).where(_group.id == group_id))
 
 
-_MEMBER_COLUMNS = (GroupMember.user_id, GroupMember.added_at, User.username, User.avatar_url)
+_MEMBER_COLUMNS = (_member.user_id, _member.added_at, _user.username, _user.avatar_url)
 
 
 def members(
-    session: Session, group_id: uuid.UUID, user_id: uuid.UUID, limit: int, cursor: str | None
+    session: Connection, group_id: uuid.UUID, user_id: uuid.UUID, limit: int, cursor: str | None
 ) -> tuple[list[GroupMemberView], str | None]:
     """The manager or a member: the members, in the order they were added."""
     get(session, group_id, user_id)
-    query = select(*_MEMBER_COLUMNS).join(User, User.id == GroupMember.user_id).where(GroupMember.group_id == group_id)
-    query = keyset(query, (GroupMember.added_at, GroupMember.user_id), MEMBERS_SCOPE, cursor, limit, newest_first=False)
+    query = select(*_MEMBER_COLUMNS).join(user_table, _user.id == _member.user_id).where(_member.group_id == group_id)
+    query = keyset(query, (_member.added_at, _member.user_id), MEMBERS_SCOPE, cursor, limit, newest_first=False)
     rows, next_cursor = page_of(
         list(session.execute(query).all()), limit, MEMBERS_SCOPE, lambda r: (r.added_at, r.user_id)
     )
     return [GroupMemberView(r.user_id, r.username, r.avatar_url, r.added_at) for r in rows], next_cursor
 
 
-def add_member(session: Session, group_id: uuid.UUID, actor_id: uuid.UUID, username: str) -> GroupMemberView:
+def add_member(session: Connection, group_id: uuid.UUID, actor_id: uuid.UUID, username: str) -> GroupMemberView:
     """The manager adds one user (409: unknown, already a member, or the group is full)."""
     _managed(session, group_id, actor_id, lock=True)
     user_id = _unknown_users(session, [username])[username.lower()]
-    count = session.scalar(select(func.count()).select_from(GroupMember).where(GroupMember.group_id == group_id)) or 0
+    count = (
+        session.scalar(select(func.count()).select_from(group_member_table).where(_member.group_id == group_id)) or 0
+    )
     if count >= GROUP_MAX_MEMBERS:
         raise _full(count + 1)
     added = session.execute(
-        insert(GroupMember)
+        insert(group_member_table)
         .values(group_id=group_id, user_id=user_id)
         .on_conflict_do_nothing()
-        .returning(GroupMember.added_at)
+        .returning(_member.added_at)
     ).first()
     if added is None:
         raise Conflict("That user is already a member of this group")
-    row = session.execute(select(User.username, User.avatar_url).where(User.id == user_id)).one()
+    row = session.execute(select(_user.username, _user.avatar_url).where(_user.id == user_id)).one()
     return GroupMemberView(user_id, row.username, row.avatar_url, added.added_at)
 
 
-def remove_member(session: Session, group_id: uuid.UUID, actor_id: uuid.UUID, user_id: uuid.UUID) -> None:
+def remove_member(session: Connection, group_id: uuid.UUID, actor_id: uuid.UUID, user_id: uuid.UUID) -> None:
     """The manager removes anyone; a member removes only themselves (leaves)."""
     if user_id != actor_id:
         _managed(session, group_id, actor_id)
     else:
         get(session, group_id, actor_id)
     gone = session.execute(
-        delete(GroupMember)
-        .where(GroupMember.group_id == group_id, GroupMember.user_id == user_id)
-        .returning(GroupMember.user_id)
+        delete(group_member_table)
+        .where(_member.group_id == group_id, _member.user_id == user_id)
+        .returning(_member.user_id)
     ).first()
     if gone is None:
         raise NotFound("Member not found")

@@ -7,14 +7,13 @@ from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import Connection, func, select, true, update
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, func, insert, select, true, update
 
 from core.ai_replies import AiRepliesSettings
 from core.errors import Conflict, NotFound
-from core.orm.rooms import Message, Room, RoomMember
-from core.orm.user import User
+from core.models.rooms import message_table, room_member_table, room_table
 from core.pagination import keyset, page_of
+from core.room_messages import with_sender
 from rooms import events
 from rooms.access import ROOM_COLUMNS, RoomView, room_for
 from rooms.messages import MESSAGE_COLUMNS, MessageView, visible_to
@@ -24,13 +23,11 @@ from rooms.settings import RoomsSettings
 SCOPE = "rooms"
 
 
-def create(session: Session, user_id: uuid.UUID, name: str, description: str) -> RoomView:
-    room = Room(id=uuid.uuid4(), name=name, description=description)
-    session.add(room)
-    session.flush()
-    session.add(RoomMember(room_id=room.id, user_id=user_id, role="master"))
-    session.flush()
-    return room_for(session, room.id, user_id)
+def create(session: Connection, user_id: uuid.UUID, name: str, description: str) -> RoomView:
+    room_id = uuid.uuid4()
+    session.execute(insert(room_table).values(id=room_id, name=name, description=description))
+    session.execute(insert(room_member_table).values(room_id=room_id, user_id=user_id, role="master"))
+    return room_for(session, room_id, user_id)
 
 
 @dataclass(frozen=True)
@@ -44,27 +41,29 @@ class ListedRoom:
 
 
 def mine(
-    connection: Connection | Session, user_id: uuid.UUID, limit: int, cursor: str | None
+    connection: Connection, user_id: uuid.UUID, limit: int, cursor: str | None
 ) -> tuple[list[ListedRoom], str | None]:
     """Rooms I belong to, the most recently joined first, each with its unread count and newest
     message, in one statement: the page first, then two LATERAL subqueries per room of the page
     (each a range of the (room_id, seq) index), so a page of 100 costs what a page of 1 does."""
+    member = room_member_table.c
     page = keyset(
-        select(*ROOM_COLUMNS, RoomMember.role, RoomMember.joined_at, RoomMember.last_read_seq)
-        .join(RoomMember, RoomMember.room_id == Room.id)
-        .where(RoomMember.user_id == user_id, Room.deleted_at.is_(None)),
-        (RoomMember.joined_at, RoomMember.room_id),
+        select(*ROOM_COLUMNS, member.role, member.joined_at, member.last_read_seq)
+        .join(room_member_table, member.room_id == room_table.c.id)
+        .where(member.user_id == user_id, room_table.c.deleted_at.is_(None)),
+        (member.joined_at, member.room_id),
         SCOPE,
         cursor,
         limit,
     ).subquery("page")
+    message = message_table.c
     unread_rows = (
-        select(Message.seq)
+        select(message.seq)
         .where(
-            Message.room_id == page.c.id,
-            Message.seq > page.c.last_read_seq,
+            message.room_id == page.c.id,
+            message.seq > page.c.last_read_seq,
             visible_to(user_id),
-            Message.sender_id.is_distinct_from(user_id),  # what I sent myself is read
+            message.sender_id.is_distinct_from(user_id),  # what I sent myself is read
         )
         .limit(UNREAD_CAP)
         .correlate(page)
@@ -72,10 +71,9 @@ def mine(
     )
     unread = select(func.count(unread_rows.c.seq).label("n")).select_from(unread_rows).lateral("unread")
     last = (
-        select(*(column.label(f"last_{column.key}") for column in MESSAGE_COLUMNS))
-        .outerjoin(User, User.id == Message.sender_id)
-        .where(Message.room_id == page.c.id, visible_to(user_id))
-        .order_by(Message.seq.desc())
+        with_sender(*(column.label(f"last_{column.key}") for column in MESSAGE_COLUMNS))
+        .where(message.room_id == page.c.id, visible_to(user_id))
+        .order_by(message.seq.desc())
         .limit(1)
         .lateral("last_message")
     )
@@ -100,7 +98,7 @@ def _listed(row: Any) -> ListedRoom:
     return ListedRoom(RoomView.of(row), row.last_read_seq, row.unread_count, last)
 
 
-def get(session: Session, room_id: uuid.UUID, user_id: uuid.UUID) -> RoomView:
+def get(session: Connection, room_id: uuid.UUID, user_id: uuid.UUID) -> RoomView:
     return room_for(session, room_id, user_id)
 
 
@@ -129,13 +127,15 @@ def _check_ai_choice(changes: dict[str, Any]) -> None:
         raise Conflict("Not available on this deployment", details=details)
 
 
-def update_settings(session: Session, room_id: uuid.UUID, user_id: uuid.UUID, changes: dict[str, Any]) -> RoomView:
+def update_settings(session: Connection, room_id: uuid.UUID, user_id: uuid.UUID, changes: dict[str, Any]) -> RoomView:
     """Admin+. `changes` holds only the fields sent (None resets an ai_* field to the default)."""
     room_for(session, room_id, user_id, at_least="admin")
     _check_ai_choice(changes)
     if changes:
         session.execute(
-            update(Room).where(Room.id == room_id, Room.deleted_at.is_(None)).values(**changes, updated_at=func.now())
+            update(room_table)
+            .where(room_table.c.id == room_id, room_table.c.deleted_at.is_(None))
+            .values(**changes, updated_at=func.now())
         )
     room = room_for(session, room_id, user_id)
     if changes:
@@ -143,14 +143,14 @@ def update_settings(session: Session, room_id: uuid.UUID, user_id: uuid.UUID, ch
     return room
 
 
-def delete(session: Session, room_id: uuid.UUID, user_id: uuid.UUID) -> None:
+def delete(session: Connection, room_id: uuid.UUID, user_id: uuid.UUID) -> None:
     """Master only. A soft delete: the room answers 404 from now on, its rows stay."""
     room_for(session, room_id, user_id, at_least="master")
     deleted = session.execute(
-        update(Room)
-        .where(Room.id == room_id, Room.deleted_at.is_(None))
+        update(room_table)
+        .where(room_table.c.id == room_id, room_table.c.deleted_at.is_(None))
         .values(deleted_at=func.now())
-        .returning(Room.id)
+        .returning(room_table.c.id)
     ).first()
     if deleted is None:
         raise NotFound("Room not found")

@@ -11,35 +11,34 @@ from __future__ import annotations
 
 import uuid
 
-from sqlalchemy import case, delete, func, literal, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, case, delete, func, literal, select, update
 
 from core import memberships
 from core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from core.memberships import MemberView
-from core.models.rooms import room_member_table
-from core.orm.rooms import Room, RoomMember
+from core.models.rooms import room_member_table, room_table
 from rooms import events
 from rooms.access import below, room_for
 
 SCOPE = "room-members"
+_member, _room = room_member_table.c, room_table.c
 
 
-def member(session: Session, room_id: uuid.UUID, user_id: uuid.UUID) -> MemberView:
-    return memberships.member(session, room_member_table, room_member_table.c.room_id == room_id, user_id)
+def member(session: Connection, room_id: uuid.UUID, user_id: uuid.UUID) -> MemberView:
+    return memberships.member(session, room_member_table, _member.room_id == room_id, user_id)
 
 
 def listing(
-    session: Session, room_id: uuid.UUID, user_id: uuid.UUID, limit: int, cursor: str | None
+    session: Connection, room_id: uuid.UUID, user_id: uuid.UUID, limit: int, cursor: str | None
 ) -> tuple[list[MemberView], str | None]:
     """Reader+. In joining order."""
     room_for(session, room_id, user_id)
-    return memberships.page(session, room_member_table, room_member_table.c.room_id == room_id, SCOPE, limit, cursor)
+    return memberships.page(session, room_member_table, _member.room_id == room_id, SCOPE, limit, cursor)
 
 
-def _target_role(session: Session, room_id: uuid.UUID, user_id: uuid.UUID) -> str:
+def _target_role(session: Connection, room_id: uuid.UUID, user_id: uuid.UUID) -> str:
     role = session.scalar(
-        select(RoomMember.role).where(RoomMember.room_id == room_id, RoomMember.user_id == user_id).with_for_update()
+        select(_member.role).where(_member.room_id == room_id, _member.user_id == user_id).with_for_update()
     )
     if role is None:
         raise NotFound("Member not found")
@@ -47,7 +46,7 @@ def _target_role(session: Session, room_id: uuid.UUID, user_id: uuid.UUID) -> st
 
 
 def change_role(
-    session: Session, room_id: uuid.UUID, actor_id: uuid.UUID, target_id: uuid.UUID, role: str
+    session: Connection, room_id: uuid.UUID, actor_id: uuid.UUID, target_id: uuid.UUID, role: str
 ) -> MemberView:
     """Admin+, on a member below the actor, to a role below the actor's."""
     if role == "master":
@@ -58,14 +57,14 @@ def change_role(
     if not below(current, room.my_role) or not below(role, room.my_role):
         raise Forbidden("You may only manage members, and grant roles, below your own role")
     session.execute(
-        update(RoomMember).where(RoomMember.room_id == room_id, RoomMember.user_id == target_id).values(role=role)
+        update(room_member_table).where(_member.room_id == room_id, _member.user_id == target_id).values(role=role)
     )
     changed = member(session, room_id, target_id)
     events.member(session, "member.role_changed", room_id, changed)
     return changed
 
 
-def remove(session: Session, room_id: uuid.UUID, actor_id: uuid.UUID, target_id: uuid.UUID) -> None:
+def remove(session: Connection, room_id: uuid.UUID, actor_id: uuid.UUID, target_id: uuid.UUID) -> None:
     """Leave (self), or remove a member below you (admin+). The master cannot leave without a transfer."""
     room = room_for(session, room_id, actor_id, lock=True)
     if target_id == actor_id:
@@ -75,29 +74,29 @@ def remove(session: Session, room_id: uuid.UUID, actor_id: uuid.UUID, target_id:
         current = _target_role(session, room_id, target_id)
         if not room.at_least("admin") or not below(current, room.my_role):
             raise Forbidden("You may only remove members below your own role")
-    session.execute(delete(RoomMember).where(RoomMember.room_id == room_id, RoomMember.user_id == target_id))
+    session.execute(delete(room_member_table).where(_member.room_id == room_id, _member.user_id == target_id))
     events.member_left(session, room_id, target_id)
 
 
-def mark_read(session: Session, room_id: uuid.UUID, user_id: uuid.UUID, seq: int) -> int:
+def mark_read(session: Connection, room_id: uuid.UUID, user_id: uuid.UUID, seq: int) -> int:
     """Reader+ (any member): I have read up to `seq`. One statement: it never moves backwards
     (GREATEST), and a seq beyond the room's newest names no message, so it changes nothing and is
     409 (storing it would mark messages not yet sent as read). The stored value comes back."""
     row = session.execute(
-        update(RoomMember)
+        update(room_member_table)
         .where(
-            RoomMember.room_id == room_id,
-            RoomMember.user_id == user_id,
-            Room.id == RoomMember.room_id,
-            Room.deleted_at.is_(None),
+            _member.room_id == room_id,
+            _member.user_id == user_id,
+            _room.id == _member.room_id,
+            _room.deleted_at.is_(None),
         )
         .values(
             last_read_seq=case(
-                (literal(seq) <= Room.last_seq, func.greatest(RoomMember.last_read_seq, seq)),
-                else_=RoomMember.last_read_seq,
+                (literal(seq) <= _room.last_seq, func.greatest(_member.last_read_seq, seq)),
+                else_=_member.last_read_seq,
             )
         )
-        .returning(RoomMember.last_read_seq, Room.last_seq)
+        .returning(_member.last_read_seq, _room.last_seq)
     ).first()
     if row is None:
         raise NotFound("Room not found")
@@ -107,7 +106,7 @@ def mark_read(session: Session, room_id: uuid.UUID, user_id: uuid.UUID, seq: int
     return int(row.last_read_seq)
 
 
-def transfer(session: Session, room_id: uuid.UUID, actor_id: uuid.UUID, target_id: uuid.UUID) -> MemberView:
+def transfer(session: Connection, room_id: uuid.UUID, actor_id: uuid.UUID, target_id: uuid.UUID) -> MemberView:
     """Master only: the target becomes master, the old master admin, in one transaction.
 
     Demoting first keeps the one-master index satisfied; the demotion is conditional
@@ -119,23 +118,23 @@ def transfer(session: Session, room_id: uuid.UUID, actor_id: uuid.UUID, target_i
     # The target must be a member (locked until the transfer commits). Not one is a conflict with the
     # room's membership, not a 404: the URL names the room, which exists.
     target = session.scalar(
-        select(RoomMember.role).where(RoomMember.room_id == room_id, RoomMember.user_id == target_id).with_for_update()
+        select(_member.role).where(_member.room_id == room_id, _member.user_id == target_id).with_for_update()
     )
     if target is None:
         raise Conflict("Ownership can only go to a member of the room", details=[_user_detail()])
     demoted = session.execute(
-        update(RoomMember)
-        .where(RoomMember.room_id == room_id, RoomMember.user_id == actor_id, RoomMember.role == "master")
+        update(room_member_table)
+        .where(_member.room_id == room_id, _member.user_id == actor_id, _member.role == "master")
         .values(role="admin")
-        .returning(RoomMember.user_id)
+        .returning(_member.user_id)
     ).first()
     if demoted is None:
         raise Forbidden("Only the master may transfer ownership")
     promoted = session.execute(
-        update(RoomMember)
-        .where(RoomMember.room_id == room_id, RoomMember.user_id == target_id)
+        update(room_member_table)
+        .where(_member.room_id == room_id, _member.user_id == target_id)
         .values(role="master")
-        .returning(RoomMember.user_id)
+        .returning(_member.user_id)
     ).first()
     if promoted is None:  # cannot happen: the target's row is locked
         raise Conflict("Ownership can only go to a member of the room", details=[_user_detail()])

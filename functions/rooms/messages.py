@@ -11,48 +11,45 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from sqlalchemy import func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, func, insert, select, update
 
 from core import ai_replies
 from core.errors import Forbidden, NotFound
-from core.orm.rooms import Message, Room
-from core.orm.user import User
+from core.models.rooms import message_table, room_table
 from core.pagination import decode_cursor_of, page_of
-from core.room_messages import MESSAGE_COLUMNS, MessageView, load, visible_to
+from core.room_messages import MESSAGE_COLUMNS, MessageView, load, visible_to, with_sender
 from rooms import events
 from rooms.access import room_for
 
 SCOPE = "messages"  # the history, newest first
 AFTER_SCOPE = "messages-after"  # ?after_seq=N: oldest first from N + 1 (backfill)
 SCOPES = (SCOPE, AFTER_SCOPE)  # one ?cursor= continues either, in its own order
+_message = message_table.c
 
 
-def allocate_seq(session: Session, room_id: uuid.UUID) -> int:
+def allocate_seq(session: Connection, room_id: uuid.UUID) -> int:
     """The room's next seq; holds the room row's lock until the caller's transaction ends."""
     seq = session.scalar(
-        update(Room)
-        .where(Room.id == room_id, Room.deleted_at.is_(None))
-        .values(last_seq=Room.last_seq + 1)
-        .returning(Room.last_seq)
+        update(room_table)
+        .where(room_table.c.id == room_id, room_table.c.deleted_at.is_(None))
+        .values(last_seq=room_table.c.last_seq + 1)
+        .returning(room_table.c.last_seq)
     )
     if seq is None:
         raise NotFound("Room not found")
     return seq
 
 
-def visible_message(session: Session, room_id: uuid.UUID, message_id: uuid.UUID, user_id: uuid.UUID) -> MessageView:
+def visible_message(session: Connection, room_id: uuid.UUID, message_id: uuid.UUID, user_id: uuid.UUID) -> MessageView:
     row = session.execute(
-        select(*MESSAGE_COLUMNS)
-        .outerjoin(User, User.id == Message.sender_id)
-        .where(Message.id == message_id, Message.room_id == room_id, visible_to(user_id))
+        with_sender(*MESSAGE_COLUMNS).where(_message.id == message_id, _message.room_id == room_id, visible_to(user_id))
     ).first()
     if row is None:
         raise NotFound("Message not found")
     return MessageView.of(row)
 
 
-def one(session: Session, room_id: uuid.UUID, message_id: uuid.UUID, user_id: uuid.UUID) -> MessageView:
+def one(session: Connection, room_id: uuid.UUID, message_id: uuid.UUID, user_id: uuid.UUID) -> MessageView:
     """Reader+. Others' private messages, deleted ones and another room's are 404. A pending AI reply
     past its deadline is failed now (core.ai_replies.settle)."""
     room_for(session, room_id, user_id)
@@ -77,7 +74,7 @@ def _position(cursor: str | None, after_seq: int | None) -> tuple[str, int | Non
 
 
 def history(
-    session: Session,
+    session: Connection,
     room_id: uuid.UUID,
     user_id: uuid.UUID,
     limit: int,
@@ -89,52 +86,49 @@ def history(
     deleted messages are left out; pending AI replies past their deadline are failed now."""
     scope, position, floor = _position(cursor, after_seq)
     room_for(session, room_id, user_id)
-    query = (
-        select(*MESSAGE_COLUMNS)
-        .outerjoin(User, User.id == Message.sender_id)
-        .where(Message.room_id == room_id, visible_to(user_id))
-    )
+    query = with_sender(*MESSAGE_COLUMNS).where(_message.room_id == room_id, visible_to(user_id))
     if scope == AFTER_SCOPE:
-        query = query.where(Message.seq > position).order_by(Message.seq)
+        query = query.where(_message.seq > position).order_by(_message.seq)
     else:
         if position is not None:
-            query = query.where(Message.seq < position)
+            query = query.where(_message.seq < position)
         if floor is not None:
-            query = query.where(Message.seq > floor)
-        query = query.order_by(Message.seq.desc())
+            query = query.where(_message.seq > floor)
+        query = query.order_by(_message.seq.desc())
     rows, next_cursor = page_of(list(session.execute(query.limit(limit + 1)).all()), limit, scope, lambda r: (r.seq,))
     return ai_replies.settle(session, [MessageView.of(r) for r in rows]), next_cursor
 
 
 def store_human(
-    session: Session, room_id: uuid.UUID, user_id: uuid.UUID, content: str, *, invoke_ai: bool, private: bool
+    session: Connection, room_id: uuid.UUID, user_id: uuid.UUID, content: str, *, invoke_ai: bool, private: bool
 ) -> MessageView:
-    message = Message(
-        id=uuid.uuid4(),
-        room_id=room_id,
-        seq=allocate_seq(session, room_id),
-        sender_id=user_id,
-        kind="human",
-        content=content,
-        visibility="private" if private else "public",
-        # A private message belongs to its sender; an AI exchange to whoever asked.
-        requester_id=user_id if invoke_ai or private else None,
+    message_id = uuid.uuid4()
+    session.execute(
+        insert(message_table).values(
+            id=message_id,
+            room_id=room_id,
+            seq=allocate_seq(session, room_id),
+            sender_id=user_id,
+            kind="human",
+            content=content,
+            visibility="private" if private else "public",
+            # A private message belongs to its sender; an AI exchange to whoever asked.
+            requester_id=user_id if invoke_ai or private else None,
+        )
     )
-    session.add(message)
-    session.flush()
-    return load(session, message.id)
+    return load(session, message_id)
 
 
 def _writable(
-    session: Session, room_id: uuid.UUID, message_id: uuid.UUID, user_id: uuid.UUID, *, rewrites: bool = False
+    session: Connection, room_id: uuid.UUID, message_id: uuid.UUID, user_id: uuid.UUID, *, rewrites: bool = False
 ) -> None:
     """Its author (the requester, for an AI message) or an admin+ may exclude or delete it; only a human
     message's own sender may rewrite its content (`rewrites`), so nobody can put words in the AI's mouth
     or in another member's. Others' private messages are 404."""
     room = room_for(session, room_id, user_id)
     row = session.execute(
-        select(Message.kind, Message.sender_id, Message.requester_id)
-        .where(Message.id == message_id, Message.room_id == room_id, visible_to(user_id))
+        select(_message.kind, _message.sender_id, _message.requester_id)
+        .where(_message.id == message_id, _message.room_id == room_id, visible_to(user_id))
         .with_for_update()
     ).first()
     if row is None:
@@ -151,25 +145,25 @@ def _writable(
 
 
 def edit(
-    session: Session, room_id: uuid.UUID, message_id: uuid.UUID, user_id: uuid.UUID, changes: dict[str, Any]
+    session: Connection, room_id: uuid.UUID, message_id: uuid.UUID, user_id: uuid.UUID, changes: dict[str, Any]
 ) -> MessageView:
     """`content`: its human author only. `exclude_from_ai`: its author, the requester of an AI reply, or admin+."""
     _writable(session, room_id, message_id, user_id, rewrites="content" in changes)
     if not changes:
         return load(session, message_id)
-    session.execute(update(Message).where(Message.id == message_id).values(**changes, updated_at=func.now()))
+    session.execute(update(message_table).where(_message.id == message_id).values(**changes, updated_at=func.now()))
     edited = load(session, message_id)
     events.message(session, "message.updated", edited)
     return edited
 
 
-def remove(session: Session, room_id: uuid.UUID, message_id: uuid.UUID, user_id: uuid.UUID) -> None:
+def remove(session: Connection, room_id: uuid.UUID, message_id: uuid.UUID, user_id: uuid.UUID) -> None:
     """A soft delete: the row keeps its seq (no renumbering), history and the AI no longer see it."""
     _writable(session, room_id, message_id, user_id)
     gone = session.execute(
-        update(Message)
-        .where(Message.id == message_id)
+        update(message_table)
+        .where(_message.id == message_id)
         .values(deleted_at=func.now(), updated_at=func.now())
-        .returning(Message.seq, Message.visibility, Message.requester_id)
+        .returning(_message.seq, _message.visibility, _message.requester_id)
     ).one()
     events.message_deleted(session, room_id, message_id, gone.seq, gone.visibility, gone.requester_id)

@@ -16,18 +16,17 @@ import uuid
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 
-from sqlalchemy import func, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, func, insert, select, update
 
 from core import ai_replies, balances, flags, ratelimit
 from core.errors import Conflict
-from core.orm.rooms import Message
+from core.models.rooms import message_table
 from rooms import events
 from rooms.access import room_for, writable
 from rooms.messages import MessageView, allocate_seq, load, store_human, visible_message
 from rooms.settings import RoomsSettings
 
-Sessions = Callable[[], AbstractContextManager[Session]]
+Sessions = Callable[[], AbstractContextManager[Connection]]
 
 
 def send(
@@ -57,7 +56,7 @@ def send(
     return message, _dispatch(sessions, *pending)
 
 
-def _may_send(session: Session, room_id: uuid.UUID, user_id: uuid.UUID) -> None:
+def _may_send(session: Connection, room_id: uuid.UUID, user_id: uuid.UUID) -> None:
     """After the membership check: the caller's messages per minute in this room, then in all rooms
     together, so one member cannot flood a room (or every room) with messages (429, Retry-After)."""
     settings = RoomsSettings.current()
@@ -70,7 +69,7 @@ def _may_send(session: Session, room_id: uuid.UUID, user_id: uuid.UUID) -> None:
     )
 
 
-def _may_invoke_ai(session: Session, room_id: uuid.UUID, user_id: uuid.UUID) -> None:
+def _may_invoke_ai(session: Connection, room_id: uuid.UUID, user_id: uuid.UUID) -> None:
     """After the membership check (a stranger gets 404, not the flag's 503): the feature flag, then
     the caller's AI budget per minute. Every reply is a provider call and a worker slot shared by all
     rooms, so one member cannot flood the queue (the refused attempt still counts)."""
@@ -79,23 +78,24 @@ def _may_invoke_ai(session: Session, room_id: uuid.UUID, user_id: uuid.UUID) -> 
 
 
 def _pending_reply(
-    session: Session, prompt: MessageView, *, requester_id: uuid.UUID, private: bool
+    session: Connection, prompt: MessageView, *, requester_id: uuid.UUID, private: bool
 ) -> tuple[MessageView, ai_replies.Job]:
     values = ai_replies.pending_values()
-    reply = Message(
-        id=uuid.uuid4(),
-        room_id=prompt.room_id,
-        seq=allocate_seq(session, prompt.room_id),
-        sender_id=None,
-        kind="ai",
-        visibility="private" if private else "public",
-        requester_id=requester_id,
-        reply_to_id=prompt.id,
-        **values,
+    reply_id = uuid.uuid4()
+    session.execute(
+        insert(message_table).values(
+            id=reply_id,
+            room_id=prompt.room_id,
+            seq=allocate_seq(session, prompt.room_id),
+            sender_id=None,
+            kind="ai",
+            visibility="private" if private else "public",
+            requester_id=requester_id,
+            reply_to_id=prompt.id,
+            **values,
+        )
     )
-    session.add(reply)
-    session.flush()
-    view = load(session, reply.id)
+    view = load(session, reply_id)
     events.message(session, "message.created", view)
     return view, ai_replies.job_of(view, values["job_id"])
 
@@ -116,8 +116,12 @@ def regenerate(sessions: Sessions, room_id: uuid.UUID, message_id: uuid.UUID, us
         _may_invoke_ai(session, room_id, user_id)
         prompt = visible_message(session, room_id, message_id, user_id)
         reply_id = session.execute(
-            select(Message.id)
-            .where(Message.reply_to_id == prompt.id, Message.kind == "ai", Message.deleted_at.is_(None))
+            select(message_table.c.id)
+            .where(
+                message_table.c.reply_to_id == prompt.id,
+                message_table.c.kind == "ai",
+                message_table.c.deleted_at.is_(None),
+            )
             .with_for_update()
         ).scalar()
         if prompt.kind != "human" or reply_id is None:
@@ -125,10 +129,7 @@ def regenerate(sessions: Sessions, room_id: uuid.UUID, message_id: uuid.UUID, us
         balances.require_cover(session, room_id, balances.call_estimate(balances.estimate_tokens(prompt.content)))
         values = ai_replies.pending_values()
         session.execute(
-            update(Message)
-            .where(Message.id == reply_id)
-            .values(**values, updated_at=func.now())
-            .execution_options(synchronize_session=False)
+            update(message_table).where(message_table.c.id == reply_id).values(**values, updated_at=func.now())
         )
         reply = load(session, reply_id)
         events.message(session, "message.updated", reply)

@@ -29,7 +29,7 @@ router = Router()
     openapi_extensions=documented(409),
 )
 def fork_room(room_id: uuid.UUID, body: ForkIn) -> ForkCreated:
-    with db.orm_session_scope() as session:
+    with db.session_scope() as session:
         forked = forks.start(session, room_id, caller(router).user_id, body.name, body.up_to_seq)
     if forked.fork.status == "copying":
         room_forks.enqueue(forked.room.id)
@@ -43,7 +43,7 @@ def fork_room(room_id: uuid.UUID, body: ForkIn) -> ForkCreated:
     tags=["rooms"],
 )
 def fork_progress(room_id: uuid.UUID) -> ForkOut:
-    with db.orm_session_scope() as session:
+    with db.session_scope() as session:
         fork = forks.progress(session, room_id, caller(router).user_id)
     forks.resend_if_stale(fork)
     return ForkOut.of(fork)

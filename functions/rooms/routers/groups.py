@@ -39,26 +39,26 @@ GroupMemberCursor = Annotated[str | None, cursor_query(groups.MEMBERS_SCOPE)]
     openapi_extensions=documented(409),
 )
 def create_group(body: GroupIn) -> GroupOut:
-    with db.orm_session_scope() as session:
+    with db.session_scope() as session:
         return GroupOut.of(groups.create(session, caller(router).user_id, body.name, body.members))
 
 
 @route(router, MY_GROUPS, summary="Groups I manage or belong to, newest first", tags=["groups"])
 def my_groups(limit: Limit = 20, cursor: GroupCursor = None) -> GroupPage:
-    with db.orm_session_scope() as session:
+    with db.session_scope() as session:
         found, next_cursor = groups.mine(session, caller(router).user_id, limit, cursor)
     return GroupPage.of(found, next_cursor)
 
 
 @route(router, GET_GROUP, summary="One group (its manager or a member; 404 for anyone else)", tags=["groups"])
 def get_group(group_id: uuid.UUID) -> GroupOut:
-    with db.orm_session_scope() as session:
+    with db.session_scope() as session:
         return GroupOut.of(groups.get(session, group_id, caller(router).user_id))
 
 
 @route(router, RENAME_GROUP, summary="Rename a group (its manager)", tags=["groups"])
 def rename_group(group_id: uuid.UUID, body: GroupPatch) -> GroupOut:
-    with db.orm_session_scope() as session:
+    with db.session_scope() as session:
         return GroupOut.of(groups.rename(session, group_id, caller(router).user_id, body.name))
 
 
@@ -70,13 +70,13 @@ def rename_group(group_id: uuid.UUID, body: GroupPatch) -> GroupOut:
     tags=["groups"],
 )
 def delete_group(group_id: uuid.UUID) -> None:
-    with db.orm_session_scope() as session:
+    with db.session_scope() as session:
         groups.remove(session, group_id, caller(router).user_id)
 
 
 @route(router, GROUP_MEMBERS, summary="A group's members, in the order they were added", tags=["groups"])
 def list_group_members(group_id: uuid.UUID, limit: Limit = 20, cursor: GroupMemberCursor = None) -> GroupMemberPage:
-    with db.orm_session_scope() as session:
+    with db.session_scope() as session:
         found, next_cursor = groups.members(session, group_id, caller(router).user_id, limit, cursor)
     return GroupMemberPage.of(found, next_cursor)
 
@@ -91,7 +91,7 @@ def list_group_members(group_id: uuid.UUID, limit: Limit = 20, cursor: GroupMemb
     openapi_extensions=documented(409),
 )
 def add_group_member(group_id: uuid.UUID, body: GroupMemberIn) -> GroupMemberOut:
-    with db.orm_session_scope() as session:
+    with db.session_scope() as session:
         return GroupMemberOut.of(groups.add_member(session, group_id, caller(router).user_id, body.username))
 
 
@@ -103,5 +103,5 @@ def add_group_member(group_id: uuid.UUID, body: GroupMemberIn) -> GroupMemberOut
     tags=["groups"],
 )
 def remove_group_member(group_id: uuid.UUID, user_id: uuid.UUID) -> None:
-    with db.orm_session_scope() as session:
+    with db.session_scope() as session:
         groups.remove_member(session, group_id, caller(router).user_id, user_id)

@@ -43,7 +43,7 @@ Token = Annotated[
     openapi_extensions=documented(409, 429),
 )
 def invite(room_id: uuid.UUID, body: InvitationIn) -> InvitationCreated | GroupInvitationsCreated:
-    with db.orm_session_scope() as session:
+    with db.session_scope() as session:
         if body.group_id is not None:
             made_for = group_invitations.invite_group(
                 session, room_id, caller(router).user_id, body.group_id, body.role
@@ -55,7 +55,7 @@ def invite(room_id: uuid.UUID, body: InvitationIn) -> InvitationCreated | GroupI
 
 @route(router, MY_INVITATIONS, summary="My pending invitations, newest first", tags=["rooms"])
 def my_invitations(limit: Limit = 20, cursor: InvitationCursor = None) -> InvitationPage:
-    with db.orm_session_scope() as session:
+    with db.session_scope() as session:
         rows, next_cursor = invitations.pending(session, caller(router).user_id, limit, cursor)
     return InvitationPage.of(rows, next_cursor)
 
@@ -68,12 +68,12 @@ def my_invitations(limit: Limit = 20, cursor: InvitationCursor = None) -> Invita
     openapi_extensions=documented(409),
 )
 def accept_invitation(token: Token) -> MembershipOut:
-    with db.orm_session_scope() as session:
+    with db.session_scope() as session:
         joined = invitations.accept(session, token, caller(router).user_id)
     return MembershipOut.of(joined)
 
 
 @route(router, DECLINE_INVITATION, status_code=204, summary="Decline an invitation", tags=["rooms"])
 def decline_invitation(token: Token) -> None:
-    with db.orm_session_scope() as session:
+    with db.session_scope() as session:
         invitations.decline(session, token, caller(router).user_id)

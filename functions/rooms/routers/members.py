@@ -21,14 +21,14 @@ MemberCursor = Annotated[str | None, cursor_query(members.SCOPE)]
 
 @route(router, LIST_MEMBERS, summary="A room's members, in joining order (reader+)", tags=["rooms"])
 def list_members(room_id: uuid.UUID, limit: Limit = 20, cursor: MemberCursor = None) -> MemberPage:
-    with db.orm_session_scope() as session:
+    with db.session_scope() as session:
         found, next_cursor = members.listing(session, room_id, caller(router).user_id, limit, cursor)
     return MemberPage.of(found, next_cursor)
 
 
 @route(router, CHANGE_ROLE, summary="Change a member's role (admin+, below your own)", tags=["rooms"])
 def change_role(room_id: uuid.UUID, user_id: uuid.UUID, body: RoleIn) -> MemberOut:
-    with db.orm_session_scope() as session:
+    with db.session_scope() as session:
         return MemberOut.of(members.change_role(session, room_id, caller(router).user_id, user_id, body.role))
 
 
@@ -41,7 +41,7 @@ def change_role(room_id: uuid.UUID, user_id: uuid.UUID, body: RoleIn) -> MemberO
     openapi_extensions=documented(409),
 )
 def remove_member(room_id: uuid.UUID, user_id: uuid.UUID) -> None:
-    with db.orm_session_scope() as session:
+    with db.session_scope() as session:
         members.remove(session, room_id, caller(router).user_id, user_id)
 
 
@@ -53,5 +53,5 @@ def remove_member(room_id: uuid.UUID, user_id: uuid.UUID) -> None:
     openapi_extensions=documented(409),
 )
 def transfer_ownership(room_id: uuid.UUID, body: OwnerIn) -> MemberOut:
-    with db.orm_session_scope() as session:
+    with db.session_scope() as session:
         return MemberOut.of(members.transfer(session, room_id, caller(router).user_id, body.user_id))

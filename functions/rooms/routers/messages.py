@@ -41,7 +41,7 @@ AfterSeq = Annotated[
 def history(
     room_id: uuid.UUID, limit: Limit = 20, cursor: MessageCursor = None, after_seq: AfterSeq = None
 ) -> MessagePage:
-    with db.orm_session_scope() as session:
+    with db.session_scope() as session:
         found, next_cursor = messages.history(session, room_id, caller(router).user_id, limit, cursor, after_seq)
     return MessagePage.of(found, next_cursor)
 
@@ -53,7 +53,7 @@ def history(
     tags=["rooms"],
 )
 def get_message(room_id: uuid.UUID, message_id: uuid.UUID) -> MessageOut:
-    with db.orm_session_scope() as session:
+    with db.session_scope() as session:
         return MessageOut.of(messages.one(session, room_id, message_id, caller(router).user_id))
 
 
@@ -75,7 +75,7 @@ def get_message(room_id: uuid.UUID, message_id: uuid.UUID) -> MessageOut:
 )
 def send_message(room_id: uuid.UUID, body: MessageIn) -> MessagePosted:
     message, ai_message = replies.send(
-        db.orm_session_scope,
+        db.session_scope,
         room_id,
         caller(router).user_id,
         body.content,
@@ -95,7 +95,7 @@ def send_message(room_id: uuid.UUID, body: MessageIn) -> MessagePosted:
     tags=["rooms"],
 )
 def edit_message(room_id: uuid.UUID, message_id: uuid.UUID, body: MessagePatch) -> MessageOut:
-    with db.orm_session_scope() as session:
+    with db.session_scope() as session:
         changes = body.model_dump(exclude_unset=True)
         return MessageOut.of(messages.edit(session, room_id, message_id, caller(router).user_id, changes))
 
@@ -108,7 +108,7 @@ def edit_message(room_id: uuid.UUID, message_id: uuid.UUID, body: MessagePatch) 
     tags=["rooms"],
 )
 def delete_message(room_id: uuid.UUID, message_id: uuid.UUID) -> None:
-    with db.orm_session_scope() as session:
+    with db.session_scope() as session:
         messages.remove(session, room_id, message_id, caller(router).user_id)
 
 
@@ -126,4 +126,4 @@ def delete_message(room_id: uuid.UUID, message_id: uuid.UUID) -> None:
     openapi_extensions=documented(402, 409, 429),
 )
 def regenerate(room_id: uuid.UUID, message_id: uuid.UUID) -> MessageOut:
-    return MessageOut.of(replies.regenerate(db.orm_session_scope, room_id, message_id, caller(router).user_id))
+    return MessageOut.of(replies.regenerate(db.session_scope, room_id, message_id, caller(router).user_id))

@@ -21,7 +21,7 @@ RoomCursor = Annotated[str | None, cursor_query(logic.SCOPE)]
 
 @route(router, CREATE_ROOM, status_code=201, summary="Create a room (you become its master)", tags=["rooms"])
 def create_room(body: RoomIn) -> RoomOut:
-    with db.orm_session_scope() as session:
+    with db.session_scope() as session:
         return RoomOut.of(logic.create(session, caller(router).user_id, body.name, body.description))
 
 
@@ -43,7 +43,7 @@ def my_rooms(limit: Limit = 20, cursor: RoomCursor = None) -> RoomPage:
     tags=["rooms"],
 )
 def get_room(room_id: uuid.UUID) -> RoomDetailOut:
-    with db.orm_session_scope() as session:
+    with db.session_scope() as session:
         room = logic.get(session, room_id, caller(router).user_id)
         summary = context_summaries.shared(session, room.id, room.ai_context_cutoff_at)
         return RoomDetailOut.with_context(room, summary)
@@ -58,14 +58,14 @@ def get_room(room_id: uuid.UUID) -> RoomDetailOut:
     openapi_extensions=documented(409),
 )
 def update_room(room_id: uuid.UUID, body: RoomPatch) -> RoomOut:
-    with db.orm_session_scope() as session:
+    with db.session_scope() as session:
         changes = body.model_dump(exclude_unset=True)
         return RoomOut.of(logic.update_settings(session, room_id, caller(router).user_id, changes))
 
 
 @route(router, DELETE_ROOM, status_code=204, summary="Delete a room (master)", tags=["rooms"])
 def delete_room(room_id: uuid.UUID) -> None:
-    with db.orm_session_scope() as session:
+    with db.session_scope() as session:
         logic.delete(session, room_id, caller(router).user_id)
 
 
@@ -78,5 +78,5 @@ def delete_room(room_id: uuid.UUID) -> None:
     openapi_extensions=documented(409),
 )
 def mark_read(room_id: uuid.UUID, body: ReadIn) -> None:
-    with db.orm_session_scope() as session:
+    with db.session_scope() as session:
         members.mark_read(session, room_id, caller(router).user_id, body.seq)

@@ -10,12 +10,12 @@ import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
+from functools import partial
 from typing import Any
 
 import boto3
 import pytest
 from sqlalchemy import create_engine
-from sqlalchemy.orm import Session
 from websockets.sync.client import ClientConnection
 
 from core import db as core_db
@@ -289,11 +289,7 @@ def test_concurrent_senders_reach_every_subscriber_in_seq_order(stack: GatewaySe
     engine = create_engine(
         db, pool_size=SENDERS, max_overflow=0, connect_args={"startup_params": {"statement_timeout": "0"}}
     )
-
-    @contextmanager
-    def scope() -> Iterator[Session]:
-        with Session(engine, expire_on_commit=False) as session, session.begin():
-            yield session
+    scope = partial(core_db.session_scope, engine=engine)  # its own pool; events nudged after each commit
 
     def send_all(who: Person) -> None:
         for i in range(EACH):

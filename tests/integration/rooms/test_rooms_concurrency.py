@@ -5,15 +5,15 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
+from functools import partial
 
 import pytest
-from sqlalchemy import create_engine, select
+from sqlalchemy import create_engine, insert, select
 from sqlalchemy.engine import Engine
-from sqlalchemy.orm import Session
 
-from core.orm.rooms import Message, Room, RoomMember
-from core.orm.user import User
+from core import db as core_db
+from core.models.rooms import message_table, room_member_table, room_table
+from core.models.user import user_table
 from rooms import replies
 
 SENDERS = 50
@@ -33,34 +33,39 @@ def engine(db: str) -> Iterator[Engine]:
 
 
 def _sessions(engine: Engine) -> replies.Sessions:
-    @contextmanager
-    def scope() -> Iterator[Session]:
-        with Session(engine, expire_on_commit=False) as session, session.begin():
-            yield session
-
-    return scope
+    return partial(core_db.session_scope, engine=engine)
 
 
 def _room_with_members(engine: Engine) -> tuple[uuid.UUID, list[uuid.UUID]]:
-    with Session(engine) as session, session.begin():
-        users = [
-            User(id=uuid.uuid4(), email=f"s{i}@x.io", username=f"sender{i}", password_hash="x") for i in range(SENDERS)
-        ]
-        session.add_all(users)
-        room = Room(id=uuid.uuid4(), name="busy")
-        session.add(room)
-        session.flush()
-        session.add_all(
-            RoomMember(room_id=room.id, user_id=u.id, role="master" if i == 0 else "member")
-            for i, u in enumerate(users)
+    user_ids = [uuid.uuid4() for _ in range(SENDERS)]
+    room_id = uuid.uuid4()
+    with engine.begin() as connection:
+        connection.execute(
+            insert(user_table),
+            [
+                {"id": user_id, "email": f"s{i}@x.io", "username": f"sender{i}", "password_hash": "x"}
+                for i, user_id in enumerate(user_ids)
+            ],
         )
-        return room.id, [u.id for u in users]
+        connection.execute(insert(room_table).values(id=room_id, name="busy"))
+        connection.execute(
+            insert(room_member_table),
+            [
+                {"room_id": room_id, "user_id": user_id, "role": "master" if i == 0 else "member"}
+                for i, user_id in enumerate(user_ids)
+            ],
+        )
+    return room_id, user_ids
 
 
 def _seqs(engine: Engine, room_id: uuid.UUID) -> tuple[list[int], int]:
-    with Session(engine) as session:
-        seqs = list(session.scalars(select(Message.seq).where(Message.room_id == room_id).order_by(Message.seq)))
-        return seqs, session.get_one(Room, room_id).last_seq
+    with engine.connect() as connection:
+        seqs = list(
+            connection.scalars(
+                select(message_table.c.seq).where(message_table.c.room_id == room_id).order_by(message_table.c.seq)
+            )
+        )
+        return seqs, connection.scalar(select(room_table.c.last_seq).where(room_table.c.id == room_id)) or 0
 
 
 def test_parallel_senders_get_seqs_exactly_1_to_n(engine: Engine) -> None:
