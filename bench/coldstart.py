@@ -239,7 +239,7 @@ def subjects(fixture: Fixture, only: Sequence[str] = ()) -> list[Subject]:
                         event_note="REQUEST authorizer, a valid token of a live session (allowed)",
                     )
                 )
-        elif spec.kind == "events":
+        elif spec.kind in ("events", "invoked"):  # an invoked function: its contract's sample request
             event, note = sample_event(name)
             result.append(Subject(name, "events", module, partial(dict, event), uses_db=spec.uses_db, event_note=note))
         else:

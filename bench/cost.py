@@ -335,8 +335,10 @@ class RealtimeLoad:
     # balance.changed to the room master's connections after each reply's charge (issue 19.4)
     balance_frames_per_reply: float = 1.0
     reply_seconds: float = 8.0  # the AI worker's billed time per reply (it waits on the stream)
-    # The worker's database steps, each a synchronous invoke of a function in the VPC: the job's
-    # read, a check (and the audience) before each delta, the final store.
+    # The worker's database steps, each a synchronous invoke of `ai_steps` in the VPC (core.ai_steps):
+    # the job's read, a check (and the audience) before each delta, the final store. Billed time of
+    # one (a few indexed statements plus a round trip to the proxy); `python -m bench.ai_steps`
+    # measures the local in-process and invoked times.
     db_step_ms: float = 15.0
 
     @property
@@ -361,8 +363,8 @@ class RealtimeLoad:
 
 
 REALTIME_LOAD = RealtimeLoad()
-# The AI worker's memory when the catalog has no `ai_worker` yet (its QueueSpec sizes it once it does),
-# and that of the function in the VPC doing its database steps (docs/decisions.md "AI replies").
+# The memory of the AI worker and of `ai_steps` (its database steps) when a template lacks them; the
+# templates' own sizes are used otherwise (the worker's QueueSpec, the `invoked` kind's).
 AI_WORKER_MB_ASSUMED = 512
 AI_DB_STEPS_MB_ASSUMED = 512
 
@@ -376,8 +378,9 @@ def realtime_lines(memory: dict[str, int], load: RealtimeLoad = REALTIME_LOAD) -
     replies = load.ai_replies * hours
     worker_mb = memory.get("ai_worker", AI_WORKER_MB_ASSUMED)
     worker_gb_s = replies * load.reply_seconds * worker_mb / 1024
-    steps = replies * (load.deltas_per_reply + 2)  # the read, a check per delta, the store
-    steps_gb_s = steps * load.db_step_ms / 1000 * AI_DB_STEPS_MB_ASSUMED / 1024
+    steps_mb = memory.get("ai_steps", AI_DB_STEPS_MB_ASSUMED)
+    steps = replies * (load.deltas_per_reply + 2)  # start, a delta step per delta, finish
+    steps_gb_s = steps * load.db_step_ms / 1000 * steps_mb / 1024
     per_user = f"{load.frames_in + load.frames_out:g} frames per user-hour"
     sized = "" if "ai_worker" in memory else " (assumed: not in the catalog yet)"
     return [
@@ -400,8 +403,8 @@ def realtime_lines(memory: dict[str, int], load: RealtimeLoad = REALTIME_LOAD) -
         (
             "AI worker's database steps (Lambda)",
             steps_gb_s * PRICES["LAMBDA_ARM_GB_SECOND"] + steps * PRICES["LAMBDA_REQUEST"],
-            f"{steps / 1e6:.1f} M invokes of a function in the VPC x {load.db_step_ms:g} ms x "
-            f"{AI_DB_STEPS_MB_ASSUMED} MB (assumed)",
+            f"{steps / 1e6:.1f} M invokes of ai_steps in the VPC ({load.deltas_per_reply + 2:g} per reply) x "
+            f"{load.db_step_ms:g} ms x {steps_mb} MB{'' if 'ai_steps' in memory else ' (assumed)'}",
         ),
     ]
 

@@ -4,7 +4,8 @@ Each benchmark runs in its own process with --json (cold starts of every functio
 reference app, in the dev venv and then as Lambda runs them from their packaged assets with and
 without bytecode, warm p50 and SQL statements per main route, authorizer warm work, feed depth and
 handler overhead, thumbnails, realtime delivery to 200 WebSocket subscribers and an AI reply's first
-token). Ratios are measured in one run; nothing is asserted.
+token, the AI worker's database step in-process and through the local Lambda Invoke API). Ratios
+are measured in one run; nothing is asserted.
 
     .venv/bin/python -m bench.report [--quick]
 """
@@ -100,6 +101,7 @@ def main(argv: list[str] | None = None) -> int:
     feed = run("bench.feed", *posts)
     thumbs = run("bench.thumbnails")
     realtime = run("bench.realtime")
+    steps = run("bench.ai_steps")
 
     rows: list[tuple[str, str, str, str]] = []
     for row in cold["rows"]:
@@ -149,6 +151,15 @@ def main(argv: list[str] | None = None) -> int:
     )
     rows.append(("thumbnails peak RSS", f"{thumbs['peak_mb']:.0f} MB", "<= 150 MB", _verdict(thumbs["peak_mb"], 150)))
     rows.extend(realtime_rows(realtime))
+    rows.append(
+        (
+            "AI worker's delta step: local Lambda Invoke / in-process (p50, p99)",
+            f"{steps['invoke_p50_ms']:.1f} / {steps['in_process_p50_ms']:.1f} ms = {steps['ratio_p50']:.1f}x, "
+            f"{steps['invoke_p99_ms']:.1f} / {steps['in_process_p99_ms']:.1f} ms = {steps['ratio_p99']:.1f}x",
+            "",
+            "",
+        )
+    )
 
     print(f"reference app cold start: {cold['reference_median_ms']:.0f} ms; {cold['python']}")
     print(f"Lambda layout: {layout['lambda_layout']}")

@@ -23,6 +23,7 @@ from local.messages import Reply, Request, last_resort
 
 if TYPE_CHECKING:  # the gateway module starts servers: import it for types only
     from local.gateway import Gateway
+    from local.lambda_api import LambdaApi
     from local.websocket import WebSocketGateway
 
 
@@ -30,6 +31,9 @@ class _RequestHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, like API Gateway
     server_version = "local-apigw"
     timeout = 15  # a client announcing more body than it sends cannot hold a thread forever
+    # Headers and body go out in two writes: without TCP_NODELAY the body waits for the client's
+    # delayed ACK of the headers (~40 ms on Linux) on every kept-alive request (bench.ai_steps).
+    disable_nagle_algorithm = True
     server: GatewayServer
 
     def __getattr__(self, name: str) -> Any:
@@ -60,6 +64,8 @@ class _RequestHandler(BaseHTTPRequestHandler):
             request = Request(self.command, self.path, list(self.headers.items()), body, peer, port)
             if sockets is not None and sockets.manages(self.path):
                 body = sockets.management(request)  # the Management API (@connections)
+            elif self.server.functions is not None and self.server.functions.handles(self.path):
+                body = self.server.functions.handle(request)  # Lambda's Invoke API
             else:
                 body = gateway.handle(request)
         self._write(body, started)
@@ -117,8 +123,11 @@ class _RequestHandler(BaseHTTPRequestHandler):
             self.close_connection = True
         elapsed_ms = (time.monotonic() - started) * 1000
         sockets = self.server.sockets
+        functions = self.server.functions
         if sockets is not None and (sockets.manages(self.path) or sockets.upgrades(self.path)):
             path = sockets.logged_path(self.path)
+        elif functions is not None and functions.handles(self.path):
+            path = functions.logged_path(self.path)
         else:
             path = self.server.gateway.logged_path(self.path)
         print(f"[gateway] {self.command} {path} {reply.status} {elapsed_ms:.1f}ms", file=sys.stderr, flush=True)
@@ -166,10 +175,16 @@ class GatewayServer(ThreadingHTTPServer):
     request_queue_size = 128  # the default 5 drops bursts of connections (1 s SYN retry each)
 
     def __init__(
-        self, gateway: Gateway, host: str = "127.0.0.1", port: int = 3000, sockets: WebSocketGateway | None = None
+        self,
+        gateway: Gateway,
+        host: str = "127.0.0.1",
+        port: int = 3000,
+        sockets: WebSocketGateway | None = None,
+        functions: LambdaApi | None = None,
     ):
         self.gateway = gateway
         self.sockets = sockets  # the WebSocket API at /ws (local.websocket), on this same port
+        self.functions = functions  # Lambda's Invoke API (local.lambda_api), on this same port too
         super().__init__((host, port), _RequestHandler, bind_and_activate=False)
         try:
             self.server_bind()  # claim the port now; listen only in start(), so early clients are refused, not stalled

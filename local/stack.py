@@ -63,6 +63,7 @@ def start(cleanup: ExitStack) -> list[str]:
     """Start every piece, registering how to stop it; returns the banner lines."""
     from local.aws import LocalAws
     from local.gateway import Gateway, GatewayServer
+    from local.lambda_api import LambdaApi
     from local.pump import SqsPump
     from local.websocket import WS_PATH, WebSocketGateway
 
@@ -74,12 +75,16 @@ def start(cleanup: ExitStack) -> list[str]:
     local_signing_keys()
     api_port = _env_int("LOCAL_API_PORT", 3000)
     try:  # bind first: a busy port fails before anything starts
-        gateway = GatewayServer(Gateway(), "127.0.0.1", api_port, sockets=WebSocketGateway())
+        functions = LambdaApi()
+        gateway = GatewayServer(Gateway(), "127.0.0.1", api_port, sockets=WebSocketGateway(), functions=functions)
     except OSError as exc:
         raise RuntimeError(f"port 127.0.0.1:{api_port} is taken; set LOCAL_API_PORT to another port") from exc
     # The WebSocket API and its Management API share the gateway's port (local.websocket).
     os.environ.setdefault("REALTIME_WS_URL", f"ws://127.0.0.1:{api_port}{WS_PATH}")
     os.environ.setdefault("REALTIME_MANAGEMENT_URL", f"{gateway.url}{WS_PATH}")
+    # So is Lambda's Invoke API: the AI worker invokes its database steps as in the cloud (local.lambda_api).
+    for key, value in functions.env(gateway.url).items():
+        os.environ.setdefault(key, value)
     cleanup.callback(gateway.server_close)
 
     embedded = not os.environ.get("DATABASE_URL")

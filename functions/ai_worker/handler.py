@@ -13,7 +13,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from ai_worker import worker
-from core import ai_replies, db
+from core import ai_replies
 from core.batch import sqs_batch_handler
 from core.routes import function
 
@@ -40,11 +40,10 @@ def record_handler(record: SQSRecord) -> str:
 
 
 def _fail(job: ai_replies.Job) -> None:
-    """The job's last chance is gone: its reply ends failed (best effort: a read past the deadline
-    fails it too)."""
+    """The job's last chance is gone: its reply ends failed (the `finish` step; best effort: a read
+    past the deadline fails it too)."""
     try:
-        with db.session_scope() as session:
-            ai_replies.finish(session, job, "", "failed")
+        worker.end(job, "", "failed")
     except Exception:
         logger.exception("could not fail the AI reply of a job on its way to the DLQ")
 

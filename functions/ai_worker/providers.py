@@ -32,10 +32,11 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any, Literal, Protocol
+from typing import Any, Protocol
 
 from ai_worker.settings import AiWorkerSettings
 from core.ai_replies import AiRepliesSettings
+from core.ai_steps import ChatMessage
 from core.config import CoreSettings
 
 PROVIDERS = ("echo", "bedrock", "openai")
@@ -65,18 +66,6 @@ def estimated_usage(messages: Sequence[ChatMessage], system: str, output: str) -
 
 class ProviderError(Exception):
     """The provider did not answer usably (error, refusal, malformed answer or timeout)."""
-
-
-@dataclass(frozen=True)
-class ChatMessage:
-    role: Literal["user", "assistant"]
-    text: str
-    # Several people talk in a room: a user turn says who wrote it.
-    author: str | None = None
-
-    @property
-    def content(self) -> str:
-        return f"{self.author}: {self.text}" if self.author else self.text
 
 
 class Provider(Protocol):

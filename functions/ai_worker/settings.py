@@ -36,18 +36,7 @@ class AiWorkerSettings(FeatureSettings):
         le=110,
         doc="hard deadline of one streamed AI reply (connect included); later is a `failed` AI message",
     )
-    # Context budget (estimated tokens: ~4 characters each) and the reply's own limit.
-    rooms_ai_context_tokens: int = setting(
-        8000,
-        ge=256,
-        doc="context budget in estimated tokens (~4 characters each), system prompt included",
-    )
-    rooms_ai_summary_tokens: int = setting(
-        600,
-        ge=16,
-        le=4096,
-        doc="longest summary of the context's oldest messages (estimated tokens), at most a quarter of the budget",
-    )
+    # The reply's own limit (its context's budget is ai_steps').
     rooms_ai_max_output_tokens: int = setting(1024, ge=16, le=8192, doc="longest AI reply, in tokens")
     rooms_ai_echo_delay_s: float = setting(
         0.05, ge=0, le=2, doc="pause between the words the `echo` provider streams (streaming shows in `make dev`)"
@@ -58,6 +47,15 @@ class AiWorkerSettings(FeatureSettings):
     # The OpenAI-compatible endpoint's key, or in the cloud the Secrets Manager secret holding it (a
     # plain string or {"api_key": "..."}); its base URL is core.ai_replies.AiRepliesSettings'.
     openai_api_key: str | None = setting(None, secret=True, doc="its API key (optional for local servers)")
+    # The function doing the worker's database steps (core.ai_steps), invoked on its `live` alias;
+    # unset: the same steps run in this process (tests, tools).
+    ai_steps_function_name: str | None = setting(
+        None,
+        min_length=1,
+        max_length=200,
+        doc="the `ai_steps` function (its `live` alias ARN) the AI worker invokes for its database steps; "
+        "unset: they run in-process (CDK and `make dev` set it)",
+    )
     openai_api_key_secret_arn: str | None = setting(
         None,
         doc='in the cloud: Secrets Manager secret `{"api_key": "..."}` (or the bare key) instead of `OPENAI_API_KEY`',

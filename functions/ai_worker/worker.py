@@ -1,20 +1,23 @@
-"""One AI reply job (core.ai_replies): validate it against the database, stream the provider's answer
-to the room as `message.delta` events, store the text once with `message.completed`.
+"""One AI reply job (core.ai_replies): stream the provider's answer to the room as `message.delta`
+events, store the text once with `message.completed`.
 
-Three steps, no transaction open while the provider thinks:
-1. a short read: the job must still be the pending AI message of its room with this very job id
-   (anything else, a redelivery of a finished job included, is a no-op); its question, the room's
-   provider and the context the requester may show the AI (rooms' privacy rules, ai_worker.context);
+The worker runs outside the VPC (it reaches every provider and @connections in every stage); what
+needs the database is a step of `ai_steps`, which it invokes (core.ai_steps, ai_worker.steps_client).
+No transaction is open while the provider thinks:
+1. `start`: the job must still be the pending AI message of its room with this very job id
+   (anything else, a redelivery of a finished job included, is a no-op); the context the requester
+   may show the AI (rooms' privacy rules) comes back with the room's provider and model;
 2. the stream, until ROOMS_AI_TIMEOUT_S or the reply's own deadline, whichever is first. Chunks are
-   coalesced into at most one `message.delta` per ROOMS_AI_DELTA_INTERVAL_S (~10 a second), pushed
-   straight to the room's audience (core.room_events.push_now: best effort, private exchanges to
-   their requester alone). Before each push the job is checked again: a regenerate (a newer job),
-   a deleted message or room stops the stream;
+   coalesced into at most one `message.delta` per ROOMS_AI_DELTA_INTERVAL_S (~10 a second); before
+   each, the `delta` step says whether the job still owns its message (a regenerate, a deleted
+   message or room stops the stream) and to which connections it goes now (private exchanges to
+   their requester alone); the worker posts it to them (core.push, best effort);
 3. `finish`: the text and `completed`, or `""` and `failed`, only if the job may still end it;
    a `completed` reply is charged to the room's master in the same transaction (core.balances: the
-   provider's usage figures, once per job), then `balance.changed` is pushed to the master.
+   provider's usage figures, else an estimate, once per job), then `balance.changed` goes to the
+   master's connections (the step names them, the worker posts it).
 
-Before the provider is called, step 1 also checks that the room's master can pay for the call's
+Before the provider is called, `start` also checks that the room's master can pay for the call's
 estimate (its whole context plus an output reserve): if not, the reply ends `failed`, uncharged.
 
 Deltas are `{message_id, index, offset, text}`: `index` counts the reply's deltas from 0, `offset`
@@ -26,32 +29,37 @@ from __future__ import annotations
 
 import time
 import uuid
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any
 
 from aws_lambda_powertools import Logger
-from sqlalchemy import ColumnElement, Connection, literal, or_, select
 
-from ai_worker import context, providers, summaries
+from ai_worker import providers, steps_client
 from ai_worker.providers import ChatMessage, ProviderError, Usage
 from ai_worker.settings import AiWorkerSettings
-from core import ai_replies, balances, context_summaries, db, room_events
+from core import push
 from core.ai_replies import Job
-from core.models.rooms import message_table, room_table
-from core.models.user import user_table
-from core.room_access import ROOM_COLUMNS, RoomView
-from core.room_messages import MessageView, audience, load
-
-_message = message_table.c
+from core.ai_steps import (
+    MAX_TEXT_CHARS,
+    Context,
+    DeltaRequest,
+    FinishRequest,
+    JobRef,
+    StartRequest,
+    SummaryJob,
+    SummaryRequest,
+)
+from core.ai_steps import Usage as StepUsage
 
 logger = Logger(child=True)
 
 
 @dataclass(frozen=True)
 class Request:
-    """Everything the stream and the deltas need, read in step 1 (nothing lazy-loads later)."""
+    """Everything the stream and the deltas need, read in step 1 (nothing is read later)."""
 
     job: Job
     seq: int
@@ -61,8 +69,23 @@ class Request:
     model: str
     system: str
     messages: tuple[ChatMessage, ...]
-    summary: summaries.Pending | None = None  # to make before the stream (then `messages` start with it)
-    summary_usage: Usage | None = None  # the summary's call, charged with the reply
+
+    @classmethod
+    def of(cls, job: Job, found: Context) -> Request:
+        """The start step's context, with the worker's default provider and model where the room
+        names none."""
+        settings = AiWorkerSettings.current()
+        provider = found.provider or providers.default_provider(settings)
+        return cls(
+            job=job,
+            seq=found.seq,
+            only=found.only,
+            pending_until=found.pending_until,
+            provider=provider,
+            model=found.model or providers.default_model(provider, settings),
+            system=found.system,
+            messages=found.messages,
+        )
 
 
 class Superseded(Exception):
@@ -70,233 +93,128 @@ class Superseded(Exception):
 
 
 def run(job: Job) -> str:
-    """Generate one reply; what became of it: completed | failed | stale (nothing to do) | superseded."""
-    with db.session_scope() as session:
-        reply = ai_replies.current(session, job)
-        if reply is None:
-            logger.info("AI reply job is stale: its message is no longer pending under it")
-            return "stale"
-        request = _request(session, job, reply) if not reply.overdue() else None
-        if request is None:  # past its deadline, or its question is gone: it ends failed now
-            ai_replies.finish(session, job, "", "failed")
-            return "failed"
-        if not balances.covers(session, job.room_id, balances.call_estimate(_input_estimate(request))):
-            logger.info("AI reply refused: the room's master cannot pay for it")
-            ai_replies.finish(session, job, "", "failed")  # never charged: nothing was called
-            return "unpaid"
-    if request.summary is not None:
-        request = _summarized(request)
+    """Generate one reply; what became of it: completed | failed | unpaid | stale (nothing to do) |
+    superseded."""
+    started = steps_client.start(StartRequest(v=1, job=JobRef.of(job)))
+    if started.outcome == "stale":
+        logger.info("AI reply job is stale: its message is no longer pending under it")
+        return "stale"
+    if started.outcome == "unpaid":
+        logger.info("AI reply refused: the room's master cannot pay for it")
+        return "unpaid"
+    if started.outcome == "failed" or started.context is None:
+        return "failed"
+    request = Request.of(job, started.context)
+    summary_usage = None
+    if started.context.summary is not None:
+        request, summary_usage = _summarized(request, started.context.summary)
+    deltas = Deltas(request, AiWorkerSettings.current().rooms_ai_delta_interval_s)
     try:
-        text, status, usage = generate(request)
+        text, status, usage = generate(request, deltas=deltas)
     except Superseded:
         return "superseded"
-    charged = None
-    with db.session_scope() as session:
-        done = ai_replies.finish(session, job, text, status)
-        if done is not None and status == "completed":
-            usage = usage or providers.estimated_usage(request.messages, request.system, text)
-            charged = _charge(session, request, summaries.plus(usage, request.summary_usage))
-    balances.announce(charged)
-    return status if done is not None else "superseded"
+    if status == "completed":
+        usage = plus(usage or providers.estimated_usage(request.messages, request.system, text), summary_usage)
+    done = end(job, text, status, gone=deltas.gone, request=request, usage=usage)
+    return status if done else "superseded"
 
 
-def _input_estimate(request: Request) -> int:
-    reply = providers.estimated_usage(request.messages, request.system, "").input_tokens
-    return reply + (summaries.cost_estimate(request.summary) if request.summary is not None else 0)
-
-
-def _charge(session: Connection, request: Request, usage: Usage) -> balances.Change | None:
-    """The completed reply's tokens, charged to the room's master (once per job)."""
-    return balances.charge(
-        session,
-        room_id=request.job.room_id,
-        message_id=request.job.message_id,
-        job_id=request.job.job_id,
-        provider=request.provider,
-        model=request.model,
-        input_tokens=usage.input_tokens,
-        output_tokens=usage.output_tokens,
-    )
-
-
-def _request(session: Connection, job: Job, reply: MessageView) -> Request | None:
-    """Step 1 for a job already checked by ai_replies.current (this room's pending AI message)."""
-    room_row = session.execute(
-        select(*ROOM_COLUMNS, literal("reader").label("role")).where(
-            room_table.c.id == job.room_id, room_table.c.deleted_at.is_(None)
+def _summarized(request: Request, job: SummaryJob) -> tuple[Request, Usage | None]:
+    """The context with a new summary at its head (issue 19.2): the room's provider summarizes the
+    oldest messages within half the reply's time, the `summary` step stores it; the trimmed context
+    (and nothing to charge) when the provider fails or answers nothing."""
+    settings = AiWorkerSettings.current()
+    left = min(settings.rooms_ai_timeout_s, (request.pending_until - datetime.now(UTC)).total_seconds()) / 2
+    transcript = [ChatMessage("user", job.transcript)]
+    try:
+        if left <= 0:
+            raise ProviderError("no time left to summarize")
+        provider = providers.provider_named(request.provider)
+        answer = provider.summarize(
+            transcript, system=job.system, model=request.model, timeout=left, max_tokens=job.max_tokens
         )
-    ).first()
-    prompt = (
-        session.execute(
-            select(_message.id).where(
-                _message.id == reply.reply_to_id,
-                _message.room_id == job.room_id,
-                _message.kind == "human",
-                _message.deleted_at.is_(None),
-            )
-        ).first()
-        if reply.reply_to_id is not None
-        else None
+    except Exception as exc:  # noqa: BLE001 - a provider or adapter failure: the reply goes on without it
+        logger.warning("context summary failed", extra={"provider": request.provider, "reason": str(exc)})
+        return request, None
+    made = steps_client.summary(
+        SummaryRequest(
+            v=1,
+            job=JobRef.of(request.job),
+            state=job.state,
+            answer=answer[:MAX_TEXT_CHARS],
+            provider=request.provider,
+            model=request.model,
+        )
     )
-    if room_row is None or prompt is None or reply.requester_id is None or reply.pending_until is None:
-        return None
-    room = RoomView.of(room_row)
-    question = load(session, reply.reply_to_id)  # type: ignore[arg-type]  # checked above
-    settings = AiWorkerSettings.current()
-    provider = room.ai_provider or providers.default_provider(settings)
-    private = reply.visibility == "private"
-    system = context.system_prompt(room.name)
-    model = room.ai_model or providers.default_model(provider, settings)
-    cached = context_summaries.cached(session, room.id, reply.requester_id if private else None)
-    after = cached.through_seq if cached is not None and cached.valid_under(room.ai_context_cutoff_at) else 0
-    most = summaries.rows_needed(settings.rooms_ai_context_tokens)
-    history = _history(
-        session,
-        room,
-        question.seq,
-        requester_id=reply.requester_id,
-        private=private,
-        after_seq=after if after < question.seq else 0,
-        most=most,
-    )
-    plan = summaries.plan(
-        history,
-        _as_history(question),
-        room_id=room.id,
-        requester_id=reply.requester_id,
-        private=private,
-        cutoff=room.ai_context_cutoff_at,
-        budget_tokens=settings.rooms_ai_context_tokens,
-        summary_tokens=settings.rooms_ai_summary_tokens,
-        system=system,
-        cached=cached,
-        complete=len(history) < most,
-        provider=provider,
-        model=model,
-    )
-    return Request(
-        job=job,
-        seq=reply.seq,
-        only=audience(reply.visibility, reply.requester_id),
-        pending_until=reply.pending_until,
-        provider=provider,
-        model=model,
-        system=system,
-        messages=plan.turns,
-        summary=plan.pending,
+    if not made.made:
+        logger.warning("context summary failed", extra={"provider": request.provider, "reason": "an empty summary"})
+        return request, None
+    usage = getattr(provider, "usage", None) or providers.estimated_usage(transcript, job.system, answer)
+    return replace(request, messages=made.messages), usage
+
+
+def plus(usage: Usage, extra: Usage | None) -> Usage:
+    """A reply's usage with its summary's (one charge per job: core.balances)."""
+    if extra is None:
+        return usage
+    return Usage(
+        usage.input_tokens + extra.input_tokens,
+        usage.output_tokens + extra.output_tokens,
+        estimated=usage.estimated or extra.estimated,
     )
 
 
-def _summarized(request: Request) -> Request:
-    """The context with its new summary at the head (ai_worker.summaries), made within half the
-    reply's time; the plain trimmed one if that fails."""
-    assert request.summary is not None
-    settings = AiWorkerSettings.current()
-    left = min(settings.rooms_ai_timeout_s, (request.pending_until - datetime.now(UTC)).total_seconds())
-    turns, usage = summaries.complete(request.summary, deadline=time.monotonic() + left / 2)
-    return replace(request, messages=turns, summary=None, summary_usage=usage)
-
-
-def _history(
-    session: Connection,
-    room: RoomView,
-    before_seq: int,
+def end(
+    job: Job,
+    text: str,
+    status: str,
     *,
-    requester_id: uuid.UUID,
-    private: bool,
-    after_seq: int = 0,
-    most: int,
-) -> list[context.HistoryMessage]:
-    """The newest `most` candidates between `after_seq` (a valid summary's end) and the question. The
-    WHERE narrows rows by context.usable's rules so the window fills with usable ones; context.build
-    and ai_worker.summaries apply the rules themselves."""
-    mine: ColumnElement[bool] = _message.visibility == "public"
-    if private:
-        mine = or_(_message.visibility == "public", _message.requester_id == requester_id)
-    query = (
-        select(
-            _message.id,
-            _message.seq,
-            _message.kind,
-            user_table.c.username,
-            _message.content,
-            _message.status,
-            _message.visibility,
-            _message.requester_id,
-            _message.exclude_from_ai,
-            _message.deleted_at,
-            _message.created_at,
-        )
-        .outerjoin(user_table, user_table.c.id == _message.sender_id)
-        .where(
-            _message.room_id == room.id,
-            _message.seq < before_seq,
-            _message.seq > after_seq,
-            _message.deleted_at.is_(None),
-            _message.exclude_from_ai.is_(False),
-            or_(_message.kind == "human", _message.status == "completed"),
-            mine,
+    gone: Sequence[str] = (),
+    request: Request | None = None,
+    usage: Usage | None = None,
+) -> bool:
+    """Step 3: whether the job ended its message (False: it no longer could; nothing changed). A
+    completed reply is charged (`usage`, the provider's or estimated) to the room's master by the
+    step; the frames it hands back (balance.changed) are posted here, best effort."""
+    answer = steps_client.finish(
+        FinishRequest(
+            v=1,
+            job=JobRef.of(job),
+            text=text,
+            status=status,  # type: ignore[arg-type]  # completed | failed, checked by the contract
+            gone=tuple(gone),
+            provider=request.provider if request is not None else None,
+            model=request.model if request is not None else None,
+            usage=StepUsage(input_tokens=usage.input_tokens, output_tokens=usage.output_tokens) if usage else None,
         )
     )
-    if room.ai_context_cutoff_at is not None:
-        query = query.where(_message.created_at >= room.ai_context_cutoff_at)
-    rows = session.execute(query.order_by(_message.seq.desc()).limit(most)).all()
-    return [
-        context.HistoryMessage(
-            id=r.id,
-            seq=r.seq,
-            kind=r.kind,
-            author=r.username,
-            content=r.content,
-            status=r.status,
-            visibility=r.visibility,
-            requester_id=r.requester_id,
-            exclude_from_ai=r.exclude_from_ai,
-            deleted=r.deleted_at is not None,
-            created_at=r.created_at,
-        )
-        for r in rows
-    ]
-
-
-def _as_history(message: MessageView) -> context.HistoryMessage:
-    return context.HistoryMessage(
-        id=message.id,
-        seq=message.seq,
-        kind=message.kind,
-        author=message.sender_username,
-        content=message.content,
-        status=message.status,
-        visibility=message.visibility,
-        requester_id=message.requester_id,
-        exclude_from_ai=message.exclude_from_ai,
-        deleted=False,
-        created_at=message.created_at,
-    )
-
-
-# The first delta waits (at most this long) for the fan-out to push the reply's own announcement
-# (message.created, or message.updated for a regenerate): a client sees the pending message first.
-ANNOUNCE_WAIT_S = 2.0
+    for notice in answer.notices:
+        try:
+            push.post(notice.frame, list(notice.connections))
+        except Exception as exc:  # noqa: BLE001 - the change is committed; the frame is a courtesy
+            logger.warning("a notice was not pushed: %s", type(exc).__name__)
+    return answer.done
 
 
 class Deltas:
     """Chunks in, `message.delta` events out: at most one per `interval_s`, the first at once (once
-    the reply itself has been announced, or ANNOUNCE_WAIT_S passed).
+    the reply itself has been announced: the `delta` step waits for that).
 
     Pushes run on one background thread, one at a time and in order, so the stream never waits on
     the network: while a push is on its way the chunks gather and go with the next one (a room with
     many connections gets fewer, larger deltas). A push's failure (Superseded: the job no longer
-    owns its message) surfaces in the stream's thread at the next chunk or at `flush`."""
+    owns its message) surfaces in the stream's thread at the next chunk or at `flush`.
+
+    `audience(job, first, gone)`: the connections a delta goes to now, None when the job no longer
+    owns its message (the `delta` step); `post(frame, connection_ids)`: core.push.post."""
 
     def __init__(
         self,
         request: Request,
         interval_s: float,
         *,
-        push: Any = None,
-        still_current: Any = None,
-        announced: Any = None,
+        audience: Callable[[Job, bool, Sequence[str]], Sequence[str] | None] | None = None,
+        post: Callable[[dict[str, Any], Sequence[str]], push.Delivery] | None = None,
     ) -> None:
         self.request = request
         self.interval_s = interval_s
@@ -304,9 +222,9 @@ class Deltas:
         self.offset = 0
         self.buffer: list[str] = []
         self.last_push = float("-inf")
-        self._push = push or room_events.push_now
-        self._still_current = still_current or _still_current
-        self._announced = announced or (lambda: room_events.delivered(request.job.room_id, request.seq))
+        self.gone: list[str] = []  # connections a push found gone (410), for the next step to forget
+        self._audience = audience or _audience
+        self._post = post or push.post
         self._pusher: ThreadPoolExecutor | None = None
         self._sending: Future[None] | None = None
 
@@ -355,19 +273,26 @@ class Deltas:
         return data
 
     def _send(self, data: dict[str, Any]) -> None:
-        if not self._still_current(self.request.job):
+        gone, self.gone = self.gone, []
+        targets = self._audience(self.request.job, data["index"] == 0, gone)
+        if targets is None:
             raise Superseded
-        if data["index"] == 0:
-            deadline = time.monotonic() + ANNOUNCE_WAIT_S
-            while not self._announced() and time.monotonic() < deadline:
-                time.sleep(0.02)
-        self._push(self.request.job.room_id, "message.delta", data, seq=self.request.seq, only=self.request.only)
+        # An ephemeral room event (never stored: a client that misses deltas has the final text from
+        # message.completed), framed as the fan-out frames the stored ones.
+        frame = {
+            "type": "message.delta",
+            "room_id": str(self.request.job.room_id),
+            "seq": self.request.seq,
+            "data": data,
+        }
+        if targets:
+            self.gone.extend(self._post(frame, list(targets)).gone)
         self.last_push = time.monotonic()
 
 
-def _still_current(job: Job) -> bool:
-    with db.session_scope() as session:
-        return ai_replies.is_current(session, job)
+def _audience(job: Job, first: bool, gone: Sequence[str]) -> Sequence[str] | None:
+    answer = steps_client.delta(DeltaRequest(v=1, job=JobRef.of(job), first=first, gone=tuple(gone)))
+    return answer.connections if answer.current else None
 
 
 def generate(request: Request, *, deltas: Deltas | None = None) -> tuple[str, str, Usage | None]:

@@ -38,6 +38,9 @@ SIZING: Mapping[str, Sizing] = {
     "authorizer": Sizing(512, Duration.seconds(5)),
     "events": Sizing(1024, Duration.minutes(1)),
     "task": Sizing(1024, Duration.minutes(5)),
+    # Database steps another function waits on (the AI worker's, ~10 a second per reply): the size
+    # of an API function; the longest step waits up to 2 s for a fan-out (core.ai_steps).
+    "invoked": Sizing(512, Duration.seconds(10)),
 }
 
 
@@ -61,9 +64,10 @@ _RETENTION = {
 SNAPSTART_KINDS = frozenset({"api", "authorizer"})
 LIVE_ALIAS = "live"
 # Everything that takes traffic is called through its `live` alias, in every stage (API Gateway,
-# the WebSocket routes, SQS event source mappings): the alias is what a canary deployment moves
+# the WebSocket routes, SQS event source mappings, the functions that invoke another:
+# FunctionSpec.invokes): the alias is what a canary deployment moves
 # (infra_cdk/constructs/canary.py). Tasks (migrate) are invoked directly by the deploy.
-ALIAS_KINDS = frozenset({"api", "authorizer", "events"})
+ALIAS_KINDS = frozenset({"api", "authorizer", "events", "invoked"})
 
 
 def uses_snapstart(config: StageConfig, spec: FunctionSpec) -> bool:

@@ -42,7 +42,7 @@ from infra_cdk.constructs.realtime import RealtimeResources
 from infra_cdk.constructs.rest_api import RestApi
 from infra_cdk.constructs.rooms import RoomsResources
 from infra_cdk.constructs.waf import ApiFirewall
-from infra_cdk.nag import acknowledge, finding_label
+from infra_cdk.nag import acknowledge
 
 AUTHORIZER = "authorizer"
 MIGRATE = "migrate"
@@ -198,22 +198,21 @@ class ApiStack(Stack):
         CfnOutput(self, "ApiUrl", value=self.rest.api.url_for_path(BASE_PATH))
 
     def _grant_invokes(self, functions: tuple[FunctionSpec, ...]) -> None:
-        """FunctionSpec.invokes: lambda:InvokeFunction on exactly each named function (and its
-        versions and aliases), and its name as `<NAME>_FUNCTION_NAME`."""
+        """FunctionSpec.invokes: lambda:InvokeFunction on the `live` alias of each named function and
+        nothing else (not the function, not its other versions: what the alias points at is what a
+        canary deployment moves), and that alias's ARN as `<NAME>_FUNCTION_NAME`."""
+        by_name = {spec.name: spec for spec in functions}
         for spec in functions:
             for target in spec.invokes:
                 if target not in self.functions:
                     raise ValueError(f"{spec.name} invokes {target!r}, which is not in the catalog")
-                invoker, callee = self.functions[spec.name], self.functions[target]
-                callee.grant_invoke(invoker)
-                invoker.add_environment(f"{target.upper()}_FUNCTION_NAME", callee.function_name)
-                assert invoker.role is not None  # the factory always gives one
-                acknowledge(
-                    invoker.role,
-                    f"AwsSolutions-IAM5[Resource::{finding_label(self, callee.function_arn)}:*]",
-                    f"{spec.name} invokes {target} only: CDK's grant names the function and its versions and "
-                    "aliases (the qualifier after ':'), which change with every deploy.",
+                if by_name[target].kind != "invoked":
+                    raise ValueError(f"{spec.name} invokes {target!r}, which is not of kind 'invoked'")
+                invoker, alias = self.functions[spec.name], self.aliases[target]
+                invoker.add_to_role_policy(
+                    iam.PolicyStatement(actions=["lambda:InvokeFunction"], resources=[alias.function_arn])
                 )
+                invoker.add_environment(f"{target.upper()}_FUNCTION_NAME", alias.function_arn)
 
     def _trust_the_rds_ca(self, db_functions: list[lambda_.Function], layer_props: dict[str, Any]) -> None:
         """Without the proxy, functions meet the cluster's certificate, issued by the RDS CA."""

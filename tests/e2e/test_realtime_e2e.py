@@ -93,7 +93,8 @@ def test_a_message_reaches_both_members_through_the_fifo_queue_and_the_fanout(lo
 
 
 def test_a_streamed_ai_reply_arrives_as_deltas_then_completed(local_stack: LocalStack) -> None:
-    """`make dev` pumps the ai_replies queue into the ai_worker: the echo reply streams word by word."""
+    """`make dev` pumps the ai_replies queue into the ai_worker, which invokes ai_steps over Lambda's
+    Invoke API for its database steps: the echo reply streams word by word."""
     ada = _register(local_stack)
     room = _post(local_stack, "/rooms", ada["token"], {"name": "ai"}).json()["id"]
     ticket = _post(local_stack, "/realtime/tickets", ada["token"]).json()
@@ -110,3 +111,7 @@ def test_a_streamed_ai_reply_arrives_as_deltas_then_completed(local_stack: Local
     deltas = [f["data"] for f in frames if f["type"] == "message.delta"]
     assert deltas and "".join(d["text"] for d in deltas) == question
     assert (frames[-1]["data"]["status"], frames[-1]["data"]["content"]) == ("completed", question)
+    # over the split: the worker had its database steps done by invoking ai_steps' live alias through
+    # the local Lambda Invoke API (start, one per delta, finish), as in the cloud
+    invoked = local_stack.log().count("POST /2015-03-31/functions/ai_steps:live/invocations 200")
+    assert invoked >= len(deltas) + 2, local_stack.log()[-3000:]

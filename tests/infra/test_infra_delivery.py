@@ -173,7 +173,7 @@ def _aliases(synth: Synth) -> dict[str, tuple[str, dict[str, Any]]]:
 def test_every_api_authorizer_and_event_function_has_a_live_alias_in_every_stage(
     dev: Synth, staging: Synth, prod: Synth
 ) -> None:
-    assert {s.kind for s in LIVE_FUNCTIONS} == {"api", "authorizer", "events"}
+    assert {s.kind for s in LIVE_FUNCTIONS} == {"api", "authorizer", "events", "invoked"}
     for synth in (dev, staging, prod):
         aliases = _aliases(synth)
         assert sorted(aliases) == sorted(s.name for s in LIVE_FUNCTIONS), synth.stage

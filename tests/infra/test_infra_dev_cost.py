@@ -244,6 +244,11 @@ def test_make_cost_prices_realtime_per_1000_users_as_the_readme_and_decisions_sa
     total = sum(usd for usd, _ in lines.values())
     readme = {first: cells[0] for first, cells in _realtime_rows()[1:]}  # after the header row
     assert readme == {**{item: f"{usd:.2f}" for item, (usd, _) in lines.items()}, "total": f"{total:.2f}"}
+    # the database steps are priced from the real pair: ai_steps' size, one invoke per delta plus two
+    steps = "AI worker's database steps (Lambda)"
+    assert memory["ai_steps"] == 512 and f"({load.deltas_per_reply + 2:g} per reply)" in lines[steps][1]
+    assert "(assumed)" not in lines[steps][1]
+    assert dict(_realtime_rows()[1:])[steps][1] == lines[steps][1]
     decisions = (ROOT / "docs" / "decisions.md").read_text(encoding="utf-8")
     entry = decisions[decisions.index("## make cost prices realtime rooms per 1,000 users") :]
     for item, (usd, _) in lines.items():

@@ -7,54 +7,22 @@ function runs"), on the synthesized templates of dev and prod:
   group that allows HTTPS out over IPv6 only; where the stage has no SQS endpoint (dev) its SQS
   clients use SQS's dual-stack endpoint; every other function stays on IPv4 and endpoints;
 - the WebSocket API is dual-stack, so the pushers reach its @connections over IPv6;
-- a function that calls the AI providers from outside the VPC (as the AI worker is declared) gets
-  the configured provider in every stage, ConverseStream on the one model, its queue's DLQ and alarm;
-  in the VPC (rooms) it gets Bedrock only through an interface endpoint, echo in dev.
+- the AI worker runs outside the VPC and gets the configured provider in every stage, ConverseStream
+  on the one model, its queue's DLQ and alarm, pushes the deltas itself and may invoke one thing:
+  the `live` alias of `ai_steps`, its database steps, in the VPC with IPv6 egress.
 """
 
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
-from infra_synth import Synth, synthesize
+from infra_synth import Synth
 
-from core.queues import QueueSpec
-from core.routes import FUNCTIONS, FunctionSpec
+from core.routes import FUNCTIONS, FunctionSpec, function
 
 pytestmark = pytest.mark.infra
-
-# A made-up AI worker split as docs/decisions.md decides: an event processor outside the VPC that
-# calls the providers and pushes the deltas, and has its database steps done by a function in the
-# VPC it invokes. Their code is the transcode function's (packaging only).
-AI_STORE = FunctionSpec("ai_store_test", "task", "A made-up AI worker's database steps", egress="ipv6")
-AI_WORKER = FunctionSpec(
-    "ai_worker_test",
-    "events",
-    "A made-up AI worker: streamed replies outside the VPC",
-    uses_db=False,
-    calls_ai=True,
-    pushes=True,
-    invokes=(AI_STORE.name,),
-    queue=QueueSpec("ai_worker_test", "AI reply jobs", function_timeout_s=120, memory_mb=512, batch_size=1),
-)
-
-
-@pytest.fixture(scope="module")
-def with_worker(tmp_path_factory: pytest.TempPathFactory) -> Synth:
-    from infra_cdk import app, packaging
-
-    real_code = packaging.function_code
-
-    def code(name: str, *args: Any, **kwargs: Any) -> Path:
-        return real_code("transcode" if name in (AI_WORKER.name, AI_STORE.name) else name, *args, **kwargs)
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(app, "FUNCTIONS", (*FUNCTIONS, AI_STORE, AI_WORKER))
-        patch.setattr(packaging, "function_code", code)
-        return synthesize("dev", tmp_path_factory.mktemp("cdk-dev-ai-worker"))
 
 
 def _template(synth: Synth, part: str) -> dict[str, Any]:
@@ -182,60 +150,91 @@ def test_the_websocket_api_is_dual_stack(stage: str, request: pytest.FixtureRequ
     assert api["Properties"]["IpAddressType"] == "dualstack"
 
 
-def test_an_ai_caller_in_the_vpc_answers_with_echo_where_bedrock_is_unreachable(dev: Synth, prod: Synth) -> None:
-    assert _functions(dev)["ai_worker"]["Environment"]["Variables"]["ROOMS_AI_PROVIDER"] == "echo"
-    assert _functions(prod)["ai_worker"]["Environment"]["Variables"]["ROOMS_AI_PROVIDER"] == "bedrock"
-    endpoints = [e["Properties"] for e in _of_type(prod, "network", "AWS::EC2::VPCEndpoint").values()]
-    assert any("bedrock-runtime" in json.dumps(e["ServiceName"]) for e in endpoints)
+def test_the_ai_worker_runs_outside_the_vpc_and_its_steps_inside() -> None:
+    worker, steps = function("ai_worker"), function("ai_steps")
+    assert (worker.uses_db, worker.calls_ai, worker.pushes, worker.invokes) == (False, True, True, ("ai_steps",))
+    assert (steps.uses_db, steps.egress, steps.kind, steps.calls_ai, steps.pushes) == (
+        True,
+        "ipv6",
+        "invoked",
+        False,
+        False,
+    )
+    assert not [spec.name for spec in FUNCTIONS if spec.calls_ai and spec.uses_db]  # no provider call from the VPC
 
 
-def test_the_ai_worker_outside_the_vpc_streams_from_the_configured_provider_in_dev(with_worker: Synth) -> None:
-    worker = _functions(with_worker)[AI_WORKER.name]
-    assert "VpcConfig" not in worker
-    env = worker["Environment"]["Variables"]
-    assert env["ROOMS_AI_PROVIDER"] == "bedrock"  # not echo: Bedrock's public endpoint is reachable
-    assert "AWS_ENDPOINT_URL_SQS" not in env and "DB_HOST" not in env
-    assert worker["Timeout"] == 120 and worker["MemorySize"] == 512
-    (role_id,) = [worker["Role"]["Fn::GetAtt"][0]]
-    statements = [
+def _statements(synth: Synth, fn: dict[str, Any]) -> list[dict[str, Any]]:
+    role_id = fn["Role"]["Fn::GetAtt"][0]
+    return [
         s
-        for p in _of_type(with_worker, "api", "AWS::IAM::Policy").values()
+        for p in _of_type(synth, "api", "AWS::IAM::Policy").values()
         if {"Ref": role_id} in p["Properties"]["Roles"]
         for s in p["Properties"]["PolicyDocument"]["Statement"]
     ]
+
+
+def _logical_id(synth: Synth, type_: str, name_key: str, name: str) -> str:
+    (found,) = [k for k, r in _of_type(synth, "api", type_).items() if r["Properties"].get(name_key) == name]
+    return found
+
+
+@pytest.mark.parametrize("stage", ["dev", "prod"])
+def test_the_ai_worker_outside_the_vpc_streams_from_the_configured_provider(
+    stage: str, request: pytest.FixtureRequest
+) -> None:
+    synth: Synth = request.getfixturevalue(stage)
+    worker = _functions(synth)["ai_worker"]
+    assert "VpcConfig" not in worker
+    env = worker["Environment"]["Variables"]
+    assert env["ROOMS_AI_PROVIDER"] == "bedrock"  # dev too: Bedrock's public endpoint is reachable
+    assert "AWS_ENDPOINT_URL_SQS" not in env and "DB_HOST" not in env
+    assert worker["Timeout"] == 120 and worker["MemorySize"] == 512
+    statements = _statements(synth, worker)
     actions = {a for s in statements for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])}
     assert "bedrock:InvokeModelWithResponseStream" in actions and "bedrock:InvokeModel" not in actions
-    assert not [a for a in actions if a.startswith(("ec2:", "rds-db:"))]
+    assert not [a for a in actions if a.startswith(("ec2:", "rds-db:", "sqs:Send"))]
     # it pushes the deltas itself: this API's stage only
-    (push,) = [s for s in statements if s["Action"] == "execute-api:ManageConnections"]
-    assert json.dumps(push["Resource"]).endswith('"/dev/POST/@connections/*"]]}')
+    (pushes,) = [s for s in statements if s["Action"] == "execute-api:ManageConnections"]
+    assert json.dumps(pushes["Resource"]).endswith(f'"/{stage}/POST/@connections/*"]]}}')
     assert "REALTIME_MANAGEMENT_URL" in env
-    # and has its database steps done by the one function it may invoke, in the VPC
-    (invoke,) = [s for s in statements if s["Action"] == "lambda:InvokeFunction"]
-    store_id = next(
-        k
-        for k, fn in _of_type(with_worker, "api", "AWS::Lambda::Function").items()
-        if fn["Properties"].get("FunctionName") == f"social-dev-{AI_STORE.name}"
-    )
-    assert invoke["Resource"] == [
-        {"Fn::GetAtt": [store_id, "Arn"]},
-        {"Fn::Join": ["", [{"Fn::GetAtt": [store_id, "Arn"]}, ":*"]]},
-    ]
-    assert env["AI_STORE_TEST_FUNCTION_NAME"] == {"Ref": store_id}
-    store = _functions(with_worker)[AI_STORE.name]
-    assert store["VpcConfig"]["Ipv6AllowedForDualStack"] is True and "DB_HOST" in store["Environment"]["Variables"]
+    # and has its database steps done by the one thing it may invoke: the live alias of ai_steps
+    steps_id = _logical_id(synth, "AWS::Lambda::Function", "FunctionName", f"social-{stage}-ai_steps")
+    aliases = {
+        k: a["Properties"]
+        for k, a in _of_type(synth, "api", "AWS::Lambda::Alias").items()
+        if a["Properties"]["FunctionName"] == {"Ref": steps_id}
+    }
+    assert len(aliases) == 1
+    ((alias_id, alias),) = aliases.items()
+    assert alias["Name"] == "live"
+    (invoke,) = [s for s in statements if "lambda:InvokeFunction" in json.dumps(s["Action"])]
+    assert invoke["Action"] == "lambda:InvokeFunction" and invoke["Resource"] == {"Ref": alias_id}  # the alias ARN
+    assert env["AI_STEPS_FUNCTION_NAME"] == {"Ref": alias_id}
+    assert "lambda:" not in json.dumps([s for s in statements if s is not invoke])
     # its queue, DLQ with redrive and DLQ alarm come from its declaration
     queues = {
         q["Properties"]["QueueName"]: (k, q["Properties"])
-        for k, q in _of_type(with_worker, "processing", "AWS::SQS::Queue").items()
+        for k, q in _of_type(synth, "processing", "AWS::SQS::Queue").items()
     }
-    dlq_id, _ = queues["social-dev-ai_worker_test-dlq"]
-    _, queue = queues["social-dev-ai_worker_test"]
+    dlq_id, _ = queues[f"social-{stage}-ai_replies-dlq"]
+    _, queue = queues[f"social-{stage}-ai_replies"]
     assert queue["RedrivePolicy"]["deadLetterTargetArn"] == {"Fn::GetAtt": [dlq_id, "Arn"]}
     assert queue["VisibilityTimeout"] == 720
-    found = _of_type(with_worker, "processing", "AWS::CloudWatch::Alarm").values()
-    alarms = {a["Properties"]["AlarmName"] for a in found}
-    assert "social-dev-ai_worker_test-dlq-not-empty" in alarms
+
+
+@pytest.mark.parametrize("stage", ["dev", "prod"])
+def test_the_ai_steps_run_in_the_vpc_with_the_database_and_no_provider(
+    stage: str, request: pytest.FixtureRequest
+) -> None:
+    synth: Synth = request.getfixturevalue(stage)
+    steps = _functions(synth)["ai_steps"]
+    assert steps["VpcConfig"]["Ipv6AllowedForDualStack"] is True
+    env = steps["Environment"]["Variables"]
+    assert "DB_HOST" in env and "ROOM_EVENTS_QUEUE_URL" in env  # message.completed's nudge
+    assert "ROOMS_AI_PROVIDER" not in env and "REALTIME_MANAGEMENT_URL" not in env
+    assert (steps["MemorySize"], steps["Timeout"]) == (512, 10)
+    actions = json.dumps([s["Action"] for s in _statements(synth, steps)])
+    assert "bedrock:" not in actions and "execute-api:" not in actions and "lambda:Invoke" not in actions
 
 
 def test_an_egress_declaration_outside_the_vpc_or_a_pusher_without_one_is_refused() -> None:

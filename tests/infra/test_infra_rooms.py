@@ -105,8 +105,8 @@ def test_only_the_ai_worker_may_invoke_bedrock_and_only_the_default_model(dev: S
 def test_rooms_is_told_the_models_and_the_ai_worker_its_provider(dev: Synth) -> None:
     rooms = _functions(dev)["rooms"]["Environment"]["Variables"]
     worker = _functions(dev)["ai_worker"]["Environment"]["Variables"]
-    # dev has no interface endpoints (no Bedrock endpoint): the worker, in the VPC, answers with echo.
-    assert worker["ROOMS_AI_PROVIDER"] == "echo"
+    # dev has no interface endpoints (no Bedrock endpoint), but the worker runs outside the VPC: Bedrock.
+    assert worker["ROOMS_AI_PROVIDER"] == "bedrock"
     assert worker["ROOMS_BEDROCK_MODEL"] == rooms["ROOMS_AI_MODELS"] == DEFAULT_BEDROCK_MODEL
     assert "ROOMS_AI_PROVIDER" not in rooms  # rooms calls no provider
     for env in (rooms, worker):

@@ -282,7 +282,7 @@ def test_a_failed_summarization_trims_the_context_and_caches_nothing(
 
 def _pending(room: Team, lines: list[dict[str, Any]]) -> Any:
     """The plan the worker would make for a public question after `lines` (read back as it reads them)."""
-    from ai_worker import context, summaries
+    from ai_steps import context, summaries
 
     def history_message(m: dict[str, Any]) -> context.HistoryMessage:
         return context.HistoryMessage(
@@ -322,7 +322,7 @@ def _pending(room: Team, lines: list[dict[str, Any]]) -> Any:
 def _store(pending: Any) -> bool:
     from dataclasses import replace
 
-    from ai_worker import summaries
+    from ai_steps import summaries
 
     made = replace(pending.draft, content="made", token_estimate=10)
     with core_db.session_scope() as session:

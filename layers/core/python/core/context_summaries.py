@@ -1,7 +1,7 @@
 """Cached summaries of the oldest part of a room's AI context (issue 19.2; core.models.ai_context).
 
 In the core layer because two functions read them: the ai_worker (which makes, extends and uses
-them: ai_worker.summaries) and rooms (`GET /rooms/{id}` says whether the room's shared context
+them: ai_steps.summaries, for the ai_worker) and rooms (`GET /rooms/{id}` says whether the room's shared context
 starts with one).
 
 A summary belongs to one *scope* of one room: `None`, the shared context every public AI request

@@ -15,7 +15,9 @@ from core.queues import QueueSpec
 
 BASE_PATH = "/api/v1"
 
-FunctionKind = Literal["api", "authorizer", "events", "task"]
+# "invoked": called synchronously by another function of the catalog (FunctionSpec.invokes), through
+# its `live` alias, with a small typed request/response contract of its own.
+FunctionKind = Literal["api", "authorizer", "events", "task", "invoked"]
 # What a function in the VPC may reach beyond it (docs/decisions.md "Where each function runs"):
 # "none": the database, the S3 gateway endpoint and the stage's interface endpoints only;
 # "ipv6": also the internet over IPv6, through the VPC's egress-only internet gateway (free; no
@@ -170,24 +172,24 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
             max_batching_window_s=0,
             max_concurrency=5,
             dlq_alarm="realtime",
-            # rooms nudges after each commit; the fan-out's sweep re-nudges rooms whose nudge was lost
-            producers=("rooms", "fanout"),
+            # rooms and ai_steps nudge after each commit; the fan-out's sweep re-nudges rooms whose nudge was lost
+            producers=("rooms", "fanout", "ai_steps"),
         ),
     ),
     # AI replies (core.ai_replies): one job per invocation, streamed to the room as it is generated.
     # Batch size 1 and no batching window: a job may stream for a minute or more, and its first
-    # token should not wait; the function's 120 s cover ROOMS_AI_TIMEOUT_S (90 s) plus the database.
-    # For now in the VPC (it reads and writes the database itself), pushing its deltas over IPv6: it
-    # reaches Bedrock through the stage's interface endpoint and answers with echo where there is
-    # none (dev). docs/decisions.md plans it outside the VPC with its database steps in a function it
-    # invokes (FunctionSpec.invokes); that split is not made yet.
+    # token should not wait; the function's 120 s cover ROOMS_AI_TIMEOUT_S (90 s) plus its steps.
+    # Outside the VPC (docs/decisions.md "AI replies: the worker runs outside the VPC"): it reaches
+    # every provider and @connections in every stage, dev included, and has its database steps done
+    # by `ai_steps`, which it invokes.
     FunctionSpec(
         "ai_worker",
         "events",
         "AI replies: streams the provider's answer as message.delta events, stores it once (issue 18.4)",
-        egress="ipv6",
+        uses_db=False,
         pushes=True,
         calls_ai=True,
+        invokes=("ai_steps",),
         queue=QueueSpec(
             "ai_replies",
             "AI reply jobs",
@@ -200,6 +202,15 @@ FUNCTIONS: tuple[FunctionSpec, ...] = (
             max_message_age_s=60,
             producers=("rooms",),
         ),
+    ),
+    # The AI worker's database steps (core.ai_steps: the job and its context, the audience before
+    # each delta, the final store), invoked synchronously by the worker. In the VPC, for the
+    # database; IPv6 egress for the message.completed nudge to SQS where the stage has no endpoint.
+    FunctionSpec(
+        "ai_steps",
+        "invoked",
+        "AI replies: the AI worker's database steps, invoked by it (issue 18.7)",
+        egress="ipv6",
     ),
     # Forked rooms' conversations copied in batches of 1,000 (core.room_forks, issue 19.1): one record
     # per fork, which copies batch after batch and queues the rest when its time runs short. In the

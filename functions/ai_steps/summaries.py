@@ -1,9 +1,10 @@
-"""Context summaries (issue 19.2): when a room's AI context is over its budget, the oldest messages
+"""Context summaries (issue 19.2), the ai_steps side (planned, checked and stored in the VPC):
+when a room's AI context is over its budget, the oldest messages
 that do not fit are summarized by the room's provider once, cached (core.context_summaries) and
 put at the head of the context, followed by the newest messages that fit.
 
 Scope (privacy): a summary is made of exactly what one kind of request may show the AI
-(ai_worker.context.usable), and serves only that kind: the room's shared scope (public requests:
+(ai_steps.context.usable), and serves only that kind: the room's shared scope (public requests:
 public messages only, nobody's private exchange) or one requester's private scope (their private
 requests: public messages and their own private exchanges). Excluded and deleted messages, and
 those before the cutoff, never enter a summary.
@@ -19,31 +20,31 @@ The plan (pure; `plan`):
   A valid summary that ends at or after the question (regenerating an old question) is left alone:
   that reply is trimmed as before.
 
-Making it (`complete`, between the worker's read and its stream): the provider's non-streamed or
-joined streamed answer to a summarization prompt (providers' `summarize`; echo is deterministic);
-stored in one short transaction that first locks the summarized rows (FOR SHARE: a concurrent edit
-finishes first) and checks they are still what was summarized, then writes only over the revision
-it read (core.context_summaries.extend / insert_fresh). A change that commits later deletes the row
-through the trigger (migration 0018), so no stale summary is ever stored or reused. A failed or
-empty summarization costs the reply nothing: it is trimmed as before.
+Making it, between the worker's `start` and its stream: the worker has the room's provider answer
+the summarization prompt (`job_of`: providers' `summarize`, outside the VPC), and the `summary` step
+(`made`) clips it and stores it in one short transaction that first locks the summarized rows
+(FOR SHARE: a concurrent edit finishes first) and checks they are still what was summarized, then
+writes only over the revision it read (core.context_summaries.extend / insert_fresh). A change that
+commits later deletes the row through the trigger (migration 0018), so no stale summary is ever
+stored or reused. A failed or empty summarization costs the reply nothing: it is trimmed as before.
 """
 
 from __future__ import annotations
 
 import hashlib
-import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 
 from aws_lambda_powertools import Logger
+from pydantic import TypeAdapter
 from sqlalchemy import Connection, func, select
 
-from ai_worker import context, providers
-from ai_worker.context import CHARS_PER_TOKEN, TOKENS_PER_MESSAGE, HistoryMessage, as_chat, estimate_tokens, usable
-from ai_worker.providers import ChatMessage, ProviderError, Usage
-from core import context_summaries, db
+from ai_steps import context
+from ai_steps.context import CHARS_PER_TOKEN, TOKENS_PER_MESSAGE, HistoryMessage, as_chat, estimate_tokens, usable
+from core import context_summaries
+from core.ai_steps import ChatMessage, SummaryJob
 from core.context_summaries import Draft, Summary
 from core.models.rooms import message_table as messages
 
@@ -97,7 +98,7 @@ class Pending:
     low: int
     high: int
     fingerprint: tuple[tuple[uuid.UUID, str, str], ...]
-    requester_id: uuid.UUID  # whose request: the scope's rules (ai_worker.context.usable)
+    requester_id: uuid.UUID  # whose request: the scope's rules (ai_steps.context.usable)
     private: bool
     kept: tuple[ChatMessage, ...]  # the newest messages that stay, then the question
     fallback: tuple[ChatMessage, ...]  # the context trimmed as without summaries
@@ -220,61 +221,49 @@ def _clip(text: str, limit: int) -> str:
     return text.strip()[: max(0, room)].strip()
 
 
-def complete(pending: Pending, *, deadline: float) -> tuple[tuple[ChatMessage, ...], Usage | None]:
-    """Make the pending summary (the provider's call, at most until `deadline`, time.monotonic()),
-    store it if what it summarizes is unchanged, and answer the context that starts with it and the
-    call's usage (charged with the reply: core.balances); the plain trimmed context and None when
-    the provider fails."""
-    draft = pending.draft
-    remaining = deadline - time.monotonic()
-    transcript = [ChatMessage("user", pending.transcript)]
-    system = summary_system(pending.max_tokens)
-    try:
-        if remaining <= 0:
-            raise ProviderError("no time left to summarize")
-        provider = providers.provider_named(draft.provider)
-        answer = provider.summarize(
-            transcript, system=system, model=draft.model, timeout=remaining, max_tokens=pending.max_tokens
-        )
-        text = _clip(answer, pending.max_tokens)
-        if not text:
-            raise ProviderError("an empty summary")
-    except Exception as exc:  # noqa: BLE001 - a provider or adapter failure: the reply goes on without it
-        logger.warning("context summary failed", extra={"provider": draft.provider, "reason": str(exc)})
-        return pending.fallback, None
-    usage = getattr(provider, "usage", None) or providers.estimated_usage(transcript, system, answer)
+def job_of(pending: Pending) -> SummaryJob:
+    """What the worker needs to have the summary made (the provider's call is the worker's: the VPC
+    reaches no provider), and the state it hands back with the answer (`made`)."""
+    return SummaryJob(
+        transcript=pending.transcript,
+        system=summary_system(pending.max_tokens),
+        max_tokens=pending.max_tokens,
+        state=_PENDING.dump_python(pending, mode="json"),
+    )
+
+
+_PENDING: TypeAdapter[Pending] = TypeAdapter(Pending)
+
+
+def pending_of(state: dict[str, object]) -> Pending:
+    return _PENDING.validate_python(state)
+
+
+def made(
+    session: Connection, pending: Pending, answer: str, *, provider: str, model: str
+) -> tuple[ChatMessage, ...] | None:
+    """The provider's `answer` clipped, stored if what it summarizes is unchanged, and the context
+    that starts with it; None when it is empty (the reply goes on with the trimmed context)."""
+    text = _clip(answer, pending.max_tokens)
+    if not text:
+        return None
     turn = summary_turn(text)
-    made = replace(draft, content=text, token_estimate=estimate_tokens(turn.content))
-    try:
-        with db.session_scope() as session:
-            stored = store(session, pending, made)
-    except Exception:  # the cache is an optimisation: this reply still has its summary
-        logger.exception("context summary not stored")
-        stored = False
+    draft = replace(
+        pending.draft, content=text, token_estimate=estimate_tokens(turn.content), provider=provider, model=model
+    )
+    stored = store(session, pending, draft)
     logger.info(
         "context summary made",
         extra={"room_id": str(draft.room_id), "through_seq": draft.through_seq, "stored": stored},
     )
-    return (turn, *pending.kept), usage
+    return (turn, *pending.kept)
 
 
 def cost_estimate(pending: Pending) -> int:
     """What making the summary is assumed to cost before it is made (core.balances' check): its
     input, and its longest answer."""
-    transcript = [ChatMessage("user", pending.transcript)]
     return (
-        providers.estimated_usage(transcript, summary_system(pending.max_tokens), "").input_tokens + pending.max_tokens
-    )
-
-
-def plus(usage: Usage, extra: Usage | None) -> Usage:
-    """A reply's usage with its summary's (one charge per job: core.balances)."""
-    if extra is None:
-        return usage
-    return Usage(
-        usage.input_tokens + extra.input_tokens,
-        usage.output_tokens + extra.output_tokens,
-        estimated=usage.estimated or extra.estimated,
+        estimate_tokens(summary_system(pending.max_tokens)) + estimate_tokens(pending.transcript) + pending.max_tokens
     )
 
 

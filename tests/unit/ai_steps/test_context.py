@@ -6,8 +6,9 @@ import uuid
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-from ai_worker.context import HistoryMessage, build, estimate_tokens, system_prompt, usable
-from ai_worker.providers import ChatMessage
+from ai_steps.context import HistoryMessage, build, estimate_tokens, system_prompt, usable
+
+from core.ai_steps import ChatMessage
 
 ME, OTHER = uuid.uuid4(), uuid.uuid4()
 T0 = datetime(2026, 11, 1, 12, 0, tzinfo=UTC)

@@ -9,12 +9,12 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from ai_steps import summaries
+from ai_steps.context import estimate_tokens
 
-from ai_worker import summaries
-from ai_worker.context import estimate_tokens
 from ai_worker.providers import ChatMessage, EchoProvider, ProviderError
 from core.context_summaries import Summary
-from tests.unit.ai_worker.test_context import ME, OTHER, SYSTEM, T0, msg
+from tests.unit.ai_steps.test_context import ME, OTHER, SYSTEM, T0, msg
 
 ROOM = uuid.uuid4()
 LINE = "y" * 60  # ~20 estimated tokens a message

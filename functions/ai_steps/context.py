@@ -22,7 +22,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from ai_worker.providers import ChatMessage
+from core.ai_steps import ChatMessage
 
 CHARS_PER_TOKEN = 4
 TOKENS_PER_MESSAGE = 4
