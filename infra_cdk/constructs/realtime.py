@@ -14,7 +14,8 @@
   the client).
 
 Network (docs/decisions.md "Where each function runs"): the pushing functions run in the VPC, for
-the database. The Management API of a WebSocket API is its public API Gateway endpoint, which an
+the database, except the AI worker, which runs outside it (it reaches @connections directly). The
+Management API of a WebSocket API is its public API Gateway endpoint, which an
 `execute-api` interface endpoint cannot reach (those serve private REST APIs), so the API is
 dual-stack and the pushers leave the VPC over IPv6 through its egress-only internet gateway
 (`egress="ipv6"`), in every stage, at no hourly cost.
