@@ -35,10 +35,15 @@ WEIGHTS: Mapping[str, int] = {
 DEFAULT_WEIGHT = 1
 
 
-def fixed_concurrency(spec: FunctionSpec) -> int | None:
-    """A database function's own ceiling: an event processor's is its event source's maximum concurrency."""
+def fixed_concurrency(spec: FunctionSpec, specs: Iterable[FunctionSpec] = ()) -> int | None:
+    """A database function's own ceiling: an event processor's is its event source's maximum
+    concurrency; an invoked one's (`ai_steps`), its invokers' (each invocation of the AI worker
+    waits on one step at a time), so a step is never throttled while its invoker runs."""
     if spec.queue is not None:
         return spec.queue.max_concurrency
+    invokers = [s for s in specs if spec.name in s.invokes]
+    if invokers:
+        return sum(s.queue.max_concurrency if s.queue is not None else 1 for s in invokers)
     return FIXED.get(spec.name)
 
 
@@ -49,8 +54,9 @@ def connection_budget(config: StageConfig) -> int:
 
 def reserved_concurrency(config: StageConfig, specs: Iterable[FunctionSpec]) -> dict[str, int]:
     """Reserved concurrency of each database function; their sum never exceeds the budget."""
+    specs = list(specs)
     db_specs = [spec for spec in specs if spec.uses_db]
-    ceilings = {spec.name: fixed_concurrency(spec) for spec in db_specs}
+    ceilings = {spec.name: fixed_concurrency(spec, specs) for spec in db_specs}
     fixed = {name: n for name, n in ceilings.items() if n is not None}
     shared = [name for name, n in ceilings.items() if n is None]
     rest = connection_budget(config) - sum(fixed.values())

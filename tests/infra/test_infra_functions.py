@@ -39,6 +39,9 @@ def test_reserved_concurrency_cannot_exhaust_the_proxy_pool(stage: str) -> None:
     # The SQS event source may scale the media function to its queue's max_concurrency: never throttled.
     media_queue = function("media").queue
     assert media_queue is not None and reserved["media"] == media_queue.max_concurrency
+    # Nor are the AI worker's database steps while the worker runs (one step at a time per invocation).
+    worker_queue = function("ai_worker").queue
+    assert worker_queue is not None and reserved["ai_steps"] == worker_queue.max_concurrency
 
 
 def test_too_few_connections_fail_the_synth() -> None:
