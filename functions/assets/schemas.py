@@ -33,8 +33,15 @@ Tag = Annotated[
 ]
 
 
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class Model(BaseModel):
+    """Every body of these routes: its validator is built when first used, not at import (a cold
+    start serves one route; building all of them cost ~50 ms)."""
+
+    model_config = ConfigDict(defer_build=True)
+
+
+class Strict(Model):
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
 
 class UploadIn(Strict):
@@ -107,7 +114,7 @@ class ShareIn(Strict):
 AssetStatus = Literal["pending", "processing", "ready", "quarantined", "failed"]
 
 
-class VariantOut(BaseModel):
+class VariantOut(Model):
     kind: str
     url: str
     width: int | None
@@ -133,7 +140,7 @@ class VariantOut(BaseModel):
         return [cls.of(v) for v in variants if not (shared and v.kind == HLS)]
 
 
-class AssetOut(BaseModel):
+class AssetOut(Model):
     id: uuid.UUID
     space_id: uuid.UUID | None = Field(description="the shared space it is in; null: its uploader's personal library")
     filename: str
@@ -167,7 +174,7 @@ class AssetOut(BaseModel):
         )
 
 
-class AssetPage(BaseModel):
+class AssetPage(Model):
     items: list[AssetOut]
     next_cursor: str | None
 
@@ -178,20 +185,20 @@ class AssetPage(BaseModel):
         return cls(items=[AssetOut.of(a, variants[a.id]) for a in assets], next_cursor=next_cursor)
 
 
-class SingleUpload(BaseModel):
+class SingleUpload(Model):
     method: Literal["PUT"] = "PUT"
     url: str
     headers: dict[str, str]
     expires_in: int
 
 
-class PartUrl(BaseModel):
+class PartUrl(Model):
     part_number: int
     url: str
     size: int = Field(description="the part's exact length in bytes: its Content-Length is signed")
 
 
-class MultipartUpload(BaseModel):
+class MultipartUpload(Model):
     upload_id: str
     part_size: int
     parts: list[PartUrl]
@@ -207,14 +214,14 @@ class MultipartUpload(BaseModel):
         )
 
 
-class UploadedPartOut(BaseModel):
+class UploadedPartOut(Model):
     part_number: int
     size: int
     etag: str = Field(description="as S3 answered the part's upload: what .../multipart/complete takes")
     last_modified: Timestamp
 
 
-class MultipartProgress(BaseModel):
+class MultipartProgress(Model):
     upload_id: str
     size: int = Field(description="the asset's declared size")
     part_size: int = Field(description="every part's length but the last, which holds the rest")
@@ -241,7 +248,7 @@ class MultipartProgress(BaseModel):
         )
 
 
-class UploadOut(BaseModel):
+class UploadOut(Model):
     asset: AssetOut
     upload: SingleUpload | None = Field(default=None, description="below the multipart threshold (100 MiB)")
     multipart: MultipartUpload | None = Field(default=None, description="at or above the multipart threshold")
@@ -265,12 +272,12 @@ class UploadOut(BaseModel):
         return out
 
 
-class DownloadOut(BaseModel):
+class DownloadOut(Model):
     url: str
     expires_in: int
 
 
-class ShareOut(BaseModel):
+class ShareOut(Model):
     id: uuid.UUID
     asset_id: uuid.UUID
     token: str | None = Field(description="only in the answer that creates the share (stored hashed)")
@@ -299,7 +306,7 @@ class ShareOut(BaseModel):
         )
 
 
-class SharePage(BaseModel):
+class SharePage(Model):
     items: list[ShareOut]
     next_cursor: str | None
 
@@ -308,7 +315,7 @@ class SharePage(BaseModel):
         return cls(items=[ShareOut.of(s) for s in shares], next_cursor=next_cursor)
 
 
-class SharedAsset(BaseModel):
+class SharedAsset(Model):
     filename: str = Field(description="of the download: the original's name, with the preview's extension")
     content_type: str = Field(description="of the download")
     size: int = Field(description="of the download")
@@ -316,7 +323,7 @@ class SharedAsset(BaseModel):
     variants: list[VariantOut]
 
 
-class SharedOut(BaseModel):
+class SharedOut(Model):
     asset: SharedAsset
     download: DownloadOut
 
@@ -332,12 +339,12 @@ class SharedOut(BaseModel):
         return cls(asset=shared, download=DownloadOut(url=opened.url, expires_in=opened.expires_in))
 
 
-class TypeUsage(BaseModel):
+class TypeUsage(Model):
     count: int
     bytes: int
 
 
-class UsageOut(BaseModel):
+class UsageOut(Model):
     asset_count: int
     total_bytes: int
     by_type: dict[str, TypeUsage]
@@ -345,7 +352,7 @@ class UsageOut(BaseModel):
     shares_active: int
 
 
-class AuditOut(BaseModel):
+class AuditOut(Model):
     id: uuid.UUID
     action: str
     target_type: str | None
@@ -365,7 +372,7 @@ class AuditOut(BaseModel):
         )
 
 
-class AuditPage(BaseModel):
+class AuditPage(Model):
     items: list[AuditOut]
     next_cursor: str | None
 
@@ -407,7 +414,7 @@ class SpacePatch(Strict):
     quota_bytes: Quota | None = Field(default=None, description="null lifts the quota")
 
 
-class SpaceOut(BaseModel):
+class SpaceOut(Model):
     id: uuid.UUID
     name: str
     my_role: SpaceRole
@@ -420,7 +427,7 @@ class SpaceOut(BaseModel):
         return cls.model_validate(space, from_attributes=True)
 
 
-class SpacePage(BaseModel):
+class SpacePage(Model):
     items: list[SpaceOut]
     next_cursor: str | None
 
@@ -442,7 +449,7 @@ class SpaceOwnerIn(Strict):
     user_id: uuid.UUID = Field(description="a member of the space; the old owner becomes editor")
 
 
-class SpaceMemberOut(BaseModel):
+class SpaceMemberOut(Model):
     user: UserSummary
     role: SpaceRole
     joined_at: Timestamp
@@ -453,7 +460,7 @@ class SpaceMemberOut(BaseModel):
         return cls.model_validate({"user": user, "role": found.role, "joined_at": found.joined_at})
 
 
-class SpaceMemberPage(BaseModel):
+class SpaceMemberPage(Model):
     items: list[SpaceMemberOut]
     next_cursor: str | None
 
@@ -469,7 +476,7 @@ class MoveIn(Strict):
     )
 
 
-class SpaceUsageOut(BaseModel):
+class SpaceUsageOut(Model):
     asset_count: int
     total_bytes: int = Field(description="bytes of the space's assets, uploads in progress included")
     by_type: dict[str, TypeUsage]
@@ -481,7 +488,7 @@ class SpaceUsageOut(BaseModel):
     shares_active: int
 
 
-class SpaceAuditOut(BaseModel):
+class SpaceAuditOut(Model):
     id: uuid.UUID
     action: str
     user_id: uuid.UUID | None = Field(description="who did it (the link's creator for share.accessed)")
@@ -496,7 +503,7 @@ class SpaceAuditOut(BaseModel):
         return cls.model_validate(event, from_attributes=True)
 
 
-class SpaceAuditPage(BaseModel):
+class SpaceAuditPage(Model):
     items: list[SpaceAuditOut]
     next_cursor: str | None
 
