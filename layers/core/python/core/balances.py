@@ -30,19 +30,16 @@ import math
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aws_lambda_powertools import Logger
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import Connection, func, insert, select, text
 
 from core import audit
 from core.config import FeatureSettings, setting
 from core.errors import Conflict, InsufficientBalance
 from core.models.balances import MAX_BALANCE, balance_table, balance_transaction_table
 from core.pagination import keyset, page_of
-
-if TYPE_CHECKING:
-    from core.db import AnySession
 
 logger = Logger(child=True)
 
@@ -118,7 +115,7 @@ _MASTER_BALANCE = text(
 )
 
 
-def _master_tokens(session: AnySession, room_id: uuid.UUID) -> tuple[uuid.UUID | None, int]:
+def _master_tokens(session: Connection, room_id: uuid.UUID) -> tuple[uuid.UUID | None, int]:
     row = session.execute(_MASTER_BALANCE, {"room": room_id}).first()
     if row is None:
         return None, 0
@@ -126,13 +123,13 @@ def _master_tokens(session: AnySession, room_id: uuid.UUID) -> tuple[uuid.UUID |
     return row.user_id, int(tokens)
 
 
-def covers(session: AnySession, room_id: uuid.UUID, estimate: int) -> bool:
+def covers(session: Connection, room_id: uuid.UUID, estimate: int) -> bool:
     """Whether the room's master can pay for a call of `estimate` tokens (one statement)."""
     master, tokens = _master_tokens(session, room_id)
     return master is not None and tokens >= estimate
 
 
-def require_cover(session: AnySession, room_id: uuid.UUID, estimate: int) -> None:
+def require_cover(session: Connection, room_id: uuid.UUID, estimate: int) -> None:
     """402 `insufficient_balance` unless the room's master can pay for a call of `estimate` tokens.
     Says how much the call needs, never what the master holds."""
     if not covers(session, room_id, estimate):
@@ -142,7 +139,7 @@ def require_cover(session: AnySession, room_id: uuid.UUID, estimate: int) -> Non
         )
 
 
-def balance_of(session: AnySession, user_id: uuid.UUID) -> Balance:
+def balance_of(session: Connection, user_id: uuid.UUID) -> Balance:
     row = session.execute(
         select(balance_table.c.tokens, balance_table.c.updated_at).where(balance_table.c.user_id == user_id)
     ).first()
@@ -152,7 +149,7 @@ def balance_of(session: AnySession, user_id: uuid.UUID) -> Balance:
 
 
 def transactions(
-    session: AnySession, user_id: uuid.UUID, limit: int, cursor: str | None
+    session: Connection, user_id: uuid.UUID, limit: int, cursor: str | None
 ) -> tuple[list[Any], str | None]:
     """The user's ledger, newest first (keyset on created_at, id)."""
     t = balance_transaction_table
@@ -211,12 +208,12 @@ _SETTLE = text(
 _MASTER = text("SELECT user_id FROM room_members WHERE room_id = :room AND role = 'master'")
 
 
-def _ensure(session: AnySession, user_id: uuid.UUID) -> None:
+def _ensure(session: Connection, user_id: uuid.UUID) -> None:
     welcome = BalancesSettings.current().balances_welcome_tokens
     session.execute(_ENSURE, {"user": user_id, "welcome": welcome, "id": uuid.uuid4()})
 
 
-def _deduct(session: AnySession, user_id: uuid.UUID, tokens: int) -> tuple[int, int]:
+def _deduct(session: Connection, user_id: uuid.UUID, tokens: int) -> tuple[int, int]:
     """Take `tokens` from the user's (ensured) balance, down to zero at most: (taken, balance after)."""
     after = session.execute(_DEDUCT, {"user": user_id, "n": tokens}).scalar()
     if after is not None:
@@ -226,7 +223,7 @@ def _deduct(session: AnySession, user_id: uuid.UUID, tokens: int) -> tuple[int, 
 
 
 def charge(
-    session: AnySession,
+    session: Connection,
     *,
     room_id: uuid.UUID,
     message_id: uuid.UUID,
@@ -267,7 +264,7 @@ def charge(
     return Change(master, claimed, "charge", -taken, after, used - taken, room_id)
 
 
-def grant(session: AnySession, user_id: uuid.UUID, tokens: int, *, actor: str, note: str | None = None) -> Change:
+def grant(session: Connection, user_id: uuid.UUID, tokens: int, *, actor: str, note: str | None = None) -> Change:
     """Add tokens to a user's balance (the operator's `make grant`): a ledger entry with the operator
     as its actor, and an audit event. 1..MAX_GRANT tokens; a balance past MAX_BALANCE is a Conflict."""
     if isinstance(tokens, bool) or not isinstance(tokens, int) or not 1 <= tokens <= MAX_GRANT:
@@ -316,7 +313,7 @@ def announce(change: Change | None, *, push_frame: Any = None) -> int:
         return 0
 
 
-def user_named(session: AnySession, name_or_id: str) -> tuple[uuid.UUID, str] | None:
+def user_named(session: Connection, name_or_id: str) -> tuple[uuid.UUID, str] | None:
     """(id, username) of the user with this id or username (any case), for `make grant`."""
     from core.models.user import user_table
 
