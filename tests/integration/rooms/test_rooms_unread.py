@@ -108,6 +108,19 @@ def test_read_bodies_are_validated(db: str, body: dict[str, Any]) -> None:
     assert (answer.status, answer.error_code) == (422, "validation_error"), answer.body
 
 
+def test_a_seq_written_as_a_whole_double_is_a_seq(db: str) -> None:
+    """JSON Schema's integer (the contract's type) includes 2.0: a client whose numbers are doubles
+    may send it; 1.5, "2" and true stay 422 (above)."""
+    room = team()
+    for i in range(2):
+        sent(room.room, room["member"], f"m{i}")
+    answer = call("POST", f"/api/v1/rooms/{room.room}/read", {"seq": 2.0}, token=room["reader"].token)
+    assert answer.status == 204, answer.body
+    assert listed(room.room, room["reader"])["last_read_seq"] == 2
+    huge = call("POST", f"/api/v1/rooms/{room.room}/read", {"seq": 1125899906842625.0}, token=room["reader"].token)
+    assert (huge.status, huge.error_code) == (409, "conflict"), huge.body  # a seq, beyond the newest
+
+
 def test_a_newcomer_starts_with_the_history_read(db: str) -> None:
     room = team()
     for i in range(3):
