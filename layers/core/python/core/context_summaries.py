@@ -20,15 +20,12 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import Connection, and_, func, select, update
 from sqlalchemy.dialects.postgresql import insert
 
 from core.models.ai_context import message_context_summary_table as summaries
-
-if TYPE_CHECKING:
-    from core.db import AnySession
 
 
 @dataclass(frozen=True)
@@ -84,13 +81,13 @@ def in_scope(room_id: Any, requester_id: uuid.UUID | None) -> Any:
     return and_(summaries.c.room_id == room_id, scope)
 
 
-def cached(session: AnySession, room_id: uuid.UUID, requester_id: uuid.UUID | None) -> Summary | None:
+def cached(session: Connection, room_id: uuid.UUID, requester_id: uuid.UUID | None) -> Summary | None:
     """The scope's summary, valid or not (the caller compares the cutoff); one statement."""
     row = session.execute(select(*COLUMNS).where(in_scope(room_id, requester_id))).first()
     return Summary.of(row) if row is not None else None
 
 
-def shared(session: AnySession, room_id: uuid.UUID, cutoff_at: datetime | None) -> Summary | None:
+def shared(session: Connection, room_id: uuid.UUID, cutoff_at: datetime | None) -> Summary | None:
     """The room's shared-context summary if it is valid under the room's cutoff: what the next public
     AI reply starts with (unless the conversation outgrew it: then it is extended first)."""
     summary = cached(session, room_id, None)
@@ -126,7 +123,7 @@ class Draft:
         }
 
 
-def extend(session: AnySession, draft: Draft, read: uuid.UUID) -> bool:
+def extend(session: Connection, draft: Draft, read: uuid.UUID) -> bool:
     """Replace the revision `read` (the summary the draft extends) by the draft; False when that
     revision is gone (a message of its range changed since: the draft, built on it, is stale too)
     or was replaced by another writer. One statement; the row lock orders it with the trigger."""
@@ -139,7 +136,7 @@ def extend(session: AnySession, draft: Draft, read: uuid.UUID) -> bool:
     return done is not None
 
 
-def insert_fresh(session: AnySession, draft: Draft, invalid: uuid.UUID | None) -> bool:
+def insert_fresh(session: Connection, draft: Draft, invalid: uuid.UUID | None) -> bool:
     """Store a summary built on no other: a new row, or over the scope's row only if it is still the
     invalid revision the caller saw (`invalid`); False when another writer got there first."""
     values = draft.values()
