@@ -122,10 +122,10 @@ def test_statements_in_one_flight_report_errors_and_leave_the_connection_usable(
         with pytest.raises(DBAPIError):
             core_db.read(lambda conn, sql=bad: conn.execute(text(sql), {"x": "not a uuid"}).all())
         assert core_db.read(values) == [42, None]
-    with pytest.raises(DBAPIError), core_db.orm_session_scope() as session:  # inside a transaction block
+    with pytest.raises(DBAPIError), core_db.session_scope() as session:  # inside a transaction block
         session.execute(text("SELECT CAST(:x AS uuid)"), {"x": "not a uuid"})
-    with core_db.orm_session_scope() as session:
-        assert session.execute(text("UPDATE users SET username = username WHERE false")).rowcount == 0  # type: ignore[attr-defined]
+    with core_db.session_scope() as session:
+        assert session.execute(text("UPDATE users SET username = username WHERE false")).rowcount == 0
         assert session.execute(text("SELECT 1 WHERE false")).all() == []
 
 

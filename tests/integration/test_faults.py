@@ -113,10 +113,9 @@ KILLED_MID_TRANSACTION = """
 import os, sys, uuid
 from sqlalchemy import text
 from core import db
-with db.orm_session_scope() as session:
+with db.session_scope() as session:
     session.execute(text("INSERT INTO users (id, email, username, password_hash) VALUES (:i, 'k@x.io', 'killed', 'x')"),
                     {"i": uuid.uuid4()})
-    session.flush()
     print("inserted", flush=True)
     os.kill(os.getpid(), 9)  # what a Lambda timeout does to the process: no commit, no cleanup
 """

@@ -16,7 +16,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 FUNCTIONS = ROOT / "functions"
 
-PUBLIC = {"session_scope", "orm_session_scope", "read", "sqlstate", "UNIQUE_VIOLATION", "FOREIGN_KEY_VIOLATION"}
+PUBLIC = {"session_scope", "read", "sqlstate", "UNIQUE_VIOLATION", "FOREIGN_KEY_VIOLATION"}
 LEAN = {"lean_query", "ping", "close_lean"}
 LEAN_USERS = {"authorizer", "ops"}  # the authorizer and the health check
 ENGINE_USERS = {"migrate"}

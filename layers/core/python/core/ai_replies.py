@@ -32,7 +32,7 @@ from core.models.rooms import message_table, room_table
 from core.room_messages import MessageView
 
 if TYPE_CHECKING:
-    from core.db import AnySession
+    from sqlalchemy.engine import Connection
 
 logger = Logger(child=True)
 
@@ -126,18 +126,18 @@ def _this_job(job: Job) -> Any:
     )
 
 
-def is_current(session: AnySession, job: Job) -> bool:
+def is_current(session: Connection, job: Job) -> bool:
     """Whether the job may still end its message (the worker asks before each delta)."""
     return session.execute(select(message_table.c.id).where(_this_job(job))).first() is not None
 
 
-def current(session: AnySession, job: Job) -> MessageView | None:
+def current(session: Connection, job: Job) -> MessageView | None:
     """The job's message while the job may still end it (the worker checks before and while streaming)."""
     found = session.execute(select(message_table.c.id).where(_this_job(job))).first()
     return room_messages.load(session, job.message_id) if found is not None else None
 
 
-def finish(session: AnySession, job: Job, content: str, status: str) -> MessageView | None:
+def finish(session: Connection, job: Job, content: str, status: str) -> MessageView | None:
     """Store the reply's text and end (`completed` | `failed`) once, with `message.completed`;
     None (and nothing changed) when the job may no longer end it."""
     if status not in ("completed", "failed"):
@@ -155,7 +155,7 @@ def finish(session: AnySession, job: Job, content: str, status: str) -> MessageV
     return view
 
 
-def fail_overdue(session: AnySession, message_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, MessageView]:
+def fail_overdue(session: Connection, message_ids: Sequence[uuid.UUID]) -> dict[uuid.UUID, MessageView]:
     """Fail these messages if they are pending past their deadline (by the database's clock), each
     with its `message.completed`; the ones failed here, by id."""
     if not message_ids:
@@ -182,7 +182,7 @@ def fail_overdue(session: AnySession, message_ids: Sequence[uuid.UUID]) -> dict[
     return views
 
 
-def settle(session: AnySession, views: Sequence[MessageView]) -> list[MessageView]:
+def settle(session: Connection, views: Sequence[MessageView]) -> list[MessageView]:
     """What a read answers: pending replies past their deadline are failed now (written, announced),
     so a reply whose worker never ended it reads `failed`, not `pending`. Nothing to do (no
     statement) when none is overdue, which is every read but the rare one."""

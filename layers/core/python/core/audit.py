@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from sqlalchemy import Connection, insert
 
 from core.models.audit import audit_event_table
-
-if TYPE_CHECKING:
-    from core.db import AnySession
 
 # Built once, values bound per call: one compiled shape.
 _INSERT = insert(audit_event_table)
@@ -39,7 +36,7 @@ def event(
 
 
 def record(
-    session: AnySession,
+    session: Connection,
     action: str,
     *,
     user_id: uuid.UUID | None,
@@ -52,13 +49,7 @@ def record(
     values = event(
         action, user_id=user_id, ip=ip, target_type=target_type, target_id=target_id, data=data, space_id=space_id
     )
-    if isinstance(session, Connection):
-        session.execute(_INSERT, values)  # one INSERT, now
-        return
-    # Transitional, for callers still on an ORM Session: added, flushed with the rest (batched).
-    from core.orm.audit import AuditEvent
-
-    session.add(AuditEvent(**values))
+    session.execute(_INSERT, values)  # one INSERT, now
 
 
 def record_all(session: Connection, events: list[dict[str, Any]]) -> None:

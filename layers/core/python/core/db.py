@@ -36,13 +36,7 @@ from core.errors import AppError, Unavailable
 from core.internals import pg8000_wire
 
 if TYPE_CHECKING:
-    from typing import TypeAlias
-
     from sqlalchemy.engine import Connection, Engine
-    from sqlalchemy.orm import Session
-
-    # Transitional: what a core module shared by converted and not yet converted callers accepts.
-    AnySession: TypeAlias = Connection | Session
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -246,30 +240,6 @@ def _commit(connection: Connection) -> None:
         callback()
 
 
-@contextmanager
-def orm_session_scope() -> Iterator[Session]:
-    """Transitional: session_scope for callers still working through core.orm's classes."""
-    from sqlalchemy.orm import Session
-
-    with _database_errors():
-        session = Session(bind=get_engine(), expire_on_commit=False, autoflush=False)
-        try:
-            yield session
-            session.commit()
-        except AppError as err:
-            if err.keep_writes:
-                session.commit()
-            else:
-                session.rollback()
-            raise
-        except BaseException:
-            with suppress(Exception):  # the connection may already be gone
-                session.rollback()
-            raise
-        finally:
-            session.close()
-
-
 def _timed_out(exc: BaseException) -> bool:
     cause: BaseException | None = exc
     while cause is not None:
@@ -398,7 +368,7 @@ def prime() -> None:
     restored copy starts with the driver loaded and the engine built."""
     import pg8000.native  # noqa: F401 - the driver of every connection, the lean one included
 
-    if "sqlalchemy" in sys.modules:  # this function works through the engine (its handler loaded the ORM)
+    if "sqlalchemy" in sys.modules:  # this function works through the engine (its handler loaded SQLAlchemy)
         get_engine()
 
 

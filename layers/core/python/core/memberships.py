@@ -15,7 +15,7 @@ from core.models.user import user_table
 from core.pagination import keyset, page_of
 
 if TYPE_CHECKING:
-    from core.db import AnySession
+    from sqlalchemy.engine import Connection
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,7 @@ def _members(members: Table, of_container: ColumnElement[bool]) -> Select[Any]:
     return select(*columns).join(user_table, user_table.c.id == members.c.user_id).where(of_container)
 
 
-def member(session: AnySession, members: Table, of_container: ColumnElement[bool], user_id: uuid.UUID) -> MemberView:
+def member(session: Connection, members: Table, of_container: ColumnElement[bool], user_id: uuid.UUID) -> MemberView:
     """One member (`members`: room_member_table or space_member_table; `of_container`: e.g.
     room_member_table.c.room_id == id)."""
     row = session.execute(_members(members, of_container).where(members.c.user_id == user_id)).first()
@@ -46,7 +46,7 @@ def member(session: AnySession, members: Table, of_container: ColumnElement[bool
 
 
 def page(
-    session: AnySession, members: Table, of_container: ColumnElement[bool], scope: str, limit: int, cursor: str | None
+    session: Connection, members: Table, of_container: ColumnElement[bool], scope: str, limit: int, cursor: str | None
 ) -> tuple[list[MemberView], str | None]:
     """In joining order, keyset on (joined_at, user_id)."""
     query = keyset(

@@ -13,7 +13,7 @@ from sqlalchemy import text
 from core.errors import RateLimited
 
 if TYPE_CHECKING:
-    from core.db import AnySession
+    from sqlalchemy.engine import Connection
 
 _HIT = text(
     "INSERT INTO rate_limit_windows (key, window_start, count) VALUES (:key, :start, 1) "
@@ -22,7 +22,7 @@ _HIT = text(
 )
 
 
-def hit(session: AnySession, key: str, limit: int, window_s: int = 60, now: float | None = None) -> None:
+def hit(session: Connection, key: str, limit: int, window_s: int = 60, now: float | None = None) -> None:
     """Count one attempt; over the limit, RateLimited with the seconds left in the window.
 
     The attempt is counted even when refused (keep_writes), so hammering does not reset it.
@@ -35,7 +35,7 @@ def hit(session: AnySession, key: str, limit: int, window_s: int = 60, now: floa
 
 
 def hit_all(
-    session: AnySession, limits: Sequence[tuple[str, int]], window_s: int = 60, now: float | None = None
+    session: Connection, limits: Sequence[tuple[str, int]], window_s: int = 60, now: float | None = None
 ) -> None:
     """`hit` for several (distinct) keys in one statement: every one is counted; over any limit,
     RateLimited (keep_writes) with the seconds left in the window."""

@@ -21,7 +21,7 @@ from core.errors import Conflict, Forbidden, NotFound
 from core.models.rooms import ROLES, room_member_table, room_table
 
 if TYPE_CHECKING:
-    from core.db import AnySession
+    from sqlalchemy.engine import Connection
 
 RANK = {role: rank for rank, role in enumerate(ROLES)}
 
@@ -86,7 +86,7 @@ class RoomView:
 
 
 def room_for(
-    session: AnySession, room_id: uuid.UUID, user_id: uuid.UUID, *, at_least: str = "reader", lock: bool = False
+    session: Connection, room_id: uuid.UUID, user_id: uuid.UUID, *, at_least: str = "reader", lock: bool = False
 ) -> RoomView:
     """The room as `user_id` sees it, if they hold `at_least`; one statement.
 

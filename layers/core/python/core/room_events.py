@@ -31,15 +31,12 @@ import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from aws_lambda_powertools import Logger
 from sqlalchemy import Connection, event, text
 
 from core import db
-
-if TYPE_CHECKING:
-    from core.db import AnySession
 
 logger = Logger(child=True)
 
@@ -81,7 +78,7 @@ _RECORD = text(
 
 
 def publish(
-    session: AnySession,
+    session: Connection,
     room_id: uuid.UUID,
     type: str,
     data: Mapping[str, Any],
@@ -136,7 +133,7 @@ _DROP_SUBSCRIPTIONS = text(
 )
 
 
-def drop_subscriptions(session: AnySession, room_id: uuid.UUID, user_id: uuid.UUID) -> None:
+def drop_subscriptions(session: Connection, room_id: uuid.UUID, user_id: uuid.UUID) -> None:
     """A user who left the room, or may no longer read it, stops receiving its events: call it in the
     transaction of the membership change."""
     session.execute(_DROP_SUBSCRIPTIONS, {"room": room_id, "user": user_id})

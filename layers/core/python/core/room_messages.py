@@ -20,7 +20,7 @@ from core.models.user import user_table
 from core.schemas import MessageOut
 
 if TYPE_CHECKING:
-    from core.db import AnySession
+    from sqlalchemy.engine import Connection
 
 
 @dataclass(frozen=True)
@@ -107,7 +107,7 @@ def with_sender(*columns: Any) -> Select[Any]:
     return select(*columns).select_from(message_table).outerjoin(user_table, user_table.c.id == _m.sender_id)
 
 
-def load(session: AnySession, message_id: uuid.UUID) -> MessageView:
+def load(session: Connection, message_id: uuid.UUID) -> MessageView:
     row = session.execute(with_sender(*MESSAGE_COLUMNS).where(_m.id == message_id)).one()
     return MessageView.of(row)
 
@@ -118,7 +118,7 @@ def audience(visibility: str, requester_id: uuid.UUID | None) -> uuid.UUID | Non
     return requester_id if visibility == "private" else None
 
 
-def publish(session: AnySession, type: str, view: MessageView) -> None:
+def publish(session: Connection, type: str, view: MessageView) -> None:
     """message.created / message.updated / message.completed, in the change's transaction."""
     data = MessageOut.of(view).model_dump(mode="json")
     room_events.publish(
