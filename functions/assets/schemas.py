@@ -6,14 +6,14 @@ import uuid
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Annotated, Any, Literal, cast
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from assets.playback import HLS
 from assets.settings import DEFAULT_ASSET_MAX_BYTES
 from core import storage
 from core.routes import OPEN_SHARE, PLAY_ASSET
 from core.schemas import UserSummary
-from core.types import Timestamp
+from core.types import JSON_NUMBER, JsonInt, Timestamp
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Row
@@ -49,7 +49,7 @@ class UploadIn(Strict):
         min_length=1, max_length=255, pattern=FILENAME, description="kept as data; never part of a storage key"
     )
     content_type: str = Field(pattern=CONTENT_TYPE, description="image/* or video/*")
-    size: int = Field(
+    size: JsonInt = Field(
         ge=1,
         # Declared, not validated here: over the stage's limit answers 413 (API.md), not 422.
         json_schema_extra={"maximum": DEFAULT_ASSET_MAX_BYTES},
@@ -78,7 +78,7 @@ class AssetPatch(Strict):
 
 
 class PartIn(Strict):
-    part_number: int = Field(ge=1, le=10_000)
+    part_number: JsonInt = Field(ge=1, le=10_000)
     # The ETag S3 answered for the part (quoted hex, quotes optional): anything else cannot name one.
     etag: str = Field(pattern=r'^"?[0-9a-fA-F]{32}"?$')
 
@@ -97,13 +97,11 @@ class PartsIn(Strict):
 
 
 class ShareIn(Strict):
-    expires_in_seconds: int | None = Field(
+    expires_in_seconds: Annotated[int, Field(ge=60, le=30 * 24 * 3600), JSON_NUMBER] | None = Field(
         default=None,
-        ge=60,
-        le=30 * 24 * 3600,
         description="at most 30 days (SHARE_MAX_TTL_S); omitted or null: 7 days (SHARE_DEFAULT_TTL_S)",
     )
-    max_downloads: int | None = Field(default=None, ge=1, le=1_000_000)
+    max_downloads: Annotated[int, Field(ge=1, le=1_000_000), JSON_NUMBER] | None = None
     original: bool = Field(
         default=False,
         description="hand out the original file, metadata (GPS) included; by default the link hands out the "
@@ -388,14 +386,7 @@ GrantableRole = Literal["viewer", "editor"]
 QUOTA_MAX = 10**15  # bytes (1 PB): exact as a JSON number (below 2**53), and sums stay within BIGINT
 
 
-def _not_a_boolean(value: Any) -> Any:
-    """JSON's true and false are not numbers (pydantic's lax int would take them as 1 and 0)."""
-    if isinstance(value, bool):
-        raise ValueError("must be an integer, not a boolean")
-    return value
-
-
-Quota = Annotated[int, Field(ge=0, le=QUOTA_MAX), BeforeValidator(_not_a_boolean)]
+Quota = Annotated[int, Field(ge=0, le=QUOTA_MAX), JSON_NUMBER]
 
 
 class SpaceIn(Strict):

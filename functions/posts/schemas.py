@@ -11,7 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from core import storage
 from core.keys import POST_IMAGE_KEY_SHAPE
 from core.schemas import JsonBody, UserSummary
-from core.types import Timestamp
+from core.types import JsonInt, Timestamp
 from posts.settings import DEFAULT_POST_IMAGE_MAX_BYTES
 
 if TYPE_CHECKING:
@@ -36,7 +36,7 @@ class UploadUrlIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     content_type: ImageType
-    size: int = Field(
+    size: JsonInt = Field(
         ge=1,
         # Declared, not validated here: over the stage's limit answers 413 (API.md), not 422.
         json_schema_extra={"maximum": DEFAULT_POST_IMAGE_MAX_BYTES},

@@ -13,12 +13,11 @@ from pydantic import (
     ConfigDict,
     Field,
     StrictBool,
-    StrictInt,
     model_validator,
 )
 
 from core.schemas import MessageOut, UserSummary
-from core.types import Timestamp
+from core.types import JsonInt, Timestamp
 from rooms.groups import GROUP_MAX_MEMBERS
 
 if TYPE_CHECKING:
@@ -54,18 +53,6 @@ def _iso_text(value: object) -> object:
 
 # A time in a request body: an ISO 8601 string with its zone, nothing pydantic could coerce.
 TimeIn = Annotated[AwareDatetime, BeforeValidator(_iso_text)]
-
-
-def _json_integer(value: object) -> object:
-    """JSON Schema's `integer` is any number without a fraction: 7.0 is 7 (a client whose numbers
-    are all doubles sends it so); a string, a boolean or 7.5 stays refused."""
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    return value
-
-
-# A seq in a request body: a JSON integer, written 7 or 7.0, never "7" nor true.
-SeqIn = Annotated[StrictInt, BeforeValidator(_json_integer)]
 
 
 class RoomIn(BaseModel):
@@ -150,7 +137,7 @@ class RoomDetailOut(RoomOut):
 class ReadIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    seq: SeqIn = Field(
+    seq: JsonInt = Field(
         ge=0,
         le=SEQ_MAX,
         description="I have read up to this seq (at most the room's newest; lower ones change nothing)",
@@ -479,7 +466,7 @@ class ForkIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, max_length=100, description="the new room's name")
-    up_to_seq: SeqIn = Field(  # type: ignore[assignment]  # optional, not nullable
+    up_to_seq: JsonInt = Field(  # type: ignore[assignment]  # optional, not nullable
         default=None,
         ge=0,
         le=SEQ_MAX,
