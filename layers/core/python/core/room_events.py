@@ -34,7 +34,7 @@ from functools import lru_cache
 from typing import Any
 
 from aws_lambda_powertools import Logger
-from sqlalchemy import Connection, event, text
+from sqlalchemy import Connection, text
 
 from core import db
 
@@ -63,10 +63,6 @@ SWEEP_CONNECTIONS = 500  # expired connections deleted per sweep
 # subnets have no SQS endpoint) must not cost every later request its connect timeout.
 NUDGE_PAUSE_S = 60.0
 
-# Transitional, for callers still on an ORM Session: session.info keys of the rooms to nudge.
-_PENDING = "room_events.pending"
-_LISTENING = "room_events.listening"
-
 
 # --- publishing (the producer's side: the rooms function) ---
 
@@ -94,17 +90,7 @@ def publish(
         raise ValueError(f"{type} events carry the message's seq")
     payload = json.dumps(data, separators=(",", ":"), ensure_ascii=False, default=str)
     session.execute(_RECORD, {"room": room_id, "type": type, "seq": seq, "data": payload, "only": only})
-    if isinstance(session, Connection):
-        db.after_commit(session, _Nudge(room_id))  # once per room and unit of work
-        return
-    # Transitional: an ORM Session nudges from its own after_commit event.
-    pending: list[uuid.UUID] = session.info.setdefault(_PENDING, [])
-    if room_id not in pending:
-        pending.append(room_id)
-    if not session.info.get(_LISTENING):
-        session.info[_LISTENING] = True
-        event.listen(session, "after_commit", _after_commit)
-        event.listen(session, "after_rollback", _after_rollback)
+    db.after_commit(session, _Nudge(room_id))  # once per room and unit of work
 
 
 @dataclass(frozen=True)
@@ -115,16 +101,6 @@ class _Nudge:
 
     def __call__(self) -> None:
         nudge([self.room_id])
-
-
-def _after_commit(session: Any) -> None:
-    rooms = session.info.pop(_PENDING, None)
-    if rooms:
-        nudge(rooms)
-
-
-def _after_rollback(session: Any) -> None:
-    session.info.pop(_PENDING, None)  # nothing was recorded: nothing to send
 
 
 _DROP_SUBSCRIPTIONS = text(
