@@ -13,7 +13,7 @@ from sqlalchemy import Connection, delete, select
 from sqlalchemy import update as update_
 from sqlalchemy.engine import Row
 
-from assets import quota
+from assets import quota, scopes
 from assets.settings import AssetSettings
 from assets.space_access import EDITOR, VIEWER, asset_for
 from core import audit, storage
@@ -21,8 +21,8 @@ from core.errors import Conflict
 from core.models.assets import asset_table, variant_table
 from core.pagination import keyset, page_of
 
-SCOPE = "assets"
-SPACE_SCOPE = "space-assets"  # GET /spaces/{id}/assets: the same key, its own cursors
+SCOPE = scopes.ASSETS
+SPACE_SCOPE = scopes.SPACE_ASSETS
 
 
 def owned(

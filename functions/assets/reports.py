@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, case, func, literal_column, or_, select
 from sqlalchemy.engine import Row
 
+from assets import scopes
 from assets.library import personal
 from assets.space_access import OWNER, space_for
 from core.models.assets import asset_table, share_table
@@ -16,8 +17,8 @@ from core.models.audit import audit_event_table
 from core.models.spaces import space_table
 from core.pagination import keyset, page_of
 
-AUDIT_SCOPE = "audit"
-SPACE_AUDIT_SCOPE = "space-audit"
+AUDIT_SCOPE = scopes.AUDIT
+SPACE_AUDIT_SCOPE = scopes.SPACE_AUDIT
 DOWNLOAD_ACTIONS = ("asset.download_url_issued", "share.accessed")
 
 

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import Connection, and_, func, insert, or_, select, update
 from sqlalchemy.engine import Row
 
+from assets import scopes
 from assets.library import owned, variants_of
 from assets.settings import AssetSettings
 from assets.space_access import OWNER
@@ -24,7 +25,7 @@ from core.models.spaces import space_member_table
 from core.pagination import keyset, page_of
 from core.tokens import digest, new_token
 
-SCOPE = "shares"
+SCOPE = scopes.SHARES
 UNSHAREABLE = ("quarantined", "failed")
 
 

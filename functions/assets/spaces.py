@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import Connection, delete, func, insert, select, update
 
+from assets import scopes
 from assets.settings import AssetSettings
 from assets.space_access import EDITOR, OWNER, SPACE_COLUMNS, SpaceView, below, lock_spaces, space_for
 from core import audit, memberships
@@ -26,8 +27,8 @@ from core.models.spaces import space_member_table, space_table
 from core.models.user import user_table
 from core.pagination import keyset, page_of
 
-SCOPE = "spaces"
-MEMBERS_SCOPE = "space-members"
+SCOPE = scopes.SPACES
+MEMBERS_SCOPE = scopes.SPACE_MEMBERS
 UNSET: Any = object()  # a PATCH field not sent
 
 

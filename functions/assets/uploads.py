@@ -16,7 +16,7 @@ from typing import Any
 from sqlalchemy import Connection, delete, insert, update
 from sqlalchemy.engine import Row
 
-from assets import quota
+from assets import quota, scopes
 from assets.settings import AssetSettings
 from assets.space_access import EDITOR, asset_for, space_for
 from core import audit, keys, storage
@@ -26,8 +26,8 @@ from core.pagination import decode_cursor, encode_cursor
 
 MAX_PARTS = 10_000
 MIB = 1024 * 1024
-PARTS_SCOPE = "multipart-parts"  # cursors of GET /assets/{id}/multipart: the last part number listed
-PARTS_CURSOR = (int,)
+PARTS_SCOPE = scopes.MULTIPART_PARTS
+PARTS_CURSOR = scopes.MULTIPART_PARTS_KEY
 
 
 @dataclass(frozen=True)

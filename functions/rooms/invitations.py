@@ -23,12 +23,12 @@ from core.models.rooms import room_invitation_table, room_member_table, room_tab
 from core.models.user import user_table
 from core.pagination import keyset, page_of
 from core.tokens import digest, new_token
-from rooms import events
+from rooms import events, scopes
 from rooms.access import RoomView, room_for
 from rooms.members import member
 from rooms.settings import RoomsSettings
 
-SCOPE = "invitations"
+SCOPE = scopes.INVITATIONS
 _invitation, _member, _room = room_invitation_table.c, room_member_table.c, room_table.c
 
 

@@ -14,13 +14,13 @@ from core.errors import Conflict, NotFound
 from core.models.rooms import message_table, room_member_table, room_table
 from core.pagination import keyset, page_of
 from core.room_messages import with_sender
-from rooms import events
+from rooms import events, scopes
 from rooms.access import ROOM_COLUMNS, RoomView, room_for
 from rooms.messages import MESSAGE_COLUMNS, MessageView, visible_to
 from rooms.schemas import UNREAD_CAP
 from rooms.settings import RoomsSettings
 
-SCOPE = "rooms"
+SCOPE = scopes.ROOMS
 
 
 def create(session: Connection, user_id: uuid.UUID, name: str, description: str) -> RoomView:

@@ -17,10 +17,10 @@ from core import memberships
 from core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from core.memberships import MemberView
 from core.models.rooms import room_member_table, room_table
-from rooms import events
+from rooms import events, scopes
 from rooms.access import below, room_for
 
-SCOPE = "room-members"
+SCOPE = scopes.ROOM_MEMBERS
 _member, _room = room_member_table.c, room_table.c
 
 

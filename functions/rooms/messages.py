@@ -18,11 +18,11 @@ from core.errors import Forbidden, NotFound
 from core.models.rooms import message_table, room_table
 from core.pagination import decode_cursor_of, page_of
 from core.room_messages import MESSAGE_COLUMNS, MessageView, load, visible_to, with_sender
-from rooms import events
+from rooms import events, scopes
 from rooms.access import room_for
 
-SCOPE = "messages"  # the history, newest first
-AFTER_SCOPE = "messages-after"  # ?after_seq=N: oldest first from N + 1 (backfill)
+SCOPE = scopes.MESSAGES
+AFTER_SCOPE = scopes.MESSAGES_AFTER
 SCOPES = (SCOPE, AFTER_SCOPE)  # one ?cursor= continues either, in its own order
 _message = message_table.c
 

@@ -4,22 +4,29 @@ from __future__ import annotations
 
 import uuid
 from datetime import datetime
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
-from assets import library
+from assets import scopes
 from assets.schemas import AssetOut, AssetPage, AssetPatch, DownloadOut
 from core import db
 from core.errors import BadRequest
 from core.http import caller, client_ip, documented, route
+from core.lazy import lazy_module
 from core.routes import DELETE_ASSET, DOWNLOAD_ASSET, GET_ASSET, LIST_ASSETS, PATCH_ASSET
 from core.schemas import Limit, cursor_query
 
+if TYPE_CHECKING:
+    from assets import library
+else:
+    library = lazy_module("assets.library")
+
+
 router = Router()
 
-AssetCursor = Annotated[str | None, cursor_query(library.SCOPE)]
+AssetCursor = Annotated[str | None, cursor_query(scopes.ASSETS)]
 Search = Annotated[str | None, Query(min_length=1, max_length=100, description="filename contains")]
 TypeFilter = Annotated[
     str | None, Query(pattern=r"^(image|video)/(\*|[a-z0-9][a-z0-9.+-]{0,100})$", description="e.g. image/*")

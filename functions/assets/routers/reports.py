@@ -2,20 +2,27 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
-from assets import reports
+from assets import scopes
 from assets.schemas import AuditPage, UsageOut
 from core import db
 from core.http import caller, route
+from core.lazy import lazy_module
 from core.routes import AUDIT, USAGE
 from core.schemas import Limit, cursor_query
 
+if TYPE_CHECKING:
+    from assets import reports
+else:
+    reports = lazy_module("assets.reports")
+
+
 router = Router()
 
-AuditCursor = Annotated[str | None, cursor_query(reports.AUDIT_SCOPE)]
+AuditCursor = Annotated[str | None, cursor_query(scopes.AUDIT)]
 
 
 @route(router, USAGE, summary="What my library holds and how it is used", tags=["assets"])

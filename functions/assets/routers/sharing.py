@@ -3,20 +3,27 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
-from assets import sharing
+from assets import scopes
 from assets.schemas import SharedOut, ShareIn, ShareOut, SharePage
 from core import db
 from core.http import caller, client_ip, documented, route
+from core.lazy import lazy_module
 from core.routes import CREATE_SHARE, LIST_SHARES, OPEN_SHARE, REVOKE_SHARE
 from core.schemas import Limit, cursor_query
 
+if TYPE_CHECKING:
+    from assets import sharing
+else:
+    sharing = lazy_module("assets.sharing")
+
+
 router = Router()
 
-ShareCursor = Annotated[str | None, cursor_query(sharing.SCOPE)]
+ShareCursor = Annotated[str | None, cursor_query(scopes.SHARES)]
 
 
 @route(

@@ -4,11 +4,11 @@ the use-case modules (assets.spaces, assets.space_access)."""
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
-from assets import library, moves, reports, spaces
+from assets import scopes
 from assets.routers.library import From, Search, Tag, To, TypeFilter, instant
 from assets.schemas import (
     AssetOut,
@@ -29,6 +29,7 @@ from assets.schemas import (
 from assets.space_access import space_for
 from core import db
 from core.http import caller, client_ip, documented, route
+from core.lazy import lazy_module
 from core.models.assets import asset_table
 from core.routes import (
     ADD_SPACE_MEMBER,
@@ -48,12 +49,21 @@ from core.routes import (
 )
 from core.schemas import Limit, cursor_query
 
+if TYPE_CHECKING:
+    from assets import library, moves, reports, spaces
+else:
+    library = lazy_module("assets.library")
+    moves = lazy_module("assets.moves")
+    reports = lazy_module("assets.reports")
+    spaces = lazy_module("assets.spaces")
+
+
 router = Router()
 
-SpaceCursor = Annotated[str | None, cursor_query(spaces.SCOPE)]
-MemberCursor = Annotated[str | None, cursor_query(spaces.MEMBERS_SCOPE)]
-SpaceAssetCursor = Annotated[str | None, cursor_query(library.SPACE_SCOPE)]
-SpaceAuditCursor = Annotated[str | None, cursor_query(reports.SPACE_AUDIT_SCOPE)]
+SpaceCursor = Annotated[str | None, cursor_query(scopes.SPACES)]
+MemberCursor = Annotated[str | None, cursor_query(scopes.SPACE_MEMBERS)]
+SpaceAssetCursor = Annotated[str | None, cursor_query(scopes.SPACE_ASSETS)]
+SpaceAuditCursor = Annotated[str | None, cursor_query(scopes.SPACE_AUDIT)]
 
 
 @route(router, CREATE_SPACE, status_code=201, summary="Create a shared space (you are its owner)", tags=["spaces"])

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
-from assets import uploads
+from assets import scopes
 from assets.schemas import (
     AssetOut,
     CompleteIn,
@@ -19,12 +19,19 @@ from assets.schemas import (
 )
 from core import db
 from core.http import caller, client_ip, documented, route
+from core.lazy import lazy_module
 from core.routes import ABORT_UPLOAD, COMPLETE_UPLOAD, RESUME_UPLOAD, START_UPLOAD, UPLOAD_PROGRESS
 from core.schemas import Limit, cursor_query
 
+if TYPE_CHECKING:
+    from assets import uploads
+else:
+    uploads = lazy_module("assets.uploads")
+
+
 router = Router()
 
-PartsCursor = Annotated[str | None, cursor_query(uploads.PARTS_SCOPE, uploads.PARTS_CURSOR)]
+PartsCursor = Annotated[str | None, cursor_query(scopes.MULTIPART_PARTS, scopes.MULTIPART_PARTS_KEY)]
 
 
 @route(

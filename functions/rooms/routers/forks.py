@@ -3,14 +3,23 @@
 from __future__ import annotations
 
 import uuid
+from typing import TYPE_CHECKING
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
-from core import db, room_forks
+from core import db
 from core.http import caller, documented, route
+from core.lazy import lazy_module
 from core.routes import FORK_PROGRESS, FORK_ROOM
-from rooms import forks
 from rooms.schemas import ForkCreated, ForkIn, ForkOut
+
+if TYPE_CHECKING:
+    from core import room_forks
+    from rooms import forks
+else:
+    room_forks = lazy_module("core.room_forks")
+    forks = lazy_module("rooms.forks")
+
 
 router = Router()
 

@@ -4,12 +4,13 @@ Inviting a group to a room is an invitation route (routers/invitations.py)."""
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
 from core import db
 from core.http import caller, documented, route
+from core.lazy import lazy_module
 from core.routes import (
     ADD_GROUP_MEMBER,
     CREATE_GROUP,
@@ -21,13 +22,19 @@ from core.routes import (
     RENAME_GROUP,
 )
 from core.schemas import Limit, cursor_query
-from rooms import groups
+from rooms import scopes
 from rooms.schemas import GroupIn, GroupMemberIn, GroupMemberOut, GroupMemberPage, GroupOut, GroupPage, GroupPatch
+
+if TYPE_CHECKING:
+    from rooms import groups
+else:
+    groups = lazy_module("rooms.groups")
+
 
 router = Router()
 
-GroupCursor = Annotated[str | None, cursor_query(groups.SCOPE)]
-GroupMemberCursor = Annotated[str | None, cursor_query(groups.MEMBERS_SCOPE)]
+GroupCursor = Annotated[str | None, cursor_query(scopes.GROUPS)]
+GroupMemberCursor = Annotated[str | None, cursor_query(scopes.GROUP_MEMBERS)]
 
 
 @route(

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Path
 
 from core import db
 from core.http import caller, documented, route
+from core.lazy import lazy_module
 from core.routes import ACCEPT_INVITATION, DECLINE_INVITATION, INVITE, MY_INVITATIONS
 from core.schemas import Limit, cursor_query
-from rooms import group_invitations, invitations
+from rooms import scopes
 from rooms.schemas import (
     GroupInvitationsCreated,
     InvitationCreated,
@@ -21,9 +22,16 @@ from rooms.schemas import (
     MembershipOut,
 )
 
+if TYPE_CHECKING:
+    from rooms import group_invitations, invitations
+else:
+    group_invitations = lazy_module("rooms.group_invitations")
+    invitations = lazy_module("rooms.invitations")
+
+
 router = Router()
 
-InvitationCursor = Annotated[str | None, cursor_query(invitations.SCOPE)]
+InvitationCursor = Annotated[str | None, cursor_query(scopes.INVITATIONS)]
 Token = Annotated[
     str, Path(min_length=1, max_length=200, description="the invitation's token, or its id when it names you")
 ]

@@ -3,20 +3,27 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
 from core import db
 from core.http import caller, documented, route
+from core.lazy import lazy_module
 from core.routes import CHANGE_ROLE, LIST_MEMBERS, REMOVE_MEMBER, TRANSFER_OWNERSHIP
 from core.schemas import Limit, cursor_query
-from rooms import members
+from rooms import scopes
 from rooms.schemas import MemberOut, MemberPage, OwnerIn, RoleIn
+
+if TYPE_CHECKING:
+    from rooms import members
+else:
+    members = lazy_module("rooms.members")
+
 
 router = Router()
 
-MemberCursor = Annotated[str | None, cursor_query(members.SCOPE)]
+MemberCursor = Annotated[str | None, cursor_query(scopes.ROOM_MEMBERS)]
 
 
 @route(router, LIST_MEMBERS, summary="A room's members, in joining order (reader+)", tags=["rooms"])

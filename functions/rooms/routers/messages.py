@@ -3,21 +3,29 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from core import db
 from core.http import caller, documented, route
+from core.lazy import lazy_module
 from core.routes import DELETE_MESSAGE, EDIT_MESSAGE, GET_MESSAGE, REGENERATE, ROOM_HISTORY, SEND_MESSAGE
 from core.schemas import Limit, MessageOut, cursor_query
-from rooms import messages, replies
+from rooms import scopes
 from rooms.schemas import SEQ_MAX, MessageIn, MessagePage, MessagePatch, MessagePosted
+
+if TYPE_CHECKING:
+    from rooms import messages, replies
+else:
+    messages = lazy_module("rooms.messages")
+    replies = lazy_module("rooms.replies")
+
 
 router = Router()
 
-MessageCursor = Annotated[str | None, cursor_query(messages.SCOPES, (int,))]
+MessageCursor = Annotated[str | None, cursor_query((scopes.MESSAGES, scopes.MESSAGES_AFTER), (int,))]
 AfterSeq = Annotated[
     int | None,
     Query(

@@ -3,20 +3,30 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
-from core import context_summaries, db
+from core import db
 from core.http import caller, documented, route
+from core.lazy import lazy_module
 from core.routes import CREATE_ROOM, DELETE_ROOM, GET_ROOM, MARK_READ, MY_ROOMS, UPDATE_ROOM
 from core.schemas import Limit, cursor_query
-from rooms import logic, members
+from rooms import scopes
 from rooms.schemas import ReadIn, RoomDetailOut, RoomIn, RoomOut, RoomPage, RoomPatch
+
+if TYPE_CHECKING:
+    from core import context_summaries
+    from rooms import logic, members
+else:
+    context_summaries = lazy_module("core.context_summaries")
+    logic = lazy_module("rooms.logic")
+    members = lazy_module("rooms.members")
+
 
 router = Router()
 
-RoomCursor = Annotated[str | None, cursor_query(logic.SCOPE)]
+RoomCursor = Annotated[str | None, cursor_query(scopes.ROOMS)]
 
 
 @route(router, CREATE_ROOM, status_code=201, summary="Create a room (you become its master)", tags=["rooms"])
