@@ -29,9 +29,9 @@ from core.models.rooms import room_invitation_table, room_member_table
 from core.models.user import user_table
 from core.tokens import new_token
 from rooms.access import room_for
+from rooms.limits import INVITATIONS_PER_REQUEST
 from rooms.settings import RoomsSettings
 
-INVITATIONS_PER_REQUEST = 100  # invitations one request may create (a whole group fits by default)
 _group, _group_member, _invitation = group_table.c, group_member_table.c, room_invitation_table.c
 
 

@@ -24,10 +24,10 @@ from core.models.groups import group_member_table, group_table
 from core.models.user import user_table
 from core.pagination import keyset, page_of
 from rooms import scopes
+from rooms.limits import GROUP_MAX_MEMBERS
 
 SCOPE = scopes.GROUPS
 MEMBERS_SCOPE = scopes.GROUP_MEMBERS
-GROUP_MAX_MEMBERS = 100  # a group's members, at most (the manager is not counted unless added)
 _group, _member, _user = group_table.c, group_member_table.c, user_table.c
 
 

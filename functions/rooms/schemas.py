@@ -18,7 +18,7 @@ from pydantic import (
 
 from core.schemas import MessageOut, UserSummary
 from core.types import JsonInt, Timestamp
-from rooms.groups import GROUP_MAX_MEMBERS
+from rooms.limits import GROUP_MAX_MEMBERS
 
 if TYPE_CHECKING:
     from core.balances import Balance

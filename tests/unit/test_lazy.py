@@ -46,9 +46,30 @@ def test_the_rooms_function_loads_no_other_routes_logic_at_import() -> None:
     root = Path(__file__).resolve().parents[2]
     child = (
         "import sys, types, rooms.handler\n"  # a lazy module is not of type ModuleType until its first use
-        "print(sorted(m for m in ('rooms.invitations', 'rooms.messages', 'rooms.forks', 'rooms.replies',"
-        " 'core.room_forks') if type(sys.modules.get(m)) is types.ModuleType))"
+        "names = ('rooms.invitations', 'rooms.messages', 'rooms.forks', 'rooms.replies', 'rooms.groups',"
+        " 'rooms.group_invitations', 'core.room_forks')\n"
+        "print(sorted(m for m in names if type(sys.modules.get(m)) is types.ModuleType))"
     )
     env = {"PYTHONPATH": f"{root / 'layers/core/python'}:{root / 'functions'}", "PATH": "/usr/bin:/bin"}
     out = subprocess.run([sys.executable, "-c", child], env=env, capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "[]"
+
+
+def test_snapstart_priming_loads_every_lazy_module() -> None:
+    import subprocess
+
+    root = Path(__file__).resolve().parents[2]
+    child = (
+        "import sys, types, rooms.handler\n"
+        "from core import db\n"
+        "db.prime()\n"
+        "print([m for m in ('rooms.invitations', 'rooms.forks', 'core.room_forks')"
+        " if type(sys.modules.get(m)) is not types.ModuleType])"
+    )
+    env = {
+        "PYTHONPATH": f"{root / 'layers/core/python'}:{root / 'functions'}",
+        "PATH": "/usr/bin:/bin",
+        "DATABASE_URL": "postgresql+pg8000://app@127.0.0.1:9/none",
+    }  # built, never connected
+    out = subprocess.run([sys.executable, "-c", child], env=env, capture_output=True, text=True, check=True)
+    assert out.stdout.strip().splitlines()[-1] == "[]"

@@ -8,7 +8,7 @@ from typing import Annotated
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
-from core import balances, db
+from core import balances, db, scopes
 from core.http import caller, route
 from core.routes import MY_BALANCE, MY_BALANCE_TRANSACTIONS
 from core.schemas import Limit, cursor_query
@@ -16,7 +16,7 @@ from rooms.schemas import BalanceOut, BalanceTransactionPage
 
 router = Router()
 
-TransactionCursor = Annotated[str | None, cursor_query(balances.SCOPE)]
+TransactionCursor = Annotated[str | None, cursor_query(scopes.BALANCE_TRANSACTIONS)]
 
 
 @route(

@@ -22,7 +22,7 @@ from core.routes import (
     RENAME_GROUP,
 )
 from core.schemas import Limit, cursor_query
-from rooms import scopes
+from rooms import limits, scopes
 from rooms.schemas import GroupIn, GroupMemberIn, GroupMemberOut, GroupMemberPage, GroupOut, GroupPage, GroupPatch
 
 if TYPE_CHECKING:
@@ -93,7 +93,7 @@ def list_group_members(group_id: uuid.UUID, limit: Limit = 20, cursor: GroupMemb
     ADD_GROUP_MEMBER,
     status_code=201,
     summary=f"Add a member (its manager); 409 if unknown, already in it, or the group is full "
-    f"({groups.GROUP_MAX_MEMBERS})",
+    f"({limits.GROUP_MAX_MEMBERS})",
     tags=["groups"],
     openapi_extensions=documented(409),
 )

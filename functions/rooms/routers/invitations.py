@@ -13,7 +13,7 @@ from core.http import caller, documented, route
 from core.lazy import lazy_module
 from core.routes import ACCEPT_INVITATION, DECLINE_INVITATION, INVITE, MY_INVITATIONS
 from core.schemas import Limit, cursor_query
-from rooms import scopes
+from rooms import limits, scopes
 from rooms.schemas import (
     GroupInvitationsCreated,
     InvitationCreated,
@@ -45,7 +45,7 @@ Token = Annotated[
     description="With `group_id`: one invitation to each member of the group (you must manage the group; "
     "at most a few such requests per minute, 429 beyond) who is neither in the room nor holding a usable "
     "invitation to it; the answer lists who was invited "
-    f"and who was skipped and why. At most {group_invitations.INVITATIONS_PER_REQUEST} invitations per "
+    f"and who was skipped and why. At most {limits.INVITATIONS_PER_REQUEST} invitations per "
     "request (409 `too_many_invitations`, nothing sent).",
     tags=["rooms"],
     openapi_extensions=documented(409, 429),

@@ -35,7 +35,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from sqlalchemy import Connection, func, insert, select, text
 
-from core import audit
+from core import audit, scopes
 from core.config import FeatureSettings, setting
 from core.errors import Conflict, InsufficientBalance
 from core.models.balances import MAX_BALANCE, balance_table, balance_transaction_table
@@ -43,7 +43,7 @@ from core.pagination import keyset, page_of
 
 logger = Logger(child=True)
 
-SCOPE = "balance-transactions"
+SCOPE = scopes.BALANCE_TRANSACTIONS
 MAX_GRANT = 10**9  # tokens one grant may add
 CHARS_PER_TOKEN = 4  # the same rough rule as ai_worker.context
 TOKENS_PER_MESSAGE = 4

@@ -368,6 +368,10 @@ def prime() -> None:
     restored copy starts with the driver loaded and the engine built."""
     import pg8000.native  # noqa: F401 - the driver of every connection, the lean one included
 
+    from core import lazy
+
+    lazy.load_all()  # every route's logic, not only what the handler imported eagerly
+
     if "sqlalchemy" in sys.modules:  # this function works through the engine (its handler loaded SQLAlchemy)
         get_engine()
 
