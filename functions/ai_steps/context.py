@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from core.ai_steps import ChatMessage
+from core.room_images import MessageImage
 
 CHARS_PER_TOKEN = 4
 TOKENS_PER_MESSAGE = 4
@@ -43,6 +44,7 @@ class HistoryMessage:
     exclude_from_ai: bool
     deleted: bool
     created_at: datetime
+    images: tuple[MessageImage, ...] = ()  # shown or described by ai_worker.vision
 
 
 def estimate_tokens(text: str) -> int:
@@ -73,7 +75,7 @@ def usable(message: HistoryMessage, *, requester_id: uuid.UUID, private: bool, c
 def as_chat(message: HistoryMessage) -> ChatMessage:
     if message.kind == "ai":
         return ChatMessage("assistant", message.content)
-    return ChatMessage("user", message.content, author=message.author or "someone")
+    return ChatMessage("user", message.content, author=message.author or "someone", attachments=message.images)
 
 
 def _truncated(message: ChatMessage, budget: int) -> ChatMessage:

@@ -56,6 +56,8 @@ from core.ai_steps import (
 )
 from core.models.rooms import message_table, room_table
 from core.models.user import user_table
+from core.room_images import images_column
+from core.room_images import parse as parse_images
 from core.room_messages import MessageView, audience, load
 
 logger = Logger(child=True)
@@ -206,6 +208,7 @@ def _history(
             message.exclude_from_ai,
             message.deleted_at,
             message.created_at,
+            images_column(),
         )
         .select_from(message_table.outerjoin(user_table, user_table.c.id == message.sender_id))
         .where(
@@ -234,6 +237,7 @@ def _history(
             exclude_from_ai=r.exclude_from_ai,
             deleted=r.deleted_at is not None,
             created_at=r.created_at,
+            images=parse_images(r.images),
         )
         for r in rows
     ]
@@ -252,6 +256,7 @@ def _as_history(question: MessageView) -> context.HistoryMessage:
         exclude_from_ai=question.exclude_from_ai,
         deleted=False,
         created_at=question.created_at,
+        images=question.images,
     )
 
 

@@ -36,7 +36,7 @@ from typing import Any, Protocol
 
 from ai_worker.settings import AiWorkerSettings
 from core.ai_replies import AiRepliesSettings
-from core.ai_steps import ChatMessage
+from core.ai_steps import ChatMessage, ImagePart
 from core.config import CoreSettings
 
 PROVIDERS = ("echo", "bedrock", "openai")
@@ -118,6 +118,9 @@ class EchoProvider:
             if index and delay:
                 time.sleep(delay)
             yield word
+        shown = next(m.images for m in reversed(messages) if m.role == "user")
+        if shown:  # what reached the provider, deterministically (the tests read it back)
+            yield f" [{echo_images(shown)}]"
         self.usage = estimated_usage(messages, system, text)
 
     def summarize(
@@ -134,6 +137,12 @@ class EchoProvider:
         return summary
 
 
+def echo_images(images: Sequence[ImagePart]) -> str:
+    """`2 images: jpeg 1234 bytes, png 99 bytes`: how echo reflects the images it was shown."""
+    noun = "image" if len(images) == 1 else "images"
+    return f"{len(images)} {noun}: " + ", ".join(f"{p.format} {len(p.data)} bytes" for p in images)
+
+
 def alternating(messages: Sequence[ChatMessage]) -> list[tuple[str, str]]:
     """(role, text) turns that start with the user and alternate, as Converse requires:
     consecutive messages of one role are joined, leading assistant turns dropped."""
@@ -146,6 +155,44 @@ def alternating(messages: Sequence[ChatMessage]) -> list[tuple[str, str]]:
         else:
             turns.append((message.role, message.content))
     return turns
+
+
+def converse_messages(messages: Sequence[ChatMessage]) -> list[dict[str, Any]]:
+    """Converse `messages`: turns as `alternating` makes them (one text block per turn, the texts of
+    one role's consecutive messages joined), each user message's images as image blocks (bytes)
+    after its text. Converse takes images in user turns only, at most 20 a request, each at most
+    3.75 MB and 8000 x 8000 px (docs/decisions.md); ai_worker.vision keeps within that."""
+    turns: list[dict[str, Any]] = []
+    for message in messages:
+        if not turns and message.role != "user":
+            continue
+        if turns and turns[-1]["role"] == message.role:
+            content = turns[-1]["content"]
+            if "text" in content[-1]:
+                content[-1] = {"text": f"{content[-1]['text']}\n\n{message.content}"}
+            else:
+                content.append({"text": message.content})
+        else:
+            turns.append({"role": message.role, "content": [{"text": message.content}]})
+        if message.role == "user":
+            turns[-1]["content"] += [
+                {"image": {"format": part.format, "source": {"bytes": part.data}}} for part in message.images
+            ]
+    return turns
+
+
+def openai_messages(messages: Sequence[ChatMessage], system: str) -> list[dict[str, Any]]:
+    """Chat completion messages: plain text, or for a user message with images a list of content
+    parts, its text then one `image_url` part per image as a base64 data URL (no URL to fetch)."""
+    chat: list[dict[str, Any]] = [{"role": "system", "content": system}]
+    for m in messages:
+        if m.images and m.role == "user":
+            parts: list[dict[str, Any]] = [{"type": "text", "text": m.content}]
+            parts += [{"type": "image_url", "image_url": {"url": part.data_url()}} for part in m.images]
+            chat.append({"role": m.role, "content": parts})
+        else:
+            chat.append({"role": m.role, "content": m.content})
+    return chat
 
 
 # ConverseStream reports a failure inside the stream as one of these events.
@@ -177,7 +224,7 @@ class BedrockProvider(Joined):
             response = client.converse_stream(
                 modelId=model,
                 system=[{"text": system}],
-                messages=[{"role": role, "content": [{"text": text}]} for role, text in alternating(messages)],
+                messages=converse_messages(messages),
                 inferenceConfig={"maxTokens": max_tokens},
             )
             for event in response["stream"]:
@@ -258,7 +305,7 @@ class OpenAICompatibleProvider(Joined):
         base_url = self._base_url or AiRepliesSettings.current().openai_base_url
         if not base_url or not base_url.startswith(("https://", "http://")):
             raise ProviderError("openai: OPENAI_BASE_URL is not set")
-        chat = [{"role": "system", "content": system}] + [{"role": m.role, "content": m.content} for m in messages]
+        chat = openai_messages(messages, system)
         body = json.dumps(
             {
                 "model": model,

@@ -37,7 +37,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from ai_worker import providers, steps_client
+from ai_worker import providers, steps_client, vision
 from ai_worker.providers import ChatMessage, ProviderError, Usage
 from ai_worker.settings import AiWorkerSettings
 from core import push
@@ -108,6 +108,12 @@ def run(job: Job) -> str:
     summary_usage = None
     if started.context.summary is not None:
         request, summary_usage = _summarized(request, started.context.summary)
+    try:
+        request = vision.shown(request)  # the images' bytes from S3 (issue 19.5)
+    except vision.ImagesUnavailable as exc:
+        logger.warning("AI reply failed: its images could not be read", extra={"reason": str(exc)})
+        end(job, "", "failed")
+        return "failed"
     deltas = Deltas(request, AiWorkerSettings.current().rooms_ai_delta_interval_s)
     try:
         text, status, usage = generate(request, deltas=deltas)

@@ -23,6 +23,8 @@ Post images (`post-images/<user>/<hex>.<ext>`): the same path, recorded in `post
   variants/post-images/<user>/<hex>/ -> ready; a hit, a mismatch, an inconclusive scan or an
   undecodable image tags the object version and makes the image refused (its post keeps the
   key and shows no image). Another version of a taken key is deleted unscanned.
+Room images (`room-images/<room>/<user>/<image>.<ext>`): the same checks, recorded in `room_images`
+  (media.room_images).
 Anything else (our own variants/, unknown prefixes, another bucket) is ignored.
 """
 
@@ -38,6 +40,7 @@ from core.keys import (
     ASSET_KEY,
     POST_IMAGE_KEY,
     POST_IMAGE_TYPES,
+    ROOM_IMAGE_KEY,
     post_image_variants_prefix,
     variant_key,
     variants_prefix,
@@ -114,6 +117,10 @@ def object_created(event: ObjectCreated) -> Outcome:
     if found := POST_IMAGE_KEY.match(event.key):
         obj = StoredObject(event.bucket, event.key, event.version_id)
         return process_post_image(settings, obj, POST_IMAGE_TYPES[found["ext"]])
+    if ROOM_IMAGE_KEY.match(event.key):
+        from media import room_images  # issue 19.5: its own module (it builds on this one)
+
+        return room_images.process(settings, StoredObject(event.bucket, event.key, event.version_id))
     return Outcome("skipped", "not an upload key")
 
 

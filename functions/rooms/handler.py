@@ -4,10 +4,10 @@ the use-case modules."""
 from __future__ import annotations
 
 from core.http import lambda_handler, make_resolver
-from rooms.routers import balances, forks, groups, invitations, members, messages, rooms
+from rooms.routers import balances, forks, groups, images, invitations, members, messages, rooms
 
 app = make_resolver()
-for routes in (rooms, members, invitations, messages, groups, forks, balances):
+for routes in (rooms, members, invitations, messages, groups, forks, balances, images):
     app.include_router(routes.router)
 
 handler = lambda_handler(app)

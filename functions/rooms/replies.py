@@ -15,13 +15,14 @@ from __future__ import annotations
 import uuid
 from collections.abc import Callable
 from contextlib import AbstractContextManager
+from dataclasses import replace
 
 from sqlalchemy import Connection, func, insert, select, update
 
 from core import ai_replies, balances, flags, ratelimit
 from core.errors import Conflict
 from core.models.rooms import message_table
-from rooms import events
+from rooms import events, images
 from rooms.access import room_for, writable
 from rooms.messages import MessageView, allocate_seq, load, store_human, visible_message
 from rooms.settings import RoomsSettings
@@ -37,6 +38,7 @@ def send(
     *,
     invoke_ai: bool,
     private: bool,
+    image_ids: list[uuid.UUID] | None = None,
 ) -> tuple[MessageView, MessageView | None]:
     """POST /rooms/{id}/messages: guest+ to send, member+ to invoke the AI.
 
@@ -49,6 +51,9 @@ def send(
             _may_invoke_ai(session, room_id, user_id)
             balances.require_cover(session, room_id, balances.call_estimate(balances.estimate_tokens(content)))
         message = store_human(session, room_id, user_id, content, invoke_ai=invoke_ai, private=private)
+        if image_ids:  # before the event, so that it carries them
+            attached = images.attach(session, room_id, user_id, message.id, image_ids, for_ai=invoke_ai)
+            message = replace(message, images=attached)
         events.message(session, "message.created", message)
         pending = _pending_reply(session, message, requester_id=user_id, private=private) if invoke_ai else None
     if pending is None:
@@ -126,6 +131,7 @@ def regenerate(sessions: Sessions, room_id: uuid.UUID, message_id: uuid.UUID, us
         ).scalar()
         if prompt.kind != "human" or reply_id is None:
             raise Conflict("Only a human message with an AI reply can be regenerated (name the human message)")
+        images.require_ready(prompt.images)
         balances.require_cover(session, room_id, balances.call_estimate(balances.estimate_tokens(prompt.content)))
         values = ai_replies.pending_values()
         session.execute(

@@ -281,6 +281,12 @@ class MessageIn(Model):
     private: StrictBool = Field(
         default=False, description="visible to you only (with invoke_ai: the question and its answer)"
     )
+    image_ids: list[uuid.UUID] = Field(
+        default_factory=list,
+        max_length=4,
+        description="up to 4 images you uploaded to this room (POST /rooms/{room_id}/images), each sent once; "
+        "with invoke_ai all must be `ready` (else 409)",
+    )
 
 
 class MessagePatch(Model):

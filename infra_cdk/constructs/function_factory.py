@@ -129,7 +129,7 @@ def network(wiring: FunctionWiring, spec: FunctionSpec) -> dict[str, Any]:
 
 
 # The functions that hand out URLs of variants/ (core.storage.variant_url): they sign for CloudFront.
-CDN_FUNCTIONS = frozenset({"assets", "posts"})
+CDN_FUNCTIONS = frozenset({"assets", "posts", "rooms"})
 
 
 def _db_host(wiring: FunctionWiring) -> str:

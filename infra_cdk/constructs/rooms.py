@@ -26,14 +26,24 @@ from typing import Any
 from aws_cdk import ArnFormat, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_secretsmanager as secretsmanager
 from constructs import Construct
 
+from core.keys import ROOM_IMAGE_VARIANTS_PREFIX, ROOM_IMAGES_PREFIX
 from core.routes import FunctionSpec
 from infra_cdk.config import StageConfig
+from infra_cdk.constructs.bucket_access import grant_prefixes
 from infra_cdk.nag import acknowledge, finding_label
 
 ROOMS = "rooms"
+AI_WORKER = "ai_worker"
+# Room images (issue 19.5). rooms: PutObject signs the presigned POST uploads, GetObject answers the
+# HEAD of an upload not yet seen by the pipeline (never a read: no ListBucket, no tags, no Delete).
+# Both read the variants only: rooms presigns GETs of them, the ai_worker reads a preview's bytes
+# for a model. Neither may read an original; the media function's grants cover the rest.
+ROOM_IMAGE_ACTIONS = ("s3:PutObject", "s3:GetObject")
+ROOM_IMAGE_VARIANT_ACTIONS = ("s3:GetObject",)
 PROVIDERS = ("bedrock", "openai", "echo")
 DEFAULT_BEDROCK_MODEL = "amazon.nova-lite-v1:0"
 DEFAULT_OPENAI_MODEL = "gpt-4o-mini"
@@ -194,3 +204,43 @@ class RoomsResources(Construct):
         fn.add_environment("OPENAI_API_KEY_SECRET_ARN", secret.secret_arn)
         fn.add_environment("OPENAI_BASE_URL", self.ai.openai_base_url or "")
         fn.add_environment("ROOMS_OPENAI_MODEL", self.ai.openai_model)
+
+
+class RoomImagesResources(Construct):
+    """The assets bucket for room images: uploads and variant URLs for rooms, the previews' bytes for
+    the ai_worker; each on its key prefix only (core.keys). The notifications to the media queue
+    come with ROOM_IMAGES_PREFIX being one of core.keys.UPLOAD_PREFIXES (the processing stack)."""
+
+    def __init__(
+        self,
+        scope: Construct,
+        construct_id: str,
+        *,
+        config: StageConfig,
+        functions: Mapping[str, lambda_.Function],
+        bucket: s3.IBucket,
+    ) -> None:
+        super().__init__(scope, construct_id)
+        rooms = functions.get(ROOMS)
+        if rooms is not None:
+            grant_prefixes(
+                self,
+                rooms,
+                bucket,
+                {ROOM_IMAGES_PREFIX: ROOM_IMAGE_ACTIONS, ROOM_IMAGE_VARIANTS_PREFIX: ROOM_IMAGE_VARIANT_ACTIONS},
+                f"{config.prefix}-rooms presigns uploads to keys it generates per image "
+                f"({ROOM_IMAGES_PREFIX}<room>/<user>/<image>.<ext>) and GETs of their variants "
+                f"({ROOM_IMAGE_VARIANTS_PREFIX}<room>/<user>/<image>/<kind>.jpg); those prefixes are the "
+                "narrowest fixed scope.",
+            )
+        worker = functions.get(AI_WORKER)
+        if worker is not None:
+            grant_prefixes(
+                self,
+                worker,
+                bucket,
+                {ROOM_IMAGE_VARIANTS_PREFIX: ROOM_IMAGE_VARIANT_ACTIONS},
+                f"{config.prefix}-ai_worker reads the preview variant of a room image it shows a model "
+                f"({ROOM_IMAGE_VARIANTS_PREFIX}<room>/<user>/<image>/preview.jpg); the prefix is the narrowest "
+                "fixed scope.",
+            )

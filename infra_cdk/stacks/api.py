@@ -40,7 +40,7 @@ from infra_cdk.constructs.posts import POSTS, PostsResources
 from infra_cdk.constructs.queue_consumer import consume_queues
 from infra_cdk.constructs.realtime import RealtimeResources
 from infra_cdk.constructs.rest_api import RestApi
-from infra_cdk.constructs.rooms import RoomsResources
+from infra_cdk.constructs.rooms import RoomImagesResources, RoomsResources
 from infra_cdk.constructs.waf import ApiFirewall
 from infra_cdk.nag import acknowledge
 
@@ -160,6 +160,7 @@ class ApiStack(Stack):
         if assets_bucket is not None:
             PostsResources(self, "Posts", config=config, functions=self.functions, bucket=assets_bucket)
             AssetsResources(self, "Assets", config=config, functions=self.functions, bucket=assets_bucket)
+            RoomImagesResources(self, "RoomImages", config=config, functions=self.functions, bucket=assets_bucket)
         elif POSTS in self.functions or ASSETS in self.functions:
             raise ValueError("the posts and assets functions need the assets bucket: pass assets_bucket=")
         self._grant_invokes(functions)

@@ -224,7 +224,9 @@ def test_with_the_secret_the_variant_functions_sign_for_cloudfront(signing_prod:
 
     resources = signing_prod["Resources"]
     signing = {k: env for k, env in _environments(resources).items() if "CDN_DOMAIN" in env}
-    assert len(signing) == 2 and all(("Assets" in k) != ("Posts" in k) for k in signing), sorted(signing)
+    assert len(signing) == 3 and all(sum(n in k for n in ("Assets", "Posts", "Rooms")) == 1 for k in signing), sorted(
+        signing
+    )
     fingerprint = public_key_fingerprint(TEST_PUBLIC_KEY_PEM)
     for env in signing.values():
         assert env["CDN_PRIVATE_KEY_SECRET_ARN"] == SECRET_ARN
@@ -240,7 +242,7 @@ def test_with_the_secret_the_variant_functions_sign_for_cloudfront(signing_prod:
             for st in r["Properties"]["PolicyDocument"]["Statement"]
         )
     ]
-    assert len(readers) == 2
+    assert len(readers) == 3
 
 
 def test_the_secret_needs_a_complete_arn_and_the_endpoint() -> None:

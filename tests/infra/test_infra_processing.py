@@ -131,7 +131,7 @@ def test_uploads_notify_the_media_queue_and_transcode_requests_the_transcode_que
         rules = tuple(sorted((r["Name"], r["Value"]) for r in config["Filter"]["Key"]["FilterRules"]))
         filters.setdefault(config["QueueArn"]["Fn::GetAtt"][0], set()).add(rules)
     assert filters == {
-        media_id: {(("prefix", "assets/"),), (("prefix", "post-images/"),)},
+        media_id: {(("prefix", "assets/"),), (("prefix", "post-images/"),), (("prefix", "room-images/"),)},
         transcode_id: {(("prefix", "jobs/transcode/"), ("suffix", ".json"))},
     }
     assert {e for c in configs for e in c["Events"]} == {"s3:ObjectCreated:*"}
@@ -155,7 +155,7 @@ def test_eventbridge_brings_job_states_and_scan_results_to_the_same_queue(dev: S
 def test_guardduty_scans_and_tags_the_upload_prefixes(dev: Synth) -> None:
     plan = _one(_template(dev, "processing"), "AWS::GuardDuty::MalwareProtectionPlan")
     assert plan["Actions"] == {"Tagging": {"Status": "ENABLED"}}
-    assert plan["ProtectedResource"]["S3Bucket"]["ObjectPrefixes"] == ["assets/", "post-images/"]
+    assert plan["ProtectedResource"]["S3Bucket"]["ObjectPrefixes"] == ["assets/", "post-images/", "room-images/"]
 
 
 def _statements(dev: Synth, part: str, role_fragment: str) -> dict[str, dict[str, Any]]:
@@ -190,6 +190,7 @@ def test_media_grants_are_least_privilege(dev: Synth) -> None:
         "s3:PutObjectVersionTagging",
     ]
     assert "/assets/*" in json.dumps(uploads["Resource"]) and "/post-images/*" in json.dumps(uploads["Resource"])
+    assert "/room-images/*" in json.dumps(uploads["Resource"])
     assert _actions(variants) == ["s3:PutObject"] and "/variants/*" in json.dumps(variants["Resource"])
     requests = statements["MediaTranscodeRequests"]
     assert _actions(requests) == ["s3:PutObject", "s3:PutObjectTagging"]

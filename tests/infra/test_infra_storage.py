@@ -17,6 +17,7 @@ from infra_cdk.config import stage_config
 from infra_cdk.constructs.assets import ORIGINAL_ACTIONS, VARIANT_ACTIONS
 from infra_cdk.constructs.media import MEDIA_S3_ACTIONS
 from infra_cdk.constructs.posts import POST_IMAGE_ACTIONS, POST_IMAGE_VARIANT_ACTIONS
+from infra_cdk.constructs.rooms import ROOM_IMAGE_ACTIONS, ROOM_IMAGE_VARIANT_ACTIONS
 from infra_cdk.constructs.transcode import TRANSCODE_S3_ACTIONS
 
 pytestmark = pytest.mark.infra
@@ -269,6 +270,22 @@ def test_posts_role_may_put_get_and_tag_post_images_and_read_their_variants_only
     assert variants["Resource"] == {"Fn::Join": ["", [{"Fn::ImportValue": arn_export}, "/variants/post-images/*"]]}
 
 
+def test_rooms_may_upload_room_images_and_read_their_variants_the_ai_worker_their_variants_only(
+    dev: Synth,
+) -> None:
+    roles = _function_roles(dev)
+    uploads, variants = _s3_statements(_role_statements(dev, "api", roles["rooms"]))
+    assert sorted(_as_list(uploads["Action"])) == sorted(ROOM_IMAGE_ACTIONS) == ["s3:GetObject", "s3:PutObject"]
+    assert json.dumps(uploads["Resource"]).endswith('"/room-images/*"]]}')
+    assert _as_list(variants["Action"]) == ["s3:GetObject"]
+    assert json.dumps(variants["Resource"]).endswith('"/variants/room-images/*"]]}')
+    (previews,) = _s3_statements(_role_statements(dev, "api", roles["ai_worker"]))
+    assert _as_list(previews["Action"]) == ["s3:GetObject"]
+    assert json.dumps(previews["Resource"]).endswith('"/variants/room-images/*"]]}')
+    for statement in (uploads, variants, previews):
+        assert statement["Effect"] == "Allow" and "Condition" not in statement
+
+
 def test_only_the_posts_and_assets_functions_know_the_bucket(dev: Synth) -> None:
     assets_id, _, _, _ = _buckets(dev)
     outputs = dev.raw["storage"]["Outputs"].values()
@@ -279,7 +296,7 @@ def test_only_the_posts_and_assets_functions_know_the_bucket(dev: Synth) -> None
         if "ASSETS_BUCKET" in env:
             assert env["ASSETS_BUCKET"] == {"Fn::ImportValue": name_export}
             with_bucket.add(fn["Properties"]["FunctionName"].removeprefix("social-dev-"))
-    assert with_bucket == {"posts", "assets", "media"}
+    assert with_bucket == {"posts", "assets", "media", "rooms", "ai_worker"}
 
 
 def test_no_other_role_has_s3_actions(dev: Synth) -> None:
@@ -288,7 +305,7 @@ def test_no_other_role_has_s3_actions(dev: Synth) -> None:
     for name, role_id in roles.items():
         role = dev.raw["api"]["Resources"][role_id]["Properties"]
         assert "ManagedPolicyArns" not in role, name
-        if name not in ("posts", "assets", "media", "transcode"):
+        if name not in ("posts", "assets", "media", "transcode", "rooms", "ai_worker"):
             assert _s3_statements(_role_statements(dev, "api", role_id)) == [], name
     # Nor any other role or policy of the app outside the storage stack (whose only other role is
     # CDK's auto-delete provider in dev, granted through the bucket policies).
@@ -296,7 +313,14 @@ def test_no_other_role_has_s3_actions(dev: Synth) -> None:
         if part == "storage":
             continue
         for role_id in dev.resources(part, "AWS::IAM::Role"):
-            if role_id not in (roles["posts"], roles["assets"], roles["media"], roles["transcode"]):
+            if role_id not in (
+                roles["posts"],
+                roles["assets"],
+                roles["media"],
+                roles["transcode"],
+                roles["rooms"],
+                roles["ai_worker"],
+            ):
                 assert _s3_statements(_role_statements(dev, part, role_id)) == [], (part, role_id)
         text = json.dumps(dev.resources(part, "AWS::IAM::Policy"))
         granted = (
@@ -307,6 +331,7 @@ def test_no_other_role_has_s3_actions(dev: Synth) -> None:
             + len(MEDIA_S3_ACTIONS)
         )
         granted += len(TRANSCODE_S3_ACTIONS)
+        granted += len(ROOM_IMAGE_ACTIONS) + 2 * len(ROOM_IMAGE_VARIANT_ACTIONS)  # rooms; the ai_worker
         assert text.lower().count('"s3:') == (granted if part == "api" else 0), part
 
 

@@ -69,6 +69,11 @@ SAMPLE_VIDEO = "9d4f2b6a-1c3e-4a5b-8d7f-0e2a4c6e8b1d"  # transcoding, as events/
 SAMPLE_SPACE = "6e1a3c5b-7d9f-4b2a-8c4e-0f1a2b3c4d5e"
 SAMPLE_PHOTOGRAPHER = "7f2b4d6c-8e0a-4c3b-9d5f-1a2b3c4d5e6f"
 SAMPLE_POST_IMAGE = f"post-images/{SAMPLE_USER}/0123456789abcdef0123456789abcdef.jpg"
+# Room images (events/rooms/*image*, events/media/room_image_created.json): one ready and attached to
+# the sample message, one uploaded and waiting for the media function.
+SAMPLE_ROOM_IMAGE = "3c4d5e6f-7a8b-4c9d-8e0f-1a2b3c4d5e6f"
+SAMPLE_PENDING_ROOM_IMAGE = "4d5e6f7a-8b9c-4d0e-9f1a-2b3c4d5e6f7a"
+SAMPLE_PENDING_ROOM_IMAGE_KEY = f"room-images/{SAMPLE_ROOM}/{SAMPLE_USER}/{SAMPLE_PENDING_ROOM_IMAGE}.png"
 
 
 @pytest.fixture
@@ -150,6 +155,23 @@ def _sample_rooms(conn: Any) -> None:
         "g": SAMPLE_GROUP,
         "d": SAMPLE_DESIGNER,
         "f": SAMPLE_FORK,
+        "i": SAMPLE_ROOM_IMAGE,
+        "p": SAMPLE_PENDING_ROOM_IMAGE,
+        "k": SAMPLE_PENDING_ROOM_IMAGE_KEY,
+        "v": json.dumps(
+            [
+                {
+                    "kind": kind,
+                    "key": f"variants/room-images/{SAMPLE_ROOM}/{SAMPLE_USER}/{SAMPLE_ROOM_IMAGE}/{kind}.jpg",
+                    "width": 32,
+                    "height": 24,
+                    "content_type": "image/jpeg",
+                    "size": 100,
+                    "version_id": None,
+                }
+                for kind in ("thumb", "preview")
+            ]
+        ),
     }
     for statement in (
         "INSERT INTO users (id, email, username, password_hash) VALUES (:m, 'teammate@example.com', 'teammate', 'x')",
@@ -169,6 +191,11 @@ def _sample_rooms(conn: Any) -> None:
         "VALUES (:f, 'Design, take two', now(), :r, 2)",
         "INSERT INTO room_members (room_id, user_id, role) VALUES (:f, :u, 'master')",
         "INSERT INTO room_forks (room_id, source_room_id, requested_by, up_to_seq, total) VALUES (:f, :r, :u, 2, 2)",
+        "INSERT INTO room_images (id, room_id, uploader_id, message_id, position, image_key, content_type, size, "
+        "status, variants) VALUES (:i, :r, :u, :h, 0, 'room-images/' || :r || '/' || :u || '/' || :i || '.png', "
+        "'image/png', 1024, 'ready', CAST(:v AS jsonb))",
+        "INSERT INTO room_images (id, room_id, uploader_id, image_key, content_type, size) "
+        "VALUES (:p, :r, :u, :k, 'image/png', 1024)",
     ):
         conn.execute(text(statement), ids)
 
@@ -195,6 +222,9 @@ def _upload_sample_post_image() -> None:
     jpeg = io.BytesIO()
     Image.new("RGB", (32, 24), (200, 120, 40)).save(jpeg, "JPEG")
     storage.s3_client().put_object(Bucket="assets-test", Key=SAMPLE_POST_IMAGE, Body=jpeg.getvalue())
+    png = io.BytesIO()
+    Image.new("RGB", (32, 24), (40, 120, 200)).save(png, "PNG")
+    storage.s3_client().put_object(Bucket="assets-test", Key=SAMPLE_PENDING_ROOM_IMAGE_KEY, Body=png.getvalue())
 
 
 @pytest.mark.parametrize("path", OUR_EVENTS, ids=lambda p: f"{p.parent.name}/{p.name}")

@@ -18,7 +18,7 @@ KEYS_MODULE = ROOT / "layers" / "core" / "python" / "core" / "keys.py"
 # Where code may build, parse or grant keys; tests and docs may spell the layout out.
 SOURCE_DIRS = ("functions", "layers/core/python/core", "infra_cdk", "local", "bench")
 # A key prefix at the start of a key (not inside a URL path such as /api/v1/assets/...).
-LITERAL = re.compile(r"(?<![\w/.-])(post-images/|assets/|variants/|jobs/transcode|hls/)")
+LITERAL = re.compile(r"(?<![\w/.-])(post-images/|room-images/|assets/|variants/|jobs/transcode|hls/)")
 
 OWNER = uuid.UUID("0f8fad5b-d9cb-469f-a165-70867728950e")
 ASSET = uuid.UUID("7c9e6679-7425-40de-944b-e07fc1f90ae7")
@@ -88,6 +88,29 @@ def test_variants_live_under_variants_never_under_an_upload_prefix() -> None:
         assert not keys.ASSET_KEY.match(key) and not keys.POST_IMAGE_KEY.match(key)
 
 
+def test_room_image_keys_round_trip_and_their_variants_are_never_notified() -> None:
+    room, image = uuid.uuid4(), uuid.uuid4()
+    key = keys.room_image_key(room, OWNER, image, "png")
+    assert key == f"room-images/{room}/{OWNER}/{image}.png" and key.startswith(keys.ROOM_IMAGES_PREFIX)
+    found = keys.ROOM_IMAGE_KEY.match(key)
+    assert found and (found["room"], found["user"], found["image"], found["ext"]) == (
+        str(room),
+        str(OWNER),
+        str(image),
+        "png",
+    )
+    assert keys.ROOM_IMAGE_TYPES[found["ext"]] == "image/png"
+    assert key.startswith(keys.UPLOAD_PREFIXES) and not keys.POST_IMAGE_KEY.match(key)
+    prefix = keys.room_image_variants_prefix(key)
+    assert prefix == f"variants/room-images/{room}/{OWNER}/{image}/" and prefix.startswith(
+        keys.ROOM_IMAGE_VARIANTS_PREFIX
+    )
+    variant = keys.variant_key(prefix, "preview")
+    assert not variant.startswith(keys.UPLOAD_PREFIXES) and not keys.ROOM_IMAGE_KEY.match(variant)
+    for bad in (f"room-images/{room}/{OWNER}/{image}.jpeg", f"room-images/{room}/{image}.png", f"x/{key}"):
+        assert not keys.ROOM_IMAGE_KEY.match(bad)
+
+
 def test_transcode_request_keys() -> None:
     key = keys.transcode_request_key(ASSET)
     assert key == f"jobs/transcode/{ASSET}.json" and keys.is_transcode_request_key(key)
@@ -97,7 +120,7 @@ def test_transcode_request_keys() -> None:
 
 def test_globs_for_iam_and_the_bucket_policy() -> None:
     assert keys.objects_under(keys.VARIANTS_PREFIX) == "variants/*"
-    assert [keys.objects_under(p) for p in keys.UPLOAD_PREFIXES] == ["assets/*", "post-images/*"]
+    assert [keys.objects_under(p) for p in keys.UPLOAD_PREFIXES] == ["assets/*", "post-images/*", "room-images/*"]
 
 
 def test_prefixes_are_distinct_and_never_nest_in_an_upload_prefix() -> None:

@@ -74,12 +74,15 @@ def get_message(room_id: uuid.UUID, message_id: uuid.UUID) -> MessageOut:
     "allocated right after the message's. It is generated asynchronously: its text streams to WebSocket "
     "subscribers as message.delta events, then message.completed ends it `completed` or `failed` (never "
     "`pending` past its deadline). Without a socket, poll GET /rooms/{room_id}/messages/{message_id}. "
+    "`image_ids`: up to 4 images you uploaded to this room (POST /rooms/{room_id}/images); unknown ids, "
+    "anyone else's or another room's, or an image already sent are 422; a refused image, one not uploaded, "
+    "or with invoke_ai one not `ready` yet is 409 (the AI never answers without an image it was shown). "
     "429 with Retry-After past the caller's messages per minute (in this room, and in all rooms) or AI "
     "replies per minute (all rooms, regenerate included); 402 insufficient_balance when the room's master's "
     "AI token balance cannot cover the call's estimate (GET /me/balance); "
     "503 feature_disabled when AI replies are switched off.",
     tags=["rooms"],
-    openapi_extensions=documented(402, 429),
+    openapi_extensions=documented(402, 409, 429),
 )
 def send_message(room_id: uuid.UUID, body: MessageIn) -> MessagePosted:
     message, ai_message = replies.send(
@@ -89,6 +92,7 @@ def send_message(room_id: uuid.UUID, body: MessageIn) -> MessagePosted:
         body.content,
         invoke_ai=body.invoke_ai,
         private=body.private,
+        image_ids=body.image_ids,
     )
     return MessagePosted.of(message, ai_message)
 
@@ -127,7 +131,8 @@ def delete_message(room_id: uuid.UUID, message_id: uuid.UUID) -> None:
     summary="Generate the AI reply to human message message_id again, in place (member+)",
     description="202: the AI message (same id, same seq) is back to `pending`; its new text streams as "
     "message.delta events, then message.completed ends it `completed` or `failed`. A generation still "
-    "running for it is superseded. 409 when message_id is not a human message with an AI reply; "
+    "running for it is superseded. 409 when message_id is not a human message with an AI reply, or when "
+    "its images are not all `ready`; "
     "429 past the caller's AI replies per minute; 402 insufficient_balance when the room's master's AI token "
     "balance cannot cover the call's estimate.",
     tags=["rooms"],

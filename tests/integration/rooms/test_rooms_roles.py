@@ -9,11 +9,14 @@ everyone, its master included.
 
 from __future__ import annotations
 
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
 import pytest
+from sqlalchemy import text
 
+from core import db as core_db
 from core.routes import BASE_PATH, routes_of
 from tests.client import call
 from tests.integration.rooms.rooms_helpers import ROLES, Person, Team, add_member, person, sent, team
@@ -71,6 +74,9 @@ ENDPOINTS = (
     Endpoint("PATCH", "/rooms/{room}/messages/{message}", at_least("admin"), 200, {"exclude_from_ai": True}),
     Endpoint("DELETE", "/rooms/{room}/messages/{message}", at_least("admin"), 204),
     Endpoint("POST", "/rooms/{room}/messages/{prompt}/regenerate", at_least("member"), 202),
+    # Images (issue 19.5): uploading is member+; an image of a public message, reader+.
+    Endpoint("POST", "/rooms/{room}/images", at_least("member"), 201, {"content_type": "image/png", "size": 100}),
+    Endpoint("GET", "/rooms/{room}/images/{image}", at_least("reader"), 200),
     Endpoint("POST", "/rooms/{room}/forks", at_least("member"), 201, {"name": "fork"}),
     # The team's room is no fork: 404 for everyone (tests/integration/room_forks covers a fork's progress).
     Endpoint("GET", "/rooms/{room}/fork", frozenset(), 200, refused=404),
@@ -87,6 +93,7 @@ class World:
     link: str
     group: str
     everyone: list[str]
+    image: str = ""
 
     def caller(self, role: str) -> Person:
         return self.outsider if role == NON_MEMBER else self.team[role]
@@ -104,6 +111,7 @@ class World:
             link=self.link,
             admin=self.team["admin"].id,
             group=self.group,
+            image=self.image,
         )
 
 
@@ -117,7 +125,16 @@ def _world() -> World:
     outsider, newcomer = person(), person()
     everyone = [p.username for p in (*room.people.values(), outsider, newcomer)]
     group = _group_of(room["master"], everyone)  # the role matrix makes one per caller
-    return World(room, outsider, target, message, prompt, link, group=group, everyone=everyone)
+    image = str(uuid.uuid4())  # the member's, on their public question (as if checked already)
+    with core_db.get_engine().begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO room_images (id, room_id, uploader_id, message_id, position, image_key, content_type, "
+                "size, status) VALUES (:i, :r, :u, :m, 0, :k, 'image/png', 100, 'ready')"
+            ),
+            {"i": image, "r": room.room, "u": room["member"].id, "m": prompt, "k": f"room-images/x/{image}.png"},
+        )
+    return World(room, outsider, target, message, prompt, link, group=group, everyone=everyone, image=image)
 
 
 def _group_of(manager: Person, everyone: list[str]) -> str:
@@ -141,7 +158,9 @@ def _variant(endpoint: Endpoint) -> str:
     CASES,
     ids=[f"{e.method} {e.path}{_variant(e)} as {c}" for e, c in CASES],
 )
-def test_role_matrix(db: str, endpoint: Endpoint, role: str) -> None:
+def test_role_matrix(db: str, endpoint: Endpoint, role: str, request: pytest.FixtureRequest) -> None:
+    if "/images" in endpoint.path:
+        request.getfixturevalue("s3_endpoint")  # presigned uploads need the bucket's settings
     world = _world()
     if "group_id" in (endpoint.body or {}):
         world.group = _group_of(world.caller(role), world.everyone)
@@ -159,7 +178,14 @@ def test_role_matrix(db: str, endpoint: Endpoint, role: str) -> None:
 
 def test_the_matrix_covers_every_rooms_route() -> None:
     covered = {(e.method, "/api/v1" + e.path) for e in ENDPOINTS}
-    names = {"room": "room_id", "target": "user_id", "message": "message_id", "prompt": "message_id", "link": "token"}
+    names = {
+        "room": "room_id",
+        "target": "user_id",
+        "message": "message_id",
+        "prompt": "message_id",
+        "link": "token",
+        "image": "image_id",
+    }
     spelled = {(m, p.format(**{k: "{" + v + "}" for k, v in names.items()})) for m, p in covered}
     groups = f"{BASE_PATH}/groups"  # not a room's: test_rooms_groups.py has their matrix
     mine = f"{BASE_PATH}/me/"  # my balance: no role in any room (test_rooms_balances.py)

@@ -46,6 +46,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, ConfigDict, Field, TypeAdapter, ValidationError, model_validator
 
 from core.ai_replies import Job
+from core.room_images import MessageImage
 
 VERSION: Literal[1] = 1
 # The longest the first delta waits for the fan-out to push the reply's message.created/updated.
@@ -66,6 +67,24 @@ class StepFailed(Exception):
 
 
 @dataclass(frozen=True)
+class ImagePart:
+    """An image the model is shown, as bytes (read from S3 by ai_worker.vision; never a URL)."""
+
+    format: Literal["png", "jpeg", "gif", "webp"]  # Bedrock ImageBlock's formats
+    data: bytes
+
+    @property
+    def media_type(self) -> str:
+        return f"image/{self.format}"
+
+    def data_url(self) -> str:
+        """For OpenAI-compatible `image_url` parts: a base64 data URL, never a link to fetch."""
+        import base64
+
+        return f"data:{self.media_type};base64,{base64.b64encode(self.data).decode('ascii')}"
+
+
+@dataclass(frozen=True)
 class ChatMessage:
     """One turn of what the model sees."""
 
@@ -73,6 +92,11 @@ class ChatMessage:
     text: str
     # Several people talk in a room: a user turn says who wrote it.
     author: str | None = None
+    # The message's images as stored (issue 19.5): what the step hands the worker, which turns them
+    # into `images` (bytes from S3) or into words (ai_worker.vision); a provider never reads them.
+    attachments: tuple[MessageImage, ...] = ()
+    # What the provider is shown with the text (user turns only); never sent between the steps.
+    images: tuple[ImagePart, ...] = ()
 
     @property
     def content(self) -> str:

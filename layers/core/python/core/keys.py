@@ -5,6 +5,8 @@
     variants/<owner>/<asset>/<kind>.jpg             an image asset's variants (media function)
     variants/<owner>/<asset>/hls/...                a video's HLS rendition (MediaConvert)
     variants/post-images/<user>/<hex>/<kind>.jpg    a post image's variants (media function)
+    room-images/<room>/<user>/<image>.<ext>         an image for a room message (rooms function)
+    variants/room-images/<room>/<user>/<image>/<kind>.jpg  its variants (media function)
     jobs/transcode/<asset>.json                     a transcode request (media -> transcode function)
 
 The functions build and parse keys with it; CDK reads the prefixes for grants, notifications,
@@ -23,16 +25,21 @@ if TYPE_CHECKING:
 
 ASSETS_PREFIX = "assets/"
 POST_IMAGES_PREFIX = "post-images/"
+ROOM_IMAGES_PREFIX = "room-images/"
 VARIANTS_PREFIX = "variants/"
 POST_IMAGE_VARIANTS_PREFIX = f"{VARIANTS_PREFIX}{POST_IMAGES_PREFIX}"
+ROOM_IMAGE_VARIANTS_PREFIX = f"{VARIANTS_PREFIX}{ROOM_IMAGES_PREFIX}"
 TRANSCODE_REQUEST_PREFIX = "jobs/transcode/"
 TRANSCODE_REQUEST_SUFFIX = ".json"
 HLS_DIRECTORY = "hls/"  # under an asset's variants prefix: MediaConvert's output
 # What the users upload to (S3 notifications to the media queue, GuardDuty's protected prefixes).
-UPLOAD_PREFIXES = (ASSETS_PREFIX, POST_IMAGES_PREFIX)
+UPLOAD_PREFIXES = (ASSETS_PREFIX, POST_IMAGES_PREFIX, ROOM_IMAGES_PREFIX)
 # A post image's declared type -> the extension of its key (the order is the key pattern's).
 POST_IMAGE_EXTENSIONS = {"image/jpeg": "jpg", "image/png": "png", "image/gif": "gif"}
 POST_IMAGE_TYPES = {ext: content_type for content_type, ext in POST_IMAGE_EXTENSIONS.items()}
+# Room message images take the same types (the media pipeline checks the same magic bytes).
+ROOM_IMAGE_EXTENSIONS = POST_IMAGE_EXTENSIONS
+ROOM_IMAGE_TYPES = POST_IMAGE_TYPES
 VARIANT_EXTENSION = "jpg"  # image variants are JPEGs whatever the original
 
 # Pieces of the patterns (the prefixes hold no regex metacharacters: `-` and `/` are literal here).
@@ -44,6 +51,9 @@ _POST_IMAGE_EXTENSIONS = "|".join(POST_IMAGE_EXTENSIONS.values())
 POST_IMAGE_KEY_SHAPE = rf"^{POST_IMAGES_PREFIX}{_UUID}/{_HEX}\.({_POST_IMAGE_EXTENSIONS})$"
 POST_IMAGE_KEY = re.compile(
     rf"^{POST_IMAGES_PREFIX}(?P<user>{_UUID})/(?P<hex>{_HEX})\.(?P<ext>{_POST_IMAGE_EXTENSIONS})$"
+)
+ROOM_IMAGE_KEY = re.compile(
+    rf"^{ROOM_IMAGES_PREFIX}(?P<room>{_UUID})/(?P<user>{_UUID})/(?P<image>{_UUID})\.(?P<ext>{_POST_IMAGE_EXTENSIONS})$"
 )
 ASSET_KEY = re.compile(rf"^{ASSETS_PREFIX}(?P<owner>{_UUID})/(?P<asset>{_UUID})$")
 
@@ -65,6 +75,17 @@ def post_image_prefix(user_id: UUID | str) -> str:
 def post_image_key(user_id: UUID | str, name: str, extension: str) -> str:
     """`name`: 32 hex digits (a random UUID's hex); `extension` without its dot (POST_IMAGE_EXTENSIONS)."""
     return f"{post_image_prefix(user_id)}{name}.{extension}"
+
+
+def room_image_key(room_id: UUID | str, user_id: UUID | str, image_id: UUID | str, extension: str) -> str:
+    """A room image's original: under its room and uploader, named by its row's id (room_images)."""
+    return f"{ROOM_IMAGES_PREFIX}{room_id}/{user_id}/{image_id}.{extension}"
+
+
+def room_image_variants_prefix(image_key: str) -> str:
+    """Where a room image's metadata-free variants live, derived from its key alone (under variants/,
+    never under the notified room-images/ prefix)."""
+    return f"{VARIANTS_PREFIX}{image_key.rsplit('.', 1)[0]}/"
 
 
 def variants_prefix(owner_id: UUID | str, asset_id: UUID | str) -> str:

@@ -17,6 +17,7 @@ from sqlalchemy import ColumnElement, Select, or_, select
 from core import room_events
 from core.models.rooms import message_table
 from core.models.user import user_table
+from core.room_images import MessageImage, images_column, parse
 from core.schemas import MessageOut
 
 if TYPE_CHECKING:
@@ -41,6 +42,7 @@ class MessageView:
     created_at: datetime
     updated_at: datetime
     pending_until: datetime | None = None
+    images: tuple[MessageImage, ...] = ()  # core.room_images: in position order
 
     @classmethod
     def of(cls, row: Any) -> MessageView:
@@ -61,6 +63,7 @@ class MessageView:
             created_at=row.created_at,
             updated_at=row.updated_at,
             pending_until=row.pending_until,
+            images=parse(getattr(row, "images", None)),
         )
 
     def overdue(self, now: datetime | None = None) -> bool:
@@ -94,6 +97,7 @@ MESSAGE_COLUMNS = (
     _m.pending_until,
     user_table.c.username,
     user_table.c.avatar_url,
+    images_column(),
 )
 
 
@@ -120,7 +124,7 @@ def audience(visibility: str, requester_id: uuid.UUID | None) -> uuid.UUID | Non
 
 def publish(session: Connection, type: str, view: MessageView) -> None:
     """message.created / message.updated / message.completed, in the change's transaction."""
-    data = MessageOut.of(view).model_dump(mode="json")
+    data = MessageOut.of(view, urls=False).model_dump(mode="json")
     room_events.publish(
         session, view.room_id, type, data, seq=view.seq, only=audience(view.visibility, view.requester_id)
     )

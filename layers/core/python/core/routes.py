@@ -322,6 +322,9 @@ ROUTES: tuple[Route, ...] = (
         "POST", f"{BASE_PATH}/rooms/{{room_id}}/messages/{{message_id}}/regenerate", "rooms", auth=True
     ),
     # Forks (issue 19.1): POST makes the new room, GET on the new room shows its copy's progress.
+    # Images of messages (issue 19.5): uploaded per room, checked by the media pipeline.
+    UPLOAD_ROOM_IMAGE := Route("POST", f"{BASE_PATH}/rooms/{{room_id}}/images", "rooms", auth=True),
+    GET_ROOM_IMAGE := Route("GET", f"{BASE_PATH}/rooms/{{room_id}}/images/{{image_id}}", "rooms", auth=True),
     FORK_ROOM := Route("POST", f"{BASE_PATH}/rooms/{{room_id}}/forks", "rooms", auth=True),
     FORK_PROGRESS := Route("GET", f"{BASE_PATH}/rooms/{{room_id}}/fork", "rooms", auth=True),
     # Groups (issue 19.3), served by rooms: a group exists to be invited to rooms.

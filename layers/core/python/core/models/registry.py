@@ -1,6 +1,20 @@
 """Imports every table so `metadata` is complete (Alembic, tests). Functions import only what they use."""
 
-from core.models import ai_context, assets, audit, auth, balances, groups, limits, realtime, rooms, social, spaces, user
+from core.models import (
+    ai_context,
+    assets,
+    audit,
+    auth,
+    balances,
+    groups,
+    limits,
+    realtime,
+    room_images,
+    rooms,
+    social,
+    spaces,
+    user,
+)
 from core.models.base import metadata
 
 __all__ = [
@@ -13,6 +27,7 @@ __all__ = [
     "limits",
     "metadata",
     "realtime",
+    "room_images",
     "rooms",
     "social",
     "spaces",

@@ -1,0 +1,170 @@
+"""Room images (`room-images/<room>/<user>/<image>.<ext>`, issue 19.5) through the media pipeline.
+
+The row exists before any byte does (made `pending` by the rooms function when it issued the
+upload), so the pipeline only ever processes images someone was allowed to upload:
+  claim: pending -> processing with the S3 version taken (one conditional UPDATE; a duplicate or
+         late event finds nothing to claim); a stale claim of the same version is taken again
+         after MEDIA_CLAIM_LEASE_S;
+  another version of a taken key (the presigned POST used again) is deleted, never scanned or shown;
+  then what post images go through (media.pipeline): already tagged refused, malware scan first,
+  magic bytes against the declared type, one decode -> thumb + preview without metadata under
+  variants/room-images/... -> `ready` with the variants (pinned to their versions). A hit, a
+  mismatch, an inconclusive scan or an undecodable image tags the version (the bucket policy then
+  denies reading it) and ends the image `refused`.
+A retryable failure hands the claim back (processing -> pending) and re-raises.
+Database access is SQLAlchemy Core (core.db.session_scope).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import func, select, update
+
+from core import db
+from core.config import CoreSettings
+from core.keys import room_image_variants_prefix
+from core.models.room_images import room_image_table
+from media.logs import logger
+from media.objects import ObjectGone, StoredObject
+from media.pipeline import Outcome, Undecodable, VariantRow, decode_image, write_variants
+from media.scan import ScanInconclusive, configured_scanner
+from media.settings import MediaSettings
+from media.sniff import SNIFF_BYTES, describe, matches, sniff
+
+IMAGES = room_image_table.c
+
+
+def process(settings: MediaSettings, obj: StoredObject) -> Outcome:
+    try:
+        if obj.version_id is None:  # moto's events name none: the current version
+            obj = StoredObject(obj.bucket, obj.key, obj.current_version())
+    except ObjectGone:
+        return Outcome("skipped", "the object is gone")
+    declared = claim(obj.key, obj.version_id, settings.media_claim_lease_s)
+    if declared is None:
+        return not_claimed(obj)
+    try:
+        return examine(settings, obj, declared)
+    except ObjectGone:
+        release(obj.key, obj.version_id)
+        return Outcome("skipped", "the object is gone")
+    except BaseException:
+        release(obj.key, obj.version_id)  # the retried message claims it again
+        raise
+
+
+def _taken_by(version_id: str | None) -> Any:
+    return IMAGES.version_id.is_not_distinct_from(version_id)
+
+
+def claim(key: str, version_id: str | None, lease_s: int) -> str | None:
+    """pending -> processing with this version (or a stale claim of it again): the declared type."""
+    stale = func.now() - timedelta(seconds=lease_s)
+    with db.session_scope() as conn:
+        return conn.execute(
+            update(room_image_table)
+            .where(
+                IMAGES.image_key == key,
+                (IMAGES.status == "pending")
+                | ((IMAGES.status == "processing") & _taken_by(version_id) & (IMAGES.updated_at < stale)),
+            )
+            .values(status="processing", version_id=version_id, status_reason=None, updated_at=func.now())
+            .returning(IMAGES.content_type)
+        ).scalar()
+
+
+def not_claimed(obj: StoredObject) -> Outcome:
+    """A duplicate or late event changes nothing; another version of a taken key is deleted unscanned."""
+    with db.session_scope() as conn:
+        row = conn.execute(select(IMAGES.status, IMAGES.version_id).where(IMAGES.image_key == obj.key)).first()
+    if row is None:
+        return Outcome("skipped", "no room image was issued under this key (or its room is gone)")
+    taken = row.version_id
+    if obj.version_id is None or taken is None or obj.version_id == taken:
+        return Outcome("skipped", f"room image is {row.status}")
+    obj.delete_version()
+    logger.warning(
+        "a second version of a room image was deleted unscanned",
+        extra={"image_key": obj.key, "deleted_version": obj.version_id, "version_taken": taken},
+    )
+    return Outcome("discarded", f"version {obj.version_id} deleted: the room image ({row.status}) took version {taken}")
+
+
+def release(key: str, version_id: str | None) -> None:
+    try:
+        with db.session_scope() as conn:
+            conn.execute(
+                update(room_image_table)
+                .where(IMAGES.image_key == key, IMAGES.status == "processing", _taken_by(version_id))
+                .values(status="pending", version_id=None, updated_at=func.now())
+            )
+    except Exception:  # noqa: BLE001 - the original error matters more; the lease recovers the claim
+        logger.exception("could not hand the room image claim back", extra={"image_key": key})
+
+
+def examine(settings: MediaSettings, obj: StoredObject, declared: str) -> Outcome:
+    if {"quarantined", "rejected"} & set(obj.tags()):
+        return finish(obj, "refused", "already tagged as refused")
+    try:
+        verdict = configured_scanner(settings, cloud=CoreSettings.current().is_cloud).scan(obj)
+    except ScanInconclusive as exc:
+        return refuse(obj, "rejected", "scan-inconclusive", f"malware scan inconclusive ({exc})")
+    if verdict.infected:
+        return refuse(obj, "quarantined", "true", f"malware found by {verdict.scanner}: {verdict.signature}")
+    head = obj.head(SNIFF_BYTES)
+    kind = sniff(head)
+    if not matches(declared, kind):
+        return refuse(obj, "rejected", "type-mismatch", f"declared {declared}, is {kind or describe(head)}")
+    try:
+        processed = decode_image(settings, obj)
+    except Undecodable as exc:
+        return refuse(obj, "rejected", "undecodable", str(exc))
+    rows = write_variants(obj, processed, room_image_variants_prefix(obj.key))
+    return finish(obj, "ready", variants=rows, size=(processed.width, processed.height))
+
+
+def refuse(obj: StoredObject, tag: str, value: str, why: str) -> Outcome:
+    """Tag the version (the bucket policy then denies reading it) and record the image refused."""
+    obj.add_tags({tag: value})
+    done = finish(obj, "refused", why)
+    if done.action == "skipped":
+        return done
+    return Outcome("quarantined" if tag == "quarantined" else "rejected", why)
+
+
+def finish(
+    obj: StoredObject,
+    status: str,
+    reason: str | None = None,
+    *,
+    variants: list[VariantRow] | None = None,
+    size: tuple[int, int] | None = None,
+) -> Outcome:
+    """processing -> ready | refused, only while still this version's claim."""
+    shown = [
+        {
+            "kind": v.kind,
+            "key": v.s3_key,
+            "width": v.width,
+            "height": v.height,
+            "content_type": v.content_type,
+            "size": v.size,
+            "version_id": v.version_id,
+        }
+        for v in variants or ()
+    ]
+    width, height = size or (None, None)
+    with db.session_scope() as conn:
+        done = conn.execute(
+            update(room_image_table)
+            .where(IMAGES.image_key == obj.key, IMAGES.status == "processing", _taken_by(obj.version_id))
+            .values(
+                status=status, status_reason=reason, variants=shown, width=width, height=height, updated_at=func.now()
+            )
+            .returning(IMAGES.id)
+        ).first()
+    if done is None:
+        return Outcome("skipped", "no longer processing")
+    return Outcome(status, reason or "")

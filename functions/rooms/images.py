@@ -1,0 +1,161 @@
+"""Images in rooms (issue 19.5): a member uploads an image to one room with a presigned POST (S3
+enforces its type and size), the media pipeline scans and checks it (core.room_images' statuses),
+and the uploader attaches up to 4 of them to one of their messages.
+
+- `issue` (POST /rooms/{id}/images, member+, not archived): a `pending` row, its key generated under
+  the room and the uploader (core.keys.room_image_key), and the presigned POST. Rate-limited per user.
+- `attach`, in the sending transaction: each id must be an image this sender uploaded to this room
+  and not attached yet (else 422: unknown ids, with nothing said about anyone else's images); a
+  refused image, or an image of which nothing was uploaded, is 409; with `invoke_ai`, an image not
+  `ready` yet is 409 too: the AI call would otherwise go without it.
+- `one` (GET /rooms/{id}/images/{image_id}, reader+): the uploader sees their image from the start
+  (to wait for `ready`); anyone else only once it is attached to a message they may see. 404 otherwise.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Connection, and_, case, exists, insert, or_, select, update
+
+from core import keys, ratelimit, storage
+from core.config import FeatureSettings, setting
+from core.errors import Conflict, NotFound, PayloadTooLarge, ValidationFailed
+from core.models.room_images import MAX_IMAGES_PER_MESSAGE, room_image_table
+from core.models.rooms import message_table
+from core.room_access import RoomView, room_for, writable
+from core.room_images import MessageImage, blocking_ai, image_object
+
+IMAGES = room_image_table.c
+
+
+@dataclass(frozen=True, kw_only=True)
+class RoomImagesSettings(FeatureSettings):
+    """The rooms function: images of room messages."""
+
+    room_image_max_bytes: int = setting(
+        10 * 1024 * 1024, ge=1024, le=50 * 1024 * 1024, doc="largest image a member may upload to a room (10 MiB)"
+    )
+    room_image_uploads_per_minute: int = setting(
+        30, ge=1, le=1000, doc="room image uploads (POST /rooms/{id}/images) one user may start per minute"
+    )
+
+
+@dataclass(frozen=True)
+class Issued:
+    image: MessageImage
+    upload: dict[str, Any]
+    expires_in: int
+
+
+def _room(session: Connection, room_id: uuid.UUID, user_id: uuid.UUID, at_least: str) -> RoomView:
+    return room_for(session, room_id, user_id, at_least=at_least)
+
+
+def issue(session: Connection, room_id: uuid.UUID, user_id: uuid.UUID, content_type: str, size: int) -> Issued:
+    """Member+ of a room that takes messages; the declared size is the most S3 will accept."""
+    settings = RoomImagesSettings.current()
+    writable(_room(session, room_id, user_id, "member"))
+    if size > settings.room_image_max_bytes:
+        raise PayloadTooLarge(f"Room images are at most {settings.room_image_max_bytes} bytes")
+    ratelimit.hit(session, f"room-images:{user_id}", settings.room_image_uploads_per_minute)  # type: ignore[arg-type]
+    image_id = uuid.uuid4()
+    key = keys.room_image_key(room_id, user_id, image_id, keys.ROOM_IMAGE_EXTENSIONS[content_type])
+    session.execute(
+        insert(room_image_table).values(
+            id=image_id, room_id=room_id, uploader_id=user_id, image_key=key, content_type=content_type, size=size
+        )
+    )
+    ttl = storage.StorageSettings.current().upload_url_ttl_s
+    upload = storage.presigned_post(key, content_type, size, ttl)
+    image = MessageImage(id=image_id, status="pending", content_type=content_type, width=None, height=None)
+    return Issued(image, upload, ttl)
+
+
+def one(session: Connection, room_id: uuid.UUID, image_id: uuid.UUID, user_id: uuid.UUID) -> MessageImage:
+    """Reader+: the uploader's own image, or one attached to a message the caller may see."""
+    _room(session, room_id, user_id, "reader")
+    messages = message_table.c
+    seen = exists().where(
+        messages.id == IMAGES.message_id,
+        messages.deleted_at.is_(None),
+        or_(messages.visibility == "public", messages.requester_id == user_id),
+    )
+    row = session.execute(
+        select(image_object().label("image")).where(
+            IMAGES.id == image_id, IMAGES.room_id == room_id, or_(IMAGES.uploader_id == user_id, seen)
+        )
+    ).first()
+    if row is None:
+        raise NotFound("Image not found")
+    return MessageImage.of(row.image)
+
+
+def _unknown(ids: list[uuid.UUID], why: str) -> ValidationFailed:
+    details = [{"field": "image_ids", "in": "body", "message": f"{i}: {why}", "type": "value"} for i in ids]
+    return ValidationFailed("Some image_ids are not images you uploaded to this room", details=details)
+
+
+def attach(
+    session: Connection,
+    room_id: uuid.UUID,
+    user_id: uuid.UUID,
+    message_id: uuid.UUID,
+    image_ids: list[uuid.UUID],
+    *,
+    for_ai: bool,
+) -> tuple[MessageImage, ...]:
+    """The sender's images, attached in the order given (two statements: a locking read, one update)."""
+    if not image_ids:
+        return ()
+    if len(image_ids) > MAX_IMAGES_PER_MESSAGE or len(set(image_ids)) != len(image_ids):
+        raise _unknown(image_ids, f"at most {MAX_IMAGES_PER_MESSAGE} distinct images per message")
+    rows = {
+        r.id: r
+        for r in session.execute(
+            select(IMAGES.id, IMAGES.message_id, IMAGES.status, IMAGES.image_key)
+            .where(IMAGES.id.in_(image_ids), IMAGES.room_id == room_id, IMAGES.uploader_id == user_id)
+            .with_for_update()
+        ).all()
+    }
+    missing = [i for i in image_ids if i not in rows]
+    if missing:
+        raise _unknown(missing, "not an image you uploaded to this room with POST /rooms/{room_id}/images")
+    used = [i for i in image_ids if rows[i].message_id is not None]
+    if used:
+        raise _unknown(used, "already attached to a message (upload it again)")
+    refused = [str(i) for i in image_ids if rows[i].status == "refused"]
+    if refused:
+        raise Conflict(f"Refused by the media check (malware or not the declared type): {', '.join(refused)}")
+    unseen = [i for i in image_ids if rows[i].status == "pending"]
+    absent = [str(i) for i in unseen if storage.object_size(rows[i].image_key) is None]
+    if absent:
+        raise Conflict(f"Nothing was uploaded for these images yet: {', '.join(absent)}")
+    order = case({image_id: position for position, image_id in enumerate(image_ids)}, value=IMAGES.id)
+    attached = session.execute(
+        update(room_image_table)
+        .where(and_(IMAGES.id.in_(image_ids), IMAGES.message_id.is_(None)))
+        .values(message_id=message_id, position=order)
+        .returning(image_object().label("image"), IMAGES.position)
+    ).all()
+    images = tuple(MessageImage.of(r.image) for r in sorted(attached, key=lambda r: r.position))
+    if for_ai:
+        waiting = blocking_ai(images)
+        if waiting:
+            raise Conflict(
+                "These images are still being checked, so the AI cannot see them yet; send again once they are "
+                f"ready (GET /rooms/{{room_id}}/images/{{image_id}}): {', '.join(str(i.id) for i in waiting)}"
+            )
+    return images
+
+
+def require_ready(images: tuple[MessageImage, ...]) -> None:
+    """Regenerating an AI reply shows its question's images again: all must be ready (else 409)."""
+    waiting = blocking_ai(images)
+    if waiting:
+        raise Conflict(
+            f"The question's images are not ready (refused or still being checked): "
+            f"{', '.join(str(i.id) for i in waiting)}"
+        )

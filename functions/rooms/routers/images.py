@@ -1,0 +1,48 @@
+"""Room image routes (issue 19.5): issue an upload, look at one image."""
+
+from __future__ import annotations
+
+import uuid
+
+from aws_lambda_powertools.event_handler.api_gateway import Router
+
+from core import db
+from core.http import caller, documented, route
+from core.routes import GET_ROOM_IMAGE, UPLOAD_ROOM_IMAGE
+from core.schemas import MessageImageOut
+from rooms import images
+from rooms.image_schemas import RoomImageIn, RoomImageIssued
+
+router = Router()
+
+
+@route(
+    router,
+    UPLOAD_ROOM_IMAGE,
+    status_code=201,
+    summary="Upload an image for a message in this room (member+): a presigned POST",
+    description="201 `{image, upload, expires_in}`: POST the file to `upload.url` with `upload.fields` "
+    "(S3 enforces the declared type and at most the declared size). The media pipeline then scans it and "
+    "checks its type: `processing`, then `ready` (shown only as metadata-free variants) or `refused`. Send "
+    "it with a message in `image_ids` (up to 4). 409 in an archived room; 413 over the size limit; 429 past "
+    "the uploads per minute.",
+    tags=["rooms"],
+    openapi_extensions=documented(409, 413, 429),
+)
+def upload_image(room_id: uuid.UUID, body: RoomImageIn) -> RoomImageIssued:
+    with db.session_scope() as session:
+        issued = images.issue(session, room_id, caller(router).user_id, body.content_type, body.size)
+    return RoomImageIssued.of(issued)
+
+
+@route(
+    router,
+    GET_ROOM_IMAGE,
+    summary="One image (reader+): your own upload, or an image of a message you may see",
+    description="Its status, and once `ready` short-lived URLs of its metadata-free variants. Anyone "
+    "else's unattached image, or an image of a message you may not see, is 404.",
+    tags=["rooms"],
+)
+def get_image(room_id: uuid.UUID, image_id: uuid.UUID) -> MessageImageOut:
+    with db.session_scope() as session:
+        return MessageImageOut.of(images.one(session, room_id, image_id, caller(router).user_id))
