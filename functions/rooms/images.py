@@ -60,7 +60,7 @@ def issue(session: Connection, room_id: uuid.UUID, user_id: uuid.UUID, content_t
     writable(_room(session, room_id, user_id, "member"))
     if size > settings.room_image_max_bytes:
         raise PayloadTooLarge(f"Room images are at most {settings.room_image_max_bytes} bytes")
-    ratelimit.hit(session, f"room-images:{user_id}", settings.room_image_uploads_per_minute)  # type: ignore[arg-type]
+    ratelimit.hit(session, f"room-images:{user_id}", settings.room_image_uploads_per_minute)
     image_id = uuid.uuid4()
     key = keys.room_image_key(room_id, user_id, image_id, keys.ROOM_IMAGE_EXTENSIONS[content_type])
     session.execute(
