@@ -53,7 +53,7 @@ def stack(database_url: str, s3_endpoint: str, worker: SqsPump) -> Iterator[Gate
                     int(v) for v in sqs.get_queue_attributes(QueueUrl=url, AttributeNames=names)["Attributes"].values()
                 )
             ),
-            60,
+            180,  # ~540 nudges after the whole rooms folder drain at ~12 a second on a busy 2-core machine
         )
         try:
             yield server
