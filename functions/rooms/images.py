@@ -5,9 +5,9 @@ and the uploader attaches up to 4 of them to one of their messages.
 - `issue` (POST /rooms/{id}/images, member+, not archived): a `pending` row, its key generated under
   the room and the uploader (core.keys.room_image_key), and the presigned POST. Rate-limited per user.
 - `attach`, in the sending transaction: each id must be an image this sender uploaded to this room
-  and not attached yet (else 422: unknown ids, with nothing said about anyone else's images); a
-  refused image, or an image of which nothing was uploaded, is 409; with `invoke_ai`, an image not
-  `ready` yet is 409 too: the AI call would otherwise go without it.
+  (else 404, with nothing said about anyone else's images) and not sent yet (else 409); a refused
+  image, or an image of which nothing was uploaded, is 409; with `invoke_ai`, an image not `ready`
+  yet is 409 too: the AI call would otherwise go without it. More than 4, or one twice, is 422.
 - `one` (GET /rooms/{id}/images/{image_id}, reader+): the uploader sees their image from the start
   (to wait for `ready`); anyone else only once it is attached to a message they may see. 404 otherwise.
 """
@@ -93,9 +93,9 @@ def one(session: Connection, room_id: uuid.UUID, image_id: uuid.UUID, user_id: u
     return MessageImage.of(row.image)
 
 
-def _unknown(ids: list[uuid.UUID], why: str) -> ValidationFailed:
+def _invalid(ids: list[uuid.UUID], why: str) -> ValidationFailed:
     details = [{"field": "image_ids", "in": "body", "message": f"{i}: {why}", "type": "value"} for i in ids]
-    return ValidationFailed("Some image_ids are not images you uploaded to this room", details=details)
+    return ValidationFailed("image_ids: at most 4 distinct images per message", details=details)
 
 
 def attach(
@@ -111,7 +111,7 @@ def attach(
     if not image_ids:
         return ()
     if len(image_ids) > MAX_IMAGES_PER_MESSAGE or len(set(image_ids)) != len(image_ids):
-        raise _unknown(image_ids, f"at most {MAX_IMAGES_PER_MESSAGE} distinct images per message")
+        raise _invalid(image_ids, f"at most {MAX_IMAGES_PER_MESSAGE} distinct images per message")
     rows = {
         r.id: r
         for r in session.execute(
@@ -121,11 +121,11 @@ def attach(
         ).all()
     }
     missing = [i for i in image_ids if i not in rows]
-    if missing:
-        raise _unknown(missing, "not an image you uploaded to this room with POST /rooms/{room_id}/images")
-    used = [i for i in image_ids if rows[i].message_id is not None]
+    if missing:  # whose it is, or whether it exists, is not said (API.md: 404 for what you may not know)
+        raise NotFound(f"No such image of yours in this room: {', '.join(map(str, missing))}")
+    used = [str(i) for i in image_ids if rows[i].message_id is not None]
     if used:
-        raise _unknown(used, "already attached to a message (upload it again)")
+        raise Conflict(f"Already sent with a message (upload it again to send it again): {', '.join(used)}")
     refused = [str(i) for i in image_ids if rows[i].status == "refused"]
     if refused:
         raise Conflict(f"Refused by the media check (malware or not the declared type): {', '.join(refused)}")

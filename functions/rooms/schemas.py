@@ -284,8 +284,9 @@ class MessageIn(Model):
     image_ids: list[uuid.UUID] = Field(
         default_factory=list,
         max_length=4,
-        description="up to 4 images you uploaded to this room (POST /rooms/{room_id}/images), each sent once; "
-        "with invoke_ai all must be `ready` (else 409)",
+        json_schema_extra={"uniqueItems": True},
+        description="up to 4 distinct images you uploaded to this room (POST /rooms/{room_id}/images), each "
+        "sent once (404 for any other id, 409 once sent); with invoke_ai all must be `ready` (else 409)",
     )
 
 

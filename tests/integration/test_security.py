@@ -77,6 +77,9 @@ def owners_world(db: str, s3_endpoint: str) -> tuple[Member, dict[str, str]]:
         "POST", f"/api/v1/rooms/{room['id']}/invitations", {"username": "teammate"}, token=owner.token
     ).body
     message = call("POST", f"/api/v1/rooms/{room['id']}/messages", {"content": SECRET}, token=owner.token).body
+    image = call(
+        "POST", f"/api/v1/rooms/{room['id']}/images", {"content_type": "image/png", "size": 10}, token=owner.token
+    ).body
     space = call("POST", "/api/v1/spaces", {"name": SECRET[:50]}, token=owner.token).body
     group = call("POST", "/api/v1/groups", {"name": SECRET[:50], "members": ["teammate"]}, token=owner.token).body
     ids = {
@@ -90,6 +93,7 @@ def owners_world(db: str, s3_endpoint: str) -> tuple[Member, dict[str, str]]:
         "token": invitation["token"],
         "space_id": space["id"],
         "group_id": group["id"],
+        "image_id": image["image"]["id"],
     }
     assert teammate.id
     return owner, ids

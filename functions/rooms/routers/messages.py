@@ -75,14 +75,14 @@ def get_message(room_id: uuid.UUID, message_id: uuid.UUID) -> MessageOut:
     "subscribers as message.delta events, then message.completed ends it `completed` or `failed` (never "
     "`pending` past its deadline). Without a socket, poll GET /rooms/{room_id}/messages/{message_id}. "
     "`image_ids`: up to 4 images you uploaded to this room (POST /rooms/{room_id}/images); unknown ids, "
-    "anyone else's or another room's, or an image already sent are 422; a refused image, one not uploaded, "
+    "anyone else's or another room's are 404; an image already sent, a refused one, one not uploaded, "
     "or with invoke_ai one not `ready` yet is 409 (the AI never answers without an image it was shown). "
     "429 with Retry-After past the caller's messages per minute (in this room, and in all rooms) or AI "
     "replies per minute (all rooms, regenerate included); 402 insufficient_balance when the room's master's "
     "AI token balance cannot cover the call's estimate (GET /me/balance); "
     "503 feature_disabled when AI replies are switched off.",
     tags=["rooms"],
-    openapi_extensions=documented(402, 409, 429),
+    openapi_extensions=documented(402, 404, 409, 429),
 )
 def send_message(room_id: uuid.UUID, body: MessageIn) -> MessagePosted:
     message, ai_message = replies.send(

@@ -100,7 +100,7 @@ def test_images_keep_the_order_sent_and_the_message_event_carries_them_without_u
     assert all(i["variants"] == [] and i["status"] == "ready" for i in event["images"])
 
 
-def test_five_images_or_a_repeated_one_are_422(media_env: None) -> None:
+def test_five_images_or_a_repeated_one_are_422(media_env: None) -> None:  # the schema: maxItems, uniqueItems
     room = team()
     ids = [uploaded(room.room, room["member"], process=False)[0] for _ in range(5)]
     five = send(room.room, room["member"], "too many", image_ids=ids)
@@ -111,15 +111,15 @@ def test_five_images_or_a_repeated_one_are_422(media_env: None) -> None:
     assert history(room.room, room["member"]) == []
 
 
-def test_someone_elses_image_another_rooms_or_an_unknown_id_is_422_and_stays_unattached(media_env: None) -> None:
+def test_someone_elses_image_another_rooms_or_an_unknown_id_is_404_and_stays_unattached(media_env: None) -> None:
     room, elsewhere = team(), team()
     mine, _ = uploaded(room.room, room["member"])
     theirs, _ = uploaded(room.room, room["admin"])
     other_room, _ = uploaded(elsewhere.room, elsewhere["member"])
     for ids in ([theirs], [other_room], [str(uuid.uuid4())], [mine, theirs]):
         answer = send(room.room, room["member"], "steal", image_ids=ids)
-        assert answer.status == 422, (ids, answer.body)
-        assert answer.error_code == "validation_error"
+        assert answer.status == 404, (ids, answer.body)
+        assert answer.error_code == "not_found"
     assert _row(theirs)["message_id"] is None and _row(mine)["message_id"] is None
     # Nor can the uploader of another room's image use it there after joining this one.
     stranger = elsewhere["member"]
@@ -128,11 +128,11 @@ def test_someone_elses_image_another_rooms_or_an_unknown_id_is_422_and_stays_una
             text("INSERT INTO room_members (room_id, user_id, role) VALUES (:r, :u, 'member')"),
             {"r": room.room, "u": stranger.id},
         )
-    assert send(room.room, stranger, "cross", image_ids=[other_room]).status == 422
+    assert send(room.room, stranger, "cross", image_ids=[other_room]).status == 404
     # An image goes with one message only.
     assert send(room.room, room["member"], "first", image_ids=[mine]).status == 201
     again = send(room.room, room["member"], "again", image_ids=[mine])
-    assert again.status == 422
+    assert again.status == 409 and again.error_code == "conflict"
 
 
 def test_a_non_member_or_another_member_cannot_see_an_image_they_may_not(media_env: None) -> None:
