@@ -29,10 +29,13 @@ class AssetSettings(FeatureSettings):
         doc="preferred multipart part size (64 MiB; grown to stay within 10,000 parts)",
     )
     download_url_ttl_s: int = setting(120, ge=1, le=120, doc="lifetime of asset download URLs (at most 120 s)")
-    share_max_ttl_s: int = setting(30 * 24 * 3600, ge=60, doc="longest share link lifetime (30 days)")
+    # At most what a request may ask for (assets.schemas.ShareIn: 30 days): a longer max is refused at start.
+    share_max_ttl_s: int = setting(
+        30 * 24 * 3600, ge=60, le=30 * 24 * 3600, doc="longest share link lifetime (30 days, the most)"
+    )
     # A share without expires_in_seconds (capped by the max).
     share_default_ttl_s: int = setting(
-        7 * 24 * 3600, ge=60, doc="share link lifetime when the request names none (7 days)"
+        7 * 24 * 3600, ge=60, le=30 * 24 * 3600, doc="share link lifetime when the request names none (7 days)"
     )
     share_create_per_minute: int = setting(10, ge=1, doc="share links a user may create per minute")
     share_access_per_minute_per_ip: int = setting(60, ge=1, doc="share link opens per client IP per minute")

@@ -87,6 +87,14 @@ def test_the_first_read_validates_every_loaded_class_and_reports_every_bad_value
     assert CoreSettings.current().db_port == 6543
 
 
+@pytest.mark.parametrize("name", ["SHARE_MAX_TTL_S", "SHARE_DEFAULT_TTL_S"])
+def test_a_share_lifetime_past_what_a_request_may_ask_is_refused(fresh: pytest.MonkeyPatch, name: str) -> None:
+    """30 days is ShareIn's cap: a longer configured lifetime would be a setting nothing honours."""
+    fresh.setenv(name, str(30 * 24 * 3600 + 1))
+    with pytest.raises(SettingsError, match=f"{name}: must be <= 2592000"):
+        AssetSettings.current()
+
+
 def test_each_class_is_read_once_per_container_until_reset(fresh: pytest.MonkeyPatch) -> None:
     fresh.setenv("SHARE_MAX_TTL_S", "120")
     first = AssetSettings.current()
