@@ -107,18 +107,36 @@ def database_url(postgres_server: EmbeddedPostgres, owner_engine: Engine) -> Ite
 def db(database_url: str, owner_engine: Engine) -> Iterator[str]:
     """The database, emptied after the test so tests never see each other's rows."""
     yield database_url
-    from sqlalchemy import text
+    import time
 
-    with owner_engine.begin() as conn:
-        tables = (
-            conn.execute(
-                text("SELECT tablename FROM pg_tables WHERE schemaname = 'public' AND tablename <> 'alembic_version'")
-            )
-            .scalars()
-            .all()
-        )
-        if tables:
-            conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " CASCADE"))
+    from sqlalchemy import text
+    from sqlalchemy.exc import DBAPIError
+
+    from core.db import sqlstate
+
+    # A background writer of the test (a WebSocket's $disconnect, a pump) may still hold a row lock
+    # while TRUNCATE waits for its table's: PostgreSQL may pick the TRUNCATE as the deadlock's victim
+    # (40P01). The writer ends within moments, so the clean-up tries again rather than fail the test.
+    for attempt in range(1, 6):
+        try:
+            with owner_engine.begin() as conn:
+                tables = (
+                    conn.execute(
+                        text(
+                            "SELECT tablename FROM pg_tables "
+                            "WHERE schemaname = 'public' AND tablename <> 'alembic_version'"
+                        )
+                    )
+                    .scalars()
+                    .all()
+                )
+                if tables:
+                    conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " CASCADE"))
+            return
+        except DBAPIError as exc:
+            if sqlstate(exc) != "40P01" or attempt == 5:
+                raise
+            time.sleep(0.2 * attempt)
 
 
 @pytest.fixture(scope="session")
