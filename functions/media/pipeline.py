@@ -55,6 +55,8 @@ from media.settings import MediaSettings
 from media.sniff import DECODABLE, SNIFF_BYTES, VIDEOS, describe, matches, sniff
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from media.images import ProcessedImage
 
 QUARANTINED_TAG = {"quarantined": "true"}
@@ -265,7 +267,9 @@ def process_post_image(settings: MediaSettings, obj: StoredObject, declared: str
     if not claim_post_image(obj.key, obj.version_id, settings.media_claim_lease_s):
         return post_image_not_claimed(obj)
     try:
-        return examine_post_image(settings, obj, declared)
+        return examine_image(
+            settings, obj, declared, finish=finish_post_image, variants_prefix=post_image_variants_prefix(obj.key)
+        )
     except ObjectGone:
         release_post_image(obj.key, obj.version_id)
         return Outcome("skipped", "the object is gone")
@@ -274,34 +278,43 @@ def process_post_image(settings: MediaSettings, obj: StoredObject, declared: str
         raise
 
 
-def examine_post_image(settings: MediaSettings, obj: StoredObject, declared: str) -> Outcome:
+def examine_image(
+    settings: MediaSettings,
+    obj: StoredObject,
+    declared: str,
+    *,
+    finish: Callable[..., Outcome],
+    variants_prefix: str,
+) -> Outcome:
+    """An uploaded image, a post's or a room's alike: refused if already tagged, scanned, sniffed
+    against its declared type, decoded and made into metadata-free variants under `variants_prefix`.
+    `finish(obj, status, reason=None, *, variants=None, size=None)` records how it ended."""
+
+    def refuse(tag: str, value: str, why: str) -> Outcome:
+        obj.add_tags({tag: value})  # the bucket policy then denies reading this version
+        done = finish(obj, "refused", why)
+        if done.action == "skipped":
+            return done
+        return Outcome("quarantined" if tag == "quarantined" else "rejected", why)
+
     if {"quarantined", "rejected"} & set(obj.tags()):
-        return finish_post_image(obj, "refused", "already tagged as refused")
+        return finish(obj, "refused", "already tagged as refused")
     try:
         verdict = configured_scanner(settings, cloud=CoreSettings.current().is_cloud).scan(obj)
     except ScanInconclusive as exc:
-        return refuse_post_image(obj, "rejected", "scan-inconclusive", f"malware scan inconclusive ({exc})")
+        return refuse("rejected", "scan-inconclusive", f"malware scan inconclusive ({exc})")
     if verdict.infected:
-        return refuse_post_image(obj, "quarantined", "true", f"malware found by {verdict.scanner}: {verdict.signature}")
+        return refuse("quarantined", "true", f"malware found by {verdict.scanner}: {verdict.signature}")
     head = obj.head(SNIFF_BYTES)
     kind = sniff(head)
     if not matches(declared, kind):
-        return refuse_post_image(obj, "rejected", "type-mismatch", f"declared {declared}, is {kind or describe(head)}")
+        return refuse("rejected", "type-mismatch", f"declared {declared}, is {kind or describe(head)}")
     try:
         processed = decode_image(settings, obj)
     except Undecodable as exc:
-        return refuse_post_image(obj, "rejected", "undecodable", str(exc))
-    rows = write_variants(obj, processed, post_image_variants_prefix(obj.key))
-    return finish_post_image(obj, "ready", variants=rows)
-
-
-def refuse_post_image(obj: StoredObject, tag: str, value: str, why: str) -> Outcome:
-    """Tag the version (the bucket policy then denies reading it) and record the image refused."""
-    obj.add_tags({tag: value})
-    done = finish_post_image(obj, "refused", why)
-    if done.action == "skipped":
-        return done
-    return Outcome("quarantined" if tag == "quarantined" else "rejected", why)
+        return refuse("rejected", "undecodable", str(exc))
+    rows = write_variants(obj, processed, variants_prefix)
+    return finish(obj, "ready", variants=rows, size=(processed.width, processed.height))
 
 
 # ------------------------------------------------------------------ MediaConvert events
@@ -527,7 +540,12 @@ def release_post_image(key: str, version_id: str | None) -> None:
 
 
 def finish_post_image(
-    obj: StoredObject, status: str, reason: str | None = None, variants: list[VariantRow] | None = None
+    obj: StoredObject,
+    status: str,
+    reason: str | None = None,
+    *,
+    variants: list[VariantRow] | None = None,
+    size: tuple[int, int] | None = None,
 ) -> Outcome:
     """processing -> ready | refused, only while still this version's claim."""
     import json

@@ -23,15 +23,12 @@ from typing import Any
 from sqlalchemy import func, select, update
 
 from core import db
-from core.config import CoreSettings
 from core.keys import room_image_variants_prefix
 from core.models.room_images import room_image_table
 from media.logs import logger
 from media.objects import ObjectGone, StoredObject
-from media.pipeline import Outcome, Undecodable, VariantRow, decode_image, write_variants
-from media.scan import ScanInconclusive, configured_scanner
+from media.pipeline import Outcome, VariantRow, examine_image
 from media.settings import MediaSettings
-from media.sniff import SNIFF_BYTES, describe, matches, sniff
 
 IMAGES = room_image_table.c
 
@@ -46,7 +43,9 @@ def process(settings: MediaSettings, obj: StoredObject) -> Outcome:
     if declared is None:
         return not_claimed(obj)
     try:
-        return examine(settings, obj, declared)
+        return examine_image(
+            settings, obj, declared, finish=finish, variants_prefix=room_image_variants_prefix(obj.key)
+        )
     except ObjectGone:
         release(obj.key, obj.version_id)
         return Outcome("skipped", "the object is gone")
@@ -102,36 +101,6 @@ def release(key: str, version_id: str | None) -> None:
             )
     except Exception:  # noqa: BLE001 - the original error matters more; the lease recovers the claim
         logger.exception("could not hand the room image claim back", extra={"image_key": key})
-
-
-def examine(settings: MediaSettings, obj: StoredObject, declared: str) -> Outcome:
-    if {"quarantined", "rejected"} & set(obj.tags()):
-        return finish(obj, "refused", "already tagged as refused")
-    try:
-        verdict = configured_scanner(settings, cloud=CoreSettings.current().is_cloud).scan(obj)
-    except ScanInconclusive as exc:
-        return refuse(obj, "rejected", "scan-inconclusive", f"malware scan inconclusive ({exc})")
-    if verdict.infected:
-        return refuse(obj, "quarantined", "true", f"malware found by {verdict.scanner}: {verdict.signature}")
-    head = obj.head(SNIFF_BYTES)
-    kind = sniff(head)
-    if not matches(declared, kind):
-        return refuse(obj, "rejected", "type-mismatch", f"declared {declared}, is {kind or describe(head)}")
-    try:
-        processed = decode_image(settings, obj)
-    except Undecodable as exc:
-        return refuse(obj, "rejected", "undecodable", str(exc))
-    rows = write_variants(obj, processed, room_image_variants_prefix(obj.key))
-    return finish(obj, "ready", variants=rows, size=(processed.width, processed.height))
-
-
-def refuse(obj: StoredObject, tag: str, value: str, why: str) -> Outcome:
-    """Tag the version (the bucket policy then denies reading it) and record the image refused."""
-    obj.add_tags({tag: value})
-    done = finish(obj, "refused", why)
-    if done.action == "skipped":
-        return done
-    return Outcome("quarantined" if tag == "quarantined" else "rejected", why)
 
 
 def finish(
