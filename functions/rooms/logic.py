@@ -9,7 +9,6 @@ from typing import Any
 
 from sqlalchemy import Connection, func, insert, select, true, update
 
-from core.ai_replies import AiRepliesSettings
 from core.errors import Conflict, NotFound
 from core.models.rooms import message_table, room_member_table, room_table
 from core.pagination import keyset, page_of
@@ -104,6 +103,8 @@ def get(session: Connection, room_id: uuid.UUID, user_id: uuid.UUID) -> RoomView
 
 def _is_configured(provider: str) -> bool:
     """Whether a room may choose this provider here (openai needs a base URL)."""
+    from core.ai_replies import AiRepliesSettings  # only when a room's AI settings change
+
     return provider != "openai" or bool(AiRepliesSettings.current().openai_base_url)
 
 

@@ -18,8 +18,11 @@ REQUEST_SUFFIXES = ("In", "Patch")
 
 def _request_models() -> list[type[BaseModel]]:
     models = []
-    for path in sorted((ROOT / "functions").glob("*/schemas.py")):
-        module = importlib.import_module(f"{path.parent.name}.schemas")
+    functions = ROOT / "functions"
+    paths = sorted([*functions.glob("*/schemas.py"), *functions.glob("*/schemas/*.py")])  # a module or a package
+    for path in paths:
+        dotted = ".".join(path.relative_to(functions).with_suffix("").parts).removesuffix(".__init__")
+        module = importlib.import_module(dotted)
         models += [
             value
             for name, value in vars(module).items()
@@ -61,7 +64,8 @@ def _accepts(adapter: TypeAdapter[typing.Any], value: int) -> bool:
 
 def test_the_check_sees_the_request_integers() -> None:
     names = {name for name, _ in FIELDS}
-    assert {"rooms.schemas.ReadIn.seq", "assets.schemas.ShareIn.max_downloads"} <= names
+    assert {"rooms.schemas.ReadIn.seq", "rooms.schemas.forks.ForkIn.up_to_seq"} <= names
+    assert {"assets.schemas.ShareIn.max_downloads", "rooms.schemas.images.RoomImageIn.size"} <= names
     assert {"assets.schemas.SpacePatch.quota_bytes", "posts.schemas.UploadUrlIn.size"} <= names
 
 

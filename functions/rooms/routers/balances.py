@@ -4,15 +4,22 @@ through the API."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
-from core import balances, db, scopes
+from core import db, scopes
 from core.http import caller, route
+from core.lazy import lazy_module
 from core.routes import MY_BALANCE, MY_BALANCE_TRANSACTIONS
 from core.schemas import Limit, cursor_query
-from rooms.schemas import BalanceOut, BalanceTransactionPage
+
+if TYPE_CHECKING:
+    from core import balances
+    from rooms.schemas import balances as schemas
+else:
+    schemas = lazy_module("rooms.schemas.balances")  # its bodies, built on the first request of these routes
+    balances = lazy_module("core.balances")  # SQL, audit: loaded on the first balance request
 
 router = Router()
 
@@ -28,13 +35,13 @@ TransactionCursor = Annotated[str | None, cursor_query(scopes.BALANCE_TRANSACTIO
     "the master's balance cannot cover its estimate. Changes arrive as `balance.changed` WebSocket events.",
     tags=["balances"],
 )
-def my_balance() -> BalanceOut:
-    return BalanceOut.of(db.read(balances.balance_of, caller(router).user_id))
+def my_balance() -> schemas.BalanceOut:
+    return schemas.BalanceOut.of(db.read(balances.balance_of, caller(router).user_id))
 
 
 @route(
     router, MY_BALANCE_TRANSACTIONS, summary="My balance's ledger (grants and charges), newest first", tags=["balances"]
 )
-def my_balance_transactions(limit: Limit = 20, cursor: TransactionCursor = None) -> BalanceTransactionPage:
+def my_balance_transactions(limit: Limit = 20, cursor: TransactionCursor = None) -> schemas.BalanceTransactionPage:
     found, next_cursor = db.read(balances.transactions, caller(router).user_id, limit, cursor)
-    return BalanceTransactionPage.of(found, next_cursor)
+    return schemas.BalanceTransactionPage.of(found, next_cursor)

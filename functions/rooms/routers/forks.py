@@ -11,12 +11,13 @@ from core import db
 from core.http import caller, documented, route
 from core.lazy import lazy_module
 from core.routes import FORK_PROGRESS, FORK_ROOM
-from rooms.schemas import ForkCreated, ForkIn, ForkOut
 
 if TYPE_CHECKING:
     from core import room_forks
     from rooms import forks
+    from rooms.schemas import forks as schemas
 else:
+    schemas = lazy_module("rooms.schemas.forks")  # its bodies, built on the first request of these routes
     room_forks = lazy_module("core.room_forks")
     forks = lazy_module("rooms.forks")
 
@@ -37,12 +38,12 @@ router = Router()
     tags=["rooms"],
     openapi_extensions=documented(409),
 )
-def fork_room(room_id: uuid.UUID, body: ForkIn) -> ForkCreated:
+def fork_room(room_id: uuid.UUID, body: schemas.ForkIn) -> schemas.ForkCreated:
     with db.session_scope() as session:
         forked = forks.start(session, room_id, caller(router).user_id, body.name, body.up_to_seq)
     if forked.fork.status == "copying":
         room_forks.enqueue(forked.room.id)
-    return ForkCreated.of(forked)
+    return schemas.ForkCreated.of(forked)
 
 
 @route(
@@ -51,8 +52,8 @@ def fork_room(room_id: uuid.UUID, body: ForkIn) -> ForkCreated:
     summary="A fork's copy: copied/total, status, error (reader+ of the new room; 404 if it is no fork)",
     tags=["rooms"],
 )
-def fork_progress(room_id: uuid.UUID) -> ForkOut:
+def fork_progress(room_id: uuid.UUID) -> schemas.ForkOut:
     with db.session_scope() as session:
         fork = forks.progress(session, room_id, caller(router).user_id)
     forks.resend_if_stale(fork)
-    return ForkOut.of(fork)
+    return schemas.ForkOut.of(fork)

@@ -23,11 +23,12 @@ from core.routes import (
 )
 from core.schemas import Limit, cursor_query
 from rooms import limits, scopes
-from rooms.schemas import GroupIn, GroupMemberIn, GroupMemberOut, GroupMemberPage, GroupOut, GroupPage, GroupPatch
 
 if TYPE_CHECKING:
     from rooms import groups
+    from rooms.schemas import groups as schemas
 else:
+    schemas = lazy_module("rooms.schemas.groups")  # its bodies, built on the first request of these routes
     groups = lazy_module("rooms.groups")
 
 
@@ -45,28 +46,28 @@ GroupMemberCursor = Annotated[str | None, cursor_query(scopes.GROUP_MEMBERS)]
     tags=["groups"],
     openapi_extensions=documented(409),
 )
-def create_group(body: GroupIn) -> GroupOut:
+def create_group(body: schemas.GroupIn) -> schemas.GroupOut:
     with db.session_scope() as session:
-        return GroupOut.of(groups.create(session, caller(router).user_id, body.name, body.members))
+        return schemas.GroupOut.of(groups.create(session, caller(router).user_id, body.name, body.members))
 
 
 @route(router, MY_GROUPS, summary="Groups I manage or belong to, newest first", tags=["groups"])
-def my_groups(limit: Limit = 20, cursor: GroupCursor = None) -> GroupPage:
+def my_groups(limit: Limit = 20, cursor: GroupCursor = None) -> schemas.GroupPage:
     with db.session_scope() as session:
         found, next_cursor = groups.mine(session, caller(router).user_id, limit, cursor)
-    return GroupPage.of(found, next_cursor)
+    return schemas.GroupPage.of(found, next_cursor)
 
 
 @route(router, GET_GROUP, summary="One group (its manager or a member; 404 for anyone else)", tags=["groups"])
-def get_group(group_id: uuid.UUID) -> GroupOut:
+def get_group(group_id: uuid.UUID) -> schemas.GroupOut:
     with db.session_scope() as session:
-        return GroupOut.of(groups.get(session, group_id, caller(router).user_id))
+        return schemas.GroupOut.of(groups.get(session, group_id, caller(router).user_id))
 
 
 @route(router, RENAME_GROUP, summary="Rename a group (its manager)", tags=["groups"])
-def rename_group(group_id: uuid.UUID, body: GroupPatch) -> GroupOut:
+def rename_group(group_id: uuid.UUID, body: schemas.GroupPatch) -> schemas.GroupOut:
     with db.session_scope() as session:
-        return GroupOut.of(groups.rename(session, group_id, caller(router).user_id, body.name))
+        return schemas.GroupOut.of(groups.rename(session, group_id, caller(router).user_id, body.name))
 
 
 @route(
@@ -82,10 +83,12 @@ def delete_group(group_id: uuid.UUID) -> None:
 
 
 @route(router, GROUP_MEMBERS, summary="A group's members, in the order they were added", tags=["groups"])
-def list_group_members(group_id: uuid.UUID, limit: Limit = 20, cursor: GroupMemberCursor = None) -> GroupMemberPage:
+def list_group_members(
+    group_id: uuid.UUID, limit: Limit = 20, cursor: GroupMemberCursor = None
+) -> schemas.GroupMemberPage:
     with db.session_scope() as session:
         found, next_cursor = groups.members(session, group_id, caller(router).user_id, limit, cursor)
-    return GroupMemberPage.of(found, next_cursor)
+    return schemas.GroupMemberPage.of(found, next_cursor)
 
 
 @route(
@@ -97,9 +100,9 @@ def list_group_members(group_id: uuid.UUID, limit: Limit = 20, cursor: GroupMemb
     tags=["groups"],
     openapi_extensions=documented(409),
 )
-def add_group_member(group_id: uuid.UUID, body: GroupMemberIn) -> GroupMemberOut:
+def add_group_member(group_id: uuid.UUID, body: schemas.GroupMemberIn) -> schemas.GroupMemberOut:
     with db.session_scope() as session:
-        return GroupMemberOut.of(groups.add_member(session, group_id, caller(router).user_id, body.username))
+        return schemas.GroupMemberOut.of(groups.add_member(session, group_id, caller(router).user_id, body.username))
 
 
 @route(

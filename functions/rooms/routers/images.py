@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import uuid
+from typing import TYPE_CHECKING
 
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
 from core import db
 from core.http import caller, documented, route
+from core.lazy import lazy_module
 from core.routes import GET_ROOM_IMAGE, UPLOAD_ROOM_IMAGE
 from core.schemas import MessageImageOut
-from rooms import images
-from rooms.image_schemas import RoomImageIn, RoomImageIssued
+
+if TYPE_CHECKING:
+    from rooms import images
+    from rooms.schemas import images as schemas
+else:
+    schemas = lazy_module("rooms.schemas.images")  # its bodies, built on the first request of these routes
+    images = lazy_module("rooms.images")  # S3, SQL: loaded on the first image request
 
 router = Router()
 
@@ -29,10 +36,10 @@ router = Router()
     tags=["rooms"],
     openapi_extensions=documented(409, 413, 429),
 )
-def upload_image(room_id: uuid.UUID, body: RoomImageIn) -> RoomImageIssued:
+def upload_image(room_id: uuid.UUID, body: schemas.RoomImageIn) -> schemas.RoomImageIssued:
     with db.session_scope() as session:
         issued = images.issue(session, room_id, caller(router).user_id, body.content_type, body.size)
-    return RoomImageIssued.of(issued)
+    return schemas.RoomImageIssued.of(issued)
 
 
 @route(

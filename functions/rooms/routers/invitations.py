@@ -14,17 +14,14 @@ from core.lazy import lazy_module
 from core.routes import ACCEPT_INVITATION, DECLINE_INVITATION, INVITE, MY_INVITATIONS
 from core.schemas import Limit, cursor_query
 from rooms import limits, scopes
-from rooms.schemas import (
-    GroupInvitationsCreated,
-    InvitationCreated,
-    InvitationIn,
-    InvitationPage,
-    MembershipOut,
-)
 
 if TYPE_CHECKING:
     from rooms import group_invitations, invitations
+    from rooms.schemas import invitations as schemas
+    from rooms.schemas import members as member_schemas
 else:
+    schemas = lazy_module("rooms.schemas.invitations")  # its bodies, built on the first request of these routes
+    member_schemas = lazy_module("rooms.schemas.members")
     group_invitations = lazy_module("rooms.group_invitations")
     invitations = lazy_module("rooms.invitations")
 
@@ -50,22 +47,24 @@ Token = Annotated[
     tags=["rooms"],
     openapi_extensions=documented(409, 429),
 )
-def invite(room_id: uuid.UUID, body: InvitationIn) -> InvitationCreated | GroupInvitationsCreated:
+def invite(
+    room_id: uuid.UUID, body: schemas.InvitationIn
+) -> schemas.InvitationCreated | schemas.GroupInvitationsCreated:
     with db.session_scope() as session:
         if body.group_id is not None:
             made_for = group_invitations.invite_group(
                 session, room_id, caller(router).user_id, body.group_id, body.role
             )
-            return GroupInvitationsCreated.of(made_for)
+            return schemas.GroupInvitationsCreated.of(made_for)
         made = invitations.create(session, room_id, caller(router).user_id, body.username, body.role)
-    return InvitationCreated.of(made)
+    return schemas.InvitationCreated.of(made)
 
 
 @route(router, MY_INVITATIONS, summary="My pending invitations, newest first", tags=["rooms"])
-def my_invitations(limit: Limit = 20, cursor: InvitationCursor = None) -> InvitationPage:
+def my_invitations(limit: Limit = 20, cursor: InvitationCursor = None) -> schemas.InvitationPage:
     with db.session_scope() as session:
         rows, next_cursor = invitations.pending(session, caller(router).user_id, limit, cursor)
-    return InvitationPage.of(rows, next_cursor)
+    return schemas.InvitationPage.of(rows, next_cursor)
 
 
 @route(
@@ -75,10 +74,10 @@ def my_invitations(limit: Limit = 20, cursor: InvitationCursor = None) -> Invita
     tags=["rooms"],
     openapi_extensions=documented(409),
 )
-def accept_invitation(token: Token) -> MembershipOut:
+def accept_invitation(token: Token) -> member_schemas.MembershipOut:
     with db.session_scope() as session:
         joined = invitations.accept(session, token, caller(router).user_id)
-    return MembershipOut.of(joined)
+    return member_schemas.MembershipOut.of(joined)
 
 
 @route(router, DECLINE_INVITATION, status_code=204, summary="Decline an invitation", tags=["rooms"])

@@ -13,11 +13,13 @@ from core.lazy import lazy_module
 from core.routes import CHANGE_ROLE, LIST_MEMBERS, REMOVE_MEMBER, TRANSFER_OWNERSHIP
 from core.schemas import Limit, cursor_query
 from rooms import scopes
-from rooms.schemas import MemberOut, MemberPage, OwnerIn, RoleIn
+from rooms.schemas import MemberOut
 
 if TYPE_CHECKING:
     from rooms import members
+    from rooms.schemas import members as schemas
 else:
+    schemas = lazy_module("rooms.schemas.members")  # its bodies, built on the first request of these routes
     members = lazy_module("rooms.members")
 
 
@@ -27,14 +29,14 @@ MemberCursor = Annotated[str | None, cursor_query(scopes.ROOM_MEMBERS)]
 
 
 @route(router, LIST_MEMBERS, summary="A room's members, in joining order (reader+)", tags=["rooms"])
-def list_members(room_id: uuid.UUID, limit: Limit = 20, cursor: MemberCursor = None) -> MemberPage:
+def list_members(room_id: uuid.UUID, limit: Limit = 20, cursor: MemberCursor = None) -> schemas.MemberPage:
     with db.session_scope() as session:
         found, next_cursor = members.listing(session, room_id, caller(router).user_id, limit, cursor)
-    return MemberPage.of(found, next_cursor)
+    return schemas.MemberPage.of(found, next_cursor)
 
 
 @route(router, CHANGE_ROLE, summary="Change a member's role (admin+, below your own)", tags=["rooms"])
-def change_role(room_id: uuid.UUID, user_id: uuid.UUID, body: RoleIn) -> MemberOut:
+def change_role(room_id: uuid.UUID, user_id: uuid.UUID, body: schemas.RoleIn) -> MemberOut:
     with db.session_scope() as session:
         return MemberOut.of(members.change_role(session, room_id, caller(router).user_id, user_id, body.role))
 
@@ -59,6 +61,6 @@ def remove_member(room_id: uuid.UUID, user_id: uuid.UUID) -> None:
     tags=["rooms"],
     openapi_extensions=documented(409),
 )
-def transfer_ownership(room_id: uuid.UUID, body: OwnerIn) -> MemberOut:
+def transfer_ownership(room_id: uuid.UUID, body: schemas.OwnerIn) -> MemberOut:
     with db.session_scope() as session:
         return MemberOut.of(members.transfer(session, room_id, caller(router).user_id, body.user_id))

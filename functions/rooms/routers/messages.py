@@ -14,11 +14,13 @@ from core.lazy import lazy_module
 from core.routes import DELETE_MESSAGE, EDIT_MESSAGE, GET_MESSAGE, REGENERATE, ROOM_HISTORY, SEND_MESSAGE
 from core.schemas import Limit, MessageOut, cursor_query
 from rooms import scopes
-from rooms.schemas import SEQ_MAX, MessageIn, MessagePage, MessagePatch, MessagePosted
+from rooms.schemas import SEQ_MAX
 
 if TYPE_CHECKING:
     from rooms import messages, replies
+    from rooms.schemas import messages as schemas
 else:
+    schemas = lazy_module("rooms.schemas.messages")  # its bodies, built on the first request of these routes
     messages = lazy_module("rooms.messages")
     replies = lazy_module("rooms.replies")
 
@@ -48,10 +50,10 @@ AfterSeq = Annotated[
 )
 def history(
     room_id: uuid.UUID, limit: Limit = 20, cursor: MessageCursor = None, after_seq: AfterSeq = None
-) -> MessagePage:
+) -> schemas.MessagePage:
     with db.session_scope() as session:
         found, next_cursor = messages.history(session, room_id, caller(router).user_id, limit, cursor, after_seq)
-    return MessagePage.of(found, next_cursor)
+    return schemas.MessagePage.of(found, next_cursor)
 
 
 @route(
@@ -84,7 +86,7 @@ def get_message(room_id: uuid.UUID, message_id: uuid.UUID) -> MessageOut:
     tags=["rooms"],
     openapi_extensions=documented(402, 404, 409, 429),
 )
-def send_message(room_id: uuid.UUID, body: MessageIn) -> MessagePosted:
+def send_message(room_id: uuid.UUID, body: schemas.MessageIn) -> schemas.MessagePosted:
     message, ai_message = replies.send(
         db.session_scope,
         room_id,
@@ -94,7 +96,7 @@ def send_message(room_id: uuid.UUID, body: MessageIn) -> MessagePosted:
         private=body.private,
         image_ids=body.image_ids,
     )
-    return MessagePosted.of(message, ai_message)
+    return schemas.MessagePosted.of(message, ai_message)
 
 
 @route(
@@ -106,7 +108,7 @@ def send_message(room_id: uuid.UUID, body: MessageIn) -> MessagePosted:
     "message's author (for an AI message, whoever asked for it) or an admin+. Others' private messages are 404.",
     tags=["rooms"],
 )
-def edit_message(room_id: uuid.UUID, message_id: uuid.UUID, body: MessagePatch) -> MessageOut:
+def edit_message(room_id: uuid.UUID, message_id: uuid.UUID, body: schemas.MessagePatch) -> MessageOut:
     with db.session_scope() as session:
         changes = body.model_dump(exclude_unset=True)
         return MessageOut.of(messages.edit(session, room_id, message_id, caller(router).user_id, changes))

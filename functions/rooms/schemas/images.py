@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from core.schemas import MessageImageOut
+from core.types import JsonInt
+from rooms.schemas import Model
 
 if TYPE_CHECKING:
     from rooms.images import Issued
@@ -14,11 +16,11 @@ if TYPE_CHECKING:
 DEFAULT_ROOM_IMAGE_MAX_BYTES = 10 * 1024 * 1024
 
 
-class RoomImageIn(BaseModel):
+class RoomImageIn(Model):
     model_config = ConfigDict(extra="forbid")
 
     content_type: Literal["image/jpeg", "image/png", "image/gif"]
-    size: int = Field(
+    size: JsonInt = Field(
         ge=1,
         # Declared, not validated here: over the stage's limit answers 413 (API.md), not 422.
         json_schema_extra={"maximum": DEFAULT_ROOM_IMAGE_MAX_BYTES},
@@ -26,13 +28,13 @@ class RoomImageIn(BaseModel):
     )
 
 
-class RoomImageUpload(BaseModel):
+class RoomImageUpload(Model):
     method: Literal["POST"] = "POST"
     url: str
     fields: dict[str, str] = Field(description="send them all, then the file last, as multipart/form-data")
 
 
-class RoomImageIssued(BaseModel):
+class RoomImageIssued(Model):
     image: MessageImageOut
     upload: RoomImageUpload
     expires_in: int
