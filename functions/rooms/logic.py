@@ -5,19 +5,25 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from types import SimpleNamespace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, func, insert, select, true, update
 
 from core.errors import Conflict, NotFound
+from core.lazy import lazy_module
 from core.models.rooms import message_table, room_member_table, room_table
 from core.pagination import keyset, page_of
 from core.room_messages import with_sender
-from rooms import events, scopes
+from rooms import scopes
 from rooms.access import ROOM_COLUMNS, RoomView, room_for
 from rooms.messages import MESSAGE_COLUMNS, MessageView, visible_to
 from rooms.schemas import UNREAD_CAP
 from rooms.settings import RoomsSettings
+
+if TYPE_CHECKING:
+    from rooms import events
+else:
+    events = lazy_module("rooms.events")  # only a change publishes one
 
 SCOPE = scopes.ROOMS
 

@@ -9,17 +9,24 @@ strictly increasing without sequences (which would pin RDS Proxy connections).
 from __future__ import annotations
 
 import uuid
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, func, insert, select, update
 
-from core import ai_replies
 from core.errors import Forbidden, NotFound
+from core.lazy import lazy_module
 from core.models.rooms import message_table, room_table
 from core.pagination import decode_cursor_of, page_of
 from core.room_messages import MESSAGE_COLUMNS, MessageView, load, visible_to, with_sender
-from rooms import events, scopes
+from rooms import scopes
 from rooms.access import room_for
+
+if TYPE_CHECKING:
+    from core import ai_replies
+    from rooms import events
+else:  # a room list reads messages without settling replies or publishing events
+    ai_replies = lazy_module("core.ai_replies")
+    events = lazy_module("rooms.events")
 
 SCOPE = scopes.MESSAGES
 AFTER_SCOPE = scopes.MESSAGES_AFTER

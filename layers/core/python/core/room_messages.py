@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import ColumnElement, Select, or_, select
 
-from core import room_events
+from core.lazy import lazy_module
 from core.models.rooms import message_table
 from core.models.user import user_table
 from core.room_images import MessageImage, images_column, parse
@@ -22,6 +22,10 @@ from core.schemas import MessageOut
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
+
+    from core import room_events
+else:
+    room_events = lazy_module("core.room_events")  # reads publish nothing
 
 
 @dataclass(frozen=True)
