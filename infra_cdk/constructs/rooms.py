@@ -10,9 +10,8 @@ only what every stage must decide:
 
 Network (docs/decisions.md "Where each function runs"): outside the VPC a function reaches Bedrock's
 regional endpoint and any OpenAI-compatible endpoint in every stage. In the VPC there is no route to
-either (Bedrock has no dual-stack endpoint for the IPv6 egress, and there is no NAT): it reaches
-Bedrock through the stage's `bedrock-runtime` interface endpoint, and where the stage has none it
-answers with the echo provider rather than time out on every reply.
+either (Bedrock has no dual-stack endpoint for the IPv6 egress, there is no NAT, and no stage has a
+`bedrock-runtime` interface endpoint any more): a function there that calls a provider fails synth.
 """
 
 from __future__ import annotations
@@ -143,20 +142,12 @@ class RoomsResources(Construct):
             fn = functions[spec.name]
             role = fn.role
             assert role is not None  # the factory always gives one
-            fn.add_environment("ROOMS_AI_PROVIDER", self.provider_for(config, spec))
+            fn.add_environment("ROOMS_AI_PROVIDER", provider_for(self.ai.provider, spec))
             fn.add_environment("ROOMS_BEDROCK_MODEL", self.ai.bedrock_model)
             fn.add_environment("ROOMS_AI_MODELS", ",".join(self.ai.models))
             self._grant_bedrock(config, role, spec)
             if self.ai.openai_base_url is not None:
                 self._openai_key(config, fn)
-
-    def provider_for(self, config: StageConfig, spec: FunctionSpec) -> str:
-        """The provider this function answers with: the configured one, except in the VPC of a stage
-        without a Bedrock endpoint, where Bedrock cannot be reached (no dual-stack endpoint, no
-        NAT): the echo provider, instead of a timeout on every reply."""
-        if self.ai.provider == "bedrock" and spec.uses_db and not config.interface_endpoints:
-            return "echo"
-        return self.ai.provider
 
     def _grant_bedrock(self, config: StageConfig, role: iam.IRole, spec: FunctionSpec) -> None:
         if spec.kind not in BEDROCK_ACTIONS:
@@ -244,3 +235,15 @@ class RoomImagesResources(Construct):
                 f"({ROOM_IMAGE_VARIANTS_PREFIX}<room>/<user>/<image>/preview.jpg); the prefix is the narrowest "
                 "fixed scope.",
             )
+
+
+def provider_for(provider: str, spec: FunctionSpec) -> str:
+    """The provider a function calls: the configured one. A function in the VPC reaches no provider
+    (no Bedrock interface endpoint, no NAT, no dual-stack Bedrock endpoint), so one there that calls
+    a provider fails synth, rather than time out on every reply in the cloud."""
+    if spec.uses_db:
+        raise ValueError(
+            f"{spec.name} calls an AI provider from the VPC, which reaches none: AI calls belong to a "
+            "function outside the VPC (uses_db=False, as the ai_worker), with its database steps in ai_steps"
+        )
+    return provider

@@ -54,7 +54,8 @@ class NetworkStack(Stack):
         self.ipv6_egress.add_egress_rule(ec2.Peer.any_ipv6(), ec2.Port.tcp(443), "HTTPS to dual-stack endpoints")
 
         # S3 through a (free) gateway endpoint; the rest through interface endpoints with
-        # private DNS, admitting HTTPS from inside the VPC only.
+        # private DNS, admitting HTTPS from inside the VPC only. No Bedrock endpoint: only the AI
+        # worker calls a provider, and it runs outside the VPC (docs/decisions.md).
         self.s3_endpoint = self.vpc.add_gateway_endpoint(
             "S3", service=ec2.GatewayVpcEndpointAwsService.S3, subnets=[self.isolated]
         )
@@ -71,8 +72,6 @@ class NetworkStack(Stack):
             "SecretsManager": ec2.InterfaceVpcEndpointAwsService.SECRETS_MANAGER,
             "Sqs": ec2.InterfaceVpcEndpointAwsService.SQS,
             "Logs": ec2.InterfaceVpcEndpointAwsService.CLOUDWATCH_LOGS,
-            # The rooms function's AI replies (Bedrock Converse) from the isolated subnets.
-            "BedrockRuntime": ec2.InterfaceVpcEndpointAwsService.BEDROCK_RUNTIME,
             # Feature flags (core.flags): AppConfig's data plane, read by rooms from the isolated subnets.
             "AppConfigData": ec2.InterfaceVpcEndpointAwsService.APPCONFIGDATA,
         }

@@ -262,6 +262,7 @@ def test_network_is_isolated_without_nat(dev: Synth, prod: Synth) -> None:
     )
     for service in (".s3", ".secretsmanager", ".sqs", ".logs"):
         assert service in services
+    assert "bedrock" not in services  # only the AI worker calls a provider, from outside the VPC
     # dev: the free S3 gateway endpoint only (stage setting interfaceEndpoints=false).
     (only,) = dev.resources("network", "AWS::EC2::VPCEndpoint").values()
     assert only["Properties"]["VpcEndpointType"] == "Gateway" and ".s3" in json.dumps(only["Properties"])

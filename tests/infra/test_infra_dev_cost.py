@@ -63,7 +63,7 @@ def test_dev_idles_without_endpoints_waf_or_a_running_database(dev: Synth, prod:
     (cluster,) = dev.resources("data", "AWS::RDS::DBCluster").values()
     assert cluster["Properties"]["ServerlessV2ScalingConfiguration"]["MinCapacity"] == 0
     assert cluster["Properties"]["ServerlessV2ScalingConfiguration"]["SecondsUntilAutoPause"] == 600
-    assert len(prod.resources("network", "AWS::EC2::VPCEndpoint")) == 6  # S3 gateway + 5 interface
+    assert len(prod.resources("network", "AWS::EC2::VPCEndpoint")) == 5  # S3 gateway + 4 interface
     assert len(prod.resources("api", "AWS::WAFv2::WebACL")) == 1
 
 

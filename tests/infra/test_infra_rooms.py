@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 from infra_synth import PARTS, Synth
 
-from infra_cdk.constructs.rooms import DEFAULT_BEDROCK_MODEL, RoomsAi
+from core.routes import function
+from infra_cdk.constructs.rooms import DEFAULT_BEDROCK_MODEL, RoomsAi, provider_for
 
 pytestmark = pytest.mark.infra
 
@@ -105,7 +106,7 @@ def test_only_the_ai_worker_may_invoke_bedrock_and_only_the_default_model(dev: S
 def test_rooms_is_told_the_models_and_the_ai_worker_its_provider(dev: Synth) -> None:
     rooms = _functions(dev)["rooms"]["Environment"]["Variables"]
     worker = _functions(dev)["ai_worker"]["Environment"]["Variables"]
-    # dev has no interface endpoints (no Bedrock endpoint), but the worker runs outside the VPC: Bedrock.
+    # No stage has a Bedrock endpoint in the VPC, but the worker runs outside it: Bedrock.
     assert worker["ROOMS_AI_PROVIDER"] == "bedrock"
     assert worker["ROOMS_BEDROCK_MODEL"] == rooms["ROOMS_AI_MODELS"] == DEFAULT_BEDROCK_MODEL
     assert "ROOMS_AI_PROVIDER" not in rooms  # rooms calls no provider
@@ -183,3 +184,11 @@ def test_rooms_context_defaults() -> None:
         None,
         (DEFAULT_BEDROCK_MODEL,),
     )
+
+
+def test_a_function_in_the_vpc_cannot_be_given_an_ai_provider() -> None:
+    """The VPC reaches no provider (no Bedrock interface endpoint, no NAT): synth refuses, rather
+    than a deployment whose every reply times out."""
+    assert provider_for("bedrock", function("ai_worker")) == "bedrock"
+    with pytest.raises(ValueError, match="rooms calls an AI provider from the VPC"):
+        provider_for("bedrock", function("rooms"))
