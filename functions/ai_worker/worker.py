@@ -40,7 +40,7 @@ from aws_lambda_powertools import Logger
 from ai_worker import providers, steps_client, vision
 from ai_worker.providers import ChatMessage, ProviderError, Usage
 from ai_worker.settings import AiWorkerSettings
-from core import push
+from core import flags, push
 from core.ai_replies import Job
 from core.ai_steps import (
     MAX_TEXT_CHARS,
@@ -53,6 +53,7 @@ from core.ai_steps import (
     SummaryRequest,
 )
 from core.ai_steps import Usage as StepUsage
+from core.config import CoreSettings
 
 logger = Logger(child=True)
 
@@ -94,7 +95,13 @@ class Superseded(Exception):
 
 def run(job: Job) -> str:
     """Generate one reply; what became of it: completed | failed | unpaid | stale (nothing to do) |
-    superseded."""
+    superseded | switched_off."""
+    if not flags.enabled(flags.AI_REPLIES, {"room_id": str(job.room_id), "stage": CoreSettings.current().stage}):
+        # Switched off after the job was queued (or while it waited for a retry): the kill switch
+        # stops what is in the queue too; the reply ends failed, uncharged, the provider never called.
+        logger.info("AI reply not generated: AI replies are switched off (feature flag ai_replies)")
+        end(job, "", "failed")
+        return "switched_off"
     started = steps_client.start(StartRequest(v=1, job=JobRef.of(job)))
     if started.outcome == "stale":
         logger.info("AI reply job is stale: its message is no longer pending under it")

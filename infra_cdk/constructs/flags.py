@@ -28,7 +28,7 @@ from core.routes import FunctionSpec
 from infra_cdk.config import StageConfig
 
 # The functions that evaluate a flag (core.flags callers).
-READERS = ("rooms",)
+READERS = ("rooms", "ai_worker")  # ai_worker: a switch-off stops the queued jobs too
 PROFILE_NAME = "feature-flags"
 # How long a container uses a fetched document (FEATURE_FLAGS_MAX_AGE_S): a flip takes effect within it.
 MAX_AGE_S = 60

@@ -39,7 +39,7 @@ logger = Logger(child=True)
 
 @dataclass(frozen=True, kw_only=True)
 class FlagSettings(FeatureSettings):
-    """Functions that check a feature flag (core.flags): rooms."""
+    """Functions that check a feature flag (core.flags): rooms, and the ai_worker before each job."""
 
     # Locally: a JSON file, read again whenever it changes (`make dev` uses local/feature_flags.json).
     feature_flags_file: str | None = setting(
