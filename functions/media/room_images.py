@@ -12,15 +12,22 @@ upload), so the pipeline only ever processes images someone was allowed to uploa
   mismatch, an inconclusive scan or an undecodable image tags the version (the bucket policy then
   denies reading it) and ends the image `refused`.
 A retryable failure hands the claim back (processing -> pending) and re-raises.
+
+Only the upload's row (`origin_image_id IS NULL`, one per key) is claimed, released or finished; a
+fork's copies of it (room_forks.copy: same key, copied `pending` while the upload is not done) take
+the upload's ending in the transaction that finishes it. A fork's batch holds the source images it
+copies FOR SHARE, so finishing the upload either waits for the batch (and its copies, committed by
+then, are seen by the statement that follows) or goes first (and the batch copies the ending).
 Database access is SQLAlchemy Core (core.db.session_scope).
 """
 
 from __future__ import annotations
 
+import uuid
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import Connection, func, select, update
 
 from core import db
 from core.keys import room_image_variants_prefix
@@ -31,6 +38,7 @@ from media.pipeline import Outcome, VariantRow, examine_image
 from media.settings import MediaSettings
 
 IMAGES = room_image_table.c
+UPLOAD = IMAGES.origin_image_id.is_(None)  # the row the pipeline works on; copies follow it
 
 
 def process(settings: MediaSettings, obj: StoredObject) -> Outcome:
@@ -66,6 +74,7 @@ def claim(key: str, version_id: str | None, lease_s: int) -> str | None:
             update(room_image_table)
             .where(
                 IMAGES.image_key == key,
+                UPLOAD,
                 (IMAGES.status == "pending")
                 | ((IMAGES.status == "processing") & _taken_by(version_id) & (IMAGES.updated_at < stale)),
             )
@@ -77,7 +86,7 @@ def claim(key: str, version_id: str | None, lease_s: int) -> str | None:
 def not_claimed(obj: StoredObject) -> Outcome:
     """A duplicate or late event changes nothing; another version of a taken key is deleted unscanned."""
     with db.session_scope() as conn:
-        row = conn.execute(select(IMAGES.status, IMAGES.version_id).where(IMAGES.image_key == obj.key)).first()
+        row = conn.execute(select(IMAGES.status, IMAGES.version_id).where(IMAGES.image_key == obj.key, UPLOAD)).first()
     if row is None:
         return Outcome("skipped", "no room image was issued under this key (or its room is gone)")
     taken = row.version_id
@@ -96,7 +105,7 @@ def release(key: str, version_id: str | None) -> None:
         with db.session_scope() as conn:
             conn.execute(
                 update(room_image_table)
-                .where(IMAGES.image_key == key, IMAGES.status == "processing", _taken_by(version_id))
+                .where(IMAGES.image_key == key, UPLOAD, IMAGES.status == "processing", _taken_by(version_id))
                 .values(status="pending", version_id=None, updated_at=func.now())
             )
     except Exception:  # noqa: BLE001 - the original error matters more; the lease recovers the claim
@@ -111,7 +120,8 @@ def finish(
     variants: list[VariantRow] | None = None,
     size: tuple[int, int] | None = None,
 ) -> Outcome:
-    """processing -> ready | refused, only while still this version's claim."""
+    """processing -> ready | refused, only while still this version's claim; the upload's copies still
+    `pending` end the same way in the same transaction."""
     shown = [
         {
             "kind": v.kind,
@@ -125,15 +135,26 @@ def finish(
         for v in variants or ()
     ]
     width, height = size or (None, None)
+    ending = {"status": status, "status_reason": reason, "variants": shown, "width": width, "height": height}
     with db.session_scope() as conn:
         done = conn.execute(
             update(room_image_table)
-            .where(IMAGES.image_key == obj.key, IMAGES.status == "processing", _taken_by(obj.version_id))
-            .values(
-                status=status, status_reason=reason, variants=shown, width=width, height=height, updated_at=func.now()
-            )
+            .where(IMAGES.image_key == obj.key, UPLOAD, IMAGES.status == "processing", _taken_by(obj.version_id))
+            .values(**ending, updated_at=func.now())
             .returning(IMAGES.id)
         ).first()
-    if done is None:
-        return Outcome("skipped", "no longer processing")
+        if done is None:
+            return Outcome("skipped", "no longer processing")
+        _end_copies(conn, done.id, ending)
     return Outcome(status, reason or "")
+
+
+def _end_copies(conn: Connection, upload_id: uuid.UUID, ending: dict[str, Any]) -> None:
+    """The upload's copies still `pending` end as it did. Each statement sees the copies committed
+    before it started. The upload's UPDATE waited for any fork batch holding the upload (FOR SHARE),
+    so the first statement sees that batch's copies; a statement that updates copies waits likewise
+    for batches copying those copies (a fork of a fork), whose copies the next statement sees. A
+    statement that finds none left ends it: the second one, or the first for an upload never forked."""
+    copies = update(room_image_table).where(IMAGES.origin_image_id == upload_id, IMAGES.status == "pending")
+    while conn.execute(copies.values(**ending, updated_at=func.now())).rowcount:
+        pass

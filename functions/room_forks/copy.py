@@ -12,8 +12,17 @@ What a batch copies: the source's messages up to the fork's seq that the forking
 renumbered from 1 without gaps (the fork's copied count + the row's rank in the batch), with their
 kind, sender, content, visibility, requester, exclude_from_ai and times. An AI reply points at the
 copy of the message it answers. A reply still `pending` (being generated when the fork was taken)
-is copied `failed`: no worker will ever complete the copy. Statements per batch: four, whatever
-the batch's size (tests/integration/room_forks).
+is copied `failed`: no worker will ever complete the copy.
+
+The same statement copies the images of the messages it copies (core.models.room_images): each a
+row of the fork with an id derived from (fork, source image), on the copied message at the same
+position, sharing the upload's key and variants, `origin_image_id` naming the upload (a copy of a
+copy names the upload itself). An image still `processing` is copied `pending`: copies are never
+claimed; the media pipeline, finishing the upload, ends its pending copies as it ends the upload.
+The batch holds the source images FOR SHARE until it commits, so that finish either waits for the
+batch and then sees its copies, or goes first and the batch copies its ending (media.room_images).
+Foreign keys are checked at the end of the statement, when the copied messages exist.
+Statements per batch: four, whatever the batch's size (tests/integration/room_forks).
 """
 
 from __future__ import annotations
@@ -53,6 +62,20 @@ WITH batch AS (
   FROM batch b
   LEFT JOIN messages r ON r.id = b.reply_to_id AND r.room_id = :source AND r.seq <= :up_to
        AND r.deleted_at IS NULL AND (r.visibility = 'public' OR r.requester_id = :user)
+  RETURNING 1
+), source_images AS (
+  SELECT i.* FROM room_images i JOIN batch b ON b.id = i.message_id
+  FOR SHARE OF i
+), images AS (
+  INSERT INTO room_images (id, room_id, uploader_id, message_id, position, image_key, content_type, size, status,
+                           status_reason, version_id, width, height, variants, origin_image_id, created_at,
+                           updated_at)
+  SELECT md5(:room_key || 'image:' || i.id::text)::uuid, :room, i.uploader_id,
+         md5(:room_key || i.message_id::text)::uuid, i.position, i.image_key, i.content_type, i.size,
+         CASE WHEN i.status = 'processing' THEN 'pending' ELSE i.status END,
+         i.status_reason, i.version_id, i.width, i.height, i.variants, coalesce(i.origin_image_id, i.id),
+         i.created_at, i.updated_at
+  FROM source_images i
   RETURNING 1
 )
 SELECT (SELECT count(*) FROM copied) AS n, (SELECT max(seq) FROM batch) AS last_seq

@@ -31,8 +31,9 @@ router = Router()
     status_code=201,
     summary="Fork a room (member+): a new room of yours, its conversation copied up to up_to_seq in the "
     "background; archived (read-only) until the copy completes",
-    description="The copy keeps each message's kind, sender, visibility and exclude_from_ai, renumbers seq from 1 "
-    "without gaps, and takes only what you may read: public messages and your own private exchanges. Follow it "
+    description="The copy keeps each message's kind, sender, visibility, exclude_from_ai and images (with new "
+    "ids; one still being checked ends as its upload does), renumbers seq from 1 without gaps, and takes only "
+    "what you may read: public messages and your own private exchanges. Follow it "
     "with GET /rooms/{new id}/fork or the `fork.progress` / `fork.completed` WebSocket events. An up_to_seq "
     "beyond the room's newest seq is 409, as for POST /rooms/{room_id}/read.",
     tags=["rooms"],
