@@ -3,8 +3,9 @@ room_forks worker copies the conversation in batches of 1,000 (through the moto 
 pump, or invoked directly with the SQS event the pump would send), GET /rooms/{id}/fork shows it.
 
 What is proved: the copy's content and numbering, 10,000 messages, constant statements per batch,
-crash-and-resume and concurrent workers copying nothing twice, the archived room's 409, the
-failure path, the progress events on the forking user's WebSockets, and the abuse cases."""
+crash-and-resume and concurrent workers copying nothing twice (messages and their images), the
+archived room's 409, the failure path, the progress events on the forking user's WebSockets, and
+the abuse cases. The images' own tests: test_room_fork_images.py."""
 
 from __future__ import annotations
 
@@ -12,7 +13,6 @@ import json
 import threading
 import uuid
 from collections.abc import Iterator
-from typing import Any
 
 import boto3
 import pytest
@@ -25,46 +25,16 @@ from core import room_forks
 from core.routes import function
 from local.lambda_context import LocalLambdaContext
 from local.pump import SqsPump
-from tests.client import Answer, call
+from tests.client import call
 from tests.integration.realtime.realtime_helpers import eventually, open_socket, realtime_server, receive, silent, sql
+from tests.integration.room_forks.fork_helpers import copies, fork, forked, progress, run_worker
 from tests.integration.rooms.rooms_helpers import Person, add_member, new_room, person, sent
 from tests.statements import counting
 
 
-@pytest.fixture(autouse=True)
-def no_queue(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Jobs wait for the worker each test runs itself (the pump test gives the queue back)."""
-    monkeypatch.delenv(room_forks.QUEUE_URL_ENV, raising=False)
-
-
-def fork(room: str, who: Person, name: str = "fork", **extra: Any) -> Answer:
-    return call("POST", f"/api/v1/rooms/{room}/forks", {"name": name, **extra}, token=who.token)
-
-
-def forked(room: str, who: Person, **extra: Any) -> dict[str, Any]:
-    answer = fork(room, who, **extra)
-    assert answer.status == 201, answer.body
-    return dict(answer.body)
-
-
-def progress(room: str, who: Person) -> Answer:
-    return call("GET", f"/api/v1/rooms/{room}/fork", token=who.token)
-
-
-def run_worker(room: str, receives: int = 1) -> dict[str, Any]:
-    """The worker, invoked with the SQS event the pump would send for this fork."""
-    record = {
-        "messageId": str(uuid.uuid4()),
-        "body": json.dumps({"room_id": room}),
-        "attributes": {"ApproximateReceiveCount": str(receives)},
-        "eventSource": "aws:sqs",
-    }
-    return dict(worker.handler({"Records": [record]}, LocalLambdaContext("room_forks", timeout_s=120)))
-
-
 def fill(room: str, author: Person, other: Person, n: int) -> None:
     """n messages straight into the database: every 10th is `other`'s private one, every 3rd
-    excluded from the AI, every 50th deleted."""
+    excluded from the AI, every 50th deleted; every 5th carries a (ready) image."""
     sql(
         "INSERT INTO messages (id, room_id, seq, sender_id, kind, content, visibility, requester_id, "
         "exclude_from_ai, deleted_at) "
@@ -77,20 +47,35 @@ def fill(room: str, author: Person, other: Person, n: int) -> None:
         o=other.id,
         n=n,
     )
-    sql("UPDATE rooms SET last_seq = :n WHERE id = :r", n=n, r=room)
-
-
-def copies(room: str) -> list[Any]:
-    return sql(
-        "SELECT seq, content, sender_id, kind, status, visibility, requester_id, exclude_from_ai, reply_to_id, id "
-        "FROM messages WHERE room_id = :r ORDER BY seq",
+    sql(
+        "INSERT INTO room_images (id, room_id, uploader_id, message_id, position, image_key, content_type, size, "
+        "status, width, height) "
+        "SELECT gen_random_uuid(), :r, m.sender_id, m.id, 0, 'room-images/' || :r || '/' || m.id || '.png', "
+        "'image/png', 100, 'ready', 64, 48 FROM messages m WHERE m.room_id = :r AND mod(m.seq, 5) = 0",
         r=room,
     )
+    sql("UPDATE rooms SET last_seq = :n WHERE id = :r", n=n, r=room)
 
 
 def expected_contents(n: int, up_to: int | None = None) -> list[str]:
     last = n if up_to is None else up_to
     return [f"m{g}" for g in range(1, last + 1) if g % 10 != 0 and g % 50 != 25]
+
+
+def copied_images(room: str) -> list[str]:
+    """The contents of the fork's messages that carry an image (one each, ready, copied once)."""
+    rows = sql(
+        "SELECT m.content, i.status, i.origin_image_id FROM room_images i JOIN messages m ON m.id = i.message_id "
+        "WHERE i.room_id = :r ORDER BY m.seq",
+        r=room,
+    )
+    assert all(r.status == "ready" and r.origin_image_id is not None for r in rows)
+    assert len({r.origin_image_id for r in rows}) == len(rows)
+    return [r.content for r in rows]
+
+
+def with_images(contents: list[str]) -> list[str]:
+    return [c for c in contents if int(c[1:]) % 5 == 0]
 
 
 # --- the copy ---
@@ -222,7 +207,7 @@ def test_ten_thousand_messages_copy_in_batches_of_a_thousand_with_constant_state
         if step.done:
             break
     assert len(per_batch) == 9  # 8 full batches and the last 800
-    assert len(set(per_batch)) == 1 and per_batch[0] <= 4, per_batch
+    assert len(set(per_batch)) == 1 and per_batch[0] <= 4, per_batch  # the images too: no statement more
 
     rows = copies(new)
     assert [r.seq for r in rows] == list(range(1, 8801))
@@ -232,6 +217,7 @@ def test_ten_thousand_messages_copy_in_batches_of_a_thousand_with_constant_state
     state = progress(new, owner).body
     assert (state["status"], state["copied"], state["total"]) == ("completed", 8800, 8800)
     assert sql("SELECT last_seq FROM rooms WHERE id = :r", r=new)[0].last_seq == 8800
+    assert copied_images(new) == with_images(want) and len(with_images(want)) == 800
 
 
 def test_a_crash_mid_copy_resumes_where_it_stopped_and_copies_nothing_twice(
@@ -256,6 +242,7 @@ def test_a_crash_mid_copy_resumes_where_it_stopped_and_copies_nothing_twice(
     rows = copies(new)
     assert [r.seq for r in rows] == list(range(1, len(rows) + 1))
     assert [r.content for r in rows] == expected_contents(3_500, up_to=3_400)
+    assert copied_images(new) == with_images(expected_contents(3_500, up_to=3_400))  # each once
     # A late duplicate of the record changes nothing.
     run_worker(new)
     assert len(copies(new)) == len(rows)
@@ -285,6 +272,7 @@ def test_two_workers_on_one_fork_copy_each_message_once(db: str) -> None:
     rows = copies(new)
     assert [r.content for r in rows] == expected_contents(5_000)
     assert [r.seq for r in rows] == list(range(1, len(rows) + 1))
+    assert copied_images(new) == with_images(expected_contents(5_000))
 
 
 def test_the_last_failed_delivery_ends_the_job_failed_with_its_error(db: str, monkeypatch: pytest.MonkeyPatch) -> None:
