@@ -54,6 +54,9 @@ def send(
         if image_ids:  # before the event, so that it carries them
             attached = images.attach(session, room_id, user_id, message.id, image_ids, for_ai=invoke_ai)
             message = replace(message, images=attached)
+            if invoke_ai:  # the images count too (402 rolls the message back with everything else)
+                asked = balances.estimate_tokens(content) + balances.image_tokens(attached)
+                balances.require_cover(session, room_id, balances.call_estimate(asked))
         events.message(session, "message.created", message)
         pending = _pending_reply(session, message, requester_id=user_id, private=private) if invoke_ai else None
     if pending is None:
@@ -132,7 +135,8 @@ def regenerate(sessions: Sessions, room_id: uuid.UUID, message_id: uuid.UUID, us
         if prompt.kind != "human" or reply_id is None:
             raise Conflict("Only a human message with an AI reply can be regenerated (name the human message)")
         images.require_ready(prompt.images)
-        balances.require_cover(session, room_id, balances.call_estimate(balances.estimate_tokens(prompt.content)))
+        asked = balances.estimate_tokens(prompt.content) + balances.image_tokens(prompt.images)
+        balances.require_cover(session, room_id, balances.call_estimate(asked))
         values = ai_replies.pending_values()
         session.execute(
             update(message_table).where(message_table.c.id == reply_id).values(**values, updated_at=func.now())

@@ -24,6 +24,7 @@ from tests.client import call
 from tests.integration.ai_worker.ai_helpers import answered
 from tests.integration.ai_worker.test_bedrock_stream import OPTIONS, BedrockEndpoint, answer
 from tests.integration.realtime.realtime_helpers import open_socket, realtime_server, receive, silent
+from tests.integration.rooms.room_images_helpers import media_env, png, uploaded  # noqa: F401 - fixture
 from tests.integration.rooms.rooms_helpers import Behaviour, OpenAIServer, Person, Team, person, sent, team
 
 WELCOME = balances.BalancesSettings().balances_welcome_tokens
@@ -116,6 +117,23 @@ def test_the_worker_refuses_a_call_the_master_can_no_longer_pay_for(db: str, hel
     reply = call("GET", f"/api/v1/rooms/{room.room}/messages/{body['ai_message']['id']}", token=room["member"].token)
     assert reply.body["status"] == "failed"
     assert charges(room["master"]) == [] and tokens_of(room["master"]) == 3
+
+
+@pytest.mark.usefixtures("media_env")
+def test_the_worker_counts_the_contexts_images_before_the_call(db: str, held_jobs: None) -> None:
+    """A 1280 x 960 picture is ~1,639 tokens: a balance that covers the words (system prompt and
+    reserve included) is still too little for the same question with the picture."""
+    plain, pictured = team(), team()
+    image_id, _ = uploaded(pictured.room, pictured["member"], png((1280, 960)))
+    asked = [
+        sent(plain.room, plain["member"], "what is this?", invoke_ai=True),
+        sent(pictured.room, pictured["member"], "what is this?", invoke_ai=True, image_ids=[image_id]),
+    ]
+    for room in (plain, pictured):
+        set_tokens(room["master"], 1500)  # words, prompt and the 256 reserve: well under; the picture: over
+    outcomes = [worker.run(job_of(body["ai_message"]["id"])) for body in asked]
+    assert outcomes == ["completed", "unpaid"]
+    assert tokens_of(pictured["master"]) == 1500 and charges(pictured["master"]) == []
 
 
 @pytest.fixture

@@ -28,9 +28,10 @@ from __future__ import annotations
 
 import math
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Logger
 from sqlalchemy import Connection, func, insert, select, text
@@ -41,12 +42,19 @@ from core.errors import Conflict, InsufficientBalance
 from core.models.balances import MAX_BALANCE, balance_table, balance_transaction_table
 from core.pagination import keyset, page_of
 
+if TYPE_CHECKING:
+    from core.room_images import MessageImage
+
 logger = Logger(child=True)
 
 SCOPE = scopes.BALANCE_TRANSACTIONS
 MAX_GRANT = 10**9  # tokens one grant may add
 CHARS_PER_TOKEN = 4  # the same rough rule as ai_worker.context
 TOKENS_PER_MESSAGE = 4
+# An image a model is shown costs about width x height / 750 tokens (Anthropic's rule for Claude,
+# https://docs.anthropic.com/en/docs/vision); the model gets the `preview` variant, whose size is known.
+PIXELS_PER_IMAGE_TOKEN = 750
+IMAGE_TOKENS_UNKNOWN = 1600  # a ready image without a recorded preview size: what Claude caps a large one at
 EVENT = "balance.changed"
 
 
@@ -100,6 +108,21 @@ class Change:
 def estimate_tokens(text: str) -> int:
     """A message's tokens, roughly (~4 characters each, plus the turn's own)."""
     return math.ceil(len(text) / CHARS_PER_TOKEN) + TOKENS_PER_MESSAGE
+
+
+def image_tokens(images: Iterable[MessageImage]) -> int:
+    """What the images of a call add to its input, roughly: each ready one as its preview's pixels
+    / 750. A model without vision gets a line of text instead: this over-estimates it, never under."""
+    total = 0
+    for image in images:
+        if image.status != "ready":
+            continue  # never sent: a reply with such an image is refused before the call
+        preview = image.variant("preview")
+        if preview is None or not preview.width or not preview.height:
+            total += IMAGE_TOKENS_UNKNOWN
+        else:
+            total += math.ceil(preview.width * preview.height / PIXELS_PER_IMAGE_TOKEN)
+    return total
 
 
 def call_estimate(input_tokens: int) -> int:
