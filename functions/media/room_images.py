@@ -141,20 +141,54 @@ def finish(
             update(room_image_table)
             .where(IMAGES.image_key == obj.key, UPLOAD, IMAGES.status == "processing", _taken_by(obj.version_id))
             .values(**ending, updated_at=func.now())
-            .returning(IMAGES.id)
+            .returning(IMAGES.id, IMAGES.message_id)
         ).first()
         if done is None:
             return Outcome("skipped", "no longer processing")
-        _end_copies(conn, done.id, ending)
+        messages = [done.message_id, *_end_copies(conn, done.id, ending)]
+    _announce([m for m in messages if m is not None])
     return Outcome(status, reason or "")
 
 
-def _end_copies(conn: Connection, upload_id: uuid.UUID, ending: dict[str, Any]) -> None:
+def _announce(message_ids: list[uuid.UUID]) -> None:
+    """`message.updated` for each message that carries the image (sent while it was processing; a
+    fork's copies): its members see the image turn ready or refused without polling. Its own
+    transaction, after the image's: publishing locks the room's row, which a send locks before the
+    image's, so one transaction holding both would deadlock with a send attaching this image. Best
+    effort: the image's state is committed either way (GET shows it). The events wait in the outbox
+    for the room's next nudge, or are nudged where this function has the room-events queue."""
+    if not message_ids:
+        return
+    from core.models.rooms import message_table
+    from core.room_messages import load, publish
+
+    try:
+        with db.session_scope() as conn:
+            live = message_table.c.id.in_(message_ids) & message_table.c.deleted_at.is_(None)
+            for message_id in conn.execute(
+                select(message_table.c.id).where(live).order_by(message_table.c.id)
+            ).scalars():
+                publish(conn, "message.updated", load(conn, message_id))
+    except Exception:  # noqa: BLE001 - the image is done; only the event is lost (clients poll the image)
+        logger.exception(
+            "message.updated not published for a finished room image", extra={"messages": len(message_ids)}
+        )
+
+
+def _end_copies(conn: Connection, upload_id: uuid.UUID, ending: dict[str, Any]) -> list[uuid.UUID]:
     """The upload's copies still `pending` end as it did. Each statement sees the copies committed
     before it started. The upload's UPDATE waited for any fork batch holding the upload (FOR SHARE),
     so the first statement sees that batch's copies; a statement that updates copies waits likewise
     for batches copying those copies (a fork of a fork), whose copies the next statement sees. A
-    statement that finds none left ends it: the second one, or the first for an upload never forked."""
-    copies = update(room_image_table).where(IMAGES.origin_image_id == upload_id, IMAGES.status == "pending")
-    while conn.execute(copies.values(**ending, updated_at=func.now())).rowcount:
-        pass
+    statement that finds none left ends it: the second one, or the first for an upload never forked.
+    The messages of the copies it ended."""
+    copies = (
+        update(room_image_table)
+        .where(IMAGES.origin_image_id == upload_id, IMAGES.status == "pending")
+        .values(**ending, updated_at=func.now())
+        .returning(IMAGES.message_id)
+    )
+    ended: list[uuid.UUID] = []
+    while found := list(conn.execute(copies).scalars()):
+        ended += found
+    return ended

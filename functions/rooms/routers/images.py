@@ -31,7 +31,8 @@ router = Router()
     description="201 `{image, upload, expires_in}`: POST the file to `upload.url` with `upload.fields` "
     "(S3 enforces the declared type and at most the declared size). The media pipeline then scans it and "
     "checks its type: `processing`, then `ready` (shown only as metadata-free variants) or `refused`. Send "
-    "it with a message in `image_ids` (up to 4). 409 in an archived room; 413 over the size limit; 429 past "
+    "it with a message in `image_ids` (up to 4); a message sent before it ends gets a `message.updated` event "
+    "when it does. 409 in an archived room; 413 over the size limit; 429 past "
     "the uploads per minute.",
     tags=["rooms"],
     openapi_extensions=documented(409, 413, 429),

@@ -4,6 +4,7 @@ pump feeds the fan-out function, which pushes through the local Management API (
 
 from __future__ import annotations
 
+import json
 import threading
 import time
 import uuid
@@ -25,6 +26,7 @@ from local.invoke import invoke_function
 from local.pump import SqsPump
 from rooms import replies
 from tests.client import call
+from tests.integration.media_world import run
 from tests.integration.realtime.realtime_helpers import (
     WAIT_S,
     ask,
@@ -35,6 +37,7 @@ from tests.integration.realtime.realtime_helpers import (
     silent,
     sql,
 )
+from tests.integration.rooms.room_images_helpers import media_env, png, s3_body, uploaded  # noqa: F401 - fixture
 from tests.integration.rooms.rooms_helpers import Person, add_member, new_room, person
 from tests.integration.rooms.rooms_helpers import send as post
 
@@ -375,3 +378,23 @@ def test_a_reconnect_and_an_after_seq_backfill_lose_nothing(stack: GatewayServer
     assert sorted(seen) == list(range(1, 10))
     assert [seen[s] for s in range(4, 8)] == [f"away {i}" for i in range(4)]
     assert seen[9] == "live again"
+
+
+@pytest.mark.usefixtures("media_env")
+def test_an_image_sent_while_processing_announces_when_it_is_ready(stack: GatewayServer, db: str) -> None:
+    """A message sent with an image the pipeline has not finished shows it `pending`; when the media
+    function ends it, the room gets `message.updated` with the image `ready` (no polling needed)."""
+    master, other = person(), person()
+    room = new_room(master)
+    add_member(room, other, "member")
+    image_id, key = uploaded(room, master, png((800, 600)), process=False)
+    with subscribed(other, room) as ws:
+        sent = post(room, master, "look", image_ids=[image_id]).body["message"]
+        first = created(ws)
+        assert [i["status"] for i in first["data"]["images"]] == ["pending"]
+        assert run(s3_body(key)) == []  # the media function ends the image ready
+        updated = receive(ws)
+        assert (updated["type"], updated["seq"], updated["data"]["id"]) == ("message.updated", 1, sent["id"])
+        (image,) = updated["data"]["images"]
+        assert (image["id"], image["status"]) == (image_id, "ready")
+        assert "url" not in json.dumps(image)  # events carry no URLs: a client fetches the message for them
