@@ -124,7 +124,12 @@ def _newest_within(candidates: Sequence[HistoryMessage], room: int) -> int:
 
 
 def _line(message: HistoryMessage, room: int) -> str:
+    """One transcript line. The summarizer is shown no image (a summary is text, made once for
+    everyone it serves), but it is told a message had some, so the summary can say so."""
     line = as_chat(message).content if message.kind != "ai" else f"assistant: {message.content}"
+    if message.images:
+        count = len(message.images)
+        line += f" [{count} image{'s' if count > 1 else ''} attached, not shown here]"
     return line[: max(1, room * CHARS_PER_TOKEN)]
 
 

@@ -5,6 +5,7 @@ deterministic summary."""
 from __future__ import annotations
 
 import uuid
+from dataclasses import replace
 from datetime import timedelta
 from typing import Any
 
@@ -156,3 +157,18 @@ def test_echo_summarizes_deterministically_within_its_limit() -> None:
     assert echo.summarize(transcript, max_tokens=2, **options) == "ann: one"
     with pytest.raises(ProviderError):
         echo.summarize([ChatMessage("assistant", "x")], max_tokens=10, **options)
+
+
+def test_the_summarizer_is_told_which_messages_had_images() -> None:
+    from core.room_images import MessageImage
+
+    picture = MessageImage(id=uuid.uuid4(), status="ready", content_type="image/png", width=800, height=600)
+    messages = history(20)
+    messages[0] = replace(messages[0], images=(picture, picture))
+    messages[1] = replace(messages[1], images=(picture,))
+    pending = plan(messages, 21).pending
+    assert pending is not None
+    first, second, third = pending.transcript.splitlines()[:3]
+    assert first.endswith("[2 images attached, not shown here]") and first.startswith("ann: m1 ")
+    assert second.endswith("[1 image attached, not shown here]")
+    assert "image" not in third
