@@ -14,8 +14,8 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection
 
 from core import room_events, room_messages
+from core.room_access import RoomView, below
 from core.room_messages import MessageView
-from rooms.access import RoomView, below
 from rooms.schemas import MemberOut, RoomOut
 
 if TYPE_CHECKING:

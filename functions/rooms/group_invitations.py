@@ -27,8 +27,8 @@ from core.errors import Conflict
 from core.models.groups import group_member_table, group_table
 from core.models.rooms import room_invitation_table, room_member_table
 from core.models.user import user_table
+from core.room_access import room_for
 from core.tokens import new_token
-from rooms.access import room_for
 from rooms.limits import INVITATIONS_PER_REQUEST
 from rooms.settings import RoomsSettings
 

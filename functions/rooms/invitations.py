@@ -22,9 +22,9 @@ from core.memberships import MemberView
 from core.models.rooms import room_invitation_table, room_member_table, room_table
 from core.models.user import user_table
 from core.pagination import keyset, page_of
+from core.room_access import RoomView, room_for
 from core.tokens import digest, new_token
 from rooms import events, scopes
-from rooms.access import RoomView, room_for
 from rooms.members import member
 from rooms.settings import RoomsSettings
 

@@ -13,12 +13,10 @@ from core.errors import Conflict, NotFound
 from core.lazy import lazy_module
 from core.models.rooms import message_table, room_member_table, room_table
 from core.pagination import keyset, page_of
-from core.room_messages import with_sender
+from core.room_access import ROOM_COLUMNS, RoomView, room_for
+from core.room_messages import MESSAGE_COLUMNS, MessageView, visible_to, with_sender
 from rooms import scopes
-from rooms.access import ROOM_COLUMNS, RoomView, room_for
-from rooms.messages import MESSAGE_COLUMNS, MessageView, visible_to
 from rooms.schemas import UNREAD_CAP
-from rooms.settings import RoomsSettings
 
 if TYPE_CHECKING:
     from rooms import events
@@ -116,6 +114,8 @@ def _is_configured(provider: str) -> bool:
 
 def _allowed_models() -> tuple[str, ...]:
     """Models a room may choose; empty means any (locally). In the cloud IAM allows only these."""
+    from rooms.settings import RoomsSettings  # only when a room's AI settings change
+
     return tuple(m.strip() for m in RoomsSettings.current().rooms_ai_models.split(",") if m.strip())
 
 

@@ -17,8 +17,8 @@ from core import memberships
 from core.errors import Conflict, Forbidden, NotFound, ValidationFailed
 from core.memberships import MemberView
 from core.models.rooms import room_member_table, room_table
+from core.room_access import below, room_for
 from rooms import events, scopes
-from rooms.access import below, room_for
 
 SCOPE = scopes.ROOM_MEMBERS
 _member, _room = room_member_table.c, room_table.c

@@ -17,9 +17,9 @@ from core.errors import Forbidden, NotFound
 from core.lazy import lazy_module
 from core.models.rooms import message_table, room_table
 from core.pagination import decode_cursor_of, page_of
+from core.room_access import room_for
 from core.room_messages import MESSAGE_COLUMNS, MessageView, load, visible_to, with_sender
 from rooms import scopes
-from rooms.access import room_for
 
 if TYPE_CHECKING:
     from core import ai_replies

@@ -22,8 +22,8 @@ from sqlalchemy import Connection, func, insert, select, update
 from core import ai_replies, balances, flags, ratelimit
 from core.errors import Conflict
 from core.models.rooms import message_table
+from core.room_access import room_for, writable
 from rooms import events, images
-from rooms.access import room_for, writable
 from rooms.messages import MessageView, allocate_seq, load, store_human, visible_message
 from rooms.settings import RoomsSettings
 

@@ -23,7 +23,7 @@ from core.types import JsonInt, Timestamp
 if TYPE_CHECKING:
     from core.context_summaries import Summary
     from core.memberships import MemberView
-    from rooms.access import RoomView
+    from core.room_access import RoomView
     from rooms.logic import ListedRoom
 
 Role = Literal["reader", "guest", "member", "admin", "master"]
