@@ -6,6 +6,7 @@ from __future__ import annotations
 import uuid
 from collections import defaultdict
 from contextlib import suppress
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -15,7 +16,7 @@ from sqlalchemy.engine import Row
 
 from assets import quota, scopes
 from assets.settings import AssetSettings
-from assets.space_access import EDITOR, VIEWER, asset_for
+from assets.space_access import EDITOR, VIEWER, asset_for, space_for
 from core import audit, storage
 from core.errors import Conflict
 from core.models.assets import asset_table, variant_table
@@ -23,6 +24,19 @@ from core.pagination import keyset, page_of
 
 SCOPE = scopes.ASSETS
 SPACE_SCOPE = scopes.SPACE_ASSETS
+
+Variants = dict[uuid.UUID, list[Row[Any]]]
+
+
+@dataclass(frozen=True)
+class Filters:
+    """The search and filters of GET /assets (and of a space's assets)."""
+
+    q: str | None = None
+    content_type: str | None = None
+    tag: str | None = None
+    created_from: datetime | None = None
+    created_to: datetime | None = None
 
 
 def owned(
@@ -38,7 +52,7 @@ def personal(owner_id: uuid.UUID) -> Any:
     return (asset_table.c.owner_id == owner_id) & asset_table.c.space_id.is_(None)
 
 
-def variants_of(session: Connection, asset_ids: list[uuid.UUID]) -> dict[uuid.UUID, list[Row[Any]]]:
+def variants_of(session: Connection, asset_ids: list[uuid.UUID]) -> Variants:
     """One statement for a whole page."""
     found: dict[uuid.UUID, list[Row[Any]]] = defaultdict(list)
     if asset_ids:
@@ -70,37 +84,55 @@ def download_url(session: Connection, asset_id: uuid.UUID, user_id: uuid.UUID, i
 
 
 def search(
-    session: Connection,
-    where: Any,
-    *,
-    scope: str = SCOPE,
-    limit: int,
-    cursor: str | None,
-    q: str | None = None,
-    content_type: str | None = None,
-    tag: str | None = None,
-    created_from: datetime | None = None,
-    created_to: datetime | None = None,
+    session: Connection, where: Any, *, scope: str = SCOPE, limit: int, cursor: str | None, filters: Filters
 ) -> tuple[list[Row[Any]], str | None]:
     """`where` picks the library: `personal(user_id)`, or `asset_table.c.space_id == space_id`."""
     asset = asset_table.c
     query = select(asset_table).where(where)
-    if q:
-        escaped = q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    if filters.q:
+        escaped = filters.q.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
         query = query.where(asset.filename.ilike(f"%{escaped}%", escape="\\"))
-    if content_type:
-        if content_type.endswith("/*"):
-            query = query.where(asset.content_type.startswith(content_type[:-1], autoescape=True))
+    if filters.content_type:
+        if filters.content_type.endswith("/*"):
+            query = query.where(asset.content_type.startswith(filters.content_type[:-1], autoescape=True))
         else:
-            query = query.where(asset.content_type == content_type)
-    if tag:
-        query = query.where(asset.tags.contains([tag.strip().lower()]))
-    if created_from:
-        query = query.where(asset.created_at >= created_from)
-    if created_to:
-        query = query.where(asset.created_at < created_to)
+            query = query.where(asset.content_type == filters.content_type)
+    if filters.tag:
+        query = query.where(asset.tags.contains([filters.tag.strip().lower()]))
+    if filters.created_from:
+        query = query.where(asset.created_at >= filters.created_from)
+    if filters.created_to:
+        query = query.where(asset.created_at < filters.created_to)
     query = keyset(query, (asset.created_at, asset.id), scope, cursor, limit)
     return page_of(list(session.execute(query).all()), limit, scope, lambda a: (a.created_at, a.id))
+
+
+# The reads below run through core.db.read: no writes, no locks. Their statements each see what
+# was committed when they start (READ COMMITTED, as inside a transaction): an asset deleted between
+# a page and its variants is listed without variants.
+
+
+def page(
+    session: Connection, where: Any, *, scope: str = SCOPE, limit: int, cursor: str | None, filters: Filters
+) -> tuple[list[Row[Any]], Variants, str | None]:
+    """A page of `search`, with the variants of its assets, and the cursor after it."""
+    found, next_cursor = search(session, where, scope=scope, limit=limit, cursor=cursor, filters=filters)
+    return found, variants_of(session, [a.id for a in found]), next_cursor
+
+
+def space_page(
+    session: Connection, space_id: uuid.UUID, user_id: uuid.UUID, *, limit: int, cursor: str | None, filters: Filters
+) -> tuple[list[Row[Any]], Variants, str | None]:
+    """A page of a space's assets (viewer+; 404 for non-members)."""
+    space_for(session, space_id, user_id)
+    where = asset_table.c.space_id == space_id
+    return page(session, where, scope=SPACE_SCOPE, limit=limit, cursor=cursor, filters=filters)
+
+
+def shown(session: Connection, asset_id: uuid.UUID, user_id: uuid.UUID) -> tuple[Row[Any], list[Row[Any]]]:
+    """One asset the caller may see (viewer+ of a space's), with its variants."""
+    asset = owned(session, asset_id, user_id)
+    return asset, variants_of(session, [asset.id])[asset.id]
 
 
 def update(

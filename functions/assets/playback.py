@@ -17,13 +17,12 @@ import re
 import time
 import uuid
 from collections.abc import Callable
-from contextlib import AbstractContextManager
-from typing import Any
+from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar
 
 from sqlalchemy import Connection
 from sqlalchemy.engine import Row
 
-from assets.library import owned, variants_of
+from assets.library import shown
 from assets.settings import AssetSettings
 from core import cdn, storage
 from core.errors import Conflict, NotFound
@@ -36,16 +35,21 @@ PLAYBACK_MARGIN_S = 900
 # A relative URI inside the asset's hls/ directory (MediaConvert's SINGLE_DIRECTORY layout).
 _NAME = re.compile(r"^[A-Za-z0-9_-][A-Za-z0-9_.-]*(/[A-Za-z0-9_-][A-Za-z0-9_.-]*)*$")
 _URI_ATTRIBUTE = re.compile(r'URI="([^"]*)"')
-# A unit of work per call (core.db.session_scope): storage is read after the transaction.
-Sessions = Callable[[], AbstractContextManager[Connection]]
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
-def play(sessions: Sessions, asset_id: uuid.UUID, owner_id: uuid.UUID, name: str | None) -> str:
-    """The owner's ready video's playlist `name` (default: its multivariant playlist), rewritten."""
-    with sessions() as session:
-        asset = owned(session, asset_id, owner_id)
-        variant = entry(asset, variants_of(session, [asset.id])[asset.id])
-    return playlist(asset, variant, name)
+class Reads(Protocol):
+    """core.db.read: runs a read-only `work` on a connection (and again, once, if it was dropped)."""
+
+    def __call__(self, work: Callable[Concatenate[Connection, P], T], *args: P.args, **kwargs: P.kwargs) -> T: ...
+
+
+def play(read: Reads, asset_id: uuid.UUID, owner_id: uuid.UUID, name: str | None) -> str:
+    """The owner's ready video's playlist `name` (default: its multivariant playlist), rewritten.
+    The asset and its variants are read first (`read`: reads only), storage once the connection is back."""
+    asset, variants = read(shown, asset_id, owner_id)
+    return playlist(asset, entry(asset, variants), name)
 
 
 def entry(asset: Row[Any], variants: list[Row[Any]]) -> Row[Any]:

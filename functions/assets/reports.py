@@ -12,6 +12,7 @@ from sqlalchemy.engine import Row
 from assets import scopes
 from assets.library import personal
 from assets.space_access import OWNER, space_for
+from core.errors import NotFound
 from core.models.assets import asset_table, share_table
 from core.models.audit import audit_event_table
 from core.models.spaces import space_table
@@ -82,7 +83,9 @@ def space_usage(session: Connection, space_id: uuid.UUID, user_id: uuid.UUID) ->
     space, asset, event = space_table.c, asset_table.c, audit_event_table.c
     counters = session.execute(
         select(space.used_bytes, space.reserved_bytes, space.quota_bytes).where(space.id == space_id)
-    ).one()
+    ).first()
+    if counters is None:  # deleted since space_for saw it (each statement sees its own moment)
+        raise NotFound("Space not found")
     by_type = _by_type(session, asset.space_id == space_id)
     since = datetime.now(UTC) - timedelta(days=30)
     in_space = and_(event.space_id == space_id, event.action.in_(DOWNLOAD_ACTIONS))

@@ -10,9 +10,13 @@ from sqlalchemy import Connection, text
 from sqlalchemy.exc import DBAPIError
 
 from core import db as core_db
+from core import storage
 from core.errors import Unavailable
-from tests.client import call
-from tests.integration.social import member, post
+from core.storage import StorageSettings
+from local.gateway import Request
+from tests.client import _gateway, call
+from tests.integration.assets.space_world import add, new_space, ready, start
+from tests.integration.social import Member, member, post
 
 
 @pytest.fixture
@@ -57,6 +61,67 @@ def test_a_feed_read_is_one_statement_without_ping_begin_or_commit(sent: list[st
     answer = call("GET", "/api/v1/posts?limit=20")
     assert answer.status == 200 and len(answer.body["items"]) == 1
     assert sent == ["select"]
+
+
+def _playable(who: Member) -> str:
+    """A ready video of `who` with an HLS rendition (one playlist: enough to be answered)."""
+    answer = start(who, None, filename="clip.mp4", content_type="video/mp4", size=8)
+    assert answer.status == 201, answer.body
+    asset_id, key = answer.body["asset"]["id"], f"variants/{who.id}/{answer.body['asset']['id']}/hls/index.m3u8"
+    storage.s3_client().put_object(Bucket=StorageSettings.current().assets_bucket, Key=key, Body=b"#EXTM3U\n")
+    with core_db.get_engine().begin() as conn:
+        conn.execute(text("UPDATE assets SET status = 'ready' WHERE id = :i"), {"i": asset_id})
+        conn.execute(
+            text(
+                "INSERT INTO asset_variants (id, asset_id, kind, s3_key, content_type) "
+                "VALUES (gen_random_uuid(), :a, 'hls', :k, 'application/vnd.apple.mpegurl')"
+            ),
+            {"a": asset_id, "k": key},
+        )
+    return str(asset_id)
+
+
+def _status(path: str, token: str) -> int:
+    """A GET's status, whatever its body (a playlist is not JSON)."""
+    headers = [("Authorization", f"Bearer {token}")]
+    return _gateway().handle(Request("GET", path, headers, b"", source_ip="203.0.113.7")).status
+
+
+def test_the_assets_reads_send_no_ping_begin_or_commit(sent: list[str], s3_endpoint: str) -> None:
+    """Every read-only route of the assets function goes through core.db.read: one round trip per
+    SELECT, nothing else (a route back on session_scope sends BEGIN, a ping and COMMIT)."""
+    owner, viewer = member("ada"), member("bob")
+    space = new_space(owner)["id"]
+    assert add(space, owner, viewer, "viewer").status == 201
+    mine, video = ready(owner, None)["id"], _playable(owner)
+    ready(owner, space)
+    assert call("POST", f"/api/v1/assets/{mine}/shares", {"original": True}, token=owner.token).status == 201
+    reads = [
+        (owner, "/api/v1/assets?limit=5&q=cat&content_type=image/*&from=2020-01-01T00:00:00Z"),
+        (owner, f"/api/v1/assets/{mine}"),
+        (owner, f"/api/v1/assets/{mine}/shares"),
+        (owner, f"/api/v1/assets/{video}/playback"),
+        (owner, "/api/v1/usage"),
+        (owner, "/api/v1/audit"),
+        (viewer, "/api/v1/spaces"),
+        (viewer, f"/api/v1/spaces/{space}"),
+        (viewer, f"/api/v1/spaces/{space}/members"),
+        (viewer, f"/api/v1/spaces/{space}/assets?tag=x&to=2100-01-01T00:00:00Z"),
+        (viewer, f"/api/v1/spaces/{space}/usage"),
+        (owner, f"/api/v1/spaces/{space}/audit"),
+    ]
+    for who, path in reads:
+        sent.clear()
+        assert _status(path, who.token) == 200, path
+        assert sent and set(sent) == {"select"}, (path, sent)
+    # refused reads too: a non-member's 404 is one SELECT; a bad time is a 400 before any statement
+    stranger = member("eve")
+    sent.clear()
+    assert call("GET", f"/api/v1/spaces/{space}/assets", token=stranger.token).status == 404
+    assert sent == ["select"]
+    sent.clear()
+    assert call("GET", "/api/v1/assets?from=2026-02-30T00:00:00Z", token=owner.token).status == 400
+    assert sent == []
 
 
 def test_a_write_still_pings_the_pooled_connection_and_commits(sent: list[str]) -> None:

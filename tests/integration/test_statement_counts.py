@@ -102,3 +102,38 @@ def test_asset_and_audit_lists_do_not_grow_with_the_page(db: str, s3_endpoint: s
 
     for path in ("/api/v1/assets", "/api/v1/audit"):
         assert count(f"{path}?limit=1") == count(f"{path}?limit=100") <= 2, path
+
+
+def test_a_space_s_asset_list_does_not_grow_with_the_page(db: str, s3_endpoint: str) -> None:
+    """The membership check, the page, its variants: three statements (core.db.read, no BEGIN/COMMIT)."""
+    from sqlalchemy import text
+
+    from tests.integration.assets.space_world import add, new_space
+
+    owner, viewer = member(), member()
+    space = new_space(owner)["id"]
+    assert add(space, owner, viewer, "viewer").status == 201
+    with core_db.get_engine().begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO assets (id, owner_id, space_id, s3_key, filename, content_type, size, status) "
+                "SELECT gen_random_uuid(), CAST(:o AS uuid), CAST(:s AS uuid), 'assets/' || :o || '/' || g, "
+                "'f' || g || '.png', 'image/png', 10, 'ready' FROM generate_series(1, 105) g"
+            ),
+            {"o": owner.id, "s": space},
+        )
+        conn.execute(
+            text(
+                "INSERT INTO asset_variants (id, asset_id, kind, s3_key, content_type) "
+                "SELECT gen_random_uuid(), id, 'thumb', 'variants/' || id || '/thumb.jpg', 'image/jpeg' FROM assets"
+            )
+        )
+
+    def count(limit: int) -> int:
+        with counting() as statements:
+            answer = call("GET", f"/api/v1/spaces/{space}/assets?limit={limit}", token=viewer.token)
+        assert answer.status == 200 and len(answer.body["items"]) == limit, answer.body
+        assert all(item["variants"] for item in answer.body["items"])
+        return len(statements)
+
+    assert count(1) == count(100) == 3

@@ -54,6 +54,13 @@ def instant(name: str, value: str | None) -> datetime | None:
         ) from exc
 
 
+def filters(
+    q: str | None, content_type: str | None, tag: str | None, created_from: str | None, to: str | None
+) -> library.Filters:
+    """The search and filters of a list of assets, its times parsed (400 before any database work)."""
+    return library.Filters(q, content_type, tag, instant("from", created_from), instant("to", to))
+
+
 @route(router, LIST_ASSETS, summary="My assets, newest first, with search and filters", tags=["assets"])
 def list_assets(
     limit: Limit = 20,
@@ -64,26 +71,14 @@ def list_assets(
     created_from: From = None,
     to: To = None,
 ) -> AssetPage:
-    with db.session_scope() as session:
-        found, next_cursor = library.search(
-            session,
-            library.personal(caller(router).user_id),
-            limit=limit,
-            cursor=cursor,
-            q=q,
-            content_type=content_type,
-            tag=tag,
-            created_from=instant("from", created_from),
-            created_to=instant("to", to),
-        )
-        return AssetPage.of(found, library.variants_of(session, [a.id for a in found]), next_cursor)
+    mine = library.personal(caller(router).user_id)
+    chosen = filters(q, content_type, tag, created_from, to)
+    return AssetPage.of(*db.read(library.page, mine, limit=limit, cursor=cursor, filters=chosen))
 
 
 @route(router, GET_ASSET, summary="One of my assets, or of a space I am a member of", tags=["assets"])
 def get_asset(asset_id: uuid.UUID) -> AssetOut:
-    with db.session_scope() as session:
-        asset = library.owned(session, asset_id, caller(router).user_id)
-        return AssetOut.of(asset, library.variants_of(session, [asset.id])[asset.id])
+    return AssetOut.of(*db.read(library.shown, asset_id, caller(router).user_id))
 
 
 @route(

@@ -34,5 +34,5 @@ PlaylistName = Annotated[
     openapi_extensions=documented(409),
 )
 def play(asset_id: uuid.UUID, playlist: PlaylistName = None) -> Response[str]:
-    text = playback.play(db.session_scope, asset_id, caller(router).user_id, playlist)
+    text = playback.play(db.read, asset_id, caller(router).user_id, playlist)
     return Response(200, playback.CONTENT_TYPE, text)

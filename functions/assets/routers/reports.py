@@ -27,12 +27,9 @@ AuditCursor = Annotated[str | None, cursor_query(scopes.AUDIT)]
 
 @route(router, USAGE, summary="What my library holds and how it is used", tags=["assets"])
 def usage() -> UsageOut:
-    with db.session_scope() as session:
-        return UsageOut.model_validate(reports.usage(session, caller(router).user_id))
+    return UsageOut.model_validate(db.read(reports.usage, caller(router).user_id))
 
 
 @route(router, AUDIT, summary="My audit events, newest first", tags=["assets"])
 def audit_events(limit: Limit = 20, cursor: AuditCursor = None) -> AuditPage:
-    with db.session_scope() as session:
-        found, next_cursor = reports.audit_trail(session, caller(router).user_id, limit, cursor)
-        return AuditPage.of(found, next_cursor)
+    return AuditPage.of(*db.read(reports.audit_trail, caller(router).user_id, limit, cursor))

@@ -56,9 +56,7 @@ def create_share(asset_id: uuid.UUID, body: ShareIn) -> ShareOut:
     openapi_extensions=documented(403),
 )
 def list_shares(asset_id: uuid.UUID, limit: Limit = 20, cursor: ShareCursor = None) -> SharePage:
-    with db.session_scope() as session:
-        found, next_cursor = sharing.of_asset(session, asset_id, caller(router).user_id, limit, cursor)
-        return SharePage.of(found, next_cursor)
+    return SharePage.of(*db.read(sharing.of_asset, asset_id, caller(router).user_id, limit, cursor))
 
 
 @route(

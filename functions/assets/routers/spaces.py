@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
 from assets import scopes
-from assets.routers.library import From, Search, Tag, To, TypeFilter, instant
+from assets.routers.library import From, Search, Tag, To, TypeFilter, filters
 from assets.schemas import (
     AssetOut,
     AssetPage,
@@ -30,7 +30,6 @@ from assets.space_access import space_for
 from core import db
 from core.http import caller, client_ip, documented, route
 from core.lazy import lazy_module
-from core.models.assets import asset_table
 from core.routes import (
     ADD_SPACE_MEMBER,
     CREATE_SPACE,
@@ -75,14 +74,12 @@ def create_space(body: SpaceIn) -> SpaceOut:
 
 @route(router, LIST_SPACES, summary="The spaces I am a member of, with my role, latest joined first", tags=["spaces"])
 def list_spaces(limit: Limit = 20, cursor: SpaceCursor = None) -> SpacePage:
-    with db.session_scope() as session:
-        return SpacePage.of(*spaces.mine(session, caller(router).user_id, limit, cursor))
+    return SpacePage.of(*db.read(spaces.mine, caller(router).user_id, limit, cursor))
 
 
 @route(router, GET_SPACE, summary="A space (viewer+; 404 for non-members)", tags=["spaces"])
 def get_space(space_id: uuid.UUID) -> SpaceOut:
-    with db.session_scope() as session:
-        return SpaceOut.of(space_for(session, space_id, caller(router).user_id))
+    return SpaceOut.of(db.read(space_for, space_id, caller(router).user_id))
 
 
 @route(
@@ -114,8 +111,7 @@ def delete_space(space_id: uuid.UUID) -> None:
 
 @route(router, SPACE_MEMBERS, summary="A space's members (viewer+), in joining order", tags=["spaces"])
 def list_members(space_id: uuid.UUID, limit: Limit = 20, cursor: MemberCursor = None) -> SpaceMemberPage:
-    with db.session_scope() as session:
-        return SpaceMemberPage.of(*spaces.members(session, space_id, caller(router).user_id, limit, cursor))
+    return SpaceMemberPage.of(*db.read(spaces.members, space_id, caller(router).user_id, limit, cursor))
 
 
 @route(
@@ -188,21 +184,8 @@ def list_space_assets(
     created_from: From = None,
     to: To = None,
 ) -> AssetPage:
-    with db.session_scope() as session:
-        space_for(session, space_id, caller(router).user_id)
-        found, next_cursor = library.search(
-            session,
-            asset_table.c.space_id == space_id,
-            scope=library.SPACE_SCOPE,
-            limit=limit,
-            cursor=cursor,
-            q=q,
-            content_type=content_type,
-            tag=tag,
-            created_from=instant("from", created_from),
-            created_to=instant("to", to),
-        )
-        return AssetPage.of(found, library.variants_of(session, [a.id for a in found]), next_cursor)
+    me, chosen = caller(router).user_id, filters(q, content_type, tag, created_from, to)
+    return AssetPage.of(*db.read(library.space_page, space_id, me, limit=limit, cursor=cursor, filters=chosen))
 
 
 @route(
@@ -212,8 +195,7 @@ def list_space_assets(
     tags=["spaces"],
 )
 def space_usage(space_id: uuid.UUID) -> SpaceUsageOut:
-    with db.session_scope() as session:
-        return SpaceUsageOut.model_validate(reports.space_usage(session, space_id, caller(router).user_id))
+    return SpaceUsageOut.model_validate(db.read(reports.space_usage, space_id, caller(router).user_id))
 
 
 @route(
@@ -224,8 +206,7 @@ def space_usage(space_id: uuid.UUID) -> SpaceUsageOut:
     openapi_extensions=documented(403),
 )
 def space_audit(space_id: uuid.UUID, limit: Limit = 20, cursor: SpaceAuditCursor = None) -> SpaceAuditPage:
-    with db.session_scope() as session:
-        return SpaceAuditPage.of(*reports.space_audit(session, space_id, caller(router).user_id, limit, cursor))
+    return SpaceAuditPage.of(*db.read(reports.space_audit, space_id, caller(router).user_id, limit, cursor))
 
 
 @route(
