@@ -18,7 +18,8 @@ from sqlalchemy import ColumnElement, Connection, func, insert, or_, select, upd
 
 from core import db, room_forks
 from core.errors import Conflict, NotFound
-from core.models.rooms import message_table, room_fork_table, room_member_table, room_table
+from core.models.room_forks import room_fork_table
+from core.models.rooms import message_table, room_member_table, room_table
 from core.room_access import RoomView, room_for
 
 _fork, _message = room_fork_table.c, message_table.c

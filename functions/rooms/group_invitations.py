@@ -25,7 +25,8 @@ from sqlalchemy import Connection, exists, func, insert, select
 from core import ratelimit
 from core.errors import Conflict
 from core.models.groups import group_member_table, group_table
-from core.models.rooms import room_invitation_table, room_member_table
+from core.models.room_invitations import room_invitation_table
+from core.models.rooms import room_member_table
 from core.models.user import user_table
 from core.room_access import room_for
 from core.tokens import new_token

@@ -19,7 +19,8 @@ from sqlalchemy.dialects.postgresql import insert
 
 from core.errors import Conflict, NotFound
 from core.memberships import MemberView
-from core.models.rooms import room_invitation_table, room_member_table, room_table
+from core.models.room_invitations import room_invitation_table
+from core.models.rooms import room_member_table, room_table
 from core.models.user import user_table
 from core.pagination import keyset, page_of
 from core.room_access import RoomView, room_for

@@ -1,4 +1,5 @@
-"""Team chat rooms: rooms, their members (five roles), invitations and messages.
+"""Team chat rooms: rooms, their members (five roles) and messages (invitations and fork jobs:
+core.models.room_invitations, core.models.room_forks).
 
 Messages carry a per-room `seq` allocated from `rooms.last_seq` by
 `UPDATE ... RETURNING` in the message's own transaction (no sequences: they
@@ -27,7 +28,6 @@ from core.models.base import metadata, timestamps, uuid_pk
 
 # Lowest first; the order is the rule of who may manage whom.
 ROLES = ("reader", "guest", "member", "admin", "master")
-INVITABLE_ROLES = ("reader", "guest", "member")
 AI_PROVIDERS = ("echo", "bedrock", "openai")
 MESSAGE_KINDS = ("human", "ai")
 MESSAGE_STATUSES = ("pending", "completed", "failed")  # pending: an AI reply being generated
@@ -80,35 +80,6 @@ room_member_table = Table(
     Index("ix_room_members_user_id_joined_at_room_id", "user_id", text("joined_at DESC"), text("room_id DESC")),
 )
 
-room_invitation_table = Table(
-    "room_invitations",
-    metadata,
-    uuid_pk(),
-    Column("room_id", Uuid, ForeignKey("rooms.id", ondelete="CASCADE"), nullable=False),
-    # SHA-256 of the token; the token itself is shown once, to its creator.
-    Column("token_hash", String(64), nullable=False, unique=True),
-    # NULL: a link invitation anyone holding the token may accept (once).
-    Column("invitee_id", Uuid, ForeignKey("users.id", ondelete="CASCADE"), nullable=True),
-    Column("role", String(16), nullable=False),
-    Column("created_by", Uuid, ForeignKey("users.id", ondelete="SET NULL"), nullable=True),
-    Column("expires_at", DateTime(timezone=True), nullable=False),
-    Column("accepted_at", DateTime(timezone=True), nullable=True),
-    Column("accepted_by", Uuid, ForeignKey("users.id", ondelete="SET NULL"), nullable=True),
-    Column("declined_at", DateTime(timezone=True), nullable=True),
-    Column("created_at", DateTime(timezone=True), server_default=func.now(), nullable=False),
-    CheckConstraint(f"role IN {INVITABLE_ROLES!r}", name="role"),
-    CheckConstraint("accepted_at IS NULL OR declined_at IS NULL", name="answered_once"),
-    # GET /invitations: my pending invitations, newest first.
-    Index(
-        "ix_room_invitations_invitee_id_created_at_id",
-        "invitee_id",
-        text("created_at DESC"),
-        text("id DESC"),
-        postgresql_where=text("accepted_at IS NULL AND declined_at IS NULL"),
-    ),
-    Index("ix_room_invitations_room_id", "room_id"),
-)
-
 message_table = Table(
     "messages",
     metadata,
@@ -143,30 +114,4 @@ message_table = Table(
     Index("uq_messages_room_id_seq", "room_id", "seq", unique=True),
     # One AI reply per human message: regenerate rewrites it in place.
     Index("uq_messages_reply_to_id", "reply_to_id", unique=True),
-)
-
-FORK_STATUSES = ("copying", "completed", "failed")
-
-
-# The copy of a forked room's conversation (functions/room_forks): one row per fork, its cursor
-# (the source seq copied through) and counters advanced in each batch's own transaction.
-room_fork_table = Table(
-    "room_forks",
-    metadata,
-    Column("room_id", Uuid, ForeignKey("rooms.id", ondelete="CASCADE"), primary_key=True),
-    Column("source_room_id", Uuid, ForeignKey("rooms.id", ondelete="SET NULL"), nullable=True),
-    # Whose fork: whose private exchanges are copied, who gets the progress events.
-    Column("requested_by", Uuid, ForeignKey("users.id", ondelete="SET NULL"), nullable=True),
-    Column("up_to_seq", BigInteger, nullable=False),
-    # messages to copy, counted at the start
-    Column("total", BigInteger, nullable=False),
-    Column("copied", BigInteger, nullable=False, server_default="0", default=0),
-    Column("cursor_seq", BigInteger, nullable=False, server_default="0", default=0),
-    Column("status", String(16), nullable=False, server_default="copying", default="copying"),
-    Column("error", Text, nullable=True),
-    Column("completed_at", DateTime(timezone=True), nullable=True),
-    Column("created_at", DateTime(timezone=True), server_default=func.now(), nullable=False),
-    Column("updated_at", DateTime(timezone=True), server_default=func.now(), nullable=False),
-    CheckConstraint(f"status IN {FORK_STATUSES!r}", name="status"),
-    CheckConstraint("copied >= 0 AND cursor_seq >= 0 AND total >= 0 AND up_to_seq >= 0", name="counts"),
 )
