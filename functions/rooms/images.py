@@ -3,7 +3,12 @@ enforces its type and size), the media pipeline scans and checks it (core.room_i
 and the uploader attaches up to 4 of them to one of their messages.
 
 - `issue` (POST /rooms/{id}/images, member+, not archived): a `pending` row, its key generated under
-  the room and the uploader (core.keys.room_image_key), and the presigned POST. Rate-limited per user.
+  the room and the uploader (core.keys.room_image_key), and the presigned POST. Rate-limited per user,
+  and capped (issue #19): at most ROOM_IMAGE_UNSENT_MAX uploads not sent with a message per user,
+  across rooms, so what one user can park in the bucket is bounded (cap x ROOM_IMAGE_MAX_BYTES). At
+  the cap, their unsent uploads older than ROOM_IMAGE_UNSENT_TTL_S are reclaimed first (objects,
+  then rows); still at the cap: 409. The count runs under a lock of the user's row, so concurrent
+  issues of one user are counted one after the other (no advisory locks: core.db, RDS Proxy).
 - `attach`, in the sending transaction: each id must be an image this sender uploaded to this room
   (else 404, with nothing said about anyone else's images) and not sent yet (else 409); a refused
   image, or an image of which nothing was uploaded, is 409; with `invoke_ai`, an image not `ready`
@@ -16,19 +21,26 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, case, exists, insert, or_, select, update
+from aws_lambda_powertools import Logger
+from sqlalchemy import Connection, and_, case, delete, exists, func, insert, or_, select, update
 
 from core import keys, ratelimit, storage
 from core.config import FeatureSettings, setting
 from core.errors import Conflict, NotFound, PayloadTooLarge, ValidationFailed
 from core.models.room_images import MAX_IMAGES_PER_MESSAGE, room_image_table
 from core.models.rooms import message_table
+from core.models.user import user_table
 from core.room_access import RoomView, room_for, writable
-from core.room_images import MessageImage, blocking_ai, image_object
+from core.room_images import SHOWN_VARIANTS, MessageImage, blocking_ai, image_object
 
 IMAGES = room_image_table.c
+# An upload not sent with a message (a fork's copy always has its message): ix_room_images_unsent.
+UNSENT = and_(IMAGES.message_id.is_(None), IMAGES.origin_image_id.is_(None))
+RECLAIM_BATCH = 50  # stale unsent images reclaimed by one issue at most (one DeleteObjects request)
+logger = Logger(child=True)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -40,6 +52,15 @@ class RoomImagesSettings(FeatureSettings):
     )
     room_image_uploads_per_minute: int = setting(
         30, ge=1, le=1000, doc="room image uploads (POST /rooms/{id}/images) one user may start per minute"
+    )
+    room_image_unsent_max: int = setting(
+        20, ge=1, le=1000, doc="room images one user may have uploaded but not sent with a message (all rooms)"
+    )
+    room_image_unsent_ttl_s: int = setting(
+        86400,
+        ge=2 * 3600,  # longer than any presigned POST lives (UPLOAD_URL_TTL_S, at most 1 h)
+        le=30 * 86400,
+        doc="age after which an unsent room image is deleted (objects and row) when its uploader is at the cap",
     )
 
 
@@ -61,6 +82,7 @@ def issue(session: Connection, room_id: uuid.UUID, user_id: uuid.UUID, content_t
     if size > settings.room_image_max_bytes:
         raise PayloadTooLarge(f"Room images are at most {settings.room_image_max_bytes} bytes")
     ratelimit.hit(session, f"room-images:{user_id}", settings.room_image_uploads_per_minute)
+    _make_room(session, user_id, settings)
     image_id = uuid.uuid4()
     key = keys.room_image_key(room_id, user_id, image_id, keys.ROOM_IMAGE_EXTENSIONS[content_type])
     session.execute(
@@ -72,6 +94,97 @@ def issue(session: Connection, room_id: uuid.UUID, user_id: uuid.UUID, content_t
     upload = storage.presigned_post(key, content_type, size, ttl)
     image = MessageImage(id=image_id, status="pending", content_type=content_type, width=None, height=None)
     return Issued(image, upload, ttl)
+
+
+def _unsent(session: Connection, user_id: uuid.UUID) -> int:
+    """This user's uploads not sent with a message, in every room (ix_room_images_unsent)."""
+    return int(
+        session.execute(
+            select(func.count()).select_from(room_image_table).where(UNSENT, IMAGES.uploader_id == user_id)
+        ).scalar_one()
+    )
+
+
+def _make_room(session: Connection, user_id: uuid.UUID, settings: RoomImagesSettings) -> None:
+    """Below the cap of unsent images, after reclaiming the stale ones if at it; else 409.
+
+    The user's row is locked first (FOR NO KEY UPDATE: foreign keys to it, which take KEY SHARE, are
+    not blocked), so a concurrent issue of the same user waits for this transaction and then counts
+    what it committed: two issues at cap - 1 cannot both pass."""
+    session.execute(select(user_table.c.id).where(user_table.c.id == user_id).with_for_update(key_share=True))
+    cap = settings.room_image_unsent_max
+    unsent = _unsent(session, user_id)
+    if unsent < cap:
+        return
+    if _reclaim_stale(session, user_id, settings.room_image_unsent_ttl_s):
+        unsent = _unsent(session, user_id)
+        if unsent < cap:
+            return
+    hours = settings.room_image_unsent_ttl_s / 3600
+    raise Conflict(
+        f"You have {unsent} images uploaded but not sent (at most {cap}): send them with a message (or wait "
+        f"{hours:g} h for them to expire) before uploading more",
+        keep_writes=True,  # what was reclaimed stays reclaimed: its objects are gone
+    )
+
+
+def _stale_objects(row: Any) -> list[tuple[str, str | None]]:
+    """An image's objects: the original and its variants at the versions the pipeline recorded
+    (deleted for good; it deletes any other version of an upload itself), and where it recorded
+    none (never uploaded, or never processed) the key without a version: S3 puts a delete marker
+    over whatever is current, and the bucket's lifecycle rules expire both within a week."""
+    prefix = keys.room_image_variants_prefix(row.image_key)
+    found: list[tuple[str, str | None]] = [(row.image_key, row.version_id or None)]
+    recorded = {
+        str(v["kind"]): str(v["version_id"])
+        for v in row.variants or ()
+        if v.get("kind") and v.get("version_id") and v.get("key") == keys.variant_key(prefix, str(v["kind"]))
+    }
+    kinds = sorted({*SHOWN_VARIANTS, *recorded})
+    found += [(keys.variant_key(prefix, kind), recorded.get(kind)) for kind in kinds]
+    return found
+
+
+def _reclaim_stale(session: Connection, user_id: uuid.UUID, ttl_s: int) -> int:
+    """Delete up to RECLAIM_BATCH of this user's unsent images older than `ttl_s`: their objects
+    first, then the rows of those whose objects all went; an image S3 did not delete stays (counted,
+    logged) for the next attempt. How many rows went."""
+    stale = func.now() - timedelta(seconds=ttl_s)
+    copies = room_image_table.alias("copies")
+    rows = session.execute(
+        select(IMAGES.id, IMAGES.image_key, IMAGES.version_id, IMAGES.variants)
+        .where(
+            UNSENT,
+            IMAGES.uploader_id == user_id,
+            IMAGES.created_at < stale,
+            # Not while the media pipeline holds a recent claim (it would write variants after us).
+            ~and_(IMAGES.status == "processing", IMAGES.updated_at >= stale),
+            # An unsent upload has no fork copies (a copy is of a sent image); never delete shared objects.
+            ~exists().where(copies.c.origin_image_id == IMAGES.id),
+        )
+        .order_by(IMAGES.created_at)
+        .limit(RECLAIM_BATCH)
+        .with_for_update(of=room_image_table, skip_locked=True)  # a send attaching one wins; skipped here
+    ).all()
+    if not rows:
+        return 0
+    objects = {row.id: _stale_objects(row) for row in rows}
+    failed = storage.delete_versions([o for found in objects.values() for o in found])
+    gone = [image_id for image_id, found in objects.items() if not failed.intersection(k for k, _ in found)]
+    kept = [image_id for image_id in objects if image_id not in gone]
+    if kept:  # some of their objects may be gone: never sendable again, reclaimed by a later issue
+        session.execute(
+            update(room_image_table)
+            .where(IMAGES.id.in_(kept))
+            .values(status="refused", status_reason="reclaiming: S3 kept some of its objects", updated_at=func.now())
+        )
+        logger.warning(
+            "stale unsent room images kept: S3 did not delete all their objects",
+            extra={"images": [str(i) for i in kept]},
+        )
+    if gone:
+        session.execute(delete(room_image_table).where(IMAGES.id.in_(gone), UNSENT))
+    return len(gone)
 
 
 def one(session: Connection, room_id: uuid.UUID, image_id: uuid.UUID, user_id: uuid.UUID) -> MessageImage:

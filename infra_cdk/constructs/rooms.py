@@ -38,11 +38,15 @@ from infra_cdk.nag import acknowledge, finding_label
 ROOMS = "rooms"
 AI_WORKER = "ai_worker"
 # Room images (issue 19.5). rooms: PutObject signs the presigned POST uploads, GetObject answers the
-# HEAD of an upload not yet seen by the pipeline (never a read: no ListBucket, no tags, no Delete).
-# Both read the variants only: rooms presigns GETs of them, the ai_worker reads a preview's bytes
-# for a model. Neither may read an original; the media function's grants cover the rest.
-ROOM_IMAGE_ACTIONS = ("s3:PutObject", "s3:GetObject")
+# HEAD of an upload not yet seen by the pipeline (never a read: no ListBucket, no tags). Both read
+# the variants only: rooms presigns GETs of them, the ai_worker reads a preview's bytes for a
+# model. Neither may read an original; the media function's grants cover the rest. rooms also
+# deletes a user's stale unsent images (issue #19): DeleteObject puts a delete marker on a key,
+# DeleteObjectVersion removes the versions the pipeline recorded, on the original and its variants.
+ROOM_IMAGE_DELETE_ACTIONS = ("s3:DeleteObject", "s3:DeleteObjectVersion")
+ROOM_IMAGE_ACTIONS = ("s3:PutObject", "s3:GetObject", *ROOM_IMAGE_DELETE_ACTIONS)
 ROOM_IMAGE_VARIANT_ACTIONS = ("s3:GetObject",)
+ROOMS_VARIANT_ACTIONS = (*ROOM_IMAGE_VARIANT_ACTIONS, *ROOM_IMAGE_DELETE_ACTIONS)
 PROVIDERS = ("bedrock", "openai", "echo")
 DEFAULT_BEDROCK_MODEL = "amazon.nova-lite-v1:0"
 DEFAULT_OPENAI_MODEL = "gpt-4o-mini"
@@ -218,11 +222,11 @@ class RoomImagesResources(Construct):
                 self,
                 rooms,
                 bucket,
-                {ROOM_IMAGES_PREFIX: ROOM_IMAGE_ACTIONS, ROOM_IMAGE_VARIANTS_PREFIX: ROOM_IMAGE_VARIANT_ACTIONS},
+                {ROOM_IMAGES_PREFIX: ROOM_IMAGE_ACTIONS, ROOM_IMAGE_VARIANTS_PREFIX: ROOMS_VARIANT_ACTIONS},
                 f"{config.prefix}-rooms presigns uploads to keys it generates per image "
                 f"({ROOM_IMAGES_PREFIX}<room>/<user>/<image>.<ext>) and GETs of their variants "
-                f"({ROOM_IMAGE_VARIANTS_PREFIX}<room>/<user>/<image>/<kind>.jpg); those prefixes are the "
-                "narrowest fixed scope.",
+                f"({ROOM_IMAGE_VARIANTS_PREFIX}<room>/<user>/<image>/<kind>.jpg), and deletes both for "
+                "images never sent; those prefixes are the narrowest fixed scope.",
             )
         worker = functions.get(AI_WORKER)
         if worker is not None:

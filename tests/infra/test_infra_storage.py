@@ -17,7 +17,7 @@ from infra_cdk.config import stage_config
 from infra_cdk.constructs.assets import ORIGINAL_ACTIONS, VARIANT_ACTIONS
 from infra_cdk.constructs.media import MEDIA_S3_ACTIONS
 from infra_cdk.constructs.posts import POST_IMAGE_ACTIONS, POST_IMAGE_VARIANT_ACTIONS
-from infra_cdk.constructs.rooms import ROOM_IMAGE_ACTIONS, ROOM_IMAGE_VARIANT_ACTIONS
+from infra_cdk.constructs.rooms import ROOM_IMAGE_ACTIONS, ROOM_IMAGE_VARIANT_ACTIONS, ROOMS_VARIANT_ACTIONS
 from infra_cdk.constructs.transcode import TRANSCODE_S3_ACTIONS
 
 pytestmark = pytest.mark.infra
@@ -270,14 +270,19 @@ def test_posts_role_may_put_get_and_tag_post_images_and_read_their_variants_only
     assert variants["Resource"] == {"Fn::Join": ["", [{"Fn::ImportValue": arn_export}, "/variants/post-images/*"]]}
 
 
-def test_rooms_may_upload_room_images_and_read_their_variants_the_ai_worker_their_variants_only(
+def test_rooms_may_upload_room_images_read_their_variants_and_delete_both_the_ai_worker_read_variants_only(
     dev: Synth,
 ) -> None:
     roles = _function_roles(dev)
     uploads, variants = _s3_statements(_role_statements(dev, "api", roles["rooms"]))
-    assert sorted(_as_list(uploads["Action"])) == sorted(ROOM_IMAGE_ACTIONS) == ["s3:GetObject", "s3:PutObject"]
+    # Deletes (issue #19: stale unsent images): a key (delete marker) or a recorded version, on the
+    # two room-image prefixes only; no ListBucket(Versions), no tagging, no reading a version.
+    deletes = ["s3:DeleteObject", "s3:DeleteObjectVersion"]
+    assert sorted(_as_list(uploads["Action"])) == sorted(ROOM_IMAGE_ACTIONS) == sorted(
+        ["s3:GetObject", "s3:PutObject", *deletes]
+    )
     assert json.dumps(uploads["Resource"]).endswith('"/room-images/*"]]}')
-    assert _as_list(variants["Action"]) == ["s3:GetObject"]
+    assert sorted(_as_list(variants["Action"])) == sorted(ROOMS_VARIANT_ACTIONS) == sorted(["s3:GetObject", *deletes])
     assert json.dumps(variants["Resource"]).endswith('"/variants/room-images/*"]]}')
     (previews,) = _s3_statements(_role_statements(dev, "api", roles["ai_worker"]))
     assert _as_list(previews["Action"]) == ["s3:GetObject"]
@@ -331,7 +336,8 @@ def test_no_other_role_has_s3_actions(dev: Synth) -> None:
             + len(MEDIA_S3_ACTIONS)
         )
         granted += len(TRANSCODE_S3_ACTIONS)
-        granted += len(ROOM_IMAGE_ACTIONS) + 2 * len(ROOM_IMAGE_VARIANT_ACTIONS)  # rooms; the ai_worker
+        granted += len(ROOM_IMAGE_ACTIONS) + len(ROOMS_VARIANT_ACTIONS)  # rooms
+        granted += len(ROOM_IMAGE_VARIANT_ACTIONS)  # the ai_worker
         assert text.lower().count('"s3:') == (granted if part == "api" else 0), part
 
 

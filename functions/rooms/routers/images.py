@@ -32,8 +32,10 @@ router = Router()
     "(S3 enforces the declared type and at most the declared size). The media pipeline then scans it and "
     "checks its type: `processing`, then `ready` (shown only as metadata-free variants) or `refused`. Send "
     "it with a message in `image_ids` (up to 4); a message sent before it ends gets a `message.updated` event "
-    "when it does. 409 in an archived room; 413 over the size limit; 429 past "
-    "the uploads per minute.",
+    "when it does. 409 in an archived room, or when you already have 20 images (ROOM_IMAGE_UNSENT_MAX) "
+    "uploaded but not sent, in any room: send some first; unsent images older than 24 h "
+    "(ROOM_IMAGE_UNSENT_TTL_S) are then deleted to make room. 413 over the size limit; 429 past the "
+    "uploads per minute.",
     tags=["rooms"],
     openapi_extensions=documented(409, 413, 429),
 )

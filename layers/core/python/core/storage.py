@@ -269,6 +269,24 @@ def delete_objects(keys: list[str]) -> list[str]:
     return [e["Key"] for e in answer.get("Errors", [])]
 
 
+def delete_versions(objects: list[tuple[str, str | None]]) -> set[str]:
+    """Delete each (key, version): a named version for good (s3:DeleteObjectVersion), a key without
+    one as S3 does in a versioned bucket (a delete marker; the lifecycle rule expires what it hides).
+    One DeleteObjects request per 1000; the keys S3 could not delete (all of them if the request
+    failed) are returned, for the caller to keep what still names them."""
+    failed: set[str] = set()
+    for start in range(0, len(objects), 1000):
+        chunk = objects[start : start + 1000]
+        entries = [{"Key": key, **({"VersionId": version} if version else {})} for key, version in chunk]
+        try:
+            answer = s3_client().delete_objects(Bucket=_bucket(), Delete={"Objects": entries, "Quiet": True})
+        except Exception:  # noqa: BLE001 - the caller keeps the rows and tries again later
+            failed.update(key for key, _ in chunk)
+            continue
+        failed.update(str(e["Key"]) for e in answer.get("Errors", []))
+    return failed
+
+
 def attachment(filename: str) -> str:
     """Content-Disposition for a download: an ASCII fallback and the exact name per RFC 6266/5987."""
     from urllib.parse import quote

@@ -12,6 +12,9 @@ the fork, attached to the copied message, with the same `image_key` and variants
 So `image_key` is unique among uploads only (`origin_image_id IS NULL`): the media pipeline claims
 and finishes the upload, and finishing it updates its copies still `pending` in the same
 transaction. A copy is never claimed, never attached again (it has its message from the start).
+
+An upload not sent yet counts against its uploader's cap (rooms.images.issue, issue #19); past a
+TTL it may be reclaimed (objects, then row) when its uploader is at the cap.
 """
 
 from __future__ import annotations
@@ -69,6 +72,14 @@ room_image_table = Table(
     Index("uq_room_images_message_id_position", "message_id", "position", unique=True),
     Index("ix_room_images_room_id", "room_id"),
     Index("ix_room_images_uploader_id", "uploader_id"),
+    # A user's unsent uploads, oldest first: counted against the cap at each upload, the stale ones
+    # reclaimed (rooms.images, issue #19).
+    Index(
+        "ix_room_images_unsent",
+        "uploader_id",
+        "created_at",
+        postgresql_where=text("message_id IS NULL AND origin_image_id IS NULL"),
+    ),
     Index("uq_room_images_image_key", "image_key", unique=True, postgresql_where=text("origin_image_id IS NULL")),
     Index("ix_room_images_origin_image_id", "origin_image_id", postgresql_where=text("origin_image_id IS NOT NULL")),
 )
