@@ -10,8 +10,8 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 from core import db
 from core.http import caller, documented, route
 from core.lazy import lazy_module
+from core.message_schemas import MessageImageOut
 from core.routes import GET_ROOM_IMAGE, UPLOAD_ROOM_IMAGE
-from core.schemas import MessageImageOut
 
 if TYPE_CHECKING:
     from rooms import images

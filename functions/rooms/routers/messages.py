@@ -11,8 +11,9 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from core import db
 from core.http import caller, documented, route
 from core.lazy import lazy_module
+from core.message_schemas import MessageOut
 from core.routes import DELETE_MESSAGE, EDIT_MESSAGE, GET_MESSAGE, REGENERATE, ROOM_HISTORY, SEND_MESSAGE
-from core.schemas import Limit, MessageOut, cursor_query
+from core.schemas import Limit, cursor_query
 from rooms import scopes
 from rooms.schemas import SEQ_MAX
 

@@ -17,7 +17,8 @@ from pydantic import (
     Field,
 )
 
-from core.schemas import MessageOut, UserSummary
+from core.message_schemas import MessageOut
+from core.schemas import UserSummary
 from core.types import JsonInt, Timestamp
 
 if TYPE_CHECKING:

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Literal
 
 from pydantic import ConfigDict, Field
 
-from core.schemas import MessageImageOut
+from core.message_schemas import MessageImageOut
 from core.types import JsonInt
 from rooms.schemas import Model
 

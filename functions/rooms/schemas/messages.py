@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import ConfigDict, Field, StrictBool
 
-from core.schemas import MessageOut
+from core.message_schemas import MessageOut
 from rooms.schemas import MESSAGE_MAX_CHARS, Model
 
 if TYPE_CHECKING:

@@ -1,5 +1,5 @@
 """Room messages as the functions read and announce them: the columns every answer needs, the view,
-its API shape (core.schemas.MessageOut) and its room event.
+its API shape (core.message_schemas.MessageOut) and its room event.
 
 In the core layer because two functions write messages: rooms (every message route) and the
 ai_worker (an AI reply's text and its end, core.ai_replies).
@@ -15,10 +15,10 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import ColumnElement, Select, or_, select
 
 from core.lazy import lazy_module
+from core.message_schemas import MessageOut
 from core.models.rooms import message_table
 from core.models.user import user_table
 from core.room_images import MessageImage, images_column, parse
-from core.schemas import MessageOut
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import Connection
