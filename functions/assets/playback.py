@@ -23,13 +23,13 @@ from sqlalchemy import Connection
 from sqlalchemy.engine import Row
 
 from assets.library import shown
+from assets.playlists import PLAYLIST_NAME
 from assets.settings import AssetSettings
 from core import cdn, storage
 from core.errors import Conflict, NotFound
+from core.keys import HLS_VARIANT
 
-HLS = "hls"
-CONTENT_TYPE = "application/vnd.apple.mpegurl"
-PLAYLIST_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}\.m3u8$"
+HLS = HLS_VARIANT
 MAX_PLAYLIST_BYTES = 1024 * 1024
 PLAYBACK_MARGIN_S = 900
 # A relative URI inside the asset's hls/ directory (MediaConvert's SINGLE_DIRECTORY layout).

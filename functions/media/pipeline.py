@@ -38,6 +38,7 @@ from core import db
 from core.config import CoreSettings
 from core.keys import (
     ASSET_KEY,
+    HLS_VARIANT,
     POST_IMAGE_KEY,
     POST_IMAGE_TYPES,
     ROOM_IMAGE_KEY,
@@ -347,7 +348,7 @@ def finish_job(event: JobStateChange) -> Outcome:
     # Written by MediaConvert from the original, which the job reads by key: the version taken is
     # current (any other is deleted on its event, and S3 refuses a second PUT to the upload URL).
     variant = VariantRow(
-        "hls", playlist, HLS_CONTENT_TYPE, event.width, event.height, source_version_id=row["version_id"]
+        HLS_VARIANT, playlist, HLS_CONTENT_TYPE, event.width, event.height, source_version_id=row["version_id"]
     )
     duration = event.duration_ms / 1000 if event.duration_ms is not None else None
     return finish(asset_id, "ready", width=event.width, height=event.height, duration_s=duration, variants=[variant])

@@ -65,8 +65,8 @@ def _accepts(adapter: TypeAdapter[typing.Any], value: int) -> bool:
 def test_the_check_sees_the_request_integers() -> None:
     names = {name for name, _ in FIELDS}
     assert {"rooms.schemas.ReadIn.seq", "rooms.schemas.forks.ForkIn.up_to_seq"} <= names
-    assert {"assets.schemas.ShareIn.max_downloads", "rooms.schemas.images.RoomImageIn.size"} <= names
-    assert {"assets.schemas.SpacePatch.quota_bytes", "posts.schemas.UploadUrlIn.size"} <= names
+    assert {"assets.schemas.sharing.ShareIn.max_downloads", "rooms.schemas.images.RoomImageIn.size"} <= names
+    assert {"assets.schemas.spaces.SpacePatch.quota_bytes", "posts.schemas.UploadUrlIn.size"} <= names
 
 
 @pytest.mark.parametrize(("name", "adapter"), FIELDS, ids=[name for name, _ in FIELDS])

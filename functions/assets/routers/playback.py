@@ -3,22 +3,28 @@
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
-from assets import playback
+from assets import playlists
 from core import db
 from core.http import caller, documented, route
+from core.lazy import lazy_module
 from core.routes import PLAY_ASSET
+
+if TYPE_CHECKING:
+    from assets import playback
+else:
+    playback = lazy_module("assets.playback")
 
 router = Router()
 
 PLAYLIST: dict[str, str] = {"type": "string"}
 PlaylistName = Annotated[
-    str | None, Query(pattern=playback.PLAYLIST_NAME, description="a playlist the previous one names")
+    str | None, Query(pattern=playlists.PLAYLIST_NAME, description="a playlist the previous one names")
 ]
 
 
@@ -30,9 +36,9 @@ PlaylistName = Annotated[
     "relative (this route again, so the player sends the same Authorization header), segment URIs are "
     "absolute signed URLs that live the video's duration plus 15 minutes.",
     tags=["assets"],
-    responses={200: {"description": "An HLS playlist", "content": {playback.CONTENT_TYPE: {"schema": PLAYLIST}}}},
+    responses={200: {"description": "An HLS playlist", "content": {playlists.CONTENT_TYPE: {"schema": PLAYLIST}}}},
     openapi_extensions=documented(409),
 )
 def play(asset_id: uuid.UUID, playlist: PlaylistName = None) -> Response[str]:
     text = playback.play(db.read, asset_id, caller(router).user_id, playlist)
-    return Response(200, playback.CONTENT_TYPE, text)
+    return Response(200, playlists.CONTENT_TYPE, text)

@@ -7,7 +7,6 @@ from typing import TYPE_CHECKING, Annotated
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
 from assets import scopes
-from assets.schemas import AuditPage, UsageOut
 from core import db
 from core.http import caller, route
 from core.lazy import lazy_module
@@ -16,7 +15,9 @@ from core.schemas import Limit, cursor_query
 
 if TYPE_CHECKING:
     from assets import reports
+    from assets.schemas import reports as schemas
 else:
+    schemas = lazy_module("assets.schemas.reports")  # its bodies, built on the first request of these routes
     reports = lazy_module("assets.reports")
 
 
@@ -26,10 +27,10 @@ AuditCursor = Annotated[str | None, cursor_query(scopes.AUDIT)]
 
 
 @route(router, USAGE, summary="What my library holds and how it is used", tags=["assets"])
-def usage() -> UsageOut:
-    return UsageOut.model_validate(db.read(reports.usage, caller(router).user_id))
+def usage() -> schemas.UsageOut:
+    return schemas.UsageOut.model_validate(db.read(reports.usage, caller(router).user_id))
 
 
 @route(router, AUDIT, summary="My audit events, newest first", tags=["assets"])
-def audit_events(limit: Limit = 20, cursor: AuditCursor = None) -> AuditPage:
-    return AuditPage.of(*db.read(reports.audit_trail, caller(router).user_id, limit, cursor))
+def audit_events(limit: Limit = 20, cursor: AuditCursor = None) -> schemas.AuditPage:
+    return schemas.AuditPage.of(*db.read(reports.audit_trail, caller(router).user_id, limit, cursor))

@@ -8,7 +8,6 @@ from typing import TYPE_CHECKING, Annotated
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
 from assets import scopes
-from assets.schemas import SharedOut, ShareIn, ShareOut, SharePage
 from core import db
 from core.http import caller, client_ip, documented, route
 from core.lazy import lazy_module
@@ -17,7 +16,9 @@ from core.schemas import Limit, cursor_query
 
 if TYPE_CHECKING:
     from assets import sharing
+    from assets.schemas import sharing as schemas
 else:
+    schemas = lazy_module("assets.schemas.sharing")  # its bodies, built on the first request of these routes
     sharing = lazy_module("assets.sharing")
 
 
@@ -34,7 +35,7 @@ ShareCursor = Annotated[str | None, cursor_query(scopes.SHARES)]
     tags=["shares"],
     openapi_extensions=documented(403, 409, 429),
 )
-def create_share(asset_id: uuid.UUID, body: ShareIn) -> ShareOut:
+def create_share(asset_id: uuid.UUID, body: schemas.ShareIn) -> schemas.ShareOut:
     with db.session_scope() as session:
         created = sharing.create(
             session,
@@ -45,7 +46,7 @@ def create_share(asset_id: uuid.UUID, body: ShareIn) -> ShareOut:
             client_ip(router),
             original=body.original,
         )
-        return ShareOut.of(created.share, created.token)
+        return schemas.ShareOut.of(created.share, created.token)
 
 
 @route(
@@ -55,8 +56,8 @@ def create_share(asset_id: uuid.UUID, body: ShareIn) -> ShareOut:
     tags=["shares"],
     openapi_extensions=documented(403),
 )
-def list_shares(asset_id: uuid.UUID, limit: Limit = 20, cursor: ShareCursor = None) -> SharePage:
-    return SharePage.of(*db.read(sharing.of_asset, asset_id, caller(router).user_id, limit, cursor))
+def list_shares(asset_id: uuid.UUID, limit: Limit = 20, cursor: ShareCursor = None) -> schemas.SharePage:
+    return schemas.SharePage.of(*db.read(sharing.of_asset, asset_id, caller(router).user_id, limit, cursor))
 
 
 @route(
@@ -78,6 +79,6 @@ def revoke_share(share: uuid.UUID) -> None:
     tags=["shares"],
     openapi_extensions=documented(429),
 )
-def open_share(share: str) -> SharedOut:
+def open_share(share: str) -> schemas.SharedOut:
     with db.session_scope() as session:
-        return SharedOut.of(sharing.open_link(session, share, client_ip(router)))
+        return schemas.SharedOut.of(sharing.open_link(session, share, client_ip(router)))

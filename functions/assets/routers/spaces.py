@@ -10,23 +10,7 @@ from aws_lambda_powertools.event_handler.api_gateway import Router
 
 from assets import scopes
 from assets.routers.library import From, Search, Tag, To, TypeFilter, filters
-from assets.schemas import (
-    AssetOut,
-    AssetPage,
-    MoveIn,
-    SpaceAuditPage,
-    SpaceIn,
-    SpaceMemberIn,
-    SpaceMemberOut,
-    SpaceMemberPage,
-    SpaceOut,
-    SpaceOwnerIn,
-    SpacePage,
-    SpacePatch,
-    SpaceRoleIn,
-    SpaceUsageOut,
-)
-from assets.space_access import space_for
+from assets.schemas import AssetOut, AssetPage
 from core import db
 from core.http import caller, client_ip, documented, route
 from core.lazy import lazy_module
@@ -49,12 +33,15 @@ from core.routes import (
 from core.schemas import Limit, cursor_query
 
 if TYPE_CHECKING:
-    from assets import library, moves, reports, spaces
+    from assets import library, moves, reports, space_access, spaces
+    from assets.schemas import spaces as schemas
 else:
+    schemas = lazy_module("assets.schemas.spaces")  # its bodies, built on the first request of these routes
     library = lazy_module("assets.library")
     moves = lazy_module("assets.moves")
     reports = lazy_module("assets.reports")
     spaces = lazy_module("assets.spaces")
+    space_access = lazy_module("assets.space_access")
 
 
 router = Router()
@@ -66,20 +53,20 @@ SpaceAuditCursor = Annotated[str | None, cursor_query(scopes.SPACE_AUDIT)]
 
 
 @route(router, CREATE_SPACE, status_code=201, summary="Create a shared space (you are its owner)", tags=["spaces"])
-def create_space(body: SpaceIn) -> SpaceOut:
+def create_space(body: schemas.SpaceIn) -> schemas.SpaceOut:
     quota = body.quota_bytes if "quota_bytes" in body.model_fields_set else spaces.default_quota()
     with db.session_scope() as session:
-        return SpaceOut.of(spaces.create(session, caller(router).user_id, body.name, quota, client_ip(router)))
+        return schemas.SpaceOut.of(spaces.create(session, caller(router).user_id, body.name, quota, client_ip(router)))
 
 
 @route(router, LIST_SPACES, summary="The spaces I am a member of, with my role, latest joined first", tags=["spaces"])
-def list_spaces(limit: Limit = 20, cursor: SpaceCursor = None) -> SpacePage:
-    return SpacePage.of(*db.read(spaces.mine, caller(router).user_id, limit, cursor))
+def list_spaces(limit: Limit = 20, cursor: SpaceCursor = None) -> schemas.SpacePage:
+    return schemas.SpacePage.of(*db.read(spaces.mine, caller(router).user_id, limit, cursor))
 
 
 @route(router, GET_SPACE, summary="A space (viewer+; 404 for non-members)", tags=["spaces"])
-def get_space(space_id: uuid.UUID) -> SpaceOut:
-    return SpaceOut.of(db.read(space_for, space_id, caller(router).user_id))
+def get_space(space_id: uuid.UUID) -> schemas.SpaceOut:
+    return schemas.SpaceOut.of(db.read(space_access.space_for, space_id, caller(router).user_id))
 
 
 @route(
@@ -89,11 +76,11 @@ def get_space(space_id: uuid.UUID) -> SpaceOut:
     tags=["spaces"],
     openapi_extensions=documented(403),
 )
-def patch_space(space_id: uuid.UUID, body: SpacePatch) -> SpaceOut:
+def patch_space(space_id: uuid.UUID, body: schemas.SpacePatch) -> schemas.SpaceOut:
     quota = body.quota_bytes if "quota_bytes" in body.model_fields_set else spaces.UNSET
     with db.session_scope() as session:
         me = caller(router).user_id
-        return SpaceOut.of(spaces.update_space(session, space_id, me, body.name, quota, client_ip(router)))
+        return schemas.SpaceOut.of(spaces.update_space(session, space_id, me, body.name, quota, client_ip(router)))
 
 
 @route(
@@ -110,8 +97,8 @@ def delete_space(space_id: uuid.UUID) -> None:
 
 
 @route(router, SPACE_MEMBERS, summary="A space's members (viewer+), in joining order", tags=["spaces"])
-def list_members(space_id: uuid.UUID, limit: Limit = 20, cursor: MemberCursor = None) -> SpaceMemberPage:
-    return SpaceMemberPage.of(*db.read(spaces.members, space_id, caller(router).user_id, limit, cursor))
+def list_members(space_id: uuid.UUID, limit: Limit = 20, cursor: MemberCursor = None) -> schemas.SpaceMemberPage:
+    return schemas.SpaceMemberPage.of(*db.read(spaces.members, space_id, caller(router).user_id, limit, cursor))
 
 
 @route(
@@ -122,10 +109,12 @@ def list_members(space_id: uuid.UUID, limit: Limit = 20, cursor: MemberCursor = 
     tags=["spaces"],
     openapi_extensions=documented(403, 409),
 )
-def add_member(space_id: uuid.UUID, body: SpaceMemberIn) -> SpaceMemberOut:
+def add_member(space_id: uuid.UUID, body: schemas.SpaceMemberIn) -> schemas.SpaceMemberOut:
     with db.session_scope() as session:
         me = caller(router).user_id
-        return SpaceMemberOut.of(spaces.add_member(session, space_id, me, body.username, body.role, client_ip(router)))
+        return schemas.SpaceMemberOut.of(
+            spaces.add_member(session, space_id, me, body.username, body.role, client_ip(router))
+        )
 
 
 @route(
@@ -135,10 +124,12 @@ def add_member(space_id: uuid.UUID, body: SpaceMemberIn) -> SpaceMemberOut:
     tags=["spaces"],
     openapi_extensions=documented(403),
 )
-def patch_member(space_id: uuid.UUID, user_id: uuid.UUID, body: SpaceRoleIn) -> SpaceMemberOut:
+def patch_member(space_id: uuid.UUID, user_id: uuid.UUID, body: schemas.SpaceRoleIn) -> schemas.SpaceMemberOut:
     with db.session_scope() as session:
         me = caller(router).user_id
-        return SpaceMemberOut.of(spaces.change_role(session, space_id, me, user_id, body.role, client_ip(router)))
+        return schemas.SpaceMemberOut.of(
+            spaces.change_role(session, space_id, me, user_id, body.role, client_ip(router))
+        )
 
 
 @route(
@@ -162,10 +153,10 @@ def remove_member(space_id: uuid.UUID, user_id: uuid.UUID) -> None:
     tags=["spaces"],
     openapi_extensions=documented(403, 409),
 )
-def transfer_ownership(space_id: uuid.UUID, body: SpaceOwnerIn) -> SpaceMemberOut:
+def transfer_ownership(space_id: uuid.UUID, body: schemas.SpaceOwnerIn) -> schemas.SpaceMemberOut:
     with db.session_scope() as session:
         me = caller(router).user_id
-        return SpaceMemberOut.of(spaces.transfer(session, space_id, me, body.user_id, client_ip(router)))
+        return schemas.SpaceMemberOut.of(spaces.transfer(session, space_id, me, body.user_id, client_ip(router)))
 
 
 @route(
@@ -194,8 +185,8 @@ def list_space_assets(
     summary="What a space holds against its quota, and how its assets are used (viewer+)",
     tags=["spaces"],
 )
-def space_usage(space_id: uuid.UUID) -> SpaceUsageOut:
-    return SpaceUsageOut.model_validate(db.read(reports.space_usage, space_id, caller(router).user_id))
+def space_usage(space_id: uuid.UUID) -> schemas.SpaceUsageOut:
+    return schemas.SpaceUsageOut.model_validate(db.read(reports.space_usage, space_id, caller(router).user_id))
 
 
 @route(
@@ -205,8 +196,8 @@ def space_usage(space_id: uuid.UUID) -> SpaceUsageOut:
     tags=["spaces"],
     openapi_extensions=documented(403),
 )
-def space_audit(space_id: uuid.UUID, limit: Limit = 20, cursor: SpaceAuditCursor = None) -> SpaceAuditPage:
-    return SpaceAuditPage.of(*db.read(reports.space_audit, space_id, caller(router).user_id, limit, cursor))
+def space_audit(space_id: uuid.UUID, limit: Limit = 20, cursor: SpaceAuditCursor = None) -> schemas.SpaceAuditPage:
+    return schemas.SpaceAuditPage.of(*db.read(reports.space_audit, space_id, caller(router).user_id, limit, cursor))
 
 
 @route(
@@ -216,7 +207,7 @@ def space_audit(space_id: uuid.UUID, limit: Limit = 20, cursor: SpaceAuditCursor
     tags=["spaces"],
     openapi_extensions=documented(403, 409, 413),
 )
-def move_asset(asset_id: uuid.UUID, body: MoveIn) -> AssetOut:
+def move_asset(asset_id: uuid.UUID, body: schemas.MoveIn) -> AssetOut:
     with db.session_scope() as session:
         asset = moves.move(session, asset_id, caller(router).user_id, body.space_id, client_ip(router))
         return AssetOut.of(asset, library.variants_of(session, [asset.id])[asset.id])

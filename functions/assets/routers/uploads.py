@@ -8,15 +8,7 @@ from typing import TYPE_CHECKING, Annotated
 from aws_lambda_powertools.event_handler.api_gateway import Router
 
 from assets import scopes
-from assets.schemas import (
-    AssetOut,
-    CompleteIn,
-    MultipartProgress,
-    MultipartUpload,
-    PartsIn,
-    UploadIn,
-    UploadOut,
-)
+from assets.schemas import AssetOut
 from core import db
 from core.http import caller, client_ip, documented, route
 from core.lazy import lazy_module
@@ -25,7 +17,9 @@ from core.schemas import Limit, cursor_query
 
 if TYPE_CHECKING:
     from assets import uploads
+    from assets.schemas import uploads as schemas
 else:
+    schemas = lazy_module("assets.schemas.uploads")  # its bodies, built on the first request of these routes
     uploads = lazy_module("assets.uploads")
 
 
@@ -42,11 +36,11 @@ PartsCursor = Annotated[str | None, cursor_query(scopes.MULTIPART_PARTS, scopes.
     tags=["assets"],
     openapi_extensions=documented(403, 413),
 )
-def start_upload(body: UploadIn) -> UploadOut:
+def start_upload(body: schemas.UploadIn) -> schemas.UploadOut:
     me, ip = caller(router).user_id, client_ip(router)
     with db.session_scope() as session:
         started = uploads.start(session, me, body.filename, body.content_type, body.size, body.space_id, ip)
-    return UploadOut.of(started)
+    return schemas.UploadOut.of(started)
 
 
 @route(
@@ -56,7 +50,7 @@ def start_upload(body: UploadIn) -> UploadOut:
     tags=["assets"],
     openapi_extensions=documented(409, 413),
 )
-def complete_upload(asset_id: uuid.UUID, body: CompleteIn) -> AssetOut:
+def complete_upload(asset_id: uuid.UUID, body: schemas.CompleteIn) -> AssetOut:
     parts = [(p.part_number, p.etag) for p in body.parts]
     with db.session_scope() as session:
         return AssetOut.of(uploads.complete(session, asset_id, caller(router).user_id, parts))
@@ -82,9 +76,9 @@ def abort_upload(asset_id: uuid.UUID) -> None:
     tags=["assets"],
     openapi_extensions=documented(409),
 )
-def upload_progress(asset_id: uuid.UUID, limit: Limit = 20, cursor: PartsCursor = None) -> MultipartProgress:
+def upload_progress(asset_id: uuid.UUID, limit: Limit = 20, cursor: PartsCursor = None) -> schemas.MultipartProgress:
     with db.session_scope() as session:
-        return MultipartProgress.of(uploads.progress(session, asset_id, caller(router).user_id, limit, cursor))
+        return schemas.MultipartProgress.of(uploads.progress(session, asset_id, caller(router).user_id, limit, cursor))
 
 
 @route(
@@ -94,6 +88,8 @@ def upload_progress(asset_id: uuid.UUID, limit: Limit = 20, cursor: PartsCursor 
     tags=["assets"],
     openapi_extensions=documented(409, 413),
 )
-def resume_upload(asset_id: uuid.UUID, body: PartsIn) -> MultipartUpload:
+def resume_upload(asset_id: uuid.UUID, body: schemas.PartsIn) -> schemas.MultipartUpload:
     with db.session_scope() as session:
-        return MultipartUpload.of(uploads.fresh_part_urls(session, asset_id, caller(router).user_id, body.part_numbers))
+        return schemas.MultipartUpload.of(
+            uploads.fresh_part_urls(session, asset_id, caller(router).user_id, body.part_numbers)
+        )

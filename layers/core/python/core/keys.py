@@ -27,6 +27,7 @@ ASSETS_PREFIX = "assets/"
 POST_IMAGES_PREFIX = "post-images/"
 ROOM_IMAGES_PREFIX = "room-images/"
 VARIANTS_PREFIX = "variants/"
+HLS_VARIANT = "hls"  # the variant kind of a video's HLS playlist (media writes it, assets plays it)
 POST_IMAGE_VARIANTS_PREFIX = f"{VARIANTS_PREFIX}{POST_IMAGES_PREFIX}"
 ROOM_IMAGE_VARIANTS_PREFIX = f"{VARIANTS_PREFIX}{ROOM_IMAGES_PREFIX}"
 TRANSCODE_REQUEST_PREFIX = "jobs/transcode/"
