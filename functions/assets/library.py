@@ -8,19 +8,27 @@ from collections import defaultdict
 from contextlib import suppress
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Connection, delete, select
 from sqlalchemy import update as update_
 from sqlalchemy.engine import Row
 
-from assets import quota, scopes
+from assets import scopes
 from assets.settings import AssetSettings
-from assets.space_access import EDITOR, VIEWER, asset_for, space_for
-from core import audit, storage
+from core import storage
 from core.errors import Conflict
+from core.lazy import lazy_module
 from core.models.assets import asset_table, variant_table
 from core.pagination import keyset, page_of
+
+if TYPE_CHECKING:
+    from assets import quota, space_access
+    from core import audit
+else:  # a page of my library needs none of them: spaces, quota and audit load with the first change
+    audit = lazy_module("core.audit")
+    quota = lazy_module("assets.quota")
+    space_access = lazy_module("assets.space_access")
 
 SCOPE = scopes.ASSETS
 SPACE_SCOPE = scopes.SPACE_ASSETS
@@ -40,11 +48,12 @@ class Filters:
 
 
 def owned(
-    session: Connection, asset_id: uuid.UUID, user_id: uuid.UUID, at_least: str = VIEWER, *, lock: bool = False
+    session: Connection, asset_id: uuid.UUID, user_id: uuid.UUID, at_least: str | None = None, *, lock: bool = False
 ) -> Row[Any]:
-    """The asset, if the caller may act on it at `at_least`: their own personal asset, or one in a
-    space where they hold that role (403 below it). Anything they cannot see is 404."""
-    return asset_for(session, asset_id, user_id, at_least, lock=lock).asset
+    """The asset, if the caller may act on it at `at_least` (default: viewer): their own personal
+    asset, or one in a space where they hold that role (403 below it). Anything they cannot see is 404."""
+    role = at_least or space_access.VIEWER
+    return space_access.asset_for(session, asset_id, user_id, role, lock=lock).asset
 
 
 def personal(owner_id: uuid.UUID) -> Any:
@@ -124,7 +133,7 @@ def space_page(
     session: Connection, space_id: uuid.UUID, user_id: uuid.UUID, *, limit: int, cursor: str | None, filters: Filters
 ) -> tuple[list[Row[Any]], Variants, str | None]:
     """A page of a space's assets (viewer+; 404 for non-members)."""
-    space_for(session, space_id, user_id)
+    space_access.space_for(session, space_id, user_id)
     where = asset_table.c.space_id == space_id
     return page(session, where, scope=SPACE_SCOPE, limit=limit, cursor=cursor, filters=filters)
 
@@ -139,7 +148,7 @@ def update(
     session: Connection, asset_id: uuid.UUID, user_id: uuid.UUID, filename: str | None, tags: list[str] | None
 ) -> Row[Any]:
     """Editor+ of a space's asset. Nothing changed, nothing written (updated_at stays)."""
-    asset = owned(session, asset_id, user_id, EDITOR, lock=True)
+    asset = owned(session, asset_id, user_id, space_access.EDITOR, lock=True)
     values: dict[str, Any] = {}
     if filename is not None and filename != asset.filename:
         values["filename"] = filename
@@ -158,7 +167,7 @@ def remove(session: Connection, asset_id: uuid.UUID, user_id: uuid.UUID, ip: str
     Objects go after the commit: a failure then leaves an orphan object (tagged for
     expiry), never a row pointing at a missing object.
     """
-    asset = owned(session, asset_id, user_id, EDITOR, lock=True)
+    asset = owned(session, asset_id, user_id, space_access.EDITOR, lock=True)
     variant = variant_table.c
     keys = [asset.s3_key, *session.scalars(select(variant.s3_key).where(variant.asset_id == asset.id))]
     if asset.upload_id:
