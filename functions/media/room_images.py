@@ -152,27 +152,37 @@ def finish(
 
 def _announce(message_ids: list[uuid.UUID]) -> None:
     """`message.updated` for each message that carries the image (sent while it was processing; a
-    fork's copies): its members see the image turn ready or refused without polling. Its own
-    transaction, after the image's: publishing locks the room's row, which a send locks before the
-    image's, so one transaction holding both would deadlock with a send attaching this image. Best
-    effort: the image's state is committed either way (GET shows it). The events wait in the outbox
-    for the room's next nudge, or are nudged where this function has the room-events queue."""
+    fork's copies): its members see the image turn ready or refused without polling.
+
+    Its own transaction, after the image's: publishing locks the room's row, which a send locks
+    before the image's, so one transaction holding both would deadlock with a send attaching this
+    image. It locks the rooms' rows first, in one order (no deadlock between two of these), then
+    reads which messages are still live: a delete records `message.deleted` under its room's lock,
+    so it either came first (its message is skipped) or comes after this event (never an update
+    that brings a deleted message back). Best effort: the image's state is committed either way
+    (GET shows it). The events wait in the outbox for the room's next nudge, or are nudged where
+    this function has the room-events queue."""
     if not message_ids:
         return
-    from core.models.rooms import message_table
+    from core.models.rooms import message_table, room_table
     from core.room_messages import load, publish
 
+    messages = message_table.c
     try:
         with db.session_scope() as conn:
-            live = message_table.c.id.in_(message_ids) & message_table.c.deleted_at.is_(None)
-            for message_id in conn.execute(
-                select(message_table.c.id).where(live).order_by(message_table.c.id)
-            ).scalars():
+            rooms = sorted(set(conn.execute(select(messages.room_id).where(messages.id.in_(message_ids))).scalars()))
+            conn.execute(
+                select(room_table.c.id)
+                .where(room_table.c.id.in_(rooms))
+                .order_by(room_table.c.id)
+                .with_for_update(key_share=True)  # FOR NO KEY UPDATE: what publishing's UPDATE takes
+            )
+            live = messages.id.in_(message_ids) & messages.deleted_at.is_(None)
+            found = conn.execute(select(messages.id).where(live).order_by(messages.room_id, messages.id)).scalars()
+            for message_id in list(found):
                 publish(conn, "message.updated", load(conn, message_id))
     except Exception:  # noqa: BLE001 - the image is done; only the event is lost (clients poll the image)
-        logger.exception(
-            "message.updated not published for a finished room image", extra={"messages": len(message_ids)}
-        )
+        logger.exception("message.updated not published for a finished room image", extra={"count": len(message_ids)})
 
 
 def _end_copies(conn: Connection, upload_id: uuid.UUID, ending: dict[str, Any]) -> list[uuid.UUID]:

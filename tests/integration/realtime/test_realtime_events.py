@@ -398,3 +398,20 @@ def test_an_image_sent_while_processing_announces_when_it_is_ready(stack: Gatewa
         (image,) = updated["data"]["images"]
         assert (image["id"], image["status"]) == (image_id, "ready")
         assert "url" not in json.dumps(image)  # events carry no URLs: a client fetches the message for them
+
+
+@pytest.mark.usefixtures("media_env")
+def test_an_image_ending_after_its_message_was_deleted_announces_nothing(stack: GatewayServer, db: str) -> None:
+    """No `message.updated` after `message.deleted`: a client applying events in order would show
+    the deleted message again."""
+    master, other = person(), person()
+    room = new_room(master)
+    add_member(room, other, "member")
+    image_id, key = uploaded(room, master, png((640, 480)), process=False)
+    with subscribed(other, room) as ws:
+        sent = post(room, master, "soon gone", image_ids=[image_id]).body["message"]
+        assert created(ws)["data"]["id"] == sent["id"]
+        assert call("DELETE", f"/api/v1/rooms/{room}/messages/{sent['id']}", token=master.token).status == 204
+        assert receive(ws)["type"] == "message.deleted"
+        assert run(s3_body(key)) == []  # the image ends ready: its message is gone
+        assert silent(ws)
