@@ -19,9 +19,11 @@ from rooms import scopes
 from rooms.schemas import UNREAD_CAP
 
 if TYPE_CHECKING:
+    from core import context_summaries
     from rooms import events
 else:
     events = lazy_module("rooms.events")  # only a change publishes one
+    context_summaries = lazy_module("core.context_summaries")  # only GET /rooms/{id} reads one
 
 SCOPE = scopes.ROOMS
 
@@ -103,6 +105,16 @@ def _listed(row: Any) -> ListedRoom:
 
 def get(session: Connection, room_id: uuid.UUID, user_id: uuid.UUID) -> RoomView:
     return room_for(session, room_id, user_id)
+
+
+def shown(
+    connection: Connection, room_id: uuid.UUID, user_id: uuid.UUID
+) -> tuple[RoomView, context_summaries.Summary | None]:
+    """GET /rooms/{id} (read-only, core.db.read: two SELECTs): the room as I see it, and its shared-context
+    summary if valid under the cutoff the first SELECT saw. Each statement sees what was committed when
+    it started, as in a READ COMMITTED transaction: a cutoff moved in between is seen on the next read."""
+    room = get(connection, room_id, user_id)
+    return room, context_summaries.shared(connection, room.id, room.ai_context_cutoff_at)
 
 
 def _is_configured(provider: str) -> bool:

@@ -16,6 +16,7 @@ from core.storage import StorageSettings
 from local.gateway import Request
 from tests.client import _gateway, call
 from tests.integration.assets.space_world import add, new_space, ready, start
+from tests.integration.rooms.rooms_helpers import new_room, person
 from tests.integration.social import Member, member, post
 
 
@@ -122,6 +123,49 @@ def test_the_assets_reads_send_no_ping_begin_or_commit(sent: list[str], s3_endpo
     sent.clear()
     assert call("GET", "/api/v1/assets?from=2026-02-30T00:00:00Z", token=owner.token).status == 400
     assert sent == []
+
+
+def test_the_rooms_reads_send_no_ping_begin_or_commit(sent: list[str], s3_endpoint: str) -> None:
+    """Every read-only route of the rooms function goes through core.db.read: one round trip per
+    SELECT, nothing else (a route back on session_scope sends BEGIN, a ping and COMMIT). The message
+    history and a single message are not among them: reading settles overdue AI replies (a write)."""
+    master, invitee = person(), person()
+    room = new_room(master)
+    base = "/api/v1"
+    answer = call("POST", f"{base}/rooms/{room}/invitations", {"username": invitee.username}, token=master.token)
+    assert answer.status == 201, answer.body
+    answer = call("POST", f"{base}/groups", {"name": "crew", "members": [invitee.username]}, token=master.token)
+    assert answer.status == 201, answer.body
+    group = answer.body["id"]
+    answer = call("POST", f"{base}/rooms/{room}/forks", {"name": "copy"}, token=master.token)
+    assert answer.status == 201 and answer.body["fork"]["status"] == "completed", answer.body  # empty: no copy
+    fork = answer.body["room"]["id"]
+    answer = call("POST", f"{base}/rooms/{room}/images", {"content_type": "image/png", "size": 10}, token=master.token)
+    assert answer.status == 201, answer.body
+    image = answer.body["image"]["id"]
+    reads = [
+        (master, f"{base}/rooms/{room}"),
+        (master, f"{base}/rooms/{room}/members"),
+        (invitee, f"{base}/invitations"),
+        (invitee, f"{base}/groups"),
+        (invitee, f"{base}/groups/{group}"),
+        (invitee, f"{base}/groups/{group}/members"),
+        (master, f"{base}/rooms/{fork}/fork"),
+        (master, f"{base}/rooms/{room}/images/{image}"),
+        (master, f"{base}/rooms"),
+        (master, f"{base}/me/balance"),
+        (master, f"{base}/me/balance/transactions"),
+    ]
+    for who, path in reads:
+        sent.clear()
+        assert call("GET", path, token=who.token).status == 200, path
+        assert sent and set(sent) == {"select"}, (path, sent)
+    # refused reads too: a non-member's 404 is SELECTs only
+    stranger = person()
+    for path in (f"{base}/rooms/{room}", f"{base}/rooms/{room}/members", f"{base}/groups/{group}/members"):
+        sent.clear()
+        assert call("GET", path, token=stranger.token).status == 404, path
+        assert sent == ["select"], (path, sent)
 
 
 def test_a_write_still_pings_the_pooled_connection_and_commits(sent: list[str]) -> None:

@@ -54,7 +54,6 @@ def fork_room(room_id: uuid.UUID, body: schemas.ForkIn) -> schemas.ForkCreated:
     tags=["rooms"],
 )
 def fork_progress(room_id: uuid.UUID) -> schemas.ForkOut:
-    with db.session_scope() as session:
-        fork = forks.progress(session, room_id, caller(router).user_id)
-    forks.resend_if_stale(fork)
+    fork = db.read(forks.progress, room_id, caller(router).user_id)
+    forks.resend_if_stale(fork)  # a stalled copy: its own unit of work, after the read
     return schemas.ForkOut.of(fork)

@@ -53,15 +53,12 @@ def create_group(body: schemas.GroupIn) -> schemas.GroupOut:
 
 @route(router, MY_GROUPS, summary="Groups I manage or belong to, newest first", tags=["groups"])
 def my_groups(limit: Limit = 20, cursor: GroupCursor = None) -> schemas.GroupPage:
-    with db.session_scope() as session:
-        found, next_cursor = groups.mine(session, caller(router).user_id, limit, cursor)
-    return schemas.GroupPage.of(found, next_cursor)
+    return schemas.GroupPage.of(*db.read(groups.mine, caller(router).user_id, limit, cursor))
 
 
 @route(router, GET_GROUP, summary="One group (its manager or a member; 404 for anyone else)", tags=["groups"])
 def get_group(group_id: uuid.UUID) -> schemas.GroupOut:
-    with db.session_scope() as session:
-        return schemas.GroupOut.of(groups.get(session, group_id, caller(router).user_id))
+    return schemas.GroupOut.of(db.read(groups.get, group_id, caller(router).user_id))
 
 
 @route(router, RENAME_GROUP, summary="Rename a group (its manager)", tags=["groups"])
@@ -86,9 +83,7 @@ def delete_group(group_id: uuid.UUID) -> None:
 def list_group_members(
     group_id: uuid.UUID, limit: Limit = 20, cursor: GroupMemberCursor = None
 ) -> schemas.GroupMemberPage:
-    with db.session_scope() as session:
-        found, next_cursor = groups.members(session, group_id, caller(router).user_id, limit, cursor)
-    return schemas.GroupMemberPage.of(found, next_cursor)
+    return schemas.GroupMemberPage.of(*db.read(groups.members, group_id, caller(router).user_id, limit, cursor))
 
 
 @route(

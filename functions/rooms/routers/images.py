@@ -54,5 +54,4 @@ def upload_image(room_id: uuid.UUID, body: schemas.RoomImageIn) -> schemas.RoomI
     tags=["rooms"],
 )
 def get_image(room_id: uuid.UUID, image_id: uuid.UUID) -> MessageImageOut:
-    with db.session_scope() as session:
-        return MessageImageOut.of(images.one(session, room_id, image_id, caller(router).user_id))
+    return MessageImageOut.of(db.read(images.one, room_id, image_id, caller(router).user_id))

@@ -62,9 +62,7 @@ def invite(
 
 @route(router, MY_INVITATIONS, summary="My pending invitations, newest first", tags=["rooms"])
 def my_invitations(limit: Limit = 20, cursor: InvitationCursor = None) -> schemas.InvitationPage:
-    with db.session_scope() as session:
-        rows, next_cursor = invitations.pending(session, caller(router).user_id, limit, cursor)
-    return schemas.InvitationPage.of(rows, next_cursor)
+    return schemas.InvitationPage.of(*db.read(invitations.pending, caller(router).user_id, limit, cursor))
 
 
 @route(

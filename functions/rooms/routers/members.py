@@ -30,9 +30,7 @@ MemberCursor = Annotated[str | None, cursor_query(scopes.ROOM_MEMBERS)]
 
 @route(router, LIST_MEMBERS, summary="A room's members, in joining order (reader+)", tags=["rooms"])
 def list_members(room_id: uuid.UUID, limit: Limit = 20, cursor: MemberCursor = None) -> schemas.MemberPage:
-    with db.session_scope() as session:
-        found, next_cursor = members.listing(session, room_id, caller(router).user_id, limit, cursor)
-    return schemas.MemberPage.of(found, next_cursor)
+    return schemas.MemberPage.of(*db.read(members.listing, room_id, caller(router).user_id, limit, cursor))
 
 
 @route(router, CHANGE_ROLE, summary="Change a member's role (admin+, below your own)", tags=["rooms"])

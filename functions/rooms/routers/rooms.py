@@ -16,10 +16,8 @@ from rooms import scopes
 from rooms.schemas import ReadIn, RoomDetailOut, RoomIn, RoomOut, RoomPage, RoomPatch
 
 if TYPE_CHECKING:
-    from core import context_summaries
     from rooms import logic, members
 else:
-    context_summaries = lazy_module("core.context_summaries")
     logic = lazy_module("rooms.logic")
     members = lazy_module("rooms.members")
 
@@ -53,10 +51,7 @@ def my_rooms(limit: Limit = 20, cursor: RoomCursor = None) -> RoomPage:
     tags=["rooms"],
 )
 def get_room(room_id: uuid.UUID) -> RoomDetailOut:
-    with db.session_scope() as session:
-        room = logic.get(session, room_id, caller(router).user_id)
-        summary = context_summaries.shared(session, room.id, room.ai_context_cutoff_at)
-        return RoomDetailOut.with_context(room, summary)
+    return RoomDetailOut.with_context(*db.read(logic.shown, room_id, caller(router).user_id))
 
 
 @route(
