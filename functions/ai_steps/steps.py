@@ -87,9 +87,9 @@ def start(request: StartRequest) -> StartResponse:
 def _input_estimate(found: Context, pending: summaries.Pending | None) -> int:
     """The call's input as core.balances estimates it: the system prompt, every turn with its images,
     and the summary's call when one is to be made."""
-    reply = balances.estimate_tokens(found.system) + sum(
-        balances.estimate_tokens(m.content) + balances.image_tokens(m.attachments) for m in found.messages
-    )
+    newest_first = [image for m in reversed(found.messages) for image in m.attachments]  # the question's first
+    reply = balances.estimate_tokens(found.system) + sum(balances.estimate_tokens(m.content) for m in found.messages)
+    reply += balances.image_tokens(newest_first)
     return reply + (summaries.cost_estimate(pending) if pending is not None else 0)
 
 

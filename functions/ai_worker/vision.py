@@ -22,13 +22,13 @@ from typing import TYPE_CHECKING, Literal
 
 from core.ai_steps import ChatMessage, ImagePart
 from core.config import FeatureSettings, setting
-from core.room_images import MessageImage
+from core.room_images import MAX_IMAGES_PER_CALL, MessageImage
 
 if TYPE_CHECKING:
     from ai_worker.worker import Request
 
 # Converse: at most 20 images a request, each at most 3.75 MB and 8000 x 8000 px (docs/decisions.md).
-CONVERSE_MAX_IMAGES = 20
+CONVERSE_MAX_IMAGES = MAX_IMAGES_PER_CALL
 CONVERSE_MAX_IMAGE_BYTES = 3_750_000
 # Models that take images, by id prefix: Bedrock's (a cross-region profile's geography prefix is
 # ignored), OpenAI's, and the echo provider's default model (so the tests see bytes arrive).

@@ -30,6 +30,16 @@ def test_an_image_costs_its_previews_pixels_over_750() -> None:
     assert balances.image_tokens([]) == 0
 
 
+def test_the_images_a_call_cannot_show_cost_a_line_of_words() -> None:
+    """However many pictures a room holds, the estimate stays bounded: past the 20 newest a call
+    shows, each is described in words (a member cannot price the room's replies out of reach)."""
+    many = [_image("ready", 1280, 640)] * 30 + [_image("pending", 1280, 640)] * 5
+    shown = balances.MAX_IMAGES_PER_CALL
+    assert shown == 20
+    assert balances.image_tokens(many) == shown * 1093 + 10 * balances.IMAGE_DESCRIPTION_TOKENS
+    assert balances.image_tokens(many, shown_at_most=0) == 30 * balances.IMAGE_DESCRIPTION_TOKENS
+
+
 @pytest.mark.usefixtures("media_env")
 def test_the_images_of_a_question_count_toward_the_402(db: str) -> None:
     room = team()

@@ -41,6 +41,7 @@ from core.config import FeatureSettings, setting
 from core.errors import Conflict, InsufficientBalance
 from core.models.balances import MAX_BALANCE, balance_table, balance_transaction_table
 from core.pagination import keyset, page_of
+from core.room_images import MAX_IMAGES_PER_CALL
 
 if TYPE_CHECKING:
     from core.room_images import MessageImage
@@ -55,6 +56,7 @@ TOKENS_PER_MESSAGE = 4
 # https://docs.anthropic.com/en/docs/vision); the model gets the `preview` variant, whose size is known.
 PIXELS_PER_IMAGE_TOKEN = 750
 IMAGE_TOKENS_UNKNOWN = 1600  # a ready image without a recorded preview size: what Claude caps a large one at
+IMAGE_DESCRIPTION_TOKENS = 20  # an image described in words instead (ai_worker.vision): one short line
 EVENT = "balance.changed"
 
 
@@ -110,13 +112,21 @@ def estimate_tokens(text: str) -> int:
     return math.ceil(len(text) / CHARS_PER_TOKEN) + TOKENS_PER_MESSAGE
 
 
-def image_tokens(images: Iterable[MessageImage]) -> int:
-    """What the images of a call add to its input, roughly: each ready one as its preview's pixels
-    / 750. A model without vision gets a line of text instead: this over-estimates it, never under."""
+def image_tokens(images: Iterable[MessageImage], *, shown_at_most: int = MAX_IMAGES_PER_CALL) -> int:
+    """What the images of a call add to its input, roughly, `images` newest first: the first
+    `shown_at_most` ready ones as their preview's pixels / 750 (what a model with vision is shown),
+    any further ones as the line of words that describes them. A model without vision gets words for
+    all of them: this over-estimates it, never under, and stays bounded however many images a room
+    holds (a member cannot price the room's replies out of the master's balance by posting pictures)."""
     total = 0
+    shown = 0
     for image in images:
         if image.status != "ready":
             continue  # never sent: a reply with such an image is refused before the call
+        if shown >= shown_at_most:
+            total += IMAGE_DESCRIPTION_TOKENS
+            continue
+        shown += 1
         preview = image.variant("preview")
         if preview is None or not preview.width or not preview.height:
             total += IMAGE_TOKENS_UNKNOWN

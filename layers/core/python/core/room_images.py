@@ -19,6 +19,9 @@ if TYPE_CHECKING:  # SQLAlchemy only where a query is built: the ai_worker (no d
     from sqlalchemy import ColumnElement, Label
 
 SHOWN_VARIANTS = ("thumb", "preview")  # what a viewer gets; `preview` is what a model is sent
+# The most images one AI request shows, newest first (Bedrock Converse takes at most 20); the rest
+# are described in words (ai_worker.vision), and the balance estimate counts them so.
+MAX_IMAGES_PER_CALL = 20
 
 
 @dataclass(frozen=True)
