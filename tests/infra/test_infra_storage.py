@@ -278,8 +278,10 @@ def test_rooms_may_upload_room_images_read_their_variants_and_delete_both_the_ai
     # Deletes (issue #19: stale unsent images): a key (delete marker) or a recorded version, on the
     # two room-image prefixes only; no ListBucket(Versions), no tagging, no reading a version.
     deletes = ["s3:DeleteObject", "s3:DeleteObjectVersion"]
-    assert sorted(_as_list(uploads["Action"])) == sorted(ROOM_IMAGE_ACTIONS) == sorted(
-        ["s3:GetObject", "s3:PutObject", *deletes]
+    assert (
+        sorted(_as_list(uploads["Action"]))
+        == sorted(ROOM_IMAGE_ACTIONS)
+        == sorted(["s3:GetObject", "s3:PutObject", *deletes])
     )
     assert json.dumps(uploads["Resource"]).endswith('"/room-images/*"]]}')
     assert sorted(_as_list(variants["Action"])) == sorted(ROOMS_VARIANT_ACTIONS) == sorted(["s3:GetObject", *deletes])

@@ -1,6 +1,7 @@
 """core.flags over a real JSON file (the local store): baseline without a store, a stage-wide and a
-per-room switch, read again on every change, a broken or missing file falls back to the baseline,
-and importing core.flags loads neither Powertools' feature flags nor boto3's AppConfig client."""
+per-room switch, read again on every change; an invalid document falls back to the baseline, an
+unreadable store to the last document read (the baseline if none was); and importing core.flags
+loads neither Powertools' feature flags nor boto3's AppConfig client."""
 
 from __future__ import annotations
 
@@ -81,14 +82,28 @@ def test_switched_off_for_one_room_only(flag_file: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    "broken",
-    ["{not json", "[]", json.dumps({"ai_replies": {"default": "yes"}}), json.dumps({"ai_replies": {"rules": 1}})],
+    "broken", [json.dumps({"ai_replies": {"default": "yes"}}), json.dumps({"ai_replies": {"rules": 1}})]
 )
-def test_a_broken_document_leaves_the_baseline(flag_file: Path, broken: str) -> None:
+def test_a_document_that_is_read_but_invalid_leaves_the_baseline(flag_file: Path, broken: str) -> None:
     write(flag_file, {"ai_replies": {"default": False}})
     assert flags.enabled(flags.AI_REPLIES) is False
     write(flag_file, broken)
     assert flags.enabled(flags.AI_REPLIES) is True
+
+
+@pytest.mark.parametrize("unreadable", ["{not json", "[]", None])
+def test_a_store_that_cannot_be_read_keeps_the_last_document_read(flag_file: Path, unreadable: str | None) -> None:
+    """An outage (AppConfig down or throttled; here the file half-written or gone) keeps the switch
+    where the operator set it: AI replies stay off."""
+    write(flag_file, {"ai_replies": {"default": False}})
+    assert flags.enabled(flags.AI_REPLIES) is False
+    if unreadable is None:
+        flag_file.unlink()
+    else:
+        write(flag_file, unreadable)
+    assert flags.enabled(flags.AI_REPLIES) is False
+    with pytest.raises(FeatureDisabled):
+        flags.require_ai_replies(uuid.uuid4())
 
 
 def test_a_missing_file_leaves_the_baseline(flag_file: Path) -> None:

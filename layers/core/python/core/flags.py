@@ -11,8 +11,8 @@ first version); an operator switches a flag by deploying a new version (docs/ope
 deploy. A function asks AppConfig at most once per `feature_flags_max_age_s` per container.
 
 Cheap to import: Powertools' feature_flags (and boto3's appconfigdata client) load on the first
-evaluation, which only the paths that check a flag make. If the store cannot be read, a flag is at
-its baseline value (logged): a kill switch that fails leaves the service as it normally is.
+evaluation, which only the paths that check a flag make. If the store cannot be read, a flag keeps
+the value of the last document read in this container, or is at its baseline if none was (logged).
 """
 
 from __future__ import annotations
@@ -128,7 +128,39 @@ def _flags(
         return None
     from aws_lambda_powertools.utilities.feature_flags import FeatureFlags
 
-    return FeatureFlags(store=store)
+    return FeatureFlags(store=_last_read(store))
+
+
+def _last_read(store: Any) -> Any:
+    """The store, but when it cannot be read (AppConfig down or throttled, a file half-written), the
+    last document it gave: an operator's switch stays as they set it through an outage. Only a store
+    never read yet falls back to the baseline. A document that is read but invalid still does."""
+    from aws_lambda_powertools.utilities.feature_flags import StoreProvider
+
+    class LastRead(StoreProvider):
+        def __init__(self) -> None:
+            self._lock = threading.Lock()
+            self._last: dict[str, Any] | None = None
+
+        @property
+        def get_raw_configuration(self) -> dict[str, Any]:
+            return dict(store.get_raw_configuration)
+
+        def get_configuration(self) -> dict[str, Any]:
+            try:
+                document = dict(store.get_configuration())
+            except Exception:
+                with self._lock:
+                    last = self._last
+                if last is None:
+                    raise
+                logger.warning("feature flag store unreadable; using the last document read")
+                return last
+            with self._lock:
+                self._last = document
+            return document
+
+    return LastRead()
 
 
 def _file_store(path: Path) -> Any:
