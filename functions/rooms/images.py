@@ -6,8 +6,9 @@ and the uploader attaches up to 4 of them to one of their messages.
   the room and the uploader (core.keys.room_image_key), and the presigned POST. Rate-limited per user,
   and capped (issue #19): at most ROOM_IMAGE_UNSENT_MAX uploads not sent with a message per user,
   across rooms, so what one user can park in the bucket is bounded (cap x ROOM_IMAGE_MAX_BYTES). At
-  the cap, their unsent uploads older than ROOM_IMAGE_UNSENT_TTL_S are reclaimed first (objects,
-  then rows); still at the cap: 409. The count runs under a lock of the user's row, so concurrent
+  the cap, their unsent uploads older than ROOM_IMAGE_UNSENT_TTL_S are reclaimed first, outside the
+  upload's transaction (`upload`: marked refused, then their objects, then the rows); still at the
+  cap: 409. The count runs under a lock of the user's row, so concurrent
   issues of one user are counted one after the other (no advisory locks: core.db, RDS Proxy).
 - `attach`, in the sending transaction: each id must be an image this sender uploaded to this room
   (else 404, with nothing said about anyone else's images) and not sent yet (else 409); a refused
@@ -20,6 +21,8 @@ and the uploader attaches up to 4 of them to one of their messages.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -75,14 +78,47 @@ def _room(session: Connection, room_id: uuid.UUID, user_id: uuid.UUID, at_least:
     return room_for(session, room_id, user_id, at_least=at_least)
 
 
-def issue(session: Connection, room_id: uuid.UUID, user_id: uuid.UUID, content_type: str, size: int) -> Issued:
-    """Member+ of a room that takes messages; the declared size is the most S3 will accept."""
+class _StaleAtCap(Exception):
+    """The uploader is at the cap and has stale unsent images: reclaim them, then issue again."""
+
+
+def upload(
+    sessions: Callable[[], AbstractContextManager[Connection]],
+    room_id: uuid.UUID,
+    user_id: uuid.UUID,
+    content_type: str,
+    size: int,
+) -> Issued:
+    """POST /rooms/{id}/images: `issue` in one unit of work; at the cap with stale unsent images,
+    that one rolls back, they are reclaimed in units of work of their own (`_reclaim`), and `issue`
+    runs once more (409 if still at the cap)."""
+    try:
+        with sessions() as session:
+            return issue(session, room_id, user_id, content_type, size)
+    except _StaleAtCap:
+        pass
+    _reclaim(sessions, user_id, RoomImagesSettings.current().room_image_unsent_ttl_s)
+    with sessions() as session:
+        return issue(session, room_id, user_id, content_type, size, reclaimed=True)
+
+
+def issue(
+    session: Connection,
+    room_id: uuid.UUID,
+    user_id: uuid.UUID,
+    content_type: str,
+    size: int,
+    *,
+    reclaimed: bool = False,
+) -> Issued:
+    """Member+ of a room that takes messages; the declared size is the most S3 will accept.
+    `reclaimed`: stale images were just reclaimed (at the cap now: 409, whatever is stale)."""
     settings = RoomImagesSettings.current()
     writable(_room(session, room_id, user_id, "member"))
     if size > settings.room_image_max_bytes:
         raise PayloadTooLarge(f"Room images are at most {settings.room_image_max_bytes} bytes")
     ratelimit.hit(session, f"room-images:{user_id}", settings.room_image_uploads_per_minute)
-    _make_room(session, user_id, settings)
+    _make_room(session, user_id, settings, reclaimed=reclaimed)
     image_id = uuid.uuid4()
     key = keys.room_image_key(room_id, user_id, image_id, keys.ROOM_IMAGE_EXTENSIONS[content_type])
     session.execute(
@@ -105,8 +141,11 @@ def _unsent(session: Connection, user_id: uuid.UUID) -> int:
     )
 
 
-def _make_room(session: Connection, user_id: uuid.UUID, settings: RoomImagesSettings) -> None:
-    """Below the cap of unsent images, after reclaiming the stale ones if at it; else 409.
+def _make_room(
+    session: Connection, user_id: uuid.UUID, settings: RoomImagesSettings, *, reclaimed: bool = False
+) -> None:
+    """Below the cap of unsent images; at it, _StaleAtCap when some are stale (`upload` reclaims them
+    outside this transaction and comes back), else 409.
 
     The user's row is locked first (FOR NO KEY UPDATE: foreign keys to it, which take KEY SHARE, are
     not blocked), so a concurrent issue of the same user waits for this transaction and then counts
@@ -116,15 +155,12 @@ def _make_room(session: Connection, user_id: uuid.UUID, settings: RoomImagesSett
     unsent = _unsent(session, user_id)
     if unsent < cap:
         return
-    if _reclaim_stale(session, user_id, settings.room_image_unsent_ttl_s):
-        unsent = _unsent(session, user_id)
-        if unsent < cap:
-            return
+    if not reclaimed and session.execute(select(_stale(user_id, settings.room_image_unsent_ttl_s).exists())).scalar():
+        raise _StaleAtCap
     hours = settings.room_image_unsent_ttl_s / 3600
     raise Conflict(
         f"You have {unsent} images uploaded but not sent (at most {cap}): send them with a message (or wait "
-        f"{hours:g} h for them to expire) before uploading more",
-        keep_writes=True,  # what was reclaimed stays reclaimed: its objects are gone
+        f"{hours:g} h for them to expire) before uploading more"
     )
 
 
@@ -145,45 +181,57 @@ def _stale_objects(row: Any) -> list[tuple[str, str | None]]:
     return found
 
 
-def _reclaim_stale(session: Connection, user_id: uuid.UUID, ttl_s: int) -> int:
-    """Delete up to RECLAIM_BATCH of this user's unsent images older than `ttl_s`: their objects
-    first, then the rows of those whose objects all went; an image S3 did not delete stays (counted,
-    logged) for the next attempt. How many rows went."""
+def _stale(user_id: uuid.UUID, ttl_s: int) -> Any:
+    """This user's unsent uploads older than `ttl_s` that may be reclaimed."""
     stale = func.now() - timedelta(seconds=ttl_s)
     copies = room_image_table.alias("copies")
-    rows = session.execute(
-        select(IMAGES.id, IMAGES.image_key, IMAGES.version_id, IMAGES.variants)
-        .where(
-            UNSENT,
-            IMAGES.uploader_id == user_id,
-            IMAGES.created_at < stale,
-            # Not while the media pipeline holds a recent claim (it would write variants after us).
-            ~and_(IMAGES.status == "processing", IMAGES.updated_at >= stale),
-            # An unsent upload has no fork copies (a copy is of a sent image); never delete shared objects.
-            ~exists().where(copies.c.origin_image_id == IMAGES.id),
-        )
-        .order_by(IMAGES.created_at)
-        .limit(RECLAIM_BATCH)
-        .with_for_update(of=room_image_table, skip_locked=True)  # a send attaching one wins; skipped here
-    ).all()
+    return select(IMAGES.id).where(
+        UNSENT,
+        IMAGES.uploader_id == user_id,
+        IMAGES.created_at < stale,
+        # Not while the media pipeline holds a recent claim (it would write variants after us).
+        ~and_(IMAGES.status == "processing", IMAGES.updated_at >= stale),
+        # An unsent upload has no fork copies (a copy is of a sent image); never delete shared objects.
+        ~exists().where(copies.c.origin_image_id == IMAGES.id),
+    )
+
+
+def _reclaim(sessions: Callable[[], AbstractContextManager[Connection]], user_id: uuid.UUID, ttl_s: int) -> int:
+    """Delete up to RECLAIM_BATCH of this user's stale unsent images, each step its own unit of work,
+    so no S3 call runs inside a transaction that could still roll back:
+      1. mark them `refused` (never sendable again) and commit;
+      2. delete their objects in S3;
+      3. delete the rows whose objects all went.
+    A crash between steps leaves refused rows that the next reclaim takes again (S3 deletes are
+    idempotent); an image S3 did not delete stays refused (logged) for the next attempt. How many
+    rows went."""
+    with sessions() as session:
+        rows = session.execute(
+            select(IMAGES.id, IMAGES.image_key, IMAGES.version_id, IMAGES.variants)
+            .where(IMAGES.id.in_(_stale(user_id, ttl_s)))
+            .order_by(IMAGES.created_at)
+            .limit(RECLAIM_BATCH)
+            .with_for_update(of=room_image_table, skip_locked=True)  # a send attaching one wins; skipped here
+        ).all()
+        if rows:
+            session.execute(
+                update(room_image_table)
+                .where(IMAGES.id.in_([row.id for row in rows]))
+                .values(status="refused", status_reason="reclaiming: unsent past its time", updated_at=func.now())
+            )
     if not rows:
         return 0
     objects = {row.id: _stale_objects(row) for row in rows}
     failed = storage.delete_versions([o for found in objects.values() for o in found])
     gone = [image_id for image_id, found in objects.items() if not failed.intersection(k for k, _ in found)]
-    kept = [image_id for image_id in objects if image_id not in gone]
-    if kept:  # some of their objects may be gone: never sendable again, reclaimed by a later issue
-        session.execute(
-            update(room_image_table)
-            .where(IMAGES.id.in_(kept))
-            .values(status="refused", status_reason="reclaiming: S3 kept some of its objects", updated_at=func.now())
-        )
+    if len(gone) < len(objects):
         logger.warning(
             "stale unsent room images kept: S3 did not delete all their objects",
-            extra={"images": [str(i) for i in kept]},
+            extra={"images": [str(i) for i in objects if i not in gone]},
         )
     if gone:
-        session.execute(delete(room_image_table).where(IMAGES.id.in_(gone), UNSENT))
+        with sessions() as session:
+            session.execute(delete(room_image_table).where(IMAGES.id.in_(gone), UNSENT, IMAGES.status == "refused"))
     return len(gone)
 
 

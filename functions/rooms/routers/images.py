@@ -40,8 +40,7 @@ router = Router()
     openapi_extensions=documented(409, 413, 429),
 )
 def upload_image(room_id: uuid.UUID, body: schemas.RoomImageIn) -> schemas.RoomImageIssued:
-    with db.session_scope() as session:
-        issued = images.issue(session, room_id, caller(router).user_id, body.content_type, body.size)
+    issued = images.upload(db.session_scope, room_id, caller(router).user_id, body.content_type, body.size)
     return schemas.RoomImageIssued.of(issued)
 
 

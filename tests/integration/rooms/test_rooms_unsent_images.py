@@ -260,3 +260,32 @@ def test_the_count_waits_for_a_concurrent_issue_of_the_same_user_whatever_its_ra
         first.commit()
         assert waiting.result(timeout=10) == "409"
     assert len(_rows(ada)) == CAP
+
+
+def test_a_reclaim_cut_short_after_its_first_step_leaves_the_images_unsendable_then_finishes(
+    capped: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No S3 call runs inside a transaction that could still roll back: the stale images are marked
+    refused and committed first. If the invocation dies before their objects are deleted (here S3
+    fails outright), they stay refused, so none can be sent with its objects half gone; the next
+    upload at the cap takes them again."""
+    room = team()
+    ada = room["member"]
+    stale = [uploaded(room.room, ada, png(colour=c)) for c in ("red", "green", "blue")]
+    _backdate(*(image_id for image_id, _ in stale), hours=48)
+
+    def dies(objects: Any) -> set[str]:
+        raise TimeoutError("the invocation ran out of time talking to S3")
+
+    original = storage.delete_versions
+    monkeypatch.setattr(storage, "delete_versions", dies)
+    assert _post(room.room, ada).status == 500
+    rows = _rows(ada)
+    assert {rows[image_id]["status"] for image_id, _ in stale} == {"refused"}
+    assert send(room.room, ada, "still mine?", image_ids=[stale[0][0]]).status == 409
+    monkeypatch.setattr(storage, "delete_versions", original)
+
+    answer = _post(room.room, ada)
+    assert answer.status == 201, answer.body
+    assert set(_rows(ada)) == {answer.body["image"]["id"]}
+    assert all(_objects(key) == [] for _, key in stale)
