@@ -198,3 +198,17 @@ def cdn_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.undo()
     reset_settings()
     cdn._signer.cache_clear()
+
+
+@pytest.fixture
+def media_env(db: str, s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The media pipeline as `make dev` runs it: no MediaConvert, the EICAR scanner."""
+    from core.config import reset_settings
+
+    for name in ("MEDIACONVERT_ENDPOINT", "MEDIACONVERT_ROLE_ARN", "CLAMD_ADDRESS"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("MEDIA_SCANNER", "eicar")
+    reset_settings()
+    yield None
+    monkeypatch.undo()
+    reset_settings()

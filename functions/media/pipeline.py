@@ -512,15 +512,20 @@ def post_image_not_claimed(obj: StoredObject) -> Outcome:
         ).first()
     if row is None:
         return Outcome("skipped", "post image claim handed back meanwhile")
-    taken = row.version_id
+    return discard_other_version(obj, "post image", row.status, row.version_id)
+
+
+def discard_other_version(obj: StoredObject, kind: str, status: str, taken: str | None) -> Outcome:
+    """An event its image's claim did not take: the taken version again changes nothing; any other
+    version of the key (the upload URL used twice) is deleted unscanned, never shown."""
     if obj.version_id is None or taken is None or obj.version_id == taken:
-        return Outcome("skipped", f"post image is {row.status}")
+        return Outcome("skipped", f"{kind} is {status}")
     obj.delete_version()
     logger.warning(
-        "a second version of a post image was deleted unscanned",
+        f"a second version of a {kind} was deleted unscanned",
         extra={"image_key": obj.key, "deleted_version": obj.version_id, "version_taken": taken},
     )
-    return Outcome("discarded", f"version {obj.version_id} deleted: the post image ({row.status}) took version {taken}")
+    return Outcome("discarded", f"version {obj.version_id} deleted: the {kind} ({status}) took version {taken}")
 
 
 def release_post_image(key: str, version_id: str | None) -> None:

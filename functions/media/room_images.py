@@ -34,7 +34,7 @@ from core.keys import room_image_variants_prefix
 from core.models.room_images import room_image_table
 from media.logs import logger
 from media.objects import ObjectGone, StoredObject
-from media.pipeline import Outcome, VariantRow, examine_image
+from media.pipeline import Outcome, VariantRow, discard_other_version, examine_image
 from media.settings import MediaSettings
 
 IMAGES = room_image_table.c
@@ -89,15 +89,7 @@ def not_claimed(obj: StoredObject) -> Outcome:
         row = conn.execute(select(IMAGES.status, IMAGES.version_id).where(IMAGES.image_key == obj.key, UPLOAD)).first()
     if row is None:
         return Outcome("skipped", "no room image was issued under this key (or its room is gone)")
-    taken = row.version_id
-    if obj.version_id is None or taken is None or obj.version_id == taken:
-        return Outcome("skipped", f"room image is {row.status}")
-    obj.delete_version()
-    logger.warning(
-        "a second version of a room image was deleted unscanned",
-        extra={"image_key": obj.key, "deleted_version": obj.version_id, "version_taken": taken},
-    )
-    return Outcome("discarded", f"version {obj.version_id} deleted: the room image ({row.status}) took version {taken}")
+    return discard_other_version(obj, "room image", row.status, row.version_id)
 
 
 def release(key: str, version_id: str | None) -> None:

@@ -38,6 +38,7 @@ from core.models.rooms import message_table
 from core.models.user import user_table
 from core.room_access import RoomView, room_for, writable
 from core.room_images import SHOWN_VARIANTS, MessageImage, blocking_ai, image_object
+from rooms.limits import DEFAULT_ROOM_IMAGE_MAX_BYTES
 
 IMAGES = room_image_table.c
 # An upload not sent with a message (a fork's copy always has its message): ix_room_images_unsent.
@@ -51,7 +52,10 @@ class RoomImagesSettings(FeatureSettings):
     """The rooms function: images of room messages."""
 
     room_image_max_bytes: int = setting(
-        10 * 1024 * 1024, ge=1024, le=50 * 1024 * 1024, doc="largest image a member may upload to a room (10 MiB)"
+        DEFAULT_ROOM_IMAGE_MAX_BYTES,
+        ge=1024,
+        le=50 * 1024 * 1024,
+        doc="largest image a member may upload to a room (10 MiB)",
     )
     room_image_uploads_per_minute: int = setting(
         30, ge=1, le=1000, doc="room image uploads (POST /rooms/{id}/images) one user may start per minute"

@@ -8,12 +8,11 @@ from pydantic import ConfigDict, Field
 
 from core.message_schemas import MessageImageOut
 from core.types import JsonInt
+from rooms.limits import DEFAULT_ROOM_IMAGE_MAX_BYTES
 from rooms.schemas import Model
 
 if TYPE_CHECKING:
     from rooms.images import Issued
-
-DEFAULT_ROOM_IMAGE_MAX_BYTES = 10 * 1024 * 1024
 
 
 class RoomImageIn(Model):

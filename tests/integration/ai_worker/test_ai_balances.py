@@ -24,7 +24,7 @@ from tests.client import call
 from tests.integration.ai_worker.ai_helpers import answered
 from tests.integration.ai_worker.test_bedrock_stream import OPTIONS, BedrockEndpoint, answer
 from tests.integration.realtime.realtime_helpers import open_socket, realtime_server, receive, silent
-from tests.integration.rooms.room_images_helpers import media_env, png, uploaded  # noqa: F401 - fixture
+from tests.integration.rooms.room_images_helpers import png, uploaded
 from tests.integration.rooms.rooms_helpers import Behaviour, OpenAIServer, Person, Team, person, sent, team
 
 WELCOME = balances.BalancesSettings().balances_welcome_tokens

@@ -21,9 +21,7 @@ from tests.integration.rooms.rooms_helpers import OpenAIServer, Team, sent, team
 
 
 @pytest.fixture
-def vision(db: str, s3_endpoint: str, worker: SqsPump, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    monkeypatch.setenv("MEDIA_SCANNER", "eicar")
-    monkeypatch.delenv("MEDIACONVERT_ENDPOINT", raising=False)
+def vision(media_env: None, worker: SqsPump, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     monkeypatch.setenv("ROOMS_AI_ECHO_DELAY_S", "0")
     reset_settings()
     yield None

@@ -37,7 +37,7 @@ from tests.integration.realtime.realtime_helpers import (
     silent,
     sql,
 )
-from tests.integration.rooms.room_images_helpers import media_env, png, s3_body, uploaded  # noqa: F401 - fixture
+from tests.integration.rooms.room_images_helpers import png, s3_body, uploaded
 from tests.integration.rooms.rooms_helpers import Person, add_member, new_room, person
 from tests.integration.rooms.rooms_helpers import send as post
 

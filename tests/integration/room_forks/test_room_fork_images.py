@@ -36,10 +36,8 @@ from tests.integration.ai_worker.ai_helpers import ai_worker_pump, answered
 from tests.integration.media_world import run
 from tests.integration.realtime.realtime_helpers import eventually, sql
 from tests.integration.room_forks.fork_helpers import forked, run_worker
-from tests.integration.rooms.room_images_helpers import BUCKET, image, media_env, png, s3_body, uploaded
+from tests.integration.rooms.room_images_helpers import BUCKET, image, png, s3_body, uploaded
 from tests.integration.rooms.rooms_helpers import add_member, history, person, send, sent, team
-
-__all__ = ["media_env"]  # the fixture, used by name
 
 WAIT_S = 20.0
 

@@ -4,33 +4,18 @@ as the media function sees them (the S3 notification, one SQS batch through the 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from io import BytesIO
 from typing import Any
 from urllib.parse import quote
 
-import pytest
 import requests
 from PIL import Image
 
-from core.config import reset_settings
 from tests.client import call
 from tests.integration.media_world import run
 from tests.integration.rooms.rooms_helpers import Person
 
 BUCKET = "assets-test"
-
-
-@pytest.fixture
-def media_env(db: str, s3_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
-    """The media pipeline as `make dev` runs it: the EICAR scanner, no MediaConvert."""
-    for name in ("MEDIACONVERT_ENDPOINT", "MEDIACONVERT_ROLE_ARN", "CLAMD_ADDRESS"):
-        monkeypatch.delenv(name, raising=False)
-    monkeypatch.setenv("MEDIA_SCANNER", "eicar")
-    reset_settings()
-    yield None
-    monkeypatch.undo()
-    reset_settings()
 
 
 def png(size: tuple[int, int] = (640, 480), colour: str = "teal") -> bytes:

@@ -11,7 +11,7 @@ import pytest
 from core import balances
 from core.room_images import ImageVariant, MessageImage
 from tests.client import call
-from tests.integration.rooms.room_images_helpers import media_env, png, uploaded  # noqa: F401 - fixture
+from tests.integration.rooms.room_images_helpers import png, uploaded
 from tests.integration.rooms.rooms_helpers import history, send, team
 from tests.integration.rooms.test_rooms_balances import set_tokens
 

@@ -23,15 +23,12 @@ from tests.integration.rooms.room_images_helpers import (
     BUCKET,
     image,
     issue,
-    media_env,
     png,
     post_form,
     s3_body,
     uploaded,
 )
 from tests.integration.rooms.rooms_helpers import history, person, send, sent, team
-
-__all__ = ["media_env"]  # the fixture, used by name
 
 
 def _row(image_id: str) -> dict[str, object]:

@@ -21,10 +21,8 @@ from core.config import reset_settings
 from core.errors import Conflict
 from rooms import images as room_images
 from tests.client import Answer, call
-from tests.integration.rooms.room_images_helpers import BUCKET, issue, media_env, png, uploaded
+from tests.integration.rooms.room_images_helpers import BUCKET, issue, png, uploaded
 from tests.integration.rooms.rooms_helpers import Person, add_member, person, send, sent, team
-
-__all__ = ["media_env"]  # the fixture, used by name
 
 CAP = 3
 

@@ -258,15 +258,8 @@ def list_parts(key: str, upload_id: str, *, after: int = 0, limit: int = 1000) -
 
 def delete_objects(keys: list[str]) -> list[str]:
     """Delete what can be deleted; return the keys that could not be (for the caller to tag)."""
-    if not keys:
-        return []
-    try:
-        answer = s3_client().delete_objects(
-            Bucket=_bucket(), Delete={"Objects": [{"Key": k} for k in keys], "Quiet": True}
-        )
-    except Exception:  # noqa: BLE001 - the caller falls back to tagging for the lifecycle rule
-        return list(keys)
-    return [e["Key"] for e in answer.get("Errors", [])]
+    failed = delete_versions([(key, None) for key in keys])
+    return [key for key in keys if key in failed]
 
 
 def delete_versions(objects: list[tuple[str, str | None]]) -> set[str]:
