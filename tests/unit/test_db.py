@@ -103,23 +103,165 @@ def test_fast_timestamptz_parser_falls_back_for_what_python_cannot_read() -> Non
     assert pgwire.timestamptz_in("infinity") == "infinity"
 
 
-def test_tls_context_adds_the_rds_ca_bundle_when_configured(monkeypatch: pytest.MonkeyPatch) -> None:
-    import certifi
+def _ca(name: str) -> tuple[Any, Any]:
+    """A self-signed CA: (certificate, key)."""
+    from datetime import UTC, datetime, timedelta
 
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(subject)
+        .issuer_name(subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                key_cert_sign=True,
+                crl_sign=True,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    return cert, key
+
+
+def _tls_server(tmp_path: Any, ca: tuple[Any, Any], hostname: str) -> tuple[int, Any]:
+    """A TLS server on 127.0.0.1 presenting a certificate for `hostname` issued by `ca`: (port, stop)."""
+    import threading
+    from datetime import UTC, datetime, timedelta
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
+    ca_cert, ca_key = ca
+    key = ec.generate_private_key(ec.SECP256R1())
+    now = datetime.now(UTC)
+    cert = (
+        x509.CertificateBuilder()
+        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hostname)]))
+        .issuer_name(ca_cert.subject)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - timedelta(minutes=5))
+        .not_valid_after(now + timedelta(days=1))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(hostname)]), critical=False)
+        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
+        .sign(ca_key, hashes.SHA256())
+    )
+    chain, key_file = tmp_path / f"{hostname}.pem", tmp_path / f"{hostname}.key"
+    chain.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    server_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    server_context.load_cert_chain(chain, key_file)
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.settimeout(5)
+
+    def serve() -> None:
+        while True:
+            try:
+                conn, _ = listener.accept()
+            except OSError:
+                return
+            try:
+                with server_context.wrap_socket(conn, server_side=True) as tls:
+                    tls.sendall(b"ok")
+            except (ssl.SSLError, OSError):
+                conn.close()
+
+    threading.Thread(target=serve, daemon=True).start()
+    return listener.getsockname()[1], listener.close
+
+
+def _pem_file(tmp_path: Any, name: str, *certs: Any) -> str:
+    from cryptography.hazmat.primitives import serialization
+
+    path = tmp_path / name
+    path.write_bytes(b"".join(cert.public_bytes(serialization.Encoding.PEM) for cert in certs))
+    return str(path)
+
+
+def _handshake(port: int, hostname: str) -> bytes:
+    with (
+        socket.create_connection(("127.0.0.1", port), timeout=5) as raw,
+        db._tls_context().wrap_socket(raw, server_hostname=hostname) as tls,
+    ):
+        return tls.recv(2)
+
+
+@pytest.fixture
+def ca_bundle(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """Set DB_CA_BUNDLE for one test (the context is cached per container: cleared around it)."""
     from core.config import reset_settings
 
-    monkeypatch.setenv("DB_CA_BUNDLE", certifi.where())  # any PEM bundle stands in for global-bundle.pem
+    def use(path: str) -> None:
+        monkeypatch.setenv("DB_CA_BUNDLE", path)
+        reset_settings()
+        db._tls_context.cache_clear()
+
+    yield use
+    monkeypatch.delenv("DB_CA_BUNDLE", raising=False)
     reset_settings()
     db._tls_context.cache_clear()
+
+
+def test_tls_context_trusts_the_bundle_and_nothing_else(tmp_path: Any, ca_bundle: Any) -> None:
+    """DB_CA_BUNDLE replaces the system store (the cold start loads a few CAs, not ~140): the
+    endpoint's CA verifies, another CA does not, and the hostname is still checked."""
+    ours, other = _ca("Endpoint CA"), _ca("Some other CA")
+    port, stop = _tls_server(tmp_path, ours, "db.internal.example")
     try:
-        with_bundle = db._tls_context().cert_store_stats()["x509_ca"]
-        monkeypatch.delenv("DB_CA_BUNDLE")
-        reset_settings()
-        db._tls_context.cache_clear()
-        assert with_bundle > db._tls_context().cert_store_stats()["x509_ca"]
+        ca_bundle(_pem_file(tmp_path, "ours.pem", ours[0]))
+        assert db._tls_context().cert_store_stats()["x509_ca"] == 1  # no system CA loaded
+        assert _handshake(port, "db.internal.example") == b"ok"
+        with pytest.raises(ssl.SSLCertVerificationError, match="mismatch"):
+            _handshake(port, "other.internal.example")
+
+        ca_bundle(_pem_file(tmp_path, "other.pem", other[0]))
+        with pytest.raises(ssl.SSLCertVerificationError, match="local issuer"):
+            _handshake(port, "db.internal.example")
     finally:
-        reset_settings()
-        db._tls_context.cache_clear()
+        stop()
+
+
+def test_tls_context_without_a_bundle_is_the_system_store(ca_bundle: Any) -> None:
+    db._tls_context.cache_clear()
+    system = ssl.create_default_context().cert_store_stats()["x509_ca"]
+    assert db._tls_context().cert_store_stats()["x509_ca"] == system
+
+
+def test_local_connections_to_this_machine_skip_tls_and_the_trust_store() -> None:
+    """pg8000 asks for TLS by default and builds a default context (the system store) to do it."""
+    local = CoreSettings(stage="local", database_url="postgresql+pg8000://app@127.0.0.1/app")
+    for host in ("127.0.0.1", "::1", "localhost", "127.0.0.2"):
+        assert db._secure_params(local, host, None)["ssl_context"] is False
+    assert "ssl_context" not in db._secure_params(local, "db.example.org", None)  # pg8000's default
+    assert "ssl_context" not in db._secure_params(local, "10.0.0.5", None)
+    cloud = CoreSettings(stage="prod", db_host="proxy.example")
+    assert db._secure_params(cloud, "127.0.0.1", None)["ssl_context"] is db._tls_context()
 
 
 def test_a_read_that_timed_out_is_not_run_again() -> None:
