@@ -301,6 +301,8 @@ def child_env(database_url: str, service: str, extra: dict[str, str]) -> dict[st
         "DATABASE_URL": database_url,
         "JWT_SIGNING_KEYS": BENCH_SIGNING_KEYS,
         "POWERTOOLS_SERVICE_NAME": service,
+        # Lambda sets it for every function (core.coldstart pauses the collector only where it is set).
+        "AWS_LAMBDA_FUNCTION_NAME": service,
         "AWS_REGION": "us-east-1",
         "AWS_DEFAULT_REGION": "us-east-1",
     }

@@ -4,6 +4,9 @@ to the invoker as a function error); so does any step's failure."""
 
 from __future__ import annotations
 
+from core import coldstart  # first: no garbage collection while a cold start imports
+
+# isort: split
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -13,5 +16,6 @@ from ai_steps import steps
 logger = Logger(service="ai_steps")
 
 
+@coldstart.background_entry
 def handler(event: Any, context: Any) -> dict[str, Any]:
     return steps.handle(event)

@@ -9,6 +9,9 @@ way to the DLQ never leaves its message `pending` (and a read past the deadline 
 
 from __future__ import annotations
 
+from core import coldstart  # first: no garbage collection while a cold start imports
+
+# isort: split
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
@@ -48,4 +51,4 @@ def _fail(job: ai_replies.Job) -> None:
         logger.exception("could not fail the AI reply of a job on its way to the DLQ")
 
 
-handler = sqs_batch_handler(record_handler, logger)
+handler = coldstart.background_entry(sqs_batch_handler(record_handler, logger))

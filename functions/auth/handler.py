@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from core import coldstart  # first: no garbage collection while a cold start imports
+
+# isort: split
 from auth import logic
 from auth.schemas import LoginIn, MeOut, MePatch, RefreshIn, RegisterIn, TokensOut
 from core import db
@@ -66,4 +69,4 @@ def update_me(body: MePatch) -> MeOut:
         return MeOut.of(logic.update_me(session, caller(app).user_id, changes))
 
 
-handler = lambda_handler(app)
+handler = coldstart.entry(lambda_handler(app))

@@ -10,6 +10,9 @@ connections, and rooms whose nudge was lost.
 
 from __future__ import annotations
 
+from core import coldstart  # first: no garbage collection while a cold start imports
+
+# isort: split
 import uuid
 from typing import Any
 
@@ -20,6 +23,7 @@ from core import room_events
 logger = Logger(service="fanout")
 
 
+@coldstart.background_entry
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     records = event.get("Records") or []
     done: set[uuid.UUID] = set()

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from core import coldstart  # first: no garbage collection while a cold start imports
+
+# isort: split
 import uuid
 from typing import Annotated
 
@@ -49,4 +52,4 @@ def likers(post_id: uuid.UUID, limit: Limit = 20, cursor: Cursor = None) -> Like
     return LikerPage.of(rows, next_cursor)
 
 
-handler = lambda_handler(app)
+handler = coldstart.entry(lambda_handler(app))

@@ -7,6 +7,9 @@ visibility timeout (then the DLQ after 5 receives); its batch-mates are not retr
 
 from __future__ import annotations
 
+from core import coldstart  # first: no garbage collection while a cold start imports
+
+# isort: split
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 
 from core.batch import sqs_batch_handler
@@ -18,4 +21,4 @@ def record_handler(record: SQSRecord) -> list[pipeline.Outcome]:
     return [pipeline.handle(event) for event in records.decode(record.body)]
 
 
-handler = sqs_batch_handler(record_handler, logger)
+handler = coldstart.background_entry(sqs_batch_handler(record_handler, logger))

@@ -6,6 +6,9 @@ half-migrated schema.
 
 from __future__ import annotations
 
+from core import coldstart  # first: no garbage collection while a cold start imports
+
+# isort: split
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -42,6 +45,7 @@ def _wait_for_database() -> None:
             time.sleep(CONNECT_BACKOFF_S)
 
 
+@coldstart.background_entry
 def handler(event: dict[str, Any] | None, context: Any) -> dict[str, Any]:
     target = (event or {}).get("revision", "head")
     _wait_for_database()

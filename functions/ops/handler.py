@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from core import coldstart  # first: no garbage collection while a cold start imports
+
+# isort: split
 from typing import Any
 
 from core import db
@@ -24,4 +27,4 @@ def openapi() -> dict[str, Any]:
     return logic.openapi_document()
 
 
-handler = lambda_handler(app)
+handler = coldstart.entry(lambda_handler(app))

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from core import coldstart  # first: no garbage collection while a cold start imports
+
+# isort: split
 import uuid
 from typing import Annotated
 
@@ -83,4 +86,4 @@ def remove(post_id: uuid.UUID) -> None:
         logic.remove(session, post_id, caller(app).user_id)
 
 
-handler = lambda_handler(app)
+handler = coldstart.entry(lambda_handler(app))

@@ -7,6 +7,9 @@ else to the REST resolver.
 
 from __future__ import annotations
 
+from core import coldstart  # first: no garbage collection while a cold start imports
+
+# isort: split
 from typing import Any
 
 from core import db
@@ -40,6 +43,7 @@ def create_ticket() -> TicketOut:
 _rest = lambda_handler(app)
 
 
+@coldstart.entry
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     request_context = event.get("requestContext") if isinstance(event, dict) else None
     if isinstance(request_context, dict) and "connectionId" in request_context and "eventType" in request_context:

@@ -9,6 +9,9 @@ is next) the job ends `failed` with the error.
 
 from __future__ import annotations
 
+from core import coldstart  # first: no garbage collection while a cold start imports
+
+# isort: split
 import json
 import time
 import uuid
@@ -69,6 +72,7 @@ def _room_of(record: dict[str, Any]) -> uuid.UUID | None:
         return None
 
 
+@coldstart.background_entry
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
     failed: list[str] = []
     for record in event.get("Records") or []:

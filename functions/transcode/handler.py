@@ -9,6 +9,9 @@ Its batch-mates are not retried.
 
 from __future__ import annotations
 
+from core import coldstart  # first: no garbage collection while a cold start imports
+
+# isort: split
 from urllib.parse import unquote_plus
 
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
@@ -34,4 +37,4 @@ def record_handler(record: SQSRecord) -> list[logic.Outcome]:
     return [logic.submit(bucket, key) for bucket, key in created_objects(record)]
 
 
-handler = sqs_batch_handler(record_handler, logger)
+handler = coldstart.background_entry(sqs_batch_handler(record_handler, logger))
