@@ -303,6 +303,8 @@ def child_env(database_url: str, service: str, extra: dict[str, str]) -> dict[st
         "POWERTOOLS_SERVICE_NAME": service,
         # Lambda sets it for every function (core.coldstart pauses the collector only where it is set).
         "AWS_LAMBDA_FUNCTION_NAME": service,
+        # The embedded PostgreSQL has no TLS: neither side asks for it (the reference app reads it too).
+        "DB_TLS": "off",
         "AWS_REGION": "us-east-1",
         "AWS_DEFAULT_REGION": "us-east-1",
     }

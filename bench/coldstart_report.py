@@ -172,9 +172,9 @@ def render(report: dict[str, Any]) -> str:
     )
     lines.append(
         "every child has AWS_LAMBDA_FUNCTION_NAME, as Lambda sets it (core.coldstart pauses the collector "
-        "there). The database is on this machine: our functions do not ask it for TLS (loopback); the "
-        "reference's pg8000 asks, building the system store's context (~17 ms) as it would in the cloud, "
-        "where ours loads only its stage's DB_CA_BUNDLE (~2 ms; docs/decisions.md)."
+        "there), and DB_TLS=off: the embedded PostgreSQL has no TLS, so neither side builds a TLS context "
+        "(in the cloud ours loads its stage's small DB_CA_BUNDLE, ~2 ms; the reference would load the system "
+        "store, ~17 ms: not counted; docs/decisions.md)."
     )
     lines.append(
         "ratio = median / reference median; budget (Lambda layout with bytecode only): DB-backed api "

@@ -88,9 +88,12 @@ def migrate(url: str) -> str | None:
         engine.dispose()
 
 
-def use_for_functions(url: str) -> None:
-    """DATABASE_URL of the functions, read afresh."""
+def use_for_functions(url: str, *, embedded: bool) -> None:
+    """DATABASE_URL of the functions, read afresh; the embedded server has no TLS, so they do not
+    ask for it (DB_TLS=off); a database of your own keeps DB_TLS as you set it."""
     os.environ["DATABASE_URL"] = url
+    if embedded:
+        os.environ["DB_TLS"] = "off"
     reset_app_state()
 
 
@@ -109,7 +112,7 @@ def local_database(*, reuse_running: bool = True, as_owner: bool = False) -> Ite
     try:
         migrate(url)
         url = url if as_owner else as_user(url, APP_ROLE)
-        use_for_functions(url)
+        use_for_functions(url, embedded=True)
         yield url
     finally:
         reset_app_state()

@@ -104,7 +104,7 @@ def start(cleanup: ExitStack) -> list[str]:
         from local.postgres import APP_ROLE, as_user
 
         url = as_user(url, APP_ROLE)
-    use_for_functions(url)
+    use_for_functions(url, embedded=embedded)
 
     from core.config import CoreSettings
 

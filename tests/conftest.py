@@ -90,17 +90,19 @@ def database_url(postgres_server: EmbeddedPostgres, owner_engine: Engine) -> Ite
 
     upgrade(owner_engine)
     url = postgres_server.url(user=APP_ROLE)
-    previous = os.environ.get("DATABASE_URL")
+    previous = {key: os.environ.get(key) for key in ("DATABASE_URL", "DB_TLS")}
     os.environ["DATABASE_URL"] = url
+    os.environ["DB_TLS"] = "off"  # the embedded server has no TLS (make dev does the same)
     reset_app_state()
     try:
         yield url
     finally:
         reset_app_state()
-        if previous is None:
-            os.environ.pop("DATABASE_URL", None)
-        else:
-            os.environ["DATABASE_URL"] = previous
+        for key, value in previous.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
 
 
 @pytest.fixture

@@ -253,15 +253,29 @@ def test_tls_context_without_a_bundle_is_the_system_store(ca_bundle: Any) -> Non
     assert db._tls_context().cert_store_stats()["x509_ca"] == system
 
 
-def test_local_connections_to_this_machine_skip_tls_and_the_trust_store() -> None:
-    """pg8000 asks for TLS by default and builds a default context (the system store) to do it."""
-    local = CoreSettings(stage="local", database_url="postgresql+pg8000://app@127.0.0.1/app")
-    for host in ("127.0.0.1", "::1", "localhost", "127.0.0.2"):
-        assert db._secure_params(local, host, None)["ssl_context"] is False
-    assert "ssl_context" not in db._secure_params(local, "db.example.org", None)  # pg8000's default
-    assert "ssl_context" not in db._secure_params(local, "10.0.0.5", None)
+def test_db_tls_off_does_not_ask_the_local_server_for_tls() -> None:
+    """pg8000 offers TLS by default and builds a default context (the system store) to do it: the
+    embedded server (DB_TLS=off) is not asked; any other local database keeps pg8000's default."""
+    url = "postgresql+pg8000://app@127.0.0.1/app"
+    assert db._secure_params(CoreSettings(stage="local", database_url=url, db_tls="off"), None)["ssl_context"] is False
+    assert "ssl_context" not in db._secure_params(CoreSettings(stage="local", database_url=url), None)
     cloud = CoreSettings(stage="prod", db_host="proxy.example")
-    assert db._secure_params(cloud, "127.0.0.1", None)["ssl_context"] is db._tls_context()
+    assert db._secure_params(cloud, None)["ssl_context"] is db._tls_context()
+
+
+def test_db_tls_off_is_refused_outside_local(monkeypatch: pytest.MonkeyPatch) -> None:
+    from core.config import SettingsError, reset_settings
+
+    for key, value in {"STAGE": "prod", "DB_HOST": "proxy.example", "DB_TLS": "off"}.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("DATABASE_URL", raising=False)
+    reset_settings()
+    try:
+        with pytest.raises(SettingsError, match="DB_TLS=off"):
+            CoreSettings.current()
+    finally:
+        monkeypatch.undo()
+        reset_settings()
 
 
 def test_a_read_that_timed_out_is_not_run_again() -> None:
@@ -296,3 +310,28 @@ def test_a_missing_ca_bundle_is_a_settings_error_not_an_outage(monkeypatch: pyte
         monkeypatch.delenv("DB_CA_BUNDLE")
         reset_settings()
         db._tls_context.cache_clear()
+
+
+def test_iam_tokens_are_signed_locally_by_one_client_per_container(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A token is a presigned `connect` URL for the endpoint and the user; building a client per
+    connection cost ~2,000 objects each time (frozen for good when the first request built one)."""
+    import boto3
+
+    for key, value in {
+        "AWS_ACCESS_KEY_ID": "AKIDEXAMPLE",
+        "AWS_SECRET_ACCESS_KEY": "secret",
+        "AWS_REGION": "eu-west-1",
+    }.items():
+        monkeypatch.setenv(key, value)
+    monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
+    monkeypatch.setattr(boto3, "DEFAULT_SESSION", None)
+    db._rds_client.cache_clear()
+    try:
+        settings = CoreSettings(stage="prod", db_host="proxy.example", db_iam_auth=True)
+        first, second = db._iam_token(settings), db._iam_token(settings)
+        for token in (first, second):
+            assert token.startswith("proxy.example:5432/?")
+            assert "Action=connect" in token and "DBUser=app_rw" in token and "X-Amz-Signature=" in token
+        assert db._rds_client() is db._rds_client()
+    finally:
+        db._rds_client.cache_clear()

@@ -9,7 +9,7 @@ Every handler module imports this module first, and importing it pauses the coll
 only: `AWS_LAMBDA_FUNCTION_NAME` is set). Every handler is wrapped in `entry` (API and authorizer:
 resumes when the first invocation ends) or `background_entry` (the rest: resumes as it starts).
 Resuming freezes what exists first: `gc.freeze` moves those objects to a permanent generation that
-later collections skip, as CPython's documentation suggests for long-lived state.
+later collections skip (documented for fork(); here it spares warm requests a rescan of them).
 tests/unit/test_coldstart.py checks that every handler module does both, by its function's kind.
 """
 

@@ -178,6 +178,14 @@ class CoreSettings(FeatureSettings):
         "Services roots its ACM certificate chains to (`/opt/rds-ca/proxy-bundle.pem`); without, the "
         "region's RDS CAs (`/opt/rds-ca/regions/<region>.pem`); unset (local), the system trust store",
     )
+    # Local only (docs/decisions.md 16.5): pg8000 offers TLS to every server, building the system
+    # store's context (~17 ms) to do so, even to the embedded PostgreSQL, which has none.
+    db_tls: Literal["prefer", "off"] = setting(
+        "prefer",
+        doc="local only: `prefer` offers TLS (pg8000's default, unverified); `off` does not ask, for a server "
+        "on this machine without TLS (`make dev`, the tests and the benchmarks set it for the embedded "
+        "PostgreSQL). Other stages always verify (`DB_CA_BUNDLE`) and refuse `off`",
+    )
     db_connect_timeout_s: float = setting(5.0, gt=0, doc="TCP connect timeout")
     # Longest wait for any one answer once connected (queries, migrations).
     db_socket_timeout_s: float = setting(
@@ -196,9 +204,12 @@ class CoreSettings(FeatureSettings):
     hsts_max_age_s: int = setting(63072000, doc="`Strict-Transport-Security` max-age")
 
     def _consistency_problems(self) -> list[str]:
+        problems = []
         if self.database_url and not self.database_url.startswith("postgresql+pg8000://"):
-            return ["DATABASE_URL must use the postgresql+pg8000:// driver"]
-        return []
+            problems.append("DATABASE_URL must use the postgresql+pg8000:// driver")
+        if self.is_cloud and self.db_tls == "off":
+            problems.append("DB_TLS=off is for a database on this machine (STAGE=local) only")
+        return problems
 
     def require_database(self) -> None:
         """Called before connecting: a function without a database (transcode) needs neither."""

@@ -66,36 +66,29 @@ def _tls_context() -> ssl.SSLContext:
     return context
 
 
-def _is_loopback(host: str) -> bool:
-    import ipaddress  # pg8000 has loaded it by the time a connection opens
+@lru_cache(maxsize=1)
+def _rds_client() -> Any:
+    """One per container: a client costs ~2,000 objects (left in cycles, and frozen by core.coldstart
+    if built during a first request), and signing a token needs no call to AWS."""
+    import boto3  # only cloud connections need it, and only when they (re)connect
 
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
+    return boto3.client("rds")
 
 
 def _iam_token(settings: CoreSettings) -> str:
-    import boto3  # only cloud connections need it, and only when they (re)connect
-
-    client = boto3.client("rds")
     return str(
-        client.generate_db_auth_token(
+        _rds_client().generate_db_auth_token(
             DBHostname=settings.db_host or "", Port=settings.db_port, DBUsername=settings.db_user
         )
     )
 
 
-def _secure_params(settings: CoreSettings, host: str, password: str | None) -> dict[str, Any]:
+def _secure_params(settings: CoreSettings, password: str | None) -> dict[str, Any]:
     """Timeout, TLS and credentials for a new connection, however it is opened."""
     params: dict[str, Any] = {"timeout": settings.db_socket_timeout_s}
     if settings.is_cloud:
         params["ssl_context"] = _tls_context()
-    elif _is_loopback(host):
-        # TLS to this machine protects nothing; pg8000's default would load the system trust
-        # store (~17 ms) to offer it. A remote database keeps pg8000's default (TLS if offered).
+    elif settings.db_tls == "off":  # the embedded PostgreSQL: no TLS to offer, so no context to build
         params["ssl_context"] = False
     if settings.is_cloud and settings.db_iam_auth:
         params["password"] = _iam_token(settings)
@@ -142,7 +135,7 @@ def create_engine_for(settings: CoreSettings) -> Engine:
 
     @event.listens_for(engine, "do_connect")
     def _connect(dialect: Any, conn_rec: Any, cargs: Any, cparams: dict[str, Any]) -> Any:
-        cparams.update(_secure_params(settings, host, cparams.get("password")))
+        cparams.update(_secure_params(settings, cparams.get("password")))
         if "unix_sock" in cparams:
             return None  # let the dialect connect as usual
         # pg8000.connect() has no `sock` argument, its Connection class does.
@@ -328,7 +321,7 @@ def _lean_connect(settings: CoreSettings) -> Any:
         user, database, password = settings.db_user, settings.db_name, None
     sock = pgwire.open_socket(host, port, settings.db_connect_timeout_s, settings.db_socket_timeout_s)
     try:
-        params = _secure_params(settings, host, password)
+        params = _secure_params(settings, password)
         connection = pg8000_wire.one_flight(pg8000.native.Connection)
         return pgwire.tuned(connection(user, host=host, port=port, database=database, sock=sock, **params))
     except BaseException:
@@ -388,6 +381,10 @@ def prime() -> None:
 
     if "sqlalchemy" in sys.modules:  # this function works through the engine (its handler loaded SQLAlchemy)
         get_engine()
+
+    import gc
+
+    gc.collect()  # off the latency path: the snapshot carries no garbage (core.coldstart paused the collector)
 
 
 def _register_snapstart_hooks() -> None:
