@@ -48,8 +48,8 @@ def is_paused() -> bool:
 
 
 def entry(handler: H) -> H:
-    """An API or authorizer handler (a caller waits; API Gateway gives up within 29 s): collection
-    resumes when its first invocation ends, however it ends, so the first answer pays no collection."""
+    """An API or authorizer handler (a caller waits; the function's timeout, 10 s for the API's,
+    bounds the pause): collection resumes when its first invocation ends, however it ends."""
     return _wrapped(handler, through_first_invocation=True)
 
 
