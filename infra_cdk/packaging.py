@@ -364,14 +364,19 @@ _RDS_ROOT_CN = re.compile(
     r"^Amazon RDS (?P<preview>(?:Beta|Preview) )?(?P<region>[a-z]{2}(?:-[a-z]+)+-\d+) Root CA "
     r"(?P<family>RSA2048|RSA4096|ECC384) G1$"
 )
-# RDS Proxy presents an ACM certificate: its chain ends at one of Amazon Root CA 1-4, whose
-# trust anchor is Starfield Services G2 (docs/decisions.md, issue 16.5). CN -> organization.
+# RDS Proxy presents an ACM certificate: its chain ends at one of Amazon Root CA 1-4, which
+# Starfield Services G2 cross-signs (docs/decisions.md, issue 16.5). CN -> (organization, SHA-256 of
+# the certificate): the fingerprints Amazon Trust Services publishes (https://www.amazontrust.com/repository/),
+# the same in Debian's ca-certificates; a root with the right name and another key is refused.
 RDS_PROXY_ROOTS = {
-    "Amazon Root CA 1": "Amazon",
-    "Amazon Root CA 2": "Amazon",
-    "Amazon Root CA 3": "Amazon",
-    "Amazon Root CA 4": "Amazon",
-    "Starfield Services Root Certificate Authority - G2": "Starfield Technologies, Inc.",
+    "Amazon Root CA 1": ("Amazon", "8ecde6884f3d87b1125ba31ac3fcb13d7016de7f57cc904fe1cb97c6ae98196e"),
+    "Amazon Root CA 2": ("Amazon", "1ba5b2aa8c65401a82960118f80bec4f62304d83cec4713a19c39c011ea46db4"),
+    "Amazon Root CA 3": ("Amazon", "18ce6cfe7bf14e60b2e347b8dfe868cb31d02ebb3ada271569f50343b46db3a4"),
+    "Amazon Root CA 4": ("Amazon", "e35d28419ed02025cfa69038cd623962458da5c695fbdea3c22b0bfb25897092"),
+    "Starfield Services Root Certificate Authority - G2": (
+        "Starfield Technologies, Inc.",
+        "568d6905a2c88708a4b3025190edcfedb1974a606a13c6e5290fcb2ae63edab5",
+    ),
 }
 _PEM_BLOCK = re.compile(r"-----BEGIN CERTIFICATE-----[A-Za-z0-9+/=\s]+?-----END CERTIFICATE-----")
 # A sane bundle: AWS's global bundle holds about a hundred CAs (three roots per region).
@@ -425,6 +430,12 @@ class _Cert:
     @property
     def name(self) -> str:
         return self.subject.get("commonName", "")
+
+    @property
+    def sha256(self) -> str:
+        import ssl
+
+        return hashlib.sha256(ssl.PEM_cert_to_DER_cert(self.pem)).hexdigest()
 
 
 def _names(rdns: object) -> dict[str, str]:
@@ -516,11 +527,13 @@ def _rds_ca_by_region(certs: list[_Cert], regions: tuple[str, ...]) -> dict[str,
 
 def _proxy_roots(certs: list[_Cert], now: float) -> None:
     """Checks that certs are exactly RDS Proxy's roots (RDS_PROXY_ROOTS): self-signed, by subject
-    CN and organization, each once, all valid now. ValueError: why not."""
+    CN, organization and fingerprint, each once, all valid now. ValueError: why not."""
     for cert in certs:
-        organization = RDS_PROXY_ROOTS.get(cert.name)
+        organization, fingerprint = RDS_PROXY_ROOTS.get(cert.name, (None, None))
         if organization is None or cert.subject.get("organizationName") != organization or cert.subject != cert.issuer:
             raise ValueError(f"a certificate that is not an Amazon Trust Services root: {cert.name!r}")
+        if cert.sha256 != fingerprint:
+            raise ValueError(f"{cert.name!r} is not the published root (SHA-256 {cert.sha256}, expected {fingerprint})")
         if not cert.not_before <= now < cert.not_after:
             raise ValueError(f"a certificate that is not valid now: {cert.name!r}")
     missing = sorted(set(RDS_PROXY_ROOTS) - {cert.name for cert in certs})

@@ -228,7 +228,8 @@ class ApiStack(Stack):
         its region's RDS CA (regions/<region>.pem, the region resolved at deploy)."""
         if not db_functions:
             return
-        bundle = packaging.rds_ca_layer(self.config.rds_ca_bundle_url)
+        # rdsCaBundleUrl overrides the RDS CAs, which a stage behind the proxy never loads: not fetched there.
+        bundle = packaging.rds_ca_layer("" if behind_proxy else self.config.rds_ca_bundle_url)
         layer = lambda_.LayerVersion(
             self,
             "RdsCaLayer",

@@ -208,7 +208,7 @@ def test_a_proxy_bundle_with_another_ca_is_refused(edit_proxies: Callable[[str],
 
 
 def test_a_proxy_bundle_with_a_forged_amazon_root_is_refused(edit_proxies: Callable[[str], None]) -> None:
-    # Same subject as Amazon Root CA 1, another key: the count gives it away.
+    # Same subject as Amazon Root CA 1, another key: its fingerprint gives it away.
     x509 = pytest.importorskip("cryptography.x509")
     from cryptography.hazmat.primitives import hashes
     from cryptography.hazmat.primitives.asymmetric import ec
@@ -234,8 +234,13 @@ def test_a_proxy_bundle_with_a_forged_amazon_root_is_refused(edit_proxies: Calla
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
         .sign(key, hashes.SHA256())
     )
-    edit_proxies(f"exports.proxies.push({json.dumps(forged.public_bytes(_pem()).decode('ascii'))});")
-    with pytest.raises(packaging.PackagingError, match=r"6 CA certificates, expected 5"):
+    pem = json.dumps(forged.public_bytes(_pem()).decode("ascii"))
+    edit_proxies(f"exports.proxies.push({pem});")
+    with pytest.raises(packaging.PackagingError, match=r"'Amazon Root CA 1' is not the published root"):
+        packaging.rds_ca_layer()
+    # In its place (the count holds): its fingerprint still is not the published one.
+    edit_proxies(f"exports.proxies.pop(); exports.proxies[0] = {pem};")
+    with pytest.raises(packaging.PackagingError, match=r"'Amazon Root CA 1' is not the published root"):
         packaging.rds_ca_layer()
 
 

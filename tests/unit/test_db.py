@@ -335,3 +335,41 @@ def test_iam_tokens_are_signed_locally_by_one_client_per_container(monkeypatch: 
         assert db._rds_client() is db._rds_client()
     finally:
         db._rds_client.cache_clear()
+
+
+def test_a_bundle_that_no_longer_verifies_falls_back_to_the_system_store_once(
+    tmp_path: Any, ca_bundle: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """AWS rotates RDS Proxy's certificate itself: if it ever chains to a root the bundle lacks, the
+    functions keep working on the system store (the hostname still checked) and say so in the logs."""
+    ours, other = _ca("Endpoint CA"), _ca("Some other CA")
+    port, stop = _tls_server(tmp_path, ours, "db.internal.example")
+    monkeypatch.setenv("SSL_CERT_FILE", _pem_file(tmp_path, "system.pem", ours[0]))  # the "system store"
+    ca_bundle(_pem_file(tmp_path, "stale.pem", other[0]))
+    cloud = CoreSettings(stage="prod", db_host="db.internal.example", db_ca_bundle=str(tmp_path / "stale.pem"))
+
+    def attempt(params: dict[str, Any]) -> bytes:
+        with (
+            socket.create_connection(("127.0.0.1", port), timeout=5) as raw,
+            params["ssl_context"].wrap_socket(raw, server_hostname=params["host"]) as tls,
+        ):
+            return tls.recv(2)
+
+    try:
+        with pytest.raises(ssl.SSLCertVerificationError):  # not in the cloud: no fallback
+            db._verified(
+                CoreSettings(stage="local"), attempt, {"ssl_context": db._tls_context(), "host": "db.internal.example"}
+            )
+        assert not db._bundle_failed
+
+        params = {"ssl_context": db._tls_context(), "host": "db.internal.example"}
+        assert db._verified(cloud, attempt, params) == b"ok"
+        assert db._bundle_failed and "db_tls_fallback" in caplog.text
+        assert db._tls_context().cert_store_stats()["x509_ca"] == 1  # now the system store
+
+        with pytest.raises(ssl.SSLCertVerificationError, match="mismatch"):  # the hostname is still checked
+            db._verified(cloud, attempt, {"ssl_context": db._tls_context(), "host": "other.internal.example"})
+    finally:
+        stop()
+        db._bundle_failed = False
+        db._tls_context.cache_clear()

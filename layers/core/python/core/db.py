@@ -47,6 +47,8 @@ _engine: Engine | None = None
 _on_commit: WeakKeyDictionary[Connection, list[Callable[[], None]]] = WeakKeyDictionary()
 # Set while `read` checks a connection out: it skips the pool's pre-ping (see `read`).
 _optimistic: ContextVar[bool] = ContextVar("optimistic_checkout", default=False)
+# Set once DB_CA_BUNDLE failed to verify the endpoint: this container trusts the system store (`_verified`).
+_bundle_failed = False
 
 
 @lru_cache(maxsize=1)
@@ -55,7 +57,7 @@ def _tls_context() -> ssl.SSLContext:
     RDS Proxy presents an ACM certificate (the Amazon Trust Services roots), the cluster itself its
     region's RDS CA. Without it, the system trust store. The bundle replaces the store, not adds to
     it: loading the store's ~140 CAs costs ~17 ms of a cold start, five roots ~2 ms."""
-    bundle = CoreSettings.current().db_ca_bundle
+    bundle = None if _bundle_failed else CoreSettings.current().db_ca_bundle
     try:
         # cafile given: only it is loaded (no load_default_certs); hostname checked, CERT_REQUIRED.
         context = ssl.create_default_context(cafile=bundle or None)
@@ -64,6 +66,31 @@ def _tls_context() -> ssl.SSLContext:
     context.check_hostname = True
     context.verify_mode = ssl.CERT_REQUIRED
     return context
+
+
+def _verified(settings: CoreSettings, attempt: Callable[[dict[str, Any]], T], params: dict[str, Any]) -> T:
+    """`attempt(params)`: one connection. If the stage's DB_CA_BUNDLE does not verify the endpoint
+    (AWS moved its certificate to a root the bundle lacks: AWS rotates the proxy's certificates
+    itself), once more and from then on with the system trust store (what the cloud trusted before
+    the bundles; the hostname is still checked), logged as `db_tls_fallback` for an operator to
+    update the bundle (docs/operations.md): the functions keep working meanwhile."""
+    global _bundle_failed
+    try:
+        return attempt(params)
+    except ssl.SSLCertVerificationError as exc:
+        if not settings.is_cloud or _bundle_failed or not settings.db_ca_bundle:
+            raise
+        import logging
+
+        logging.getLogger(__name__).error(
+            "db_tls_fallback: DB_CA_BUNDLE %s does not verify %s (%s); using the system trust store",
+            settings.db_ca_bundle,
+            settings.db_host,
+            exc.verify_message,
+        )
+        _bundle_failed = True
+        _tls_context.cache_clear()
+        return attempt({**params, "ssl_context": _tls_context()})
 
 
 @lru_cache(maxsize=1)
@@ -138,13 +165,19 @@ def create_engine_for(settings: CoreSettings) -> Engine:
         cparams.update(_secure_params(settings, cparams.get("password")))
         if "unix_sock" in cparams:
             return None  # let the dialect connect as usual
-        # pg8000.connect() has no `sock` argument, its Connection class does.
-        sock = pgwire.open_socket(host, port, settings.db_connect_timeout_s, settings.db_socket_timeout_s)
-        try:
-            return pgwire.tuned(pg8000_wire.one_flight(dialect.loaded_dbapi.Connection)(*cargs, sock=sock, **cparams))
-        except BaseException:
-            sock.close()
-            raise
+
+        connection = pg8000_wire.one_flight(dialect.loaded_dbapi.Connection)
+
+        def attempt(params: dict[str, Any]) -> Any:
+            # pg8000.connect() has no `sock` argument, its Connection class does.
+            sock = pgwire.open_socket(host, port, settings.db_connect_timeout_s, settings.db_socket_timeout_s)
+            try:
+                return pgwire.tuned(connection(*cargs, sock=sock, **params))
+            except BaseException:
+                sock.close()
+                raise
+
+        return _verified(settings, attempt, cparams)
 
     return engine
 
@@ -319,14 +352,17 @@ def _lean_connect(settings: CoreSettings) -> Any:
     else:
         host, port = settings.db_host or "", settings.db_port
         user, database, password = settings.db_user, settings.db_name, None
-    sock = pgwire.open_socket(host, port, settings.db_connect_timeout_s, settings.db_socket_timeout_s)
-    try:
-        params = _secure_params(settings, password)
-        connection = pg8000_wire.one_flight(pg8000.native.Connection)
-        return pgwire.tuned(connection(user, host=host, port=port, database=database, sock=sock, **params))
-    except BaseException:
-        sock.close()
-        raise
+    connection = pg8000_wire.one_flight(pg8000.native.Connection)
+
+    def attempt(params: dict[str, Any]) -> Any:
+        sock = pgwire.open_socket(host, port, settings.db_connect_timeout_s, settings.db_socket_timeout_s)
+        try:
+            return pgwire.tuned(connection(user, host=host, port=port, database=database, sock=sock, **params))
+        except BaseException:
+            sock.close()
+            raise
+
+    return _verified(settings, attempt, _secure_params(settings, password))
 
 
 def lean_query(sql: str, **params: Any) -> list[Any]:
