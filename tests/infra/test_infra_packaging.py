@@ -27,6 +27,8 @@ from infra_synth import Synth, no_network
 from core.routes import FUNCTIONS
 from infra_cdk import packaging
 from infra_cdk.config import stage_config
+from tests import certificates
+from tests.certificates import self_signed_ca
 
 pytestmark = pytest.mark.infra
 
@@ -171,12 +173,6 @@ def _blocks(text: str) -> list[str]:
     return [b.strip() + "-----END CERTIFICATE-----" for b in text.split("-----END CERTIFICATE-----") if "BEGIN" in b]
 
 
-def _pem() -> Any:
-    from cryptography.hazmat.primitives.serialization import Encoding
-
-    return Encoding.PEM
-
-
 def test_each_file_loads_alone_with_exactly_its_cas() -> None:
     bundle = packaging.rds_ca_layer()
     assert _store(bundle.proxy_bundle)["x509_ca"] == len(PROXY_ROOTS) == bundle.proxy_certificates == 5
@@ -209,32 +205,8 @@ def test_a_proxy_bundle_with_another_ca_is_refused(edit_proxies: Callable[[str],
 
 def test_a_proxy_bundle_with_a_forged_amazon_root_is_refused(edit_proxies: Callable[[str], None]) -> None:
     # Same subject as Amazon Root CA 1, another key: its fingerprint gives it away.
-    x509 = pytest.importorskip("cryptography.x509")
-    from cryptography.hazmat.primitives import hashes
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name(
-        [
-            x509.NameAttribute(NameOID.COUNTRY_NAME, "US"),
-            x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Amazon"),
-            x509.NameAttribute(NameOID.COMMON_NAME, "Amazon Root CA 1"),
-        ]
-    )
-    now = datetime.datetime.now(datetime.UTC)
-    forged = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=365))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    pem = json.dumps(forged.public_bytes(_pem()).decode("ascii"))
+    forged, _ = self_signed_ca("Amazon Root CA 1", organization="Amazon", country="US")
+    pem = json.dumps(certificates.pem(forged))
     edit_proxies(f"exports.proxies.push({pem});")
     with pytest.raises(packaging.PackagingError, match=r"'Amazon Root CA 1' is not the published root"):
         packaging.rds_ca_layer()

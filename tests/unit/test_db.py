@@ -8,6 +8,7 @@ import pytest
 
 from core import db, pgwire
 from core.config import CoreSettings
+from tests.certificates import Issued, pem, private_pem, self_signed_ca, server_certificate
 
 CLOUD = CoreSettings(stage="prod", db_host="proxy.example", db_iam_auth=True)
 
@@ -103,78 +104,18 @@ def test_fast_timestamptz_parser_falls_back_for_what_python_cannot_read() -> Non
     assert pgwire.timestamptz_in("infinity") == "infinity"
 
 
-def _ca(name: str) -> tuple[Any, Any]:
-    """A self-signed CA: (certificate, key)."""
-    from datetime import UTC, datetime, timedelta
-
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import NameOID
-
-    key = ec.generate_private_key(ec.SECP256R1())
-    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-    now = datetime.now(UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(subject)
-        .issuer_name(subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(minutes=5))
-        .not_valid_after(now + timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=True,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
-        .sign(key, hashes.SHA256())
-    )
-    return cert, key
+def _ca(name: str) -> Issued:
+    return self_signed_ca(name)
 
 
-def _tls_server(tmp_path: Any, ca: tuple[Any, Any], hostname: str) -> tuple[int, Any]:
+def _tls_server(tmp_path: Any, ca: Issued, hostname: str) -> tuple[int, Any]:
     """A TLS server on 127.0.0.1 presenting a certificate for `hostname` issued by `ca`: (port, stop)."""
     import threading
-    from datetime import UTC, datetime, timedelta
 
-    from cryptography import x509
-    from cryptography.hazmat.primitives import hashes, serialization
-    from cryptography.hazmat.primitives.asymmetric import ec
-    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
-
-    ca_cert, ca_key = ca
-    key = ec.generate_private_key(ec.SECP256R1())
-    now = datetime.now(UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, hostname)]))
-        .issuer_name(ca_cert.subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - timedelta(minutes=5))
-        .not_valid_after(now + timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName(hostname)]), critical=False)
-        .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
-        .sign(ca_key, hashes.SHA256())
-    )
+    cert, key = server_certificate(ca, hostname)
     chain, key_file = tmp_path / f"{hostname}.pem", tmp_path / f"{hostname}.key"
-    chain.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_file.write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    )
+    chain.write_text(pem(cert), encoding="ascii")
+    key_file.write_bytes(private_pem(key))
     server_context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     server_context.load_cert_chain(chain, key_file)
     listener = socket.create_server(("127.0.0.1", 0))
@@ -197,10 +138,8 @@ def _tls_server(tmp_path: Any, ca: tuple[Any, Any], hostname: str) -> tuple[int,
 
 
 def _pem_file(tmp_path: Any, name: str, *certs: Any) -> str:
-    from cryptography.hazmat.primitives import serialization
-
     path = tmp_path / name
-    path.write_bytes(b"".join(cert.public_bytes(serialization.Encoding.PEM) for cert in certs))
+    path.write_text(pem(*certs), encoding="ascii")
     return str(path)
 
 
