@@ -17,7 +17,8 @@ against the real database through the same JSON.
   private exchange: its requester's alone); the first delta waits for the reply's announcement.
 - `finish`: the text and `completed`, or `""` and `failed`, with message.completed, once; a
   completed reply charged to the room's master (core.balances, once per job) in the same
-  transaction, and `balance.changed` handed back for the worker to post.
+  transaction, and `balance.changed` handed back for the worker to post. `superseded` (the job
+  lost its message mid-stream: regenerated, deleted) stores nothing and charges what the call used.
 - `start` also refuses (`unpaid`, the reply failed, uncharged) a call the master cannot pay for.
 
 To extend a step (balances, summaries, vision): add to its function here and, when the worker must
@@ -302,8 +303,12 @@ def finish(request: FinishRequest) -> FinishResponse:
     job = request.job.job()
     charged = None
     with db.session_scope() as session:
-        done = ai_replies.finish(session, job, request.text, request.status)
-        if done is not None and request.status == "completed" and request.usage is not None:
+        # A superseded job no longer owns its message: nothing to store. A call that reached the
+        # provider is charged all the same, once per job (a failed one never is), if the job really
+        # was its message's: a forged or misdirected one changes nothing.
+        done = None if request.status == "superseded" else ai_replies.finish(session, job, request.text, request.status)
+        chargeable = done is not None or (request.status != "failed" and ai_replies.was_its_job(session, job))
+        if chargeable and request.status != "failed" and request.usage is not None:
             charged = balances.charge(
                 session,
                 room_id=job.room_id,

@@ -90,7 +90,10 @@ class Request:
 
 
 class Superseded(Exception):
-    """The job may no longer end its message (regenerated, deleted): stop streaming."""
+    """The job may no longer end its message (regenerated, deleted): stop streaming. `text`: what
+    had streamed by then, the output charged for it."""
+
+    text = ""
 
 
 def run(job: Job) -> str:
@@ -124,7 +127,11 @@ def run(job: Job) -> str:
     deltas = Deltas(request, AiWorkerSettings.current().rooms_ai_delta_interval_s)
     try:
         text, status, usage = generate(request, deltas=deltas)
-    except Superseded:
+    except Superseded as superseded:
+        # The provider was called: what it was sent and what came back so far is charged (estimated:
+        # the usage figures come at the stream's end), once per job.
+        used = plus(providers.estimated_usage(request.messages, request.system, superseded.text), summary_usage)
+        end(job, "", "superseded", gone=deltas.gone, request=request, usage=used)
         return "superseded"
     if status == "completed":
         usage = plus(usage or providers.estimated_usage(request.messages, request.system, text), summary_usage)
@@ -187,14 +194,14 @@ def end(
     usage: Usage | None = None,
 ) -> bool:
     """Step 3: whether the job ended its message (False: it no longer could; nothing changed). A
-    completed reply is charged (`usage`, the provider's or estimated) to the room's master by the
-    step; the frames it hands back (balance.changed) are posted here, best effort."""
+    completed or superseded call is charged (`usage`, the provider's or estimated) to the room's
+    master by the step; the frames it hands back (balance.changed) are posted here, best effort."""
     answer = steps_client.finish(
         FinishRequest(
             v=1,
             job=JobRef.of(job),
             text=text,
-            status=status,  # type: ignore[arg-type]  # completed | failed, checked by the contract
+            status=status,  # type: ignore[arg-type]  # completed | failed | superseded, checked by the contract
             gone=tuple(gone),
             provider=request.provider if request is not None else None,
             model=request.model if request is not None else None,
@@ -331,6 +338,9 @@ def _stream(request: Request, deltas: Deltas, deadline: float) -> tuple[str, str
             parts.append(chunk)
             deltas.add(chunk)
         deltas.flush()
+    except Superseded as exc:
+        exc.text = "".join(parts)
+        raise
     except ProviderError as exc:
         logger.warning(
             "AI reply failed", extra={"provider": request.provider, "model": request.model, "reason": str(exc)}

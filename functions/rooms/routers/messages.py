@@ -134,7 +134,8 @@ def delete_message(room_id: uuid.UUID, message_id: uuid.UUID) -> None:
     summary="Generate the AI reply to human message message_id again, in place (member+)",
     description="202: the AI message (same id, same seq) is back to `pending`; its new text streams as "
     "message.delta events, then message.completed ends it `completed` or `failed`. A generation still "
-    "running for it is superseded. 409 when message_id is not a human message with an AI reply, or when "
+    "running for it is superseded (the room's master is charged what it used so far). "
+    "409 when message_id is not a human message with an AI reply, or when "
     "its images are not all `ready`; "
     "429 past the caller's AI replies per minute; 402 insufficient_balance when the room's master's AI token "
     "balance cannot cover the call's estimate.",

@@ -16,6 +16,7 @@ from ai_steps import handler as steps_handler
 from ai_steps import steps
 
 from core.ai_steps import StepRejected
+from tests.client import call
 from tests.integration.realtime.realtime_helpers import sql
 from tests.integration.rooms.rooms_helpers import Person, Team, sent, team
 
@@ -105,12 +106,15 @@ def test_a_forged_or_misdirected_job_is_stale_and_changes_nothing(db: str) -> No
     for job in forged:
         assert invoke({"v": 1, "step": "start", "job": job}) == {"v": 1, "outcome": "stale", "context": None}
         assert invoke({"v": 1, "step": "delta", "job": job, "first": False})["current"] is False
-        assert invoke({"v": 1, "step": "finish", "job": job, "text": "forged", "status": "completed", **PAID}) == {
-            "v": 1,
-            "done": False,
-            "notices": [],
-        }
+        for status in ("completed", "superseded"):  # nothing stored, nothing charged
+            assert invoke({"v": 1, "step": "finish", "job": job, "text": "forged", "status": status, **PAID}) == {
+                "v": 1,
+                "done": False,
+                "notices": [],
+            }
     assert row(found["message_id"]) == before
+    charged = "SELECT 1 FROM balance_transactions WHERE kind = 'charge' AND room_id IN (:a, :b)"
+    assert sql(charged, a=room.room, b=other.room) == []
 
 
 def test_each_delta_goes_to_the_audience_of_its_moment(db: str) -> None:
@@ -159,6 +163,32 @@ def test_finish_stores_the_text_once_with_message_completed(db: str) -> None:
     assert [tuple(c) for c in charges] == [(12, 3)]
     # a regenerate's new job stops the old one: its steps find nothing to own
     assert invoke({"v": 1, "step": "start", "job": job_of(found)})["outcome"] == "stale"
+
+
+def test_a_superseded_job_is_charged_what_it_used_once_and_stores_nothing(db: str) -> None:
+    """The worker found its job replaced mid-stream (a regenerate) or its message deleted: the call
+    reached the provider, so the room's master pays for it; the message is the new job's (or gone)."""
+    room = team()
+    found = pending(room, room["member"])
+    announced(room.room)
+    question = sql("SELECT reply_to_id FROM messages WHERE id = :m", m=found["message_id"])[0][0]
+    regenerate = f"/api/v1/rooms/{room.room}/messages/{question}/regenerate"
+    assert call("POST", regenerate, token=room["member"].token).status == 202
+    before = row(found["message_id"])
+    superseded = {"v": 1, "step": "finish", "job": job_of(found), "text": "", "status": "superseded", **PAID}
+    assert invoke(superseded)["done"] is False
+    assert row(found["message_id"]) == before  # still pending, under the new job
+    charges = sql("SELECT input_tokens, output_tokens FROM balance_transactions WHERE job_id = :j", j=found["job_id"])
+    assert [tuple(c) for c in charges] == [(12, 3)]
+    invoke(superseded)  # delivered again: once per job
+    assert sql("SELECT count(*) FROM balance_transactions WHERE job_id = :j", j=found["job_id"])[0][0] == 1
+
+    # The message deleted while its job streamed: the job is still its message's, and charged.
+    gone = pending(room, room["member"], "and this one?")
+    deleted = call("DELETE", f"/api/v1/rooms/{room.room}/messages/{gone['message_id']}", token=room["master"].token)
+    assert deleted.status == 204, deleted.body
+    assert invoke({**superseded, "job": job_of(gone)})["done"] is False
+    assert sql("SELECT count(*) FROM balance_transactions WHERE job_id = :j", j=gone["job_id"])[0][0] == 1
 
 
 def test_a_summary_is_only_stored_for_the_jobs_own_room(db: str) -> None:
@@ -252,6 +282,7 @@ def test_a_reply_past_its_deadline_ends_failed_at_start(db: str) -> None:
         {"v": 1, "step": "drop_tables"},
         {"v": 1, "step": "finish", "text": "x", "status": "pending"},
         {"v": 1, "step": "finish", "text": "x", "status": "completed"},  # a completed reply names its cost
+        {"v": 1, "step": "finish", "text": "", "status": "superseded"},  # so does a superseded one
         {"v": 1, "step": "finish", "text": "x", "status": "completed", **PAID, "usage": {"input_tokens": -1}},
         {"v": 1, "step": "finish", "text": "x" * (1024 * 1024 + 1), "status": "completed"},
         {"v": 1, "step": "delta", "first": False, "gone": ["c"] * 1001},

@@ -293,3 +293,43 @@ def test_a_stranger_is_never_charged_and_learns_nothing(db: str) -> None:
         "POST", f"/api/v1/rooms/{room.room}/messages", {"content": "x", "invoke_ai": True}, token=stranger.token
     )
     assert answer.status == 404  # not 402: the room's master and balance stay unknown to outsiders
+
+
+def test_a_reply_regenerated_mid_stream_is_charged_what_it_used(
+    db: str, held_jobs: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Regenerating (or deleting) a reply while its provider streams used to cost nothing: a member
+    could burn the master's provider calls, stream after stream, uncharged. The superseded job is
+    charged what it was sent and what had streamed (estimated), once; the new job its own reply."""
+    room = team()
+    body = sent(room.room, room["member"], "a question worth a long answer", invoke_ai=True)
+    first = job_of(body["ai_message"]["id"])
+    regenerate = f"/api/v1/rooms/{room.room}/messages/{body['message']['id']}/regenerate"
+    streamed = "the first half of an answer, " * 4
+
+    def stream_then_regenerate(*args: Any, **kwargs: Any) -> Iterator[str]:
+        yield streamed
+        assert call("POST", regenerate, token=room["member"].token).status == 202
+        for _ in range(50):  # the worker finds out at its next delta
+            yield "and more that nobody sees. "
+
+    real_stream = providers.stream_within
+    monkeypatch.setattr(providers, "stream_within", stream_then_regenerate)
+    assert worker.run(first) == "superseded"
+    (charge,) = charges(room["master"])
+    assert (charge.job_id, str(charge.message_id)) == (first.job_id, body["ai_message"]["id"])
+    assert charge.input_tokens > 0 and charge.output_tokens >= len(streamed) // 4
+    assert charge.delta == -(charge.input_tokens + charge.output_tokens)
+    assert tokens_of(room["master"]) == WELCOME + charge.delta
+    assert charges(room["member"]) == []  # the asker pays nothing
+
+    assert worker.run(first) == "stale"  # delivered again: charged once
+    assert len(charges(room["master"])) == 1
+
+    monkeypatch.setattr(providers, "stream_within", real_stream)
+    second = job_of(body["ai_message"]["id"])
+    assert second.job_id != first.job_id
+    assert worker.run(second) == "completed"
+    assert [c.job_id for c in charges(room["master"])] == [first.job_id, second.job_id]
+    reply = call("GET", f"/api/v1/rooms/{room.room}/messages/{body['ai_message']['id']}", token=room["member"].token)
+    assert reply.body["status"] == "completed" and "nobody sees" not in reply.body["content"]

@@ -126,6 +126,19 @@ def _this_job(job: Job) -> Any:
     )
 
 
+def was_its_job(session: Connection, job: Job) -> bool:
+    """Whether `job` is or was the job of its AI message (the current one, or the one the last
+    regenerate replaced), deleted or not: what may be charged when it no longer ends the message."""
+    m = message_table.c
+    found = select(m.id).where(
+        (m.id == job.message_id)
+        & (m.room_id == job.room_id)
+        & (m.kind == "ai")
+        & ((m.job_id == job.job_id) | (m.superseded_job_id == job.job_id))
+    )
+    return session.execute(found).first() is not None
+
+
 def is_current(session: Connection, job: Job) -> bool:
     """Whether the job may still end its message (the worker asks before each delta)."""
     return session.execute(select(message_table.c.id).where(_this_job(job))).first() is not None

@@ -207,17 +207,19 @@ class FinishRequest(_Model):
     step: Literal["finish"] = "finish"
     job: JobRef
     text: str = Field(max_length=MAX_TEXT_CHARS)
-    status: Literal["completed", "failed"]
+    # `superseded`: the job lost its message mid-stream (regenerated, deleted); nothing is stored,
+    # what it used is charged.
+    status: Literal["completed", "failed", "superseded"]
     gone: tuple[ConnectionId, ...] = Field(default=(), max_length=MAX_GONE)
-    # What a completed reply cost (charged to the room's master): required with `completed`.
+    # What the call cost (charged to the room's master): required with `completed` and `superseded`.
     provider: str | None = Field(default=None, max_length=200)
     model: str | None = Field(default=None, max_length=200)
     usage: Usage | None = None
 
     @model_validator(mode="after")
     def _charged(self) -> FinishRequest:
-        if self.status == "completed" and (self.usage is None or self.provider is None or self.model is None):
-            raise ValueError("a completed reply names its provider, model and usage")
+        if self.status != "failed" and (self.usage is None or self.provider is None or self.model is None):
+            raise ValueError("a completed or superseded reply names its provider, model and usage")
         return self
 
 
