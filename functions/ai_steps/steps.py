@@ -36,6 +36,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from pydantic import ValidationError
 from sqlalchemy import ColumnElement, Connection, or_, select, text
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 
 from ai_steps import context, summaries
 from ai_steps.settings import AiStepsSettings
@@ -55,6 +56,7 @@ from core.ai_steps import (
     SummaryResponse,
     parse_request,
 )
+from core.models.ai_jobs import ai_job_table
 from core.models.rooms import message_table, room_table
 from core.models.user import user_table
 from core.room_images import images_column
@@ -82,7 +84,32 @@ def start(request: StartRequest) -> StartResponse:
             logger.info("AI reply refused: the room's master cannot pay for it")
             ai_replies.finish(session, job, "", "failed")  # never charged: nothing was called
             return StartResponse(outcome="unpaid")
-    return StartResponse(outcome="ready", context=context_)
+        _admit(session, job)
+    return StartResponse(outcome="ready", context=context_, input_tokens=_input_estimate(context_, None))
+
+
+def _admit(session: Connection, job: ai_replies.Job) -> None:
+    """The job may call its provider: from now on what it uses is charged, whatever becomes of its message."""
+    session.execute(
+        pg_insert(ai_job_table)
+        .values(job_id=job.job_id, room_id=job.room_id, message_id=job.message_id)
+        .on_conflict_do_nothing(index_elements=["job_id"])
+    )
+
+
+def _chargeable(session: Connection, job: ai_replies.Job) -> bool:
+    """A job `start` admitted for this very message and room, unless the reply was failed under it
+    (past its deadline, read by someone first): a failed reply is never charged."""
+    j = ai_job_table.c
+    admitted = select(j.job_id).where(
+        (j.job_id == job.job_id)
+        & (j.room_id == job.room_id)
+        & (j.message_id == job.message_id)
+        & ~select(message.id)
+        .where((message.id == j.message_id) & (message.job_id == j.job_id) & (message.status == "failed"))
+        .exists()
+    )
+    return session.execute(admitted).first() is not None
 
 
 def _input_estimate(found: Context, pending: summaries.Pending | None) -> int:
@@ -304,11 +331,11 @@ def finish(request: FinishRequest) -> FinishResponse:
     charged = None
     with db.session_scope() as session:
         # A superseded job no longer owns its message: nothing to store. A call that reached the
-        # provider is charged all the same, once per job (a failed one never is), if the job really
-        # was its message's: a forged or misdirected one changes nothing.
+        # provider is charged all the same, once per job (a failed one never is), if `start` admitted
+        # it: a forged or misdirected job changes nothing.
         done = None if request.status == "superseded" else ai_replies.finish(session, job, request.text, request.status)
-        chargeable = done is not None or (request.status != "failed" and ai_replies.was_its_job(session, job))
-        if chargeable and request.status != "failed" and request.usage is not None:
+        usage = request.usage if request.status != "failed" else None
+        if usage is not None and (done is not None or _chargeable(session, job)):
             charged = balances.charge(
                 session,
                 room_id=job.room_id,
@@ -316,8 +343,8 @@ def finish(request: FinishRequest) -> FinishResponse:
                 job_id=job.job_id,
                 provider=request.provider or "",
                 model=request.model or "",
-                input_tokens=request.usage.input_tokens,
-                output_tokens=request.usage.output_tokens,
+                input_tokens=usage.input_tokens,
+                output_tokens=usage.output_tokens,
             )
     notices: list[Notice] = []
     # balance.changed to the master's connections: named here, posted by the worker (core.push needs

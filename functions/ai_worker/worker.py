@@ -15,7 +15,9 @@ No transaction is open while the provider thinks:
 3. `finish`: the text and `completed`, or `""` and `failed`, only if the job may still end it;
    a `completed` reply is charged to the room's master in the same transaction (core.balances: the
    provider's usage figures, else an estimate, once per job), then `balance.changed` goes to the
-   master's connections (the step names them, the worker posts it).
+   master's connections (the step names them, the worker posts it). A job that lost its message
+   mid-stream (`Superseded`: regenerated, deleted) finishes `superseded`: nothing is stored, and
+   what the call used so far is charged (estimated: `start`'s input estimate and the text streamed).
 
 Before the provider is called, `start` also checks that the room's master can pay for the call's
 estimate (its whole context plus an output reserve): if not, the reply ends `failed`, uncharged.
@@ -128,9 +130,11 @@ def run(job: Job) -> str:
     try:
         text, status, usage = generate(request, deltas=deltas)
     except Superseded as superseded:
-        # The provider was called: what it was sent and what came back so far is charged (estimated:
-        # the usage figures come at the stream's end), once per job.
-        used = plus(providers.estimated_usage(request.messages, request.system, superseded.text), summary_usage)
+        # The provider was called: what it was sent (as `start` estimated it, images included) and
+        # what came back so far is charged (the usage figures come at the stream's end), once per job.
+        streamed = providers.estimated_usage((), "", superseded.text)
+        sent = started.input_tokens if started.input_tokens is not None else streamed.input_tokens
+        used = plus(Usage(sent, streamed.output_tokens, estimated=True), summary_usage)
         end(job, "", "superseded", gone=deltas.gone, request=request, usage=used)
         return "superseded"
     if status == "completed":

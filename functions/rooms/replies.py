@@ -139,9 +139,7 @@ def regenerate(sessions: Sessions, room_id: uuid.UUID, message_id: uuid.UUID, us
         balances.require_cover(session, room_id, balances.call_estimate(asked))
         values = ai_replies.pending_values()
         session.execute(
-            update(message_table)
-            .where(message_table.c.id == reply_id)
-            .values(**values, superseded_job_id=message_table.c.job_id, updated_at=func.now())
+            update(message_table).where(message_table.c.id == reply_id).values(**values, updated_at=func.now())
         )
         reply = load(session, reply_id)
         events.message(session, "message.updated", reply)

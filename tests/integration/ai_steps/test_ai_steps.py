@@ -104,10 +104,11 @@ def test_a_forged_or_misdirected_job_is_stale_and_changes_nothing(db: str) -> No
         {**job_of(found), "message_id": str(uuid.uuid4())},
     ]
     for job in forged:
-        assert invoke({"v": 1, "step": "start", "job": job}) == {"v": 1, "outcome": "stale", "context": None}
+        stale = {"v": 1, "outcome": "stale", "context": None, "input_tokens": None}
+        assert invoke({"v": 1, "step": "start", "job": job}) == stale
         assert invoke({"v": 1, "step": "delta", "job": job, "first": False})["current"] is False
-        for status in ("completed", "superseded"):  # nothing stored, nothing charged
-            assert invoke({"v": 1, "step": "finish", "job": job, "text": "forged", "status": status, **PAID}) == {
+        for status, text_ in (("completed", "forged"), ("superseded", "")):  # nothing stored, nothing charged
+            assert invoke({"v": 1, "step": "finish", "job": job, "text": text_, "status": status, **PAID}) == {
                 "v": 1,
                 "done": False,
                 "notices": [],
@@ -166,29 +167,47 @@ def test_finish_stores_the_text_once_with_message_completed(db: str) -> None:
 
 
 def test_a_superseded_job_is_charged_what_it_used_once_and_stores_nothing(db: str) -> None:
-    """The worker found its job replaced mid-stream (a regenerate) or its message deleted: the call
-    reached the provider, so the room's master pays for it; the message is the new job's (or gone)."""
+    """The worker found its job replaced mid-stream (regenerated, twice even) or its message deleted:
+    the call reached the provider, so the room's master pays for it; the message is the new job's."""
     room = team()
     found = pending(room, room["member"])
     announced(room.room)
+    assert invoke({"v": 1, "step": "start", "job": job_of(found)})["input_tokens"] > 0  # admitted
     question = sql("SELECT reply_to_id FROM messages WHERE id = :m", m=found["message_id"])[0][0]
     regenerate = f"/api/v1/rooms/{room.room}/messages/{question}/regenerate"
-    assert call("POST", regenerate, token=room["member"].token).status == 202
+    for _ in range(2):
+        assert call("POST", regenerate, token=room["member"].token).status == 202
     before = row(found["message_id"])
     superseded = {"v": 1, "step": "finish", "job": job_of(found), "text": "", "status": "superseded", **PAID}
     assert invoke(superseded)["done"] is False
-    assert row(found["message_id"]) == before  # still pending, under the new job
+    assert row(found["message_id"]) == before  # still pending, under the newest job
+    count = "SELECT count(*) FROM balance_transactions WHERE job_id = :j"
     charges = sql("SELECT input_tokens, output_tokens FROM balance_transactions WHERE job_id = :j", j=found["job_id"])
     assert [tuple(c) for c in charges] == [(12, 3)]
     invoke(superseded)  # delivered again: once per job
-    assert sql("SELECT count(*) FROM balance_transactions WHERE job_id = :j", j=found["job_id"])[0][0] == 1
+    assert sql(count, j=found["job_id"])[0][0] == 1
 
-    # The message deleted while its job streamed: the job is still its message's, and charged.
+    # A job replaced before its worker started never called the provider: nothing to charge.
+    ((unstarted,),) = sql("SELECT job_id FROM messages WHERE id = :m", m=found["message_id"])
+    assert call("POST", regenerate, token=room["member"].token).status == 202
+    invoke({**superseded, "job": {**job_of(found), "job_id": str(unstarted)}})
+    assert sql(count, j=str(unstarted))[0][0] == 0
+
+    # The message deleted while its job streamed: charged.
     gone = pending(room, room["member"], "and this one?")
+    assert invoke({"v": 1, "step": "start", "job": job_of(gone)})["outcome"] == "ready"
     deleted = call("DELETE", f"/api/v1/rooms/{room.room}/messages/{gone['message_id']}", token=room["master"].token)
     assert deleted.status == 204, deleted.body
     assert invoke({**superseded, "job": job_of(gone)})["done"] is False
-    assert sql("SELECT count(*) FROM balance_transactions WHERE job_id = :j", j=gone["job_id"])[0][0] == 1
+    assert sql(count, j=gone["job_id"])[0][0] == 1
+
+    # A reply failed under its job (past its deadline) is never charged, whatever comes late.
+    late = pending(room, room["member"], "too slow")
+    assert invoke({"v": 1, "step": "start", "job": job_of(late)})["outcome"] == "ready"
+    assert invoke({"v": 1, "step": "finish", "job": job_of(late), "text": "", "status": "failed"})["done"] is True
+    for status, text_ in (("completed", "late answer"), ("superseded", "")):
+        invoke({**superseded, "job": job_of(late), "status": status, "text": text_})
+    assert sql(count, j=late["job_id"])[0][0] == 0
 
 
 def test_a_summary_is_only_stored_for_the_jobs_own_room(db: str) -> None:
@@ -283,6 +302,7 @@ def test_a_reply_past_its_deadline_ends_failed_at_start(db: str) -> None:
         {"v": 1, "step": "finish", "text": "x", "status": "pending"},
         {"v": 1, "step": "finish", "text": "x", "status": "completed"},  # a completed reply names its cost
         {"v": 1, "step": "finish", "text": "", "status": "superseded"},  # so does a superseded one
+        {"v": 1, "step": "finish", "text": "x", "status": "superseded", **PAID},  # which stores no text
         {"v": 1, "step": "finish", "text": "x", "status": "completed", **PAID, "usage": {"input_tokens": -1}},
         {"v": 1, "step": "finish", "text": "x" * (1024 * 1024 + 1), "status": "completed"},
         {"v": 1, "step": "delta", "first": False, "gone": ["c"] * 1001},

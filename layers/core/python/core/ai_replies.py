@@ -9,7 +9,8 @@
 
 The job names a message, never trusted: `finish` (and `current`) change a row only if it is still
 the pending AI message of that room with that very job, so a redelivered, superseded, forged or
-misdirected job changes nothing. A reply whose job never ends (a lost job, a crashed worker, the
+misdirected job changes no message. (A superseded job that had called its provider is still
+charged what it used: functions/ai_steps, `finish`.) A reply whose job never ends (a lost job, a crashed worker, the
 DLQ) is failed once past its deadline by whoever reads or retries it (`settle`).
 """
 
@@ -124,19 +125,6 @@ def _this_job(job: Job) -> Any:
         & m.deleted_at.is_(None)
         & m.room_id.in_(select(room_table.c.id).where(room_table.c.deleted_at.is_(None)))
     )
-
-
-def was_its_job(session: Connection, job: Job) -> bool:
-    """Whether `job` is or was the job of its AI message (the current one, or the one the last
-    regenerate replaced), deleted or not: what may be charged when it no longer ends the message."""
-    m = message_table.c
-    found = select(m.id).where(
-        (m.id == job.message_id)
-        & (m.room_id == job.room_id)
-        & (m.kind == "ai")
-        & ((m.job_id == job.job_id) | (m.superseded_job_id == job.job_id))
-    )
-    return session.execute(found).first() is not None
 
 
 def is_current(session: Connection, job: Job) -> bool:

@@ -160,6 +160,9 @@ class StartResponse(_Model):
     # unpaid: the room's master cannot pay for the call, the reply was failed here (uncharged).
     outcome: Literal["ready", "stale", "failed", "unpaid"]
     context: Context | None = None
+    # With `ready`: the call's input as estimated here (the system prompt, every turn and its images,
+    # no summary), what a superseded call is charged for its input.
+    input_tokens: int | None = Field(default=None, ge=0)
 
 
 class DeltaRequest(_Model):
@@ -220,6 +223,8 @@ class FinishRequest(_Model):
     def _charged(self) -> FinishRequest:
         if self.status != "failed" and (self.usage is None or self.provider is None or self.model is None):
             raise ValueError("a completed or superseded reply names its provider, model and usage")
+        if self.status == "superseded" and self.text:
+            raise ValueError("a superseded reply stores no text")
         return self
 
 

@@ -11,7 +11,8 @@
   the reply. One charge per job (`balance_transactions.job_id` unique), so a redelivered job never
   charges twice; a reply that ends `failed` is never charged. A job that loses its message while
   the provider streams (the reply regenerated or deleted) is charged what it used so far
-  (estimated: its context and the text streamed), so regenerating mid-stream is not free.
+  (estimated: its context and the text streamed; functions/ai_steps, `finish`), so regenerating
+  mid-stream is not free.
 - The balance only moves through ONE conditional UPDATE (`tokens = tokens - n WHERE tokens >= n`),
   never read-then-write, so concurrent charges cannot drive it below zero (and a CHECK says so).
   When the actual usage exceeds what is left (the estimate was low, or calls raced), the charge

@@ -2,6 +2,7 @@
 
 from core.models import (
     ai_context,
+    ai_jobs,
     assets,
     audit,
     auth,
@@ -21,6 +22,7 @@ from core.models.base import metadata
 
 __all__ = [
     "ai_context",
+    "ai_jobs",
     "assets",
     "audit",
     "auth",

@@ -100,8 +100,6 @@ message_table = Table(
     Column("deleted_at", DateTime(timezone=True), nullable=True),
     # A pending AI reply: the job that may end it (core.ai_replies), and when it counts as failed.
     Column("job_id", Uuid, nullable=True),
-    # The job the last regenerate replaced: charged what it used if it was streaming (core.balances).
-    Column("superseded_job_id", Uuid, nullable=True),
     Column("pending_until", DateTime(timezone=True), nullable=True),
     *timestamps(),
     CheckConstraint(f"kind IN {MESSAGE_KINDS!r}", name="kind"),
