@@ -80,12 +80,14 @@ def start(request: StartRequest) -> StartResponse:
             ai_replies.finish(session, job, "", "failed")
             return StartResponse(outcome="failed")
         context_, pending = found
-        if not balances.covers(session, job.room_id, balances.call_estimate(_input_estimate(context_, pending))):
+        sent = _input_estimate(context_)  # what a superseded call is charged for its input, too
+        summarizing = summaries.cost_estimate(pending) if pending is not None else 0
+        if not balances.covers(session, job.room_id, balances.call_estimate(sent + summarizing)):
             logger.info("AI reply refused: the room's master cannot pay for it")
             ai_replies.finish(session, job, "", "failed")  # never charged: nothing was called
             return StartResponse(outcome="unpaid")
         _admit(session, job)
-    return StartResponse(outcome="ready", context=context_, input_tokens=_input_estimate(context_, None))
+    return StartResponse(outcome="ready", context=context_, input_tokens=sent)
 
 
 def _admit(session: Connection, job: ai_replies.Job) -> None:
@@ -112,13 +114,12 @@ def _chargeable(session: Connection, job: ai_replies.Job) -> bool:
     return session.execute(admitted).first() is not None
 
 
-def _input_estimate(found: Context, pending: summaries.Pending | None) -> int:
-    """The call's input as core.balances estimates it: the system prompt, every turn with its images,
-    and the summary's call when one is to be made."""
+def _input_estimate(found: Context) -> int:
+    """The reply call's input as core.balances estimates it: the system prompt, every turn with its
+    images (the summary's call, when one is to be made, is counted apart)."""
     newest_first = [image for m in reversed(found.messages) for image in m.attachments]  # the question's first
     reply = balances.estimate_tokens(found.system) + sum(balances.estimate_tokens(m.content) for m in found.messages)
-    reply += balances.image_tokens(newest_first)
-    return reply + (summaries.cost_estimate(pending) if pending is not None else 0)
+    return reply + balances.image_tokens(newest_first)
 
 
 def _context(session: Connection, reply: MessageView) -> tuple[Context, summaries.Pending | None] | None:

@@ -132,9 +132,10 @@ def run(job: Job) -> str:
     except Superseded as superseded:
         # The provider was called: what it was sent (as `start` estimated it, images included) and
         # what came back so far is charged (the usage figures come at the stream's end), once per job.
-        streamed = providers.estimated_usage((), "", superseded.text)
-        sent = started.input_tokens if started.input_tokens is not None else streamed.input_tokens
-        used = plus(Usage(sent, streamed.output_tokens, estimated=True), summary_usage)
+        used = providers.estimated_usage(request.messages, request.system, superseded.text)
+        if started.input_tokens is not None:  # start's estimate, which counts the images too
+            used = replace(used, input_tokens=started.input_tokens)
+        used = plus(used, summary_usage)
         end(job, "", "superseded", gone=deltas.gone, request=request, usage=used)
         return "superseded"
     if status == "completed":

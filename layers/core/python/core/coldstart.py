@@ -70,7 +70,6 @@ def _wrapped(handler: H, through_first_invocation: bool) -> H:
             if _paused:
                 resume()
 
-    invoke.__coldstart_entry__ = "entry" if through_first_invocation else "background_entry"  # type: ignore[attr-defined]
     return invoke  # type: ignore[return-value]
 
 

@@ -17,10 +17,8 @@ import re
 import struct
 from datetime import UTC, datetime, timedelta
 from functools import cache
-from typing import Any, Generic, TypeVar, cast
+from typing import Any, TypeVar, cast
 from uuid import UUID
-
-from pydantic import BaseModel, Field
 
 from core.errors import BadRequest
 
@@ -38,11 +36,6 @@ _LAST_CHAR = {2: "[AQgw]", 4: "[AEIMQUYcgkosw048]"}
 
 DEFAULT_LIMIT = 20
 MAX_LIMIT = 100
-
-
-class Page(BaseModel, Generic[T]):
-    items: list[T]
-    next_cursor: str | None = Field(default=None, description="Opaque; pass as ?cursor= for the next page")
 
 
 @cache
